@@ -1,0 +1,78 @@
+"""The ``cqc-research`` command.
+
+Each subcommand lives in the module that does the work. A command module defines
+``configure_parser(parser)`` and ``run_command(args) -> int``; this file only routes to it and
+turns expected errors into one line on standard error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import CQCResearchError
+
+__all__ = ["main", "COMMANDS"]
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("cqc_research.synthetic", "write the embedded synthetic dataset in the real formats"),
+    "load": ("cqc_research.io", "load a CQC or NHS file, report what it holds, write tidy Parquet"),
+    "run": ("cqc_research.reports", "run notebooks through papermill into an outputs/<run-id>/ folder"),
+    "batch": ("cqc_research.batch", "run one notebook per provider, location or local authority"),
+    "fetch": ("cqc_research.fetch", "download published CQC / NHS files into data/raw (network)"),
+    "sync-api": ("cqc_research.io.cqc_api", "sync CQC API location records to a folder (network)"),
+    "workshop": ("cqc_research.teaching", "build the workshop notebooks and their solutions"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cqc-research",
+        description=(
+            "Study how the Care Quality Commission regulates health and social care: load CQC "
+            "ratings and NHS indicators, link them, and produce reports. Runs offline on an "
+            "embedded synthetic dataset; only `fetch` and `sync-api` use the network."
+        ),
+        epilog="Run `cqc-research COMMAND --help` for a command's options.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("cqc_research"):
+                continue  # a command whose module is not written yet
+            raise
+        if not hasattr(module, "configure_parser"):
+            continue
+        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().split("\n\n")[0])
+        module.configure_parser(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cqc-research`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_module", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._module.run_command(args) or 0)
+    except KeyboardInterrupt:
+        print("cqc-research: interrupted", file=sys.stderr)
+        return 130
+    except (CQCResearchError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            PermissionError, ValueError) as exc:
+        print(f"cqc-research {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
