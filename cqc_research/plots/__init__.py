@@ -1,0 +1,81 @@
+"""Figures in CQC rating colours.
+
+The palette and theme live here; topic modules hold the figures for each analysis
+(``plots.agreement``, ``plots.prediction``, ``plots.funnel``, ``plots.spc``, ...).
+Every function returns the matplotlib ``Figure`` (or seaborn grid) so notebooks can pass it to
+:meth:`cqc_research.report.Report.save_figure`, which stamps synthetic-data figures.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from ..ratings import RATING_COLOURS, RATINGS
+
+__all__ = ["rating_palette", "set_theme", "rating_distribution"]
+
+
+def rating_palette(include_not_rated: bool = False) -> dict[str, str]:
+    """Colours keyed by rating, worst to best (CQC's red, amber, green, deep green).
+
+    Examples
+    --------
+    >>> list(rating_palette())[:2]
+    ['Inadequate', 'Requires improvement']
+    """
+    pal = {r: RATING_COLOURS[r] for r in RATINGS}
+    if include_not_rated:
+        pal["Not rated"] = RATING_COLOURS["Not rated"]
+    return pal
+
+
+def set_theme() -> None:
+    """A clean seaborn theme for reports."""
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
+    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "axes.titlesize": 12})
+
+
+def rating_distribution(data: pd.DataFrame, *, by: str, rating: str = "rating",
+                        title: str | None = None, normalise: bool = True):
+    """Stacked horizontal bars of the rating mix within each group of ``by``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per rated organisation (or organisation x domain).
+    by : str
+        The grouping column (sector, domain, region...).
+    rating : str
+        The rating column (``RATING_DTYPE``; non-scale values are left out of the bars).
+    normalise : bool
+        Shares (True) or counts (False).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = data.dropna(subset=[rating])
+    table = pd.crosstab(d[by].astype(str), pd.Categorical(d[rating], categories=RATINGS, ordered=True),
+                        dropna=False)
+    table = table.reindex(columns=RATINGS, fill_value=0)
+    n = table.sum(axis=1)
+    shown = table.div(n.replace(0, 1), axis=0) if normalise else table
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.6))
+    left = pd.Series(0.0, index=shown.index)
+    for r in RATINGS:
+        ax.barh(shown.index, shown[r], left=left, color=RATING_COLOURS[r], label=r,
+                edgecolor="white", linewidth=0.5)
+        left += shown[r]
+    ax.set_yticks(range(len(shown)), [f"{i} (n={n[i]:,})" for i in shown.index])
+    ax.invert_yaxis()
+    ax.set_xlabel("share of ratings" if normalise else "number of ratings")
+    if normalise:
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.15 if normalise else -0.2),
+              frameon=False, fontsize=9)
+    ax.set_title(title or f"Rating mix by {by}")
+    fig.tight_layout()
+    return fig
