@@ -1,0 +1,827 @@
+"""The embedded default dataset: synthetic CQC and NHS data in the real published formats.
+
+``cqc-research synth`` (or :func:`generate`) writes, deterministically from a seed, a CQC
+"Latest ratings" ODS workbook, CQC API JSON records with rating histories, NHS Payments to
+General Practice CSVs, official monthly A&E CSVs, SHMI, staff survey, delayed transfers of care,
+population, deprivation, and coded interviews. Each file is in the layout that CQC, NHS England
+or NHS Digital publish, so the default run exercises every loader.
+
+The generator plants effects that the analyses must find, and writes them to ``truth.json``
+(documented in the README's "Synthetic data" section and in ``docs/DESIGN.md``):
+
+- domain agreement: each key question equals Overall with a known probability
+  (Well-led 0.90 ... Caring 0.56);
+- rating transitions: consecutive Overall ratings follow a known matrix per sector, simulated
+  forwards in time, so the matrix holds exactly in law for every observed pair;
+- indicator signal: GP practices' latest rating follows an ordered logit with known, weak
+  coefficients on standardised payments measures;
+- inspection effect: NHS trusts' A&E 4-hour performance rises by a known amount in the six
+  months after each published rating;
+- areas: a few "struggling" local authorities have worse adult social care and more delayed
+  transfers;
+- linkage: planted practice closures, unregistered practice codes and a trust merger.
+
+Everything written carries a ``SYNTHETIC`` marker file, so every report made from it shows the
+"SYNTHETIC DATA" banner. None of it describes real organisations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from . import paths
+from .ratings import KEY_QUESTIONS, RATINGS
+
+__all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data",
+           "configure_parser", "run_command"]
+
+DEFAULT_SEED = 20240501
+DATA_DATE = dt.date(2024, 4, 1)
+REGIME_START = dt.date(2014, 10, 1)
+
+#: Locations per local authority by kind, and the number of NHS trusts.
+SCALES = {
+    "small": {"n_la": 10, "care_home": 18, "home_care": 8, "gp": 25, "trusts": 8, "sites": 3},
+    "default": {"n_la": 40, "care_home": 35, "home_care": 15, "gp": 22, "trusts": 30, "sites": 3},
+    "national": {"n_la": 150, "care_home": 170, "home_care": 110, "gp": 45, "trusts": 150, "sites": 5},
+}
+
+REGIONS = {
+    "North East": "North East and Yorkshire",
+    "North West": "North West",
+    "Yorkshire and The Humber": "North East and Yorkshire",
+    "East Midlands": "Midlands",
+    "West Midlands": "Midlands",
+    "East of England": "East of England",
+    "London": "London",
+    "South East": "South East",
+    "South West": "South West",
+}
+
+# Planted truth -------------------------------------------------------------------------------
+P_AGREE = {"Well-led": 0.90, "Safe": 0.78, "Responsive": 0.78, "Effective": 0.74, "Caring": 0.56}
+
+TRANSITIONS = {  # rows: from Inadequate..Outstanding; columns: to Inadequate..Outstanding
+    "NHS hospitals": [[0.15, 0.55, 0.30, 0.00], [0.04, 0.46, 0.46, 0.04],
+                      [0.01, 0.17, 0.72, 0.10], [0.00, 0.05, 0.30, 0.65]],
+    "GP practices": [[0.24, 0.38, 0.38, 0.00], [0.05, 0.30, 0.63, 0.02],
+                     [0.01, 0.04, 0.91, 0.04], [0.00, 0.02, 0.28, 0.70]],
+    "Adult social care": [[0.30, 0.53, 0.17, 0.00], [0.06, 0.42, 0.50, 0.02],
+                          [0.01, 0.10, 0.85, 0.04], [0.00, 0.03, 0.27, 0.70]],
+}
+# Struggling areas: adult social care moves down more often.
+TRANSITIONS_STRUGGLING = [[0.40, 0.48, 0.12, 0.00], [0.12, 0.50, 0.37, 0.01],
+                          [0.04, 0.22, 0.72, 0.02], [0.00, 0.08, 0.40, 0.52]]
+GAP_MONTHS = {"Inadequate": 7.0, "Requires improvement": 14.0, "Good": 34.0, "Outstanding": 40.0}
+GP_BETA = {"qof_payments_per_patient": 0.30, "payments_per_weighted_patient": 0.0,
+           "list_size": -0.20, "weighted_list_size": 0.0, "payments_per_patient": 0.0}
+EVENT_EFFECT_PP = 2.0
+EVENT_LAGS = list(range(1, 7))
+NOT_RATED_SHARE = 0.04  # focused inspections published as "Inspected but not rated"
+
+HOSPITAL_SERVICES = [
+    ("urgent", "Urgent and emergency services"),
+    ("care", "Medical care (including older people's care)"),
+    ("surgery", "Surgery"),
+    ("maternity", "Maternity"),
+    ("childrens", "Services for children & young people"),
+]
+GP_POPULATION_GROUPS = [
+    "Older people", "People with long term conditions", "Families, children and young people",
+    "Working age people (including those recently retired and students)",
+    "People whose circumstances may make them vulnerable",
+    "People experiencing poor mental health (including people with dementia)",
+]
+
+_SYLLABLES = ["ash", "bar", "brook", "by", "caster", "den", "dale", "ford", "ham", "holm",
+              "ing", "ley", "mere", "mouth", "ness", "port", "stow", "thorpe", "ton", "wick",
+              "well", "worth", "bury", "field", "ridge", "wood", "combe", "stead", "ock", "ern"]
+_STARTS = ["Ald", "Bram", "Carn", "Dun", "Elm", "Fen", "Glen", "Hart", "Ivy", "Kings", "Lang",
+           "Marl", "North", "Oak", "Pen", "Quen", "Rother", "Shel", "Thorn", "Upper", "Vale",
+           "West", "Yarn", "Ash", "Bel", "Cold", "Dray", "East", "Farn", "Grey"]
+_STREETS = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Avenue",
+            "Victoria Road", "Green Lane", "Manor Way", "Queen Street", "The Crescent"]
+
+
+@dataclass
+class SyntheticDataset:
+    """What :func:`generate` wrote: the folder, the planted truth, and the path of each file."""
+
+    root: Path
+    truth: dict
+    paths: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        n = self.truth.get("counts", {}).get("locations", "?")
+        return f"SyntheticDataset({str(self.root)!r}, locations={n}, seed={self.truth.get('seed')})"
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+def _stationary(matrix) -> np.ndarray:
+    m = np.asarray(matrix, dtype=float)
+    vals, vecs = np.linalg.eig(m.T)
+    v = np.real(vecs[:, np.argmin(np.abs(vals - 1))])
+    return v / v.sum()
+
+
+def _months(d: dt.date, months: float) -> dt.date:
+    return d + dt.timedelta(days=int(round(months * 30.4375)))
+
+
+class _Names:
+    """Invented place and organisation names, unique within one dataset."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.used: set[str] = set()
+
+    def place(self) -> str:
+        for _ in range(1000):
+            name = self.rng.choice(_STARTS) + self.rng.choice(_SYLLABLES)
+            if name not in self.used:
+                self.used.add(name)
+                return name
+        raise RuntimeError("ran out of invented place names")
+
+    def any_place(self) -> str:
+        return str(self.rng.choice(_STARTS) + self.rng.choice(_SYLLABLES))
+
+
+def _postcode(rng, prefix: str) -> str:
+    return f"{prefix}{rng.integers(1, 30)} {rng.integers(1, 10)}{chr(65 + rng.integers(0, 26))}{chr(65 + rng.integers(0, 26))}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the world
+def _geography(rng, names: _Names, n_la: int) -> pd.DataFrame:
+    regions = list(REGIONS)
+    rows = []
+    for i in range(n_la):
+        region = regions[i % len(regions)]
+        name = names.place()
+        rows.append({
+            "la_name": name,
+            "la_code": f"E0{6 + i % 4}9{i + 1:05d}",  # ONS-like but never a real code (E0x9...)
+            "la_old_code": f"9{chr(65 + i // 26 % 26)}{chr(65 + i % 26)}",  # pre-2009-style code
+            "region": region,
+            "nhs_region": REGIONS[region],
+            "postcode_prefix": name[:2].upper(),
+            "ccg_code": f"E3899{i + 1:04d}",
+            "ccg_name": f"NHS {name} CCG",
+            "pop_65plus": int(rng.integers(25_000, 90_000)),
+            "imd_score": float(np.round(rng.gamma(6, 3.5), 2)),
+        })
+    geo = pd.DataFrame(rows)
+    n_struggling = max(2, n_la // 12)
+    geo["struggling"] = False
+    geo.loc[rng.choice(n_la, n_struggling, replace=False), "struggling"] = True
+    return geo
+
+
+def _simulate_history(rng, matrix, start: dt.date, end: dt.date, initial=None):
+    """Forward-simulate one location's Overall ratings: list of (publication date, rating index).
+
+    Ratings follow ``matrix`` from one inspection to the next; the gap to the next inspection
+    depends only on the current rating, so every observed pair follows the matrix exactly.
+    """
+    pi = _stationary(matrix)
+    state = int(rng.choice(4, p=pi)) if initial is None else initial
+    # first inspection: some time after registration (or the regime start)
+    when = _months(max(start, REGIME_START), rng.uniform(2, 20))
+    out = []
+    while when < end:
+        out.append((when, state))
+        gap = rng.gamma(4.0, GAP_MONTHS[RATINGS[state]] / 4.0)
+        when = _months(when, max(gap, 2.0))
+        state = int(rng.choice(4, p=matrix[state]))
+    return out
+
+
+def _domains_for(rng, overall: int) -> dict[str, int]:
+    """Key-question ratings given Overall: equal with probability P_AGREE, else one step away."""
+    out = {}
+    for kq in KEY_QUESTIONS:
+        if rng.random() < P_AGREE[kq]:
+            out[kq] = overall
+        else:
+            step = 1 if rng.random() < 0.5 else -1
+            if not 0 <= overall + step <= 3:
+                step = -step
+            out[kq] = overall + step
+    return out
+
+
+def _report(rng, date: dt.date, overall: int | None, *, not_rated=False) -> dict:
+    """One published inspection report: ids, dates, overall and key-question ratings."""
+    visit = date - dt.timedelta(days=int(rng.integers(35, 110)))
+    rep = {"link_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)))),
+           "report_date": date, "visit_date": visit}
+    if not_rated:
+        rep["overall"] = "Inspected but not rated"
+        rep["domains"] = {kq: "Inspected but not rated" for kq in ("Safe", "Well-led")}
+    else:
+        rep["overall"] = RATINGS[overall]
+        rep["domains"] = {k: RATINGS[v] for k, v in _domains_for(rng, overall).items()}
+    return rep
+
+
+def _history_reports(rng, hist, *, inherited_from=None, merger_date=None):
+    reports = [_report(rng, d, s) for d, s in hist]
+    # focused inspections that did not produce a rating, between rated ones
+    extra = []
+    for a, b in zip(hist[:-1], hist[1:], strict=False):
+        if rng.random() < NOT_RATED_SHARE * 3 and (b[0] - a[0]).days > 120:
+            mid = a[0] + dt.timedelta(days=int(rng.integers(60, (b[0] - a[0]).days - 30)))
+            extra.append(_report(rng, mid, None, not_rated=True))
+    reports = sorted(reports + extra, key=lambda r: r["report_date"])
+    if inherited_from and merger_date:
+        for r in reports:
+            if r["report_date"] < merger_date:
+                r["organisation_id"] = inherited_from
+    return reports
+
+
+def _build_world(seed: int, scale: str) -> dict:
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, not {scale!r}")
+    cfg = SCALES[scale]
+    rng = np.random.default_rng(seed)
+    names = _Names(rng)
+    geo = _geography(rng, names, cfg["n_la"])
+    locations, providers = [], []
+    next_id = iter(range(100_000_001, 999_999_999, 7919))
+
+    def new_id() -> str:
+        return f"1-{next(next_id)}"
+
+    # ---- adult social care: providers own one to five services ------------------------------
+    for _, la in geo.iterrows():
+        matrix = TRANSITIONS_STRUGGLING if la.struggling else TRANSITIONS["Adult social care"]
+        for kind, n in (("care_home", cfg["care_home"]), ("home_care", cfg["home_care"])):
+            made = 0
+            while made < n:
+                pid = new_id()
+                brand = rng.random() < 0.25
+                pname = f"{names.any_place()} {'Care Homes' if kind == 'care_home' else 'Home Care'} Ltd"
+                k = int(min(n - made, rng.choice([1, 1, 1, 2, 3, 5])))
+                providers.append({"provider_id": pid, "provider_name": pname, "kind": "asc",
+                                  "la": la.la_name, "brand_id": f"BD{int(rng.integers(100, 999))}" if brand else None})
+                for _ in range(k):
+                    reg = _months(dt.date(2010, 10, 1), rng.uniform(0, 150))
+                    locations.append({
+                        "location_id": new_id(), "provider_id": pid, "provider_name": pname,
+                        "name": (f"{names.any_place()} {'House' if kind == 'care_home' else 'Care Services'}"),
+                        "kind": kind, "sector": "Adult social care", "la": la.la_name,
+                        "care_home": kind == "care_home",
+                        "category": "Residential social care" if kind == "care_home"
+                        else "Community based adult social care services",
+                        "location_type": "Social Care Org",
+                        "beds": int(rng.integers(12, 90)) if kind == "care_home" else None,
+                        "registration_date": reg, "ods_code": None,
+                        "history": _simulate_history(rng, matrix, reg, DATA_DATE),
+                        "brand_id": providers[-1]["brand_id"],
+                    })
+                made += k
+    # ---- GP practices ---------------------------------------------------------------------------
+    practice_no = iter(range(10_001, 99_999))
+    gp_rows = []
+    for _, la in geo.iterrows():
+        letter = chr(65 + (la.name % 20))
+        for _ in range(cfg["gp"]):
+            pid, lid = new_id(), new_id()
+            place = names.any_place()
+            reg = _months(dt.date(2013, 4, 1), rng.uniform(0, 30))
+            code = f"{letter}{next(practice_no)}"
+            loc = {"location_id": lid, "provider_id": pid, "provider_name": f"Dr {place} and Partners",
+                   "name": f"{place} Medical Practice", "kind": "gp", "sector": "GP practices",
+                   "la": la.la_name, "care_home": False, "category": "GP Practices",
+                   "location_type": "Primary Medical Services", "beds": None,
+                   "registration_date": reg, "ods_code": code,
+                   "history": _simulate_history(rng, TRANSITIONS["GP practices"], reg, DATA_DATE)}
+            locations.append(loc)
+            providers.append({"provider_id": pid, "provider_name": loc["provider_name"], "kind": "gp",
+                              "la": la.la_name, "brand_id": None})
+            gp_rows.append(loc)
+    # ---- NHS trusts and their sites -------------------------------------------------------------
+    trusts = []
+    hosp = TRANSITIONS["NHS hospitals"]
+    for i in range(cfg["trusts"]):
+        la = geo.iloc[i % len(geo)]
+        code = f"R{chr(48 + (i // 26) % 10)}{chr(65 + i % 26)}"
+        tname = f"{names.any_place()} Hospitals NHS Foundation Trust"
+        reg = dt.date(2013, 4, 1)
+        trusts.append({"code": code, "name": tname, "la": la.la_name,
+                       "history": _simulate_history(rng, hosp, reg, DATA_DATE), "predecessors": []})
+    # plant one merger: the last two trusts merge into a new trust
+    merger_date = dt.date(2019, 4, 1)
+    old_a, old_b = trusts[-2], trusts[-1]
+    new_code = f"R{chr(48 + (cfg['trusts'] // 26) % 10)}{chr(65 + cfg['trusts'] % 26)}"
+    merged = {"code": new_code, "name": f"{names.any_place()} and {old_b['name'].split(' Hospitals')[0]} "
+              "University Hospitals NHS Foundation Trust", "la": old_a["la"],
+              "history": [h for h in _simulate_history(rng, hosp, merger_date, DATA_DATE)],
+              "predecessors": [old_a["code"], old_b["code"]], "merger_date": merger_date}
+    for t in (old_a, old_b):
+        t["history"] = [h for h in t["history"] if h[0] < merger_date]
+        t["closed"] = merger_date
+    trusts.append(merged)
+    site_rows = []
+    for t in trusts:
+        if t.get("closed"):
+            continue
+        n_sites = cfg["sites"]
+        sources = []
+        if t["predecessors"]:
+            for old in t["predecessors"]:
+                sources += [(old, j) for j in range(1, max(2, n_sites // 2 + 1))]
+        for j in range(1, max(n_sites, len(sources)) + 1):
+            sid = f"{t['code']}{j:02d}"
+            predecessor = f"{sources[j - 1][0]}{sources[j - 1][1]:02d}" if j <= len(sources) else None
+            start = dt.date(2013, 4, 1)
+            hist = _simulate_history(rng, hosp, start, DATA_DATE)
+            loc = {"location_id": sid, "provider_id": t["code"], "provider_name": t["name"],
+                   "name": f"{names.any_place()} {'General Hospital' if j == 1 else 'Hospital'}",
+                   "kind": "site", "sector": "NHS hospitals", "la": t["la"], "care_home": False,
+                   "category": "Acute hospital - NHS non-specialist",
+                   "location_type": "NHS Healthcare Organisation", "beds": int(rng.integers(150, 900)),
+                   "registration_date": merger_date if predecessor else start, "ods_code": sid,
+                   "history": hist, "predecessor": predecessor,
+                   "merger_date": merger_date if predecessor else None}
+            locations.append(loc)
+            site_rows.append(loc)
+    # ---- GP indicators and the planted ordered logit ------------------------------------------
+    _plant_gp_signal(rng, gp_rows)
+    # closures: a few practices closed before the data date (deregistered, not in latest ratings)
+    n_closed = max(3, len(gp_rows) // 60)
+    for loc in rng.choice(gp_rows, n_closed, replace=False):
+        loc["closed"] = _months(dt.date(2023, 5, 1), rng.uniform(0, 9))
+        loc["history"] = [h for h in loc["history"] if h[0] < loc["closed"]] or loc["history"][:1]
+    for loc in locations:
+        loc["reports"] = _history_reports(
+            rng, loc["history"],
+            inherited_from=loc.get("predecessor"), merger_date=loc.get("merger_date"))
+        if loc["kind"] == "site":
+            last = [r for r in loc["reports"] if r["overall"] in RATINGS][-1]
+            idx = RATINGS.index(last["overall"])
+            loc["services"] = {sid: _report(rng, last["report_date"], int(np.clip(idx + rng.choice([-1, 0, 0, 0, 1]), 0, 3)))
+                               for sid, _ in HOSPITAL_SERVICES}
+            for sid in loc["services"]:
+                loc["services"][sid]["link_id"] = last["link_id"]
+        if loc["kind"] == "gp":
+            last = [r for r in loc["reports"] if r["overall"] in RATINGS][-1]
+            idx = RATINGS.index(last["overall"])
+            loc["population_groups"] = {g: RATINGS[int(np.clip(idx + rng.choice([0, 0, 0, 0, -1, 1]), 0, 3))]
+                                        for g in GP_POPULATION_GROUPS}
+    for t in trusts:
+        t["reports"] = _history_reports(rng, t["history"])
+    unregistered = [f"Y{next(practice_no)}" for _ in range(max(2, len(gp_rows) // 100))]
+    return {"rng": rng, "geo": geo, "locations": locations, "providers": providers, "trusts": trusts,
+            "gp": gp_rows, "sites": site_rows, "merger": {"old": merged["predecessors"], "new": new_code,
+                                                         "date": merger_date},
+            "unregistered": unregistered, "scale": scale, "seed": seed}
+
+
+def _plant_gp_signal(rng, gp_rows) -> None:
+    """Give each practice payments measures such that its latest rating follows an ordered logit.
+
+    The latest Overall rating comes from the transition chain. Given it, the standardised
+    measures are drawn from their posterior under the planted model (x ~ N(0, I), ordered logit
+    with ``GP_BETA`` and thresholds that reproduce the sector's stationary rating mix), by
+    rejection sampling. So, jointly, P(rating | x) is the planted ordered logit.
+    """
+    pi = _stationary(TRANSITIONS["GP practices"])
+    beta = np.array([GP_BETA["list_size"], GP_BETA["qof_payments_per_patient"],
+                     GP_BETA["payments_per_weighted_patient"]])
+    # thresholds: match the logit's marginal to pi by simulation
+    sim = rng.standard_normal((200_000, 3)) @ beta + rng.logistic(size=200_000)
+    cuts = np.quantile(sim, np.cumsum(pi)[:-1])
+
+    def p_rating(x, k):
+        eta = x @ beta
+        upper = expit(cuts[k] - eta) if k < 3 else 1.0
+        lower = expit(cuts[k - 1] - eta) if k > 0 else 0.0
+        return upper - lower
+
+    for loc in gp_rows:
+        k = loc["history"][-1][1]
+        while True:
+            x = rng.standard_normal(3)
+            if rng.random() < p_rating(x, k):
+                break
+        noise = rng.standard_normal(2)
+        list_size = max(1500.0, 7500 + 3000 * x[0])
+        weighted = list_size * (1 + 0.06 * noise[0])
+        ppwp = 155 + 22 * x[2]
+        qof = 22 + 4.5 * x[1]
+        loc["gp"] = {"list_size": round(list_size), "weighted_list_size": round(weighted, 2),
+                     "payments_per_weighted_patient": round(ppwp, 2),
+                     "qof_payments_per_patient": round(qof, 2), "x": x.tolist(),
+                     "dispensing": bool(rng.random() < 0.12),
+                     "rurality": "Rural" if rng.random() < 0.2 else "Urban",
+                     "contract": str(rng.choice(["GMS", "PMS", "APMS"], p=[0.7, 0.25, 0.05]))}
+    gp_thresholds = cuts.tolist()
+    for loc in gp_rows:
+        loc["gp"]["_cuts"] = gp_thresholds
+
+
+# ---------------------------------------------------------------------------------------------
+# writers: CQC formats
+LOCATION_COLUMNS = [
+    "Location ID", "Location ODS Code", "Location Name", "Care Home?", "Location Type",
+    "Location Primary Inspection Category", "Location Street Address", "Location Address Line 2",
+    "Location City", "Location Post Code", "Location Local Authority", "Location Region",
+    "Location NHS Region", "Location ONSPD CCG Code", "Location ONSPD CCG",
+    "Location Commissioning CCG Code", "Location Commissioning CCG Name",
+    "Service / Population Group", "Domain", "Latest Rating", "Publication Date", "Report Type",
+    "Inherited Rating (Y/N)", "URL", "Provider ID", "Provider Name", "Brand ID", "Brand Name",
+]
+PROVIDER_COLUMNS = [
+    "Provider ID", "Provider ODS Code", "Provider Name", "Provider Type",
+    "Provider Primary Inspection Category", "Provider Street Address", "Provider Address Line 2",
+    "Provider City", "Provider Post Code", "Provider Local Authority", "Provider Region",
+    "Provider NHS Region", "Service / Population Group", "Domain", "Latest Rating",
+    "Publication Date", "Report Type", "Inherited Rating (Y/N)", "URL", "Brand ID", "Brand Name",
+]
+
+
+def _address(rng, loc, geo_row):
+    return (f"{int(rng.integers(1, 200))} {rng.choice(_STREETS)}", "", loc["la"],
+            _postcode(rng, geo_row.postcode_prefix))
+
+
+def _variant(rng, rating: str) -> str:
+    """Published files spell some ratings with other capitals: keep that quirk."""
+    if rating == "Requires improvement" and rng.random() < 0.15:
+        return "Requires Improvement"
+    return rating
+
+
+def _current(loc) -> dict | None:
+    rated = [r for r in loc["reports"] if r["overall"] in RATINGS]
+    return rated[-1] if rated else None
+
+
+def _write_latest_ratings(world, path: Path) -> None:
+    from .io.ods import write_ods
+
+    rng = np.random.default_rng(world["seed"] + 1)
+    geo = _geo_rows(world)
+    loc_rows = []
+    for loc in world["locations"]:
+        cur = _current(loc)
+        if cur is None or loc.get("closed"):
+            continue
+        g = geo[loc["la"]]
+        street, line2, city, pc = _address(rng, loc, g)
+        loc["address"] = (street, city, pc)
+        inherited = "Y" if cur.get("organisation_id") else "N"
+        base = [loc["location_id"], loc["ods_code"], loc["name"], "Y" if loc["care_home"] else "N",
+                loc["location_type"], loc["category"], street, line2, city, pc, loc["la"],
+                g.region, g.nhs_region, g.ccg_code, g.ccg_name, g.ccg_code, g.ccg_name]
+        tail = [f"https://www.cqc.org.uk/location/{loc['location_id']}", loc["provider_id"],
+                loc["provider_name"], loc.get("brand_id") or "", "BRAND " + loc["provider_name"] if loc.get("brand_id") else ""]
+        date = cur["report_date"]
+        rows = [("Overall", "Overall", cur["overall"])] + [("Overall", kq, cur["domains"][kq]) for kq in KEY_QUESTIONS]
+        for grp, rating in loc.get("population_groups", {}).items():
+            rows.append((grp, "Overall", rating))
+        for sid, sname in HOSPITAL_SERVICES if loc["kind"] == "site" else []:
+            srep = loc["services"][sid]
+            rows.append((sname, "Overall", srep["overall"]))
+            rows += [(sname, kq, srep["domains"][kq]) for kq in KEY_QUESTIONS]
+        for grp, dom, rating in rows:
+            loc_rows.append(base + [grp, dom, _variant(rng, rating), date, "Location", inherited] + tail)
+    prov_rows = []
+    for t in world["trusts"]:
+        if t.get("closed"):
+            continue
+        cur = [r for r in t["reports"] if r["overall"] in RATINGS][-1]
+        g = geo[t["la"]]
+        base = [t["code"], t["code"], t["name"], "NHS Healthcare Organisation",
+                "Acute hospital - NHS non-specialist", f"{int(rng.integers(1, 90))} Hospital Road", "",
+                t["la"], _postcode(rng, g.postcode_prefix), t["la"], g.region, g.nhs_region]
+        for dom in ["Overall", *KEY_QUESTIONS]:
+            rating = cur["overall"] if dom == "Overall" else cur["domains"][dom]
+            prov_rows.append(base + ["Overall", dom, _variant(rng, rating), cur["report_date"], "Provider", "N",
+                                     f"https://www.cqc.org.uk/provider/{t['code']}", "", ""])
+    notice = [
+        "SYNTHETIC DATA written by cqc-research (seed %d). These are not real CQC ratings." % world["seed"],
+        "Care Quality Commission - Latest ratings. Ratings are shown for locations and providers "
+        "as at the file date; see the CQC website for the full report.",
+    ]
+    write_ods(path, {"Locations": (LOCATION_COLUMNS, loc_rows), "Providers": (PROVIDER_COLUMNS, prov_rows)},
+              notice={"Locations": notice, "Providers": notice})
+
+
+def _kq_json(rep, with_meta: bool) -> list[dict]:
+    out = []
+    for kq, rating in rep["domains"].items():
+        item = {"name": kq, "rating": rating}
+        if with_meta:
+            item.update({"reportDate": rep["report_date"].isoformat(), "reportLinkId": rep["link_id"]})
+            if rep.get("organisation_id"):
+                item["organisationId"] = rep["organisation_id"]
+        out.append(item)
+    return out
+
+
+def _geo_rows(world) -> dict:
+    if "_geo_rows" not in world:
+        world["_geo_rows"] = {r.la_name: r for r in world["geo"].itertuples(index=False)}
+    return world["_geo_rows"]
+
+
+def _location_json(loc, world) -> dict:
+    geo = _geo_rows(world)[loc["la"]]
+    street, city, pc = loc.get("address") or (f"1 {_STREETS[0]}", loc["la"], f"{geo.postcode_prefix}1 1AA")
+    reports = loc["reports"]
+    rated = [r for r in reports if r["overall"] in RATINGS]
+    current = rated[-1] if rated and not loc.get("closed") else None
+    d = {
+        "locationId": loc["location_id"], "providerId": loc["provider_id"],
+        "organisationType": "Location", "type": loc["location_type"], "name": loc["name"],
+        "registrationStatus": "Deregistered" if loc.get("closed") else "Registered",
+        "registrationDate": loc["registration_date"].isoformat(),
+        "dormancy": "N", "careHome": "Y" if loc["care_home"] else "N",
+        "postalAddressLine1": street, "postalAddressTownCity": city, "postalCode": pc,
+        "region": geo.region, "localAuthority": loc["la"],
+        "onspdCcgCode": geo.ccg_code, "onspdCcgName": geo.ccg_name,
+        "inspectionDirectorate": {"Adult social care": "Adult social care", "GP practices": "Primary medical services",
+                                  "NHS hospitals": "Hospitals"}[loc["sector"]],
+        "inspectionCategories": [{"code": "X1", "name": loc["category"], "primary": "true"}],
+        "constituency": f"{loc['la']} Central",
+        "regulatedActivities": [], "gacServiceTypes": [], "specialisms": [], "locationTypes": [],
+        "relationships": [], "inspectionAreas": [],
+    }
+    if loc.get("ods_code"):
+        d["odsCode"] = loc["ods_code"]
+    if loc.get("beds"):
+        d["numberOfBeds"] = loc["beds"]
+    if loc.get("brand_id"):
+        d["brandId"], d["brandName"] = loc["brand_id"], "BRAND " + loc["provider_name"]
+    if loc.get("closed"):
+        d["deregistrationDate"] = loc["closed"].isoformat()
+    if loc.get("predecessor"):
+        d["relationships"] = [{"relatedLocationId": loc["predecessor"],
+                               "relatedLocationName": f"{loc['predecessor']} (former site)",
+                               "type": "HSCA Predecessor", "reason": "NHS Transfer"}]
+    if loc["kind"] == "site":
+        d["inspectionAreas"] = [{"inspectionAreaId": sid, "inspectionAreaName": name, "status": "Active (Rated)"}
+                                for sid, name in HOSPITAL_SERVICES]
+    if current is not None:
+        overall = {"rating": current["overall"], "reportDate": current["report_date"].isoformat(),
+                   "reportLinkId": current["link_id"], "keyQuestionRatings": _kq_json(current, True)}
+        if current.get("organisation_id"):
+            overall["organisationId"] = current["organisation_id"]
+        d["currentRatings"] = {"overall": overall, "reportDate": reports[-1]["report_date"].isoformat()}
+        if loc["kind"] == "site":
+            d["currentRatings"]["serviceRatings"] = [
+                {"name": sid, "rating": srep["overall"], "reportDate": srep["report_date"].isoformat(),
+                 "reportLinkId": srep["link_id"], "keyQuestionRatings": _kq_json(srep, False)}
+                for sid, srep in loc["services"].items()]
+    historic = [r for r in reports if r is not current]
+    if historic:
+        d["historicRatings"] = []
+        for r in sorted(historic, key=lambda r: r["report_date"], reverse=True):
+            item = {"reportDate": r["report_date"].isoformat(), "reportLinkId": r["link_id"],
+                    "overall": {"rating": r["overall"], "keyQuestionRatings": _kq_json(r, False)}}
+            if r.get("organisation_id"):
+                item["organisationId"] = r["organisation_id"]
+            d["historicRatings"].append(item)
+    d["reports"] = [{"linkId": r["link_id"], "reportDate": r["report_date"].isoformat(),
+                     "firstVisitDate": r["visit_date"].isoformat(), "reportType": "Location",
+                     "reportUri": f"/reports/{r['link_id']}"} for r in sorted(reports, key=lambda r: r["report_date"], reverse=True)]
+    if reports:
+        d["lastInspection"] = {"date": reports[-1]["visit_date"].isoformat()}
+        d["lastReport"] = {"publicationDate": reports[-1]["report_date"].isoformat()}
+    return d
+
+
+def _trust_json(t, world) -> dict:
+    geo = _geo_rows(world)[t["la"]]
+    reports = t["reports"]
+    rated = [r for r in reports if r["overall"] in RATINGS]
+    d = {"providerId": t["code"], "organisationType": "Provider", "ownershipType": "NHS Body",
+         "type": "NHS Healthcare Organisation", "name": t["name"], "odsCode": t["code"],
+         "registrationStatus": "Deregistered" if t.get("closed") else "Registered",
+         "registrationDate": "2013-04-01", "localAuthority": t["la"], "region": geo.region,
+         "inspectionDirectorate": "Hospitals",
+         "locationIds": [loc["location_id"] for loc in world["sites"] if loc["provider_id"] == t["code"]]}
+    if t.get("closed"):
+        d["deregistrationDate"] = t["closed"].isoformat()
+    current = rated[-1] if rated and not t.get("closed") else None
+    if current:
+        d["currentRatings"] = {"overall": {"rating": current["overall"], "reportDate": current["report_date"].isoformat(),
+                                           "reportLinkId": current["link_id"],
+                                           "keyQuestionRatings": _kq_json(current, True)},
+                               "reportDate": current["report_date"].isoformat()}
+    hist = [r for r in reports if r is not current]
+    if hist:
+        d["historicRatings"] = [{"reportDate": r["report_date"].isoformat(), "reportLinkId": r["link_id"],
+                                 "overall": {"rating": r["overall"], "keyQuestionRatings": _kq_json(r, False)}}
+                                for r in sorted(hist, key=lambda r: r["report_date"], reverse=True)]
+    d["reports"] = [{"linkId": r["link_id"], "reportDate": r["report_date"].isoformat(),
+                     "firstVisitDate": r["visit_date"].isoformat(), "reportType": "Provider",
+                     "reportUri": f"/reports/{r['link_id']}"} for r in sorted(reports, key=lambda r: r["report_date"], reverse=True)]
+    return d
+
+
+def _write_api(world, folder: Path) -> None:
+    (folder / "locations").mkdir(parents=True, exist_ok=True)
+    (folder / "providers").mkdir(parents=True, exist_ok=True)
+    listing = []
+    by_provider: dict[str, list[str]] = {}
+    for loc in world["locations"]:
+        by_provider.setdefault(loc["provider_id"], []).append(loc["location_id"])
+    for loc in world["locations"]:
+        d = _location_json(loc, world)
+        (folder / "locations" / f"{loc['location_id']}.json").write_text(json.dumps(d))
+        listing.append({"locationId": loc["location_id"], "locationName": loc["name"],
+                        "postalCode": d["postalCode"]})
+    plist = []
+    for t in world["trusts"]:
+        (folder / "providers" / f"{t['code']}.json").write_text(json.dumps(_trust_json(t, world)))
+        plist.append({"providerId": t["code"], "providerName": t["name"]})
+    for p in world["providers"]:
+        d = {"providerId": p["provider_id"], "organisationType": "Provider", "name": p["provider_name"],
+             "registrationStatus": "Registered", "localAuthority": p["la"],
+             "locationIds": by_provider.get(p["provider_id"], [])}
+        if p.get("brand_id"):
+            d["brandId"] = p["brand_id"]
+        (folder / "providers" / f"{p['provider_id']}.json").write_text(json.dumps(d))
+        plist.append({"providerId": p["provider_id"], "providerName": p["provider_name"]})
+    for name, key, items in (("list_locations.json", "locations", listing), ("list_providers.json", "providers", plist)):
+        page = {"firstPageUri": f"/{key}?page=1&perPage={len(items)}", "lastPageUri": f"/{key}?page=1&perPage={len(items)}",
+                "nextPageUri": None, "page": 1, "perPage": len(items), "previousPageUri": None,
+                key: items, "total": len(items), "totalPages": 1}
+        (folder / name).write_text(json.dumps(page))
+
+
+# ---------------------------------------------------------------------------------------------
+# the public entry points
+def _truth(world) -> dict:
+    matrices = {s: m for s, m in TRANSITIONS.items()}
+    geo = world["geo"]
+    return {
+        "description": "Planted effects of the cqc-research synthetic dataset. See README, 'Synthetic data'.",
+        "seed": world["seed"], "scale": world["scale"], "data_date": DATA_DATE.isoformat(),
+        "ratings": RATINGS,
+        "domain_agreement": {"p_agree": P_AGREE,
+                             "note": "each key question equals Overall with p_agree, else one step up or down"},
+        "transitions": {
+            "matrix": matrices,
+            "matrix_struggling_areas": {"Adult social care": TRANSITIONS_STRUGGLING},
+            "stationary": {s: _stationary(m).round(4).tolist() for s, m in matrices.items()},
+            "improved_from_inadequate": {s: round(1 - m[0][0], 4) for s, m in matrices.items()},
+            "gap_months": GAP_MONTHS,
+            "note": ("rows are the rating at one inspection, columns the next (Inadequate..Outstanding); "
+                     "adult social care in areas.struggling follows matrix_struggling_areas instead"),
+        },
+        "indicator_signal": {
+            "sector": "GP practices", "domain": "Overall", "year": "2022-23",
+            "beta_per_sd": GP_BETA, "odds_ratio_per_sd": {k: round(float(np.exp(v)), 4) for k, v in GP_BETA.items()},
+            "thresholds": world["gp"][0]["gp"]["_cuts"] if world["gp"] else None,
+            "note": "ordered logit on standardised measures; only qof_payments_per_patient and list_size carry signal",
+        },
+        "event_effect": {"sector": "NHS hospitals", "measure": "ae_4hr_performance_all", "event": "publication",
+                         "effect_pp": EVENT_EFFECT_PP, "lags": EVENT_LAGS, "leads_effect_pp": 0.0,
+                         "note": "percentage points of A&E attendances seen within 4 hours, trust level"},
+        "areas": {"struggling": geo.loc[geo.struggling, "la_name"].tolist(),
+                  "struggling_codes": geo.loc[geo.struggling, "la_code"].tolist(),
+                  "dtoc_multiplier": 2.0,
+                  "note": "adult social care follows matrix_struggling_areas; delayed days per 65+ doubled"},
+        "linkage": {
+            "closed_practices": sorted(loc["ods_code"] for loc in world["gp"] if loc.get("closed")),
+            "unregistered_practices": sorted(world["unregistered"]),
+            "merged_trusts": [{"old": world["merger"]["old"], "new": world["merger"]["new"],
+                               "date": world["merger"]["date"].isoformat()}],
+        },
+        "counts": {
+            "locations": len(world["locations"]),
+            "registered_locations": sum(1 for loc in world["locations"] if not loc.get("closed")),
+            "by_sector": pd.Series([loc["sector"] for loc in world["locations"]]).value_counts().to_dict(),
+            "trusts": len(world["trusts"]), "local_authorities": len(geo),
+        },
+    }
+
+
+def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
+             overwrite: bool = True, progress: bool = False) -> SyntheticDataset:
+    """Write the synthetic dataset in the published formats, with its planted truth.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Where to write; defaults to :func:`cqc_research.paths.synthetic_dir`. The folder is
+        written to a temporary sibling and moved into place, so it is never half-written.
+    seed : int
+        Everything is deterministic given the seed and scale.
+    scale : {"small", "default", "national"}
+        ~600 locations (tests), ~3,000 (the embedded default), or ~50,000.
+    overwrite : bool
+        Replace an existing dataset in ``folder``.
+
+    Returns
+    -------
+    SyntheticDataset
+    """
+    t0 = time.perf_counter()
+    folder = Path(folder) if folder is not None else paths.synthetic_dir()
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
+    world = _build_world(seed, scale)
+    tmp = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "SYNTHETIC").write_text(
+        "This folder was written by `cqc-research synth`. Every file in it is synthetic.\n"
+        "Reports made from it carry a SYNTHETIC DATA banner.\n")
+    files = {"ratings_ods": tmp / "cqc" / "latest_ratings.ods", "api_folder": tmp / "cqc_api"}
+    _write_latest_ratings(world, files["ratings_ods"])
+    _write_api(world, files["api_folder"])
+    files.update(_write_nhs(world, tmp))
+    files.update(_write_qualitative(world, tmp))
+    truth = _truth(world)
+    truth.update(files.pop("_truth_extra", {}))
+    (tmp / "truth.json").write_text(json.dumps(truth, indent=2, default=str))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+
+    def relocate(v):
+        if isinstance(v, list):
+            return [relocate(x) for x in v]
+        return folder / Path(v).relative_to(tmp)
+
+    return SyntheticDataset(root=folder, truth=truth, paths={k: relocate(v) for k, v in files.items()},
+                            seconds=time.perf_counter() - t0)
+
+
+def _write_nhs(world, root: Path) -> dict:
+    """Indicators in the NHS layouts (writers live in :mod:`cqc_research.io.nhs`)."""
+    return {}
+
+
+def _write_qualitative(world, root: Path) -> dict:
+    """Coded interviews (writer lives in :mod:`cqc_research.qual`)."""
+    return {}
+
+
+def dataset_paths(root) -> dict:
+    """The file paths of a synthetic dataset already written at ``root``."""
+    root = Path(root)
+    out = {"ratings_ods": root / "cqc" / "latest_ratings.ods", "api_folder": root / "cqc_api",
+           "gp_payments": sorted((root / "gp_payments").glob("*.csv")),
+           "ae_folder": root / "ae", "shmi": root / "shmi" / "shmi.csv",
+           "staff_survey": root / "staff_survey" / "staff_survey.csv",
+           "dtoc": root / "dtoc" / "dtoc_la_days_by_reason.csv",
+           "population": root / "population" / "la_population_65plus.csv",
+           "imd_la": root / "imd" / "imd_la.csv", "imd_practice": root / "imd" / "imd_practice.csv",
+           "la_codes": root / "population" / "la_codes.csv",
+           "coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx"}
+    return out
+
+
+def ensure_default_data(*, quiet: bool = False) -> Path:
+    """Write the embedded default dataset if ``data/raw/`` holds no data; return its folder."""
+    target = paths.synthetic_dir()
+    if (target / "truth.json").is_file():
+        return target
+    raw = paths.raw_dir()
+    others = [p for p in raw.iterdir() if not p.name.startswith(".") and p.name != "README.md"] if raw.is_dir() else []
+    if others and not quiet:
+        print(f"data/raw holds {len(others)} entries but no synthetic dataset; writing it to {target}")
+    ds = generate(target)
+    if not quiet:
+        print(f"wrote the synthetic dataset ({ds.truth['counts']['locations']:,} locations) to {target} "
+              f"in {ds.seconds:.1f} s")
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+def configure_parser(parser) -> None:
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder to write (default: data/raw/synthetic under $CQC_RESEARCH_DATA)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument("--scale", choices=list(SCALES), default="default",
+                        help="small (~600 locations), default (~3,000) or national (~50,000)")
+
+
+def run_command(args) -> int:
+    ds = generate(args.out, seed=args.seed, scale=args.scale)
+    c = ds.truth["counts"]
+    print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
+          f"{c['trusts']} trusts, {c['local_authorities']} local authorities (seed {args.seed}, scale {args.scale})")
+    print(f"planted truth: {ds.root / 'truth.json'}")
+    return 0
