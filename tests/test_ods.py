@@ -1,0 +1,343 @@
+"""The streaming ODS reader: exact round trips through the writer, agreement with calamine,
+header detection, row numbers, and a clear error for each kind of bad file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import random
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cqc_research.errors import DataFormatError
+from cqc_research.io import ods
+from cqc_research.io.ods import ODS_MIMETYPE, ods_sheet_names, read_ods, write_ods
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ods.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_ods", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _values(items) -> list:
+    """Cells as a list, missing as None."""
+    return [None if pd.isna(v) else v for v in items]
+
+
+def _expected(value):
+    """What read_ods must return for a value given to write_ods (None for an empty cell)."""
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+_TRICKY = ["a & b", "<tag>", "x < y > z", 'say "hi"', "it's", "Ünïcødé ✓ €", "line 1\nline 2",
+           "&amp; literal", "  padded  ", "tab\there", "]]>", "日本語", "Good", "Good",
+           "Requires improvement", "&#169;"]
+
+
+def _random_value(rng: random.Random):
+    kind = rng.random()
+    if kind < 0.25:
+        return None
+    if kind < 0.55:
+        return rng.choice(_TRICKY)
+    if kind < 0.65:
+        return dt.date(1990, 1, 1) + dt.timedelta(days=rng.randrange(20000))
+    if kind < 0.75:
+        return rng.randrange(-10**6, 10**6)
+    if kind < 0.85:
+        return rng.uniform(-1e4, 1e4)
+    return "".join(rng.choice("abcXYZ09 .,;-_/&<>\"'é") for _ in range(rng.randrange(1, 12)))
+
+
+def _random_rows(rng: random.Random, n_rows: int, width: int):
+    rows = []
+    for _ in range(n_rows):
+        row = [_random_value(rng) for _ in range(width)]
+        if rng.random() < 0.3:  # runs of equal cells, merged by the writer
+            i = rng.randrange(width)
+            j = rng.randrange(i, width)
+            row[i: j + 1] = [row[i]] * (j + 1 - i)
+        rows.append(row)
+    return rows
+
+
+def _frame_of(header, rows, first_row: int) -> pd.DataFrame:
+    """The frame read_ods must return, built directly from the values written."""
+    keep = [(first_row + k, [_expected(v) for v in r]) for k, r in enumerate(rows)]
+    keep = [(n, r) for n, r in keep if any(v is not None for v in r)]
+    return pd.DataFrame([r for _, r in keep], columns=header,
+                        index=pd.Index([n for n, _ in keep], name="row"), dtype="str")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_round_trip_returns_exactly_what_was_written(tmp_path, seed):
+    rng = random.Random(seed)
+    header = [f"col {k} & <x>" for k in range(7)]
+    rows = _random_rows(rng, 300, 7)
+    rows[5] = [None] * 7  # an empty row inside the data: dropped, numbering kept
+    path = write_ods(tmp_path / "r.ods", {"Data": (header, rows)},
+                     notice={"Data": ["Notice: provisional", "Second line"]})
+    got = read_ods(path, "Data")
+    # notice rows 1-2, blank row 3, header row 4, data from row 5
+    expected = _frame_of(header, rows, first_row=5)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.attrs["header_row"] == 4
+    assert all(got[c].dtype == "str" for c in got.columns)
+
+
+def test_hand_worked_example(tmp_path):
+    path = write_ods(
+        tmp_path / "h.ods",
+        {"S": (["Name", "Date", "N", "Code", "Code2"],
+               [["A & B", dt.date(2023, 1, 5), 1.5, "X", "X"],
+                [None, None, 3, None, None],
+                ["two\nlines", dt.date(2024, 12, 31), None, "Y", "Z"]])},
+        notice={"S": ["Some notice"]},
+    )
+    got = read_ods(path, "S")
+    assert got.index.tolist() == [4, 5, 6]
+    assert got.loc[4].tolist() == ["A & B", "2023-01-05", "1.5", "X", "X"]
+    assert got.loc[5, "N"] == "3" and got.loc[5].isna().sum() == 4
+    assert got.loc[6, "Name"] == "two\nlines"
+    # the display text of a date is day-first; the reader never returns it
+    assert "31/12/2024" not in got.to_numpy().ravel().tolist()
+
+
+def test_agrees_with_calamine_on_a_cqc_like_workbook(tmp_path):
+    from python_calamine import CalamineWorkbook
+
+    bench = _bench()
+    path = bench.make_workbook(tmp_path / "lr.ods", 3000, seed=5)
+    got = read_ods(path, "Locations", required=["Location ID", "Domain"])
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Locations").to_python()
+    start = next(i for i, r in enumerate(rows) if r[0] == "Location ID")
+
+    def text(v):
+        if v == "":
+            return None
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, float):
+            return str(int(v)) if v.is_integer() else repr(v)
+        return v
+
+    expected = pd.DataFrame([[text(v) for v in r] for r in rows[start + 1:]], columns=rows[start],
+                            index=pd.Index(range(start + 2, len(rows) + 1), name="row"),
+                            dtype="str")
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) == 3000 and got.index[0] == len(bench.NOTICE) + 3
+
+
+def test_header_choices(tmp_path):
+    path = write_ods(tmp_path / "h.ods",
+                     {"S": (["a", "b", "c"], [["1", "2", "3"], ["4", None, "6"]])},
+                     notice={"S": ["note a", "b"]})  # a notice line equal to a column name
+    assert read_ods(path, "S").columns.tolist() == ["a", "b", "c"]
+    assert read_ods(path, "S", required=["a", "c"]).index.tolist() == [5, 6]
+    # header=int is pandas' 0-based row index: row 4 of the sheet is index 3
+    assert read_ods(path, "S", header=3).columns.tolist() == ["a", "b", "c"]
+    raw = read_ods(path, "S", header=None)
+    assert raw.columns.tolist() == [0, 1, 2]
+    assert raw.index.tolist() == [1, 2, 4, 5, 6]  # the blank row 3 is dropped
+    assert raw.loc[2, 0] == "b"
+    used = read_ods(path, "S", usecols=["c", "a"])
+    assert used.columns.tolist() == ["c", "a"] and used["c"].tolist() == ["3", "6"]
+
+
+def test_required_and_usecols_errors_name_the_columns(tmp_path):
+    path = write_ods(tmp_path / "h.ods", {"S": (["a", "b"], [["1", "2"]])})
+    with pytest.raises(DataFormatError, match=r"sheet 'S'.*required columns \['zz'\]"):
+        read_ods(path, "S", required=["zz"])
+    with pytest.raises(DataFormatError, match=r"absent: \['q'\]"):
+        read_ods(path, "S", usecols=["a", "q"])
+    with pytest.raises(DataFormatError, match="row 10"):
+        read_ods(path, "S", header=9)
+
+
+def test_header_names_are_stripped_blank_and_duplicate_names_made_unique(tmp_path):
+    path = write_ods(tmp_path / "h.ods", {"S": ([" a ", None, "a", "d"], [["1", "2", "3", "4"]])})
+    got = read_ods(path, "S", header=0)
+    assert got.columns.tolist() == ["a", "Unnamed: 1", "a.1", "d"]
+
+
+def test_repeated_rows_inside_data_are_expanded_and_padding_is_not(tmp_path):
+    header = ["k", "v"]
+    body = ('<table:table-row table:number-rows-repeated="3"><table:table-cell '
+            'office:value-type="string"><text:p>r</text:p></table:table-cell>'
+            '<table:table-cell office:value-type="float" office:value="2"><text:p>2'
+            '</text:p></table:table-cell></table:table-row>'
+            '<table:table-row table:number-rows-repeated="2"><table:table-cell '
+            'table:number-columns-repeated="2"/></table:table-row>'
+            '<table:table-row><table:table-cell office:value-type="string"><text:p>last'
+            '</text:p></table:table-cell></table:table-row>'
+            '<table:table-row table:number-rows-repeated="1048000"><table:table-cell '
+            'table:number-columns-repeated="1024"/></table:table-row>')
+    path = _raw_workbook(tmp_path / "rep.ods", header, body)
+    got = read_ods(path, "S")
+    assert got.index.tolist() == [2, 3, 4, 7]
+    assert got["k"].tolist() == ["r", "r", "r", "last"]
+    assert _values(got["v"]) == ["2", "2", "2", None]
+
+
+def test_paragraphs_spaces_spans_annotations_and_string_value(tmp_path):
+    cell = ('<table:table-cell office:value-type="string"><office:annotation><text:p>a comment'
+            '</text:p></office:annotation><text:p>one<text:s text:c="3"/>two<text:tab/>'
+            '<text:span text:style-name="T1">bold</text:span></text:p><text:p>'
+            '<text:a xlink:href="https://x">link</text:a><text:line-break/>end</text:p>'
+            '</table:table-cell><table:table-cell office:value-type="string" '
+            'office:string-value="stored &amp; value"><text:p>shown</text:p></table:table-cell>'
+            '<table:table-cell office:value-type="boolean" office:boolean-value="true"><text:p>'
+            'TRUE</text:p></table:table-cell><table:table-cell office:value-type="percentage" '
+            'office:value="0.25"><text:p>25%</text:p></table:table-cell>'
+            '<table:covered-table-cell/><table:table-cell office:value-type="date" '
+            'office:date-value="2021-03-04T10:30:00"><text:p>04/03/2021 10:30</text:p>'
+            '</table:table-cell>')
+    path = _raw_workbook(tmp_path / "p.ods", ["a", "b", "c", "d", "e", "f"],
+                         f"<table:table-row>{cell}</table:table-row>")
+    got = read_ods(path, "S")
+    assert _values(got.loc[2]) == ["one   two\tbold\nlink\nend", "stored & value", "true",
+                                   "0.25", None, "2021-03-04T10:30:00"]
+
+
+def test_sheet_names_and_missing_sheet(tmp_path):
+    path = write_ods(tmp_path / "s.ods", {"Locations": (["a"], [["1"]]),
+                                          "Providers & Co": (["b"], [["2"]])})
+    assert ods_sheet_names(path) == ["Locations", "Providers & Co"]
+    assert read_ods(path, "Providers & Co")["b"].tolist() == ["2"]
+    with pytest.raises(DataFormatError, match=r"no sheet named 'Nope'.*'Locations', "
+                                              r"'Providers & Co'"):
+        read_ods(path, "Nope")
+
+
+def test_empty_sheet(tmp_path):
+    path = write_ods(tmp_path / "e.ods", {"S": ([], [])})
+    with pytest.raises(DataFormatError, match=r"sheet 'S'.*empty"):
+        read_ods(path, "S")
+
+
+# ---- bad files -----------------------------------------------------------------------------
+
+def _raw_workbook(path: Path, header, body: str, *, mimetype=ODS_MIMETYPE, name="S") -> Path:
+    """A workbook whose sheet ``name`` is ``header`` then the raw row XML ``body``."""
+    head = "".join(f'<table:table-cell office:value-type="string"><text:p>{h}</text:p>'
+                   "</table:table-cell>" for h in header)
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ods._NS} '
+           'xmlns:xlink="http://www.w3.org/1999/xlink"><office:body><office:spreadsheet>'
+           f'<table:table table:name="{name}"><table:table-column/><table:table-row>{head}'
+           f"</table:table-row>{body}</table:table></office:spreadsheet></office:body>"
+           "</office:document-content>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        if mimetype is not None:
+            zf.writestr(zipfile.ZipInfo("mimetype"), mimetype)
+        zf.writestr("content.xml", xml)
+    return path
+
+
+def test_html_page_saved_as_ods(tmp_path):
+    path = tmp_path / "latest.ods"
+    path.write_text("<!DOCTYPE html>\n<html><head><title>Access denied</title></head></html>")
+    with pytest.raises(DataFormatError, match="looks like an HTML page, not an ODS workbook") as e:
+        read_ods(path, "Locations")
+    assert str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("content, pattern", [
+    (b"", "empty"),
+    (b"Location ID,Name\n1-1,A\n", "not a zip archive"),
+    (b"PK\x03\x04" + b"\x00" * 200, "truncated zip"),
+])
+def test_not_a_workbook(tmp_path, content, pattern):
+    path = tmp_path / "x.ods"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError, match=pattern):
+        read_ods(path, "S")
+
+
+def test_truncated_download(tmp_path):
+    good = write_ods(tmp_path / "g.ods", {"S": (["a"], [[str(k)] for k in range(5000)])})
+    cut = tmp_path / "cut.ods"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(DataFormatError, match="truncated"):
+        read_ods(cut, "S")
+
+
+def test_damaged_stream_mid_sheet(tmp_path):
+    """Central directory intact but content.xml's compressed bytes cut short (EOF mid-stream)."""
+    good = write_ods(tmp_path / "g.ods", {"S": (["a"], [[f"v{k}"] for k in range(20000)])})
+    data = bytearray(good.read_bytes())
+    info = zipfile.ZipFile(good).getinfo("content.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    mid = start + info.compress_size // 2
+    data[mid: mid + 64] = bytes(64)  # corrupt the deflate stream in the middle
+    bad = tmp_path / "bad.ods"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataFormatError, match=r"bad\.ods.*sheet 'S'"):
+        read_ods(bad, "S")
+
+
+def test_wrong_mimetype_and_xlsx(tmp_path):
+    odt = _raw_workbook(tmp_path / "t.ods", ["a"], "",
+                        mimetype="application/vnd.oasis.opendocument.text")
+    with pytest.raises(DataFormatError, match="opendocument.text.*expected"):
+        read_ods(odt, "S")
+    xlsx = tmp_path / "x.ods"
+    with zipfile.ZipFile(xlsx, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataFormatError, match="xlsx"):
+        read_ods(xlsx, "S")
+
+
+def test_malformed_xml_names_the_row(tmp_path):
+    rows = "".join(f'<table:table-row><table:table-cell office:value-type="string"><text:p>v{k}'
+                   "</text:p></table:table-cell></table:table-row>" for k in range(50))
+    rows += '<table:table-row><table:table-cell><text:p>oops</text:x></table:table-cell>'
+    path = _raw_workbook(tmp_path / "m.ods", ["a"], rows)
+    with pytest.raises(DataFormatError, match=r"malformed XML.*") as e:
+        read_ods(path, "S")
+    assert e.value.row is not None and abs(e.value.row - 52) <= 1
+    assert e.value.sheet == "S"
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError):
+        read_ods("/nonexistent/latest.ods", "S")
+
+
+def test_stream_is_never_read_whole(tmp_path, monkeypatch):
+    """content.xml is decompressed in bounded blocks, never read in one go."""
+    path = write_ods(tmp_path / "b.ods", {"S": (["a"], [[f"v{k}"] for k in range(2000)])})
+    sizes = []
+    real_open = zipfile.ZipFile.open
+
+    def spy_open(self, name, *args, **kwargs):
+        stream = real_open(self, name, *args, **kwargs)
+        real_read = stream.read
+
+        def read(n=-1):
+            if name == "content.xml":
+                sizes.append(n)
+            return real_read(n)
+
+        stream.read = read
+        return stream
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
+    assert len(read_ods(path, "S")) == 2000
+    assert sizes and all(0 < n <= ods._BLOCK for n in sizes)
