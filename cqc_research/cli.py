@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cqc-research: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CQCResearchError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
             PermissionError, ValueError) as exc:
         print(f"cqc-research {args.command}: error: {exc}", file=sys.stderr)

@@ -1,0 +1,654 @@
+"""CQC's published files: the Latest ratings workbook, the care directory and HSCA active locations.
+
+All three are awkward in known ways (notice rows above the header, headers that drift between
+years, case variants of ratings, day-first and Excel-serial dates, million-row padding). Each
+loader finds the header itself, maps columns by name (never by position), and returns a tidy
+table with the typed columns of ``docs/DESIGN.md``. Results are cached as Parquet keyed by the
+input's SHA-256, so a second load of the same file is quick.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..cache import cached_frame, sha256_file
+from ..errors import DataFormatError
+from ..ratings import (
+    DOMAIN_DTYPE,
+    DOMAINS,
+    RATING_DTYPE,
+    SECTOR_DTYPE,
+    STATUS_DTYPE,
+    normalise_domains,
+    parse_ratings,
+    sectors_of,
+)
+from ..report import is_synthetic
+
+__all__ = [
+    "load_latest_ratings",
+    "ratings_wide",
+    "load_care_directory",
+    "load_active_locations",
+    "read_table",
+    "sheet_names",
+    "parse_dates",
+]
+
+# canonical name -> header aliases (compared after _norm)
+_LOCATION_COLUMNS = {
+    "location_id": ["Location ID"],
+    "location_ods_code": ["Location ODS Code"],
+    "location_name": ["Location Name"],
+    "care_home": ["Care Home?", "Care Home"],
+    "location_type": ["Location Type", "Location Type/Sector"],
+    "inspection_category": ["Location Primary Inspection Category", "Location Inspection Category",
+                            "Primary Inspection Category"],
+    "street_address": ["Location Street Address"],
+    "city": ["Location City"],
+    "postcode": ["Location Post Code", "Location Postcode"],
+    "local_authority": ["Location Local Authority"],
+    "region": ["Location Region"],
+    "nhs_region": ["Location NHS Region"],
+    "ccg_code": ["Location ONSPD CCG Code"],
+    "ccg_name": ["Location ONSPD CCG"],
+    "service_group": ["Service / Population Group", "Service/Population Group", "Population Group",
+                      "Service Group"],
+    "domain": ["Domain", "Key Question"],
+    "rating": ["Latest Rating", "Rating"],
+    "publication_date": ["Publication Date", "Report Publication Date", "Latest Rating Publication Date"],
+    "report_type": ["Report Type"],
+    "inherited": ["Inherited Rating (Y/N)", "Inherited Rating"],
+    "url": ["URL", "Location URL"],
+    "provider_id": ["Provider ID"],
+    "provider_name": ["Provider Name"],
+    "brand_id": ["Brand ID"],
+    "brand_name": ["Brand Name"],
+}
+_PROVIDER_COLUMNS = {
+    "provider_id": ["Provider ID"],
+    "provider_ods_code": ["Provider ODS Code"],
+    "provider_name": ["Provider Name"],
+    "location_type": ["Provider Type"],
+    "inspection_category": ["Provider Primary Inspection Category", "Provider Inspection Category"],
+    "street_address": ["Provider Street Address"],
+    "city": ["Provider City"],
+    "postcode": ["Provider Post Code", "Provider Postcode"],
+    "local_authority": ["Provider Local Authority"],
+    "region": ["Provider Region"],
+    "nhs_region": ["Provider NHS Region"],
+    "service_group": _LOCATION_COLUMNS["service_group"],
+    "domain": _LOCATION_COLUMNS["domain"],
+    "rating": _LOCATION_COLUMNS["rating"],
+    "publication_date": _LOCATION_COLUMNS["publication_date"],
+    "report_type": ["Report Type"],
+    "inherited": _LOCATION_COLUMNS["inherited"],
+    "url": ["URL", "Provider URL"],
+    "brand_id": ["Brand ID"],
+    "brand_name": ["Brand Name"],
+}
+_REQUIRED = {"Locations": ["location_id", "domain", "rating", "publication_date"],
+             "Providers": ["provider_id", "domain", "rating", "publication_date"]}
+
+#: Column order of the tidy long ratings table (docs/DESIGN.md).
+LONG_COLUMNS = [
+    "level", "org_id", "location_id", "location_ods_code", "location_name", "provider_id",
+    "provider_ods_code", "provider_name", "care_home", "location_type", "inspection_category",
+    "sector", "postcode", "local_authority", "region", "nhs_region", "service_group", "domain",
+    "rating", "rating_status", "publication_date", "report_type", "inherited", "url", "brand_id",
+    "brand_name",
+]
+_ORG_COLUMNS = [c for c in LONG_COLUMNS if c not in
+                {"service_group", "domain", "rating", "rating_status", "publication_date",
+                 "report_type", "inherited", "url"}]
+
+
+def _norm(text) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", str(text).casefold()).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# reading any spreadsheet-like file into raw strings
+def sheet_names(path) -> list[str]:
+    """Sheet names of an ODS or XLSX workbook (``["csv"]`` for a CSV file)."""
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "csv":
+        return ["csv"]
+    if kind == "ods":
+        from .ods import ods_sheet_names
+
+        return ods_sheet_names(path)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except Exception as exc:  # calamine raises its own error types
+        raise DataFormatError(f"cannot open as an XLSX workbook ({exc})", path=path) from exc
+
+
+def _kind(path: Path) -> str:
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFormatError("expected a file, got a folder", path=path)
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        raise DataFormatError("the file is empty", path=path)
+    low = head.lstrip().lower()
+    if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
+        raise DataFormatError("this looks like an HTML page (perhaps a saved error page), not a data file",
+                              path=path)
+    suffix = path.suffix.lower()
+    if head[:2] == b"PK":
+        if suffix == ".xlsx" or suffix == ".xlsm":
+            return "xlsx"
+        return "ods"  # the ODS reader checks the mimetype and says so if it is not ODS
+    if suffix in {".ods", ".xlsx", ".xls", ".xlsm"}:
+        raise DataFormatError(f"a {suffix} file must be a zip archive, but this one is not "
+                              "(truncated or not a spreadsheet)", path=path)
+    return "csv"
+
+
+def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.DataFrame:
+    """Read one sheet (or a CSV) as strings with the header row detected.
+
+    The header is the first row that holds every name in ``required_headers`` (compared
+    case-insensitively, ignoring punctuation), so notice rows above it are skipped. Trailing
+    empty rows (the million-row padding) are ignored. ``frame.attrs["rows"]`` holds each data
+    row's 1-based row number in the file, for error messages.
+    """
+    path = Path(path)
+    kind = _kind(path)
+    if kind == "ods":
+        from .ods import read_ods
+
+        raw = read_ods(path, sheet, header=None)
+        rows = raw.attrs.get("rows")
+        grid = raw
+    elif kind == "xlsx":
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        if sheet not in wb.sheet_names:
+            raise DataFormatError(f"no sheet {sheet!r}; the workbook has {list(wb.sheet_names)}", path=path)
+        data = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        grid = pd.DataFrame(data, dtype=object)
+        rows = None
+    else:
+        grid = _read_csv_grid(path)
+        rows = None
+    if rows is None:
+        rows = np.arange(1, len(grid) + 1)
+    grid = grid.reset_index(drop=True)
+    return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
+
+
+def _read_csv_grid(path: Path) -> pd.DataFrame:
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding=enc,
+                               skip_blank_lines=False, engine="python", on_bad_lines="skip")
+        except UnicodeDecodeError:
+            continue
+    raise DataFormatError("cannot decode the CSV as UTF-8 or Windows-1252", path=path)
+
+
+def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
+    if grid.empty:
+        raise DataFormatError("the sheet is empty", path=path, sheet=sheet)
+    want = [_norm(h) for h in (required_headers or [])]
+    header_at = None
+    scan = min(len(grid), 60)
+    for i in range(scan):
+        cells = {_norm(v) for v in grid.iloc[i].tolist() if v is not None and str(v).strip() != ""}
+        if want and all(any(w == c or c.startswith(w) for c in cells) for w in want):
+            header_at = i
+            break
+    if header_at is None:
+        if want:
+            raise DataFormatError(
+                "no header row found in the first %d rows; expected a row holding the columns %s"
+                % (scan, list(required_headers)), path=path, sheet=sheet)
+        header_at = 0
+    header = ["" if v is None else str(v).strip() for v in grid.iloc[header_at].tolist()]
+    body = grid.iloc[header_at + 1:].copy()
+    body.columns = _dedupe(header)
+    body = body.loc[:, [c for c in body.columns if c]]
+    body = body.map(lambda v: None if v is None or (isinstance(v, str) and v.strip() == "")
+                    or (isinstance(v, float) and np.isnan(v)) else v)
+    keep = body.notna().any(axis=1).to_numpy()
+    out = body.loc[keep].reset_index(drop=True)
+    out.attrs["rows"] = rows[header_at + 1:][keep].tolist()
+    out.attrs["header_row"] = int(rows[header_at])
+    return out
+
+
+def _dedupe(names):
+    seen, out = {}, []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
+def _map_columns(frame, spec, path, sheet, required) -> pd.DataFrame:
+    by_norm = {}
+    for col in frame.columns:
+        by_norm.setdefault(_norm(col), col)
+    found = {}
+    for canon, aliases in spec.items():
+        for alias in aliases:
+            a = _norm(alias)
+            hit = by_norm.get(a) or next((c for n, c in by_norm.items() if n.startswith(a)), None)
+            if hit is not None:
+                found[canon] = hit
+                break
+    missing = [c for c in required if c not in found]
+    if missing:
+        names = [spec[c][0] for c in missing]
+        raise DataFormatError(
+            f"required column(s) {names} not found; the header has {list(frame.columns)}",
+            path=path, sheet=sheet, row=frame.attrs.get("header_row"))
+    out = pd.DataFrame({canon: frame[col] for canon, col in found.items()})
+    out.attrs.update(frame.attrs)
+    for canon in spec:
+        if canon not in out:
+            out[canon] = None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# dates
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+def _parse_one_date(value):
+    if value is None:
+        return pd.NaT
+    if isinstance(value, pd.Timestamp):
+        return value
+    if hasattr(value, "year") and hasattr(value, "month"):
+        return pd.Timestamp(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if 1 <= value < 120_000:
+            return _EXCEL_EPOCH + pd.Timedelta(days=float(value))
+        raise ValueError(value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d{1,6}(\.\d+)?", text):  # Excel serial written as text
+        num = float(text)
+        if 1 <= num < 120_000:
+            return _EXCEL_EPOCH + pd.Timedelta(days=num)
+        raise ValueError(text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?", text):
+        return pd.Timestamp(text[:10])
+    for fmt in ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d %B %Y", "%d %b %Y", "%d-%b-%Y", "%d-%b-%y",
+                "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S"):
+        try:
+            return pd.to_datetime(text, format=fmt)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def parse_dates(values, *, path=None, sheet=None, column=None, rows=None) -> pd.Series:
+    """Parse ISO, day-first (``01/03/2019``) and Excel-serial dates; name the cell that fails.
+
+    Examples
+    --------
+    >>> parse_dates(["2019-03-01", "01/03/2019", "43525"]).dt.strftime("%Y-%m-%d").tolist()
+    ['2019-03-01', '2019-03-01', '2019-03-01']
+    """
+    s = pd.Series(values, dtype=object).reset_index(drop=True)
+    mapping = {}
+    for u in pd.unique(s.dropna()):
+        try:
+            mapping[u] = _parse_one_date(u)
+        except (ValueError, OverflowError):
+            pos = int(np.flatnonzero((s == u).to_numpy())[0])
+            row = int(rows[pos]) if rows is not None else None
+            raise DataFormatError(
+                f"impossible or unreadable date {u!r}; expected an ISO date (2019-03-01), a "
+                "day-first date (01/03/2019) or an Excel serial number",
+                path=path, sheet=sheet, row=row, column=column) from None
+    return pd.to_datetime(s.map(mapping), errors="raise").astype("datetime64[ns]")
+
+
+def _yes_no(values) -> pd.Series:
+    s = pd.Series(values, dtype=object).map(
+        lambda v: None if v is None else {"y": True, "yes": True, "true": True, "n": False, "no": False,
+                                          "false": False}.get(str(v).strip().casefold()))
+    return s.astype("boolean")
+
+
+# ---------------------------------------------------------------------------------------------
+# Latest ratings
+def load_latest_ratings(path, *, sheets=("Locations", "Providers"), unknown: str = "raise",
+                        duplicates: str = "raise", use_cache: bool = True) -> pd.DataFrame:
+    """Load CQC's "Latest ratings" file (ODS, XLSX or CSV) as one tidy long table.
+
+    One row per organisation x service/population group x domain, with the columns of
+    ``docs/DESIGN.md`` (level, org_id, ..., domain, rating, rating_status, publication_date, ...).
+    Handles the current 28/21-column layout and the older ``Key Question`` layout, notice rows
+    above the header, the million-row padding, case variants of ratings, and ISO, day-first
+    and Excel-serial dates.
+
+    Parameters
+    ----------
+    path : path
+        The workbook (``.ods``/``.xlsx``, sheets ``Locations`` and ``Providers``) or a CSV export
+        of one sheet (its level is inferred from the columns).
+    sheets : sequence of str
+        Which sheets to read from a workbook; missing ``Providers`` sheets are tolerated.
+    unknown : {"raise", "keep"}
+        An unknown rating string raises an error naming the value, sheet and row, unless
+        ``"keep"`` (then ``rating_status`` is ``Unknown``).
+    duplicates : {"raise", "drop"}
+        Rows repeating the same organisation, service group and domain.
+    use_cache : bool
+        Read and write the Parquet cache in ``data/processed/cache``.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    DataFormatError
+        With the file, sheet, row and column, for anything not in the expected form.
+    """
+    path = Path(path)
+    options = {"sheets": list(sheets), "unknown": unknown, "duplicates": duplicates, "v": 1}
+    frame = cached_frame(path, lambda: _build_latest(path, sheets, unknown, duplicates),
+                         loader="latest_ratings", options=options, use_cache=use_cache)
+    frame.attrs.update({"source": str(path), "kind": "latest_ratings", "synthetic": is_synthetic(path)})
+    frame.attrs.setdefault("sha256", sha256_file(path))
+    return frame
+
+
+def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
+    kind = _kind(path)
+    parts = []
+    if kind == "csv":
+        head = read_table(path, None, required_headers=["Latest Rating"])
+        level = "location" if any(_norm(c) == "location id" for c in head.columns) else "provider"
+        parts.append(_tidy_sheet(head, "Locations" if level == "location" else "Providers", path, None,
+                                 unknown))
+    else:
+        present = sheet_names(path)
+        wanted = [s for s in sheets if s in present]
+        if not wanted:
+            raise DataFormatError(f"no sheet named {list(sheets)}; the workbook has {present}", path=path)
+        for sheet in wanted:
+            spec = _LOCATION_COLUMNS if sheet == "Locations" else _PROVIDER_COLUMNS
+            req = [spec[c][0] for c in _REQUIRED[sheet] if c != "domain"] + []
+            raw = read_table(path, sheet, required_headers=req)
+            parts.append(_tidy_sheet(raw, sheet, path, sheet, unknown))
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    _check_duplicates(out, path, duplicates)
+    if duplicates == "drop":
+        out = out.drop_duplicates(["level", "org_id", "service_group", "domain"]).reset_index(drop=True)
+    return _set_dtypes(out.drop(columns=["_row", "_sheet"]))
+
+
+def _tidy_sheet(raw: pd.DataFrame, sheet_kind: str, path: Path, sheet, unknown) -> pd.DataFrame:
+    spec = _LOCATION_COLUMNS if sheet_kind == "Locations" else _PROVIDER_COLUMNS
+    df = _map_columns(raw, spec, path, sheet, _REQUIRED[sheet_kind])
+    rows = np.asarray(raw.attrs["rows"])
+    if df.empty:
+        raise DataFormatError("the sheet has a header but no data rows", path=path, sheet=sheet)
+    level = "location" if sheet_kind == "Locations" else "provider"
+    out = pd.DataFrame(index=df.index)
+    out["level"] = level
+    out["org_id"] = df["location_id"] if level == "location" else df["provider_id"]
+    for col in ("location_id", "location_ods_code", "location_name", "provider_id", "provider_ods_code",
+                "provider_name"):
+        out[col] = df[col] if col in df else None
+    out["care_home"] = _yes_no(df["care_home"]) if "care_home" in df else pd.array([pd.NA] * len(df), dtype="boolean")
+    for col in ("location_type", "inspection_category"):
+        out[col] = df[col]
+    out["sector"] = sectors_of(df["inspection_category"])
+    for col in ("postcode", "local_authority", "region", "nhs_region"):
+        out[col] = df[col]
+    out["service_group"] = df["service_group"].fillna("Overall")
+    blank_org = out["org_id"].isna()
+    if blank_org.any():
+        i = int(np.flatnonzero(blank_org.to_numpy())[0])
+        raise DataFormatError("empty organisation ID", path=path, sheet=sheet, row=int(rows[i]),
+                              column=spec["location_id" if level == "location" else "provider_id"][0])
+    try:
+        out["domain"] = normalise_domains(df["domain"].fillna("Overall"), where=str(path))
+    except DataFormatError as exc:
+        bad = exc.detail.split("'")[1] if "'" in exc.detail else None
+        i = int(np.flatnonzero((df["domain"] == bad).to_numpy())[0]) if bad is not None else 0
+        raise DataFormatError(exc.detail, path=path, sheet=sheet, row=int(rows[i]), column="Domain") from None
+    try:
+        parsed = parse_ratings(df["rating"], unknown=unknown,
+                               where=f"{path}, sheet {sheet!r}, column 'Latest Rating'" if sheet else
+                               f"{path}, column 'Latest Rating'", rows=rows)
+    except DataFormatError as exc:
+        raise DataFormatError(exc.detail, path=path, sheet=sheet, row=exc.row, column="Latest Rating") from None
+    out["rating"] = parsed["rating"].array
+    out["rating_status"] = parsed["rating_status"].array
+    out["publication_date"] = parse_dates(df["publication_date"], path=path, sheet=sheet,
+                                          column="Publication Date", rows=rows).to_numpy()
+    out["report_type"] = df["report_type"]
+    out["inherited"] = _yes_no(df["inherited"])
+    for col in ("url", "brand_id", "brand_name"):
+        out[col] = df[col]
+    out["_row"] = rows
+    out["_sheet"] = sheet
+    return out[LONG_COLUMNS + ["_row", "_sheet"]]
+
+
+_CATEGORY_COLUMNS = ("level", "location_type", "inspection_category", "local_authority", "region",
+                     "nhs_region", "service_group", "report_type")
+_STRING_COLUMNS = ("org_id", "location_id", "location_ods_code", "location_name", "provider_id",
+                   "provider_ods_code", "provider_name", "postcode", "url", "brand_id", "brand_name")
+
+
+def _set_dtypes(out: pd.DataFrame) -> pd.DataFrame:
+    """The documented dtypes of the long ratings table (after sheets are concatenated)."""
+    for col in _CATEGORY_COLUMNS:
+        out[col] = out[col].astype("object").astype("category")
+    for col in _STRING_COLUMNS:
+        out[col] = out[col].astype("string")
+    out["sector"] = pd.Categorical(out["sector"], dtype=SECTOR_DTYPE)
+    out["domain"] = pd.Categorical(out["domain"], dtype=DOMAIN_DTYPE)
+    out["rating"] = pd.Categorical(out["rating"], dtype=RATING_DTYPE)
+    out["rating_status"] = pd.Categorical(out["rating_status"], dtype=STATUS_DTYPE)
+    out["care_home"] = out["care_home"].astype("boolean")
+    out["inherited"] = out["inherited"].astype("boolean")
+    return out
+
+
+def _check_duplicates(out: pd.DataFrame, path, duplicates: str) -> None:
+    if duplicates not in {"raise", "drop"}:
+        raise ValueError(f"duplicates must be 'raise' or 'drop', not {duplicates!r}")
+    key = ["level", "org_id", "service_group", "domain"]
+    dup = out.duplicated(key, keep=False)
+    if dup.any() and duplicates == "raise":
+        d = out.loc[dup].sort_values("_row")
+        first = d.iloc[0]
+        same = d[(d["org_id"] == first["org_id"]) & (d["service_group"] == first["service_group"])
+                 & (d["domain"] == first["domain"])]
+        raise DataFormatError(
+            f"duplicated rating for {first['org_id']} / {first['service_group']} / {first['domain']} "
+            f"(rows {same['_row'].tolist()}); expected one row per organisation, service group and "
+            f"domain ({int(dup.sum())} duplicated rows in all; pass duplicates='drop' to keep the first)",
+            path=path, sheet=first["_sheet"], row=int(first["_row"]))
+
+
+def ratings_wide(long: pd.DataFrame, *, level: str = "location", service_group: str = "Overall",
+                 rated_only: bool = False) -> pd.DataFrame:
+    """One row per organisation and one rating column per domain.
+
+    Parameters
+    ----------
+    long : DataFrame
+        The tidy long ratings table.
+    level : {"location", "provider"}
+    service_group : str
+        ``"Overall"`` (the organisation as a whole) or a service / population group.
+    rated_only : bool
+        Keep only organisations with an Overall rating on the scale.
+
+    Returns
+    -------
+    DataFrame
+        Organisation columns, ``Overall, Safe, Effective, Caring, Responsive, Well-led``
+        (``RATING_DTYPE``) and ``publication_date`` (of the Overall rating).
+    """
+    if "level" not in long:
+        raise TypeError("ratings_wide expects the long ratings table from load_latest_ratings")
+    sub = long[(long["level"] == level) & (long["service_group"] == service_group)]
+    if sub.empty:
+        raise ValueError(f"no {level} ratings for service group {service_group!r}")
+    org_cols = [c for c in _ORG_COLUMNS if c in sub]
+    orgs = sub.drop_duplicates("org_id").set_index("org_id")[[c for c in org_cols if c != "org_id"]]
+    ratings = sub.pivot_table(index="org_id", columns="domain", values="rating", aggfunc="first",
+                              observed=True)
+    ratings = ratings.reindex(columns=DOMAINS)
+    wide = orgs.join(ratings.astype(object))
+    for d in DOMAINS:
+        wide[d] = pd.Categorical(wide[d], dtype=RATING_DTYPE)
+    overall_dates = sub[sub["domain"] == "Overall"].drop_duplicates("org_id").set_index("org_id")["publication_date"]
+    wide["publication_date"] = overall_dates.reindex(wide.index)
+    if rated_only:
+        wide = wide[wide["Overall"].notna()]
+    wide = wide.reset_index()
+    wide.attrs.update(long.attrs)
+    return wide
+
+
+# ---------------------------------------------------------------------------------------------
+# care directory and HSCA active locations
+_DIRECTORY_COLUMNS = {
+    "name": ["Name"],
+    "also_known_as": ["Also known as"],
+    "address": ["Address"],
+    "postcode": ["Postcode"],
+    "phone": ["Phone number"],
+    "website": ["Service's website", "Services website", "Website"],
+    "service_types": ["Service types"],
+    "latest_check_date": ["Date of latest check"],
+    "specialisms": ["Specialisms/services", "Specialisms"],
+    "provider_name": ["Provider name"],
+    "local_authority": ["Local authority", "Local Authority"],
+    "region": ["Region"],
+    "url": ["Location URL"],
+    "location_id": ["CQC Location ID"],
+    "provider_id": ["CQC Provider ID"],
+}
+
+
+def _split_list(value) -> list[str]:
+    if value is None:
+        return []
+    return [p.strip() for p in re.split(r"\|", str(value)) if p.strip()]
+
+
+def load_care_directory(path, *, use_cache: bool = True) -> pd.DataFrame:
+    """Load the "CQC care directory" CSV (with its preamble lines above the header).
+
+    Returns one row per location: ``location_id, name, postcode, local_authority, region,
+    provider_id, provider_name, latest_check_date, service_types, specialisms`` (the last two as
+    lists, split on ``|``).
+    """
+    path = Path(path)
+
+    def build():
+        raw = read_table(path, None, required_headers=["Name", "CQC Location ID"])
+        df = _map_columns(raw, _DIRECTORY_COLUMNS, path, None, ["location_id", "name"])
+        out = df[["location_id", "name", "also_known_as", "address", "postcode", "phone", "website",
+                  "provider_id", "provider_name", "local_authority", "region", "url"]].copy()
+        out["latest_check_date"] = parse_dates(df["latest_check_date"], path=path, column="Date of latest check",
+                                               rows=raw.attrs["rows"])
+        out["service_types"] = df["service_types"].map(_split_list)
+        out["specialisms"] = df["specialisms"].map(_split_list)
+        return out
+
+    frame = cached_frame(path, build, loader="care_directory", options={"v": 1}, use_cache=use_cache)
+    frame.attrs.update({"source": str(path), "kind": "care_directory", "synthetic": is_synthetic(path)})
+    return frame
+
+
+_ACTIVE_BASE = {
+    "location_id": ["Location ID"],
+    "location_name": ["Location Name"],
+    "location_ods_code": ["Location ODS Code"],
+    "registration_date": ["Location HSCA start date", "Location HSCA Start Date"],
+    "care_home": ["Care home?", "Care Home?"],
+    "beds": ["Care homes beds", "Care home beds"],
+    "location_type": ["Location Type/Sector", "Location Type"],
+    "inspection_directorate": ["Location Inspection Directorate"],
+    "inspection_category": ["Location Primary Inspection Category"],
+    "latest_overall_rating": ["Location Latest Overall Rating"],
+    "publication_date": ["Publication Date"],
+    "region": ["Location Region"],
+    "nhs_region": ["Location NHS Region"],
+    "local_authority": ["Location Local Authority"],
+    "postcode": ["Location Postal Code", "Location Post Code"],
+    "provider_id": ["Provider ID"],
+    "provider_name": ["Provider Name"],
+}
+_ONE_HOT = {"regulated_activities": "Regulated activity", "service_types": "Service type",
+            "service_user_bands": "Service user band"}
+
+
+def load_active_locations(path, *, sheet: str | None = None, use_cache: bool = True) -> pd.DataFrame:
+    """Load the "HSCA active locations" workbook: one row per active location.
+
+    The header row is found automatically; long-note column names are matched by prefix; the
+    one-hot ``Regulated activity - ...``, ``Service type - ...`` and ``Service user band - ...``
+    columns become list columns ``regulated_activities``, ``service_types`` and
+    ``service_user_bands``. The latest overall rating is parsed onto the rating scale.
+    """
+    path = Path(path)
+
+    def build():
+        names = sheet_names(path) if sheet is None else [sheet]
+        chosen, raw = None, None
+        for name in names:
+            try:
+                raw = read_table(path, name, required_headers=["Location ID", "Location HSCA start date"])
+                chosen = name
+                break
+            except DataFormatError:
+                continue
+        if raw is None:
+            raise DataFormatError("no sheet has a header with 'Location ID' and 'Location HSCA start date'; "
+                                  f"sheets: {names}", path=path)
+        df = _map_columns(raw, _ACTIVE_BASE, path, chosen, ["location_id"])
+        rows = raw.attrs["rows"]
+        out = df.copy()
+        out["care_home"] = _yes_no(df["care_home"])
+        out["beds"] = pd.to_numeric(df["beds"], errors="coerce")
+        out["registration_date"] = parse_dates(df["registration_date"], path=path, sheet=chosen,
+                                               column="Location HSCA start date", rows=rows)
+        out["publication_date"] = parse_dates(df["publication_date"], path=path, sheet=chosen,
+                                              column="Publication Date", rows=rows)
+        parsed = parse_ratings(df["latest_overall_rating"], unknown="keep", where=str(path))
+        out["latest_overall_rating"] = parsed["rating"].to_numpy()
+        out["latest_overall_status"] = parsed["rating_status"].to_numpy()
+        out["sector"] = sectors_of(df["inspection_category"])
+        for target, prefix in _ONE_HOT.items():
+            cols = [c for c in raw.columns if _norm(c).startswith(_norm(prefix) + " ")]
+            labels = [re.split(r"\s+-\s+", c, maxsplit=1)[-1].strip() for c in cols]
+            flags = raw[cols].map(lambda v: v is not None and str(v).strip().casefold() in {"y", "yes", "true", "1"})
+            out[target] = [[lab for lab, f in zip(labels, row, strict=True) if f] for row in flags.to_numpy()]
+        return out
+
+    frame = cached_frame(path, build, loader="active_locations", options={"sheet": sheet, "v": 1},
+                         use_cache=use_cache)
+    frame.attrs.update({"source": str(path), "kind": "active_locations", "synthetic": is_synthetic(path)})
+    return frame
