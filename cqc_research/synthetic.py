@@ -70,6 +70,9 @@ REGIONS = {
 
 # Planted truth -------------------------------------------------------------------------------
 P_AGREE = {"Well-led": 0.90, "Safe": 0.78, "Responsive": 0.78, "Effective": 0.74, "Caring": 0.56}
+# When a key question differs from Overall, the chance it is one step better (else worse), as in
+# published ratings: Safe is rarely better than Overall, Caring often is.
+P_UP = {"Well-led": 0.4, "Safe": 0.15, "Responsive": 0.55, "Effective": 0.4, "Caring": 0.8}
 
 TRANSITIONS = {  # rows: from Inadequate..Outstanding; columns: to Inadequate..Outstanding
     "NHS hospitals": [[0.15, 0.55, 0.30, 0.00], [0.04, 0.46, 0.46, 0.04],
@@ -216,7 +219,7 @@ def _domains_for(rng, overall: int) -> dict[str, int]:
         if rng.random() < P_AGREE[kq]:
             out[kq] = overall
         else:
-            step = 1 if rng.random() < 0.5 else -1
+            step = 1 if rng.random() < P_UP[kq] else -1
             if not 0 <= overall + step <= 3:
                 step = -step
             out[kq] = overall + step
@@ -677,7 +680,10 @@ def _truth(world) -> dict:
         "seed": world["seed"], "scale": world["scale"], "data_date": DATA_DATE.isoformat(),
         "ratings": RATINGS,
         "domain_agreement": {"p_agree": P_AGREE,
-                             "note": "each key question equals Overall with p_agree, else one step up or down"},
+                             "p_up_when_different": P_UP,
+                             "note": "each key question equals Overall with p_agree, else one step up "
+                                     "(probability p_up_when_different) or down; at the ends of the scale the "
+                                     "only possible step"},
         "transitions": {
             "matrix": matrices,
             "matrix_struggling_areas": {"Adult social care": TRANSITIONS_STRUGGLING},

@@ -57,9 +57,14 @@ def rating_distribution(data: pd.DataFrame, *, by: str, rating: str = "rating",
     matplotlib.figure.Figure
     """
     d = data.dropna(subset=[rating])
-    table = pd.crosstab(d[by].astype(str), pd.Categorical(d[rating], categories=RATINGS, ordered=True),
+    groups = d[by]
+    if isinstance(groups.dtype, pd.CategoricalDtype):  # keep the categorical order (e.g. domains)
+        order = [str(c) for c in groups.cat.categories if (groups == c).any()]
+    else:
+        order = sorted(groups.dropna().astype(str).unique())
+    table = pd.crosstab(groups.astype(str), pd.Categorical(d[rating], categories=RATINGS, ordered=True),
                         dropna=False)
-    table = table.reindex(columns=RATINGS, fill_value=0)
+    table = table.reindex(index=order, columns=RATINGS, fill_value=0)
     n = table.sum(axis=1)
     shown = table.div(n.replace(0, 1), axis=0) if normalise else table
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1.6))
