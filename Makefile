@@ -1,0 +1,56 @@
+# cqc-research: two commands on a fresh machine with Python 3.11+.
+#   make reports   set up, then run every notebook on the embedded synthetic data into outputs/
+#   make test      set up, then run the test suite (what .ci/run calls)
+# Setting up creates .venv from pyproject.toml once; later runs reuse it (a no-op).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cqc-research-installed
+WORKERS ?= 2
+
+.PHONY: setup reports test test-slow test-browser lab lint synth clean-outputs help
+
+help:
+	@echo "make reports       run every notebook on the embedded data into outputs/<run-id>/"
+	@echo "make test          run the test suite"
+	@echo "make test-slow     run the heavier suites (national-scale data, long batches)"
+	@echo "make test-browser  drive JupyterLab and a report in headless Chromium"
+	@echo "make lab           open JupyterLab on notebooks/ with the cqc-research kernel"
+	@echo "make lint          ruff, and a check that notebooks carry no outputs"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+	  || { echo "cqc-research needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name cqc-research \
+	  --display-name "Python (cqc-research)" > /dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+reports: $(STAMP)
+	@$(BIN)/cqc-research run --workers $(WORKERS)
+
+synth: $(STAMP)
+	$(BIN)/cqc-research synth
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+lab: $(STAMP)
+	$(BIN)/python -c "from cqc_research.synthetic import ensure_default_data; ensure_default_data()"
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check cqc_research tests benchmarks notebooks
+	$(BIN)/nbstripout --verify notebooks/*.ipynb notebooks/*/*.ipynb
+
+clean-outputs:
+	rm -rf outputs/*/ data/processed/cache

@@ -1,0 +1,53 @@
+"""pyproject.toml and environment.yml must list the same dependencies with the same bounds."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
+
+
+def _parse(spec: str) -> tuple[str, str]:
+    name, bound = _SPEC.match(spec).groups()
+    name = re.sub(r"\[.*\]", "", name).lower().replace("_", "-")
+    return name, bound.replace(" ", "")
+
+
+def disagreements(pyproject_text: str, environment_text: str) -> list[str]:
+    """Every way the two files disagree, as readable lines (empty when they agree)."""
+    project = tomllib.loads(pyproject_text)["project"]
+    wanted = dict(_parse(s) for s in project["dependencies"])
+    wanted.update(_parse(s) for s in project["optional-dependencies"]["dev"])
+    env = yaml.safe_load(environment_text)
+    conda = dict(_parse(s) for s in env["dependencies"] if isinstance(s, str))
+    conda.pop("pip", None)
+    problems = []
+    if conda.pop("python", None) != project["requires-python"]:
+        problems.append("python bound differs from requires-python")
+    problems += [f"{k}{v} is in pyproject.toml but not environment.yml" for k, v in wanted.items() if k not in conda]
+    problems += [f"{k}{v} is in environment.yml but not pyproject.toml" for k, v in conda.items() if k not in wanted]
+    problems += [f"{k}: pyproject.toml says {wanted[k]!r}, environment.yml says {conda[k]!r}"
+                 for k in sorted(wanted.keys() & conda.keys()) if wanted[k] != conda[k]]
+    pip = next((s["pip"] for s in env["dependencies"] if isinstance(s, dict)), [])
+    if not any(p.replace("--editable", "-e").split() == ["-e", "."] for p in pip):
+        problems.append("environment.yml does not install the package itself (pip: --editable .)")
+    return problems
+
+
+def test_environment_yml_matches_pyproject():
+    problems = disagreements((ROOT / "pyproject.toml").read_text(), (ROOT / "environment.yml").read_text())
+    assert not problems, "\n".join(problems)
+
+
+def test_a_disagreement_is_caught():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    env = (ROOT / "environment.yml").read_text()
+    dropped = "\n".join(line for line in env.splitlines() if "seaborn" not in line)
+    bumped = env.replace("pandas>=2.2", "pandas>=2.1")
+    assert disagreements(pyproject, dropped) == ["seaborn>=0.13 is in pyproject.toml but not environment.yml"]
+    assert disagreements(pyproject, bumped) == ["pandas: pyproject.toml says '>=2.2', environment.yml says '>=2.1'"]
