@@ -1,0 +1,90 @@
+"""Event-study figure: coefficients by month relative to the event, with their intervals."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["event_study_plot"]
+
+_POINT = "#005eb8"  # NHS blue
+_ENDPOINT = "#7b7d7d"
+_EVENT = "#c8102e"
+
+
+def _tick(label: str) -> str:
+    return label.replace("<=", "≤").replace(">=", "≥")
+
+
+def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel: str | None = None,
+                     title: str | None = None, show_contrasts: bool = True, ax=None):
+    """Plot event-study coefficients with confidence intervals, a zero line and the event line.
+
+    Parameters
+    ----------
+    result : DataFrame
+        The output of :func:`cqc_research.metrics.events.event_study`.
+    event_label : str
+        What month 0 is (``"publication"``, ``"inspection"``); labels the event line, drawn
+        between the month before the event and the event month.
+    ylabel, title : str, optional
+        Axis label (the outcome's unit) and title.
+    show_contrasts : bool
+        Print the mean of the leads and of the lags, with intervals, in the corner.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Binned endpoints are drawn hollow and labelled ``≤k`` / ``≥k``; the reference month is
+        a hollow point at zero without an interval.
+    """
+    need = {"rel_time", "label", "estimate", "ci_low", "ci_high", "period"}
+    if not need <= set(result.columns):
+        raise ValueError(f"expected the output of event_study (columns {sorted(need)})")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9, 4.2))
+    else:
+        fig = ax.figure
+    r = result.sort_values("rel_time")
+    binned = r["label"].str.contains("[<>]=", regex=True)
+    ref = r["period"] == "reference"
+    inner = ~binned & ~ref & r["estimate"].notna()
+    alpha = result.attrs.get("alpha", 0.05)
+    for mask, face, lab in ((inner, _POINT, f"estimate, {100 * (1 - alpha):.0f}% CI"),
+                            (binned & r["estimate"].notna(), "white", "binned endpoint")):
+        if not mask.any():
+            continue
+        d = r[mask]
+        ax.errorbar(d["rel_time"], d["estimate"],
+                    yerr=[d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]],
+                    fmt="o", color=_POINT if face != "white" else _ENDPOINT, mfc=face, ms=5.5,
+                    capsize=2.5, lw=1.2, label=lab, zorder=3)
+    if ref.any():
+        ax.plot(r.loc[ref, "rel_time"], [0.0] * int(ref.sum()), "o", mfc="white", mec=_POINT, ms=6,
+                label="reference month (0 by definition)", zorder=3)
+    ax.axhline(0, color="#231f20", lw=0.9, zorder=1)
+    ax.axvline(-0.5, color=_EVENT, lw=1.4, ls="--", zorder=1)
+    ax.annotate(event_label, xy=(-0.5, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -12),
+                textcoords="offset points", color=_EVENT, fontsize=9)
+    ax.set_xticks(r["rel_time"].to_numpy(), [_tick(lbl) for lbl in r["label"]], fontsize=8)
+    ax.set_xlabel(f"months relative to {event_label}")
+    ax.set_ylabel(ylabel or f"change in {result.attrs.get('outcome', 'outcome')}")
+    ax.set_title(title or f"Event study around {event_label}")
+    if show_contrasts and isinstance(result.attrs.get("contrasts"), pd.DataFrame):
+        lines = []
+        for _, c in result.attrs["contrasts"].iterrows():
+            if not np.isfinite(c["estimate"]):
+                continue
+            lines.append(f"mean of {c['contrast']} {int(c['rel_from'])}..{int(c['rel_to'])}: "
+                         f"{c['estimate']:+.2f} ({c['ci_low']:+.2f} to {c['ci_high']:+.2f})")
+        n = result.attrs.get("n_event_units")
+        if n is not None:
+            lines.append(f"{n} organisations with events, {result.attrs.get('n_units')} in all")
+        # below the axes, so it never hides an interval
+        ax.text(0.0, -0.2, "\n".join(lines), transform=ax.transAxes, fontsize=8.5, va="top",
+                ha="left")
+    ax.legend(loc="best", fontsize=8.5, frameon=True, framealpha=0.85, edgecolor="none")
+    fig.tight_layout()
+    return fig
