@@ -358,7 +358,8 @@ class CVResult:
     summary : DataFrame
         One row: ``domain, n, folds, accuracy (+ CI), modal_share (+ CI), accuracy_minus_modal
         (+ CI), weighted_kappa (+ CI), quadratic_kappa (+ CI), auc (+ CI), share_good_or_better,
-        modal_classes``.
+        modal_classes, predicted_classes, note`` (``note`` warns when the model only ever
+        predicts one rating).
     confusion : DataFrame
         Observed (rows) x predicted (columns) counts, the full scale.
     predictions : DataFrame
@@ -469,7 +470,9 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
         "binary_threshold": f"{good_or_better} or better",
         "share_good_or_better": positive.mean(),
         "modal_classes": ", ".join(sorted({r[3] for r in per_fold})),
+        "predicted_classes": ", ".join(RATINGS[k] for k in np.unique(pred)),
         "seed": seed,
+        "note": _cv_note(pred, modal_pred),
     }])
     confusion = pd.DataFrame(table, index=pd.Index(RATINGS, name="observed"),
                              columns=pd.Index(RATINGS, name="predicted"))
@@ -485,6 +488,17 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     per_fold = pd.DataFrame(per_fold, columns=["fold", "n_train", "n_test", "modal_class",
                                                "accuracy", "modal_share"])
     return CVResult(summary=summary, confusion=confusion, predictions=preds, per_fold=per_fold)
+
+
+def _cv_note(pred: np.ndarray, modal_pred: np.ndarray) -> str:
+    """A plain-language warning when the model only ever predicts one rating."""
+    classes = np.unique(pred)
+    if len(classes) == 1:
+        return (f"the model predicted {RATINGS[classes[0]]} for every organisation, so its "
+                "weighted kappa is 0 by construction and its interval has no width")
+    if np.array_equal(pred, modal_pred):
+        return "the model's predictions are identical to the modal-class baseline"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------

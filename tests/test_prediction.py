@@ -1,0 +1,325 @@
+"""Do indicators predict ratings: Spearman, ordered logit, cross-validation, equal resources.
+
+Estimates are checked against independent computations (scipy, scikit-learn, a hand-written
+likelihood, a brute-force DeLong) and against effects planted in simulated data. The
+cross-validation is checked never to train on the fold it scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, special, stats
+from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, roc_auc_score
+from statsmodels.stats.proportion import proportion_confint
+
+from cqc_research.errors import DataFormatError
+from cqc_research.metrics.prediction import (
+    OrderedLogit,
+    auc_delong,
+    cross_validated_prediction,
+    ordered_logit,
+    spearman_by_domain,
+    stratified_folds,
+    variation_at_equal_resources,
+)
+from cqc_research.ratings import RATING_DTYPE, RATINGS
+
+BETA = {"a": 0.5, "b": -0.3, "c": 0.0}
+
+
+def simulate(n=3000, seed=0, beta=BETA, cuts=(-3.0, -1.4, 2.2), scales=None):
+    """Ratings from an ordered logit on standard-normal indicators (then rescaled)."""
+    rng = np.random.default_rng(seed)
+    names = list(beta)
+    Z = rng.standard_normal((n, len(names)))
+    eta = Z @ np.array([beta[k] for k in names])
+    y = np.searchsorted(np.asarray(cuts), eta + rng.logistic(size=n))
+    df = pd.DataFrame(Z, columns=names)
+    for k, (scale, shift) in (scales or {}).items():
+        df[k] = df[k] * scale + shift
+    df["Overall"] = pd.Categorical.from_codes(y, dtype=RATING_DTYPE)
+    df["org_id"] = [f"P{i:05d}" for i in range(n)]
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Spearman
+def test_spearman_matches_scipy_and_fisher_interval():
+    df = simulate(800, seed=1)
+    df["Safe"] = df["Overall"]
+    out = spearman_by_domain(df, ["a", "b"], ["Overall", "Safe"]).set_index(["indicator", "domain"])
+    assert len(out) == 4
+    for ind in ("a", "b"):
+        # scipy: spearmanr(x, rating codes)
+        ref = stats.spearmanr(df[ind], df["Overall"].cat.codes)
+        row = out.loc[(ind, "Overall")]
+        assert row["rho"] == pytest.approx(ref.statistic)
+        assert row["p_value"] == pytest.approx(ref.pvalue)
+        se = np.sqrt((1 + ref.statistic**2 / 2) / (800 - 3))
+        assert row["ci_low"] == pytest.approx(np.tanh(np.arctanh(ref.statistic) - 1.959964 * se),
+                                              abs=1e-6)
+    assert out.loc[("a", "Overall"), "ci_low"] > 0 > out.loc[("b", "Overall"), "ci_high"]
+
+
+def test_spearman_bootstrap_close_to_fisher_and_skips_missing():
+    df = simulate(1500, seed=2)
+    df.loc[:99, "a"] = np.nan
+    df.loc[100:149, "Overall"] = None
+    f = spearman_by_domain(df, ["a"]).iloc[0]
+    b = spearman_by_domain(df, ["a"], ci="bootstrap", n_boot=600, seed=4).iloc[0]
+    assert f["n"] == b["n"] == 1350
+    assert b["rho"] == f["rho"]
+    assert b["ci_low"] == pytest.approx(f["ci_low"], abs=0.02)
+    assert b["ci_high"] == pytest.approx(f["ci_high"], abs=0.02)
+
+
+def test_spearman_text_indicator_is_a_clear_error():
+    df = simulate(20)
+    df["a"] = df["a"].astype(object)
+    df.loc[3, "a"] = "n/a"
+    df.attrs["source"] = "payments.csv"
+    with pytest.raises(DataFormatError, match=r"payments.csv, row 4, column 'a'.*numbers.*n/a"):
+        spearman_by_domain(df, ["a"])
+
+
+# --------------------------------------------------------------------------------------------
+# ordered logit
+def _negloglik(params, X, y, k):
+    """Hand-written ordered-logit likelihood: P(y <= j) = expit(cut_j - x'beta)."""
+    p = X.shape[1]
+    beta, cuts = params[:p], np.cumsum(np.r_[params[p], np.exp(params[p + 1:])])
+    eta = X @ beta
+    upper = np.where(y < k - 1, special.expit(cuts[np.minimum(y, k - 2)] - eta), 1.0)
+    lower = np.where(y > 0, special.expit(cuts[np.maximum(y - 1, 0)] - eta), 0.0)
+    return -np.log(np.clip(upper - lower, 1e-300, None)).sum()
+
+
+def _hessian(f, x, h=1e-4):
+    k = len(x)
+    H = np.empty((k, k))
+    E = np.eye(k) * h
+    for i in range(k):
+        for j in range(k):
+            H[i, j] = (f(x + E[i] + E[j]) - f(x + E[i] - E[j]) - f(x - E[i] + E[j])
+                       + f(x - E[i] - E[j])) / (4 * h * h)
+    return H
+
+
+def test_ordered_logit_recovers_planted_odds_ratios_per_sd():
+    # indicators on arbitrary scales: the odds ratio per SD must not depend on the units
+    df = simulate(4000, seed=3, scales={"a": (3000.0, 7500.0), "b": (4.5, 22.0)})
+    out = ordered_logit(df, "Overall", ["a", "b", "c"]).set_index("indicator")
+    for k, beta in BETA.items():
+        assert out.loc[k, "ci_low"] <= np.exp(beta) <= out.loc[k, "ci_high"], k
+    assert out.loc["a", "p_value"] < 1e-10 and out.loc["c", "p_value"] > 0.01
+    assert (out["n"] == 4000).all()
+
+
+def test_ordered_logit_matches_hand_written_likelihood():
+    df = simulate(1500, seed=4)
+    out = ordered_logit(df, "Overall", ["a", "b"]).set_index("indicator")
+    X = df[["a", "b"]].to_numpy()
+    Z = (X - X.mean(0)) / X.std(0, ddof=1)
+    y = df["Overall"].cat.codes.to_numpy()
+    fit = optimize.minimize(_negloglik, x0=np.r_[0, 0, -2, 0, 0], args=(Z, y, 4), method="BFGS")
+    np.testing.assert_allclose(out["coef_per_sd"].to_numpy(), fit.x[:2], atol=2e-3)
+    # standard errors from a finite-difference Hessian of the same likelihood
+    H = _hessian(lambda q: _negloglik(q, Z, y, 4), fit.x)
+    np.testing.assert_allclose(out["se"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(H)))[:2],
+                               rtol=1e-3)
+    assert out.attrs["levels"] == RATINGS
+
+
+def test_ordered_logit_drops_incomplete_rows_and_unused_levels():
+    df = simulate(600, seed=5, cuts=(-9.0, -1.0, 9.0))  # only RI and Good occur
+    df.loc[:9, "a"] = np.nan
+    out = ordered_logit(df, "Overall", ["a"])
+    assert out["n"].item() == 590
+    assert out.attrs["levels"] == ["Requires improvement", "Good"]
+    m = OrderedLogit().fit(df[["a"]].dropna().to_numpy(), df.loc[10:, "Overall"].cat.codes)
+    p = m.predict_proba(np.array([[0.0], [1.0]]))
+    assert p.shape == (2, 4)
+    np.testing.assert_allclose(p[:, [0, 3]], 0)
+    np.testing.assert_allclose(p.sum(1), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# cross-validation
+def test_stratified_folds_balance_every_class():
+    y = np.repeat([0, 1, 2, 3], [7, 40, 230, 23])
+    f = stratified_folds(y, folds=5, seed=3)
+    sizes = np.bincount(f)
+    assert sizes.max() - sizes.min() <= 1
+    for cls in range(4):
+        per = np.bincount(f[y == cls], minlength=5)
+        assert per.max() - per.min() <= 1
+    assert not np.array_equal(f, stratified_folds(y, folds=5, seed=4))
+
+
+class SpyModel:
+    """Records the rows each fitted model saw, and which rows it was asked to score."""
+
+    log: list = []
+
+    def __init__(self):
+        self.inner = OrderedLogit()
+
+    def fit(self, X, y):
+        self.train = list(X.index)
+        SpyModel.log.append(self)
+        self.inner.fit(X.to_numpy(), y)
+        return self
+
+    def predict_proba(self, X):
+        self.scored = list(X.index)
+        return self.inner.predict_proba(X.to_numpy())
+
+
+def test_cross_validation_never_trains_on_the_fold_it_scores():
+    df = simulate(500, seed=6)
+    SpyModel.log = []
+    res = cross_validated_prediction(df, "Overall", ["a", "b"], folds=5, seed=1, model=SpyModel)
+    assert len(SpyModel.log) == 5
+    scored_all = []
+    for spy in SpyModel.log:
+        assert set(spy.train).isdisjoint(spy.scored)
+        assert set(spy.train) | set(spy.scored) == set(df.index)
+        scored_all += spy.scored
+    assert sorted(scored_all) == sorted(df.index)  # every organisation scored exactly once
+    for spy in SpyModel.log:
+        folds = res.predictions.loc[spy.scored, "fold"]
+        assert folds.nunique() == 1
+
+
+class Memoriser:
+    """A leakage canary: predicts an organisation's own rating if it saw it in training,
+    else the training mode. Honest cross-validation gives it exactly the modal baseline."""
+
+    def fit(self, X, y):
+        self.seen = dict(zip(X["id"].to_numpy(), y, strict=True))
+        self.mode = int(np.bincount(y, minlength=4).argmax())
+        return self
+
+    def predict_proba(self, X):
+        out = np.zeros((len(X), 4))
+        for i, key in enumerate(X["id"].to_numpy()):
+            out[i, self.seen.get(key, self.mode)] = 1.0
+        return out
+
+
+def test_leakage_canary_memoriser_scores_only_the_baseline():
+    df = simulate(400, seed=7)
+    df["id"] = np.arange(len(df), dtype=float)
+    res = cross_validated_prediction(df, "Overall", ["id"], folds=4, seed=2, model=Memoriser)
+    s = res.summary.iloc[0]
+    assert s["accuracy"] == s["modal_share"]  # would be 1.0 if a fold were scored in training
+    assert s["accuracy"] < 0.9
+
+
+def test_cv_metrics_match_independent_computations():
+    df = simulate(900, seed=8)
+    res = cross_validated_prediction(df, "Overall", ["a", "b", "c"], folds=5, seed=3)
+    s, p = res.summary.iloc[0], res.predictions
+    obs, pred = p["observed"].cat.codes, p["predicted"].cat.codes
+    assert s["n"] == 900
+    assert s["accuracy"] == pytest.approx(accuracy_score(obs, pred))
+    lo, hi = proportion_confint((obs == pred).sum(), 900, method="wilson")
+    assert (s["accuracy_ci_low"], s["accuracy_ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert s["weighted_kappa"] == pytest.approx(
+        cohen_kappa_score(obs, pred, weights="linear", labels=[0, 1, 2, 3]))
+    assert s["quadratic_kappa"] == pytest.approx(
+        cohen_kappa_score(obs, pred, weights="quadratic", labels=[0, 1, 2, 3]))
+    np.testing.assert_array_equal(res.confusion.to_numpy(),
+                                  confusion_matrix(obs, pred, labels=[0, 1, 2, 3]))
+    # predicted = most probable rating
+    probs = p[[f"p_{r}" for r in RATINGS]].to_numpy()
+    np.testing.assert_array_equal(pred, probs.argmax(1))
+    np.testing.assert_allclose(probs.sum(1), 1)
+    # modal baseline: each fold's training mode, recomputed here
+    y = df["Overall"].cat.codes.to_numpy()
+    base = 0
+    for f in range(5):
+        test = (p["fold"] == f).to_numpy()
+        mode = np.bincount(y[~test], minlength=4).argmax()
+        base += (y[test] == mode).sum()
+        assert res.per_fold.loc[f, "modal_class"] == RATINGS[mode]
+    assert s["modal_share"] == pytest.approx(base / 900)
+    # binary view: AUC of P(Good or better)
+    positive = obs >= 2
+    assert s["auc"] == pytest.approx(roc_auc_score(positive, p["p_good_or_better"]))
+    assert s["share_good_or_better"] == pytest.approx(positive.mean())
+
+
+def test_high_accuracy_can_mean_nothing():
+    """80% Good, indicators that carry no signal: accuracy ~ modal share, kappa ~ 0."""
+    df = simulate(1500, seed=9, beta={"a": 0.0, "b": 0.0}, cuts=(-4.5, -1.6, 3.5))
+    res = cross_validated_prediction(df, "Overall", ["a", "b"], folds=5, seed=0)
+    s = res.summary.iloc[0]
+    assert s["modal_share"] > 0.7 and s["accuracy"] > 0.7
+    assert s["accuracy_minus_modal_ci_low"] <= 0 <= s["accuracy_minus_modal_ci_high"] + 1e-12
+    assert s["weighted_kappa_ci_low"] <= 0.0 + 1e-12
+    assert s["weighted_kappa"] < 0.05
+    assert s["auc_ci_low"] <= 0.5 <= s["auc_ci_high"]
+    if s["predicted_classes"] == "Good":
+        assert "kappa is 0 by construction" in s["note"]
+
+
+def test_real_signal_beats_the_baseline():
+    df = simulate(3000, seed=10, beta={"a": 1.5, "b": -1.0})
+    s = cross_validated_prediction(df, "Overall", ["a", "b"], folds=5, seed=0).summary.iloc[0]
+    assert s["accuracy_minus_modal_ci_low"] > 0
+    assert s["weighted_kappa_ci_low"] > 0.2
+    assert s["auc_ci_low"] > 0.7
+
+
+# --------------------------------------------------------------------------------------------
+# DeLong
+def _delong_bruteforce(score, pos):
+    x, y = score[pos], score[~pos]
+    psi = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+    v10, v01 = psi.mean(1), psi.mean(0)
+    return psi.mean(), np.sqrt(v10.var(ddof=1) / len(x) + v01.var(ddof=1) / len(y))
+
+
+def test_auc_delong_matches_sklearn_and_bruteforce():
+    rng = np.random.default_rng(11)
+    pos = rng.random(300) < 0.3
+    score = np.round(rng.standard_normal(300) + pos * 0.8, 1)  # rounding makes ties
+    got = auc_delong(score, pos)
+    auc, se = _delong_bruteforce(score, pos)
+    assert got["auc"] == pytest.approx(roc_auc_score(pos, score))
+    assert got["auc"] == pytest.approx(auc)
+    assert got["se"] == pytest.approx(se)
+    assert got["ci_low"] == pytest.approx(auc - 1.959964 * se, abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# variation at equal resources
+def test_variation_at_equal_resources_counts_and_intervals():
+    df = simulate(1000, seed=12, scales={"a": (22.0, 155.0)})
+    out = variation_at_equal_resources(df, "Overall", "a", deciles=10)
+    assert sorted(out.decile.unique()) == list(range(1, 11))
+    assert len(out) == 40
+    groups = pd.qcut(df["a"], 10, labels=False) + 1
+    ref = pd.crosstab(groups, df["Overall"]).reindex(columns=RATINGS, fill_value=0)
+    for (dec, rating), row in out.set_index(["decile", "rating"]).iterrows():
+        assert row["count"] == ref.loc[dec, rating]
+        assert row["n"] == ref.loc[dec].sum()
+        lo, hi = proportion_confint(row["count"], row["n"], method="wilson")
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
+    np.testing.assert_allclose(out.groupby("decile").share.sum(), 1)
+    chi = stats.chi2_contingency(ref.loc[:, ref.sum() > 0].to_numpy())
+    assert out.attrs["chi2"]["p_value"] == pytest.approx(chi.pvalue)
+    # the planted effect of 'a' shows as a rising share of Good or better
+    good = out[out.rating.isin(["Good", "Outstanding"])].groupby("decile")["share"].sum()
+    assert good.loc[10] > good.loc[1]
+
+
+def test_variation_bad_input():
+    df = simulate(30)
+    with pytest.raises(DataFormatError, match="missing column.*payments"):
+        variation_at_equal_resources(df, "Overall", "payments")
+    with pytest.raises(ValueError, match="cannot form 50 groups"):
+        variation_at_equal_resources(df, "Overall", "a", deciles=50)
