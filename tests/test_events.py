@@ -274,6 +274,9 @@ def test_event_study_on_real_ae_matches_dummies(shared_data):
     g["value"] = 100 * (1 - g["breaches"] / g["attendances"])
     g = g.rename(columns={"period": "period_start"})
     g["period_start"] = pd.to_datetime(g["period_start"])
+    # RW6 and 59 other trusts keep the dummy-variable reference fit quick
+    keep = ["RW6", *sorted(set(g["org_code"]) - {"RW6"})[:59]]
+    g = g[g["org_code"].isin(keep)]
     ev = event_dates(api_reports(shared_data / "cqc_api_oldham_2024"), sector="NHS hospitals")
     ev = ev.rename(columns={"provider_id": "org_code"})
     res = event_study(g, events=ev, window=(-6, 6))
