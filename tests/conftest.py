@@ -32,8 +32,17 @@ def synthetic_small(tmp_path_factory):
     return generate(root, seed=7, scale="small")
 
 
+@pytest.fixture(scope="session")
+def _session_data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_roots(tmp_path, monkeypatch):
-    """Keep every test's caches and outputs out of the repository."""
-    monkeypatch.setenv("CQC_RESEARCH_DATA", str(tmp_path / "data"))
+def _isolated_roots(tmp_path, monkeypatch, _session_data_root):
+    """Keep caches and outputs out of the repository.
+
+    The data root (and so the Parquet cache) is shared by the session, so a file loaded by one
+    test is a warm load for the next; outputs are per test.
+    """
+    monkeypatch.setenv("CQC_RESEARCH_DATA", str(_session_data_root))
     monkeypatch.setenv("CQC_RESEARCH_OUTPUTS", str(tmp_path / "outputs"))

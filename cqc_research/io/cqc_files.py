@@ -169,8 +169,8 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
         from .ods import read_ods
 
         raw = read_ods(path, sheet, header=None)
-        rows = raw.attrs.get("rows")
-        grid = raw
+        rows = raw.index.to_numpy()  # 1-based spreadsheet row numbers (empty rows are skipped)
+        grid = raw.astype(object).where(raw.notna(), None)
     elif kind == "xlsx":
         from python_calamine import CalamineWorkbook
 
@@ -181,22 +181,41 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
         grid = pd.DataFrame(data, dtype=object)
         rows = None
     else:
-        grid = _read_csv_grid(path)
-        rows = None
+        grid, rows = _read_csv_grid(path, required_headers)
     if rows is None:
         rows = np.arange(1, len(grid) + 1)
     grid = grid.reset_index(drop=True)
     return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
 
 
-def _read_csv_grid(path: Path) -> pd.DataFrame:
+def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A CSV as a grid of strings starting at its header row (preamble lines skipped)."""
+    import csv
+    import io
+
+    want = [_norm(h) for h in (required_headers or [])]
     for enc in ("utf-8-sig", "cp1252"):
         try:
-            return pd.read_csv(path, header=None, dtype=str, keep_default_na=False, encoding=enc,
-                               skip_blank_lines=False, engine="python", on_bad_lines="skip")
+            with open(path, encoding=enc, newline="") as f:
+                head = [next(f, "") for _ in range(60)]
+            break
         except UnicodeDecodeError:
             continue
-    raise DataFormatError("cannot decode the CSV as UTF-8 or Windows-1252", path=path)
+    else:
+        raise DataFormatError("cannot decode the CSV as UTF-8 or Windows-1252", path=path)
+    skip = 0
+    for i, row in enumerate(csv.reader(io.StringIO("".join(head)))):
+        cells = {_norm(c) for c in row if c.strip()}
+        if (want and all(any(w == c or c.startswith(w) for c in cells) for w in want)) or (not want and cells):
+            skip = i
+            break
+    try:
+        grid = pd.read_csv(path, header=None, skiprows=skip, dtype=str, keep_default_na=False,
+                           encoding=enc, skip_blank_lines=False)
+    except pd.errors.ParserError as exc:
+        raise DataFormatError(f"malformed CSV: {exc}", path=path) from None
+    rows = np.arange(skip + 1, skip + 1 + len(grid))
+    return grid, rows
 
 
 def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
