@@ -265,6 +265,20 @@ def test_api_reports_real_oldham(shared_data):
 
 
 @pytest.mark.realdata
+@pytest.mark.parametrize("event", ["publication", "inspection"])
+def test_history_panel_gives_the_same_events(shared_data, event):
+    """io.cqc_json's history panel and the raw reports agree; RM317's rating inherited from
+    RW603 is not a second event (for trust RM3)."""
+    from cqc_research.io.cqc_json import load_api_folder
+
+    folder = shared_data / "cqc_api_oldham_2024"
+    a = event_dates(load_api_folder(folder, use_cache=False), event=event, sector="NHS hospitals")
+    b = event_dates(api_reports(folder), event=event, sector="NHS hospitals")
+    pd.testing.assert_frame_equal(a, b)
+    assert "RM3" not in set(a["provider_id"])
+
+
+@pytest.mark.realdata
 def test_event_study_on_real_ae_matches_dummies(shared_data):
     """Real, unbalanced A&E panel (2016-19) with Oldham's trust events: same numbers as OLS with
     explicit dummies."""

@@ -205,6 +205,32 @@ def api_reports(folder) -> pd.DataFrame:
     return out[cols]
 
 
+def _as_reports(reports) -> pd.DataFrame:
+    """Accept :func:`api_reports` output, an ``ApiData`` or its ``.history`` panel."""
+    if hasattr(reports, "history") and not isinstance(reports, pd.DataFrame):
+        reports = reports.history
+    if not isinstance(reports, pd.DataFrame):
+        raise TypeError(f"expected a reports DataFrame or ApiData, not {type(reports).__name__}")
+    if "rated" in reports.columns or "domain" not in reports.columns:
+        return reports
+    # The rating-history panel of io.cqc_json: one row per report x domain.
+    h = reports[reports["domain"].astype(str) == "Overall"]
+    if "organisation_id" in reports.columns:
+        # A rating inherited from a predecessor was published for the predecessor. The API marks
+        # it on the key questions (the Overall entry may lack organisationId), so a report is
+        # inherited when any of its rows names a predecessor.
+        inh = reports.loc[reports["organisation_id"].notna(), ["org_id", "report_link_id"]]
+        key = h["org_id"].astype(str) + "\x1f" + h["report_link_id"].astype(str)
+        inh_key = set(inh["org_id"].astype(str) + "\x1f" + inh["report_link_id"].astype(str))
+        h = h[~key.isin(inh_key)]
+    out = h.rename(columns={"inspection_date": "first_visit_date"}).copy()
+    out["rated"] = out["rating"].notna() if "rating" in out.columns else True
+    for c in ("report_date", "first_visit_date"):
+        if c in out.columns:
+            out[c] = pd.to_datetime(out[c], errors="coerce")
+    return out.drop_duplicates(subset=[c for c in ("org_id", "report_link_id") if c in out.columns])
+
+
 def event_dates(
     reports: pd.DataFrame,
     *,
@@ -218,9 +244,12 @@ def event_dates(
 
     Parameters
     ----------
-    reports : DataFrame
+    reports : DataFrame or ApiData
         As returned by :func:`api_reports` (``report_date``, ``first_visit_date``, ``rated``,
-        ``sector`` and the ``unit`` column).
+        ``sector`` and the ``unit`` column), or the rating-history panel of
+        :func:`cqc_research.io.cqc_json.load_api_folder` (its ``.history``, or the ``ApiData``
+        itself): its Overall rows are used, and ratings inherited from a predecessor are left
+        out (they were published for the predecessor).
     event : {"publication", "inspection"}
         ``"publication"`` uses the report date (the rating is public); ``"inspection"`` uses the
         first day of the site visit (``firstVisitDate``; reports without one are left out).
@@ -247,6 +276,7 @@ def event_dates(
     """
     if event not in _EVENTS:
         raise ValueError(f"event must be one of {_EVENTS}, not {event!r}")
+    reports = _as_reports(reports)
     col = "report_date" if event == "publication" else "first_visit_date"
     need = ({unit, col} | ({"rated"} if rated_only else set()) | ({"sector"} if sector else set())
             | ({"level"} if level in {"provider", "location"} else set()))
