@@ -240,11 +240,11 @@ def _report(rng, date: dt.date, overall: int | None, *, not_rated=False) -> dict
     return rep
 
 
-def _history_reports(rng, hist, *, inherited_from=None, merger_date=None):
+def _history_reports(rng, hist, *, inherited_from=None, merger_date=None, focused=True):
     reports = [_report(rng, d, s) for d, s in hist]
     # focused inspections that did not produce a rating, between rated ones
     extra = []
-    for a, b in zip(hist[:-1], hist[1:], strict=False):
+    for a, b in zip(hist[:-1], hist[1:], strict=False) if focused else ():
         if rng.random() < NOT_RATED_SHARE * 3 and (b[0] - a[0]).days > 120:
             mid = a[0] + dt.timedelta(days=int(rng.integers(60, (b[0] - a[0]).days - 30)))
             extra.append(_report(rng, mid, None, not_rated=True))
@@ -387,7 +387,7 @@ def _build_world(seed: int, scale: str) -> dict:
             loc["population_groups"] = {g: RATINGS[int(np.clip(idx + rng.choice([0, 0, 0, 0, -1, 1]), 0, 3))]
                                         for g in GP_POPULATION_GROUPS}
     for t in trusts:
-        t["reports"] = _history_reports(rng, t["history"])
+        t["reports"] = _history_reports(rng, t["history"], focused=False)
     unregistered = [f"Y{next(practice_no)}" for _ in range(max(2, len(gp_rows) // 100))]
     return {"rng": rng, "geo": geo, "locations": locations, "providers": providers, "trusts": trusts,
             "gp": gp_rows, "sites": site_rows, "merger": {"old": merged["predecessors"], "new": new_code,
@@ -759,6 +759,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
     files.update(_write_qualitative(world, tmp))
     truth = _truth(world)
     truth.update(files.pop("_truth_extra", {}))
+    truth["qualitative"] = files.pop("_truth_extra_qual", {})
     (tmp / "truth.json").write_text(json.dumps(truth, indent=2, default=str))
     if folder.exists():
         shutil.rmtree(folder)
@@ -773,14 +774,178 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
                             seconds=time.perf_counter() - t0)
 
 
+def _month_starts(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [d.date() for d in pd.date_range(first, last, freq="MS")]
+
+
 def _write_nhs(world, root: Path) -> dict:
-    """Indicators in the NHS layouts (writers live in :mod:`cqc_research.io.nhs`)."""
-    return {}
+    """Indicators in the NHS layouts (the writers live in :mod:`cqc_research.io.nhs`)."""
+    from .io import nhs
+
+    rng = np.random.default_rng(world["seed"] + 2)
+    geo = world["geo"]
+    geo_rows = _geo_rows(world)
+    out: dict = {}
+    # ---- GP payments: two financial years in two header layouts --------------------------------
+    practices = []
+    for loc in world["gp"]:
+        g, gp = geo_rows[loc["la"]], loc["gp"]
+        practices.append({"practice_code": loc["ods_code"], "practice_name": loc["name"].upper(),
+                          "ccg_code": g.ccg_code, "ccg_name": g.ccg_name, "region_name": g.nhs_region,
+                          "postcode": _postcode(rng, g.postcode_prefix),
+                          "open_date": pd.Timestamp(loc["registration_date"]),
+                          "close_date": pd.Timestamp(loc["closed"]) if loc.get("closed") else pd.NaT,
+                          "contract_type": gp["contract"], "dispensing": "Yes" if gp["dispensing"] else "No",
+                          "practice_type": "GP Practice", "rurality": gp["rurality"],
+                          "list_size": gp["list_size"], "weighted_list_size": gp["weighted_list_size"],
+                          "ppwp": gp["payments_per_weighted_patient"], "qof": gp["qof_payments_per_patient"]})
+    for code in world["unregistered"]:  # branch or non-CQC codes that never appear in CQC data
+        g = geo.iloc[int(rng.integers(len(geo)))]
+        practices.append({"practice_code": code, "practice_name": f"{g.la_name.upper()} BRANCH SURGERY",
+                          "ccg_code": g.ccg_code, "ccg_name": g.ccg_name, "region_name": g.nhs_region,
+                          "postcode": _postcode(rng, g.postcode_prefix), "open_date": pd.Timestamp("2012-04-01"),
+                          "close_date": pd.NaT, "contract_type": "APMS", "dispensing": "No",
+                          "practice_type": "Other", "rurality": "Urban", "list_size": int(rng.integers(800, 3000)),
+                          "weighted_list_size": float(rng.integers(800, 3000)), "ppwp": 140.0, "qof": 18.0})
+    base = pd.DataFrame(practices)
+    gp_files = []
+    for year, layout, jitter in (("2021-22", "2018-19", 1), ("2022-23", "2022-23", 0)):
+        f = base.copy()
+        if jitter:  # the year before: the same practices, measures moved a little
+            f["list_size"] = (f["list_size"] * (1 + rng.normal(0, 0.02, len(f)))).round()
+            f["weighted_list_size"] = (f["weighted_list_size"] * (1 + rng.normal(0, 0.02, len(f)))).round(2)
+            f["ppwp"] = f["ppwp"] * (1 + rng.normal(0, 0.04, len(f)))
+            f["qof"] = f["qof"] * (1 + rng.normal(0, 0.08, len(f)))
+            f["close_date"] = pd.NaT
+        f["total_payments"] = (f["ppwp"] * f["weighted_list_size"]).round(2)
+        f["total_qof_payments"] = (f["qof"] * f["list_size"]).round(2)
+        path = root / "gp_payments" / f"nhs-payments-gp-{year}.csv"
+        nhs.write_gp_payments(f.drop(columns=["ppwp", "qof"]), path, layout=layout)
+        gp_files.append(path)
+    out["gp_payments"] = gp_files
+    # ---- A&E monthly: 4-hour performance with the planted post-publication effect ---------------
+    months = _month_starts(dt.date(2016, 4, 1), dt.date(2024, 3, 1))
+    month_index = {m: i for i, m in enumerate(months)}
+    merger = world["merger"]
+    ae_rows, shmi_rows, staff_rows = [], [], []
+    by_code = {t["code"]: t for t in world["trusts"]}
+    base_perf = {code: float(np.clip(rng.normal(86, 4), 72, 97)) for code in by_code}
+    base_perf[merger["new"]] = float(np.mean([base_perf[c] for c in merger["old"]]))
+    size = {code: float(rng.uniform(5000, 14000)) for code in by_code}
+    size[merger["new"]] = float(sum(size[c] for c in merger["old"]))
+    effects = {}
+    for code, t in by_code.items():
+        bump = np.zeros(len(months))
+        for r in t["reports"]:
+            if r["overall"] not in RATINGS:
+                continue
+            pub = dt.date(r["report_date"].year, r["report_date"].month, 1)
+            for lag in EVENT_LAGS:
+                m = _months(pub, lag + 0.5)
+                m = dt.date(m.year, m.month, 1)
+                if m in month_index:
+                    bump[month_index[m]] += EVENT_EFFECT_PP
+        effects[code] = bump
+    for code, t in by_code.items():
+        g = geo_rows[t["la"]]
+        active = [m for m in months if (code not in merger["old"] or m < merger["date"])
+                  and (code != merger["new"] or m >= merger["date"])]
+        for m in active:
+            i = month_index[m]
+            season = -3.0 if m.month in (12, 1, 2) else (-1.0 if m.month in (3, 11) else 0.0)
+            perf1 = base_perf[code] - 0.12 * i + season + effects[code][i] + rng.normal(0, 1.0)
+            for typ, scale_, offset in (("1", 1.0, 0.0), ("2", 0.04, 8.0), ("other", 0.35, 10.0)):
+                att = int(rng.poisson(size[code] * scale_ * (1.04 if m.month in (6, 7) else 1.0)))
+                p_ok = float(np.clip(perf1 + offset + (0 if typ == "1" else effects[code][i] * 0), 5, 99.9)) / 100
+                if typ != "1":
+                    p_ok = float(np.clip(min(99.5, perf1 + offset) / 100, 0.05, 0.999))
+                breaches = int(rng.binomial(att, 1 - p_ok)) if att else 0
+                ae_rows.append({"period": pd.Timestamp(m), "org_code": code, "org_name": t["name"].upper(),
+                                "parent_org": f"NHS ENGLAND {g.nhs_region.upper()}", "type": typ,
+                                "attendances": att, "breaches": breaches,
+                                "admissions": int(att * 0.27) if typ == "1" else 0})
+        # SHMI (yearly) and staff survey (yearly) for trusts open in the year
+        for year in range(2016, 2023):
+            start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+            if (code in merger["old"] and start >= merger["date"]) or (code == merger["new"] and start < merger["date"]):
+                continue
+            expected = float(rng.uniform(1800, 4200)) * (2 if code == merger["new"] else 1)
+            true = float(np.exp(rng.normal(0, 0.06)))
+            shmi_rows.append({"org_code": code, "org_name": t["name"].upper(), "period_start": pd.Timestamp(start),
+                              "period_end": pd.Timestamp(end), "observed": int(rng.poisson(expected * true)),
+                              "expected": round(expected, 2), "spells": int(expected * 22)})
+            staff_rows.append({"org_code": code, "org_name": t["name"], "year": year, "measure": "staff_recommend_care",
+                               "value": round(float(np.clip(rng.normal(70, 7), 35, 95)), 1),
+                               "responses": int(rng.integers(900, 4000))})
+    ae = pd.DataFrame(ae_rows)
+    out["ae_folder"] = root / "ae"
+    nhs.write_ae_monthly(ae, out["ae_folder"])
+    out["shmi"] = nhs.write_shmi(pd.DataFrame(shmi_rows), root / "shmi" / "shmi.csv")
+    out["staff_survey"] = nhs.write_staff_survey(pd.DataFrame(staff_rows), root / "staff_survey" / "staff_survey.csv")
+    # ---- delayed transfers of care by local authority -----------------------------------------
+    reasons = ["assessment", "public_funding", "nhs_non_acute", "residential_home", "nursing_home",
+               "care_package", "equipment", "patient_choice", "disputes", "housing", "other"]
+    weights = np.array([12, 3, 20, 12, 13, 19, 3, 12, 1, 4, 1], dtype=float)
+    dtoc_rows = []
+    la_rate = {}
+    for g in geo.itertuples(index=False):
+        rate = 1300 * float(np.exp(rng.normal(0, 0.25))) * (2.0 if g.struggling else 1.0)
+        la_rate[g.la_name] = rate
+        for m in _month_starts(dt.date(2016, 4, 1), dt.date(2019, 9, 1)):
+            total = int(rng.poisson(g.pop_65plus * rate / 100_000))
+            split = rng.multinomial(total, weights / weights.sum())
+            row = {"org_code": g.la_old_code if m < dt.date(2017, 4, 1) else g.la_code, "org_name": g.la_name,
+                   "period": pd.Timestamp(m), "total": float(total)}
+            row.update({r: float(v) for r, v in zip(reasons, split, strict=True)})
+            for r in reasons:  # small counts suppressed, as published
+                if 0 < row[r] < 3 and rng.random() < 0.5:
+                    row[r] = np.nan
+            dtoc_rows.append(row)
+    out["dtoc"] = nhs.write_dtoc(pd.DataFrame(dtoc_rows), root / "dtoc" / "dtoc_la_days_by_reason.csv")
+    pop = pd.DataFrame({"org_code": geo["la_code"], "org_name": geo["la_name"], "year": 2019,
+                        "population_65plus": geo["pop_65plus"]})
+    out["population"] = nhs.write_population(pop, root / "population" / "la_population_65plus.csv")
+    out["la_codes"] = nhs.write_la_codes(pd.DataFrame({"old_code": geo["la_old_code"], "new_code": geo["la_code"],
+                                                       "name": geo["la_name"]}),
+                                         root / "population" / "la_codes.csv")
+    out["imd_la"] = nhs.write_imd(pd.DataFrame({"org_code": geo["la_code"], "org_name": geo["la_name"],
+                                                "imd_score": geo["imd_score"]}), root / "imd" / "imd_la.csv")
+    prac = pd.DataFrame({"org_code": [loc["ods_code"] for loc in world["gp"]],
+                         "org_name": [loc["name"] for loc in world["gp"]],
+                         "imd_score": [round(float(geo_rows[loc["la"]].imd_score + rng.normal(0, 4)), 2)
+                                       for loc in world["gp"]]})
+    out["imd_practice"] = nhs.write_imd(prac, root / "imd" / "imd_practice.csv", level="practice")
+    out["_truth_extra"] = {"areas_dtoc_rate_per_100k_65plus_month": {k: round(v, 1) for k, v in la_rate.items()}}
+    return out
 
 
 def _write_qualitative(world, root: Path) -> dict:
-    """Coded interviews (writer lives in :mod:`cqc_research.qual`)."""
-    return {}
+    """Coded interviews with services once rated Inadequate (writer: :mod:`cqc_research.qual`).
+
+    Cases are adult social care services and GP practices whose Overall rating was Inadequate at
+    some inspection and that were inspected again, so whether they improved is known; up to 20
+    that improved and 20 that did not, as in CQC's small-n "Driving improvement" case studies.
+    """
+    from .qual import write_synthetic_interviews
+
+    rng = np.random.default_rng(world["seed"] + 3)
+    improved, stuck = [], []
+    for loc in world["locations"]:
+        if loc["sector"] == "NHS hospitals" or loc.get("closed"):
+            continue
+        states = [s for _, s in loc["history"]]
+        for a, b in zip(states[:-1], states[1:], strict=False):
+            if a == 0:
+                (improved if b > 0 else stuck).append(loc["location_id"])
+                break
+    pick = [(lid, True) for lid in rng.permutation(improved)[:20]] + \
+           [(lid, False) for lid in rng.permutation(stuck)[:20]]
+    cases = pd.DataFrame({"case_id": [f"CASE{i + 1:02d}" for i in range(len(pick))],
+                          "location_id": [p[0] for p in pick], "improved": [p[1] for p in pick]})
+    truth = write_synthetic_interviews(cases, root / "qual", seed=world["seed"])
+    (root / "qual" / "SYNTHETIC").unlink(missing_ok=True)  # the dataset root carries the marker
+    return {"coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx",
+            "_truth_extra_qual": truth}
 
 
 def dataset_paths(root) -> dict:
