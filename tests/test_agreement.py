@@ -338,3 +338,45 @@ def test_synthetic_aggregation_consistency_runs_on_every_sector(synthetic_wide):
     for _, row in exceptions.head(20).iterrows():
         kq = [row[d] for d in KEY_QUESTIONS]
         assert aggregate_overall(kq, sector=str(row.sector)) != row["Overall"]
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+def test_agreement_bars_draw_the_estimates_and_their_intervals():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from cqc_research.plots.agreement import GROUP_COLOURS, agreement_bars
+
+    df = random_wide(300, seed=9)
+    table = domain_agreement(df, by="sector")
+    fig = agreement_bars(table, hue="sector")
+    ax = fig.axes[0]
+    bars = ax.patches
+    assert len(bars) == len(table)
+    heights = sorted(round(b.get_height(), 9) for b in bars)
+    assert heights == sorted(table["agreement"].round(9))
+    assert {to_hex(b.get_facecolor()) for b in bars} == set(GROUP_COLOURS[:2])
+    # whisker ends are the confidence limits
+    segs = np.concatenate([c.get_segments() for c in ax.collections if hasattr(c, "get_segments")])
+    ends = np.sort(np.round(np.r_[segs[:, 0, 1], segs[:, 1, 1]], 9))
+    np.testing.assert_allclose(ends, np.sort(np.r_[table.agreement_ci_low, table.agreement_ci_high]
+                                             .round(9)))
+    plt.close(fig)
+    with pytest.raises(KeyError, match="domain_agreement"):
+        agreement_bars(table.drop(columns="agreement_ci_low"))
+
+
+def test_crosstab_heatmaps_write_the_counts():
+    import matplotlib.pyplot as plt
+
+    from cqc_research.plots.agreement import crosstab_heatmaps
+
+    df = random_wide(250, seed=10)
+    fig = crosstab_heatmaps(agreement_crosstabs(df))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 5
+    safe = next(ax for ax in panels if ax.get_title().startswith("Safe"))
+    written = np.array([int(t.get_text().replace(",", "")) for t in safe.texts]).reshape(4, 4)
+    np.testing.assert_array_equal(written, crosstab(df, "Overall", "Safe").to_numpy())
+    plt.close(fig)

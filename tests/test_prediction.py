@@ -323,3 +323,46 @@ def test_variation_bad_input():
         variation_at_equal_resources(df, "Overall", "payments")
     with pytest.raises(ValueError, match="cannot form 50 groups"):
         variation_at_equal_resources(df, "Overall", "a", deciles=50)
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+def test_prediction_figures_use_cqc_colours_and_the_tables_numbers():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from cqc_research.plots import rating_palette
+    from cqc_research.plots.prediction import (
+        confusion_matrix_plot,
+        correlation_plot,
+        indicator_by_rating,
+        odds_ratio_plot,
+        rating_mix_by_decile,
+    )
+
+    df = simulate(600, seed=13)
+    pal = rating_palette()
+    fig = indicator_by_rating(df, "Overall", ["a", "b"])
+    box_colours = {to_hex(p.get_facecolor()[:3]) for p in fig.axes[0].patches}
+    assert box_colours <= set(pal.values()) and len(box_colours) >= 3
+    plt.close(fig)
+
+    res = cross_validated_prediction(df, "Overall", ["a", "b"], folds=3, seed=0)
+    fig = confusion_matrix_plot(res.confusion)
+    first = [int(t.get_text().split("\n")[0].replace(",", "")) for t in fig.axes[0].texts]
+    np.testing.assert_array_equal(np.reshape(first, (4, 4)), res.confusion.to_numpy())
+    plt.close(fig)
+
+    odds = ordered_logit(df, "Overall", ["a", "b", "c"])
+    fig = odds_ratio_plot(odds)
+    xs = sorted(fig.axes[0].collections[-1].get_offsets()[:, 0])
+    np.testing.assert_allclose(xs, sorted(odds["odds_ratio_per_sd"]))
+    plt.close(fig)
+
+    plt.close(correlation_plot(spearman_by_domain(df, ["a", "b"])))
+
+    var = variation_at_equal_resources(df, "Overall", "a", deciles=5)
+    fig = rating_mix_by_decile(var)
+    colours = {to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
+    assert colours == set(pal.values())
+    plt.close(fig)
