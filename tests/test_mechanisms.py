@@ -1,0 +1,183 @@
+"""The eight impact mechanisms: the registry is complete and honest, and the headline figures are
+read correctly from a run folder (hand-made tables with known answers; missing tables are
+"not run", never an error)."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from cqc_research import mechanisms
+from cqc_research.mechanisms import HEADLINE_COLUMNS, MECHANISMS, headline_figures, mechanisms_table
+from cqc_research.paths import NOTEBOOKS
+
+EIGHT = ["anticipatory", "directive", "organisational", "relational", "informational",
+         "stakeholder", "lateral", "systemic"]
+
+
+def test_the_eight_mechanisms_in_order():
+    assert list(MECHANISMS) == EIGHT
+    assert len(MECHANISMS) == 8
+    with pytest.raises(KeyError, match="expected one of"):
+        MECHANISMS["coercive"]
+
+
+def test_names_match_the_qualitative_codebook():
+    from cqc_research.qual import load_codebook
+
+    codes = load_codebook().codes
+    assert set(codes.loc[codes["group"] == "mechanism", "code"]) == set(EIGHT)
+
+
+def test_qualitative_flag_is_honest():
+    for m in MECHANISMS.values():
+        routine = [p for p in m.proxies if p.notebook != mechanisms.QUAL_NOTEBOOK]
+        # qualitative means: no routine-data proxy at all
+        assert m.qualitative == (not routine), m.name
+        assert m.evidence and m.definition.endswith(".")
+        assert len(m.definition) < 200, f"{m.name}: keep the definition to one line"
+    for name in ("relational", "lateral", "stakeholder"):
+        m = MECHANISMS[name]
+        assert m.qualitative
+        assert "interview" in m.evidence.lower()
+        assert any(p.notebook == "07_mixed_methods" for p in m.proxies)
+    for name in ("anticipatory", "directive", "informational", "systemic", "organisational"):
+        assert not MECHANISMS[name].qualitative
+
+
+def test_every_named_function_exists():
+    for m in MECHANISMS.values():
+        for p in m.proxies:
+            for dotted in p.functions:
+                module, attr = dotted.rsplit(".", 1)
+                try:
+                    mod = importlib.import_module(module)
+                except ModuleNotFoundError:
+                    pytest.fail(f"{m.name}: module {module} does not exist")
+                assert hasattr(mod, attr), f"{m.name}: {dotted} does not exist"
+
+
+def test_named_notebooks_exist_once_written():
+    named = {p.notebook for m in MECHANISMS.values() for p in m.proxies}
+    assert named <= {"03_improvement_journeys", "04_inspection_effects", "07_mixed_methods"}
+    for nb in named:
+        path = NOTEBOOKS / f"{nb}.ipynb"
+        if nb == "04_inspection_effects" or path.exists():
+            assert path.is_file(), path
+
+
+def test_mechanisms_table_is_tidy_and_displays():
+    t = mechanisms_table()
+    assert t["mechanism"].drop_duplicates().tolist() == EIGHT
+    assert {"mechanism", "definition", "qualitative", "routine_data", "proxy", "functions",
+            "notebook", "tables", "evidence"} <= set(t.columns)
+    assert not t.duplicated(["mechanism", "proxy"]).any()
+    html = MECHANISMS._repr_html_()
+    for m in MECHANISMS.values():
+        assert m.label in html
+    assert html.count("(qualitative)") == 3
+    assert "Relational" in MECHANISMS["relational"]._repr_html_()
+
+
+def test_empty_run_folder_reports_not_run(tmp_path):
+    h = headline_figures(tmp_path)
+    assert list(h.columns) == HEADLINE_COLUMNS
+    assert set(h["status"]) == {"not run", "qualitative"}
+    assert h["estimate"].isna().all()
+    assert set(h.loc[h["status"] == "qualitative", "mechanism"]) == {"relational", "stakeholder", "lateral"}
+    assert set(h["mechanism"]) == set(EIGHT)
+
+
+def _transitions():
+    """A transitions table in the notebook-03 schema, with numbers worked out by hand."""
+    rows = []
+    counts = {  # (sector, domain): {from: {to: n}}
+        ("NHS hospitals", "Overall"): {"Inadequate": {"Inadequate": 3, "Requires improvement": 12, "Good": 5},
+                                       "Good": {"Good": 30, "Outstanding": 10, "Requires improvement": 10}},
+        ("Adult social care", "Overall"): {"Inadequate": {"Inadequate": 30, "Requires improvement": 50,
+                                                          "Good": 20}},
+        ("NHS hospitals", "Well-led"): {"Inadequate": {"Inadequate": 5, "Good": 15}},
+    }
+    for (sector, domain), by_from in counts.items():
+        for frm, tos in by_from.items():
+            total = sum(tos.values())
+            for to, n in tos.items():
+                lo, hi = proportion_confint(n, total, method="wilson")
+                rows.append({"sector": sector, "domain": domain, "from_rating": frm, "to_rating": to,
+                             "n": n, "share": n / total, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def test_headlines_from_hand_made_tables(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    t = _transitions()
+    t.insert(0, "data_status", "SYNTHETIC DATA")  # as Report.save_table writes for synthetic runs
+    t.to_csv(tables / "transitions.csv", index=False)
+    contrasts = pd.DataFrame({
+        "event": ["publication", "publication", "inspection", "inspection"],
+        "contrast": ["leads", "lags", "leads", "lags"], "sector": "NHS hospitals",
+        "measure": "ae_4hr_performance_all", "rel_from": [-11, 1, -11, 1], "rel_to": [-2, 6, -2, 6],
+        "estimate": [0.1, 2.05, -0.2, 1.1], "ci_low": [-0.3, 1.6, -0.7, 0.5],
+        "ci_high": [0.5, 2.5, 0.3, 1.7], "n_event_units": 9})
+    contrasts.to_csv(tables / "event_study_contrasts.csv", index=False)
+    pd.DataFrame({"code": ["relational", "lateral"], "code_group": "mechanism", "unit": "case",
+                  "n_segments": [30, 4], "n_units": [12, 3], "n_total": 20, "share": [0.6, 0.15],
+                  "ci_low": [0.36, 0.03], "ci_high": [0.81, 0.38]}).to_csv(
+        tables / "code_frequencies.csv", index=False)
+
+    h = headline_figures(tmp_path)
+    get = lambda mech, proxy_start, sector: h[(h.mechanism == mech) & h.proxy.str.startswith(proxy_start)  # noqa: E731
+                                              & (h.sector == sector)].iloc[0]
+    # directive: improved from Inadequate = 1 - share staying; NHS 17/20, ASC 70/100
+    d = get("directive", "share of services rated Inadequate", "NHS hospitals")
+    lo, hi = proportion_confint(3, 20, method="wilson")
+    assert d["estimate"] == pytest.approx(17 / 20)
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx((1 - hi, 1 - lo))
+    assert d["n"] == 20 and d["status"] == "measured"
+    assert get("directive", "share of services rated Inadequate", "Adult social care")["estimate"] == pytest.approx(0.7)
+    # organisational: the Well-led domain, 15/20
+    assert get("organisational", "share of services rated Inadequate for Well-led",
+               "NHS hospitals")["estimate"] == pytest.approx(0.75)
+    # systemic: moved up the scale, Overall, all starting ratings. NHS: (12+5+10)/(20+50)
+    s = get("systemic", "share of consecutive", "NHS hospitals")
+    lo, hi = proportion_confint(27, 70, method="wilson")
+    assert s["estimate"] == pytest.approx(27 / 70)
+    assert (s["ci_low"], s["ci_high"]) == pytest.approx((lo, hi))
+    # event study: anticipatory reads the leads around the inspection, informational the lags
+    # after publication
+    a = get("anticipatory", "change in a monthly indicator", "NHS hospitals")
+    assert (a["estimate"], a["ci_low"], a["ci_high"]) == (-0.2, -0.7, 0.3)
+    assert "inspection" in a["note"]
+    i = get("informational", "change in a monthly indicator after a rating", "NHS hospitals")
+    assert i["estimate"] == 2.05 and i["n"] == 9 and i["unit"] == "percentage points"
+    assert get("informational", "the same, after the inspection", "NHS hospitals")["estimate"] == 1.1
+    # qualitative: coded shares are reported; a qualitative mechanism with a coded share is
+    # measured, one without (stakeholder: no row) keeps its "qualitative" line
+    r = h[(h.mechanism == "relational") & (h.status == "measured")].iloc[0]
+    assert r["estimate"] == 0.6 and r["n"] == 20
+    st = h[h.mechanism == "stakeholder"]
+    assert set(st["status"]) == {"no estimate", "qualitative"}
+    assert not h["status"].eq("unreadable").any()
+
+
+def test_anticipatory_falls_back_to_publication_leads(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"event": ["publication"], "contrast": ["leads"], "estimate": [0.3], "ci_low": [-0.1],
+                  "ci_high": [0.7]}).to_csv(tmp_path / "tables" / "event_study_contrasts.csv", index=False)
+    h = headline_figures(tmp_path, names=["anticipatory"])
+    row = h[h.status == "measured"].iloc[0]
+    assert row["estimate"] == 0.3 and "publication" in row["note"]
+
+
+def test_unexpected_columns_are_reported_not_raised(tmp_path):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame({"sector": ["x"], "value": [1]}).to_csv(tmp_path / "tables" / "transitions.csv", index=False)
+    h = headline_figures(tmp_path, names=["directive"])
+    bad = h[h.status == "unreadable"]
+    assert len(bad) == 1 and "from_rating" in bad["note"].iloc[0]
+    assert np.isnan(bad["estimate"].iloc[0])
