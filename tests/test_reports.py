@@ -1,0 +1,279 @@
+"""The papermill runner (`cqc-research run`): run ids, parameters, hashing, HTML, index, detector.
+
+Kernel executions cost ~1-2 s each, so the end-to-end tests share one run of three tiny
+notebooks (an ok one, a failing one, one that forgets the synthetic stamp) in a module fixture.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cqc_research import cli
+from cqc_research import reports as R
+
+HERE = Path(__file__).resolve().parent
+TINY = HERE / "notebooks" / "tiny_report.ipynb"
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _variant(src: Path, dst: Path, **defaults) -> Path:
+    """A copy of a notebook with other defaults in its parameters cell."""
+    nb = nbformat.read(src, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for name, value in defaults.items():
+        cell.source, n = re.subn(rf"^({name}: \w+ = )[^#]*#", rf"\g<1>{value!r}  #", cell.source,
+                                 flags=re.M)
+        assert n == 1, name
+    nbformat.write(nb, dst)
+    return dst
+
+
+# ---------------------------------------------------------------------------------------------
+# pure functions
+def test_run_id_is_sortable_by_time_and_unique():
+    a = R.make_run_id(dt.datetime(2026, 11, 23, 9, 5), token="000aaa")
+    b = R.make_run_id(dt.datetime(2026, 11, 23, 18, 54), token="3fa9c2")
+    c = R.make_run_id(dt.datetime(2027, 1, 2, 0, 0), token="000000")
+    assert a == "2026-11-23T0905-000aaa" and b == "2026-11-23T1854-3fa9c2"
+    assert sorted([c, b, a]) == [a, b, c]
+    assert len({R.make_run_id() for _ in range(50)}) == 50
+
+
+@pytest.mark.parametrize("text,type_name,expected", [
+    ("3", None, 3), ("-2", "int", -2), ("0.25", None, 0.25), ("2", "float", 2.0),
+    ("true", None, True), ("False", "bool", False), ("None", None, None),
+    ("[1, 2, 3]", None, [1, 2, 3]), ("[a, b]", "list", ["a", "b"]), ("{x: 1}", None, {"x": 1}),
+    ("RM3", None, "RM3"), ("123", "str", "123"), ("true", "str", "true"),
+    ("2024-01-31", None, "2024-01-31"), ("yes", None, "yes"),
+])
+def test_parse_value_like_papermill_guided_by_declared_type(text, type_name, expected):
+    value = R.parse_value(text, type_name)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("text,type_name", [("abc", "int"), ("1.5", "int"), ("true", "int"),
+                                            ("x", "float"), ("[1, 2", None)])
+def test_parse_value_rejects_wrong_types(text, type_name):
+    with pytest.raises(R.ParameterError, match="parameter"):
+        R.parse_value(text, type_name, name="p")
+
+
+def test_resolve_parameters_validates_names_against_the_parameters_cell():
+    spec = R.notebook_parameters(TINY)
+    assert {"output_dir", "source", "label", "n", "scale", "stamp", "fail"} <= set(spec)
+    out = R.resolve_parameters({TINY: spec}, {"n": "7", "label": "007", "scale": "2"})
+    assert out[TINY] == {"n": 7, "label": "007", "scale": 2.0}
+    with pytest.raises(R.ParameterError) as exc:
+        R.resolve_parameters({TINY: spec}, {"nn": "7"})
+    msg = str(exc.value)
+    assert "'nn'" in msg and "tiny_report.ipynb" in msg and "label" in msg and "\n" not in msg
+    with pytest.raises(R.ParameterError, match="declared int"):
+        R.resolve_parameters({TINY: spec}, {"n": "seven"})
+
+
+def test_a_parameter_goes_only_to_the_notebooks_that_declare_it(tmp_path):
+    other = tmp_path / "other.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x: int = 1  # x",
+                                                                   metadata={"tags": ["parameters"]})])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, other)
+    specs = {TINY: R.notebook_parameters(TINY), other: R.notebook_parameters(other)}
+    out = R.resolve_parameters(specs, {"x": "5", "n": "2"})
+    assert out[other] == {"x": 5} and out[TINY] == {"n": 2}
+    with pytest.raises(R.ParameterError, match="none of the 2 notebooks"):
+        R.resolve_parameters(specs, {"zzz": "1"})
+
+
+def test_find_notebooks_defaults_to_sorted_top_level(tmp_path):
+    for name in ["03_c.ipynb", "00_a.ipynb", "01_b.ipynb"]:
+        shutil.copy(TINY, tmp_path / name)
+    (tmp_path / "profiles").mkdir()
+    shutil.copy(TINY, tmp_path / "profiles" / "p.ipynb")
+    (tmp_path / ".hidden.ipynb").write_text("{}")
+    found = R.find_notebooks(None, folder=tmp_path)
+    assert [p.name for p in found] == ["00_a.ipynb", "01_b.ipynb", "03_c.ipynb"]
+    assert R.find_notebooks(["01_b"], folder=tmp_path)[0].name == "01_b.ipynb"
+    with pytest.raises(R.NotebookError, match="no notebook 'missing.ipynb'"):
+        R.find_notebooks(["missing.ipynb"], folder=tmp_path)
+
+
+def test_default_data_convention():
+    spec = {"ratings_path": {"default": '""'}, "output_dir": {"default": '""'},
+            "level": {"default": '"location"'}}
+    assert R.uses_default_data(spec, {})
+    assert not R.uses_default_data(spec, {"ratings_path": "/data/x.ods"})
+    assert R.uses_default_data(spec, {"ratings_path": ""})
+    assert not R.uses_default_data({"output_dir": {"default": '""'}, "n": {"default": "1"}}, {})
+
+
+def test_hash_inputs_file_and_folder_digest(tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_bytes(b"x,y\n1,2\n")
+    d = tmp_path / "folder"
+    (d / "sub").mkdir(parents=True)
+    (d / "one.json").write_text('{"a": 1}')
+    (d / "sub" / "two.json").write_text('{"b": 2}')
+    out = R.hash_inputs([f, d])
+    assert out[str(f)] == {"kind": "file", "sha256": _sha(f), "bytes": 8}
+    # independent computation of the folder digest: sha256sum-style listing sorted by path
+    listing = "".join(f"{_sha(d / rel)}  {rel}\n" for rel in ["one.json", "sub/two.json"])
+    entry = out[str(d)]
+    assert entry["sha256_tree"] == hashlib.sha256(listing.encode()).hexdigest()
+    assert entry["files"] == 2
+    (d / "sub" / "two.json").write_text('{"b": 3}')
+    assert R.hash_inputs([d])[str(d)]["sha256_tree"] != entry["sha256_tree"]
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1, 1))
+    ax.plot([0, 1], [0, 1])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def test_export_html_has_no_code_embeds_figures_and_shows_banner(tmp_path):
+    png = _png_bytes()
+    cell = nbformat.v4.new_code_cell("secret_source_code = 42\nprint('hello reader')")
+    cell.execution_count = 1
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="hello reader\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png).decode(),
+                                                     "text/plain": "<Figure>"}),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"), cell])
+    real = R.export_html(nb, tmp_path / "real.html", synthetic=False).read_text()
+    assert "secret_source_code" not in real and "hello reader" in real
+    assert "data:image/png;base64," + base64.b64encode(png).decode()[:40] in real
+    assert "SYNTHETIC DATA" not in real
+    synth = R.export_html(nb, tmp_path / "synth.html", synthetic=True).read_text()
+    body = synth[synth.index("<body"):]
+    assert body.index("SYNTHETIC DATA") < body.index("hello reader")
+
+
+def test_write_index_escapes_hostile_names_and_shows_failures(tmp_path):
+    rows = [
+        {"cells": ['<script>alert("x")</script> & Co'], "href": "a/report.html", "status": "ok",
+         "duration": 1.23, "links": [("report", "a/report.html")]},
+        {"cells": ["Broken Trust"], "href": None, "status": "failed", "duration": 0.5,
+         "error": "ValueError: planted <failure>"},
+    ]
+    html = R.write_index(tmp_path, rows, title="T", synthetic=True).read_text()
+    assert '<script>alert("x")</script>' not in html
+    assert "&lt;script&gt;alert(" in html
+    assert '<tr class="failed">' in html and "ValueError: planted &lt;failure&gt;" in html
+    assert 'id="filter"' in html and "SYNTHETIC DATA" in html
+    assert "1 failed" in html
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI errors: one line, exit 2, no traceback
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "does/not/exist.ipynb"], "no notebook"),
+    (["run", str(TINY), "-p", "not_a_parameter", "1"], "unknown parameter 'not_a_parameter'"),
+    (["run", str(TINY), "-p", "n", "many"], "declared int"),
+])
+def test_cli_errors_are_one_line(argv, needle, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# one end-to-end run: ok + failing + unstamped, in parallel, on a synthetic input
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("run")
+    data = base / "data" / "synthetic"
+    data.mkdir(parents=True)
+    (data / "SYNTHETIC").write_text("synthetic\n")
+    (data / "numbers.csv").write_text("a\n1\n2\n")
+    nbs = base / "nbs"
+    nbs.mkdir()
+    ok = _variant(TINY, nbs / "a_ok.ipynb", label="ok")
+    bad = _variant(TINY, nbs / "b_fail.ipynb", label="bad", fail=True)
+    unstamped = _variant(TINY, nbs / "c_unstamped.ipynb", label="plain", stamp=False)
+    argv = ["run", str(ok), str(bad), str(unstamped), "-p", "source", str(data), "-p", "n", "5",
+            "--workers", "2", "--output-root", str(base / "out"), "--run-id", "test-run", "--quiet"]
+    status = cli.main(argv)
+    run_dir = base / "out" / "test-run"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return {"status": status, "dir": run_dir, "manifest": manifest, "data": data,
+            "rows": {r["name"]: r for r in manifest["notebooks"]}}
+
+
+def test_run_exits_nonzero_but_finishes_everything(run):
+    assert run["status"] == 1
+    rows = run["rows"]
+    assert [r["name"] for r in run["manifest"]["notebooks"]] == ["a_ok", "b_fail", "c_unstamped"]
+    assert rows["a_ok"]["status"] == "ok"
+    assert rows["b_fail"]["status"] == "failed"
+    assert rows["b_fail"]["error"] == "ValueError: planted failure in bad"
+    for name in rows:  # every notebook was executed and rendered, failures included
+        assert (run["dir"] / f"{name}.ipynb").is_file() and (run["dir"] / f"{name}.html").is_file()
+    assert not list(run["dir"].glob(".*.tmp")) and not list(run["dir"].glob(".*.ipynb"))
+
+
+def test_parameters_are_injected_and_recorded(run):
+    row = run["rows"]["a_ok"]
+    assert row["parameters"] == {"n": 5, "source": str(run["data"]), "output_dir": str(run["dir"])}
+    nb = nbformat.read(run["dir"] / "a_ok.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "n = 5" in injected.source and f'output_dir = "{run["dir"]}"' in injected.source
+    # the notebook computed with n=5: sum of i*i for i < 5 is 30
+    text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "total 30" in text
+
+
+def test_manifest_hashes_inputs_and_records_versions(run):
+    m = run["manifest"]
+    entry = m["inputs"][str(run["data"])]
+    listing = "".join(f"{_sha(run['data'] / rel)}  {rel}\n" for rel in ["SYNTHETIC", "numbers.csv"])
+    assert entry["sha256_tree"] == hashlib.sha256(listing.encode()).hexdigest()
+    sums = (run["dir"] / "SHA256SUMS").read_text().splitlines()
+    assert f"{_sha(run['data'] / 'numbers.csv')}  {run['data'] / 'numbers.csv'}" in sums
+    env = m["environment"]
+    assert env["python"].count(".") == 2 and env["packages"]["papermill"]
+    assert m["synthetic"] is True and m["counts"] == {"notebooks": 3, "ok": 1, "failed": 2}
+    assert all(r["duration_s"] > 0 for r in m["notebooks"])
+
+
+def test_detector_fails_the_notebook_that_forgot_the_stamp(run):
+    row = run["rows"]["c_unstamped"]
+    assert row["status"] == "failed"
+    assert "SYNTHETIC DATA stamp" in row["error"] and "tables/squares_plain.csv" in row["error"]
+    assert row["unstamped"] == ["tables/squares_plain.csv"]
+    # the stamped notebook that ran alongside it is not blamed
+    assert run["rows"]["a_ok"]["unstamped"] == []
+    stamped = (run["dir"] / "tables" / "squares_ok.csv").read_text().splitlines()
+    assert stamped[0] == "data_status,i,value" and stamped[1].startswith("SYNTHETIC DATA,")
+
+
+def test_html_and_index(run):
+    html = (run["dir"] / "a_ok.html").read_text()
+    assert "SYNTHETIC DATA" in html and "total 30" in html
+    assert "rep.save_table" not in html and "import pandas" not in html  # no code
+    index = (run["dir"] / "index.html").read_text()
+    assert "SYNTHETIC DATA" in index
+    assert 'href="a_ok.html"' in index and 'href="manifest.json"' in index
+    assert "ValueError: planted failure in bad" in index
+    assert index.count('<tr class="failed">') == 2
+    assert 'href="tables/squares_ok.csv"' in index
