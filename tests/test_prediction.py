@@ -366,3 +366,47 @@ def test_prediction_figures_use_cqc_colours_and_the_tables_numbers():
     colours = {to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
     assert colours == set(pal.values())
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# planted truth in the synthetic data: GP practices' Overall rating follows an ordered logit on
+# the standardised 2022-23 payments measures
+def _synthetic_gp(ds):
+    from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
+    from cqc_research.io.nhs import load_gp_payments
+
+    wide = ratings_wide(load_latest_ratings(ds.paths["ratings_ods"]), level="location")
+    year = ds.truth["indicator_signal"]["year"]
+    path = next(p for p in ds.paths["gp_payments"] if year in p.name)
+    pay = load_gp_payments(path).pivot_table(index="org_code", columns="measure", values="value")
+    gp = wide[wide["sector"] == "GP practices"]
+    return gp.merge(pay, left_on="location_ods_code", right_index=True, how="inner")
+
+
+def test_synthetic_odds_ratios_cover_the_planted_values(synthetic_small):
+    truth = synthetic_small.truth["indicator_signal"]
+    gp = _synthetic_gp(synthetic_small)
+    assert len(gp) > 200
+    out = ordered_logit(gp, "Overall", list(truth["beta_per_sd"])).set_index("indicator")
+    for k, beta in truth["beta_per_sd"].items():
+        assert out.loc[k, "ci_low"] <= np.exp(beta) <= out.loc[k, "ci_high"], k
+    res = cross_validated_prediction(gp, "Overall", list(truth["beta_per_sd"]), folds=5, seed=1)
+    s = res.summary.iloc[0]
+    # a weak signal: no model beats always guessing the commonest rating by a clear margin
+    assert s["accuracy_minus_modal_ci_low"] <= 0.0 + 1e-12
+    assert s["weighted_kappa"] < 0.2
+
+
+@pytest.mark.slow
+def test_synthetic_default_scale_detects_the_two_planted_signals(tmp_path):
+    from cqc_research.synthetic import generate
+
+    ds = generate(tmp_path / "synthetic", seed=7, scale="default")
+    truth = ds.truth["indicator_signal"]["beta_per_sd"]
+    gp = _synthetic_gp(ds)
+    cols = ["qof_payments_per_patient", "list_size", "payments_per_weighted_patient"]
+    out = ordered_logit(gp, "Overall", cols).set_index("indicator")
+    for k in cols:
+        assert out.loc[k, "ci_low"] <= np.exp(truth[k]) <= out.loc[k, "ci_high"], k
+    assert out.loc["qof_payments_per_patient", "ci_low"] > 1  # planted 0.30 per SD
+    assert out.loc["list_size", "ci_high"] < 1                 # planted -0.20 per SD
