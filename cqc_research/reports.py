@@ -209,24 +209,64 @@ def find_notebooks(names: Sequence[str | os.PathLike] | None = None, *,
 
 
 def notebook_parameters(notebook: str | os.PathLike) -> dict[str, dict]:
-    """The parameters a notebook declares in its ``parameters`` cell.
+    """The parameters a notebook declares in its cell tagged ``parameters``.
+
+    The cell is read with Python's own parser (``ast``), so a comment holding quotes or ``#``
+    cannot hide a parameter (papermill's line regex skips such lines).
 
     Returns
     -------
     dict
-        name -> ``{"name", "inferred_type_name", "default", "help"}`` (papermill's
-        ``inspect_notebook``); empty when the notebook has no ``parameters`` cell.
+        name -> ``{"name", "inferred_type_name", "default", "help"}``, the fields of papermill's
+        ``inspect_notebook``: the annotation (or the literal's type), the default's source text
+        and the trailing comment. Empty when the notebook has no ``parameters`` cell.
+
+    Raises
+    ------
+    NotebookError
+        When the file is not a notebook or its parameters cell is not valid Python.
     """
-    _fast_imports()
-    import nbformat
-    import papermill
+    import ast
 
     try:
-        return dict(papermill.inspect_notebook(str(notebook)))
-    except (nbformat.reader.NotJSONError, json.JSONDecodeError) as exc:
+        with open(notebook, encoding="utf-8") as f:
+            nb = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotebookError(f"{notebook}: not a readable notebook ({exc})") from None
-    except ValueError as exc:  # e.g. no kernelspec in the notebook's metadata
-        raise NotebookError(f"{notebook}: {exc}") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise NotebookError(f"{notebook}: not a notebook (no cells)")
+    cell = next((c for c in cells if c.get("cell_type") == "code"
+                 and "parameters" in (c.get("metadata", {}).get("tags") or [])), None)
+    if cell is None:
+        return {}
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise NotebookError(f"{notebook}: the parameters cell is not valid Python "
+                            f"(line {exc.lineno}: {exc.msg})") from None
+    lines = source.splitlines()
+    out: dict[str, dict] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+              and isinstance(node.targets[0], ast.Name)):
+            name, annotation, value = node.targets[0].id, None, node.value
+        else:
+            continue
+        if annotation is None and value is not None:
+            try:
+                annotation = type(ast.literal_eval(value)).__name__
+            except (ValueError, SyntaxError, TypeError):
+                annotation = None
+        tail = lines[node.end_lineno - 1][node.end_col_offset:]
+        help_text = tail.split("#", 1)[1].strip() if "#" in tail else ""
+        out[name] = {"name": name, "inferred_type_name": annotation or "None",
+                     "default": ast.get_source_segment(source, value) if value is not None else None,
+                     "help": help_text}
+    return out
 
 
 def parse_value(text, type_name: str | None = None, *, name: str = "value"):
@@ -456,6 +496,11 @@ def _register_engine() -> None:
                 return client.execute()
 
         papermill_engines.register(ENGINE_NAME, _SessionEngine)
+        # papermill re-inspects the parameters cell with a line regex and logs a warning for
+        # lines it cannot read (comments with quotes); we validate with ast beforehand.
+        import logging
+
+        logging.getLogger("papermill").setLevel(logging.ERROR)
         _engine_registered = True
 
 

@@ -277,3 +277,23 @@ def test_html_and_index(run):
     assert "ValueError: planted failure in bad" in index
     assert index.count('<tr class="failed">') == 2
     assert 'href="tables/squares_ok.csv"' in index
+
+
+def test_parameters_cell_is_read_with_ast_even_with_quotes_in_comments(tmp_path):
+    src = ('ratings_path: str = ""  # workbook; "" = the embedded data\n'
+           "level = 'location'  # \"location\" or 'provider' # really\n"
+           "limit: int = 10\n"
+           "weights: list = [1, 2]  # a list\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src, metadata={"tags": ["parameters"]})])
+    nbformat.write(nb, tmp_path / "q.ipynb")
+    spec = R.notebook_parameters(tmp_path / "q.ipynb")
+    assert list(spec) == ["ratings_path", "level", "limit", "weights"]
+    assert spec["ratings_path"]["default"] == '""'
+    assert spec["ratings_path"]["help"] == 'workbook; "" = the embedded data'
+    assert spec["level"]["inferred_type_name"] == "str"
+    assert spec["limit"]["inferred_type_name"] == "int"
+    assert spec["weights"]["default"] == "[1, 2]"
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = = 1", metadata={"tags": ["parameters"]})])
+    nbformat.write(bad, tmp_path / "bad.ipynb")
+    with pytest.raises(R.NotebookError, match="not valid Python"):
+        R.notebook_parameters(tmp_path / "bad.ipynb")
