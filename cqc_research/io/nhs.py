@@ -246,8 +246,12 @@ def _read_csv(path, *, header_markers: Sequence[str] = (), max_scan: int = 40):
         raise DataFormatError(f"not a readable CSV file: {exc}", path=path) from exc
     frame.columns = [_clean_header(c) for c in frame.columns]
     rows = np.arange(len(frame)) + start + 2
-    blank = (frame.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy() if len(frame) else \
-        np.zeros(0, bool)
+    blank = np.zeros(len(frame), bool)
+    if len(frame.columns):
+        maybe = np.flatnonzero((frame.iloc[:, 0].str.strip() == "").to_numpy())
+        if len(maybe):  # only rows with an empty first cell can be entirely empty
+            sub = frame.iloc[maybe]
+            blank[maybe] = (sub.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
     frame = frame.loc[~blank].reset_index(drop=True)
     return frame, rows[~blank]
 
@@ -587,9 +591,8 @@ def _parse_gp(path, year, errors):
         d = wide["dispensing"].str.strip().str.casefold()
         wide["dispensing"] = pd.array(d.map({"yes": True, "y": True, "no": False, "n": False}),
                                       dtype="boolean")
-    if "atypical" in wide:
-        wide["atypical"] = _text(wide["atypical"].str.replace(r"\|\s*\|", "; ", regex=True)
-                                 .str.strip("| "), unknown=("",))
+    if "atypical" in wide:  # kept verbatim, e.g. "| Part year of data || No registered patients |"
+        wide["atypical"] = _text(wide["atypical"], unknown=("",))
     zero_list = (wide["list_size"] == 0).to_numpy()
     for key in ("payments_per_patient", "payments_per_weighted_patient"):
         if key in wide:  # the files print 0.00 for practices with no patients: undefined, not 0
@@ -812,15 +815,17 @@ GP_LAYOUTS = {
 
 
 def _fmt_number(x, money: str = "plain") -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)) or pd.isna(x):
+    """A number as the published files print it: ``4095.25``, ``0``, ``-63154.38``; NaN blank."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
         return ""
-    x = float(x)
+    if x != x:  # NaN
+        return ""
     if money == "pound":
         text = f"{abs(x):,.2f}"
         return f"-£{text}" if x < 0 else f"£{text}"
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:.12g}"
+    return f"{x:.15g}"
 
 
 _GP_TEXT_DEFAULT = {"contract_type": "UNKNOWN", "rurality": "MISSING", "dispensing": "UNKNOWN",
@@ -923,6 +928,8 @@ def write_gp_payments(frame: pd.DataFrame, path, layout: str = "2022-23", *,
                 values = np.round(total - given, 2)
             elif k == "deductions":
                 values = data[k].to_numpy(dtype="float64") if k in data else np.zeros(n)
+            elif k in data:
+                values = data[k].to_numpy(dtype="float64")
             elif k == "total_payments_minus_deductions":
                 ded = data["deductions"].to_numpy(dtype="float64") if "deductions" in data \
                     else np.zeros(n)
@@ -931,8 +938,6 @@ def write_gp_payments(frame: pd.DataFrame, path, layout: str = "2022-23", *,
                 covid = sum(np.nan_to_num(data[c].to_numpy(dtype="float64"))
                             for c in data.columns if "covid" in c and c != k) if n else 0
                 values = np.round(total + covid, 2)
-            elif k in data:
-                values = data[k].to_numpy(dtype="float64")
             else:
                 values = np.zeros(n)
             style = "plain" if k in ("list_size", "weighted_list_size") else money
@@ -1269,40 +1274,45 @@ def write_ae_monthly(frame: pd.DataFrame, folder) -> list[Path]:
               "dta_12plus"):
         if c not in data:
             data[c] = 0
+    for c in ("org_name", "parent_org"):
+        if c not in data:
+            data[c] = data["org_code"] if c == "org_name" else "-"
+    data["unbooked_attendances"] = data["attendances"] - data["booked_attendances"]
+    data["unbooked_breaches"] = data["breaches"] - data["booked_breaches"]
+    keys = ["period", "org_code"]
+    per_type = data.pivot_table(
+        index=keys, columns="type", aggfunc="sum", fill_value=0, observed=True,
+        values=["unbooked_attendances", "booked_attendances", "unbooked_breaches",
+                "booked_breaches", "admissions"])
+    first = data.groupby(keys, sort=True)[["parent_org", "org_name", "dta_4_12", "dta_12plus",
+                                           "other_emergency_admissions"]].first()
+
+    def block(q):
+        return [per_type[(q, t)] if (q, t) in per_type else 0 for t in ("type1", "type2", "other")]
+
+    table = pd.DataFrame(index=first.index)
+    table["parent_org"] = first["parent_org"].astype(str)
+    table["org_name"] = first["org_name"].astype(str)
+    numeric = [*block("unbooked_attendances"), *block("booked_attendances"),
+               *block("unbooked_breaches"), *block("booked_breaches"),
+               first["dta_4_12"], first["dta_12plus"], *block("admissions"),
+               first["other_emergency_admissions"]]
+    for h, v in zip(AE_MONTHLY_HEADER[4:], numeric, strict=True):
+        table[h] = v
+    table = table.reset_index()
     written = []
-    for month, g in data.groupby("period", sort=True):
+    for month, g in table.groupby("period", sort=True):
         label = f"MSitAE-{month:%B}-{month:%Y}".upper().replace("MSITAE", "MSitAE")
-        rows = []
-        for code, h in g.groupby("org_code", sort=True):
-            by_type = {t: h[h["type"] == t] for t in ("type1", "type2", "other")}
-
-            def val(t, c, by_type=by_type):
-                x = by_type[t][c]
-                return float(x.sum(min_count=1)) if len(x) else 0.0
-
-            first = h.iloc[0]
-            att = [val(t, "attendances") - val(t, "booked_attendances")
-                   for t in ("type1", "type2", "other")]
-            booked = [val(t, "booked_attendances") for t in ("type1", "type2", "other")]
-            br = [val(t, "breaches") - val(t, "booked_breaches")
-                  for t in ("type1", "type2", "other")]
-            bbr = [val(t, "booked_breaches") for t in ("type1", "type2", "other")]
-            adm = [val(t, "admissions") for t in ("type1", "type2", "other")]
-            rest = [first["dta_4_12"], first["dta_12plus"]]
-            rows.append([label, code,
-                         str(first["parent_org"]) if "parent_org" in h else "-",
-                         str(first["org_name"]) if "org_name" in h else code,
-                         *att, *booked, *br, *bbr, *rest, *adm,
-                         first["other_emergency_admissions"]])
-        numbers = np.array([r[4:] for r in rows], dtype="float64")
-        total = ["TOTAL", "-", "-", "-", *np.nansum(numbers, axis=0)]
+        nums = g[AE_MONTHLY_HEADER[4:]].astype("float64")
+        out = pd.DataFrame({"Period": label, "Org Code": g["org_code"],
+                            "Parent Org": g["parent_org"], "Org name": g["org_name"]})
+        for h in AE_MONTHLY_HEADER[4:]:
+            out[h] = [_fmt_number(x) for x in nums[h]]
+        total = ["TOTAL", "-", "-", "-", *(_fmt_number(x) for x in nums.sum(min_count=1))]
+        out.loc[len(out)] = total
         target = folder / f"monthly-ae-{month:%B}-{month:%Y}.csv".lower()
         with atomic_path(target) as tmp:
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
-                w = csv.writer(f)
-                w.writerow(AE_MONTHLY_HEADER)
-                for r in [*rows, total]:
-                    w.writerow([*r[:4], *(_fmt_number(x) for x in r[4:])])
+            out.to_csv(tmp, index=False)
         written.append(target)
     return written
 
