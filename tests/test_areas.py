@@ -295,3 +295,23 @@ def test_real_dtoc_total_matches_the_csv(shared_data):
     row = r.set_index("org_code").loc[oldham]
     assert row["dtoc_days"] == expected and row["months"] == 12
     assert row["dtoc_per_100k"] == pytest.approx(expected / 37_000 * 100_000)
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+def test_area_figures_mark_the_highlighted_areas(ratings):
+    import matplotlib.pyplot as plt
+
+    from cqc_research.plots.areas import area_share_plot, ranking_plot
+
+    r, locs = ratings
+    s = area_summary(r, locations=locs)
+    fig = area_share_plot(s, highlight="Ashby")
+    red = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_color() == "#c8102e"]
+    assert red == ["Ashby (3)"]
+    asc = s[s["sector"] == "Adult social care"]
+    ranks = rank_with_uncertainty(asc, unit="local_authority", successes="n_good", n="n_rated")
+    fig = ranking_plot(ranks, unit="local_authority", highlight=["Crewe"])
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ranks.sort_values(["rank_median", "rank"])["local_authority"].tolist()
+    plt.close("all")

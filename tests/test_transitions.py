@@ -425,3 +425,25 @@ def test_oldham_transitions_match_plain_loop_counts(shared_data):
         ["Inadequate", "Requires improvement"], ["Requires improvement", "Requires improvement"],
         ["Requires improvement", "Requires improvement"]]
     assert p.attrs["report"]["non_scale_dropped"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+def test_transition_figures_show_the_numbers():
+    import matplotlib.pyplot as plt
+
+    from cqc_research.plots.transitions import improvement_plot, km_plot, transition_heatmap
+
+    rows = []
+    for i, to in enumerate(["Inadequate"] * 2 + ["Requires improvement"] * 5 + ["Good"] * 3):
+        rows += [(f"s{i}", "2016-01-01", "Inadequate"), (f"s{i}", "2017-01-01", to)]
+    h = _panel(rows)
+    fig = transition_heatmap(transition_matrix(h))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "50%\n(5)" in texts and "30%\n(3)" in texts and "20%\n(2)" in texts
+    fig = improvement_plot(improvement_from(h))
+    assert "improved 80% (49% to 94%)" in fig.axes[0].get_yticklabels()[0].get_text()
+    res = time_to_improvement(h, data_date="2018-01-01")
+    fig = km_plot(res, min_n=20)  # 10 spells: too few to draw, and said so
+    assert any("too few to draw: Adult social care (n=10)" in t.get_text() for t in fig.axes[0].texts)
+    plt.close("all")

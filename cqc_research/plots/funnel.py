@@ -116,7 +116,7 @@ def funnel_plot(
     if log_x:
         ax.set_xscale("log")
     if percent:
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or {"proportion": "proportion", "ratio": "observed / expected",
                              "rate": f"rate per {spec['multiplier']:,.0f}"}[spec["kind"]])
