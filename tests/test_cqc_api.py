@@ -458,7 +458,25 @@ def test_cli_sync_offline_is_one_line(tmp_path, capsys):
                        "--base-url", f"http://127.0.0.1:{free_port()}/public/v1"])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert "connection to 127.0.0.1 was refused" in err and "run the same command again" in err
+    assert "connection to 127.0.0.1 was refused" in err and not (tmp_path / "s").exists()
+
+
+def test_cli_sync_failing_part_way_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    locations, providers = _records(8)
+    api = FakeCqcApi(locations, providers, key=KEY)
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    api.fail("/locations/1-1003", Reply(404, {"message": "gone"}))
+    api.fail("/locations/1-1005", Reply(403, {"message": "Out of call volume quota."}), times=None)
+    with loopback() as srv:
+        status = cli.main(["sync-api", "--dest", str(tmp_path / "s"), "--base-url", api.install(srv),
+                           "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "HTTP 403" in err and "run the same command again to resume it" in err
+    journal = [json.loads(line) for line in (tmp_path / "s" / "sync_journal.jsonl").read_text().splitlines()]
+    assert [(e["id"], e["status"]) for e in journal] == [
+        ("1-1000", "written"), ("1-1001", "written"), ("1-1002", "written"), ("1-1003", "missing"),
+        ("1-1004", "written")]
 
 
 def test_default_sync_folder(tmp_path):

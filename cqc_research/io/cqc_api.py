@@ -356,7 +356,7 @@ class CQCApiClient:
                     "Name or service not known", "ProxyError"))
                 if offline or attempt >= self.max_retries:
                     raise ApiError(self._redact(network_error_message(
-                        exc, url, fallback="try again later"))) from None
+                        exc, url, fallback="try again when the API can be reached"))) from None
                 self._backoff(attempt, None, type(exc).__name__, url)
                 attempt += 1
                 continue
@@ -715,9 +715,6 @@ class _Sync:
     # the run ----------------------------------------------------------------------------------
     def run(self) -> SyncResult:
         client, folder = self.client, self.folder
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "locations").mkdir(exist_ok=True)
-        (folder / "providers").mkdir(exist_ok=True)
         state = self._load_state()
         if state is not None and state.get("filters", {}) != self.filters:
             raise ValueError(f"{folder} holds a sync with filters {state.get('filters')}, not "
@@ -731,11 +728,13 @@ class _Sync:
         notes: list[str] = []
         if not resumed:
             self.journal_path.unlink(missing_ok=True)
-            run = self._start(state)
+            run = self._start(state)  # the network is first used here; nothing written before
             state["in_progress"] = run
             self._save_state(state)
         else:
             notes.append(f"resumed the {run['mode']} run started {run['started_at']}")
+        (folder / "locations").mkdir(parents=True, exist_ok=True)
+        (folder / "providers").mkdir(exist_ok=True)
         done = self._journal()
         counts = {f"{k}s_{s}": 0 for k in ("location", "provider")
                   for s in ("written", "skipped", "missing")}
@@ -878,8 +877,10 @@ def run_command(args) -> int:
               f"({folder})", file=sys.stderr)
         return 130
     except ApiError as exc:
-        raise ApiError(f"{exc} (the sync of {folder} can be resumed: run the same command "
-                       "again)") from None
+        if (folder / JOURNAL_NAME).is_file():
+            raise ApiError(f"{exc} (the sync of {folder} stopped part-way: run the same command "
+                           "again to resume it)") from None
+        raise
     print(result)
     for note in result.notes:
         print(f"  {note}")
