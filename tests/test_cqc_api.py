@@ -100,7 +100,8 @@ def test_missing_key_is_a_clear_error(monkeypatch):
         CQCApiClient()
 
 
-def test_key_is_sent_as_the_header_and_redacted_everywhere():
+def test_key_is_sent_as_the_header_and_redacted_everywhere(caplog):
+    caplog.set_level("DEBUG")
     locations, providers = _records()
     api = FakeCqcApi(locations, providers, key=KEY)
     with loopback() as srv:
@@ -118,8 +119,12 @@ def test_key_is_sent_as_the_header_and_redacted_everywhere():
         api.fail("/locations/1-1002", Reply(400, {"message": f"bad request for key {KEY}"}))
         with pytest.raises(ApiError) as echoed:
             client.get_location("1-1002")
+        api.fail("/locations/1-1003", Reply(503, "busy"))
+        client.get_location("1-1003")
     assert err.value.status == 401
     assert KEY not in str(echoed.value) and "<redacted>" in str(echoed.value)
+    assert "GET http://127.0.0.1" in caplog.text and "HTTP 503" in caplog.text  # logged ...
+    assert KEY not in caplog.text  # ... without the key
 
 
 # -------------------------------------------------------------------------------------------------
@@ -483,3 +488,14 @@ def test_default_sync_folder(tmp_path):
     assert default_sync_folder("Oldham").parts[-2:] == ("cqc_api", "oldham")
     assert default_sync_folder("Kingston upon Hull, City of", "Y").name == "kingston-upon-hull-city-of-care-homes"
     assert default_sync_folder().name == "england"
+
+
+@pytest.mark.realdata
+def test_oldham_replay_is_reproduced_byte_for_byte(shared_data, tmp_path):
+    """Synced with the API's defaults, the folder equals the shared Oldham folder, file for file."""
+    source = shared_data / "cqc_api_oldham_2024"
+    api = FakeCqcApi.from_folder(source, key=KEY)
+    with loopback() as srv:
+        _client(api.install(srv)).sync(tmp_path / "s", local_authority="Oldham", providers="listed")
+    mine = {k: v for k, v in _written(tmp_path / "s").items() if k != "sync_state.json"}
+    assert mine == _written(source)
