@@ -539,7 +539,11 @@ def _check_id(ident) -> str:
 # the sync
 @dataclass
 class SyncResult:
-    """What one :meth:`CQCApiClient.sync` call did."""
+    """What one :meth:`CQCApiClient.sync` call did.
+
+    The counts cover the whole run (its window), including records a resumed run had completed
+    before it was interrupted; ``requests`` counts this call's requests only.
+    """
 
     folder: Path
     mode: str
