@@ -690,7 +690,8 @@ def load_gp_payments(path, *, year=None, errors: str = "report") -> pd.DataFrame
         - ``total_payments``: Total NHS Payments to General Practice (excluding COVID payments)
 
         Ratios are NaN where the list size is 0. A measure whose column the year lacks is
-        absent, and named in ``attrs["absent_columns"]``.
+        absent, and named in ``attrs["absent_columns"]``. ``attrs["closed_practices"]`` maps
+        the codes of practices with a close date to that date (ISO text), for linkage reports.
 
     Raises
     ------
@@ -729,6 +730,11 @@ def load_gp_payments(path, *, year=None, errors: str = "report") -> pd.DataFrame
         qof = wide["total_qof_payments"].to_numpy()
         specs.append(("qof_payments_per_patient", _ratio(qof, lst), qof, lst))
     out = _stack(keys, specs, org_level="practice")
+    if "close_date" in wide:  # for the linkage report: practices that closed
+        closed = wide.dropna(subset=["close_date"])
+        info["closed_practices"] = dict(zip(closed["practice_code"],
+                                            closed["close_date"].dt.strftime("%Y-%m-%d"),
+                                            strict=True))
     return _attrs(out, path, kind="gp_payments", report=report, extra=info)
 
 
