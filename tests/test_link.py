@@ -440,3 +440,19 @@ def test_linkage_repr_and_html(synthetic_tables):
                                         "detail", "n_ratings", "n_indicator_rows",
                                         "first_period", "last_period"]
     assert set(res.report.reason) <= set(link.REASONS)
+
+
+def test_site_level_joins_location_codes():
+    ind = _ind([("RAA01", "2021-04-01", "2022-03-31", "beds_occupied", 0.91, 910, 1000),
+                ("RAA02", "2021-04-01", "2022-03-31", "beds_occupied", 0.85, 850, 1000)], "site")
+    ratings = _wide([
+        {"org_id": "RAA01", "location_ods_code": pd.NA, "provider_id": "RAA",
+         "sector": "NHS hospitals", "Overall": "Good", "publication_date": "2022-05-01"},
+        {"org_id": "1-9", "location_ods_code": "RAA02", "provider_id": "RAA",
+         "sector": "NHS hospitals", "Overall": "Good", "publication_date": "2022-05-01"},
+        {"org_id": "1-8", "location_ods_code": "X1", "provider_id": "1-7",
+         "sector": "Adult social care", "Overall": "Good", "publication_date": "2022-05-01"},
+    ])
+    res = link.link_indicators(ratings, ind, level="site")
+    assert res.data["beds_occupied"].tolist() == [0.91, 0.85]  # the care home is out of scope
+    assert set(res.report.loc[res.report.side == "ratings", "org_code"]) == {"RAA01", "RAA02"}
