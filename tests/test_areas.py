@@ -315,3 +315,32 @@ def test_area_figures_mark_the_highlighted_areas(ratings):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ranks.sort_values(["rank_median", "rank"])["local_authority"].tolist()
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 05, once, on the small synthetic dataset
+def test_notebook_05_writes_area_tables_and_figures(synthetic_small, tmp_path):
+    import papermill as pm
+
+    from cqc_research.paths import NOTEBOOKS
+
+    p = synthetic_small.paths
+    run = tmp_path / "run"
+    pm.execute_notebook(str(NOTEBOOKS / "05_local_systems.ipynb"), str(tmp_path / "05.ipynb"),
+                        parameters={"ratings_path": str(p["ratings_ods"]), "api_path": str(p["api_folder"]),
+                                    "dtoc_path": str(p["dtoc"]), "population_path": str(p["population"]),
+                                    "la_codes_path": str(p["la_codes"]), "output_dir": str(run)},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    for name in ("area_summary", "region_summary", "area_funnel", "area_ranks", "area_dtoc", "dtoc_funnel",
+                 "planted_struggling_areas"):
+        table = pd.read_csv(run / "tables" / f"{name}.csv")
+        assert (table["data_status"] == "SYNTHETIC DATA").all(), name
+    summary = pd.read_csv(run / "tables" / "area_summary.csv")
+    assert {"local_authority", "sector", "n_rated", "share_good", "ci_low", "ci_high",
+            "england_share_good"} <= set(summary.columns)
+    funnel = pd.read_csv(run / "tables" / "area_funnel.csv")
+    assert {"z", "z_adj", "lower_95", "upper_998", "outside_95", "outside_998"} <= set(funnel.columns)
+    planted = pd.read_csv(run / "tables" / "planted_struggling_areas.csv")
+    assert planted["dtoc_rank_from_highest"].max() == len(planted)  # the planted areas top the delays
+    for fig in ("area_shares", "area_funnel", "area_ranking", "dtoc_vs_quality", "dtoc_funnel"):
+        assert (run / "figures" / f"{fig}.png").is_file()

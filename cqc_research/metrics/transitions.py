@@ -525,7 +525,8 @@ class ImprovementTimes:
         from statsmodels; NaN where the curve does not fall below 0.5 or the bound is open.
     survival : DataFrame
         The survival table per group: ``months, at_risk, events, surv, se, ci_low, ci_high``
-        (pointwise log(-log) intervals), starting at ``months = 0, surv = 1``.
+        (pointwise log(-log) intervals; NaN once ``surv`` reaches 0), starting at
+        ``months = 0, surv = 1``.
     improved_by : DataFrame
         ``1 - S(t)``, the share improved by ``t`` months, with its interval, at the horizons
         asked for.
@@ -551,8 +552,10 @@ def _km(months: np.ndarray, status: np.ndarray, alpha: float):
         se_theta = se / (surv * np.abs(np.log(surv)))
         lo = np.exp(-np.exp(theta + z * se_theta))
         hi = np.exp(-np.exp(theta - z * se_theta))
-    lo = np.where(surv >= 1, 1.0, np.where(surv <= 0, 0.0, lo))
-    hi = np.where(surv >= 1, 1.0, np.where(surv <= 0, 0.0, hi))
+    # S = 1 (before any event): the interval is the point; S = 0: log(-log S) is undefined and,
+    # as in R's survfit, no interval is given.
+    lo = np.where(surv >= 1, 1.0, np.where(surv <= 0, np.nan, lo))
+    hi = np.where(surv >= 1, 1.0, np.where(surv <= 0, np.nan, hi))
     table = pd.DataFrame({"months": np.asarray(sf.surv_times), "at_risk": np.asarray(sf.n_risk),
                           "events": np.asarray(sf.n_events), "surv": surv, "se": se,
                           "ci_low": lo, "ci_high": hi})

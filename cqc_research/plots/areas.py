@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 __all__ = ["area_share_plot", "ranking_plot", "dtoc_quality_plot"]
 
@@ -163,6 +163,7 @@ def dtoc_quality_plot(joined: pd.DataFrame, *, area: str = "local_authority", hi
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(f"{sector or 'all sectors'}: share Good or Outstanding (95% CI)")
     ax.set_ylabel("delayed days per 100,000 people aged 65+")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_title(title or "Delayed transfers of care and the quality of adult social care")
     fig.tight_layout()
     return fig

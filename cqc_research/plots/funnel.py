@@ -10,7 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ..metrics.funnel import funnel_curve
 
@@ -93,13 +93,13 @@ def funnel_plot(
     ax.scatter(d["n"], d["value"], s=28, c=colour.tolist(), edgecolor="white", linewidth=0.5, zorder=3)
 
     names = d[unit].astype(str) if unit is not None else pd.Series(d.index.astype(str), index=d.index)
+    wanted = [] if highlight is None else ([highlight] if isinstance(highlight, str) else list(highlight))
     widest = f"outside_{tags[-1]}"
     if label_outliers and widest in d:
-        for i in d.index[d[widest]]:
+        for i in d.index[d[widest] & ~names.isin(wanted)]:  # highlighted units get their own label
             ax.annotate(names[i], (d.at[i, "n"], d.at[i, "value"]), xytext=(4, 3),
                         textcoords="offset points", fontsize=8, color="#5a0010")
-    if highlight is not None:
-        wanted = [highlight] if isinstance(highlight, str) else list(highlight)
+    if wanted:
         missing = [w for w in wanted if w not in set(names)]
         if missing:
             raise ValueError(f"highlight {missing} not found among the units (column {unit!r})")
@@ -117,6 +117,10 @@ def funnel_plot(
         ax.set_xscale("log")
     if percent:
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    else:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"))
+    if not log_x:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or {"proportion": "proportion", "ratio": "observed / expected",
                              "rate": f"rate per {spec['multiplier']:,.0f}"}[spec["kind"]])
