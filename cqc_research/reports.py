@@ -684,6 +684,7 @@ class KernelSession:
             if nb is None:
                 nb = nbformat.read(notebook, as_version=4)
             _renumber(nb)
+            _stable_ids(nb, notebook)
             nbformat.write(nb, str(tmp))
             tmp_nb.unlink(missing_ok=True)
         return nb, error
@@ -742,6 +743,22 @@ def _clean_traceback(tb) -> str:
     text = "\n".join(tb) if isinstance(tb, list | tuple) else str(tb or "")
     text = _ANSI.sub("", text)
     return text[-4000:]
+
+
+def _stable_ids(nb, source) -> None:
+    """Give cells papermill added (injected parameters, error markers) ids from their position.
+
+    papermill makes random ids; stable ones keep output identical between runs and executors.
+    """
+    try:
+        with open(source, encoding="utf-8") as f:
+            known = {c.get("id") for c in json.load(f).get("cells", [])}
+    except (OSError, ValueError):
+        known = set()
+    for i, cell in enumerate(nb.cells):
+        if "id" in cell and cell["id"] not in known:
+            tags = cell.get("metadata", {}).get("tags") or ["papermill"]
+            cell["id"] = f"{tags[0]}-{i}"[:64]
 
 
 def _renumber(nb) -> None:

@@ -1,0 +1,1141 @@
+"""One report per provider, location or local authority: ``cqc-research batch``.
+
+``cqc-research batch NOTEBOOK --for-each {provider,location,local_authority}`` runs the notebook
+once per matching entity into ``outputs/<run-id>/<entity-slug>/`` (``report.html`` without
+code, ``report.ipynb``, ``tables/``, ``figures/``, and ``done.json`` written last), then writes a
+searchable ``index.html`` and ``batch.json``.
+
+How it stays fast, safe and resumable:
+
+- **Data loaded once.** The ratings (and, when the notebook asks for them, the CQC API tables) are
+  loaded once per batch and written as Parquet to ``<run>/cache/``; each notebook receives the
+  Parquet path as its parameter (``ratings_path``, ``api_path``) and reads it with
+  :func:`load_input`, which also keeps it in memory for the kernel's next report.
+- **Warm kernels.** Each worker process keeps one kernel and runs report after report on it
+  (papermill's engine against a long-lived kernel). Before each report the kernel is reset
+  (``%reset -f``, figures closed, matplotlib and warnings settings restored, working folder
+  restored), so a report cannot see its predecessor's variables. The notebook's imports are run
+  once when the kernel starts. Kernels are recycled every ``--recycle`` reports.
+- **No port collisions.** Kernels talk over ZeroMQ ``ipc`` sockets in private folders, never TCP
+  ports (see :class:`cqc_research.reports.KernelSession`), and a failed start is retried.
+- **Fault isolation.** A failing notebook is recorded with its error's last line and the batch
+  goes on. A worker process that dies is replaced and its entity tried once more. The exit status
+  is the number of failed entities (capped at 125; 0 when all succeeded).
+- **Resumable.** Re-running the same command uses the same run folder and skips every entity
+  whose ``done.json`` says ok, whose fingerprint (notebook SHA-256, parameters, input data
+  SHA-256) is unchanged, and whose files are all present with their recorded sizes. Reports are
+  written to temporary names and renamed; ``done.json`` is written last and removed before an
+  entity is (re-)run, so an interrupted run never leaves a half-written report that looks done.
+- **Safe names.** Slugs are ASCII, lower case, with a short hash of the entity's id, and every
+  write path is checked to resolve inside the run folder.
+- **Beyond one machine.** ``--executor dask --scheduler ADDRESS`` sends the same tasks to a Dask
+  distributed scheduler; each Dask worker keeps its own warm kernel. The run folder and the data
+  must be on a file system every worker sees at the same path.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import paths
+from .errors import CQCResearchError
+
+__all__ = [
+    "FOR_EACH",
+    "BatchError",
+    "BatchSpec",
+    "EntityTask",
+    "BatchResult",
+    "entity_table",
+    "select_entities",
+    "slugify",
+    "safe_join",
+    "load_input",
+    "plan_batch",
+    "run_batch",
+    "configure_parser",
+    "run_command",
+]
+
+#: --for-each value -> the notebook parameter that receives the entity's id.
+FOR_EACH = {"provider": "provider_id", "location": "location_id",
+            "local_authority": "local_authority"}
+#: Optional parameters filled in when the notebook declares them.
+NAME_PARAMETER = "entity_name"
+DONE = "done.json"
+MAX_EXIT = 125
+
+
+class BatchError(CQCResearchError, ValueError):
+    """A batch that cannot start: a bad ``--where``, a notebook lacking the entity parameter."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Entities
+def _mode(values):
+    values = values.dropna()
+    if values.empty:
+        return None
+    counts = values.astype(str).value_counts()
+    top = counts[counts == counts.max()].index
+    return sorted(top)[0]
+
+
+def entity_table(ratings, for_each: str):
+    """The entities of a ratings table, one row each.
+
+    Parameters
+    ----------
+    ratings : DataFrame
+        The long ratings table (``io.cqc_files.load_latest_ratings``).
+    for_each : {"provider", "location", "local_authority"}
+
+    Returns
+    -------
+    DataFrame
+        Sorted by ``id``. Always ``id`` and ``name``, plus for providers ``sector`` (the most
+        common among its locations), ``region``, ``local_authority``, ``n_locations`` and
+        ``overall`` (the provider's own overall rating, if rated); for locations
+        ``provider_id``, ``provider_name``, ``sector``, ``inspection_category``,
+        ``local_authority``, ``region``, ``care_home``, ``overall``; for local authorities
+        ``region``, ``n_locations``, ``n_providers``. ``--where`` queries these columns.
+    """
+    import pandas as pd
+
+    if for_each not in FOR_EACH:
+        raise BatchError(f"--for-each must be one of {', '.join(FOR_EACH)}, not {for_each!r}")
+    locs = ratings[ratings["level"].astype(str) == "location"]
+    overall = ratings[(ratings["service_group"].astype(str) == "Overall")
+                      & (ratings["domain"].astype(str) == "Overall")]
+    if for_each == "location":
+        cols = ["location_id", "location_name", "provider_id", "provider_name", "sector",
+                "inspection_category", "local_authority", "region", "care_home"]
+        base = locs.drop_duplicates("location_id")[cols]
+        rating = overall[overall["level"].astype(str) == "location"].drop_duplicates("org_id")
+        out = base.merge(rating[["org_id", "rating"]].rename(columns={"org_id": "location_id",
+                                                                      "rating": "overall"}),
+                         on="location_id", how="left")
+        out = out.rename(columns={"location_id": "id", "location_name": "name"})
+    elif for_each == "provider":
+        g = locs.groupby("provider_id", observed=True, sort=True)
+        out = pd.DataFrame({
+            "name": g["provider_name"].agg(lambda s: _mode(s)),
+            "sector": g["sector"].agg(_mode),
+            "region": g["region"].agg(_mode),
+            "local_authority": g["local_authority"].agg(_mode),
+            "n_locations": g["location_id"].nunique(),
+        })
+        provs = ratings[ratings["level"].astype(str) == "provider"]
+        extra = provs[~provs["provider_id"].isin(out.index)].drop_duplicates("provider_id")
+        for _, row in extra.iterrows():
+            out.loc[row["provider_id"]] = [row["provider_name"], row["sector"], row["region"],
+                                           row["local_authority"], 0]
+        rating = overall[overall["level"].astype(str) == "provider"].drop_duplicates("org_id")
+        out["overall"] = rating.set_index("org_id")["rating"].reindex(out.index)
+        out = out.rename_axis("id").reset_index()
+    else:
+        la = locs.dropna(subset=["local_authority"])
+        g = la.groupby(la["local_authority"].astype(str), sort=True)
+        out = pd.DataFrame({"region": g["region"].agg(_mode),
+                            "n_locations": g["location_id"].nunique(),
+                            "n_providers": g["provider_id"].nunique()})
+        out = out.rename_axis("id").reset_index()
+        out.insert(1, "name", out["id"])
+    out["id"] = out["id"].astype(str)
+    out["name"] = out["name"].fillna(out["id"]).astype(str)
+    for c in ("sector", "region", "local_authority", "inspection_category"):
+        if c in out:
+            out[c] = out[c].astype("string")
+    return out.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def select_entities(table, *, where: str | None = None, limit: int | None = None):
+    """Filter the entity table with a pandas ``query`` expression and keep the first ``limit``.
+
+    Raises
+    ------
+    BatchError
+        For an expression pandas cannot evaluate, naming the columns that can be used.
+    """
+    out = table
+    if where:
+        try:
+            out = table.query(where, engine="python")
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BatchError(f"--where {where!r}: {first} (columns: {', '.join(table.columns)})") from None
+    if limit is not None:
+        if limit < 0:
+            raise BatchError("--limit must be 0 or more")
+        out = out.head(limit)
+    return out.reset_index(drop=True)
+
+
+def slugify(name: str, key: str | None = None, *, max_length: int = 60) -> str:
+    """A safe folder name: ASCII letters, digits and dashes, plus a short hash of ``key``.
+
+    Accents are folded (``é`` -> ``e``), anything else becomes ``-``, so ``/``, ``..``, quotes,
+    spaces and control characters can never reach the file system. The 8-hex-digit hash of
+    ``key`` (the entity id; the name when no key is given) keeps slugs unique when two names
+    fold to the same text.
+
+    Examples
+    --------
+    >>> slugify("St Mary's / ../Hospital", "1-101")
+    'st-mary-s-hospital-5b1bc4d6'
+    >>> slugify("..", "x")[:7]
+    'entity-'
+    """
+    key = str(name if key is None else key)
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    ascii_text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
+    base = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:max_length].strip("-")
+    return f"{base or 'entity'}-{digest}"
+
+
+def safe_join(root: str | os.PathLike, *parts: str) -> Path:
+    """``root / parts`` resolved, refusing anything that would land outside ``root``."""
+    root = Path(root).resolve()
+    target = root.joinpath(*parts).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise BatchError(f"refusing to write {target}: it is outside the run folder {root}")
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: loaded once per batch, read by the notebooks (once per kernel)
+_INPUT_CACHE: dict[tuple, object] = {}
+_INPUT_LOCK = threading.Lock()
+
+
+def load_input(path, kind: str = "ratings"):
+    """Read a batch's pre-loaded input, or load the raw file when given one.
+
+    Notebooks call this so that they run the same under ``batch`` (a Parquet file from the
+    run's cache) and on their own (a raw workbook or API folder). The result is kept in memory
+    for the kernel's next report (keyed by path, size and modification time), and handed out as
+    a copy-on-write copy so one report cannot change what the next one sees.
+
+    Parameters
+    ----------
+    path : path
+        A ``.parquet`` file (ratings), a folder of ``<table>.parquet`` files (API tables), a
+        Latest ratings workbook, or a CQC API folder.
+    kind : {"ratings", "api"}
+        ``"ratings"`` returns the long ratings DataFrame; ``"api"`` returns an
+        :class:`cqc_research.io.cqc_json.ApiData`.
+    """
+    import pandas as pd
+
+    p = Path(path).expanduser().resolve()
+    st = p.stat()
+    key = (str(p), kind, st.st_size, st.st_mtime_ns)
+    with _INPUT_LOCK:
+        hit = _INPUT_CACHE.get(key)
+    if hit is None:
+        if kind == "ratings":
+            if p.suffix == ".parquet":
+                hit = pd.read_parquet(p)
+            else:
+                from .io.cqc_files import load_latest_ratings
+
+                hit = load_latest_ratings(p)
+        elif kind == "api":
+            from .io.cqc_json import ApiData, load_api_folder
+
+            if (p / "history.parquet").is_file():
+                meta = json.loads((p / "meta.json").read_text())
+                tables = {name: pd.read_parquet(p / f"{name}.parquet") for name in _API_TABLES}
+                hit = ApiData(**tables, source=meta.get("source", str(p)),
+                              synthetic=bool(meta.get("synthetic")), files=int(meta.get("files", 0)))
+            else:
+                hit = load_api_folder(p)
+        else:
+            raise ValueError(f"kind must be 'ratings' or 'api', not {kind!r}")
+        with _INPUT_LOCK:
+            for k in [k for k in _INPUT_CACHE if k[0] == key[0] and k[1] == kind]:
+                del _INPUT_CACHE[k]
+            _INPUT_CACHE[key] = hit
+    if isinstance(hit, pd.DataFrame):
+        return hit.copy(deep=False)
+    import copy
+
+    return copy.copy(hit)
+
+
+_API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships")
+
+
+def _source_digest(p: Path) -> str:
+    from .reports import hash_inputs
+
+    info = hash_inputs([p])[str(p.resolve())]
+    return info.get("sha256") or info["sha256_tree"]
+
+
+def _prepare_inputs(ratings_src: Path, api_src: Path | None, cache_root: Path | None,
+                    synthetic: bool):
+    """Load the ratings (and API tables) once; write Parquet into the run's cache.
+
+    Returns ``(ratings_frame, {"ratings_path": parquet, "api_path": folder}, digests)``; with
+    ``cache_root=None`` (a dry run) nothing is written and the parameter paths are the raw ones.
+    """
+    digests = {"ratings": _source_digest(ratings_src)}
+    ratings = load_input(ratings_src, "ratings")
+    params = {"ratings_path": str(ratings_src)}
+    if api_src is not None:
+        digests["api"] = _source_digest(api_src)
+        params["api_path"] = str(api_src)
+    if cache_root is None:
+        return ratings, params, digests
+    cache = cache_root / ("synthetic" if synthetic else "real")
+    cache.mkdir(parents=True, exist_ok=True)
+    if synthetic:
+        from .report import SYNTHETIC_MARKER
+
+        marker = cache / SYNTHETIC_MARKER
+        if not marker.exists():
+            marker.write_text("Tables converted from a synthetic dataset.\n")
+    from .cache import atomic_path
+
+    target = cache / f"ratings-{digests['ratings'][:16]}.parquet"
+    if ratings_src.suffix == ".parquet":
+        target = ratings_src  # already Parquet: read in place
+    elif not target.exists():
+        with atomic_path(target) as tmp:
+            ratings.to_parquet(tmp, index=False)
+    params["ratings_path"] = str(target)
+    if api_src is not None:
+        folder = cache / f"api-{digests['api'][:16]}"
+        if not (folder / "meta.json").exists():
+            from .io.cqc_json import load_api_folder
+
+            api = load_api_folder(api_src)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in _API_TABLES:
+                with atomic_path(folder / f"{name}.parquet") as tmp:
+                    getattr(api, name).to_parquet(tmp, index=False)
+            meta = {"source": str(api_src), "synthetic": bool(api.synthetic), "files": api.files}
+            with atomic_path(folder / "meta.json") as tmp:
+                tmp.write_text(json.dumps(meta))
+        params["api_path"] = str(folder)
+    return ratings, params, digests
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks
+@dataclass
+class BatchSpec:
+    """Everything a worker needs, shared by all entities of a batch (picklable)."""
+
+    notebook: str
+    run_dir: str
+    kernel_name: str = "python3"
+    timeout: float | None = None
+    synthetic: bool = False
+    recycle: int = 200
+    warmup: str = ""
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class EntityTask:
+    """One report to make."""
+
+    key: str
+    name: str
+    slug: str
+    parameters: dict
+    fingerprint: str
+    attempt: int = 0
+
+
+@dataclass
+class BatchResult:
+    """The outcome of :func:`run_batch`."""
+
+    run_id: str
+    run_dir: Path
+    entities: list[dict]
+    index_path: Path | None
+    manifest_path: Path | None
+    seconds: float = 0.0
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [e for e in self.entities if e["status"] == "failed"]
+
+    @property
+    def ran(self) -> list[dict]:
+        return [e for e in self.entities if e["status"] in ("ok", "failed")]
+
+    @property
+    def skipped(self) -> list[dict]:
+        return [e for e in self.entities if e["status"] == "skipped"]
+
+    @property
+    def exit_status(self) -> int:
+        """The number of failed entities, capped at 125 (0 when all succeeded)."""
+        return min(len(self.failed), MAX_EXIT)
+
+    def __repr__(self) -> str:
+        return (f"BatchResult({self.run_id!r}: {len(self.entities)} entities, {len(self.ran)} ran, "
+                f"{len(self.skipped)} skipped, {len(self.failed)} failed)")
+
+
+def _fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kernel_name: str) -> str:
+    payload = {"notebook": notebook_sha, "parameters": parameters, "inputs": dict(digests),
+               "kernel": kernel_name}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_complete(entity_dir: Path, fingerprint: str) -> bool:
+    """True when ``done.json`` says ok for this fingerprint and every file it lists is there."""
+    done = entity_dir / DONE
+    try:
+        info = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return False
+    if info.get("status") != "ok" or info.get("fingerprint") != fingerprint:
+        return False
+    for rel, size in (info.get("files") or {}).items():
+        f = entity_dir / rel
+        try:
+            if f.stat().st_size != size:
+                return False
+        except OSError:
+            return False
+    return bool(info.get("files"))
+
+
+def _warmup_code(notebook: Path) -> str:
+    """The notebook's top-level imports, run once per kernel so reports do not pay for them."""
+    import ast
+
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    lines = ["import matplotlib", "import matplotlib.pyplot"]
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom) and not (
+                    isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                lines.append(ast.unparse(node))
+    body = "\n".join(f"try:\n    {ln}\nexcept Exception:\n    pass" for ln in dict.fromkeys(lines))
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside the kernel: reset between reports
+_KERNEL_STATE: dict = {}
+
+
+def _kernel_snapshot() -> None:
+    """Remember matplotlib's and the warnings module's settings after warm-up."""
+    import warnings
+
+    import matplotlib
+
+    _KERNEL_STATE["rc"] = matplotlib.rcParams.copy()
+    _KERNEL_STATE["warnings"] = list(warnings.filters)
+
+
+def _kernel_reset(cwd: str) -> None:
+    """Make a warm kernel look fresh to the next report."""
+    import gc
+    import warnings
+
+    ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+    ip.run_line_magic("reset", "-f")
+    ip.execution_count = 1
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+        if "rc" in _KERNEL_STATE:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                matplotlib.rcParams.clear()
+                matplotlib.rcParams.update(_KERNEL_STATE["rc"])
+    if "warnings" in _KERNEL_STATE:
+        warnings.filters[:] = _KERNEL_STATE["warnings"]
+        warnings._filters_mutated()  # forget which warnings were already shown
+    if "pandas" in sys.modules:
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pd.reset_option("all")
+    os.chdir(cwd)
+    gc.collect()
+
+
+# ---------------------------------------------------------------------------------------------
+# Running one entity (in a worker process, or in a Dask worker)
+class EntityRunner:
+    """Runs entities of one batch on a warm kernel; one per worker process or Dask thread."""
+
+    def __init__(self, spec: BatchSpec):
+        from .reports import KernelSession
+
+        self.spec = spec
+        self.notebook = Path(spec.notebook)
+        self.session = KernelSession(spec.kernel_name, cwd=self.notebook.parent)
+        self.reports_on_kernel = 0
+        self.timings: dict[str, float] = {"kernel_start": 0.0, "warmup": 0.0, "reset": 0.0,
+                                          "execute": 0.0, "html": 0.0}
+
+    def _ensure_kernel(self) -> None:
+        if self.session.km is not None and self.reports_on_kernel >= self.spec.recycle:
+            self.session.shutdown()
+        if self.session.km is None or not self.session.alive:
+            t0 = time.perf_counter()
+            self.session.start()
+            self.timings["kernel_start"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            code = self.spec.warmup + ("\nimport cqc_research.batch as _cqc_b\n"
+                                       "_cqc_b._kernel_snapshot()\n"
+                                       "import cqc_research.reports as _cqc_r\n"
+                                       "del _cqc_b, _cqc_r")
+            self.session.run_code(code, timeout=300)
+            self.timings["warmup"] += time.perf_counter() - t0
+            self.reports_on_kernel = 0
+
+    def close(self) -> None:
+        self.session.shutdown()
+
+    def run(self, task: EntityTask) -> dict:
+        """Make one report; never raises for a failing notebook (the result says failed)."""
+        from .reports import export_html
+
+        run_dir = Path(self.spec.run_dir)
+        t_start = time.perf_counter()
+        started = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        entity_dir = safe_join(run_dir, task.slug)
+        result = {"key": task.key, "name": task.name, "slug": task.slug, "status": "failed",
+                  "error": None, "started": started, "duration_s": None, "pid": os.getpid(),
+                  "attempt": task.attempt}
+        try:
+            (entity_dir / DONE).unlink(missing_ok=True)  # first: nothing may look finished
+            if entity_dir.exists():
+                shutil.rmtree(entity_dir)
+            entity_dir.mkdir(parents=True)
+            params = dict(task.parameters)
+            params["output_dir"] = str(entity_dir)
+            self._ensure_kernel()
+            t0 = time.perf_counter()
+            self.session.run_code("import cqc_research.batch as _cqc_b\n"
+                                  f"_cqc_b._kernel_reset({str(self.notebook.parent)!r})")
+            self.session.track_writes()
+            self.timings["reset"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            nb, error = self.session.execute(self.notebook, entity_dir / "report.ipynb", params,
+                                             timeout=self.spec.timeout)
+            self.timings["execute"] += time.perf_counter() - t0
+            self.reports_on_kernel += 1
+            written = set(self.session.written_files()) if self.session.alive else set()
+            outside = sorted(w for w in written if not _inside(w, run_dir)
+                             and not _is_scratch(w))
+            t0 = time.perf_counter()
+            export_html(nb, entity_dir / "report.html", synthetic=self.spec.synthetic,
+                        title=task.name)
+            self.timings["html"] += time.perf_counter() - t0
+            if error is None and outside:
+                error = {"error": f"the notebook wrote outside the run folder: {outside[0]}"}
+            if error is None and self.spec.synthetic:
+                from .report import check_outputs
+
+                missing = check_outputs(entity_dir, synthetic=True)
+                if missing:
+                    error = {"error": "made from synthetic data, but wrote outputs without the "
+                             f"SYNTHETIC DATA stamp: {', '.join(missing[:5])}"}
+            result["status"] = "ok" if error is None else "failed"
+            result["error"] = None if error is None else error["error"]
+        except Exception as exc:  # kernel start failure, disk full, ...
+            result["error"] = _one_line(exc)
+        result["duration_s"] = round(time.perf_counter() - t_start, 3)
+        try:
+            _write_done(entity_dir, task, result)
+        except Exception as exc:
+            result["status"] = "failed"
+            result["error"] = f"could not write {DONE}: {_one_line(exc)}"
+        return result
+
+
+def _inside(path: str, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _is_scratch(path: str) -> bool:
+    """Writes that are not outputs: temporary files, caches, /dev."""
+    import tempfile
+
+    p = str(path)
+    scratch = (tempfile.gettempdir(), "/dev/", "/proc/", str(Path.home() / ".cache"),
+               str(Path.home() / ".config"), str(Path.home() / ".local"), str(paths.processed_dir()))
+    return p.startswith(scratch) or "__pycache__" in p or p.endswith((".pyc", ".lock"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}".strip()
+
+
+def _write_done(entity_dir: Path, task: EntityTask, result: dict) -> None:
+    """``done.json``: the last file written for an entity (atomically)."""
+    from .cache import atomic_write_text
+
+    files = {}
+    if result["status"] == "ok":
+        for f in sorted(entity_dir.rglob("*")):
+            if f.is_file() and f.name != DONE and not f.name.startswith("."):
+                files[f.relative_to(entity_dir).as_posix()] = f.stat().st_size
+    info = {**result, "fingerprint": task.fingerprint, "parameters": task.parameters,
+            "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "files": files}
+    atomic_write_text(entity_dir / DONE, json.dumps(info, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Local executor: worker processes, one warm kernel each
+def _set_parent_death_signal() -> None:
+    """Linux: get SIGTERM when the parent dies, so a killed batch leaves no orphans."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _worker_main(conn, spec: BatchSpec, parent_pid: int) -> None:
+    """A worker process: receive tasks, run them on a warm kernel, send results back."""
+    _set_parent_death_signal()
+
+    def _term(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    from .reports import _fast_imports
+
+    _fast_imports()
+    runner = EntityRunner(spec)
+    try:
+        while True:
+            if not conn.poll(1.0):
+                if os.getppid() != parent_pid:
+                    return
+                continue
+            task = conn.recv()
+            if task is None:
+                return
+            if task == "timings":
+                conn.send(("timings", dict(runner.timings, starts=runner.session.starts)))
+                continue
+            conn.send(("result", runner.run(task)))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return
+    finally:
+        runner.close()
+
+
+class _LocalPool:
+    """Bounded worker processes with per-worker pipes, so a dead worker's task is known."""
+
+    def __init__(self, spec: BatchSpec, workers: int):
+        import multiprocessing as mp
+
+        self.ctx = mp.get_context("spawn")
+        self.spec = spec
+        self.n = workers
+        self.workers: dict[int, dict] = {}
+        self.respawns = 0
+        for _ in range(workers):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.spec, os.getpid()),
+                                daemon=True, name="cqc-batch-worker")
+        proc.start()
+        child.close()
+        self.workers[proc.pid] = {"proc": proc, "conn": parent, "task": None}
+
+    def run(self, tasks: list[EntityTask], on_result, *, retries: int = 1) -> None:
+        from multiprocessing.connection import wait
+
+        queue = list(tasks)
+        while queue or any(w["task"] is not None for w in self.workers.values()):
+            for w in self.workers.values():
+                if w["task"] is None and queue:
+                    w["task"] = queue.pop(0)
+                    w["conn"].send(w["task"])
+            waitables = {}
+            for pid, w in self.workers.items():
+                waitables[w["conn"]] = pid
+                waitables[w["proc"].sentinel] = pid
+            ready = wait(list(waitables), timeout=5)
+            dead = set()
+            for obj in ready:
+                pid = waitables[obj]
+                w = self.workers.get(pid)
+                if w is None or pid in dead:
+                    continue
+                if obj is w["conn"]:
+                    try:
+                        kind, payload = w["conn"].recv()
+                    except (EOFError, OSError):
+                        dead.add(pid)
+                        continue
+                    if kind == "result":
+                        w["task"] = None
+                        on_result(payload)
+                else:
+                    dead.add(pid)
+            for pid in dead:
+                w = self.workers.pop(pid)
+                w["proc"].join(timeout=1)
+                task = w["task"]
+                if task is not None:
+                    if task.attempt < retries:
+                        task.attempt += 1
+                        queue.insert(0, task)
+                    else:
+                        on_result({"key": task.key, "name": task.name, "slug": task.slug,
+                                   "status": "failed", "attempt": task.attempt,
+                                   "error": f"worker process died (exit code {w['proc'].exitcode})",
+                                   "duration_s": None, "started": None, "pid": pid})
+                self.respawns += 1
+                if self.respawns > 10 * self.n + len(tasks):
+                    raise BatchError("worker processes keep dying; giving up")
+                self._spawn()
+
+    def timings(self) -> dict:
+        total: dict[str, float] = {}
+        for w in self.workers.values():
+            try:
+                w["conn"].send("timings")
+                if w["conn"].poll(30):
+                    kind, t = w["conn"].recv()
+                    for k, v in t.items():
+                        total[k] = total.get(k, 0) + v
+            except (EOFError, OSError):
+                pass
+        return total
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            try:
+                w["conn"].send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        deadline = time.time() + 20
+        for w in self.workers.values():
+            w["proc"].join(timeout=max(0.1, deadline - time.time()))
+            if w["proc"].is_alive():
+                w["proc"].terminate()
+                w["proc"].join(timeout=5)
+        self.workers.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dask executor: the same tasks on Dask's own scheduler
+_DASK_RUNNERS = threading.local()
+_ALL_DASK_RUNNERS: list[dict] = []
+
+
+def _dask_run(spec: BatchSpec, task: EntityTask) -> dict:
+    """A Dask task: run one entity on this worker thread's warm kernel."""
+    runners = getattr(_DASK_RUNNERS, "by_spec", None)
+    if runners is None:
+        runners = _DASK_RUNNERS.by_spec = {}
+        _ALL_DASK_RUNNERS.append(runners)
+    runner = runners.get(spec.key)
+    if runner is None:
+        from .reports import _fast_imports
+
+        _fast_imports()
+        runner = runners[spec.key] = EntityRunner(spec)
+    return runner.run(task)
+
+
+def _dask_close_all(spec_key: str) -> int:
+    """On a Dask worker: shut down the kernels this batch started in any of its threads."""
+    closed = 0
+    for runners in list(_ALL_DASK_RUNNERS):
+        runner = runners.pop(spec_key, None)
+        if runner is not None:
+            runner.close()
+            closed += 1
+    return closed
+
+
+def _run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: str | None,
+              retries: int) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise BatchError(f"--executor dask needs the 'distributed' package ({exc})") from None
+    if not scheduler:
+        raise BatchError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+    with Client(scheduler, timeout="30s", set_as_default=False) as client:
+        futures = [client.submit(_dask_run, spec, t, key=f"cqc-{t.slug}-{spec.key}-{time.time_ns()}",
+                                 pure=False, retries=retries) for t in tasks]
+        for fut in as_completed(futures, loop=client.loop):
+            try:
+                on_result(fut.result())
+            except Exception as exc:
+                t = tasks[futures.index(fut)]
+                on_result({"key": t.key, "name": t.name, "slug": t.slug, "status": "failed",
+                           "error": f"dask task failed: {_one_line(exc)}", "duration_s": None,
+                           "started": None, "attempt": retries})
+        # Each Dask worker thread keeps a kernel; shut them down where they live.
+        try:
+            client.run(_dask_close_all, spec.key)
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning and running a batch
+def default_run_id(notebook: Path, for_each: str, parameters: Mapping) -> str:
+    """Deterministic, so the same command resumes in the same folder.
+
+    Built from the notebook's path, ``--for-each`` and the ``-p`` parameters (not ``--where`` or
+    ``--limit``, so widening a selection resumes too).
+    """
+    payload = json.dumps({"notebook": str(notebook.resolve()), "for_each": for_each,
+                          "parameters": dict(parameters)}, sort_keys=True, default=str)
+    return f"{notebook.stem}-{for_each}-{hashlib.sha256(payload.encode()).hexdigest()[:6]}"
+
+
+def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int | None = None,
+               parameters: Mapping | None = None, output_root=None, run_id: str | None = None,
+               kernel_name: str = "python3", timeout: float | None = None, recycle: int = 200,
+               dry_run: bool = False, progress: bool = False):
+    """Work out what a batch would do: its spec, its tasks, and which are already complete.
+
+    Returns
+    -------
+    (BatchSpec, list of EntityTask, list of (EntityTask, bool complete), DataFrame entities)
+    """
+    from .cache import sha256_file
+    from .report import is_synthetic
+    from .reports import find_notebooks, notebook_parameters, resolve_parameters
+
+    nb = find_notebooks([notebook])[0]
+    spec_params = notebook_parameters(nb)
+    entity_param = FOR_EACH.get(for_each)
+    if entity_param is None:
+        raise BatchError(f"--for-each must be one of {', '.join(FOR_EACH)}, not {for_each!r}")
+    if entity_param not in spec_params:
+        raise BatchError(f"{nb.name} has no parameter {entity_param!r}, which --for-each "
+                         f"{for_each} sets (it declares: {', '.join(spec_params) or 'none'})")
+    user = resolve_parameters({nb: spec_params}, parameters)[nb]
+    for reserved in (entity_param, "output_dir"):
+        if reserved in user:
+            raise BatchError(f"-p {reserved} is set by batch itself")
+
+    ratings_src = user.get("ratings_path") or None
+    api_src = user.get("api_path") or None
+    if not ratings_src or ("api_path" in spec_params and not api_src):
+        from .synthetic import ensure_default_data
+
+        default = ensure_default_data(quiet=not progress)
+        ratings_src = ratings_src or default / "cqc" / "latest_ratings.ods"
+        if "api_path" in spec_params:
+            api_src = api_src or default / "cqc_api"
+    ratings_src = Path(ratings_src).expanduser().resolve()
+    api_src = Path(api_src).expanduser().resolve() if api_src and "api_path" in spec_params else None
+    for p, what in ((ratings_src, "ratings_path"), (api_src, "api_path")):
+        if p is not None and not p.exists():
+            raise FileNotFoundError(f"-p {what}: {p} does not exist")
+    synthetic = is_synthetic(ratings_src, *( [api_src] if api_src else []))
+
+    stable_params = {k: v for k, v in user.items() if k not in ("ratings_path", "api_path")}
+    run_id = run_id or default_run_id(nb, for_each, {**stable_params, "ratings_path": str(ratings_src),
+                                                     "api_path": str(api_src or "")})
+    root = Path(output_root).expanduser().resolve() if output_root else paths.outputs_root()
+    run_dir = root / run_id
+    ratings, data_params, digests = _prepare_inputs(
+        ratings_src, api_src, None if dry_run else run_dir / "cache", synthetic)
+    entities = select_entities(entity_table(ratings, for_each), where=where, limit=limit)
+
+    notebook_sha = sha256_file(nb)
+    base = dict(stable_params)
+    if "ratings_path" in spec_params:
+        base["ratings_path"] = data_params["ratings_path"]
+    if "api_path" in spec_params and "api_path" in data_params:
+        base["api_path"] = data_params["api_path"]
+    spec = BatchSpec(notebook=str(nb), run_dir=str(run_dir), kernel_name=kernel_name,
+                     timeout=timeout, synthetic=synthetic, recycle=max(1, int(recycle)),
+                     warmup=_warmup_code(nb))
+    tasks, status = [], []
+    slugs: set[str] = set()
+    for row in entities.itertuples(index=False):
+        key, name = str(row.id), str(row.name)
+        slug = slugify(name, key)
+        if slug in slugs:  # two ids hashing alike in 8 hex digits: lengthen
+            slug = slugify(name, key + "#") + "-" + hashlib.sha256(key.encode()).hexdigest()[8:16]
+        slugs.add(slug)
+        safe_join(run_dir, slug)
+        params = {**base, entity_param: key}
+        if NAME_PARAMETER in spec_params:
+            params[NAME_PARAMETER] = name
+        fp_params = {**stable_params, entity_param: key}
+        if NAME_PARAMETER in spec_params:
+            fp_params[NAME_PARAMETER] = name
+        fp = _fingerprint(notebook_sha, fp_params, digests, kernel_name)
+        task = EntityTask(key=key, name=name, slug=slug, parameters=params, fingerprint=fp)
+        tasks.append(task)
+        status.append((task, is_complete(run_dir / slug, fp)))
+    return spec, tasks, status, entities
+
+
+def run_batch(notebook, for_each: str, *, where: str | None = None, limit: int | None = None,
+              parameters: Mapping | None = None, workers: int = 1, output_root=None,
+              run_id: str | None = None, executor: str = "local", scheduler: str | None = None,
+              kernel_name: str = "python3", timeout: float | None = None, recycle: int = 200,
+              retries: int = 1, force: bool = False, progress: bool = True,
+              dry_run: bool = False) -> BatchResult:
+    """Run ``notebook`` once per entity.
+
+    Parameters
+    ----------
+    notebook : path
+        Declares the entity parameter (``provider_id``, ``location_id`` or ``local_authority``)
+        and usually ``output_dir``, ``ratings_path`` and ``entity_name``.
+    for_each : {"provider", "location", "local_authority"}
+    where : str, optional
+        A pandas ``query`` over the entity table (see :func:`entity_table`), e.g.
+        ``"sector == 'NHS hospitals'"``.
+    limit : int, optional
+        Only the first ``limit`` entities (sorted by id).
+    parameters : mapping, optional
+        Further notebook parameters (``-p``), parsed as for ``cqc-research run``.
+    workers : int
+        Worker processes (local executor), each with one warm kernel.
+    output_root, run_id :
+        The run folder is ``<output_root>/<run_id>``; the default run id is derived from the
+        command (:func:`default_run_id`) so re-running resumes.
+    executor : {"local", "dask"}
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``) for ``executor="dask"``.
+    kernel_name : str
+    timeout : float, optional
+        Seconds per cell.
+    recycle : int
+        Restart a worker's kernel after this many reports.
+    retries : int
+        Extra attempts for an entity whose worker died (kernel start-up failures are retried
+        inside the worker as well).
+    force : bool
+        Re-run complete entities too.
+    progress : bool
+        Progress bar (rate and ETA) on standard error.
+    dry_run : bool
+        Only list what would run; write nothing.
+
+    Returns
+    -------
+    BatchResult
+        ``exit_status`` is the number of failed entities, capped at 125.
+    """
+    from tqdm.auto import tqdm
+
+    t_all = time.perf_counter()
+    if executor not in ("local", "dask"):
+        raise BatchError(f"--executor must be 'local' or 'dask', not {executor!r}")
+    if workers < 1:
+        raise BatchError("--workers must be at least 1")
+    spec, tasks, status, entities = plan_batch(
+        notebook, for_each, where=where, limit=limit, parameters=parameters,
+        output_root=output_root, run_id=run_id, kernel_name=kernel_name, timeout=timeout,
+        recycle=recycle, dry_run=dry_run, progress=progress)
+    run_dir = Path(spec.run_dir)
+    todo = [t for t, complete in status if force or not complete]
+    done_keys = {t.key for t, complete in status if complete and not force}
+    rows: dict[str, dict] = {}
+    for t, _ in status:
+        if t.key in done_keys:
+            info = json.loads((run_dir / t.slug / DONE).read_text())
+            rows[t.key] = {"key": t.key, "name": t.name, "slug": t.slug, "status": "skipped",
+                           "error": None, "duration_s": info.get("duration_s"),
+                           "note": f"unchanged since {info.get('finished', '?')}"}
+        else:
+            rows[t.key] = {"key": t.key, "name": t.name, "slug": t.slug, "status": "pending",
+                           "error": None, "duration_s": None}
+    if dry_run:
+        return BatchResult(run_id=run_dir.name, run_dir=run_dir,
+                           entities=[{**rows[t.key], "status": "would run" if t in todo else "skipped"}
+                                     for t, _ in status],
+                           index_path=None, manifest_path=None,
+                           stats={"entities": len(status), "to_run": len(todo)})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if progress and done_keys:
+        print(f"skipping {len(done_keys)} entities whose reports are complete and unchanged",
+              file=sys.stderr)
+    bar = tqdm(total=len(todo), unit="report", desc=f"batch {run_dir.name}", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    n_failed = 0
+
+    def on_result(res: dict) -> None:
+        nonlocal n_failed
+        rows[res["key"]] = {**rows.get(res["key"], {}), **res}
+        bar.update(1)
+        if res["status"] == "failed":
+            n_failed += 1
+            bar.write(f"FAILED {res['name']}: {res['error']}", file=sys.stderr)
+        bar.set_postfix(failed=n_failed, refresh=False)
+
+    timings: dict = {}
+    interrupted = False
+    try:
+        if todo:
+            if executor == "local":
+                pool = _LocalPool(spec, min(workers, len(todo)))
+                try:
+                    pool.run(todo, on_result, retries=retries)
+                    timings = pool.timings()
+                finally:
+                    pool.close()
+            else:
+                _run_dask(spec, todo, on_result, scheduler, retries)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        bar.close()
+        seconds = time.perf_counter() - t_all
+        result = _finish(spec, status, rows, entities, for_each, seconds, timings,
+                         interrupted=interrupted, executor=executor, workers=workers)
+    return result
+
+
+def _finish(spec: BatchSpec, status, rows: dict, entities, for_each: str, seconds: float,
+            timings: dict, *, interrupted: bool, executor: str, workers: int) -> BatchResult:
+    from .cache import atomic_write_text
+    from .reports import environment_info, write_index
+
+    run_dir = Path(spec.run_dir)
+    ordered = [rows[t.key] for t, _ in status]
+    for r in ordered:
+        if r["status"] == "pending":
+            r["status"] = "interrupted" if interrupted else "pending"
+    extra = [c for c in entities.columns if c not in ("id", "name")][:4]
+    by_key = {str(k): v for k, v in zip(entities["id"], entities.to_dict("records"), strict=True)}
+    index_rows = []
+    for r in ordered:
+        ok = r["status"] in ("ok", "skipped")
+        rec = by_key.get(r["key"], {})
+        cells = [r["name"], r["key"], *["" if rec.get(c) is None or str(rec.get(c)) in ("nan", "<NA>")
+                                        else str(rec.get(c)) for c in extra]]
+        links = [("report", f"{r['slug']}/report.html"), ("notebook", f"{r['slug']}/report.ipynb")] \
+            if ok or (run_dir / r["slug"] / "report.html").exists() else []
+        index_rows.append({"cells": cells, "href": f"{r['slug']}/report.html" if links else None,
+                           "status": r["status"], "duration": r.get("duration_s"),
+                           "error": r.get("error"), "note": r.get("note"), "links": links})
+    n = len(ordered)
+    counts = {s: sum(r["status"] == s for r in ordered) for s in
+              ("ok", "skipped", "failed", "interrupted", "pending")}
+    subtitle = (f"{Path(spec.notebook).name} for each {for_each.replace('_', ' ')}: {n} entities "
+                f"({counts['ok']} made, {counts['skipped']} unchanged, {counts['failed']} failed) in "
+                f"{seconds:.0f} s, finished {_dt.datetime.now():%d %B %Y %H:%M}.")
+    index = write_index(run_dir, index_rows, title=f"{Path(spec.notebook).stem.replace('_', ' ')}: "
+                        f"one report per {for_each.replace('_', ' ')}", subtitle=subtitle,
+                        synthetic=spec.synthetic, headers=["name", "id", *extra], noun="entities",
+                        footer_links=[("batch.json", "batch.json")])
+    ran = [r for r in ordered if r["status"] in ("ok", "failed") and r.get("duration_s")]
+    stats = {"entities": n, **counts, "seconds": round(seconds, 2),
+             "mean_report_seconds": round(sum(r["duration_s"] for r in ran) / len(ran), 3) if ran else None,
+             "worker_timings": {k: round(v, 3) for k, v in timings.items()}}
+    manifest = {"run_id": run_dir.name, "notebook": spec.notebook, "for_each": for_each,
+                "executor": executor, "workers": workers, "synthetic": spec.synthetic,
+                "interrupted": interrupted, "stats": stats, "entities": ordered,
+                "environment": environment_info()}
+    manifest_path = run_dir / "batch.json"
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
+    return BatchResult(run_id=run_dir.name, run_dir=run_dir, entities=ordered, index_path=index,
+                       manifest_path=manifest_path, seconds=seconds, stats=stats)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+def configure_parser(parser) -> None:
+    from .reports import add_parameter_option
+
+    parser.add_argument("notebook", metavar="NOTEBOOK", help="the notebook to run per entity")
+    parser.add_argument("--for-each", required=True, choices=list(FOR_EACH),
+                        help="one report per provider, location or local authority")
+    parser.add_argument("--where", metavar="EXPR", default=None,
+                        help="pandas query over the entity table, e.g. \"sector == 'NHS hospitals'\"")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N entities")
+    add_parameter_option(parser)
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="worker processes, each with a warm kernel (default 1)")
+    parser.add_argument("--executor", choices=["local", "dask"], default="local",
+                        help="local worker processes, or a Dask distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (with --executor dask)")
+    parser.add_argument("--output-root", metavar="DIR", default=None,
+                        help="where run folders go (default: outputs/, or $CQC_RESEARCH_OUTPUTS)")
+    parser.add_argument("--run-id", metavar="ID", default=None,
+                        help="run folder name (default: derived from the command, so re-running resumes)")
+    parser.add_argument("--force", action="store_true", help="re-run entities that are complete")
+    parser.add_argument("--dry-run", action="store_true", help="list what would run, run nothing")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="time allowed per cell")
+    parser.add_argument("--recycle", type=int, default=200, metavar="N",
+                        help="restart a worker's kernel after N reports (default 200)")
+    parser.add_argument("--kernel", default="python3", metavar="NAME", help="Jupyter kernel spec")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.epilog = ("Exit status: the number of failed entities (capped at 125), 0 when all "
+                     "succeeded; 2 for a usage error.")
+
+
+def run_command(args) -> int:
+    result = run_batch(args.notebook, args.for_each, where=args.where, limit=args.limit,
+                       parameters=dict(args.parameter or []), workers=args.workers,
+                       output_root=args.output_root, run_id=args.run_id, executor=args.executor,
+                       scheduler=args.scheduler, kernel_name=args.kernel, timeout=args.timeout,
+                       recycle=args.recycle, force=args.force, progress=not args.quiet,
+                       dry_run=args.dry_run)
+    if args.dry_run:
+        would = [e for e in result.entities if e["status"] == "would run"]
+        print(f"{len(result.entities)} entities; {len(would)} would run, "
+              f"{len(result.entities) - len(would)} are complete; run folder {result.run_dir}")
+        for e in result.entities:
+            print(f"{e['status']:>9}  {e['slug']}  {e['key']}  {e['name']}")
+        return 0
+    print(f"{len(result.ran)} reports made ({len(result.failed)} failed), {len(result.skipped)} "
+          f"unchanged, in {result.seconds:.0f} s", file=sys.stderr)
+    print(result.index_path)
+    return result.exit_status
