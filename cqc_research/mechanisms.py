@@ -90,22 +90,38 @@ def _event_contrast(contrast: str, *events: str) -> Callable[[pd.DataFrame], pd.
     return extract
 
 
-def _complement_of_stay(rating: str, domain: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    """Share improving from ``rating`` = 1 - share staying or falling; from ``transitions``.
+def _improved_share(from_ratings: tuple[str, ...], domain: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """Share of ``domain`` ratings in ``from_ratings`` that were better at the next inspection.
 
-    From Inadequate, improving is the complement of staying Inadequate, so its Wilson/multinomial
-    interval is the complement of that cell's interval.
+    Reads either ``improvement_from_<rating>`` (the ``outcome == "improved"`` rows of
+    :func:`cqc_research.metrics.transitions.improvement_from`) or ``transitions`` (counts of
+    consecutive pairs), where the improved pairs are counted and given a Wilson interval, the
+    interval ``improvement_from`` uses.
     """
+    rank = {r: i for i, r in enumerate(RATINGS)}
+    note = (f"{domain} rated {' or '.join(from_ratings)} at one inspection, better at the next; "
+            "n = pairs of inspections")
+
     def extract(t: pd.DataFrame) -> pd.DataFrame:
-        _need(t, ["sector", "domain", "from_rating", "to_rating", "n", "share", "ci_low", "ci_high"])
-        d = t[(t["domain"] == domain) & (t["from_rating"] == rating) & (t["to_rating"] == rating)]
-        totals = (t[(t["domain"] == domain) & (t["from_rating"] == rating)]
-                  .groupby("sector")["n"].sum())
-        return pd.DataFrame({"sector": d["sector"], "estimate": 1 - d["share"],
-                             "ci_low": 1 - d["ci_high"], "ci_high": 1 - d["ci_low"],
-                             "n": d["sector"].map(totals),
-                             "note": f"{domain} rated {rating} at one inspection, better at the next; "
-                                     "n = pairs of inspections"})
+        if "outcome" in t.columns:
+            _need(t, ["sector", "from_rating", "outcome", "total", "share", "ci_low", "ci_high"])
+            d = t[(t["outcome"] == "improved") & t["from_rating"].isin(from_ratings) & (t["total"] > 0)]
+            if "domain" in d.columns:
+                d = d[d["domain"].isna() | (d["domain"] == domain)]
+            if len(set(d["from_rating"])) != len(from_ratings):
+                d = d.iloc[0:0]
+            return pd.DataFrame({"sector": d["sector"], "estimate": d["share"], "ci_low": d["ci_low"],
+                                 "ci_high": d["ci_high"], "n": d["total"], "note": note})
+        _need(t, ["sector", "domain", "from_rating", "to_rating", "n"])
+        d = t[(t["domain"] == domain) & t["from_rating"].isin(from_ratings)].copy()
+        d["up"] = d["to_rating"].map(rank) > d["from_rating"].map(rank)
+        g = d.groupby("sector").apply(
+            lambda x: pd.Series({"k": x.loc[x["up"], "n"].sum(), "n": x["n"].sum()}),
+            include_groups=False).reset_index()
+        g = g[g["n"] > 0]
+        lo, hi = _wilson(g["k"], g["n"])
+        return pd.DataFrame({"sector": g["sector"], "estimate": g["k"] / g["n"], "ci_low": lo,
+                             "ci_high": hi, "n": g["n"], "note": note})
     return extract
 
 
@@ -281,8 +297,9 @@ MECHANISMS = _Registry([
                    "special measures) make a service change what it was told to change.",
         proxies=(
             Proxy("share of services rated Inadequate that were rated better at the next "
-                  "inspection", "share", _TRANS_FN, "03_improvement_journeys", ("transitions",),
-                  _complement_of_stay("Inadequate", "Overall"),
+                  "inspection", "share", _TRANS_FN, "03_improvement_journeys",
+                  ("improvement_from_inadequate", "transitions"),
+                  _improved_share(("Inadequate",), "Overall"),
                   "Improvement after Inadequate also reflects regression to the mean and whatever "
                   "else changed; it is an upper bound on what enforcement achieved."),
             Proxy("change in a monthly indicator in the months after a rating is published "
@@ -301,9 +318,9 @@ MECHANISMS = _Registry([
         definition="An inspection sets off change inside the organisation: new governance, "
                    "systems, roles or priorities adopted because of what was found.",
         proxies=(
-            Proxy("share of services rated Inadequate for Well-led that were rated better for "
-                  "Well-led at the next inspection", "share", _TRANS_FN, "03_improvement_journeys",
-                  ("transitions",), _complement_of_stay("Inadequate", "Well-led"),
+            Proxy("share of Well-led ratings below Good (Inadequate or Requires improvement) that "
+                  "were better at the next inspection", "share", _TRANS_FN, "03_improvement_journeys",
+                  ("transitions",), _improved_share(("Inadequate", "Requires improvement"), "Well-led"),
                   "A partial proxy: a better Well-led rating shows that governance was judged "
                   "better, not why it changed."),
             Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),

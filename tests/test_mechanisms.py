@@ -133,15 +133,15 @@ def test_headlines_from_hand_made_tables(tmp_path):
     h = headline_figures(tmp_path)
     get = lambda mech, proxy_start, sector: h[(h.mechanism == mech) & h.proxy.str.startswith(proxy_start)  # noqa: E731
                                               & (h.sector == sector)].iloc[0]
-    # directive: improved from Inadequate = 1 - share staying; NHS 17/20, ASC 70/100
+    # directive: improved from Inadequate, counted from transitions: NHS 17/20, ASC 70/100,
+    # with Wilson intervals (as improvement_from gives)
     d = get("directive", "share of services rated Inadequate", "NHS hospitals")
-    lo, hi = proportion_confint(3, 20, method="wilson")
     assert d["estimate"] == pytest.approx(17 / 20)
-    assert (d["ci_low"], d["ci_high"]) == pytest.approx((1 - hi, 1 - lo))
-    assert d["n"] == 20 and d["status"] == "measured"
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx(proportion_confint(17, 20, method="wilson"))
+    assert d["n"] == 20 and d["status"] == "measured" and d["table"] == "transitions"
     assert get("directive", "share of services rated Inadequate", "Adult social care")["estimate"] == pytest.approx(0.7)
-    # organisational: the Well-led domain, 15/20
-    assert get("organisational", "share of services rated Inadequate for Well-led",
+    # organisational: the Well-led domain below Good: 15/20
+    assert get("organisational", "share of Well-led ratings below Good",
                "NHS hospitals")["estimate"] == pytest.approx(0.75)
     # systemic: moved up the scale, Overall, all starting ratings. NHS: (12+5+10)/(20+50)
     s = get("systemic", "share of consecutive", "NHS hospitals")
@@ -163,6 +163,22 @@ def test_headlines_from_hand_made_tables(tmp_path):
     st = h[h.mechanism == "stakeholder"]
     assert set(st["status"]) == {"no estimate", "qualitative"}
     assert not h["status"].eq("unreadable").any()
+
+
+def test_directive_prefers_the_improvement_table(tmp_path):
+    (tmp_path / "tables").mkdir()
+    _transitions().to_csv(tmp_path / "tables" / "transitions.csv", index=False)
+    # the improvement_from() schema of notebook 03
+    pd.DataFrame({"sector": ["NHS hospitals", "NHS hospitals", "GP practices"],
+                  "from_rating": "Inadequate", "outcome": ["improved", "to Good", "improved"],
+                  "n": [16, 5, 0], "total": [20, 20, 0], "share": [0.8, 0.25, np.nan],
+                  "ci_low": [0.58, 0.11, np.nan], "ci_high": [0.92, 0.47, np.nan]}).to_csv(
+        tmp_path / "tables" / "improvement_from_inadequate.csv", index=False)
+    h = headline_figures(tmp_path, names=["directive"])
+    m = h[(h.status == "measured") & h.proxy.str.startswith("share")]
+    assert m["sector"].tolist() == ["NHS hospitals"]  # GP practices: no re-inspection, no estimate
+    assert (m["estimate"].item(), m["ci_low"].item(), m["n"].item()) == (0.8, 0.58, 20)
+    assert m["table"].item() == "improvement_from_inadequate"
 
 
 def test_anticipatory_falls_back_to_publication_leads(tmp_path):

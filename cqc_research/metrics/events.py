@@ -47,6 +47,7 @@ from ..ratings import normalise_rating, sector_of
 __all__ = [
     "event_study",
     "event_contrast",
+    "event_contrasts",
     "api_reports",
     "event_dates",
     "month_index",
@@ -413,8 +414,9 @@ def event_study(
         observed at that relative month) and ``n_obs``. The reference row has estimate 0 and no
         interval.
 
-        ``.attrs`` holds ``contrasts`` (a DataFrame from :func:`event_contrast` for the mean of
-        the leads and of the lags), ``vcov`` (the coefficients' covariance), ``n_obs``,
+        ``.attrs`` holds ``contrasts`` (records of :func:`event_contrast` for the mean of the
+        leads and of the lags; :func:`event_contrasts` returns them as a DataFrame), ``vcov``
+        (the coefficients' covariance, as plain lists so that results still concatenate), ``n_obs``,
         ``n_units``, ``n_event_units``, ``n_events``, ``n_clusters``, ``df`` (clusters - 1,
         the degrees of freedom of the t intervals), ``window``, ``reference``, ``endpoints``,
         ``outcome``, ``alpha``.
@@ -600,7 +602,9 @@ def event_study(
         })
     out = pd.DataFrame(rows)
     out.attrs.update({
-        "vcov": pd.DataFrame(vcov, index=fitted_k, columns=fitted_k),
+        # plain Python only: pandas compares attrs when concatenating, and frames or arrays
+        # there would make pd.concat of two results fail
+        "vcov": {"rel_time": [int(k) for k in fitted_k], "values": [[float(v) for v in row] for row in vcov]},
         "n_obs": n,
         "n_units": int(ucode.max() + 1),
         "n_event_units": len(event_units & set(d["u"])),
@@ -621,8 +625,23 @@ def event_study(
                                     mechanism="anticipatory"))
     parts.append(event_contrast(out, range(lags[0], lags[1] + 1), name="lags",
                                 mechanism="directive / informational"))
-    out.attrs["contrasts"] = pd.concat(parts, ignore_index=True)
+    out.attrs["contrasts"] = pd.concat(parts, ignore_index=True).to_dict("records")
     return out
+
+
+def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
+    """The summary contrasts of an :func:`event_study` result as a tidy DataFrame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per contrast (``leads``: anticipatory; ``lags``: directive / informational), with
+        the columns of :func:`event_contrast`.
+    """
+    records = result.attrs.get("contrasts")
+    if records is None:
+        raise ValueError("result has no contrasts in .attrs; pass the output of event_study")
+    return pd.DataFrame.from_records(records)
 
 
 def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
@@ -648,9 +667,10 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
         ci_low, ci_high, p_value`` (of the mean), ``joint_p_value`` (Wald F test that every
         coefficient in the set is zero, F(q, clusters - 1)).
     """
-    vcov = result.attrs.get("vcov")
-    if vcov is None:
+    raw = result.attrs.get("vcov")
+    if raw is None:
         raise ValueError("result has no covariance in .attrs; pass the output of event_study")
+    vcov = pd.DataFrame(raw["values"], index=raw["rel_time"], columns=raw["rel_time"])
     alpha = result.attrs.get("alpha", 0.05) if alpha is None else alpha
     dof = result.attrs["df"]
     ks = [int(k) for k in rel_times if int(k) != result.attrs["reference"]]

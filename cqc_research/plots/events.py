@@ -72,9 +72,9 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
     ax.set_xlabel(f"months relative to {event_label}")
     ax.set_ylabel(ylabel or f"change in {result.attrs.get('outcome', 'outcome')}")
     ax.set_title(title or f"Event study around {event_label}")
-    if show_contrasts and isinstance(result.attrs.get("contrasts"), pd.DataFrame):
+    if show_contrasts and result.attrs.get("contrasts"):
         lines = []
-        for _, c in result.attrs["contrasts"].iterrows():
+        for c in result.attrs["contrasts"]:
             if not np.isfinite(c["estimate"]):
                 continue
             lines.append(f"mean of {c['contrast']} {int(c['rel_from'])}..{int(c['rel_to'])}: "
