@@ -312,6 +312,11 @@ def test_variation_at_equal_resources_counts_and_intervals():
     np.testing.assert_allclose(out.groupby("decile").share.sum(), 1)
     chi = stats.chi2_contingency(ref.loc[:, ref.sum() > 0].to_numpy())
     assert out.attrs["chi2"]["p_value"] == pytest.approx(chi.pvalue)
+    # with these counts the permutation p-value and the chi-square approximation agree
+    assert out.attrs["chi2"]["p_value_permutation"] == pytest.approx(chi.pvalue, abs=0.03)
+    noise = df.assign(z=np.random.default_rng(1).standard_normal(len(df)))
+    flat = variation_at_equal_resources(noise, "Overall", "z", deciles=5, n_perm=500, seed=2)
+    assert flat.attrs["chi2"]["p_value_permutation"] > 0.01
     # the planted effect of 'a' shows as a rising share of Good or better
     good = out[out.rating.isin(["Good", "Outstanding"])].groupby("decile")["share"].sum()
     assert good.loc[10] > good.loc[1]
@@ -410,3 +415,135 @@ def test_synthetic_default_scale_detects_the_two_planted_signals(tmp_path):
         assert out.loc[k, "ci_low"] <= np.exp(truth[k]) <= out.loc[k, "ci_high"], k
     assert out.loc["qof_payments_per_patient", "ci_low"] > 1  # planted 0.30 per SD
     assert out.loc["list_size", "ci_high"] < 1                 # planted -0.20 per SD
+
+
+# --------------------------------------------------------------------------------------------
+# notebook 02, end to end: on the synthetic data, and on the real payments files
+NB02_REQUIRED = {
+    "prediction_summary": {"domain", "n", "accuracy", "modal_share", "weighted_kappa",
+                           "weighted_kappa_ci_low", "weighted_kappa_ci_high"},
+    "odds_ratios": {"indicator", "odds_ratio_per_sd", "ci_low", "ci_high", "p_value"},
+    "correlations": {"indicator", "domain", "n", "rho", "ci_low", "ci_high"},
+    "linkage_report": {"side", "org_code", "status", "reason"},
+}
+NB02_FIGURES = ("indicators_by_rating", "confusion_matrix", "funnel_good_or_better_by_area")
+
+
+def _run_nb02(tmp_path, **params):
+    from cqc_research.paths import NOTEBOOKS
+    from cqc_research.reports import KernelSession
+
+    run = tmp_path / "run"
+    params = {k: str(v) for k, v in params.items()} | {"output_dir": str(run)}
+    with KernelSession(cwd=tmp_path) as kernel:
+        nb, error = kernel.execute(NOTEBOOKS / "02_indicators_vs_ratings.ipynb",
+                                   run / "02.ipynb", params)
+    assert error is None, error
+    tables = {}
+    for name, cols in NB02_REQUIRED.items():
+        tables[name] = pd.read_csv(run / "tables" / f"{name}.csv")
+        assert cols <= set(tables[name].columns), name
+    for fig in NB02_FIGURES:
+        assert (run / "figures" / f"{fig}.png").is_file(), fig
+    text = "\n".join(out.get("data", {}).get("text/markdown", "")
+                     for cell in nb.cells for out in cell.get("outputs", []))
+    return run, tables, text
+
+
+def test_notebook_02_runs_on_synthetic_data(synthetic_small, tmp_path):
+    from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
+    from cqc_research.io.nhs import load_gp_payments
+    from cqc_research.link import link_indicators
+    from cqc_research.report import check_outputs
+
+    folder = synthetic_small.paths["gp_payments"][0].parent
+    run, tables, text = _run_nb02(tmp_path, ratings_path=synthetic_small.paths["ratings_ods"],
+                                  indicators_path=folder)
+    assert check_outputs(run, synthetic=True) == []
+    s = tables["prediction_summary"].iloc[0]
+    assert s["domain"] == "Overall" and s["n"] > 100
+    # the saved numbers are what the library gives on the same linked data
+    indicators = ["list_size", "weighted_list_size", "payments_per_patient",
+                  "payments_per_weighted_patient", "qof_payments_per_patient"]
+    wide = ratings_wide(load_latest_ratings(synthetic_small.paths["ratings_ods"]), level="location")
+    wide = wide[wide["sector"] == "GP practices"]
+    link = link_indicators(wide, [load_gp_payments(p) for p in sorted(folder.glob("*.csv"))],
+                           level="practice", measures=indicators, sector=None)
+    data = link.data.dropna(subset=["Overall", *indicators])
+    direct = cross_validated_prediction(data, "Overall", indicators, folds=5, seed=20240501)
+    d = direct.summary.iloc[0]
+    assert s["n"] == d["n"]
+    assert s["accuracy"] == pytest.approx(d["accuracy"])
+    assert s["modal_share"] == pytest.approx(d["modal_share"])
+    assert s["weighted_kappa"] == pytest.approx(d["weighted_kappa"], abs=1e-12)
+    odds = tables["odds_ratios"].set_index("indicator")
+    np.testing.assert_allclose(
+        odds.loc[indicators, "odds_ratio_per_sd"],
+        ordered_logit(data, "Overall", indicators).set_index("indicator")["odds_ratio_per_sd"],
+        rtol=1e-6)
+    # the prose reads the numbers from the table
+    assert f"Cross-validated accuracy is **{d['accuracy']:.1%}**" in text
+    assert f"scores **{d['modal_share']:.1%}**" in text
+
+
+def _ratings_csv_with_real_practice_codes(synthetic_small, shared_data, folder):
+    """The synthetic Locations ratings as a Latest-ratings CSV, GP practices given real codes."""
+    from cqc_research.io.cqc_files import load_latest_ratings
+    from cqc_research.io.nhs import load_gp_payments
+
+    pay_dir = shared_data / "nhs_payments_to_general_practice"
+    codes = None
+    for f in sorted(pay_dir.glob("*.csv")):
+        c = set(load_gp_payments(f)["org_code"])
+        codes = c if codes is None else codes & c
+    long = load_latest_ratings(synthetic_small.paths["ratings_ods"])
+    long = long[long["level"] == "location"].copy()
+    gp_ids = sorted(long.loc[long["sector"] == "GP practices", "location_id"].unique())
+    mapping = dict(zip(gp_ids, sorted(codes)[: len(gp_ids)], strict=False))
+    long["location_ods_code"] = long["location_id"].map(mapping).fillna(long["location_ods_code"])
+    rating = long["rating"].astype(object).where(long["rating"].notna(),
+                                                  long["rating_status"].astype(object))
+    yn = {True: "Y", False: "N"}
+    csv = pd.DataFrame({
+        "Location ID": long["location_id"], "Location ODS Code": long["location_ods_code"],
+        "Location Name": long["location_name"], "Care Home?": long["care_home"].map(yn),
+        "Location Type": long["location_type"],
+        "Location Primary Inspection Category": long["inspection_category"],
+        "Location Street Address": "", "Location Address Line 2": "", "Location City": "",
+        "Location Post Code": long["postcode"], "Location Local Authority": long["local_authority"],
+        "Location Region": long["region"], "Location NHS Region": long["nhs_region"],
+        "Location ONSPD CCG Code": "", "Location ONSPD CCG": "",
+        "Location Commissioning CCG Code": "", "Location Commissioning CCG Name": "",
+        "Service / Population Group": long["service_group"], "Domain": long["domain"],
+        "Latest Rating": rating,
+        "Publication Date": long["publication_date"].dt.strftime("%d/%m/%Y"),
+        "Report Type": long["report_type"], "Inherited Rating (Y/N)": long["inherited"].map(yn),
+        "URL": long["url"], "Provider ID": long["provider_id"],
+        "Provider Name": long["provider_name"], "Brand ID": long["brand_id"],
+        "Brand Name": long["brand_name"],
+    })
+    folder.mkdir(parents=True)
+    (folder / "SYNTHETIC").write_text("synthetic ratings with real practice codes\n")
+    path = folder / "latest_ratings_locations.csv"
+    csv.to_csv(path, index=False)
+    return path, set(mapping.values()), pay_dir
+
+
+@pytest.mark.realdata
+def test_notebook_02_runs_on_real_payments_files(synthetic_small, shared_data, tmp_path):
+    ratings_csv, real_codes, pay_dir = _ratings_csv_with_real_practice_codes(
+        synthetic_small, shared_data, tmp_path / "ratings")
+    run, tables, text = _run_nb02(tmp_path, ratings_path=ratings_csv, indicators_path=pay_dir)
+    report = tables["linkage_report"]
+    matched = report[(report["side"] == "ratings") & (report["status"] == "matched")]
+    assert len(matched) > 100
+    assert set(matched["org_code"]) <= real_codes
+    # both real layouts (2014-15 and 2018-19) supplied values
+    assert "2014-15, 2018-19" in text
+    s = tables["prediction_summary"].iloc[0]
+    # linked practices whose real values are missing (e.g. a zero list size) drop out
+    assert 0.9 * len(matched) <= s["n"] <= len(matched)
+    assert set(tables["odds_ratios"]["indicator"]) == {
+        "list_size", "weighted_list_size", "payments_per_patient",
+        "payments_per_weighted_patient", "qof_payments_per_patient"}
+    assert np.isfinite(tables["odds_ratios"]["odds_ratio_per_sd"]).all()

@@ -469,6 +469,7 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
         "auc": auc["auc"], "auc_ci_low": auc["ci_low"], "auc_ci_high": auc["ci_high"],
         "binary_threshold": f"{good_or_better} or better",
         "share_good_or_better": positive.mean(),
+        "n_good_or_better": int(positive.sum()), "n_worse": int((~positive).sum()),
         "modal_classes": ", ".join(sorted({r[3] for r in per_fold})),
         "predicted_classes": ", ".join(RATINGS[k] for k in np.unique(pred)),
         "seed": seed,
@@ -504,7 +505,8 @@ def _cv_note(pred: np.ndarray, modal_pred: np.ndarray) -> str:
 # ---------------------------------------------------------------------------------------------
 # variation at equal resources
 def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str, *,
-                                 deciles: int = 10, alpha: float = 0.05) -> pd.DataFrame:
+                                 deciles: int = 10, alpha: float = 0.05, n_perm: int = 2000,
+                                 seed=0) -> pd.DataFrame:
     """The rating mix within groups (deciles) of a resource measure.
 
     CQC has said quality varies between providers with the same resources. This shows how
@@ -523,14 +525,20 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
         Number of quantile groups (10 = deciles). Fewer when the measure has many ties.
     alpha : float
         1 - confidence level.
+    n_perm : int
+        Permutations for the exact-style p-value of the chi-square statistic (0 to skip).
+    seed : int
+        Seed of the permutations.
 
     Returns
     -------
     pandas.DataFrame
         One row per group x rating: ``decile, resource_low, resource_high, resource_median, n,
         rating, count, share, ci_low, ci_high``. ``attrs["chi2"]`` holds a chi-square test of
-        the same rating mix in every group (``statistic, dof, p_value``) and
-        ``attrs["n_dropped"]`` the rows without a rating or resource value.
+        the same rating mix in every group: ``statistic, dof, p_value`` (the chi-square
+        approximation, rough when expected counts are small) and ``p_value_permutation``
+        (ratings shuffled across groups ``n_perm`` times, which does not rely on large counts).
+        ``attrs["n_dropped"]`` counts the rows without a rating or resource value.
 
     Examples
     --------
@@ -564,13 +572,34 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
                                       "ci_low", "ci_high"])
     out["rating"] = pd.Categorical(out["rating"], dtype=RATING_DTYPE)
     table = np.array(counts)
-    table = table[:, table.sum(0) > 0]
+    keep = table.sum(0) > 0
+    table = table[:, keep]
     if table.shape[0] > 1 and table.shape[1] > 1:
-        chi = stats.chi2_contingency(table)
+        chi = stats.chi2_contingency(table, correction=False)
         out.attrs["chi2"] = {"statistic": float(chi.statistic), "dof": int(chi.dof),
-                             "p_value": float(chi.pvalue)}
+                             "p_value": float(chi.pvalue),
+                             "p_value_permutation": _chi2_permutation(
+                                 groups, y, float(chi.statistic), n_perm, seed)}
     else:
-        out.attrs["chi2"] = {"statistic": np.nan, "dof": 0, "p_value": np.nan}
+        out.attrs["chi2"] = {"statistic": np.nan, "dof": 0, "p_value": np.nan,
+                             "p_value_permutation": np.nan}
     out.attrs["n_dropped"] = int((~ok).sum())
     out.attrs["resource"] = resource
     return out
+
+
+def _chi2_permutation(groups, y, observed: float, n_perm: int, seed) -> float:
+    """Share of rating shuffles whose chi-square statistic reaches the observed one."""
+    if n_perm <= 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    g = np.unique(groups, return_inverse=True)[1]
+    levels = np.unique(y, return_inverse=True)[1]
+    G, L = g.max() + 1, levels.max() + 1
+    expected = np.bincount(g, minlength=G)[:, None] * np.bincount(levels, minlength=L)[None, :]
+    expected = expected / len(y)
+    hits = 0
+    for _ in range(n_perm):
+        t = np.bincount(g * L + rng.permutation(levels), minlength=G * L).reshape(G, L)
+        hits += ((t - expected) ** 2 / expected).sum() >= observed - 1e-9
+    return float((hits + 1) / (n_perm + 1))

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _SHORT = {"Requires improvement": "Req. improvement"}
+_WRAP = {"Requires improvement": "Requires\nimprovement"}
 
 
 def _compact(v: float) -> str:
@@ -91,7 +92,7 @@ def indicator_by_rating(data: pd.DataFrame, rating: str, indicators: Sequence[st
                           alpha=0.35, jitter=0.25, ax=ax)
         counts = sub[rating].value_counts()
         ax.set_xticks(range(len(present)),
-                      [f"{_SHORT.get(r, r)}\n(n={counts.get(r, 0):,})" for r in present],
+                      [f"{_WRAP.get(r, r)}\n(n={counts.get(r, 0):,})" for r in present],
                       fontsize=8)
         ax.set_xlabel("")
         ax.set_ylabel(ind.replace("_", " "))
