@@ -257,7 +257,11 @@ _NAME_ATTR = re.compile(rb'table:name="([^"]*)"')
 
 def _unescape(raw: bytes) -> str:
     """Decode UTF-8 XML character data, resolving the predefined and numeric entities."""
-    text = raw.decode("utf-8")
+    return _unescape_text(raw.decode("utf-8"))
+
+
+def _unescape_text(text: str) -> str:
+    """Resolve the predefined and numeric XML entities in ``text``."""
     if "&" not in text:
         return text
     return _ENTITY.sub(_entity, text)
@@ -451,6 +455,557 @@ def _missing_sheet(path: Path, sheet: str, names: list[str]) -> DataFormatError:
                            path=path, sheet=sheet)
 
 
+# ---- the fast reader: blocks of whole rows turned into Arrow string columns at C speed -------
+#
+# ``content.xml`` is decompressed in a background thread and cut into blocks of whole rows (at
+# ``</table:table-row>``). Each block is viewed as a numpy byte array. The position of every
+# ``<`` gives every tag, and one 8-byte probe after it classifies the tag (row, cell, paragraph
+# and their ends; anything else is rare). In LibreOffice's compact XML a tag ends where the next
+# one starts, except ``<text:p>``, which is followed by its text. So every cell is one
+# *segment* of the block: the text of its one paragraph, or its ``office:value`` /
+# ``office:date-value`` attribute (found from the quotes after ``value=``), or nothing. Cells
+# repeated with ``table:number-columns-repeated`` repeat their segment, trailing empty cells
+# are dropped, and empty rows vanish: their ``table:number-rows-repeated`` only advances the row
+# numbers, so the padding row is never expanded. The segments are laid out column by column and
+# one gather copies their bytes into a buffer that, with the offsets, *is* an Arrow
+# ``large_string`` column per sheet column: no text parsing, no copy into pandas. Blocks are
+# converted by two threads (numpy releases the GIL for the heavy work). Cells with richer
+# content (several paragraphs, spans, links, ``<text:s/>``, comments) are converted by the
+# expat reader one cell at a time, and rows with anything stranger one row at a time.
+
+_TAIL = 64  # zero bytes after a block, so that 8-byte probes never read past it
+_ROOM = 1 << 16  # room after those for the text of a few cells converted by expat
+
+
+def _u(text: str) -> np.uint64:
+    """The little-endian integer of up to 8 ASCII bytes (zero padded)."""
+    return np.uint64(int.from_bytes(text.encode().ljust(8, b"\0"), "little"))
+
+
+_M5 = np.uint64((1 << 40) - 1)
+_M7 = np.uint64((1 << 56) - 1)
+_SH56 = np.uint64(56)
+_SH16 = np.uint64(16)
+_SH8 = np.uint64(8)
+_FF = np.uint64(0xFF)
+_K_OTHER, _K_ROW, _K_ROW_END, _K_CELL, _K_CELL_END, _K_P, _K_P_END = range(7)
+
+
+class _Unsupported(Exception):
+    """Something the fast reader does not handle; the expat reader takes over."""
+
+
+class _Malformed(Exception):
+    """Malformed XML in a block, at a row counted from the block's start."""
+
+    def __init__(self, message: str, row: int):
+        super().__init__(message)
+        self.row = row
+
+
+def _delim(b):
+    """Bytes that may end a tag name: space, ``>``, ``/``, tab, newline, carriage return."""
+    return (b == 0x20) | (b == 0x3E) | (b == 0x2F) | (b == 0x09) | (b == 0x0A) | (b == 0x0D)
+
+
+def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Decimal integers written between byte offsets ``start`` and ``stop`` (at most 8 digits)."""
+    length = stop - start
+    if len(length) and (length.min() < 1 or length.max() > 8):
+        raise _Unsupported("an attribute number is empty or too long")
+    raw = view[start]
+    out = np.zeros(len(start), np.int64)
+    for i in range(8):
+        digit = ((raw >> np.uint64(8 * i)) & _FF).astype(np.int64) - 48
+        use = i < length
+        if np.any(use & ((digit < 0) | (digit > 9))):
+            raise _Unsupported("an attribute number is not a number")
+        out = np.where(use, out * 10 + digit, out)
+    return out
+
+
+def _expat_fragment(xml: bytes, sheet: str) -> list[tuple[int, list]]:
+    """Rows of an XML fragment holding whole rows, read by the reference reader."""
+    state = _ExpatSheet(sheet)
+    state.active = state.found = True
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = state.start
+    parser.EndElementHandler = state.end
+    parser.CharacterDataHandler = state.text
+    parser.Parse(b"<r>" + xml + b"</r>", True)
+    return state.rows
+
+
+
+
+class _Block:
+    """One converted block: its columns, their row numbers, and the rows it spanned."""
+
+    __slots__ = ("columns", "numbers", "rows", "end")
+
+
+def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
+    """Convert one block of whole rows (the concatenation of ``pieces``) into Arrow columns.
+
+    Row numbers are counted from the start of the block (1 = its first row). If the sheet ends
+    in the block (``</table:table>``), what follows is ignored and ``end`` is set.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(b"\r" in piece for piece in pieces):  # XML line-end normalisation
+        pieces = [b"".join(pieces).replace(b"\r\n", b"\n").replace(b"\r", b"\n")]
+    block_has_amp = any(b"&" in piece for piece in pieces)
+    n = sum(len(piece) for piece in pieces)
+    work = np.empty(n + _TAIL + _ROOM, np.uint8)
+    at = 0
+    for piece in pieces:
+        work[at: at + len(piece)] = np.frombuffer(piece, np.uint8)
+        at += len(piece)
+    del pieces
+    work[n: n + _TAIL] = 0
+    a = work[:n]
+    view = np.ndarray((n + _TAIL - 8,), "<u8", buffer=work, strides=(1,))
+    block = _Block()
+    block.end = False
+
+    # tags and their kinds
+    lt = np.flatnonzero(a == 0x3C)
+    k1 = view[lt + 1]
+    t = np.flatnonzero(k1 == _u("/table:t"))
+    k2 = view[lt[t] + 9]
+    sheet_end = t[(k2 & _M5) == _u("able>")]
+    if len(sheet_end):  # the sheet ends here: ignore what follows
+        block.end = True
+        keep = sheet_end[0]
+        n = int(lt[keep])
+        lt, k1 = lt[:keep], k1[:keep]
+        t, k2 = t[t < keep], k2[t < keep]
+        a = a[:n]
+    n_tags = len(lt)
+    nxt = np.empty(n_tags, np.int64)
+    nxt[:-1] = lt[1:]
+    nxt[-1:] = n
+    kind = np.zeros(n_tags + 4, np.int8)
+    cell_ends = t[k2 == _u("able-cel")]
+    t = t[k2 == _u("able-row")]
+    rc = t[a[lt[t] + 17] == 0x3E]
+    t = np.flatnonzero(k1 == _u("table:ta"))
+    k2 = view[lt[t] + 9]
+    cells = t[k2 == _u("ble-cell")]
+    ro = t[((k2 & _M7) == _u("ble-row")) & _delim(k2 >> _SH56)]
+    p = np.flatnonzero((k1 & _M7) == _u("text:p>"))
+    pe = np.flatnonzero(k1 == _u("/text:p>"))
+    kind[cells] = _K_CELL
+    kind[ro] = _K_ROW
+    kind[cell_ends] = _K_CELL_END
+    kind[rc] = _K_ROW_END
+    kind[p] = _K_P
+    kind[pe] = _K_P_END
+    n_rows = len(ro)
+    if (len(rc) != n_rows or (ro > rc).any() or (ro[1:] < rc[:-1]).any()
+            or (a[nxt[ro] - 2] == 0x2F).any()):
+        raise _Unsupported("rows are not properly nested")
+
+    # the rare tags: covered cells count as cells; inside a cell anything else makes the cell
+    # "rich"; between the cells of a row it makes the row "complex"
+    rich_tags = loose_tags = np.zeros(0, np.int64)
+    if len(cells) + len(ro) + len(cell_ends) + len(rc) + len(p) + len(pe) < n_tags:
+        other = np.flatnonzero(kind[:n_tags] == _K_OTHER)
+        owner = np.searchsorted(ro, other, "right") - 1
+        other = other[(owner >= 0) & (other < rc[np.maximum(owner, 0)])]
+        o1 = k1[other]
+        o2 = view[lt[other] + 9]
+        cov = (o1 == _u("table:co")) & (o2 == _u("vered-ta"))
+        cov_end = (o1 == _u("/table:c")) & (o2 == _u("overed-t"))
+        if cov.any():
+            cells = np.sort(np.concatenate((cells, other[cov])))
+            kind[other[cov]] = _K_CELL
+        if cov_end.any():
+            cell_ends = np.sort(np.concatenate((cell_ends, other[cov_end])))
+            kind[other[cov_end]] = _K_CELL_END
+        rich_tags = other[~cov & ~cov_end]
+    del k1, k2, t, p, pe
+    n_cells = len(cells)
+    if (a[nxt[cells] - 1] != 0x3E).any():
+        raise _Unsupported("white space between tags")
+    selfclose = a[nxt[cells] - 2] == 0x2F
+    if (~selfclose).sum() != len(cell_ends):
+        raise _Unsupported("cells are not properly closed")
+    close = cells.copy()  # the tag that ends each cell
+    close[~selfclose] = cell_ends
+    if (close < cells).any() or (cells[1:] <= close[:-1]).any():
+        raise _Unsupported("cells are not properly nested")
+    first_cell = np.searchsorted(cells, ro)
+    stop_cell = np.searchsorted(cells, rc)
+    per_row = stop_cell - first_cell
+    if per_row.sum() != n_cells:
+        raise _Unsupported("a cell outside a row")
+    cell_row = np.repeat(np.arange(n_rows), per_row)
+    rich = np.zeros(n_cells, bool)
+    if len(rich_tags):
+        owner = np.searchsorted(cells, rich_tags, "right") - 1
+        inside = (owner >= 0) & (rich_tags < close[np.maximum(owner, 0)])
+        rich[owner[inside]] = True
+        loose_tags = rich_tags[~inside]
+
+    # attributes: quotes preceded by "...value=" (a cell's value) or "repeated="
+    special = np.flatnonzero((a == 0x22) | (a == 0x26)) if block_has_amp else np.flatnonzero(
+        a == 0x22)
+    if block_has_amp:
+        is_amp = a[special] == 0x26
+        amp = special[is_amp]
+        q = special[~is_amp]
+    else:
+        amp = np.zeros(0, np.int64)
+        q = special
+    del special
+    qv = view[np.maximum(q - 8, 0)]
+    b1 = (qv >> _SH8) & _FF
+    cand = np.flatnonzero((((qv >> _SH16) == _u("value=")) & ((b1 == 0x3A) | (b1 == 0x2D)))
+                          | (qv == _u("epeated=")))
+    col_rep = np.ones(n_cells, np.int64)
+    row_rep = np.ones(n_rows, np.int64)
+    val_start = np.full(n_cells, -1, np.int64)
+    val_stop = np.zeros(n_cells, np.int64)
+    if len(cand):
+        if cand[-1] + 1 >= len(q):
+            raise _Unsupported("an attribute value is not closed")
+        qo, qc = q[cand], q[cand + 1]
+        tag = np.searchsorted(lt, qo) - 1
+        ok = (tag >= 0) & (qc < nxt[np.maximum(tag, 0)])
+        tag_kind = np.where(ok, kind[np.maximum(tag, 0)], _K_OTHER)
+        is_rep = qv[cand] == _u("epeated=")
+        sel = np.flatnonzero(is_rep & (tag_kind == _K_CELL))
+        if len(sel):
+            col_rep[np.searchsorted(cells, tag[sel])] = _parse_ints(view, qo[sel] + 1, qc[sel])
+        sel = np.flatnonzero(is_rep & (tag_kind == _K_ROW))
+        if len(sel):
+            row_rep[np.searchsorted(ro, tag[sel])] = _parse_ints(view, qo[sel] + 1, qc[sel])
+        sel = np.flatnonzero(~is_rep & (tag_kind == _K_CELL))
+        if len(sel):
+            owner, first = np.unique(np.searchsorted(cells, tag[sel]), return_index=True)
+            val_start[owner] = qo[sel[first]] + 1
+            val_stop[owner] = qc[sel[first]]
+    del q, qv, b1, cand
+    has_val = val_start >= 0
+
+    # one segment per cell: its paragraph's text, or its value, or nothing
+    seg_start = np.zeros(n_cells, np.int64)
+    seg_len = np.zeros(n_cells, np.int64)
+    simple = ((kind[cells + 1] == _K_P) & (kind[cells + 2] == _K_P_END)
+              & (kind[cells + 3] == _K_CELL_END) & ~selfclose)
+    empty_open = ~selfclose & (kind[cells + 1] == _K_CELL_END)
+    rich |= ~(simple | empty_open | selfclose)
+    rich &= ~has_val
+    text = np.flatnonzero(simple & ~rich & ~has_val)
+    seg_start[text] = lt[cells[text] + 1] + 8  # just after "<text:p>"
+    seg_len[text] = lt[cells[text] + 2] - seg_start[text]
+    seg_start[has_val] = val_start[has_val]
+    seg_len[has_val] = val_stop[has_val] - val_start[has_val]
+    numbers_of_row = np.cumsum(row_rep) - row_rep + 1
+
+    # rich cells, one at a time, by the reference reader; their text goes after the block
+    extra: list[bytes] = []
+    extra_size = 0
+    tail0 = n + _TAIL
+    for c in np.flatnonzero(rich).tolist():
+        xml = work[lt[cells[c]]: nxt[close[c]]].tobytes()
+        try:
+            found = _expat_fragment(b"<table:table-row>" + xml + b"</table:table-row>", sheet)
+        except expat.ExpatError as exc:
+            raise _Malformed(str(exc), int(numbers_of_row[cell_row[c]])) from exc
+        piece = found[0][1][0].encode("utf-8") if found else b""
+        seg_start[c] = tail0 + extra_size
+        seg_len[c] = len(piece)
+        extra.append(piece)
+        extra_size += len(piece)
+
+    # cells holding "&" (an entity or character reference) are decoded one at a time
+    if len(amp):
+        owner = np.searchsorted(lt[cells], amp, "right") - 1
+        owner = owner[owner >= 0]
+        hit = amp[-len(owner):] if len(owner) else owner
+        inside = ~rich[owner] & (seg_start[owner] <= hit) & (hit < seg_start[owner] + seg_len[owner])
+        for c in np.unique(owner[inside]).tolist():
+            start = int(seg_start[c])
+            piece = _unescape(work[start: start + int(seg_len[c])].tobytes()).encode("utf-8")
+            seg_start[c] = tail0 + extra_size
+            seg_len[c] = len(piece)
+            rich[c] = True  # its text now lies after the block
+            extra.append(piece)
+            extra_size += len(piece)
+
+    # trailing empty cells are dropped; rows without data vanish
+    last = np.full(n_rows, -1, np.int64)
+    ne = np.flatnonzero(seg_len > 0)
+    if len(ne):
+        ne_rows = cell_row[ne]
+        tails = np.append(np.flatnonzero(ne_rows[1:] != ne_rows[:-1]), len(ne) - 1)
+        last[ne_rows[tails]] = ne[tails]
+    mult = np.where(np.arange(n_cells) <= last[cell_row], col_rep, 0)
+    cum = np.zeros(n_cells + 1, np.int64)
+    np.cumsum(mult, out=cum[1:])
+    n_fields = cum[stop_cell] - cum[first_cell]
+    empty_row = n_fields == 0
+    complex_row = (row_rep > 1) & ~empty_row
+    if len(loose_tags):
+        complex_row[np.searchsorted(ro, loose_tags, "right") - 1] = True
+
+    # rows with anything stranger, one at a time, by the reference reader
+    complex_values = {}
+    lines_per_row = (~empty_row).astype(np.int64)
+    for r in np.flatnonzero(complex_row).tolist():
+        try:
+            found = _expat_fragment(work[lt[ro[r]]: nxt[rc[r]]].tobytes(), sheet)
+        except expat.ExpatError as exc:
+            raise _Malformed(str(exc), int(numbers_of_row[r])) from exc
+        complex_values[r] = [values for _, values in found]
+        lines_per_row[r] = len(found)
+        mult[first_cell[r]: stop_cell[r]] = 0
+        n_fields[r] = max((len(values) for _, values in found), default=0)
+    width = int(n_fields.max(initial=0))
+    n_lines = int(lines_per_row.sum())
+    line_of_row = np.cumsum(lines_per_row) - lines_per_row
+
+    # the block's segments as one Arrow array: segment k is value 2k, the bytes between
+    # segments are the odd values (cells in document order, then the text after the block)
+    direct = np.flatnonzero(~rich)
+    seg_id = np.empty(n_cells, np.int64)
+    seg_id[direct] = np.arange(len(direct))
+    seg_id[rich] = len(direct) + np.arange(int(rich.sum()))
+    extra_start = [int(v) for v in seg_start[rich]]
+    extra_len = [int(v) for v in seg_len[rich]]
+
+    # the grid of segment ids, column by column (-1: no cell there)
+    n_grid = width * n_lines
+    grid = np.full(n_grid, -1, np.int64)
+    np.cumsum(mult, out=cum[1:])
+    expanded = np.repeat(np.arange(n_cells), mult)
+    rows_of = cell_row[expanded]
+    col = np.arange(len(expanded)) - cum[first_cell[rows_of]]
+    grid[col * n_lines + line_of_row[rows_of]] = seg_id[expanded]
+    del expanded, rows_of, col
+    for r, lines in complex_values.items():
+        for k, values in enumerate(lines):
+            for f, value in enumerate(values):
+                if value is not None:
+                    piece = value.encode("utf-8")
+                    grid[f * n_lines + line_of_row[r] + k] = len(direct) + len(extra_start)
+                    extra_start.append(tail0 + extra_size)
+                    extra_len.append(len(piece))
+                    extra.append(piece)
+                    extra_size += len(piece)
+    if extra_size <= _ROOM:
+        source = work
+        if extra:
+            work[tail0: tail0 + extra_size] = np.frombuffer(b"".join(extra), np.uint8)
+    else:
+        source = np.concatenate((work[:tail0], np.frombuffer(b"".join(extra), np.uint8)))
+    starts = np.concatenate((seg_start[direct], np.asarray(extra_start, np.int64)))
+    ends = starts + np.concatenate((seg_len[direct], np.asarray(extra_len, np.int64)))
+    bounds = np.empty(2 * len(starts) + 1, np.int64)
+    bounds[0:-1:2] = starts
+    bounds[1::2] = ends
+    bounds[-1] = len(source)
+    segments = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
+                                     [None, pa.py_buffer(bounds), pa.py_buffer(source)])
+    empty = seg_len[direct] == 0
+    if empty.any() or len(extra_len) and min(extra_len) == 0:  # empty cells are missing
+        lengths = ends - starts
+        grid[grid >= 0] = np.where(lengths[grid[grid >= 0]] > 0, grid[grid >= 0], -1)
+    missing = grid < 0
+    taken = pc.take(segments, pa.array(2 * grid, mask=missing))
+    del segments, source, work, bounds
+    taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
+
+    # values holding "&" (an entity or character reference) are decoded one at a time
+    block.columns = [taken.slice(c * n_lines, n_lines) for c in range(width)]
+
+    # the row number of each line: consecutive within a row repeated by its attribute
+    numbers = np.repeat(numbers_of_row, lines_per_row)
+    if complex_values:
+        numbers += np.arange(n_lines) - np.repeat(line_of_row, lines_per_row)
+    block.numbers = numbers
+    block.rows = int(row_rep.sum())
+    return block
+
+
+_ROW_CLOSE = b"</table:table-row>"
+_CONVERT_AT_LEAST = 4 << 20  # convert blocks of about this many bytes of XML
+
+
+class _Prefetch:
+    """Run an iterator in a background thread, handing its items over through a small queue."""
+
+    def __init__(self, iterator: Iterator, depth: int = 3):
+        import queue
+        import threading
+
+        self._queue = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(iterator,), daemon=True)
+        self._thread.start()
+
+    def _run(self, iterator):
+        try:
+            for item in iterator:
+                if not self._put((True, item)):
+                    return
+            self._put((True, _Prefetch))
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put((False, exc))
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self):
+        while True:
+            ok, item = self._queue.get()
+            if not ok:
+                raise item
+            if item is _Prefetch:
+                return
+            yield item
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def _sheet_rows_xml(blocks: Iterable[bytes], path: Path, sheet: str, names: list[str],
+                    found: list[bool]) -> Iterator[list[bytes]]:
+    """The requested sheet's XML from its first row on, as lists of pieces holding whole rows.
+
+    ``blocks`` is ``content.xml`` in order. Sheet names met on the way are appended to
+    ``names``; ``found[0]`` turns true once the sheet starts. The consumer stops once a piece
+    list holds ``</table:table>``; the last list (at the end of the stream) may hold a part row.
+    """
+    blocks = iter(blocks)
+    carry = b""
+    for block in blocks:  # find the sheet
+        buf = carry + block
+        pos = 0
+        while True:
+            i = buf.find(b"<table:table ", pos)
+            if i < 0:
+                carry = buf[max(pos, len(buf) - 16):]
+                break
+            m = _TABLE_START.match(buf, i)
+            if m is None:  # the tag continues in the next block
+                carry = buf[i:]
+                break
+            name = _NAME_ATTR.search(m.group(0))
+            name = _unescape(name.group(1)) if name else ""
+            names.append(name)
+            pos = m.end()
+            if name == sheet:
+                found[0] = True
+                carry = buf[pos:]
+                break
+        if found[0]:
+            break
+    if not found[0]:
+        return
+    buf = carry
+    while True:  # skip column definitions and the like, up to the first row
+        i = buf.find(b"<table:table-row")
+        while i >= 0 and i + 16 < len(buf) and buf[i + 16] not in b" >\t\r\n":
+            i = buf.find(b"<table:table-row", i + 1)
+        j = buf.find(b"</table:table>")
+        if j >= 0 and (i < 0 or j < i):
+            yield [buf[j:]]  # a sheet without rows
+            return
+        if i >= 0 and i + 16 < len(buf):
+            break
+        block = next(blocks, None)
+        if block is None:
+            return
+        buf = (buf[-32:] if i < 0 else buf[i:]) + block
+    pending = [buf[i:]]
+    size = len(pending[0])
+    for block in blocks:
+        pending.append(block)
+        size += len(block)
+        if size >= _CONVERT_AT_LEAST:
+            k = block.rfind(_ROW_CLOSE)
+            if k >= 0:
+                k += len(_ROW_CLOSE)
+                yield pending[:-1] + [block[:k]]
+                pending = [block[k:]]
+                size = len(pending[0])
+    yield pending
+
+
+def _raw_fast(zf: zipfile.ZipFile, path: Path, sheet: str) -> pd.DataFrame:
+    """The sheet's non-empty rows as a string frame (columns 0..w-1, index = row numbers)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+
+    names: list[str] = []
+    found = [False]
+    prefetch = _Prefetch(_xml_blocks(zf, path, sheet))
+    executor = ThreadPoolExecutor(2)
+    converted: list[_Block] = []
+    base = 0
+    ended = False
+    try:
+        ahead = deque()
+        pieces_lists = _sheet_rows_xml(prefetch, path, sheet, names, found)
+        while not ended:
+            pieces = next(pieces_lists, None)
+            if pieces is not None:
+                ahead.append(executor.submit(_convert_block, pieces, sheet))
+            if ahead and (pieces is None or len(ahead) >= 3):
+                block = ahead.popleft().result()
+                block.numbers += base
+                base += block.rows
+                converted.append(block)
+                ended = block.end
+            elif pieces is None:
+                break
+    except _Malformed as exc:
+        raise DataFormatError(f"malformed XML in content.xml ({exc})", path=path, sheet=sheet,
+                              row=base + exc.row) from exc
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        prefetch.close()
+    if not found[0]:
+        raise _missing_sheet(path, sheet, names)
+    if not ended:
+        raise DataFormatError("content.xml ends inside the sheet (a truncated file?)",
+                              path=path, sheet=sheet)
+    width = max((len(b.columns) for b in converted), default=0)
+    chunks = [[] for _ in range(width)]
+    for b in converted:
+        n_lines = len(b.numbers)
+        if not n_lines:
+            continue
+        for c in range(width):
+            chunks[c].append(b.columns[c] if c < len(b.columns)
+                             else pa.nulls(n_lines, pa.large_string()))
+    rows = np.concatenate([b.numbers for b in converted]) if converted else np.zeros(0, int)
+    del converted
+    frame = pd.DataFrame(index=pd.Index(rows, name="row"))
+    columns = {}
+    for c in range(width):
+        column = pa.chunked_array(chunks[c], type=pa.large_string())
+        chunks[c] = None
+        columns[c] = pd.Series(pd.array(column, dtype=_STR), index=frame.index, copy=False)
+    return pd.DataFrame(columns, index=frame.index) if columns else frame
+
+
 # ---- from the raw grid to the table ---------------------------------------------------------
 
 def _mangle(names: list[str]) -> list[str]:
@@ -608,5 +1163,8 @@ def read_ods(
     """
     path = Path(path)
     with _check_workbook(path) as zf:
-        raw = _raw_expat(zf, path, sheet)
+        try:
+            raw = _raw_fast(zf, path, sheet)
+        except _Unsupported:  # unusual XML: the reference reader handles it, or names the fault
+            raw = _raw_expat(zf, path, sheet)
     return _finish(raw, path, sheet, header, required, usecols)
