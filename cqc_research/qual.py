@@ -202,6 +202,25 @@ class Codebook:
         """The codebook as the dictionary its YAML holds."""
         return {k: v for k, v in self._spec.items() if not k.startswith("_")}
 
+    def to_qdc(self, path) -> Path:
+        """Write the codebook in the REFI-QDA codebook exchange format (``.qdc``).
+
+        NVivo, ATLAS.ti, MAXQDA and QualCoder import it, so coders start from the same frame:
+        one parent code per group (not codable) holding its codes, each with its definition and
+        inclusion and exclusion notes, and an "Interview guide (structural codes)" parent
+        holding one code per question (``q01 reaction`` ...) for coding whole answers.
+        """
+        from .io.qdpx import write_qdc
+
+        group_label = dict(zip(self.groups["group"], self.groups["label"], strict=True))
+        codes = [(group_label[r.group], r.code,
+                  f"{r.definition} Include: {r.include} Exclude: {r.exclude}") for r in self.codes.itertuples()]
+        first = self.questions.drop_duplicates("id")
+        questions = [("Interview guide (structural codes)", f"{r.id} {r.topic}",
+                      " / ".join(f"{q.role}: {q.text}" for q in self.questions[self.questions["id"] == r.id].itertuples()))
+                     for r in first.itertuples()]
+        return write_qdc(codes + questions, path, origin=f"cqc-research codebook {self.name} {self.version}")
+
     def to_yaml(self, path) -> Path:
         """Write the codebook as YAML (atomically)."""
         import yaml
@@ -854,6 +873,7 @@ def code_frequencies(data: pd.DataFrame, *, by=None, unit: str = "case", level: 
         Strata, e.g. ``"respondent_role"``: the denominator is then the units in that stratum
         (for ``unit="case"`` and ``by="respondent_role"``: the cases with a respondent in that
         role; the numerator, those where a respondent in that role was coded with the code).
+        Every code appears in every stratum, with zero counts where it was never coded.
     unit : {"case", "respondent", "segment"}
         What is counted.
     level : {"code", "group"}
@@ -881,6 +901,10 @@ def code_frequencies(data: pd.DataFrame, *, by=None, unit: str = "case", level: 
     counted = pd.concat([n_segments, n_units], axis=1).reset_index()
     if by:
         totals = df[[*by, *ucols]].drop_duplicates().groupby(by, dropna=False).size().rename("n_total")
+        # every code in every stratum: a code never raised in a stratum is a count of 0, not a gap
+        code_groups = counted[["code", "code_group"]].drop_duplicates()
+        grid = totals.reset_index()[by].merge(code_groups, how="cross")
+        counted = grid.merge(counted, on=keys, how="left").fillna({"n_segments": 0, "n_units": 0})
         counted = counted.merge(totals.reset_index(), on=by, how="left")
     else:
         counted["n_total"] = len(df[ucols].drop_duplicates())
@@ -1438,7 +1462,9 @@ def plot_heatmap(table: pd.DataFrame, *, index: str, columns: str, value: str, f
                     color="white" if v > 0.6 * (vmax or np.nanmax(m)) else "#222222")
 
     def names(keys, name):
-        return _labels(keys, codebook) if name in ("code", "code_a", "code_b") else [str(k) for k in keys]
+        if name in ("code", "code_a", "code_b"):
+            return _labels(keys, codebook)
+        return [str(k).replace("_", " ") for k in keys]
 
     ax.set_xticks(np.arange(m.shape[1]), names(wide.columns, columns), rotation=60, ha="right",
                   rotation_mode="anchor", fontsize=8)

@@ -98,6 +98,28 @@ def test_extend_adds_codes_and_groups(tmp_path):
     pd.testing.assert_frame_equal(again.questions, cb.questions)
 
 
+def test_codebook_exports_as_refi_qda_qdc(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    cb = qual.load_codebook()
+    root = ET.parse(cb.to_qdc(tmp_path / "frame.qdc")).getroot()
+    ns = "{urn:QDA-XML:codebook:1.0}"
+    assert root.tag == f"{ns}CodeBook"
+    parents = {p.get("name"): p for p in root.find(f"{ns}Codes").findall(f"{ns}Code")}
+    assert set(parents) == {"Impact mechanism", "Improvement theme", "Interview guide (structural codes)"}
+    assert all(p.get("isCodable") == "false" for p in parents.values())
+    mech = [c.get("name") for c in parents["Impact mechanism"].findall(f"{ns}Code")]
+    assert mech == MECHANISMS
+    questions = [c.get("name") for c in parents["Interview guide (structural codes)"].findall(f"{ns}Code")]
+    assert questions[0] == "q01 reaction" and len(questions) == 13
+    # the structural code names are read back as questions
+    assert all(cb.match_question(q) == f"q{i + 1:02d}" for i, q in enumerate(questions))
+    lead = next(c for c in parents["Improvement theme"].findall(f"{ns}Code") if c.get("name") == "leadership")
+    assert "Include:" in lead.find(f"{ns}Description").text
+    guids = [c.get("guid") for c in root.iter(f"{ns}Code")]
+    assert len(guids) == len(set(guids))
+
+
 def test_redefining_a_code_needs_replace(tmp_path):
     redo = _write(tmp_path, "redo.yaml", """
         codes:
@@ -435,6 +457,11 @@ def test_code_frequencies_hand_worked(csv_segments):
         ["respondent_role", "code"])
     # staff took part in cases A and C; leadership was raised by staff only in C
     assert by_role.loc[("staff", "leadership"), ["n_units", "n_total"]].tolist() == [1, 2]
+    # a code never raised by a role is a zero with its interval, not a missing row
+    assert len(by_role) == 4 * 7  # four roles x seven codes
+    zero = by_role.loc[("commissioner", "directive")]
+    assert (zero["n_units"], zero["n_total"], zero["ci_low"]) == (0, 1, 0.0)
+    assert zero["ci_high"] == pytest.approx(0.975)  # R: binom.test(0, 1)$conf.int
     groups = qual.code_frequencies(data=csv_segments, level="group").set_index("code")
     assert groups.loc["mechanism", "n_units"] == 1 and groups.loc["theme", "n_units"] == 3
     seg = qual.code_frequencies(data=csv_segments, unit="segment").set_index("code")

@@ -44,11 +44,14 @@ from ..cache import atomic_path, sha256_file
 from ..errors import DataFormatError
 from ..report import is_synthetic
 
-__all__ = ["NS", "RAW_COLUMNS", "read_qdpx_segments", "write_qdpx_segments", "default_question_of"]
+__all__ = ["NS", "NS_CODEBOOK", "RAW_COLUMNS", "read_qdpx_segments", "write_qdpx_segments", "write_qdc",
+           "default_question_of"]
 
 #: The REFI-QDA project namespace.
 NS = "urn:QDA-XML:project:1.0"
 _N = f"{{{NS}}}"
+#: The REFI-QDA codebook namespace (``.qdc`` files).
+NS_CODEBOOK = "urn:QDA-XML:codebook:1.0"
 #: Columns of the table :func:`read_qdpx_segments` returns.
 RAW_COLUMNS = ["case_id", "location_id", "respondent_id", "respondent_role", "question", "code",
                "code_path", "excerpt", "segment_id", "start", "end"]
@@ -592,4 +595,37 @@ def write_qdpx_segments(
             for guid, text in texts.items():
                 zf.writestr(zipfile.ZipInfo(f"Sources/{guid}.txt", _ZIP_DATE), text.encode("utf-8"),
                             compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def write_qdc(codes, path, *, origin: str = "cqc-research") -> Path:
+    """Write a REFI-QDA codebook (``.qdc``): codes nested under non-codable parent codes.
+
+    Parameters
+    ----------
+    codes : iterable of (parent, name, description)
+        ``parent`` may be None for a top-level code.
+    path : str or Path
+    origin : str
+        Written to the ``origin`` attribute.
+    """
+    ns = f"{{{NS_CODEBOOK}}}"
+    ET.register_namespace("", NS_CODEBOOK)
+    root = ET.Element(f"{ns}CodeBook", {"origin": origin})
+    top = ET.SubElement(root, f"{ns}Codes")
+    parents: dict[str, ET.Element] = {}
+    for parent, name, description in codes:
+        holder = top
+        if parent:
+            if parent not in parents:
+                parents[parent] = ET.SubElement(top, f"{ns}Code", {"guid": _guid("group", parent), "name": parent,
+                                                                  "isCodable": "false"})
+            holder = parents[parent]
+        el = ET.SubElement(holder, f"{ns}Code", {"guid": _guid("code", name), "name": name, "isCodable": "true"})
+        if description:
+            ET.SubElement(el, f"{ns}Description").text = description
+    ET.indent(root, space=" ")
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
     return path
