@@ -472,7 +472,7 @@ def test_notebook_03_writes_the_transitions_table(synthetic_small, tmp_path):
     want = direct.assign(**{c: direct[c].astype(str) for c in ("sector", "domain", "from_rating", "to_rating")}) \
         .set_index(["sector", "domain", "from_rating", "to_rating"])["n"]
     assert got.sort_index().to_dict() == want.sort_index().to_dict()
-    check = pd.read_csv(run / "tables" / "planted_vs_estimated.csv")
+    check = pd.read_csv(run / "tables" / "transitions_planted_vs_estimated.csv")
     assert check["covered"].mean() >= 0.9
-    for fig in ("transition_matrix_overall", "improvement_from_inadequate", "time_to_improvement"):
+    for fig in ("transition_matrix_overall", "improvement_from_inadequate", "time_to_improvement_km"):
         assert (run / "figures" / f"{fig}.png").is_file()

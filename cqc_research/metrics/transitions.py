@@ -653,6 +653,9 @@ def time_to_improvement(
         ends = dict(zip(e["org_id"].astype(str), pd.to_datetime(e["deregistration_date"]), strict=True))
     start = RATINGS.index(rating)
     rows = []
+    # only journeys that ever held the starting rating can have a spell
+    holders = series.loc[series["rating"].astype("object") == rating, "journey_id"].unique()
+    series = series[series["journey_id"].isin(holders)]
     for jid, g in series.groupby("journey_id", sort=False):
         g = g.sort_values("report_date")
         codes = pd.Categorical(g["rating"], dtype=RATING_DTYPE).codes
