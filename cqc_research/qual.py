@@ -46,6 +46,7 @@ __all__ = [
     "Codebook",
     "load_codebook",
     "merge_codebooks",
+    "codebook_from",
     "DEFAULT_CODEBOOK",
     "SEGMENT_COLUMNS",
     "DESCRIPTIVE_CAVEAT",
@@ -512,6 +513,22 @@ def merge_codebooks(base=None, *others, replace: bool = False) -> Codebook:
         spec = _merge_specs(spec, o, replace=replace)
         sources += s
     return _build(spec, sources)
+
+
+def codebook_from(path=None) -> Codebook:
+    """The codebook a notebook or command asks for, by one path.
+
+    ``None``, ``""`` or ``"shipped"`` give the shipped codebook. A YAML file holding all four
+    sections (roles, groups, codes, questions) is a complete codebook and is used alone; a file
+    holding only some of them extends the shipped codebook (:func:`load_codebook` with
+    ``extend=``).
+    """
+    if path is None or str(path).strip() in ("", "shipped"):
+        return load_codebook()
+    spec = _read_yaml(path)
+    if all(spec.get(section) for section in _SECTIONS):
+        return load_codebook(path)
+    return load_codebook(extend=path)
 
 
 def _resolve_codebook(codebook) -> Codebook:

@@ -156,6 +156,17 @@ def test_malformed_codebook_errors_name_file_and_entry(tmp_path, text, pattern):
     assert str(bad) in str(err.value)
 
 
+def test_codebook_from_one_path(tmp_path):
+    assert qual.codebook_from("shipped").code_order == qual.load_codebook().code_order
+    assert qual.codebook_from("").code_order == qual.load_codebook().code_order
+    extra = _write(tmp_path, "extra.yaml", EXTRA)
+    assert qual.codebook_from(extra).code_order[-1] == "agency_staff"  # partial: extends
+    own = qual.load_codebook()
+    own_file = qual.merge_codebooks(None, extra).to_yaml(tmp_path / "own.yaml")
+    assert qual.codebook_from(own_file).sources == (str(own_file),)  # complete: used alone
+    assert len(qual.codebook_from(own_file).codes) == len(own.codes) + 1
+
+
 def test_a_partial_file_alone_is_not_a_codebook(tmp_path):
     extra = _write(tmp_path, "extra.yaml", EXTRA)
     with pytest.raises(DataFormatError, match="the codebook has no roles"):
