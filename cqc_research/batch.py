@@ -85,13 +85,13 @@ class BatchError(CQCResearchError, ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # Entities
-def _mode(values):
-    values = values.dropna()
-    if values.empty:
-        return None
-    counts = values.astype(str).value_counts()
-    top = counts[counts == counts.max()].index
-    return sorted(top)[0]
+def _group_mode(frame, key: str, column: str):
+    """The most common non-missing value of ``column`` per ``key`` (ties: the first in sort order)."""
+    sub = frame[[key, column]].dropna()
+    sub = sub.assign(**{column: sub[column].astype(str)})
+    counts = sub.groupby([key, column], observed=True, sort=False).size().rename("n").reset_index()
+    counts = counts.sort_values(["n", column], ascending=[False, True], kind="stable")
+    return counts.drop_duplicates(key).set_index(key)[column]
 
 
 def entity_table(ratings, for_each: str):
@@ -131,13 +131,11 @@ def entity_table(ratings, for_each: str):
         out = out.rename(columns={"location_id": "id", "location_name": "name"})
     elif for_each == "provider":
         g = locs.groupby("provider_id", observed=True, sort=True)
-        out = pd.DataFrame({
-            "name": g["provider_name"].agg(lambda s: _mode(s)),
-            "sector": g["sector"].agg(_mode),
-            "region": g["region"].agg(_mode),
-            "local_authority": g["local_authority"].agg(_mode),
-            "n_locations": g["location_id"].nunique(),
-        })
+        out = pd.DataFrame({"n_locations": g["location_id"].nunique()})
+        for col, src in (("name", "provider_name"), ("sector", "sector"), ("region", "region"),
+                         ("local_authority", "local_authority")):
+            out[col] = _group_mode(locs, "provider_id", src).reindex(out.index)
+        out = out[["name", "sector", "region", "local_authority", "n_locations"]]
         provs = ratings[ratings["level"].astype(str) == "provider"]
         extra = provs[~provs["provider_id"].isin(out.index)].drop_duplicates("provider_id")
         for _, row in extra.iterrows():
@@ -149,9 +147,10 @@ def entity_table(ratings, for_each: str):
     else:
         la = locs.dropna(subset=["local_authority"])
         g = la.groupby(la["local_authority"].astype(str), sort=True)
-        out = pd.DataFrame({"region": g["region"].agg(_mode),
-                            "n_locations": g["location_id"].nunique(),
+        out = pd.DataFrame({"n_locations": g["location_id"].nunique(),
                             "n_providers": g["provider_id"].nunique()})
+        la = la.assign(local_authority=la["local_authority"].astype(str))
+        out.insert(0, "region", _group_mode(la, "local_authority", "region").reindex(out.index))
         out = out.rename_axis("id").reset_index()
         out.insert(1, "name", out["id"])
     out["id"] = out["id"].astype(str)
@@ -443,8 +442,7 @@ def _warmup_code(notebook: Path) -> str:
             if isinstance(node, ast.Import | ast.ImportFrom) and not (
                     isinstance(node, ast.ImportFrom) and node.module == "__future__"):
                 lines.append(ast.unparse(node))
-    body = "\n".join(f"try:\n    {ln}\nexcept Exception:\n    pass" for ln in dict.fromkeys(lines))
-    return body
+    return "\n".join(f"try:\n    {ln}\nexcept Exception:\n    pass" for ln in dict.fromkeys(lines))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,23 +450,47 @@ def _warmup_code(notebook: Path) -> str:
 _KERNEL_STATE: dict = {}
 
 
-def _kernel_snapshot() -> None:
-    """Remember matplotlib's and the warnings module's settings after warm-up."""
+def _kernel_warmup(code: str) -> None:
+    """Run the notebook's imports in a throwaway namespace (modules stay loaded, names do not),
+    then remember the clean state that every report will start from."""
     import warnings
 
     import matplotlib
 
-    _KERNEL_STATE["rc"] = matplotlib.rcParams.copy()
-    _KERNEL_STATE["warnings"] = list(warnings.filters)
+    try:
+        exec(compile(code, "<cqc-batch-warmup>", "exec"), {"__name__": "__cqc_warmup__"})
+    finally:
+        ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+        _KERNEL_STATE["ns"] = set(ip.user_ns)
+        _KERNEL_STATE["rc"] = matplotlib.rcParams.copy()
+        _KERNEL_STATE["warnings"] = list(warnings.filters)
+        _KERNEL_STATE["reports"] = 0
 
 
 def _kernel_reset(cwd: str) -> None:
-    """Make a warm kernel look fresh to the next report."""
-    import gc
+    """Make a warm kernel look fresh to the next report, and start recording its writes.
+
+    Removes every name the last report defined (like ``%reset -f``, without its slow history
+    and garbage-collection work), empties the output cache, closes figures, restores matplotlib,
+    warnings and pandas settings and the working folder.
+    """
     import warnings
 
     ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
-    ip.run_line_magic("reset", "-f")
+    keep = _KERNEL_STATE.get("ns", set())
+    ns = ip.user_ns
+    for name in [n for n in ns if n not in keep]:
+        del ns[name]
+    out = ns.get("Out")
+    if isinstance(out, dict):
+        out.clear()
+    for attr in ("_", "__", "___"):
+        if hasattr(ip.displayhook, attr):
+            setattr(ip.displayhook, attr, "")
+        ns[attr] = ""
+    hm = ip.history_manager
+    for lst in (hm.input_hist_parsed, hm.input_hist_raw):
+        del lst[1:]
     ip.execution_count = 1
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib
@@ -490,7 +512,14 @@ def _kernel_reset(cwd: str) -> None:
             warnings.simplefilter("ignore")
             pd.reset_option("all")
     os.chdir(cwd)
-    gc.collect()
+    _KERNEL_STATE["reports"] = _KERNEL_STATE.get("reports", 0) + 1
+    if _KERNEL_STATE["reports"] % 25 == 0:
+        import gc
+
+        gc.collect()
+    from .reports import _kernel_track_writes
+
+    _kernel_track_writes()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,10 +545,8 @@ class EntityRunner:
             self.session.start()
             self.timings["kernel_start"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            code = self.spec.warmup + ("\nimport cqc_research.batch as _cqc_b\n"
-                                       "_cqc_b._kernel_snapshot()\n"
-                                       "import cqc_research.reports as _cqc_r\n"
-                                       "del _cqc_b, _cqc_r")
+            code = ('__import__("cqc_research.batch", fromlist=["_"])'
+                    f"._kernel_warmup({self.spec.warmup!r})")
             self.session.run_code(code, timeout=300)
             self.timings["warmup"] += time.perf_counter() - t0
             self.reports_on_kernel = 0
@@ -547,9 +574,8 @@ class EntityRunner:
             params["output_dir"] = str(entity_dir)
             self._ensure_kernel()
             t0 = time.perf_counter()
-            self.session.run_code("import cqc_research.batch as _cqc_b\n"
-                                  f"_cqc_b._kernel_reset({str(self.notebook.parent)!r})")
-            self.session.track_writes()
+            self.session.run_code('__import__("cqc_research.batch", fromlist=["_"])'
+                                  f"._kernel_reset({str(self.notebook.parent)!r})")
             self.timings["reset"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             nb, error = self.session.execute(self.notebook, entity_dir / "report.ipynb", params,
