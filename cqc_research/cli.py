@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("cqc_research.batch", "run one notebook per provider, location or local authority"),
     "fetch": ("cqc_research.fetch", "download published CQC / NHS files into data/raw (network)"),
     "sync-api": ("cqc_research.io.cqc_api", "sync CQC API location records to a folder (network)"),
+    "qual": ("cqc_research.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
+             "codes; export tidy CSV or .qdpx"),
     "workshop": ("cqc_research.teaching", "build the workshop notebooks and their solutions"),
 }
 

@@ -2,10 +2,10 @@
 import nbformat as nbf
 
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-params = code('''ratings_path: str = ""  # CQC Latest ratings workbook (ODS, XLSX or CSV); "" = the embedded synthetic data
-api_path: str = ""  # folder of CQC API location records (sync-api layout); "" = the embedded synthetic data
+params = code('''ratings_path: str = ""  # CQC Latest ratings workbook (ODS, XLSX or CSV); empty: the embedded synthetic data
+api_path: str = ""  # folder of CQC API location records (sync-api layout); empty: the embedded synthetic data
 level: str = "location"  # "location" or "provider": which organisations to describe
-output_dir: str = ""  # run folder for tables/ and figures/; "" = a new folder under outputs/''')
+output_dir: str = ""  # run folder for tables/ and figures/; empty: outputs/interactive''')
 params.metadata["tags"] = ["parameters"]
 cells = [
     md("# CQC ratings: what the data holds\n\nA first look at the ratings data behind every other report: how many "
