@@ -220,50 +220,72 @@ _INPUT_CACHE: dict[tuple, object] = {}
 _INPUT_LOCK = threading.Lock()
 
 
+#: Notebook parameters that batch loads once and hands over as Parquet:
+#: name -> (kind for :func:`load_input`, file in the synthetic dataset).
+PRELOAD = {
+    "ratings_path": ("ratings", "cqc/latest_ratings.ods"),
+    "api_path": ("api", "cqc_api"),
+    "indicators_path": ("indicators", "ae"),
+    "dtoc_path": ("dtoc", "dtoc/dtoc_la_days_by_reason.csv"),
+    "population_path": ("population", "population/la_population_65plus.csv"),
+    "la_codes_path": ("la_codes", "population/la_codes.csv"),
+}
+_TABLE_LOADERS = {
+    "ratings": ("cqc_research.io.cqc_files", "load_latest_ratings"),
+    "indicators": ("cqc_research.io.nhs", "load_indicators"),
+    "dtoc": ("cqc_research.io.nhs", "load_dtoc"),
+    "population": ("cqc_research.io.nhs", "load_population"),
+    "la_codes": ("cqc_research.io.nhs", "load_la_codes"),
+}
+_API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships")
+
+
 def load_input(path, kind: str = "ratings"):
     """Read a batch's pre-loaded input, or load the raw file when given one.
 
-    Notebooks call this so that they run the same under ``batch`` (a Parquet file from the
-    run's cache) and on their own (a raw workbook or API folder). The result is kept in memory
-    for the kernel's next report (keyed by path, size and modification time), and handed out as
-    a copy-on-write copy so one report cannot change what the next one sees.
+    Notebooks call this so that they run the same under ``batch`` (Parquet from the run's
+    cache) and on their own (the raw file). The result is kept in memory for the kernel's next
+    report (keyed by path, size and modification time) and handed out as a copy-on-write copy,
+    so one report cannot change what the next one sees.
 
     Parameters
     ----------
     path : path
-        A ``.parquet`` file (ratings), a folder of ``<table>.parquet`` files (API tables), a
-        Latest ratings workbook, or a CQC API folder.
-    kind : {"ratings", "api"}
-        ``"ratings"`` returns the long ratings DataFrame; ``"api"`` returns an
-        :class:`cqc_research.io.cqc_json.ApiData`.
+        A ``.parquet`` file, a folder of ``<table>.parquet`` files (API tables), or the raw file
+        or folder.
+    kind : {"ratings", "api", "indicators", "dtoc", "population", "la_codes"}
+        ``"ratings"``: the long ratings table (``io.cqc_files.load_latest_ratings``); ``"api"``:
+        an :class:`~cqc_research.io.cqc_json.ApiData`; ``"indicators"``:
+        ``io.nhs.load_indicators``; ``"dtoc"``, ``"population"``, ``"la_codes"``: the
+        ``io.nhs`` loaders of those files.
     """
+    import importlib
+
     import pandas as pd
 
+    if kind not in _TABLE_LOADERS and kind != "api":
+        raise ValueError(f"kind must be one of {', '.join([*_TABLE_LOADERS, 'api'])}, not {kind!r}")
     p = Path(path).expanduser().resolve()
     st = p.stat()
     key = (str(p), kind, st.st_size, st.st_mtime_ns)
     with _INPUT_LOCK:
         hit = _INPUT_CACHE.get(key)
     if hit is None:
-        if kind == "ratings":
-            if p.suffix == ".parquet":
-                hit = pd.read_parquet(p)
-            else:
-                from .io.cqc_files import load_latest_ratings
-
-                hit = load_latest_ratings(p)
-        elif kind == "api":
+        if kind == "api":
             from .io.cqc_json import ApiData, load_api_folder
 
-            if (p / "history.parquet").is_file():
+            if (p / "meta.json").is_file():
                 meta = json.loads((p / "meta.json").read_text())
                 tables = {name: pd.read_parquet(p / f"{name}.parquet") for name in _API_TABLES}
                 hit = ApiData(**tables, source=meta.get("source", str(p)),
                               synthetic=bool(meta.get("synthetic")), files=int(meta.get("files", 0)))
             else:
                 hit = load_api_folder(p)
+        elif p.suffix == ".parquet":
+            hit = pd.read_parquet(p)
         else:
-            raise ValueError(f"kind must be 'ratings' or 'api', not {kind!r}")
+            module, func = _TABLE_LOADERS[kind]
+            hit = getattr(importlib.import_module(module), func)(p)
         with _INPUT_LOCK:
             for k in [k for k in _INPUT_CACHE if k[0] == key[0] and k[1] == kind]:
                 del _INPUT_CACHE[k]
@@ -275,7 +297,11 @@ def load_input(path, kind: str = "ratings"):
     return copy.copy(hit)
 
 
-_API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships")
+def _json_attrs(frame):
+    """A shallow copy whose ``attrs`` survive Parquet (JSON-safe values only)."""
+    out = frame.copy(deep=False)
+    out.attrs = json.loads(json.dumps(frame.attrs, default=str))
+    return out
 
 
 def _source_digest(p: Path) -> str:
@@ -285,19 +311,26 @@ def _source_digest(p: Path) -> str:
     return info.get("sha256") or info["sha256_tree"]
 
 
-def _prepare_inputs(ratings_src: Path, api_src: Path | None, cache_root: Path | None,
-                    synthetic: bool):
-    """Load the ratings (and API tables) once; write Parquet into the run's cache.
+def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthetic: bool):
+    """Load each input once; write it as Parquet into the run's cache.
 
-    Returns ``(ratings_frame, {"ratings_path": parquet, "api_path": folder}, digests)``; with
-    ``cache_root=None`` (a dry run) nothing is written and the parameter paths are the raw ones.
+    Parameters
+    ----------
+    sources : mapping
+        Notebook parameter (a key of :data:`PRELOAD`) -> raw file or folder; must include
+        ``ratings_path`` (the entities come from it).
+    cache_root : path or None
+        ``<run>/cache``; ``None`` (a dry run) writes nothing and keeps the raw paths.
+
+    Returns
+    -------
+    (ratings DataFrame, {parameter: path for the notebook}, {parameter: SHA-256 of the source})
     """
-    digests = {"ratings": _source_digest(ratings_src)}
-    ratings = load_input(ratings_src, "ratings")
-    params = {"ratings_path": str(ratings_src)}
-    if api_src is not None:
-        digests["api"] = _source_digest(api_src)
-        params["api_path"] = str(api_src)
+    from .cache import atomic_path
+
+    digests = {name: _source_digest(src) for name, src in sources.items()}
+    ratings = load_input(sources["ratings_path"], "ratings")
+    params = {name: str(src) for name, src in sources.items()}
     if cache_root is None:
         return ratings, params, digests
     cache = cache_root / ("synthetic" if synthetic else "real")
@@ -308,29 +341,30 @@ def _prepare_inputs(ratings_src: Path, api_src: Path | None, cache_root: Path | 
         marker = cache / SYNTHETIC_MARKER
         if not marker.exists():
             marker.write_text("Tables converted from a synthetic dataset.\n")
-    from .cache import atomic_path
-
-    target = cache / f"ratings-{digests['ratings'][:16]}.parquet"
-    if ratings_src.suffix == ".parquet":
-        target = ratings_src  # already Parquet: read in place
-    elif not target.exists():
-        with atomic_path(target) as tmp:
-            ratings.to_parquet(tmp, index=False)
-    params["ratings_path"] = str(target)
-    if api_src is not None:
-        folder = cache / f"api-{digests['api'][:16]}"
-        if not (folder / "meta.json").exists():
-            from .io.cqc_json import load_api_folder
-
-            api = load_api_folder(api_src)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in _API_TABLES:
-                with atomic_path(folder / f"{name}.parquet") as tmp:
-                    getattr(api, name).to_parquet(tmp, index=False)
-            meta = {"source": str(api_src), "synthetic": bool(api.synthetic), "files": api.files}
-            with atomic_path(folder / "meta.json") as tmp:
-                tmp.write_text(json.dumps(meta))
-        params["api_path"] = str(folder)
+    for name, src in sources.items():
+        kind = PRELOAD[name][0]
+        stem = f"{kind}-{digests[name][:16]}"
+        if kind == "api":
+            folder = cache / stem
+            if not (folder / "meta.json").exists():
+                api = load_input(src, "api")
+                folder.mkdir(parents=True, exist_ok=True)
+                for table in _API_TABLES:
+                    with atomic_path(folder / f"{table}.parquet") as tmp:
+                        _json_attrs(getattr(api, table)).to_parquet(tmp, index=False)
+                meta = {"source": str(src), "synthetic": bool(api.synthetic), "files": api.files}
+                with atomic_path(folder / "meta.json") as tmp:
+                    tmp.write_text(json.dumps(meta))
+            params[name] = str(folder)
+            continue
+        if src.suffix == ".parquet":
+            continue  # already Parquet: read in place
+        target = cache / f"{stem}.parquet"
+        if not target.exists():
+            frame = ratings if name == "ratings_path" else load_input(src, kind)
+            with atomic_path(target) as tmp:
+                _json_attrs(frame).to_parquet(tmp, index=False)
+        params[name] = str(target)
     return ratings, params, digests
 
 
@@ -891,37 +925,42 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
         if reserved in user:
             raise BatchError(f"-p {reserved} is set by batch itself")
 
-    ratings_src = user.get("ratings_path") or None
-    api_src = user.get("api_path") or None
-    if not ratings_src or ("api_path" in spec_params and not api_src):
-        from .synthetic import ensure_default_data
+    sources: dict[str, Path] = {}
+    wanted = ["ratings_path", *[p for p in PRELOAD if p in spec_params and p != "ratings_path"]]
+    ratings_given = bool(user.get("ratings_path"))
+    default = None
+    for name in wanted:
+        given = user.get(name)
+        if given in ("", None):
+            if ratings_given and name != "ratings_path":
+                continue  # real ratings: do not mix in synthetic inputs; the notebook decides
+            if default is None:
+                from .synthetic import ensure_default_data
 
-        default = ensure_default_data(quiet=not progress)
-        ratings_src = ratings_src or default / "cqc" / "latest_ratings.ods"
-        if "api_path" in spec_params:
-            api_src = api_src or default / "cqc_api"
-    ratings_src = Path(ratings_src).expanduser().resolve()
-    api_src = Path(api_src).expanduser().resolve() if api_src and "api_path" in spec_params else None
-    for p, what in ((ratings_src, "ratings_path"), (api_src, "api_path")):
-        if p is not None and not p.exists():
-            raise FileNotFoundError(f"-p {what}: {p} does not exist")
-    synthetic = is_synthetic(ratings_src, *( [api_src] if api_src else []))
+                default = Path(ensure_default_data(quiet=not progress))
+            src = default / PRELOAD[name][1]
+        elif isinstance(given, str) and given.strip().lower() == "none":
+            continue  # the notebook's way of saying "skip this input"
+        else:
+            src = Path(str(given))
+        src = src.expanduser().resolve()
+        if not src.exists():
+            raise FileNotFoundError(f"-p {name}: {src} does not exist")
+        sources[name] = src
+    synthetic = is_synthetic(*sources.values())
 
-    stable_params = {k: v for k, v in user.items() if k not in ("ratings_path", "api_path")}
-    run_id = run_id or default_run_id(nb, for_each, {**stable_params, "ratings_path": str(ratings_src),
-                                                     "api_path": str(api_src or "")})
+    stable_params = {k: v for k, v in user.items() if k not in sources}
+    run_id = run_id or default_run_id(nb, for_each, {**stable_params,
+                                                     **{k: str(v) for k, v in sources.items()}})
     root = Path(output_root).expanduser().resolve() if output_root else paths.outputs_root()
     run_dir = root / run_id
     ratings, data_params, digests = _prepare_inputs(
-        ratings_src, api_src, None if dry_run else run_dir / "cache", synthetic)
+        sources, None if dry_run else run_dir / "cache", synthetic)
     entities = select_entities(entity_table(ratings, for_each), where=where, limit=limit)
 
     notebook_sha = sha256_file(nb)
     base = dict(stable_params)
-    if "ratings_path" in spec_params:
-        base["ratings_path"] = data_params["ratings_path"]
-    if "api_path" in spec_params and "api_path" in data_params:
-        base["api_path"] = data_params["api_path"]
+    base.update({k: v for k, v in data_params.items() if k in spec_params})
     spec = BatchSpec(notebook=str(nb), run_dir=str(run_dir), kernel_name=kernel_name,
                      timeout=timeout, synthetic=synthetic, recycle=max(1, int(recycle)),
                      warmup=_warmup_code(nb))
