@@ -359,3 +359,41 @@ def test_event_study_plot(tmp_path):
     assert "<=-6" in ticks[0].replace("≤", "<=") and ">=6" in ticks[-1].replace("≥", ">=")
     fig.savefig(tmp_path / "es.png")
     plt.close(fig)
+
+
+# -- notebook 04, once, on the small synthetic dataset ------------------------------------------
+def test_notebook_04_on_synthetic(synthetic_small, tmp_path):
+    import papermill as pm
+
+    from cqc_research.io.cqc_json import load_api_folder
+    from cqc_research.io.nhs import load_indicators
+    from cqc_research.paths import NOTEBOOKS
+
+    run = tmp_path / "run"
+    ae_folder, api_folder = synthetic_small.paths["ae_folder"], synthetic_small.paths["api_folder"]
+    pm.execute_notebook(str(NOTEBOOKS / "04_inspection_effects.ipynb"), str(tmp_path / "04.ipynb"),
+                        parameters={"indicators_path": str(ae_folder), "api_path": str(api_folder),
+                                    "window_months": 12, "post_months": 6, "output_dir": str(run)},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    contrasts = pd.read_csv(run / "tables" / "event_study_contrasts.csv")
+    assert (contrasts["data_status"] == "SYNTHETIC DATA").all()
+    assert set(contrasts["event"]) == {"publication", "inspection"}
+    assert {"leads", "lags", "later lags"} <= set(contrasts["contrast"])
+    # the notebook's headline equals the library called directly on the same files
+    ae = load_indicators(ae_folder)
+    ae = ae[(ae["measure"] == "ae_4hr_performance_all") & (ae["org_level"] == "trust")]
+    ev = event_dates(load_api_folder(api_folder), event="publication", sector="NHS hospitals")
+    direct = event_contrasts(event_study(ae, events=ev.rename(columns={"provider_id": "org_code"}),
+                                         window=(-12, 12), lags=(1, 6))).set_index("contrast")
+    nb = contrasts[contrasts["event"] == "publication"].set_index("contrast")
+    for c in ("leads", "lags"):
+        assert nb.loc[c, "estimate"] == pytest.approx(direct.loc[c, "estimate"])
+        assert nb.loc[c, "ci_low"] == pytest.approx(direct.loc[c, "ci_low"])
+    # the planted effect is inside the notebook's intervals
+    check = pd.read_csv(run / "tables" / "planted_event_effect.csv").set_index("what")
+    assert check.loc["mean of months 1 to 6", "covered"]
+    assert check.loc["mean of months -11 to -2", "covered"]
+    spc = pd.read_csv(run / "tables" / "spc_points.csv")
+    assert spc["org_code"].nunique() == 1 and len(spc) > 24
+    for fig in ("event_study_publication", "event_study_inspection_vs_publication", "spc_chart"):
+        assert (run / "figures" / f"{fig}.png").is_file()

@@ -665,7 +665,8 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
     pandas.DataFrame
         One row: ``contrast, mechanism, rel_from, rel_to, n_coefficients, estimate, std_error,
         ci_low, ci_high, p_value`` (of the mean), ``joint_p_value`` (Wald F test that every
-        coefficient in the set is zero, F(q, clusters - 1)).
+        coefficient in the set is zero, F(q, clusters - 1); missing when there are fewer
+        clusters than q + 1, where the clustered covariance cannot support the test).
     """
     raw = result.attrs.get("vcov")
     if raw is None:
@@ -684,11 +685,12 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
     se = float(np.sqrt(w @ V @ w))
     q = stats.t.ppf(1 - alpha / 2, dof)
     p = float(2 * stats.t.sf(abs(est / se), dof)) if se > 0 else np.nan
-    # Wald test on the generalised inverse: with few clusters V can be rank-deficient.
+    # With fewer clusters than coefficients the clustered covariance is singular and a joint
+    # Wald test is meaningless: report it as missing rather than as a spuriously small p-value.
     rank = int(np.linalg.matrix_rank(V))
-    if rank > 0:
-        wald = float(b @ np.linalg.pinv(V) @ b) / rank
-        joint_p = float(stats.f.sf(wald, rank, dof))
+    if rank == len(ks) and len(ks) <= dof:
+        wald = float(b @ np.linalg.solve(V, b)) / len(ks)
+        joint_p = float(stats.f.sf(wald, len(ks), dof))
     else:
         joint_p = np.nan
     return pd.DataFrame([{

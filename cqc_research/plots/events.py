@@ -68,7 +68,10 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
     ax.axvline(-0.5, color=_EVENT, lw=1.4, ls="--", zorder=1)
     ax.annotate(event_label, xy=(-0.5, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -12),
                 textcoords="offset points", color=_EVENT, fontsize=9)
-    ax.set_xticks(r["rel_time"].to_numpy(), [_tick(lbl) for lbl in r["label"]], fontsize=8)
+    # label the endpoints, the event month and every other month, so labels never collide
+    keep = binned | (r["rel_time"] % 2 == 0) | (len(r) <= 15)
+    ax.set_xticks(r["rel_time"].to_numpy(),
+                  [_tick(lbl) if k else "" for lbl, k in zip(r["label"], keep, strict=True)], fontsize=8.5)
     ax.set_xlabel(f"months relative to {event_label}")
     ax.set_ylabel(ylabel or f"change in {result.attrs.get('outcome', 'outcome')}")
     ax.set_title(title or f"Event study around {event_label}")
@@ -83,8 +86,8 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
         if n is not None:
             lines.append(f"{n} organisations with events, {result.attrs.get('n_units')} in all")
         # below the axes, so it never hides an interval
-        ax.text(0.0, -0.2, "\n".join(lines), transform=ax.transAxes, fontsize=8.5, va="top",
+        ax.text(0.0, -0.32, "\n".join(lines), transform=ax.transAxes, fontsize=8.5, va="top",
                 ha="left")
-    ax.legend(loc="best", fontsize=8.5, frameon=True, framealpha=0.85, edgecolor="none")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8.5, frameon=False)
     fig.tight_layout()
     return fig

@@ -87,9 +87,10 @@ def spc_chart(data: pd.DataFrame, *, value: str | None = None, time: str | None 
         when = pd.Timestamp(when) if is_date else when
         ax.axvline(when, color="#c8102e", lw=1.4, ls=styles[i % len(styles)], zorder=1,
                    label=f"{label} {when:%d %b %Y}" if is_date else label)
-        ax.annotate(label, xy=(when, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12 - 13 * i), textcoords="offset points", color="#c8102e",
-                    fontsize=9, zorder=1)
+        # written up the line, so labels of nearby events never overlap
+        ax.annotate(label, xy=(when, 0.98), xycoords=("data", "axes fraction"), xytext=(3, 0),
+                    textcoords="offset points", color="#c8102e", fontsize=9, rotation=90,
+                    ha="left", va="top", zorder=1)
     if is_date:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
         fig.autofmt_xdate()
