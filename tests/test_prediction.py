@@ -547,3 +547,25 @@ def test_notebook_02_runs_on_real_payments_files(synthetic_small, shared_data, t
         "list_size", "weighted_list_size", "payments_per_patient",
         "payments_per_weighted_patient", "qof_payments_per_patient"}
     assert np.isfinite(tables["odds_ratios"]["odds_ratio_per_sd"]).all()
+
+
+def test_match_margins_rule_reproduces_the_training_mix_and_trades_accuracy_for_kappa():
+    df = simulate(2000, seed=14, beta={"a": 0.6, "b": -0.4})
+    mp = cross_validated_prediction(df, "Overall", ["a", "b"], folds=5, seed=0)
+    mm = cross_validated_prediction(df, "Overall", ["a", "b"], folds=5, seed=0,
+                                    rule="match_margins")
+    assert mm.summary["rule"].item() == "match_margins"
+    observed = mm.predictions["observed"].value_counts(normalize=True).reindex(RATINGS)
+    predicted = mm.predictions["predicted"].value_counts(normalize=True).reindex(RATINGS)
+    np.testing.assert_allclose(predicted, observed, atol=0.02)
+    # same folds, same fitted probabilities: only the decision rule differs
+    np.testing.assert_allclose(mm.predictions["p_Good"], mp.predictions["p_Good"])
+    assert mm.summary["weighted_kappa"].item() > mp.summary["weighted_kappa"].item()
+    assert mm.summary["accuracy"].item() < mp.summary["accuracy"].item()
+    # the predicted rating rises with the expected rating within each fold
+    p = mm.predictions
+    score = p[[f"p_{r}" for r in RATINGS]].to_numpy() @ np.arange(4)
+    for f in range(5):
+        m = (p["fold"] == f).to_numpy()
+        order = np.argsort(score[m])
+        assert np.all(np.diff(p["predicted"].cat.codes.to_numpy()[m][order]) >= 0)

@@ -356,7 +356,7 @@ class CVResult:
     Attributes
     ----------
     summary : DataFrame
-        One row: ``domain, n, folds, accuracy (+ CI), modal_share (+ CI), accuracy_minus_modal
+        One row: ``domain, rule, n, folds, accuracy (+ CI), modal_share (+ CI), accuracy_minus_modal
         (+ CI), weighted_kappa (+ CI), quadratic_kappa (+ CI), auc (+ CI), share_good_or_better,
         modal_classes, predicted_classes, note`` (``note`` warns when the model only ever
         predicts one rating).
@@ -378,7 +378,8 @@ class CVResult:
 
 def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
                                folds: int = 5, seed=0, model=None, alpha: float = 0.05,
-                               good_or_better: str = "Good") -> CVResult:
+                               good_or_better: str = "Good",
+                               rule: str = "most_probable") -> CVResult:
     """k-fold cross-validated prediction of a rating, scored against the modal-class baseline.
 
     Parameters
@@ -402,6 +403,14 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
         1 - confidence level.
     good_or_better : str
         The threshold of the binary view (positive = this rating or better).
+    rule : {"most_probable", "match_margins"}
+        How a predicted rating is chosen from the predicted probabilities.
+        ``"most_probable"``: the most probable rating (with a weak signal and one dominant
+        rating this is nearly always the dominant rating). ``"match_margins"``: organisations
+        are ranked by their expected rating (sum of rating code times probability) and cut so
+        that the predicted ratings occur in the same proportions as in the training folds; the
+        cut-offs come from the training folds' own scores. This trades accuracy for a
+        prediction that uses every rating, which is what weighted kappa rewards.
 
     Returns
     -------
@@ -410,10 +419,11 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
 
     Notes
     -----
-    The predicted rating is the most probable one. The baseline predicts, for each scored fold,
-    the commonest rating of the folds it was trained on; ``modal_share`` is the share of
-    organisations it gets right. When most organisations share one rating, accuracy is high for
-    any model that mostly predicts it, so judge a model by ``accuracy_minus_modal`` and the
+    By default the predicted rating is the most probable one (see ``rule``). The baseline
+    predicts, for each scored fold, the commonest rating of the folds it was trained on;
+    ``modal_share`` is the share of organisations it gets right. When most organisations share
+    one rating, accuracy is high for any model that mostly predicts it, so judge a model by
+    ``accuracy_minus_modal`` and the
     weighted kappa (0 = no better than chance agreement given the margins). Intervals: Wilson
     for accuracy and modal share, paired Wald for their difference, Fleiss-Cohen-Everitt for
     kappa, DeLong for the AUC (pooled out-of-fold scores). They treat the out-of-fold
@@ -423,9 +433,12 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     y, X, index = _model_frame(data, rating, indicators, "cross_validated_prediction")
     n = len(y)
     fold = stratified_folds(y, folds, seed)
+    if rule not in ("most_probable", "match_margins"):
+        raise ValueError(f"rule must be 'most_probable' or 'match_margins', not {rule!r}")
     factory = model if model is not None else OrderedLogit
     Xf = pd.DataFrame(X, index=index, columns=indicators)
     proba = np.full((n, K), np.nan)
+    pred = np.full(n, -1)
     modal_pred = np.full(n, -1)
     per_fold = []
     for f in range(folds):
@@ -434,12 +447,17 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
         m = factory()
         m.fit(Xf[train], y[train])
         proba[test] = np.asarray(m.predict_proba(Xf[test]), dtype=float)
+        if rule == "most_probable":
+            pred[test] = proba[test].argmax(1)
+        else:
+            score_train = np.asarray(m.predict_proba(Xf[train]), dtype=float) @ np.arange(K)
+            shares = np.bincount(y[train], minlength=K) / train.sum()
+            cuts = np.quantile(score_train, np.cumsum(shares)[:-1])
+            pred[test] = np.searchsorted(cuts, proba[test] @ np.arange(K), side="right")
         mode = int(np.bincount(y[train], minlength=K).argmax())
         modal_pred[test] = mode
-        pred_f = proba[test].argmax(1)
         per_fold.append((f, int(train.sum()), int(test.sum()), RATINGS[mode],
-                         float((pred_f == y[test]).mean()), float((y[test] == mode).mean())))
-    pred = proba.argmax(1)
+                         float((pred[test] == y[test]).mean()), float((y[test] == mode).mean())))
     correct = pred == y
     modal_ok = modal_pred == y
     acc, base = correct.mean(), modal_ok.mean()
@@ -456,7 +474,8 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     p_good = proba[:, cut:].sum(1)
     auc = auc_delong(p_good, positive, alpha=alpha)
     summary = pd.DataFrame([{
-        "domain": rating, "n": n, "folds": folds, "indicators": ", ".join(indicators),
+        "domain": rating, "rule": rule, "n": n, "folds": folds,
+        "indicators": ", ".join(indicators),
         "accuracy": acc, "accuracy_ci_low": a_lo, "accuracy_ci_high": a_hi,
         "modal_share": base, "modal_share_ci_low": b_lo, "modal_share_ci_high": b_hi,
         "accuracy_minus_modal": acc - base,
