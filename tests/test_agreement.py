@@ -429,3 +429,30 @@ def test_notebook_01_runs_on_synthetic_data(synthetic_small, tmp_path):
     assert f"**{best}** matched the Overall rating most often, {direct.loc[best, 'agreement']:.0%}" in text
     total = rules["n_reproduced"].sum()
     assert f"reproduce {total:,} of {rules['n'].sum():,} published Overall ratings" in text
+
+
+# --------------------------------------------------------------------------------------------
+# real data: the Oldham API records (April 2024)
+@pytest.mark.realdata
+def test_oldham_ratings_follow_the_encoded_rating_principles(shared_data):
+    from cqc_research.io.cqc_files import ratings_wide
+    from cqc_research.io.cqc_json import load_api_folder
+
+    api = load_api_folder(shared_data / "cqc_api_oldham_2024")
+    wide = ratings_wide(api.ratings, level="location")
+    summary, exceptions = aggregation_consistency(wide)
+    # CQC's own published Overall ratings are an independent check of the encoding: with five
+    # rated key questions, nearly all of them are what the principles give
+    assert summary["n"].sum() > 150
+    assert summary["n_reproduced"].sum() / summary["n"].sum() > 0.95
+    for _, row in exceptions.iterrows():  # each exception is a real departure from the rule
+        kq = [row[d] for d in KEY_QUESTIONS]
+        assert aggregate_overall(kq, sector=str(row["sector"])) == row["predicted_overall"]
+        assert row["Overall"] != row["predicted_overall"]
+    # agreement on real records equals a plain count over the same rows
+    out = domain_agreement(wide).set_index("domain")
+    for d in KEY_QUESTIONS:
+        both = wide[wide["Overall"].notna() & wide[d].notna()]
+        assert out.loc[d, "n"] == len(both)
+        assert out.loc[d, "n_agree"] == sum(
+            a == b for a, b in zip(both["Overall"], both[d], strict=True))
