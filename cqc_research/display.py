@@ -194,7 +194,7 @@ class RatingTable:
         for values in shown.itertuples(index=False, name=None):
             cells = []
             for col, v in zip(self.columns, values, strict=True):
-                content = rating_badge(v) if col in rating_cols else _format_cell(v)
+                content = (rating_badge(v) or _format_cell(v)) if col in rating_cols else _format_cell(v)
                 cells.append(f'<td style="text-align:left;padding:3px 8px">{content}</td>')
             rows.append(f"<tr>{''.join(cells)}</tr>")
         n = len(self.data)
