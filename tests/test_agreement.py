@@ -97,6 +97,17 @@ def test_kappa_uses_the_full_four_level_scale():
     assert got != pytest.approx(cohen_kappa_score(a, b, weights="linear"))
 
 
+def test_weighted_kappa_accepts_nullable_integer_codes():
+    a = pd.array([0, 1, 2, None, 3], dtype="Int64")
+    b = pd.array([0, 2, 2, 1, 3], dtype="Int64")
+    got = weighted_kappa(a, b)
+    assert got["n"].item() == 4
+    assert got["kappa"].item() == pytest.approx(
+        cohen_kappa_score([0, 1, 2, 3], [0, 2, 2, 3], weights="linear", labels=[0, 1, 2, 3]))
+    with pytest.raises(DataFormatError, match="codes 0-3"):
+        weighted_kappa([0, 5], [0, 1])
+
+
 def test_weighted_kappa_takes_column_names_and_skips_non_scale():
     df = pd.DataFrame({"x": [G, G, "Not rated", INA, OUT], "y": [G, RI, G, None, OUT]})
     got = weighted_kappa("x", "y", data=df)

@@ -61,6 +61,14 @@ def test_spearman_matches_scipy_and_fisher_interval():
         assert row["ci_low"] == pytest.approx(np.tanh(np.arctanh(ref.statistic) - 1.959964 * se),
                                               abs=1e-6)
     assert out.loc[("a", "Overall"), "ci_low"] > 0 > out.loc[("b", "Overall"), "ci_high"]
+    # groups give the same answers as the subsets
+    df["grp"] = np.where(np.arange(800) % 3 == 0, "x", "y")
+    by = spearman_by_domain(df, ["a"], by="grp").set_index("grp")
+    for g in ("x", "y"):
+        sub = df[df.grp == g]
+        assert by.loc[g, "rho"] == pytest.approx(
+            stats.spearmanr(sub["a"], sub["Overall"].cat.codes).statistic)
+        assert by.loc[g, "n"] == len(sub)
 
 
 def test_spearman_bootstrap_close_to_fisher_and_skips_missing():

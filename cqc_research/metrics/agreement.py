@@ -90,7 +90,7 @@ def _rating_codes(values, *, name: str = "rating", source=None) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == RATINGS:
         return s.cat.codes.to_numpy(dtype=np.int64)
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        arr = s.to_numpy(dtype=float)
+        arr = s.to_numpy(dtype=float, na_value=np.nan)
         ok = np.isnan(arr) | np.isin(arr, np.arange(K))
         if not ok.all():
             bad = int(np.flatnonzero(~ok)[0])
