@@ -806,7 +806,7 @@ def export_html(nb, target, *, synthetic: bool, title: str | None = None) -> Pat
         _exporters.html = exporter
     resources = {"metadata": {"name": title or "report"}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
-    if synthetic:
+    if synthetic and "cqc-synthetic-banner" not in body:  # the notebook did not show it itself
         from .report import banner_html
 
         m = re.search(r"<body[^>]*>", body)
