@@ -415,6 +415,9 @@ def _api_names(api) -> dict:
 def _rating_units(ratings, *, level, date, sector, rating_level) -> pd.DataFrame:
     """One row per rated organisation (and rating), domains wide, with ``publication_date``."""
     r = ratings.copy()
+    if date and date != "publication_date" and "publication_date" in r.columns:
+        # the caller chose another date: keep the file's own date, under another name
+        r = r.rename(columns={"publication_date": "publication_date_file"})
     if "domain" in r.columns and "rating" in r.columns:
         if "service_group" in r.columns:  # the long table
             r = r[r["service_group"].astype(str) == "Overall"]

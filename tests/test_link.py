@@ -456,3 +456,23 @@ def test_site_level_joins_location_codes():
     res = link.link_indicators(ratings, ind, level="site")
     assert res.data["beds_occupied"].tolist() == [0.91, 0.85]  # the care home is out of scope
     assert set(res.report.loc[res.report.side == "ratings", "org_code"]) == {"RAA01", "RAA02"}
+
+
+def test_date_argument_on_a_wide_frame_that_already_has_publication_date():
+    """Regression: naming another date column must not collide with publication_date."""
+    from cqc_research.link import link_indicators
+    from cqc_research.ratings import RATING_DTYPE
+
+    wide = pd.DataFrame({"org_id": ["1-1"], "level": ["location"], "location_ods_code": ["A1"],
+                         "sector": ["GP practices"], "Overall": pd.Categorical(["Good"], dtype=RATING_DTYPE),
+                         "publication_date": pd.to_datetime(["2020-01-01"]),
+                         "inspection_date": pd.to_datetime(["2019-06-01"])})
+    ind = pd.DataFrame({"org_code": ["A1", "A1"], "org_level": "practice",
+                        "period_start": pd.to_datetime(["2018-04-01", "2019-04-01"]),
+                        "period_end": pd.to_datetime(["2019-03-31", "2020-03-31"]),
+                        "measure": "list_size", "value": [100.0, 200.0], "numerator": np.nan,
+                        "denominator": np.nan, "org_name": "A"})
+    by_inspection = link_indicators(wide, ind, level="practice", date="inspection_date")
+    by_publication = link_indicators(wide, ind, level="practice")
+    assert by_inspection.data["list_size"].tolist() == [100.0]  # the year ending before June 2019
+    assert by_publication.data["list_size"].tolist() == [100.0]  # 2019-20 ends after January 2020
