@@ -46,14 +46,19 @@ __all__ = [
     "MECHANISMS",
     "mechanisms_table",
     "headline_figures",
+    "headline_table",
+    "headline_plot",
+    "headline_sentences",
+    "format_estimate",
     "HEADLINE_COLUMNS",
 ]
 
 #: Columns of :func:`headline_figures`.
-HEADLINE_COLUMNS = ["mechanism", "proxy", "sector", "estimate", "ci_low", "ci_high", "n", "unit",
+HEADLINE_COLUMNS = ["mechanism", "proxy", "short", "sector", "estimate", "ci_low", "ci_high", "n", "unit",
                     "notebook", "table", "status", "note"]
 
 QUAL_NOTEBOOK = "07_mixed_methods"
+_SECTOR_ORDER = {s: i for i, s in enumerate(["NHS hospitals", "GP practices", "Adult social care", "Other"])}
 QUAL_FUNCTIONS = ("cqc_research.qual.read_coded_segments", "cqc_research.qual.code_frequencies",
                   "cqc_research.qual.compare_prevalence")
 
@@ -194,6 +199,8 @@ class Proxy:
         Turns the table into headline rows (sector, estimate, ci_low, ci_high, n, note).
     caveat : str
         What the proxy can and cannot show.
+    short : str
+        A label of a few words for figures.
     """
 
     name: str
@@ -204,6 +211,7 @@ class Proxy:
     headline: Callable[[pd.DataFrame], pd.DataFrame] | None = field(default=None, repr=False,
                                                                     compare=False)
     caveat: str = ""
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,9 +290,10 @@ MECHANISMS = _Registry([
                   "04_inspection_effects", ("event_study_contrasts",),
                   _event_contrast("leads", "inspection", "publication"),
                   "Unannounced inspections leave little time to prepare, and preparation may not "
-                  "move the indicator; zero leads are not proof of no anticipation."),
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("anticipatory"), "Describes the interviewed cases only."),
+                  "move the indicator; zero leads are not proof of no anticipation.",
+                  "indicator in the months before (leads)"),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("anticipatory"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=False,
         evidence="Interviews with managers about getting ready for inspection; mock inspections "
@@ -301,13 +310,15 @@ MECHANISMS = _Registry([
                   ("improvement_from_inadequate", "transitions"),
                   _improved_share(("Inadequate",), "Overall"),
                   "Improvement after Inadequate also reflects regression to the mean and whatever "
-                  "else changed; it is an upper bound on what enforcement achieved."),
+                  "else changed; it is an upper bound on what enforcement achieved.",
+                  "better at the next inspection after Inadequate"),
             Proxy("change in a monthly indicator in the months after a rating is published "
                   "(mean of event-study lags)", "percentage points", _EVENTS_FN,
                   "04_inspection_effects", ("event_study_contrasts",),
                   _event_contrast("lags", "publication"),
                   "Shared with the informational mechanism: the same lags follow both the "
-                  "requirements and the publicity of a report."),
+                  "requirements and the publicity of a report.",
+                  "indicator after publication (lags)"),
         ),
         qualitative=False,
         evidence="Enforcement records and action plans; interviews on how requirements were met.",
@@ -322,9 +333,9 @@ MECHANISMS = _Registry([
                   "were better at the next inspection", "share", _TRANS_FN, "03_improvement_journeys",
                   ("transitions",), _improved_share(("Inadequate", "Requires improvement"), "Well-led"),
                   "A partial proxy: a better Well-led rating shows that governance was judged "
-                  "better, not why it changed."),
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("organisational"), "Describes the interviewed cases only."),
+                  "better, not why it changed.", "Well-led better at the next inspection"),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("organisational"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=False,
         evidence="Interviews with leaders and staff on changes to governance and systems; board "
@@ -336,8 +347,8 @@ MECHANISMS = _Registry([
         definition="Change runs through the relationship between the service and the regulator's "
                    "people: trust, challenge, advice and the tone of contact with inspectors.",
         proxies=(
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("relational"), "Describes the interviewed cases only."),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("relational"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=True,
         evidence="Semi-structured interviews with managers, staff and inspectors about the "
@@ -354,13 +365,15 @@ MECHANISMS = _Registry([
                   "event-study lags)", "percentage points", _EVENTS_FN, "04_inspection_effects",
                   ("event_study_contrasts",), _event_contrast("lags", "publication"),
                   "Compare with the lags after the inspection visit: change that waits for "
-                  "publication points to the information, not the visit."),
+                  "publication points to the information, not the visit.",
+                  "indicator after publication (lags)"),
             Proxy("the same, after the inspection visit (for comparison)", "percentage points",
                   _EVENTS_FN, "04_inspection_effects", ("event_study_contrasts",),
                   _event_contrast("lags", "inspection"),
-                  "Publication follows the visit by two to four months, so the two windows overlap."),
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("informational"), "Describes the interviewed cases only."),
+                  "Publication follows the visit by two to four months, so the two windows overlap.",
+                  "indicator after the visit (lags)"),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("informational"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=False,
         evidence="Interviews on how the published rating affected reputation, recruitment or "
@@ -372,8 +385,8 @@ MECHANISMS = _Registry([
         definition="Other parties act on the regulator's findings: commissioners, councils, the "
                    "NHS, the public and the media bring their own pressure or support.",
         proxies=(
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("stakeholder"), "Describes the interviewed cases only."),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("stakeholder"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=True,
         evidence="Interviews with commissioners and councils; placement suspensions, contract "
@@ -387,8 +400,8 @@ MECHANISMS = _Registry([
         definition="Providers influence one another: peers compare, copy and learn from other "
                    "services through networks, buddying and shared ownership.",
         proxies=(
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("lateral"), "Describes the interviewed cases only."),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("lateral"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=True,
         evidence="Interviews about peer learning, provider forums and sister services; network "
@@ -404,9 +417,10 @@ MECHANISMS = _Registry([
                   "share", _TRANS_FN, "03_improvement_journeys", ("transitions",),
                   _upward_share("Overall"),
                   "Movement of a whole sector is consistent with, but not evidence of, a "
-                  "systemic effect: there is no unregulated comparison."),
-            Proxy(_CODED, "share", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("systemic"), "Describes the interviewed cases only."),
+                  "systemic effect: there is no unregulated comparison.",
+                  "ratings moving up the scale"),
+            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
+                  _coded_share("systemic"), "Describes the interviewed cases only.", "coded in interviews"),
         ),
         qualitative=False,
         evidence="Policy and commissioning documents that use the key questions; interviews on "
@@ -464,8 +478,14 @@ def _html_table(t: pd.DataFrame) -> str:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """A saved table without its ``data_status`` stamp; ``attrs["synthetic"]`` keeps the stamp."""
+    from .report import BANNER_TEXT
+
     t = pd.read_csv(path)
-    return t.drop(columns=["data_status"], errors="ignore")
+    synthetic = "data_status" in t.columns and bool((t["data_status"] == BANNER_TEXT).any())
+    t = t.drop(columns=["data_status"], errors="ignore")
+    t.attrs["synthetic"] = synthetic
+    return t
 
 
 def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
@@ -487,6 +507,10 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
         table is there but holds no row for the proxy; ``"unreadable"`` when it lacks the expected
         columns (``note`` says which); and ``"qualitative"`` for a qualitative mechanism's row
         when none of its proxies was measured.
+
+        ``attrs["synthetic"]`` is True when any table read carries the "SYNTHETIC DATA" stamp
+        (so a report built from the result shows the banner), and ``attrs["tables"]`` lists the
+        tables found.
     """
     run_dir = Path(run_dir)
     tables_dir = run_dir / "tables"
@@ -503,7 +527,8 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
         m = MECHANISMS[mname]
         measured_any = False
         for p in m.proxies:
-            base = {"mechanism": m.name, "proxy": p.name, "unit": p.unit, "notebook": p.notebook}
+            base = {"mechanism": m.name, "proxy": p.name, "short": p.short or p.name, "unit": p.unit,
+                    "notebook": p.notebook}
             found = [(t, load(t)) for t in p.tables if load(t) is not None]
             if not found or p.headline is None:
                 rows.append({**base, "table": p.tables[0] if p.tables else "", "status": "not run",
@@ -522,10 +547,12 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
                              "note": f"tables/{tname}.csv has no row for this proxy"})
                 continue
             measured_any = True
+            h = h.assign(_o=h["sector"].map(lambda x: _SECTOR_ORDER.get(str(x), len(_SECTOR_ORDER))))
+            h = h.sort_values("_o", kind="stable").drop(columns="_o")
             for r in h.to_dict("records"):
                 rows.append({**base, **r, "table": tname, "status": "measured"})
         if m.qualitative and not measured_any:
-            rows.append({"mechanism": m.name, "proxy": "", "unit": "", "notebook": QUAL_NOTEBOOK,
+            rows.append({"mechanism": m.name, "proxy": "", "short": "", "unit": "", "notebook": QUAL_NOTEBOOK,
                          "table": "", "status": "qualitative", "note": m.evidence})
     out = pd.DataFrame(rows)
     for c in HEADLINE_COLUMNS:
@@ -533,4 +560,187 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
             out[c] = np.nan
     out = out[HEADLINE_COLUMNS]
     out["sector"] = out["sector"].astype("object").where(out["sector"].notna(), "")
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    found = {k: v for k, v in cache.items() if v is not None}
+    out.attrs["synthetic"] = any(v.attrs.get("synthetic") for v in found.values())
+    out.attrs["tables"] = sorted(found)
+    return out
+
+
+def format_estimate(estimate, ci_low, ci_high, unit: str) -> str:
+    """One figure with its interval, in the unit's natural form.
+
+    Examples
+    --------
+    >>> format_estimate(0.853, 0.78, 0.905, "share")
+    '85% (78% to 90%)'
+    >>> format_estimate(1.648, 0.746, 2.551, "percentage points")
+    '+1.65 pp (+0.75 to +2.55)'
+    """
+    if estimate is None or not np.isfinite(estimate):
+        return ""
+    if unit.startswith("share"):
+        return f"{estimate:.0%} ({ci_low:.0%} to {ci_high:.0%})"
+    suffix = " pp" if unit == "percentage points" else ""
+    return f"{estimate:+.2f}{suffix} ({ci_low:+.2f} to {ci_high:+.2f})"
+
+
+def headline_table(headlines: pd.DataFrame) -> pd.DataFrame:
+    """The headline figures as a one-page table: one row per mechanism and proxy, one column per
+    sector, each cell the estimate with its 95% interval (and ``n``).
+
+    Rows that were not measured keep a single cell saying why (``not run: notebook 04``,
+    ``qualitative: ...``).
+    """
+    rows = []
+    for (mech, proxy), g in headlines.groupby(["mechanism", "proxy"], sort=False):
+        label = MECHANISMS[mech].label
+        measured = g[g["status"] == "measured"]
+        if len(measured):
+            for r in measured.itertuples():
+                n = f"; n={int(r.n):,}" if pd.notna(r.n) else ""
+                rows.append({"mechanism": label, "measure": proxy, "sector": r.sector or "All",
+                             "value": format_estimate(r.estimate, r.ci_low, r.ci_high, r.unit) + n})
+        else:
+            r = g.iloc[0]
+            what = {"not run": f"not run (notebook {r.notebook[:2]})",
+                    "qualitative": "qualitative evidence only"}.get(r.status, r.status)
+            rows.append({"mechanism": label, "measure": proxy or "(no routine-data proxy)",
+                         "sector": "All", "value": what})
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return t
+    order = [s for s in ["NHS hospitals", "GP practices", "Adult social care", "Other"] if s in set(t["sector"])]
+    order += sorted(set(t["sector"]) - set(order) - {"All"}) + (["All"] if "All" in set(t["sector"]) else [])
+    rows_order = pd.MultiIndex.from_frame(t[["mechanism", "measure"]].drop_duplicates())
+    wide = (t.pivot_table(index=["mechanism", "measure"], columns="sector", values="value", aggfunc="first")
+            .reindex(index=rows_order, columns=order).fillna(""))
+    wide.columns.name = None
+    return wide
+
+
+def headline_plot(headlines: pd.DataFrame, *, title: str | None = None):
+    """Dot-and-interval chart of the measured headline figures, one panel per unit.
+
+    Each row is a mechanism's proxy; sectors sit side by side within the row, in colour.
+
+    Parameters
+    ----------
+    headlines : DataFrame
+        The output of :func:`headline_figures`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None when nothing was measured.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    m = headlines[headlines["status"] == "measured"].copy()
+    if m.empty:
+        return None
+    palette = {"NHS hospitals": "#005eb8", "GP practices": "#00a499", "Adult social care": "#ae2573",
+               "Other": "#768692"}
+    grey = "#5f6b73"
+    units = [u for u in ("percentage points", "share", "share of cases") if u in set(m["unit"])]
+    units += sorted(set(m["unit"]) - set(units))
+    n_rows = [m[m["unit"] == u][["mechanism", "proxy"]].drop_duplicates().shape[0] for u in units]
+    heights = [0.55 * n + 0.9 for n in n_rows]
+    fig, axes = plt.subplots(len(units), 1, figsize=(9, sum(heights) + 0.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    seen = {}
+    for ax, unit in zip(axes[:, 0], units, strict=True):
+        d = m[m["unit"] == unit]
+        keys = list(dict.fromkeys(zip(d["mechanism"], d["proxy"], strict=True)))
+        for i, key in enumerate(keys):
+            y = len(keys) - 1 - i
+            rows = d[(d["mechanism"] == key[0]) & (d["proxy"] == key[1])]
+            offsets = np.linspace(0.22, -0.22, len(rows)) if len(rows) > 1 else [0.0]
+            for off, r in zip(offsets, rows.itertuples(), strict=True):
+                colour = palette.get(r.sector, grey)
+                ax.plot([r.ci_low, r.ci_high], [y + off, y + off], color=colour, lw=2)
+                ax.plot(r.estimate, y + off, "o", color=colour, ms=5.5)
+                seen.setdefault(r.sector or "all", colour)
+        labels = [f"{MECHANISMS[k[0]].label}: {d.loc[d['proxy'] == k[1], 'short'].iloc[0]}" for k in keys]
+        ax.set_yticks(range(len(keys))[::-1], labels, fontsize=9)
+        ax.set_ylim(-0.6, len(keys) - 0.4)
+        if unit.startswith("share"):
+            ax.set_xlim(0, 1)
+            ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+        else:
+            ax.axvline(0, color="#231f20", lw=0.9)
+        ax.set_xlabel({"share": "share of services (routine data)",
+                       "share of cases": "share of interview cases coded (notebook 07)",
+                       "percentage points": "change in the monthly indicator (percentage points)"}.get(unit, unit))
+        ax.grid(axis="y", visible=False)
+    handles = [Line2D([], [], color=c, marker="o", lw=2, label=s) for s, c in seen.items()]
+    axes[0, 0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=len(handles),
+                      frameon=False, fontsize=9)
+    fig.suptitle(title or "Headline figure for each measured mechanism (95% intervals)", y=1.0,
+                 fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def _short(proxy: str, width: int = 60) -> str:
+    return proxy if len(proxy) <= width else proxy[: width - 1].rsplit(" ", 1)[0] + "..."
+
+
+def _verdict(r) -> str:
+    if r.ci_low > 0:
+        return "a rise"
+    if r.ci_high < 0:
+        return "a fall"
+    return "no change distinguishable from zero"
+
+
+def headline_sentences(headlines: pd.DataFrame) -> list[str]:
+    """One plain-language Markdown line per mechanism, with the numbers read from ``headlines``.
+
+    Parameters
+    ----------
+    headlines : DataFrame
+        The output of :func:`headline_figures`.
+
+    Returns
+    -------
+    list of str
+        Markdown bullet lines in the framework's order. Mechanisms without a measured figure say
+        which notebook to run or which evidence would measure them.
+    """
+    lines = []
+    for name, m in MECHANISMS.items():
+        g = headlines[headlines["mechanism"] == name]
+        meas = g[g["status"] == "measured"]
+        parts = []
+        for proxy, p in meas.groupby("proxy", sort=False):
+            unit = p["unit"].iloc[0]
+            if unit == "share of cases":
+                r = p.iloc[0]
+                parts.append(f"coded in {r.estimate:.0%} of interview cases ({r.ci_low:.0%} to "
+                             f"{r.ci_high:.0%}, n={int(r.n):,})" if pd.notna(r.n) else
+                             f"coded in {r.estimate:.0%} of interview cases")
+                continue
+            by = "; ".join(f"{r.sector or 'all'} {format_estimate(r.estimate, r.ci_low, r.ci_high, unit)}"
+                           + (f", n={int(r.n):,}" if pd.notna(r.n) else "") for r in p.itertuples())
+            text = f"{proxy[0].upper()}{proxy[1:]}: {by}"
+            if unit == "percentage points":
+                text += f" ({', '.join(sorted({_verdict(r) for r in p.itertuples()}))})"
+            parts.append(text)
+        missing = g[g["status"].isin(["not run", "unreadable", "no estimate"])]
+        gaps = sorted({f"notebook {r.notebook[:2]}" for r in missing.itertuples()
+                       if r.proxy not in set(meas["proxy"])})
+        head = f"- **{m.label}**" + (" (qualitative)" if m.qualitative else "")
+        if m.qualitative:
+            text = f"{head}: no routine data measure it"
+            text += ("; in the interviews it was " + "; ".join(parts) + ".") if parts else f". {m.evidence}"
+        elif parts:
+            text = f"{head}: " + ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+        else:
+            text = f"{head}: not measured in this run."
+        if gaps:
+            text += f" ({', '.join(gaps)} did not run into this folder.)"
+        lines.append(text)
+    return lines

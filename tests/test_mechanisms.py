@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -90,6 +91,7 @@ def test_empty_run_folder_reports_not_run(tmp_path):
     assert h["estimate"].isna().all()
     assert set(h.loc[h["status"] == "qualitative", "mechanism"]) == {"relational", "stakeholder", "lateral"}
     assert set(h["mechanism"]) == set(EIGHT)
+    assert h.attrs["synthetic"] is False and h.attrs["tables"] == []
 
 
 def _transitions():
@@ -163,6 +165,23 @@ def test_headlines_from_hand_made_tables(tmp_path):
     st = h[h.mechanism == "stakeholder"]
     assert set(st["status"]) == {"no estimate", "qualitative"}
     assert not h["status"].eq("unreadable").any()
+    # the one-page table and the sentences carry the same numbers
+    wide = mechanisms.headline_table(h)
+    assert wide.loc[("Directive", d["proxy"]), "NHS hospitals"].startswith("85% (")
+    assert wide.loc[("Directive", d["proxy"]), "NHS hospitals"].endswith("; n=20")
+    assert wide.loc[("Anticipatory", a["proxy"]), "NHS hospitals"] == "-0.20 pp (-0.70 to +0.30); n=9"
+    text = "\n".join(mechanisms.headline_sentences(h))
+    assert "+2.05 pp (+1.60 to +2.50), n=9 (a rise)" in text
+    assert "-0.20 pp (-0.70 to +0.30), n=9 (no change distinguishable from zero)" in text
+    assert "coded in 60% of interview cases (36% to 81%, n=20)" in text
+    assert "**Stakeholder** (qualitative): no routine data measure it." in text
+    fig = mechanisms.headline_plot(h)
+    assert [ax.get_xlabel().split(" (")[0] for ax in fig.axes] == [
+        "change in the monthly indicator", "share of services", "share of interview cases coded"]
+    plt.close(fig)
+    # the synthetic stamp of transitions.csv carries over, for the report banner
+    assert h.attrs["synthetic"] is True
+    assert h.attrs["tables"] == ["code_frequencies", "event_study_contrasts", "transitions"]
 
 
 def test_directive_prefers_the_improvement_table(tmp_path):
@@ -197,3 +216,54 @@ def test_unexpected_columns_are_reported_not_raised(tmp_path):
     bad = h[h.status == "unreadable"]
     assert len(bad) == 1 and "from_rating" in bad["note"].iloc[0]
     assert np.isnan(bad["estimate"].iloc[0])
+
+
+# -- notebook 06, once, on a run folder built from the small synthetic dataset -----------------
+def test_notebook_06_on_synthetic(synthetic_small, tmp_path):
+    """Tables written as notebooks 03 and 04 write them (library calls on synthetic_small, saved
+    through Report), no notebook 07: the page reads them, stamps its outputs, and marks 07 as not
+    run without failing."""
+    import papermill as pm
+
+    from cqc_research.io.cqc_json import load_api_folder
+    from cqc_research.io.nhs import load_indicators
+    from cqc_research.metrics.events import event_contrasts, event_dates, event_study
+    from cqc_research.metrics.transitions import transition_matrix
+    from cqc_research.report import Report
+
+    run = tmp_path / "run"
+    api = load_api_folder(synthetic_small.paths["api_folder"])
+    rep = Report(run, sources=[synthetic_small.paths["api_folder"]])
+    assert rep.synthetic
+    rep.save_table(transition_matrix(api.history, by=["sector", "domain"]), "transitions")
+    ae = load_indicators(synthetic_small.paths["ae_folder"])
+    ae = ae[(ae["measure"] == "ae_4hr_performance_all") & (ae["org_level"] == "trust")]
+    rows = []
+    for event in ("publication", "inspection"):
+        ev = event_dates(api, event=event, sector="NHS hospitals").rename(columns={"provider_id": "org_code"})
+        res = event_study(ae, events=ev, window=(-12, 12), lags=(1, 6))
+        rows.append(event_contrasts(res).assign(event=event, sector="NHS hospitals",
+                                                measure="ae_4hr_performance_all",
+                                                n_event_units=res.attrs["n_event_units"]))
+    rep.save_table(pd.concat(rows, ignore_index=True), "event_study_contrasts")
+
+    pm.execute_notebook(str(NOTEBOOKS / "06_impact_mechanisms.ipynb"), str(tmp_path / "06.ipynb"),
+                        parameters={"output_dir": str(run)}, kernel_name="python3", cwd=str(tmp_path),
+                        progress_bar=False)
+    saved = pd.read_csv(run / "tables" / "mechanism_headlines.csv")
+    assert (saved["data_status"] == "SYNTHETIC DATA").all()
+    direct = headline_figures(run)
+    pd.testing.assert_series_equal(saved["estimate"], direct["estimate"], check_names=False)
+    assert saved["status"].tolist() == direct["status"].tolist()
+    # the publication lags recover the planted shift; 07 did not run, so the qualitative
+    # mechanisms keep their "qualitative" line and nothing failed
+    truth = synthetic_small.truth["event_effect"]
+    info = saved[(saved["mechanism"] == "informational") & (saved["status"] == "measured")
+                 & saved["proxy"].str.contains("after a rating is published")].iloc[0]
+    assert info["ci_low"] < truth["effect_pp"] < info["ci_high"]
+    assert set(saved.loc[saved["status"] == "qualitative", "mechanism"]) == {"relational", "stakeholder", "lateral"}
+    sources = pd.read_csv(run / "tables" / "mechanism_sources.csv").set_index("notebook")["in this run"]
+    assert sources.to_dict() == {"03_improvement_journeys": "yes", "04_inspection_effects": "yes",
+                                 "07_mixed_methods": "not run"}
+    assert len(pd.read_csv(run / "tables" / "mechanisms.csv")) == len(mechanisms_table())
+    assert (run / "figures" / "mechanism_headlines.png").is_file()
