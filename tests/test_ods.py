@@ -321,23 +321,82 @@ def test_missing_file():
 
 
 def test_stream_is_never_read_whole(tmp_path, monkeypatch):
-    """content.xml is decompressed in bounded blocks, never read in one go."""
-    path = write_ods(tmp_path / "b.ods", {"S": (["a"], [[f"v{k}"] for k in range(2000)])})
+    """content.xml is inflated in bounded blocks, never held whole."""
+    monkeypatch.setattr(ods, "_BLOCK", 1 << 12)
+    path = write_ods(tmp_path / "b.ods", {"S": (["a"], [[f"v{k}"] for k in range(20000)])})
     sizes = []
-    real_open = zipfile.ZipFile.open
+    real_blocks = ods._xml_blocks
 
-    def spy_open(self, name, *args, **kwargs):
-        stream = real_open(self, name, *args, **kwargs)
-        real_read = stream.read
+    def spy(*args, **kwargs):
+        for block in real_blocks(*args, **kwargs):
+            sizes.append(len(block))
+            yield block
 
-        def read(n=-1):
-            if name == "content.xml":
-                sizes.append(n)
-            return real_read(n)
+    monkeypatch.setattr(ods, "_xml_blocks", spy)
+    assert len(read_ods(path, "S")) == 20000
+    info = zipfile.ZipFile(path).getinfo("content.xml")
+    assert len(sizes) > 100 and max(sizes) <= 1 << 12 < info.file_size
 
-        stream.read = read
-        return stream
 
-    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
-    assert len(read_ods(path, "S")) == 2000
-    assert sizes and all(0 < n <= ods._BLOCK for n in sizes)
+# ---- the fast path against the reference reader ----------------------------------------------
+
+def _both(path: Path, sheet: str):
+    with ods._check_workbook(path) as zf:
+        fast = ods._raw_fast(zf, path, sheet)
+        ref = ods._raw_expat(zf, path, sheet)
+    return fast, ref
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_fast_path_equals_reference_reader_on_random_workbooks(tmp_path, seed, monkeypatch):
+    monkeypatch.setattr(ods, "_CONVERT_AT_LEAST", 1 << 14)  # many small blocks
+    rng = random.Random(seed)
+    header = [f"h{k}" for k in range(9)]
+    rows = _random_rows(rng, 2000, 9)
+    for k in range(0, 2000, 97):
+        rows[k] = [None] * 9
+    path = write_ods(tmp_path / "r.ods", {"Before": (["x"], [["1"]]), "Data": (header, rows),
+                                          "After": (["y"], [["2"]])},
+                     notice={"Data": ["A notice & more"]})
+    fast, ref = _both(path, "Data")
+    pd.testing.assert_frame_equal(fast, ref)
+    assert len(fast) > 1800
+
+
+def test_fast_path_handles_rich_cells_and_odd_rows(tmp_path):
+    rich = ('<table:table-cell office:value-type="string"><text:p>one<text:s text:c="2"/>two'
+            '</text:p><text:p><text:span text:style-name="T1">&amp;three</text:span></text:p>'
+            '</table:table-cell>')
+    annotated = ('<table:table-cell office:value-type="string"><office:annotation><text:p>'
+                 'note</text:p></office:annotation><text:p>kept</text:p></table:table-cell>')
+    body = "".join([
+        f"<table:table-row>{rich}<table:covered-table-cell/>{annotated}</table:table-row>",
+        '<table:table-row table:style-name="ro1"><table:table-cell table:number-columns-'
+        'repeated="2" office:value-type="float" office:value="7"><text:p>7</text:p>'
+        '</table:table-cell><table:table-cell/><table:table-cell office:value-type="string">'
+        '<text:p>a &lt;b&gt; &#233;</text:p></table:table-cell></table:table-row>',
+        '<table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type='
+        '"string"><text:p>twice</text:p></table:table-cell></table:table-row>',
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>x\r\ny</text:p>'
+        '</table:table-cell><text:soft-page-break/></table:table-row>',
+        '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+        'table:number-columns-repeated="16384"/></table:table-row>',
+    ])
+    path = _raw_workbook(tmp_path / "rich.ods", ["a", "b", "c", "d"], body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    got = read_ods(path, "S")
+    assert _values(got.loc[2]) == ["one  two\n&three", None, "kept", None]
+    assert _values(got.loc[3]) == ["7", "7", None, "a <b> é"]
+    assert got.loc[[4, 5], "a"].tolist() == ["twice", "twice"]
+    assert got.loc[6, "a"] == "x\ny"
+
+
+def test_read_ods_takes_the_fast_path(tmp_path, monkeypatch):
+    path = write_ods(tmp_path / "f.ods", {"S": (["a", "b"], [["1", dt.date(2020, 2, 3)]])})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the reference reader was used")
+
+    monkeypatch.setattr(ods, "_raw_expat", refuse)
+    assert read_ods(path, "S").loc[2].tolist() == ["1", "2020-02-03"]

@@ -238,17 +238,67 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
 
 
 def _xml_blocks(zf: zipfile.ZipFile, path: Path, sheet: str | None = None) -> Iterator[bytes]:
-    """Decompressed ``content.xml`` in blocks; zip and zlib failures become DataFormatError."""
-    try:
-        with zf.open("content.xml") as stream:
-            while True:
-                block = stream.read(_BLOCK)
-                if not block:
-                    return
+    """Decompressed ``content.xml`` in blocks of at most ``_BLOCK`` bytes.
+
+    The zip member is inflated here rather than by :mod:`zipfile` (whose reads copy the
+    compressed input left over at every call), with the same CRC-32 and size checks. Zip and
+    zlib failures become DataFormatError.
+    """
+    info = zf.getinfo("content.xml")
+
+    def damaged(why):
+        return DataFormatError(f"content.xml is damaged or truncated ({why}); was the download "
+                               "interrupted?", path=path, sheet=sheet)
+
+    if info.flag_bits & 1:
+        raise DataFormatError("content.xml is encrypted", path=path, sheet=sheet)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        try:  # an unusual compression: let zipfile do it
+            with zf.open("content.xml") as stream:
+                while block := stream.read(_BLOCK):
+                    yield block
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise damaged(exc) from exc
+        return
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise damaged("no local header for content.xml")
+        name_len, extra_len = int.from_bytes(header[26:28], "little"), int.from_bytes(
+            header[28:30], "little")
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        left = info.compress_size
+        crc = 0
+        size = 0
+        inflate = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        pending = b""
+        while True:
+            if not pending:
+                if left <= 0:
+                    break
+                pending = f.read(min(1 << 18, left))
+                if not pending:
+                    raise damaged("the file ends early")
+                left -= len(pending)
+            if inflate is None:
+                block, pending = pending, b""
+            else:
+                try:
+                    block = inflate.decompress(pending, _BLOCK)
+                except zlib.error as exc:
+                    raise damaged(exc) from exc
+                pending = inflate.unconsumed_tail
+            if block:
+                crc = zlib.crc32(block, crc)
+                size += len(block)
                 yield block
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise DataFormatError(f"content.xml is damaged or truncated ({exc}); was the download "
-                              "interrupted?", path=path, sheet=sheet) from exc
+            if inflate is not None and inflate.eof:
+                break
+    if inflate is not None and not inflate.eof:
+        raise damaged("the compressed stream ends early")
+    if crc != info.CRC or size != info.file_size:
+        raise damaged("its checksum does not match")
 
 
 _TABLE_START = re.compile(rb'<table:table\s(?:[^>"]|"[^"]*")*>')
@@ -482,6 +532,8 @@ def _u(text: str) -> np.uint64:
     return np.uint64(int.from_bytes(text.encode().ljust(8, b"\0"), "little"))
 
 
+_PLAIN_CELL = b'<table:table-cell office:value-type="string" calcext:value-type="string">'
+_PLAIN_PROBES = [(k, np.frombuffer(_PLAIN_CELL[k: k + 8], "<u8")[0]) for k in (17, 36, 65)]
 _M5 = np.uint64((1 << 40) - 1)
 _M7 = np.uint64((1 << 56) - 1)
 _SH56 = np.uint64(56)
@@ -545,8 +597,35 @@ class _Block:
     __slots__ = ("columns", "numbers", "rows", "end")
 
 
-def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
-    """Convert one block of whole rows (the concatenation of ``pieces``) into Arrow columns.
+def _assemble(pieces: list[bytes]) -> tuple[np.ndarray, int, np.ndarray]:
+    """Copy a block's pieces into one array with room after it.
+
+    Returns ``(work, size, positions of "&")``; run in the decompression thread.
+    """
+    if any(b"\r" in piece for piece in pieces):  # XML line-end normalisation
+        pieces = [b"".join(pieces).replace(b"\r\n", b"\n").replace(b"\r", b"\n")]
+    n = sum(len(piece) for piece in pieces)
+    work = np.empty(n + _TAIL + _ROOM, np.uint8)
+    at = 0
+    amps = []
+    for piece in pieces:
+        work[at: at + len(piece)] = np.frombuffer(piece, np.uint8)
+        if piece.count(b"&") > 4096:
+            amps.append(at + np.flatnonzero(work[at: at + len(piece)] == 0x26))
+        else:
+            i = piece.find(b"&")
+            found = []
+            while i >= 0:
+                found.append(at + i)
+                i = piece.find(b"&", i + 1)
+            amps.append(np.asarray(found, np.int64))
+        at += len(piece)
+    work[n: n + _TAIL] = 0
+    return work, n, np.concatenate(amps) if amps else np.zeros(0, np.int64)
+
+
+def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Block:
+    """Convert one block of whole rows (see :func:`_assemble`) into Arrow string columns.
 
     Row numbers are counted from the start of the block (1 = its first row). If the sheet ends
     in the block (``</table:table>``), what follows is ignored and ``end`` is set.
@@ -554,17 +633,8 @@ def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if any(b"\r" in piece for piece in pieces):  # XML line-end normalisation
-        pieces = [b"".join(pieces).replace(b"\r\n", b"\n").replace(b"\r", b"\n")]
-    block_has_amp = any(b"&" in piece for piece in pieces)
-    n = sum(len(piece) for piece in pieces)
-    work = np.empty(n + _TAIL + _ROOM, np.uint8)
-    at = 0
-    for piece in pieces:
-        work[at: at + len(piece)] = np.frombuffer(piece, np.uint8)
-        at += len(piece)
-    del pieces
-    work[n: n + _TAIL] = 0
+    work, n, amp = assembled
+    del assembled
     a = work[:n]
     view = np.ndarray((n + _TAIL - 8,), "<u8", buffer=work, strides=(1,))
     block = _Block()
@@ -650,17 +720,31 @@ def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
         rich[owner[inside]] = True
         loose_tags = rich_tags[~inside]
 
-    # attributes: quotes preceded by "...value=" (a cell's value) or "repeated="
-    special = np.flatnonzero((a == 0x22) | (a == 0x26)) if block_has_amp else np.flatnonzero(
-        a == 0x22)
-    if block_has_amp:
-        is_amp = a[special] == 0x26
-        amp = special[is_amp]
-        q = special[~is_amp]
+    # attributes: quotes preceded by "...value=" (a cell's value) or "repeated=". Only tags
+    # that may hold one are searched: rows with attributes, and cells other than the plain
+    # string cell LibreOffice writes most (known by its length and three 8-byte probes: a
+    # tag of that length whose two attributes both read "string" holds no value)
+    size = nxt[cells] - lt[cells]
+    plain = np.flatnonzero(size == len(_PLAIN_CELL))
+    at = lt[cells[plain]]
+    same = np.ones(len(plain), bool)
+    for offset, word in _PLAIN_PROBES:
+        same &= view[at + offset] == word
+    searched = size != len(b"<table:table-cell/>")  # an empty cell has no attributes
+    searched[plain[same]] = False
+    del size, plain, at, same
+    tags = np.concatenate((cells[searched], ro[nxt[ro] - lt[ro] > 17]))
+    tags.sort()
+    starts = lt[tags]
+    lengths = nxt[tags] - starts
+    if lengths.sum() > n // 4:  # most tags are searched: scan the whole block
+        q = np.flatnonzero(a == 0x22)
     else:
-        amp = np.zeros(0, np.int64)
-        q = special
-    del special
+        where = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        where += np.arange(len(where))
+        q = where[a[where] == 0x22]
+        del where
+    del tags, starts, lengths
     qv = view[np.maximum(q - 8, 0)]
     b1 = (qv >> _SH8) & _FF
     cand = np.flatnonzero((((qv >> _SH16) == _u("value=")) & ((b1 == 0x3A) | (b1 == 0x2D)))
@@ -722,20 +806,27 @@ def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
         extra.append(piece)
         extra_size += len(piece)
 
-    # cells holding "&" (an entity or character reference) are decoded one at a time
+    # cells holding "&" (an entity or character reference) are decoded together
+    amp = amp[amp < n]
     if len(amp):
         owner = np.searchsorted(lt[cells], amp, "right") - 1
-        owner = owner[owner >= 0]
-        hit = amp[-len(owner):] if len(owner) else owner
-        inside = ~rich[owner] & (seg_start[owner] <= hit) & (hit < seg_start[owner] + seg_len[owner])
-        for c in np.unique(owner[inside]).tolist():
-            start = int(seg_start[c])
-            piece = _unescape(work[start: start + int(seg_len[c])].tobytes()).encode("utf-8")
-            seg_start[c] = tail0 + extra_size
-            seg_len[c] = len(piece)
-            rich[c] = True  # its text now lies after the block
-            extra.append(piece)
-            extra_size += len(piece)
+        keep = owner >= 0
+        owner, amp = owner[keep], amp[keep]
+        inside = ~rich[owner] & (seg_start[owner] <= amp) & (amp < seg_start[owner]
+                                                              + seg_len[owner])
+        hit = np.unique(owner[inside])
+        if len(hit):
+            raw = memoryview(work)
+            spans = zip(seg_start[hit].tolist(), (seg_start[hit] + seg_len[hit]).tolist(),
+                        strict=True)
+            joined = _unescape(b"\0".join([raw[i:j] for i, j in spans]))  # NUL is not XML
+            pieces = [text.encode("utf-8") for text in joined.split("\0")]
+            lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+            seg_start[hit] = tail0 + extra_size + np.cumsum(lengths) - lengths
+            seg_len[hit] = lengths
+            rich[hit] = True  # their text now lies after the block
+            extra.extend(pieces)
+            extra_size += int(lengths.sum())
 
     # trailing empty cells are dropped; rows without data vanish
     last = np.full(n_rows, -1, np.int64)
@@ -811,16 +902,17 @@ def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
     bounds[-1] = len(source)
     segments = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
                                      [None, pa.py_buffer(bounds), pa.py_buffer(source)])
-    empty = seg_len[direct] == 0
-    if empty.any() or len(extra_len) and min(extra_len) == 0:  # empty cells are missing
-        lengths = ends - starts
-        grid[grid >= 0] = np.where(lengths[grid[grid >= 0]] > 0, grid[grid >= 0], -1)
-    missing = grid < 0
-    taken = pc.take(segments, pa.array(2 * grid, mask=missing))
+    # first the segments in document order (reading the block front to back), then the
+    # grid from that compact copy, which stays in the processor's cache
+    compact = pc.take(segments, pa.array(np.arange(0, len(bounds) - 1, 2)))
     del segments, source, work, bounds
+    lengths = ends - starts
+    if (lengths == 0).any():  # empty cells are missing
+        has = grid >= 0
+        grid[has] = np.where(lengths[grid[has]] > 0, grid[has], -1)
+    taken = pc.take(compact, pa.array(grid, mask=grid < 0))
+    del compact
     taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
-
-    # values holding "&" (an entity or character reference) are decoded one at a time
     block.columns = [taken.slice(c * n_lines, n_lines) for c in range(width)]
 
     # the row number of each line: consecutive within a row repeated by its attribute
@@ -834,6 +926,8 @@ def _convert_block(pieces: list[bytes], sheet: str) -> _Block:
 
 _ROW_CLOSE = b"</table:table-row>"
 _CONVERT_AT_LEAST = 4 << 20  # convert blocks of about this many bytes of XML
+_WORKERS = 2  # threads converting blocks
+_AHEAD = 3  # blocks converted ahead of the one being collected
 
 
 class _Prefetch:
@@ -955,19 +1049,20 @@ def _raw_fast(zf: zipfile.ZipFile, path: Path, sheet: str) -> pd.DataFrame:
 
     names: list[str] = []
     found = [False]
-    prefetch = _Prefetch(_xml_blocks(zf, path, sheet))
-    executor = ThreadPoolExecutor(2)
+    prefetch = _Prefetch(map(_assemble, _sheet_rows_xml(_xml_blocks(zf, path, sheet), path,
+                                                         sheet, names, found)))
+    executor = ThreadPoolExecutor(_WORKERS)
     converted: list[_Block] = []
     base = 0
     ended = False
     try:
         ahead = deque()
-        pieces_lists = _sheet_rows_xml(prefetch, path, sheet, names, found)
+        assembled = iter(prefetch)
         while not ended:
-            pieces = next(pieces_lists, None)
+            pieces = next(assembled, None)
             if pieces is not None:
                 ahead.append(executor.submit(_convert_block, pieces, sheet))
-            if ahead and (pieces is None or len(ahead) >= 3):
+            if ahead and (pieces is None or len(ahead) >= _AHEAD):
                 block = ahead.popleft().result()
                 block.numbers += base
                 base += block.rows
@@ -1073,7 +1168,7 @@ def _finish(raw: pd.DataFrame, path: Path, sheet: str, header, required, usecols
         else:
             raise ValueError(f"header must be 'auto', a row index >= 0 or None, not {header!r}")
         names = _row_values(raw, header_row)
-        data = raw.loc[raw.index > header_row]
+        data = raw.iloc[raw.index.get_loc(header_row) + 1:]  # a slice: no copy
         used = data.notna().any(axis=0).to_numpy()
         last = max([i for i, v in enumerate(names) if v] + [int(np.flatnonzero(used)[-1])
                                                              if used.any() else -1])
@@ -1094,8 +1189,7 @@ def _finish(raw: pd.DataFrame, path: Path, sheet: str, header, required, usecols
                                   f"columns are {list(data.columns)}", path=path, sheet=sheet,
                                   row=header_row)
         data = data[usecols]
-    data = data.copy()
-    data.index.name = "row"
+    data.index = data.index.rename("row")
     data.attrs = {"source": str(path), "sheet": sheet, "header_row": header_row}
     return data
 
