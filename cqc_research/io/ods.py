@@ -186,7 +186,7 @@ def write_ods(
 # Reading
 # --------------------------------------------------------------------------------------------
 
-_BLOCK = 1 << 22  # 4 MiB of decompressed XML per read
+_BLOCK = 1 << 20  # 1 MiB of decompressed XML per read
 _STR = pd.StringDtype(na_value=np.nan)
 
 
@@ -534,6 +534,8 @@ def _u(text: str) -> np.uint64:
 
 _PLAIN_CELL = b'<table:table-cell office:value-type="string" calcext:value-type="string">'
 _PLAIN_PROBES = [(k, np.frombuffer(_PLAIN_CELL[k: k + 8], "<u8")[0]) for k in (17, 36, 65)]
+_QUOTES = np.uint64(0x2222222222222222)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _M5 = np.uint64((1 << 40) - 1)
 _M7 = np.uint64((1 << 56) - 1)
 _SH56 = np.uint64(56)
@@ -610,15 +612,15 @@ def _assemble(pieces: list[bytes]) -> tuple[np.ndarray, int, np.ndarray]:
     amps = []
     for piece in pieces:
         work[at: at + len(piece)] = np.frombuffer(piece, np.uint8)
-        if piece.count(b"&") > 4096:
-            amps.append(at + np.flatnonzero(work[at: at + len(piece)] == 0x26))
-        else:
-            i = piece.find(b"&")
-            found = []
-            while i >= 0:
-                found.append(at + i)
-                i = piece.find(b"&", i + 1)
-            amps.append(np.asarray(found, np.int64))
+        found = []
+        i = piece.find(b"&")
+        while i >= 0:
+            found.append(i)
+            if len(found) > 4096:  # many: let numpy find them all
+                found = np.flatnonzero(work[at: at + len(piece)] == 0x26)
+                break
+            i = piece.find(b"&", i + 1)
+        amps.append(at + np.asarray(found, np.int64))
         at += len(piece)
     work[n: n + _TAIL] = 0
     return work, n, np.concatenate(amps) if amps else np.zeros(0, np.int64)
@@ -739,11 +741,21 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     lengths = nxt[tags] - starts
     if lengths.sum() > n // 4:  # most tags are searched: scan the whole block
         q = np.flatnonzero(a == 0x22)
-    else:
-        where = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        where += np.arange(len(where))
-        q = where[a[where] == 0x22]
-        del where
+        tag_of_q = np.searchsorted(lt, q) - 1
+    else:  # read the searched tags 8 bytes at a time and find the quotes in those words
+        words = (lengths + 7) >> 3
+        first = np.cumsum(words) - words
+        step = np.arange(int(words.sum()), dtype=np.int64)
+        owner = np.repeat(np.arange(len(tags)), words)
+        at = starts[owner] + ((step - first[owner]) << 3)
+        x = view[at] ^ _QUOTES
+        quote_bytes = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 where a byte is '"'
+        hit = np.flatnonzero(quote_bytes.view(np.uint8))
+        q = at[hit >> 3] + (hit & 7)
+        tag_of_q = tags[owner[hit >> 3]]
+        inside = q < nxt[tag_of_q]
+        q, tag_of_q = q[inside], tag_of_q[inside]
+        del words, first, step, owner, at, x, quote_bytes, hit
     del tags, starts, lengths
     qv = view[np.maximum(q - 8, 0)]
     b1 = (qv >> _SH8) & _FF
@@ -757,8 +769,8 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
         if cand[-1] + 1 >= len(q):
             raise _Unsupported("an attribute value is not closed")
         qo, qc = q[cand], q[cand + 1]
-        tag = np.searchsorted(lt, qo) - 1
-        ok = (tag >= 0) & (qc < nxt[np.maximum(tag, 0)])
+        tag = tag_of_q[cand]
+        ok = (tag >= 0) & (tag_of_q[cand + 1] == tag)
         tag_kind = np.where(ok, kind[np.maximum(tag, 0)], _K_OTHER)
         is_rep = qv[cand] == _u("epeated=")
         sel = np.flatnonzero(is_rep & (tag_kind == _K_CELL))
@@ -925,15 +937,15 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
 
 
 _ROW_CLOSE = b"</table:table-row>"
-_CONVERT_AT_LEAST = 4 << 20  # convert blocks of about this many bytes of XML
+_CONVERT_AT_LEAST = 2 << 20  # convert blocks of about this many bytes of XML (memory vs overhead)
 _WORKERS = 2  # threads converting blocks
-_AHEAD = 3  # blocks converted ahead of the one being collected
+_AHEAD = 2  # blocks converted ahead of the one being collected
 
 
 class _Prefetch:
     """Run an iterator in a background thread, handing its items over through a small queue."""
 
-    def __init__(self, iterator: Iterator, depth: int = 3):
+    def __init__(self, iterator: Iterator, depth: int = 2):
         import queue
         import threading
 
