@@ -533,7 +533,12 @@ def _u(text: str) -> np.uint64:
 
 
 _PLAIN_CELL = b'<table:table-cell office:value-type="string" calcext:value-type="string">'
-_PLAIN_PROBES = [(k, np.frombuffer(_PLAIN_CELL[k: k + 8], "<u8")[0]) for k in (17, 36, 65)]
+_PLAIN_PROBES = [(k, np.frombuffer(_PLAIN_CELL[k: k + 8], "<u8")[0]) for k in (36, 65)]
+_REPEAT_START = b'<table:table-cell table:number-columns-repeated="'
+_REPEAT_HEAD = [np.frombuffer(_REPEAT_START[k: k + 8], "<u8")[0] for k in (17, 40)]
+_PLAIN_TAIL = _PLAIN_CELL[len(b"<table:table-cell"):].replace(b" ", b'" ', 1)  # '" office:...">'
+_PLAIN_TAIL_PROBES = [(k, np.frombuffer(_PLAIN_TAIL[len(_PLAIN_TAIL) - k:][:8], "<u8")[0])
+                      for k in (len(_PLAIN_TAIL), 37, 8)]
 _QUOTES = np.uint64(0x2222222222222222)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _M5 = np.uint64((1 << 40) - 1)
@@ -599,29 +604,32 @@ class _Block:
     __slots__ = ("columns", "numbers", "rows", "end")
 
 
-def _assemble(pieces: list[bytes]) -> tuple[np.ndarray, int, np.ndarray]:
-    """Copy a block's pieces into one array with room after it.
+def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np.ndarray]:
+    """Copy a block's pieces (``(bytes, start, stop)`` slices) into one array with room after it.
 
     Returns ``(work, size, positions of "&")``; run in the decompression thread.
     """
-    if any(b"\r" in piece for piece in pieces):  # XML line-end normalisation
-        pieces = [b"".join(pieces).replace(b"\r\n", b"\n").replace(b"\r", b"\n")]
-    n = sum(len(piece) for piece in pieces)
+    if any(buf.find(b"\r", start, stop) >= 0 for buf, start, stop in pieces):
+        text = b"".join(buf[start:stop] for buf, start, stop in pieces)
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # XML line-end handling
+        pieces = [(text, 0, len(text))]
+    n = sum(stop - start for _, start, stop in pieces)
     work = np.empty(n + _TAIL + _ROOM, np.uint8)
     at = 0
     amps = []
-    for piece in pieces:
-        work[at: at + len(piece)] = np.frombuffer(piece, np.uint8)
+    for buf, start, stop in pieces:
+        size = stop - start
+        work[at: at + size] = np.frombuffer(buf, np.uint8, size, start)
         found = []
-        i = piece.find(b"&")
+        i = buf.find(b"&", start, stop)
         while i >= 0:
-            found.append(i)
+            found.append(i - start)
             if len(found) > 4096:  # many: let numpy find them all
-                found = np.flatnonzero(work[at: at + len(piece)] == 0x26)
+                found = np.flatnonzero(work[at: at + size] == 0x26)
                 break
-            i = piece.find(b"&", i + 1)
+            i = buf.find(b"&", i + 1, stop)
         amps.append(at + np.asarray(found, np.int64))
-        at += len(piece)
+        at += size
     work[n: n + _TAIL] = 0
     return work, n, np.concatenate(amps) if amps else np.zeros(0, np.int64)
 
@@ -639,6 +647,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     del assembled
     a = work[:n]
     view = np.ndarray((n + _TAIL - 8,), "<u8", buffer=work, strides=(1,))
+    view16 = np.ndarray((n + _TAIL - 2,), "<u2", buffer=work, strides=(1,))
     block = _Block()
     block.end = False
 
@@ -700,9 +709,11 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
         rich_tags = other[~cov & ~cov_end]
     del k1, k2, t, p, pe
     n_cells = len(cells)
-    if (a[nxt[cells] - 1] != 0x3E).any():
+    ending = view16[nxt[cells] - 2]  # the last two bytes of each cell's opening tag
+    if ((ending >> 8) != 0x3E).any():
         raise _Unsupported("white space between tags")
-    selfclose = a[nxt[cells] - 2] == 0x2F
+    selfclose = ending == 0x3E2F  # "/>"
+    del ending
     if (~selfclose).sum() != len(cell_ends):
         raise _Unsupported("cells are not properly closed")
     close = cells.copy()  # the tag that ends each cell
@@ -724,8 +735,8 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
 
     # attributes: quotes preceded by "...value=" (a cell's value) or "repeated=". Only tags
     # that may hold one are searched: rows with attributes, and cells other than the plain
-    # string cell LibreOffice writes most (known by its length and three 8-byte probes: a
-    # tag of that length whose two attributes both read "string" holds no value)
+    # string cell LibreOffice writes most (known by its length and two 8-byte probes: a tag
+    # of that length whose two attributes both read "string" holds no value)
     size = nxt[cells] - lt[cells]
     plain = np.flatnonzero(size == len(_PLAIN_CELL))
     at = lt[cells[plain]]
@@ -735,6 +746,24 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     searched = size != len(b"<table:table-cell/>")  # an empty cell has no attributes
     searched[plain[same]] = False
     del size, plain, at, same
+    col_rep = np.ones(n_cells, np.int64)
+    # LibreOffice's repeated empty cell, and repeated plain string cell, read directly
+    some = np.flatnonzero(searched)
+    start = lt[cells[some]]
+    stop = nxt[cells[some]]
+    head = (view[start + 17] == _REPEAT_HEAD[0]) & (view[start + 40] == _REPEAT_HEAD[1])
+    empty_form = head & (view16[stop - 2] == 0x3E2F) & (a[stop - 3] == 0x22)
+    string_form = head & ~empty_form
+    for offset, word in _PLAIN_TAIL_PROBES:
+        string_form &= view[stop - offset] == word
+    digits_end = np.where(empty_form, stop - 3, stop - len(_PLAIN_TAIL))
+    digits = digits_end - (start + len(_REPEAT_START))
+    known = (empty_form | string_form) & (digits >= 1) & (digits <= 8)
+    if known.any():
+        col_rep[some[known]] = _parse_ints(view, start[known] + len(_REPEAT_START),
+                                           digits_end[known])
+        searched[some[known]] = False
+    del some, start, stop, head, empty_form, string_form, digits_end, digits, known
     tags = np.concatenate((cells[searched], ro[nxt[ro] - lt[ro] > 17]))
     tags.sort()
     starts = lt[tags]
@@ -761,7 +790,6 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     b1 = (qv >> _SH8) & _FF
     cand = np.flatnonzero((((qv >> _SH16) == _u("value=")) & ((b1 == 0x3A) | (b1 == 0x2D)))
                           | (qv == _u("epeated=")))
-    col_rep = np.ones(n_cells, np.int64)
     row_rep = np.ones(n_rows, np.int64)
     val_start = np.full(n_cells, -1, np.int64)
     val_stop = np.zeros(n_cells, np.int64)
@@ -989,8 +1017,10 @@ class _Prefetch:
 
 
 def _sheet_rows_xml(blocks: Iterable[bytes], path: Path, sheet: str, names: list[str],
-                    found: list[bool]) -> Iterator[list[bytes]]:
+                    found: list[bool]) -> Iterator[list[tuple[bytes, int, int]]]:
     """The requested sheet's XML from its first row on, as lists of pieces holding whole rows.
+
+    A piece is a slice ``(bytes, start, stop)``.
 
     ``blocks`` is ``content.xml`` in order. Sheet names met on the way are appended to
     ``names``; ``found[0]`` turns true once the sheet starts. The consumer stops once a piece
@@ -1029,7 +1059,7 @@ def _sheet_rows_xml(blocks: Iterable[bytes], path: Path, sheet: str, names: list
             i = buf.find(b"<table:table-row", i + 1)
         j = buf.find(b"</table:table>")
         if j >= 0 and (i < 0 or j < i):
-            yield [buf[j:]]  # a sheet without rows
+            yield [(buf, j, len(buf))]  # a sheet without rows
             return
         if i >= 0 and i + 16 < len(buf):
             break
@@ -1037,18 +1067,18 @@ def _sheet_rows_xml(blocks: Iterable[bytes], path: Path, sheet: str, names: list
         if block is None:
             return
         buf = (buf[-32:] if i < 0 else buf[i:]) + block
-    pending = [buf[i:]]
-    size = len(pending[0])
+    pending = [(buf, i, len(buf))]  # slices as (bytes, start, stop): cutting copies nothing
+    size = len(buf) - i
     for block in blocks:
-        pending.append(block)
+        pending.append((block, 0, len(block)))
         size += len(block)
         if size >= _CONVERT_AT_LEAST:
             k = block.rfind(_ROW_CLOSE)
             if k >= 0:
                 k += len(_ROW_CLOSE)
-                yield pending[:-1] + [block[:k]]
-                pending = [block[k:]]
-                size = len(pending[0])
+                yield pending[:-1] + [(block, 0, k)]
+                pending = [(block, k, len(block))]
+                size = len(block) - k
     yield pending
 
 
