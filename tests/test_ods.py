@@ -379,6 +379,11 @@ def test_fast_path_handles_rich_cells_and_odd_rows(tmp_path):
         '"string"><text:p>twice</text:p></table:table-cell></table:table-row>',
         '<table:table-row><table:table-cell office:value-type="string"><text:p>x\r\ny</text:p>'
         '</table:table-cell><text:soft-page-break/></table:table-row>',
+        '<table:table-row><table:table-cell office:value-type="string"><text:p><text:a '
+        'xlink:href="https://x/?a=1&amp;b=2" xlink:type="simple">link &amp; more</text:a>'
+        '</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>'
+        '<text:span text:style-name="T1">spanned</text:span></text:p></table:table-cell>'
+        '</table:table-row>',
         '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
         'table:number-columns-repeated="16384"/></table:table-row>',
     ])
@@ -390,6 +395,7 @@ def test_fast_path_handles_rich_cells_and_odd_rows(tmp_path):
     assert _values(got.loc[3]) == ["7", "7", None, "a <b> é"]
     assert got.loc[[4, 5], "a"].tolist() == ["twice", "twice"]
     assert got.loc[6, "a"] == "x\ny"
+    assert got.loc[7, ["a", "b"]].tolist() == ["link & more", "spanned"]
 
 
 def test_read_ods_takes_the_fast_path(tmp_path, monkeypatch):

@@ -540,14 +540,18 @@ _PLAIN_TAIL = _PLAIN_CELL[len(b"<table:table-cell"):].replace(b" ", b'" ', 1)  #
 _PLAIN_TAIL_PROBES = [(k, np.frombuffer(_PLAIN_TAIL[len(_PLAIN_TAIL) - k:][:8], "<u8")[0])
                       for k in (len(_PLAIN_TAIL), 37, 8)]
 _QUOTES = np.uint64(0x2222222222222222)
+_GREATER = np.uint64(0x3E3E3E3E3E3E3E3E)
 _LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_M3 = np.uint64((1 << 24) - 1)
 _M5 = np.uint64((1 << 40) - 1)
+_M6 = np.uint64((1 << 48) - 1)
+_SH48 = np.uint64(48)
 _M7 = np.uint64((1 << 56) - 1)
 _SH56 = np.uint64(56)
 _SH16 = np.uint64(16)
 _SH8 = np.uint64(8)
 _FF = np.uint64(0xFF)
-_K_OTHER, _K_ROW, _K_ROW_END, _K_CELL, _K_CELL_END, _K_P, _K_P_END = range(7)
+_K_OTHER, _K_ROW, _K_ROW_END, _K_CELL, _K_CELL_END, _K_P, _K_P_END, _K_IN, _K_IN_END = range(9)
 
 
 class _Unsupported(Exception):
@@ -565,6 +569,27 @@ class _Malformed(Exception):
 def _delim(b):
     """Bytes that may end a tag name: space, ``>``, ``/``, tab, newline, carriage return."""
     return (b == 0x20) | (b == 0x3E) | (b == 0x2F) | (b == 0x09) | (b == 0x0A) | (b == 0x0D)
+
+
+def _first_byte(view, start: np.ndarray, stop: np.ndarray, pattern: np.uint64):
+    """The first offset in each ``[start, stop)`` holding the byte repeated in ``pattern``.
+
+    The ranges are read 8 bytes at a time; returns ``(offsets, found)``.
+    """
+    words = np.maximum((stop - start + 7) >> 3, 1)
+    first = np.cumsum(words) - words
+    owner = np.repeat(np.arange(len(start)), words)
+    at = start[owner] + ((np.arange(len(owner)) - first[owner]) << 3)
+    x = view[at] ^ pattern
+    hits = np.flatnonzero((~(((x & _LOW7) + _LOW7) | x | _LOW7)).view(np.uint8))
+    offset = at[hits >> 3] + (hits & 7)
+    who = owner[hits >> 3]
+    keep = offset < stop[who]
+    offset, who = offset[keep], who[keep]
+    who, pick = np.unique(who, return_index=True)
+    out = np.full(len(start), -1, np.int64)
+    out[who] = offset[pick]
+    return out, out >= 0
 
 
 def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -607,7 +632,7 @@ class _Block:
 def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np.ndarray]:
     """Copy a block's pieces (``(bytes, start, stop)`` slices) into one array with room after it.
 
-    Returns ``(work, size, positions of "&")``; run in the decompression thread.
+    Returns ``(work, size, positions of "&")``.
     """
     if any(buf.find(b"\r", start, stop) >= 0 for buf, start, stop in pieces):
         text = b"".join(buf[start:stop] for buf, start, stop in pieces)
@@ -634,7 +659,11 @@ def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np
     return work, n, np.concatenate(amps) if amps else np.zeros(0, np.int64)
 
 
-def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Block:
+def _assemble_and_convert(pieces: list[tuple[bytes, int, int]], sheet: str) -> _Block:
+    return _convert_block(_assemble(pieces), sheet)
+
+
+def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) -> _Block:
     """Convert one block of whole rows (see :func:`_assemble`) into Arrow string columns.
 
     Row numbers are counted from the start of the block (1 = its first row). If the sheet ends
@@ -668,7 +697,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     nxt = np.empty(n_tags, np.int64)
     nxt[:-1] = lt[1:]
     nxt[-1:] = n
-    kind = np.zeros(n_tags + 4, np.int8)
+    kind = np.zeros(n_tags + 6, np.int8)
     cell_ends = t[k2 == _u("able-cel")]
     t = t[k2 == _u("able-row")]
     rc = t[a[lt[t] + 17] == 0x3E]
@@ -706,6 +735,13 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
         if cov_end.any():
             cell_ends = np.sort(np.concatenate((cell_ends, other[cov_end])))
             kind[other[cov_end]] = _K_CELL_END
+        # a hyperlink or a span around a paragraph's text: read directly when it is alone
+        o_low = o1 & _M6
+        inline = (((o_low == _u("text:a")) & _delim((o1 >> _SH48) & _FF))
+                  | ((o1 == _u("text:spa")) & ((o2 & _FF) == ord("n")) & _delim((o2 >> _SH8) & _FF)))
+        inline_end = (o1 == _u("/text:a>")) | ((o1 == _u("/text:sp")) & ((o2 & _M3) == _u("an>")))
+        kind[other[inline]] = _K_IN
+        kind[other[inline_end]] = _K_IN_END
         rich_tags = other[~cov & ~cov_end]
     del k1, k2, t, p, pe
     n_cells = len(cells)
@@ -821,7 +857,23 @@ def _convert_block(assembled: tuple[np.ndarray, int, bool], sheet: str) -> _Bloc
     simple = ((kind[cells + 1] == _K_P) & (kind[cells + 2] == _K_P_END)
               & (kind[cells + 3] == _K_CELL_END) & ~selfclose)
     empty_open = ~selfclose & (kind[cells + 1] == _K_CELL_END)
-    rich |= ~(simple | empty_open | selfclose)
+    # <text:p><text:a ...>TEXT</text:a></text:p>, nothing else (likewise text:span)
+    linked = ((kind[cells + 1] == _K_P) & (kind[cells + 2] == _K_IN)
+              & (kind[cells + 3] == _K_IN_END) & (kind[cells + 4] == _K_P_END)
+              & (kind[cells + 5] == _K_CELL_END) & ~selfclose)
+    if linked.any():
+        at = cells[linked]
+        tight = (lt[at + 2] == lt[at + 1] + 8) & (np.isin(lt[at + 4] - lt[at + 3], (9, 12)))
+        linked[np.flatnonzero(linked)[~tight]] = False
+    if linked.any():
+        at = cells[linked]
+        gt, found = _first_byte(view, lt[at + 2], lt[at + 3], _GREATER)
+        if not found.all():
+            raise _Unsupported("an inline element's tag is not closed")
+        rich[np.flatnonzero(linked)] = False
+        seg_start[linked] = gt + 1
+        seg_len[linked] = lt[at + 3] - gt - 1
+    rich |= ~(simple | empty_open | selfclose | linked)
     rich &= ~has_val
     text = np.flatnonzero(simple & ~rich & ~has_val)
     seg_start[text] = lt[cells[text] + 1] + 8  # just after "<text:p>"
@@ -1091,19 +1143,18 @@ def _raw_fast(zf: zipfile.ZipFile, path: Path, sheet: str) -> pd.DataFrame:
 
     names: list[str] = []
     found = [False]
-    prefetch = _Prefetch(map(_assemble, _sheet_rows_xml(_xml_blocks(zf, path, sheet), path,
-                                                         sheet, names, found)))
+    prefetch = _Prefetch(_sheet_rows_xml(_xml_blocks(zf, path, sheet), path, sheet, names, found))
     executor = ThreadPoolExecutor(_WORKERS)
     converted: list[_Block] = []
     base = 0
     ended = False
     try:
         ahead = deque()
-        assembled = iter(prefetch)
+        blocks = iter(prefetch)
         while not ended:
-            pieces = next(assembled, None)
-            if pieces is not None:
-                ahead.append(executor.submit(_convert_block, pieces, sheet))
+            pieces = next(blocks, None)
+            if pieces is not None:  # assembled by the converting thread: in its cache after
+                ahead.append(executor.submit(_assemble_and_convert, pieces, sheet))
             if ahead and (pieces is None or len(ahead) >= _AHEAD):
                 block = ahead.popleft().result()
                 block.numbers += base
