@@ -406,3 +406,37 @@ def test_read_ods_takes_the_fast_path(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ods, "_raw_expat", refuse)
     assert read_ods(path, "S").loc[2].tolist() == ["1", "2020-02-03"]
+
+
+# ---- the embedded synthetic dataset ----------------------------------------------------------
+
+def test_synthetic_latest_ratings_read_like_calamine(synthetic_small):
+    """Both sheets of the synthetic workbook, read with the header found, equal calamine's
+    reading of the same file (dates as ISO, padding and notice block dropped)."""
+    from python_calamine import CalamineWorkbook
+
+    path = synthetic_small.paths["ratings_ods"]
+    assert ods_sheet_names(path) == ["Locations", "Providers"]
+    book = CalamineWorkbook.from_path(str(path))
+    for sheet, key in (("Locations", "Location ID"), ("Providers", "Provider ID")):
+        got = read_ods(path, sheet, required=[key, "Latest Rating"])
+        rows = book.get_sheet_by_name(sheet).to_python()
+        start = next(i for i, r in enumerate(rows) if key in r)
+
+        def text(v):
+            if v == "":
+                return None
+            if isinstance(v, dt.date):
+                return v.isoformat()
+            if isinstance(v, float):
+                return str(int(v)) if v.is_integer() else repr(v)
+            return str(v)
+
+        body = [(k + 1, [text(v) for v in r]) for k, r in enumerate(rows) if k > start]
+        body = [(n, r) for n, r in body if any(v is not None for v in r)]
+        expected = pd.DataFrame([r for _, r in body], columns=[str(c).strip() for c in rows[start]],
+                                index=pd.Index([n for n, _ in body], name="row"), dtype="str")
+        expected = expected.loc[:, [c for c in expected.columns if c]]
+        pd.testing.assert_frame_equal(got, expected)
+        assert got.attrs["header_row"] == start + 1 > 1  # the notice block was skipped
+        assert len(got) > 10
