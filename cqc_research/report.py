@@ -53,7 +53,7 @@ def is_synthetic(*sources) -> bool:
                 return True
             continue
         if hasattr(src, "synthetic") and not isinstance(src, str | os.PathLike):
-            if getattr(src, "synthetic"):
+            if src.synthetic:
                 return True
             continue
         p = Path(src).expanduser()

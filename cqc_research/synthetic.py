@@ -518,7 +518,7 @@ def _write_latest_ratings(world, path: Path) -> None:
             prov_rows.append(base + ["Overall", dom, _variant(rng, rating), cur["report_date"], "Provider", "N",
                                      f"https://www.cqc.org.uk/provider/{t['code']}", "", ""])
     notice = [
-        "SYNTHETIC DATA written by cqc-research (seed %d). These are not real CQC ratings." % world["seed"],
+        f"SYNTHETIC DATA written by cqc-research (seed {world['seed']}). These are not real CQC ratings.",
         "Care Quality Commission - Latest ratings. Ratings are shown for locations and providers "
         "as at the file date; see the CQC website for the full report.",
     ]

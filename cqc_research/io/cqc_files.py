@@ -232,8 +232,8 @@ def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
     if header_at is None:
         if want:
             raise DataFormatError(
-                "no header row found in the first %d rows; expected a row holding the columns %s"
-                % (scan, list(required_headers)), path=path, sheet=sheet)
+                f"no header row found in the first {scan} rows; expected a row holding the columns "
+                f"{list(required_headers)}", path=path, sheet=sheet)
         header_at = 0
     header = ["" if v is None else str(v).strip() for v in grid.iloc[header_at].tolist()]
     body = grid.iloc[header_at + 1:].copy()
