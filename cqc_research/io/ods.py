@@ -595,17 +595,18 @@ def _first_byte(view, start: np.ndarray, stop: np.ndarray, pattern: np.uint64):
 def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Decimal integers written between byte offsets ``start`` and ``stop`` (at most 8 digits)."""
     length = stop - start
-    if len(length) and (length.min() < 1 or length.max() > 8):
+    if not len(length):
+        return np.zeros(0, np.int64)
+    if length.min() < 1 or length.max() > 8:
         raise _Unsupported("an attribute number is empty or too long")
+    # the digits as a (count x 8) matrix of bytes, left-aligned, padded with "0"
     raw = view[start]
-    out = np.zeros(len(start), np.int64)
-    for i in range(8):
-        digit = ((raw >> np.uint64(8 * i)) & _FF).astype(np.int64) - 48
-        use = i < length
-        if np.any(use & ((digit < 0) | (digit > 9))):
-            raise _Unsupported("an attribute number is not a number")
-        out = np.where(use, out * 10 + digit, out)
-    return out
+    digits = raw.view(np.uint8).reshape(-1, 8).astype(np.int64) - 48
+    used = np.arange(8) < length[:, None]
+    if ((digits < 0) | (digits > 9))[used].any():
+        raise _Unsupported("an attribute number is not a number")
+    power = 10 ** np.clip(length[:, None] - 1 - np.arange(8), 0, None)
+    return (np.where(used, digits, 0) * power).sum(axis=1)
 
 
 def _expat_fragment(xml: bytes, sheet: str) -> list[tuple[int, list]]:
