@@ -379,3 +379,61 @@ def test_dask_executor_matches_local(local_run, tmp_path):
             assert _normalise(a / rel, res.run_dir) == _normalise(b / rel, dres.run_dir), rel
             compared += 1
     assert compared >= 9  # html + ipynb for 3 entities, tables and figures for 2
+
+
+# ---------------------------------------------------------------------------------------------
+# the profile notebooks on the small synthetic dataset
+PROFILES = HERE.parent / "notebooks" / "profiles"
+
+
+def test_area_profiles_on_synthetic_data(synthetic_small, tmp_path):
+    p = synthetic_small.paths
+    params = {"ratings_path": str(p["ratings_ods"]), "dtoc_path": str(p["dtoc"]),
+              "population_path": str(p["population"]), "la_codes_path": str(p["la_codes"])}
+    res = B.run_batch(PROFILES / "area_profile.ipynb", "local_authority", limit=2, parameters=params,
+                      workers=2, output_root=tmp_path, progress=False)
+    assert [e["status"] for e in res.entities] == ["ok", "ok"], [e["error"] for e in res.entities]
+    from cqc_research.io.cqc_files import load_latest_ratings
+
+    ratings = load_latest_ratings(p["ratings_ods"])
+    overall = ratings[(ratings["level"] == "location") & (ratings["service_group"] == "Overall")
+                      & (ratings["domain"] == "Overall")]
+    for e in res.entities:
+        d = res.run_dir / e["slug"]
+        assert "SYNTHETIC DATA" in (d / "report.html").read_text()
+        here = overall[overall["local_authority"].astype(str) == e["key"]]
+        # the services rated Inadequate or Requires improvement, counted independently
+        weak = pd.read_csv(d / "tables" / "inadequate_or_requires_improvement.csv")
+        expected = here[here["rating"].isin(["Inadequate", "Requires improvement"])]
+        assert sorted(weak["location_name"]) == sorted(expected["location_name"])
+        # the area's share rated Good or better per sector, by hand
+        cmp_ = pd.read_csv(d / "tables" / "ratings_vs_region_england.csv")
+        mine = cmp_[cmp_["where"] == e["name"]].set_index("sector")
+        rated = here.dropna(subset=["rating"])
+        for sector, grp in rated.groupby(rated["sector"].astype(str)):
+            assert mine.loc[sector, "share_good"] == pytest.approx((grp["rating"] >= "Good").mean())
+        assert (d / "tables" / "dtoc_rate.csv").is_file() and (d / "figures" / "dtoc_funnel.png").is_file()
+    index = res.index_path.read_text()
+    assert all(e["name"] in index for e in res.entities)
+
+
+@pytest.mark.slow
+def test_provider_profiles_on_synthetic_data(synthetic_small, tmp_path):
+    p = synthetic_small.paths
+    params = {"ratings_path": str(p["ratings_ods"]), "api_path": str(p["api_folder"]),
+              "indicators_path": str(p["ae_folder"])}
+    entities = []
+    for where, limit in (("sector == 'NHS hospitals'", 2), ("sector != 'NHS hospitals' and n_locations >= 2", 1)):
+        res = B.run_batch(PROFILES / "provider_profile.ipynb", "provider", limit=limit, where=where,
+                          parameters=params, workers=2, output_root=tmp_path, progress=False)
+        entities += [(res.run_dir, e) for e in res.entities]
+    assert len(entities) == 3
+    assert all(e["status"] == "ok" for _, e in entities), [e["error"] for _, e in entities]
+    for run_dir, e in entities:
+        d = run_dir / e["slug"]
+        html = (d / "report.html").read_text()
+        assert "SYNTHETIC DATA" in html and e["name"] in html
+        assert (d / "figures" / "ratings_by_domain.png").is_file()
+    trusts = [run_dir / e["slug"] for run_dir, e in entities[:2]]
+    for d in trusts:  # NHS trusts get the A&E funnel and SPC chart
+        assert (d / "figures" / "spc.png").is_file() and (d / "tables" / "spc.csv").is_file()

@@ -297,3 +297,54 @@ def test_parameters_cell_is_read_with_ast_even_with_quotes_in_comments(tmp_path)
     nbformat.write(bad, tmp_path / "bad.ipynb")
     with pytest.raises(R.NotebookError, match="not valid Python"):
         R.notebook_parameters(tmp_path / "bad.ipynb")
+
+
+def test_default_data_is_written_once_and_hashed_when_a_notebook_needs_it(tmp_path, monkeypatch):
+    """A notebook leaving a `*_path` parameter empty reads the embedded data: the runner writes
+    it first (once) and records it as the notebook's input, and the run is synthetic."""
+    import cqc_research.synthetic as synthetic
+
+    calls = []
+    folder = tmp_path / "data" / "raw" / "synthetic"
+
+    def fake_default(*, quiet=False):
+        calls.append(quiet)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "SYNTHETIC").write_text("synthetic\n")
+        (folder / "truth.json").write_text("{}")
+        return folder
+
+    monkeypatch.setattr(synthetic, "ensure_default_data", fake_default)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('data_path: str = ""  # empty: the embedded data\n'
+                                  'output_dir: str = ""  # run folder', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('ran')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "uses_default.ipynb")
+    result = R.run_notebooks([tmp_path / "uses_default.ipynb"], output_root=tmp_path / "out",
+                             progress=False)
+    assert calls == [True] and result.ok and result.synthetic
+    row = result.notebooks[0]
+    assert row.inputs == [str(folder.resolve())]
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["inputs"][str(folder.resolve())]["files"] == 2
+    assert "SYNTHETIC DATA" in (result.run_dir / "uses_default.html").read_text()
+    assert "SYNTHETIC DATA" in result.index_path.read_text()
+
+
+@pytest.mark.slow
+def test_notebook_00_end_to_end_on_small_synthetic_data(synthetic_small, tmp_path):
+    nb = HERE.parent / "notebooks" / "00_data_overview.ipynb"
+    p = synthetic_small.paths
+    status = cli.main(["run", str(nb), "-p", "ratings_path", str(p["ratings_ods"]), "-p", "api_path",
+                       str(p["api_folder"]), "--output-root", str(tmp_path), "--run-id", "e2e", "--quiet"])
+    run_dir = tmp_path / "e2e"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert status == 0, manifest["notebooks"][0]["error"]
+    row = manifest["notebooks"][0]
+    assert row["status"] == "ok" and row["synthetic"] and row["unstamped"] == []
+    assert manifest["inputs"][str(Path(p["ratings_ods"]).resolve())]["sha256"] == _sha(p["ratings_ods"])
+    assert list((run_dir / "tables").glob("*.csv")) and list((run_dir / "figures").glob("*.png"))
+    assert "SYNTHETIC DATA" in (run_dir / "00_data_overview.html").read_text()
+    assert "SYNTHETIC DATA" in (run_dir / "index.html").read_text()
