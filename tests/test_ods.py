@@ -440,3 +440,17 @@ def test_synthetic_latest_ratings_read_like_calamine(synthetic_small):
         pd.testing.assert_frame_equal(got, expected)
         assert got.attrs["header_row"] == start + 1 > 1  # the notice block was skipped
         assert len(got) > 10
+
+
+def test_invalid_utf8_is_malformed_xml_with_a_row(tmp_path):
+    good = ('<table:table-row><table:table-cell office:value-type="string"><text:p>ok</text:p>'
+            '</table:table-cell></table:table-row>')
+    path = _raw_workbook(tmp_path / "u.ods", ["a"], good * 5 + good.replace("ok", "BADBYTE"))
+    data = zipfile.ZipFile(path).read("content.xml").replace(b"BADBYTE", b"\xff")
+    bad = tmp_path / "bad.ods"
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo("mimetype"), ODS_MIMETYPE)
+        zf.writestr("content.xml", data)
+    with pytest.raises(DataFormatError, match="malformed XML") as e:
+        read_ods(bad, "S")
+    assert e.value.row == 7 and e.value.sheet == "S"

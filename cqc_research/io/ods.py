@@ -661,7 +661,11 @@ def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np
 
 
 def _assemble_and_convert(pieces: list[tuple[bytes, int, int]], sheet: str) -> _Block:
-    return _convert_block(_assemble(pieces), sheet)
+    """Assemble and convert one block (in the converting thread, so its bytes are in cache)."""
+    try:
+        return _convert_block(_assemble(pieces), sheet)
+    except UnicodeDecodeError as exc:  # not UTF-8: the reference reader names the row
+        raise _Unsupported(str(exc)) from exc
 
 
 def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) -> _Block:
@@ -1005,7 +1009,10 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
         grid[has] = np.where(lengths[grid[has]] > 0, grid[has], -1)
     taken = pc.take(compact, pa.array(grid, mask=grid < 0))
     del compact
-    taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
+    try:
+        taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
+    except pa.ArrowInvalid as exc:  # the reference reader names the row
+        raise _Unsupported(str(exc)) from exc
     block.columns = [taken.slice(c * n_lines, n_lines) for c in range(width)]
 
     # the row number of each line: consecutive within a row repeated by its attribute
