@@ -6,12 +6,18 @@ adjacent equal cells merged by ``table:number-columns-repeated``, dates with day
 text, and the final empty row repeated to the sheet's million-row limit. It is written with
 :func:`cqc_research.io.ods.write_ods` into a temporary folder (or pass ``--path``).
 
-Each reader runs in a fresh subprocess, one after the other, so wall time includes the imports a
-user pays and the peak resident memory (``ru_maxrss`` of the child) is the reader's alone::
+Each reader runs in a fresh subprocess (calamine, then read_ods, repeated ``--repeat`` times,
+interleaved so that both meet the same load on a shared machine), so wall and CPU time include
+starting Python and importing pandas, as a user pays them, and the peak resident memory
+(``ru_maxrss`` of the child) is that reader's alone. The best run of each is compared::
 
     python benchmarks/bench_ods.py                 # 280,000 rows, 1 run each
     python benchmarks/bench_ods.py --rows 50000 --repeat 3
     python benchmarks/bench_ods.py --path latest_ratings.ods --sheet Locations
+
+The calamine reader is used the way a user would: ``CalamineWorkbook.from_path(p)
+.get_sheet_by_name(sheet).to_python()``, the header found as the first full-width row, and a
+``pandas.DataFrame`` built from the rows below it.
 """
 
 from __future__ import annotations

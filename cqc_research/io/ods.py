@@ -609,6 +609,51 @@ def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return (np.where(used, digits, 0) * power).sum(axis=1)
 
 
+_NAMED_REFS = [(b"&amp;", ord("&")), (b"&lt;", ord("<")), (b"&gt;", ord(">")),
+               (b"&quot;", ord('"')), (b"&apos;", ord("'"))]
+
+
+def _decode_references(work: np.ndarray, start: np.ndarray, length: np.ndarray):
+    """Resolve the XML references in the segments ``work[start:start+length]``.
+
+    Returns the decoded segments, concatenated, and their new lengths. The five named
+    references are resolved with array operations; segments with a character reference
+    (``&#...;``) are decoded one at a time.
+    """
+    total = int(length.sum())
+    first = np.cumsum(length) - length
+    index = np.repeat(start - first, length) + np.arange(total)
+    raw = np.zeros(total + 8, np.uint8)
+    raw[:total] = work[index]
+    segment = np.repeat(np.arange(len(start)), length)
+    at = np.flatnonzero(raw[:total] == 0x26)
+    word = np.ndarray((total + 1,), "<u8", buffer=raw, strides=(1,))[at]
+    char = np.zeros(len(at), np.uint8)
+    size = np.zeros(len(at), np.int64)
+    for ref, value in _NAMED_REFS:
+        mask = np.uint64((1 << (8 * len(ref))) - 1)
+        match = (word & mask) == np.frombuffer(ref.ljust(8, b"\0"), "<u8")[0]
+        char[match] = value
+        size[match] = len(ref)
+    numeric = np.unique(segment[at[size == 0]])  # &#...; (or a stray "&")
+    raw[at] = np.where(size > 0, char, 0x26)
+    drop = np.zeros(total + 1, np.int32)
+    named = size > 0
+    np.add.at(drop, at[named] + 1, 1)
+    np.add.at(drop, at[named] + size[named], -1)
+    keep = np.cumsum(drop[:total]) == 0
+    kept = raw[:total][keep]
+    lengths = np.bincount(segment[keep], minlength=len(start)).astype(np.int64)
+    if len(numeric):  # rare: decode those segments from their original text
+        parts = np.split(kept, np.cumsum(lengths)[:-1])
+        for k in numeric.tolist():
+            text = work[start[k]: start[k] + length[k]].tobytes()
+            parts[k] = np.frombuffer(_unescape(text).encode("utf-8"), np.uint8)
+        lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+        kept = np.concatenate(parts)
+    return kept.tobytes(), lengths
+
+
 def _expat_fragment(xml: bytes, sheet: str) -> list[tuple[int, list]]:
     """Rows of an XML fragment holding whole rows, read by the reference reader."""
     state = _ExpatSheet(sheet)
@@ -913,17 +958,12 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
                                                               + seg_len[owner])
         hit = np.unique(owner[inside])
         if len(hit):
-            raw = memoryview(work)
-            spans = zip(seg_start[hit].tolist(), (seg_start[hit] + seg_len[hit]).tolist(),
-                        strict=True)
-            joined = _unescape(b"\0".join([raw[i:j] for i, j in spans]))  # NUL is not XML
-            pieces = [text.encode("utf-8") for text in joined.split("\0")]
-            lengths = np.fromiter(map(len, pieces), np.int64, len(pieces))
+            pieces, lengths = _decode_references(work, seg_start[hit], seg_len[hit])
             seg_start[hit] = tail0 + extra_size + np.cumsum(lengths) - lengths
             seg_len[hit] = lengths
             rich[hit] = True  # their text now lies after the block
-            extra.extend(pieces)
-            extra_size += int(lengths.sum())
+            extra.append(pieces)
+            extra_size += len(pieces)
 
     # trailing empty cells are dropped; rows without data vanish
     last = np.full(n_rows, -1, np.int64)
