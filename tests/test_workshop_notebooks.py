@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -86,6 +88,14 @@ def test_notebooks_are_clean_and_tagged(path):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
     assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_notebooks_pass_nbstripout_verify():
+    """`make lint` runs `nbstripout --verify`: the build already writes what it would leave."""
+    pytest.importorskip("nbstripout")
+    done = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", *map(str, ALL)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_parse_source_reports_where_the_problem_is():

@@ -11,7 +11,8 @@ display expressions, are not copied). Two notebooks are made from it:
 - ``notebooks/workshop/solutions/NN_name.ipynb``: cells tagged ``exercise`` are left out and
   the ``solution`` cells take their place.
 
-The output is deterministic (cell ids come from the cell's position in the source), so
+The output is deterministic, and already in the form ``nbstripout`` leaves (no outputs, cell
+ids "0", "1", ...), so
 ``tests/test_workshop_notebooks.py`` can fail when a committed notebook differs from a fresh
 build. Run after editing a source::
 
@@ -91,13 +92,11 @@ def build_notebook(cells: list[dict], *, stem: str, version: str) -> nbformat.No
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(_KERNELSPEC), "language_info": {"name": "python"},
                    "cqc_workshop": {"source": f"source/{stem}.py", "version": version}}
-    short = re.sub(r"[^A-Za-z0-9]", "", stem)[:8] or "nb"
     for i, cell in enumerate(c for c in cells if drop not in c["tags"]):
         if cell["kind"] == "markdown":
             nbcell = nbformat.v4.new_markdown_cell(cell["source"])
         else:
             nbcell = nbformat.v4.new_code_cell(cell["source"])
-        nbcell.id = f"{short}-{cell['index']:03d}"
         if cell["tags"]:
             nbcell.metadata["tags"] = list(cell["tags"])
         nb.cells.append(nbcell)
@@ -106,8 +105,9 @@ def build_notebook(cells: list[dict], *, stem: str, version: str) -> nbformat.No
                 f"> **Solutions.** Every exercise is worked here. This notebook is generated from "
                 f"`notebooks/workshop/source/{stem}.py` by `tools/build_workshop.py`: edit the "
                 "source, not this file.")
-            note.id = f"{short}-sol"
             nb.cells.append(note)
+    for i, nbcell in enumerate(nb.cells):  # the ids nbstripout writes: "0", "1", ...
+        nbcell.id = str(i)
     nbformat.validate(nb)
     return nb
 
