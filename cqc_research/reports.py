@@ -908,6 +908,13 @@ def git_info(root: str | os.PathLike | None = None) -> dict | None:
     return {"commit": commit, "dirty": dirty}
 
 
+def _inside_dir(path: str, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
 def _rel(p: Path, root: Path) -> str:
     try:
         return Path(p).resolve().relative_to(root.resolve()).as_posix()
@@ -1048,6 +1055,17 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
         bar.close()
 
     unattributed = _detect_unstamped(run_dir, results, written, windows)
+    # two notebooks writing the same table or figure: the later one wins, say so
+    writers: dict[str, list[str]] = {}
+    for r in results:
+        for w in written.get(r.name, ()):
+            if _inside_dir(w, run_dir) and Path(w).parent.name in ("tables", "figures"):
+                writers.setdefault(_rel(Path(w), run_dir), []).append(r.name)
+    collisions = {f: names for f, names in sorted(writers.items()) if len(names) > 1}
+    if collisions and progress:
+        print(f"warning: {len(collisions)} outputs were written by more than one notebook "
+              f"(e.g. {next(iter(collisions))}: {', '.join(next(iter(collisions.values())))}); "
+              "see manifest.json 'collisions'", file=sys.stderr)
     synthetic = any(r.synthetic for r in results)
     inputs = {p: hasher.entry(Path(p)) for r in results for p in r.inputs}
     atomic_write_text(run_dir / "SHA256SUMS", hasher.sums())
@@ -1062,6 +1080,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                    "failed": sum(not r.ok for r in results)},
         "notebooks": [asdict(r) for r in results],
         "unattributed_unstamped": unattributed,
+        "collisions": collisions,
         "inputs": inputs,
         "environment": environment_info(),
     }

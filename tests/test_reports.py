@@ -211,7 +211,8 @@ def run(tmp_path_factory):
     ok = _variant(TINY, nbs / "a_ok.ipynb", label="ok")
     bad = _variant(TINY, nbs / "b_fail.ipynb", label="bad", fail=True)
     unstamped = _variant(TINY, nbs / "c_unstamped.ipynb", label="plain", stamp=False)
-    argv = ["run", str(ok), str(bad), str(unstamped), "-p", "source", str(data), "-p", "n", "5",
+    same = _variant(TINY, nbs / "d_same_table.ipynb", label="ok")  # writes a_ok's table again
+    argv = ["run", str(ok), str(bad), str(unstamped), str(same), "-p", "source", str(data), "-p", "n", "5",
             "--workers", "2", "--output-root", str(base / "out"), "--run-id", "test-run", "--quiet"]
     status = cli.main(argv)
     run_dir = base / "out" / "test-run"
@@ -223,7 +224,8 @@ def run(tmp_path_factory):
 def test_run_exits_nonzero_but_finishes_everything(run):
     assert run["status"] == 1
     rows = run["rows"]
-    assert [r["name"] for r in run["manifest"]["notebooks"]] == ["a_ok", "b_fail", "c_unstamped"]
+    assert [r["name"] for r in run["manifest"]["notebooks"]] == ["a_ok", "b_fail", "c_unstamped",
+                                                                 "d_same_table"]
     assert rows["a_ok"]["status"] == "ok"
     assert rows["b_fail"]["status"] == "failed"
     assert rows["b_fail"]["error"] == "ValueError: planted failure in bad"
@@ -252,7 +254,8 @@ def test_manifest_hashes_inputs_and_records_versions(run):
     assert f"{_sha(run['data'] / 'numbers.csv')}  {run['data'] / 'numbers.csv'}" in sums
     env = m["environment"]
     assert env["python"].count(".") == 2 and env["packages"]["papermill"]
-    assert m["synthetic"] is True and m["counts"] == {"notebooks": 3, "ok": 1, "failed": 2}
+    assert m["synthetic"] is True and m["counts"] == {"notebooks": 4, "ok": 2, "failed": 2}
+    assert m["collisions"] == {"tables/squares_ok.csv": ["a_ok", "d_same_table"]}
     assert all(r["duration_s"] > 0 for r in m["notebooks"])
 
 
