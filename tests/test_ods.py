@@ -454,3 +454,23 @@ def test_invalid_utf8_is_malformed_xml_with_a_row(tmp_path):
     with pytest.raises(DataFormatError, match="malformed XML") as e:
         read_ods(bad, "S")
     assert e.value.row == 7 and e.value.sheet == "S"
+
+
+def test_row_groups_and_header_rows_wrappers(tmp_path):
+    def row(*values, attrs=""):
+        cells = "".join(f'<table:table-cell office:value-type="string"><text:p>{v}</text:p>'
+                        "</table:table-cell>" for v in values)
+        return f"<table:table-row{attrs}>{cells}</table:table-row>"
+
+    body = ("<table:table-header-rows>" + row("h1", "h2") + "</table:table-header-rows>"
+            '<table:table-row-group table:display="true">' + row("a", "b", attrs=' table:style-name="ro2"')
+            + "<text:soft-page-break/>" + row("c", "d") + "</table:table-row-group>"
+            + '<table:table-rows>' + row("e", "f") + "</table:table-rows>"
+            '<table:named-expressions/><calcext:conditional-formats/>')
+    path = _raw_workbook(tmp_path / "g.ods", ["x", "y"], body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    got = read_ods(path, "S", header=1)  # the header row inside table:table-header-rows
+    assert got.columns.tolist() == ["h1", "h2"]
+    assert got.to_dict("list") == {"h1": ["a", "c", "e"], "h2": ["b", "d", "f"]}
+    assert got.index.tolist() == [3, 4, 5]
