@@ -1065,7 +1065,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
 
 
 _ROW_CLOSE = b"</table:table-row>"
-_CONVERT_AT_LEAST = 2 << 20  # convert blocks of about this many bytes of XML (memory vs overhead)
+_CONVERT_AT_LEAST = 4 << 20  # convert blocks of about this many bytes of XML (memory vs overhead)
 _WORKERS = 2  # threads converting blocks
 _AHEAD = 2  # blocks converted ahead of the one being collected
 
