@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import re
 import zipfile
 import zlib
@@ -1066,7 +1067,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
 
 _ROW_CLOSE = b"</table:table-row>"
 _CONVERT_AT_LEAST = 4 << 20  # convert blocks of about this many bytes of XML (memory vs overhead)
-_WORKERS = 2  # threads converting blocks
+_WORKERS = max(1, min(2, os.cpu_count() or 1))  # threads converting blocks
 _AHEAD = 2  # blocks converted ahead of the one being collected
 
 
