@@ -1186,3 +1186,35 @@ def check_median_time(answer, *, sector: str = "Adult social care",
                        "time to improvement is longer than the gap to the next inspection.")
     return _judge(ex, value, reference, tol=_TOL_MONTHS, correct=correct, diagnoses=diagnoses,
                   hint=hint, unit=" months")
+
+
+# ---------------------------------------------------------------------------------------------
+# every check shares one calling convention; document it once
+_EXTRA_PARAMETERS = {
+    "sector": "sector : str\n        The sector the exercise is about (the default is the one the notebook uses).\n",
+    "indicator": "indicator : str\n        The indicator whose odds ratio is asked for.\n",
+}
+
+
+def _document_checks() -> None:
+    import inspect
+
+    for name, session, what in EXERCISES.values():
+        func = globals()[name]
+        extra = "".join(f"    {text}" for param, text in _EXTRA_PARAMETERS.items()
+                        if param in inspect.signature(func).parameters)
+        func.__doc__ = (
+            f"{func.__doc__.strip()}\n\n"
+            f"    Session {session}. Runs in the notebook's check cell; never raises on an answer.\n\n"
+            "    Parameters\n    ----------\n"
+            f"    answer : object\n        {what[0].upper() + what[1:]}. ``...``, None or an empty "
+            "string mean\n        the exercise was not attempted yet.\n"
+            f"{extra}"
+            "    workshop : Workshop, optional\n        The data to check against; default "
+            ":func:`current` (set by :func:`start`).\n\n"
+            "    Returns\n    -------\n    Feedback\n        Shown as a coloured box in JupyterLab; "
+            "``bool(feedback)`` is True when right.\n\n"
+            f"    Examples\n    --------\n    >>> {name}(...).status\n    'not attempted'\n")
+
+
+_document_checks()
