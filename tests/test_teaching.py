@@ -454,3 +454,11 @@ def test_register_formatters_shows_result_objects_as_html(synthetic_small):
     formats, _ = shell.display_formatter.format(synthetic_small)
     assert "SYNTHETIC DATA" in formats["text/html"]
     assert display.register_formatters(None) in (True, False)  # outside IPython: False, no error
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    for module in (teaching, display):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
