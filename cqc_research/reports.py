@@ -924,6 +924,20 @@ def _rel(p: Path, root: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The runner
+def runs_last(path) -> bool:
+    """True when a notebook asks to run after all the others of its run.
+
+    A notebook that reads other notebooks' ``tables/`` (e.g. ``06_impact_mechanisms``) sets
+    ``metadata["cqc_research"]["run_last"] = true``; :func:`run_notebooks` starts it only when
+    every other notebook of the run has finished, whatever the number of workers.
+    """
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool((meta.get("cqc_research") or {}).get("run_last"))
+
+
 def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                   parameters: Mapping[str, object] | None = None,
                   output_root: str | os.PathLike | None = None, run_id: str | None = None,
@@ -1041,16 +1055,19 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     bar = tqdm(total=len(plans), unit="notebook", desc=f"run {run_id}", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
     try:
+        # notebooks that read the others' tables (metadata cqc_research.run_last) go in a second wave
+        waves = [[p for p in plans if not runs_last(p[0])], [p for p in plans if runs_last(p[0])]]
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            futures = [pool.submit(run_one, nb, res) for nb, res in plans]
             n_failed = 0
-            for fut in as_completed(futures):
-                res = fut.result()
-                bar.update(1)
-                if not res.ok:
-                    n_failed += 1
-                    bar.write(f"FAILED {res.name}: {res.error}", file=sys.stderr)
-                bar.set_postfix(failed=n_failed)
+            for wave in waves:
+                futures = [pool.submit(run_one, nb, res) for nb, res in wave]
+                for fut in as_completed(futures):
+                    res = fut.result()
+                    bar.update(1)
+                    if not res.ok:
+                        n_failed += 1
+                        bar.write(f"FAILED {res.name}: {res.error}", file=sys.stderr)
+                    bar.set_postfix(failed=n_failed)
     finally:
         bar.close()
 

@@ -351,3 +351,33 @@ def test_notebook_00_end_to_end_on_small_synthetic_data(synthetic_small, tmp_pat
     assert list((run_dir / "tables").glob("*.csv")) and list((run_dir / "figures").glob("*.png"))
     assert "SYNTHETIC DATA" in (run_dir / "00_data_overview.html").read_text()
     assert "SYNTHETIC DATA" in (run_dir / "index.html").read_text()
+
+
+def test_run_last_notebooks_wait_for_the_others(tmp_path):
+    """A notebook flagged run_last starts only after every other notebook has finished."""
+    import json as _json
+
+    import nbformat
+
+    from cqc_research.reports import run_notebooks, runs_last
+
+    def make(name, code, last=False):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell('output_dir: str = ""  # the run folder')
+        cell.metadata["tags"] = ["parameters"]
+        nb.cells = [cell, nbformat.v4.new_code_cell(code)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        if last:
+            nb.metadata["cqc_research"] = {"run_last": True}
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    slow = make("a_slow", "import time, pathlib; time.sleep(2); "
+                          "pathlib.Path(output_dir, 'slow_done').write_text('x')")
+    reader = make("b_reader", "import pathlib; assert pathlib.Path(output_dir, 'slow_done').exists()",
+                  last=True)
+    assert runs_last(reader) and not runs_last(slow)
+    result = run_notebooks([slow, reader], workers=2, output_root=tmp_path / "out", progress=False)
+    statuses = {r.name: r.status for r in result.notebooks}
+    assert statuses == {"a_slow": "ok", "b_reader": "ok"}, _json.dumps(statuses)
