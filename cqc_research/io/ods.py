@@ -17,6 +17,7 @@ import datetime as _dt
 import math
 import os
 import re
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -610,6 +611,7 @@ def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return (np.where(used, digits, 0) * power).sum(axis=1)
 
 
+_local = threading.local()
 _NAMED_REFS = [(b"&amp;", ord("&")), (b"&lt;", ord("<")), (b"&gt;", ord(">")),
                (b"&quot;", ord('"')), (b"&apos;", ord("'"))]
 
@@ -686,7 +688,10 @@ def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np
         text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # XML line-end handling
         pieces = [(text, 0, len(text))]
     n = sum(stop - start for _, start, stop in pieces)
-    work = np.empty(n + _TAIL + _ROOM, np.uint8)
+    # each converting thread reuses one buffer: fresh memory costs page faults every block
+    work = getattr(_local, "work", None)
+    if work is None or len(work) < n + _TAIL + _ROOM:
+        work = _local.work = np.empty(max(n + _TAIL + _ROOM, 5 << 20), np.uint8)
     at = 0
     amps = []
     for buf, start, stop in pieces:
