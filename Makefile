@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	  || { echo "cqc-research needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name cqc-research \
 	  --display-name "Python (cqc-research)" > /dev/null
 	@touch $(STAMP)
@@ -46,11 +46,14 @@ test-slow: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/python -c "from cqc_research.synthetic import ensure_default_data; ensure_default_data()"
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -m browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check cqc_research tests benchmarks notebooks
-	$(BIN)/nbstripout --verify notebooks/*.ipynb notebooks/*/*.ipynb
+	$(BIN)/nbstripout --verify --keep-id notebooks/*.ipynb notebooks/*/*.ipynb notebooks/*/*/*.ipynb
 
 clean-outputs:
 	rm -rf outputs/*/ data/processed/cache

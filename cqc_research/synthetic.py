@@ -129,6 +129,11 @@ class SyntheticDataset:
         n = self.truth.get("counts", {}).get("locations", "?")
         return f"SyntheticDataset({str(self.root)!r}, locations={n}, seed={self.truth.get('seed')})"
 
+    def _repr_html_(self) -> str:
+        from .display import synthetic_dataset_html
+
+        return synthetic_dataset_html(self)
+
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
@@ -748,7 +753,12 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
     folder = Path(folder) if folder is not None else paths.synthetic_dir()
     if folder.exists() and not overwrite:
         raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
+    from tqdm.auto import tqdm
+
+    steps = tqdm(total=6, desc="synthetic data", unit="step", disable=not progress)
+    steps.set_postfix_str("organisations and rating histories")
     world = _build_world(seed, scale)
+    steps.update()
     tmp = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -756,10 +766,13 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         "This folder was written by `cqc-research synth`. Every file in it is synthetic.\n"
         "Reports made from it carry a SYNTHETIC DATA banner.\n")
     files = {"ratings_ods": tmp / "cqc" / "latest_ratings.ods", "api_folder": tmp / "cqc_api"}
-    _write_latest_ratings(world, files["ratings_ods"])
-    _write_api(world, files["api_folder"])
-    files.update(_write_nhs(world, tmp))
-    files.update(_write_qualitative(world, tmp))
+    for label, write in (("Latest ratings workbook", lambda: _write_latest_ratings(world, files["ratings_ods"])),
+                         ("CQC API records", lambda: _write_api(world, files["api_folder"])),
+                         ("NHS indicators", lambda: files.update(_write_nhs(world, tmp))),
+                         ("coded interviews", lambda: files.update(_write_qualitative(world, tmp)))):
+        steps.set_postfix_str(label)
+        write()
+        steps.update()
     truth = _truth(world)
     truth.update(files.pop("_truth_extra", {}))
     truth["qualitative"] = files.pop("_truth_extra_qual", {})
@@ -767,6 +780,8 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
     if folder.exists():
         shutil.rmtree(folder)
     tmp.rename(folder)
+    steps.update()
+    steps.close()
 
     def relocate(v):
         if isinstance(v, list):
@@ -979,7 +994,7 @@ def ensure_default_data(*, quiet: bool = False) -> Path:
     others = [p for p in raw.iterdir() if not p.name.startswith(".") and p.name != "README.md"] if raw.is_dir() else []
     if others and not quiet:
         print(f"data/raw holds {len(others)} entries but no synthetic dataset; writing it to {target}")
-    ds = generate(target)
+    ds = generate(target, progress=not quiet)
     if not quiet:
         print(f"wrote the synthetic dataset ({ds.truth['counts']['locations']:,} locations) to {target} "
               f"in {ds.seconds:.1f} s")
@@ -997,7 +1012,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
-    ds = generate(args.out, seed=args.seed, scale=args.scale)
+    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True)
     c = ds.truth["counts"]
     print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
           f"{c['trusts']} trusts, {c['local_authorities']} local authorities (seed {args.seed}, scale {args.scale})")

@@ -27,8 +27,13 @@ def disagreements(pyproject_text: str, environment_text: str) -> list[str]:
     conda = dict(_parse(s) for s in env["dependencies"] if isinstance(s, str))
     conda.pop("pip", None)
     problems = []
-    if conda.pop("python", None) != project["requires-python"]:
-        problems.append("python bound differs from requires-python")
+    python = conda.pop("python", "")
+    floor = tuple(int(x) for x in project["requires-python"].removeprefix(">=").split("."))
+    pinned = re.fullmatch(r"=(\d+)\.(\d+)", python)
+    if not pinned or tuple(map(int, pinned.groups())) < floor:
+        # Binder's repo2docker reads only "python=X.Y"; it must satisfy requires-python
+        problems.append(f"environment.yml python {python!r} is not 'python=X.Y' satisfying "
+                        f"requires-python {project['requires-python']!r}")
     problems += [f"{k}{v} is in pyproject.toml but not environment.yml" for k, v in wanted.items() if k not in conda]
     problems += [f"{k}{v} is in environment.yml but not pyproject.toml" for k, v in conda.items() if k not in wanted]
     problems += [f"{k}: pyproject.toml says {wanted[k]!r}, environment.yml says {conda[k]!r}"

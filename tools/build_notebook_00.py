@@ -11,7 +11,7 @@ cells = [
     md("# CQC ratings: what the data holds\n\nA first look at the ratings data behind every other report: how many "
        "organisations are rated, the mix of ratings by sector, domain and region, and how old the ratings are."),
     params,
-    code('''from pathlib import Path
+    code('''import matplotlib.pyplot as plt
 
 import cqc_research as cqc
 from cqc_research import paths, plots
@@ -47,18 +47,20 @@ by_sector.pivot(index="sector", columns="rating", values="share").round(3)'''),
     code('''by_domain = rating_mix(org, by="domain")
 rep.save_table(by_domain, "ratings_by_domain")
 fig = plots.rating_distribution(org, by="domain", title=f"Rating by domain ({level}s)")
-rep.save_figure(fig, "ratings_by_domain")'''),
+rep.save_figure(fig, "ratings_by_domain")
+plt.show()'''),
     md("### Ratings by region"),
     code('''by_region = rating_mix(overall, by=["region", "sector"])
 rep.save_table(by_region, "ratings_by_region")
 fig = plots.rating_distribution(overall, by="region", title="Overall rating by region (all sectors)")
-rep.save_figure(fig, "ratings_by_region")'''),
+rep.save_figure(fig, "ratings_by_region")
+plt.show()'''),
     md("## How fresh are the ratings?\n\nA rating describes the service when it was inspected. Old ratings are common, "
        "so any comparison with current performance data should say how old they are."),
-    code('''fresh = data_freshness(overall, by="sector")
+    code('''import seaborn as sns
+
+fresh = data_freshness(overall, by="sector")
 rep.save_table(fresh, "data_freshness")
-import matplotlib.pyplot as plt
-import seaborn as sns
 fig, ax = plt.subplots(figsize=(8, 3.5))
 sns.histplot(data=overall.assign(year=overall["publication_date"].dt.year), x="year", hue="sector",
              multiple="stack", discrete=True, ax=ax)
@@ -85,4 +87,6 @@ agree'''),
 nb = nbf.v4.new_notebook(cells=cells, metadata={
     "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
     "language_info": {"name": "python"}})
+for i, cell in enumerate(nb.cells):
+    cell["id"] = str(i)
 nbf.write(nb, "notebooks/00_data_overview.ipynb")

@@ -79,8 +79,7 @@ def rating_distribution(data: pd.DataFrame, *, by: str, rating: str = "rating",
     if normalise:
         ax.set_xlim(0, 1)
         ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.15 if normalise else -0.2),
-              frameon=False, fontsize=9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9)
     ax.set_title(title or f"Rating mix by {by}")
     fig.tight_layout()
     return fig
