@@ -278,6 +278,13 @@ _TRANS_FN = ("cqc_research.metrics.transitions.transition_matrix",
              "cqc_research.metrics.transitions.improvement_from")
 _CODED = "share of interview cases coded with this mechanism"
 
+
+def _coded_proxy(code: str) -> Proxy:
+    """The interview proxy every mechanism shares: the share of cases coded with it (notebook 07)."""
+    return Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK,
+                 ("code_frequencies", "mechanism_frequencies"), _coded_share(code),
+                 "Describes the interviewed cases only.", "coded in interviews")
+
 MECHANISMS = _Registry([
     Mechanism(
         name="anticipatory",
@@ -292,8 +299,7 @@ MECHANISMS = _Registry([
                   "Unannounced inspections leave little time to prepare, and preparation may not "
                   "move the indicator; zero leads are not proof of no anticipation.",
                   "indicator in the months before (leads)"),
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("anticipatory"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("anticipatory"),
         ),
         qualitative=False,
         evidence="Interviews with managers about getting ready for inspection; mock inspections "
@@ -334,8 +340,7 @@ MECHANISMS = _Registry([
                   ("transitions",), _improved_share(("Inadequate", "Requires improvement"), "Well-led"),
                   "A partial proxy: a better Well-led rating shows that governance was judged "
                   "better, not why it changed.", "Well-led better at the next inspection"),
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("organisational"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("organisational"),
         ),
         qualitative=False,
         evidence="Interviews with leaders and staff on changes to governance and systems; board "
@@ -347,8 +352,7 @@ MECHANISMS = _Registry([
         definition="Change runs through the relationship between the service and the regulator's "
                    "people: trust, challenge, advice and the tone of contact with inspectors.",
         proxies=(
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("relational"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("relational"),
         ),
         qualitative=True,
         evidence="Semi-structured interviews with managers, staff and inspectors about the "
@@ -372,8 +376,7 @@ MECHANISMS = _Registry([
                   _event_contrast("lags", "inspection"),
                   "Publication follows the visit by two to four months, so the two windows overlap.",
                   "indicator after the visit (lags)"),
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("informational"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("informational"),
         ),
         qualitative=False,
         evidence="Interviews on how the published rating affected reputation, recruitment or "
@@ -385,8 +388,7 @@ MECHANISMS = _Registry([
         definition="Other parties act on the regulator's findings: commissioners, councils, the "
                    "NHS, the public and the media bring their own pressure or support.",
         proxies=(
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("stakeholder"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("stakeholder"),
         ),
         qualitative=True,
         evidence="Interviews with commissioners and councils; placement suspensions, contract "
@@ -400,8 +402,7 @@ MECHANISMS = _Registry([
         definition="Providers influence one another: peers compare, copy and learn from other "
                    "services through networks, buddying and shared ownership.",
         proxies=(
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("lateral"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("lateral"),
         ),
         qualitative=True,
         evidence="Interviews about peer learning, provider forums and sister services; network "
@@ -419,8 +420,7 @@ MECHANISMS = _Registry([
                   "Movement of a whole sector is consistent with, but not evidence of, a "
                   "systemic effect: there is no unregulated comparison.",
                   "ratings moving up the scale"),
-            Proxy(_CODED, "share of cases", QUAL_FUNCTIONS, QUAL_NOTEBOOK, ("code_frequencies", "mechanism_frequencies"),
-                  _coded_share("systemic"), "Describes the interviewed cases only.", "coded in interviews"),
+            _coded_proxy("systemic"),
         ),
         qualitative=False,
         evidence="Policy and commissioning documents that use the key questions; interviews on "
