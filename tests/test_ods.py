@@ -474,3 +474,23 @@ def test_row_groups_and_header_rows_wrappers(tmp_path):
     assert got.columns.tolist() == ["h1", "h2"]
     assert got.to_dict("list") == {"h1": ["a", "c", "e"], "h2": ["b", "d", "f"]}
     assert got.index.tolist() == [3, 4, 5]
+
+
+def test_styled_and_repeated_cells_in_libreoffice_attribute_order(tmp_path):
+    tail = ' office:value-type="string" calcext:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    cells = [
+        '<table:table-cell table:style-name="ce1" table:number-columns-repeated="2"' + tail.format("r"),
+        '<table:table-cell table:style-name="ce123456"' + tail.format("s8"),
+        '<table:table-cell table:style-name="ce1234567"' + tail.format("s9"),
+        '<table:table-cell table:number-columns-repeated="3"' + tail.format("t"),
+        '<table:table-cell table:style-name="ce2" table:number-columns-repeated="2"/>',
+        '<table:table-cell table:style-name="ce5" office:value-type="date" '
+        'office:date-value="1999-12-31" calcext:value-type="date"><text:p>31/12/1999</text:p>'
+        "</table:table-cell>",
+    ]
+    body = "<table:table-row>" + "".join(cells) + "</table:table-row>"
+    path = _raw_workbook(tmp_path / "st.ods", [f"c{k}" for k in range(11)], body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    assert _values(read_ods(path, "S").loc[2]) == ["r", "r", "s8", "s9", "t", "t", "t", None,
+                                                   None, "1999-12-31", None]

@@ -536,6 +536,8 @@ def _u(text: str) -> np.uint64:
 
 _PLAIN_CELL = b'<table:table-cell office:value-type="string" calcext:value-type="string">'
 _PLAIN_PROBES = [(k, np.frombuffer(_PLAIN_CELL[k: k + 8], "<u8")[0]) for k in (36, 65)]
+_STYLE_HEAD = b'<table:table-cell table:style-name="'
+_STYLE_PROBES = [np.frombuffer(_STYLE_HEAD[k: k + 8], "<u8")[0] for k in (17, 28)]
 _REPEAT_START = b'<table:table-cell table:number-columns-repeated="'
 _REPEAT_HEAD = [np.frombuffer(_REPEAT_START[k: k + 8], "<u8")[0] for k in (17, 40)]
 _PLAIN_TAIL = _PLAIN_CELL[len(b"<table:table-cell"):].replace(b" ", b'" ', 1)  # '" office:...">'
@@ -837,7 +839,26 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
         same &= view[at + offset] == word
     searched = size != len(b"<table:table-cell/>")  # an empty cell has no attributes
     searched[plain[same]] = False
-    del size, plain, at, same
+    del plain, at, same
+    # the same with a style: <table:table-cell table:style-name="NAME" + the plain tail, where
+    # NAME (at most 8 bytes) holds no quote
+    name_len = size - len(_STYLE_HEAD) - len(_PLAIN_TAIL)
+    styled = np.flatnonzero(searched & (name_len >= 1) & (name_len <= 8))
+    if len(styled):
+        start, stop = lt[cells[styled]], nxt[cells[styled]]
+        ok = (view[start + 17] == _STYLE_PROBES[0]) & (view[start + 28] == _STYLE_PROBES[1])
+        for offset, word in _PLAIN_TAIL_PROBES:
+            ok &= view[stop - offset] == word
+        x = view[start + len(_STYLE_HEAD)] ^ _QUOTES
+        quotes = ~(((x & _LOW7) + _LOW7) | x | _LOW7)  # 0x80 in each byte that is '"'
+        # the first quote after the name's start must be the one that ends it
+        low = quotes & (np.uint64(0) - quotes)  # lowest set bit
+        first_quote = np.where(quotes != 0, np.log2(np.maximum(low, np.uint64(1)).astype(
+            np.float64)).astype(np.int64) >> 3, 8)
+        ok &= first_quote == name_len[styled]
+        searched[styled[ok]] = False
+        del start, stop, ok, x, quotes, low, first_quote
+    del size, name_len, styled
     col_rep = np.ones(n_cells, np.int64)
     # LibreOffice's repeated empty cell, and repeated plain string cell, read directly
     some = np.flatnonzero(searched)
