@@ -120,6 +120,9 @@ def funnel_plot(
     else:
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"))
     if not log_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # "20,000" labels need room
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or {"proportion": "proportion", "ratio": "observed / expected",
