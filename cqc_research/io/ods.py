@@ -713,6 +713,15 @@ def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np
     return work, n, np.concatenate(amps) if amps else np.zeros(0, np.int64)
 
 
+def _memory_pool(pa):
+    """jemalloc where pyarrow has it: its peak memory for the blocks' many medium-sized
+    buffers, half of them freed at once, is lower than the default pool's."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        return pa.default_memory_pool()
+
+
 def _assemble_and_convert(pieces: list[tuple[bytes, int, int]], sheet: str) -> _Block:
     """Assemble and convert one block (in the converting thread, so its bytes are in cache)."""
     try:
@@ -1068,13 +1077,14 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
                                      [None, pa.py_buffer(bounds), pa.py_buffer(source)])
     # first the segments in document order (reading the block front to back), then the
     # grid from that compact copy, which stays in the processor's cache
-    compact = pc.take(segments, pa.array(np.arange(0, len(bounds) - 1, 2)))
+    pool = _memory_pool(pa)
+    compact = pc.take(segments, pa.array(np.arange(0, len(bounds) - 1, 2)), memory_pool=pool)
     del segments, source, work, bounds
     lengths = ends - starts
     if (lengths == 0).any():  # empty cells are missing
         has = grid >= 0
         grid[has] = np.where(lengths[grid[has]] > 0, grid[has], -1)
-    taken = pc.take(compact, pa.array(grid, mask=grid < 0))
+    taken = pc.take(compact, pa.array(grid, mask=grid < 0), memory_pool=pool)
     del compact
     try:
         taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
