@@ -166,9 +166,12 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     path = Path(path)
     kind = _kind(path)
     if kind == "ods":
+        fast = _read_ods_fast(path, sheet, required_headers)
+        if fast is not None:
+            return fast
         from .ods import read_ods
 
-        raw = read_ods(path, sheet, header=None)
+        raw = read_ods(path, sheet, header=None)  # unusual layout: search for the header row
         rows = raw.index.to_numpy()  # 1-based spreadsheet row numbers (empty rows are skipped)
         grid = raw.astype(object).where(raw.notna(), None)
     elif kind == "xlsx":
@@ -186,6 +189,31 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
         rows = np.arange(1, len(grid) + 1)
     grid = grid.reset_index(drop=True)
     return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
+
+
+def _read_ods_fast(path: Path, sheet, required_headers) -> pd.DataFrame | None:
+    """The vectorised path: :func:`read_ods` finds the header (the first full-width row).
+
+    Returns None when that row does not hold ``required_headers`` (compared case- and
+    punctuation-insensitively), so the caller can search row by row instead.
+    """
+    from .ods import read_ods
+
+    frame = read_ods(path, sheet, header="auto")
+    names = {_norm(c) for c in frame.columns}
+    want = [_norm(h) for h in (required_headers or [])]
+    if not all(any(n == w or n.startswith(w) for n in names) for w in want):
+        return None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed")]]
+    for col in frame.columns:  # blank or whitespace-only cells are missing, vectorised
+        stripped = frame[col].str.strip()
+        frame[col] = stripped.where(stripped != "")
+    frame = frame[frame.notna().any(axis=1)]
+    out = frame.reset_index(drop=True)  # pandas strings, missing as NaN: no per-cell Python objects
+    out.attrs["rows"] = frame.index.to_numpy()  # an array: pandas deep-copies attrs on every step
+    out.attrs["header_row"] = frame.attrs.get("header_row")
+    return out
 
 
 def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -243,7 +271,7 @@ def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
                     or (isinstance(v, float) and np.isnan(v)) else v)
     keep = body.notna().any(axis=1).to_numpy()
     out = body.loc[keep].reset_index(drop=True)
-    out.attrs["rows"] = rows[header_at + 1:][keep].tolist()
+    out.attrs["rows"] = np.asarray(rows[header_at + 1:][keep])
     out.attrs["header_row"] = int(rows[header_at])
     return out
 
@@ -421,8 +449,8 @@ def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
 
 def _tidy_sheet(raw: pd.DataFrame, sheet_kind: str, path: Path, sheet, unknown) -> pd.DataFrame:
     spec = _LOCATION_COLUMNS if sheet_kind == "Locations" else _PROVIDER_COLUMNS
+    rows = np.asarray(raw.attrs.pop("rows"))  # out of attrs before any copy is made
     df = _map_columns(raw, spec, path, sheet, _REQUIRED[sheet_kind])
-    rows = np.asarray(raw.attrs["rows"])
     if df.empty:
         raise DataFormatError("the sheet has a header but no data rows", path=path, sheet=sheet)
     level = "location" if sheet_kind == "Locations" else "provider"
@@ -587,11 +615,12 @@ def load_care_directory(path, *, use_cache: bool = True) -> pd.DataFrame:
 
     def build():
         raw = read_table(path, None, required_headers=["Name", "CQC Location ID"])
+        rows = raw.attrs.pop("rows")
         df = _map_columns(raw, _DIRECTORY_COLUMNS, path, None, ["location_id", "name"])
         out = df[["location_id", "name", "also_known_as", "address", "postcode", "phone", "website",
                   "provider_id", "provider_name", "local_authority", "region", "url"]].copy()
         out["latest_check_date"] = parse_dates(df["latest_check_date"], path=path, column="Date of latest check",
-                                               rows=raw.attrs["rows"])
+                                               rows=rows)
         out["service_types"] = df["service_types"].map(_split_list)
         out["specialisms"] = df["specialisms"].map(_split_list)
         return out
@@ -647,8 +676,8 @@ def load_active_locations(path, *, sheet: str | None = None, use_cache: bool = T
         if raw is None:
             raise DataFormatError("no sheet has a header with 'Location ID' and 'Location HSCA start date'; "
                                   f"sheets: {names}", path=path)
+        rows = raw.attrs.pop("rows")
         df = _map_columns(raw, _ACTIVE_BASE, path, chosen, ["location_id"])
-        rows = raw.attrs["rows"]
         out = df.copy()
         out["care_home"] = _yes_no(df["care_home"])
         out["beds"] = pd.to_numeric(df["beds"], errors="coerce")
