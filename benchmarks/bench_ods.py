@@ -34,15 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LOCATION_COLUMNS = [
-    "Location ID", "Location ODS Code", "Location Name", "Care Home?", "Location Type",
-    "Location Primary Inspection Category", "Location Street Address", "Location Address Line 2",
-    "Location City", "Location Post Code", "Location Local Authority", "Location Region",
-    "Location NHS Region", "Location ONSPD CCG Code", "Location ONSPD CCG",
-    "Location Commissioning CCG Code", "Location Commissioning CCG Name",
-    "Service / Population Group", "Domain", "Latest Rating", "Publication Date", "Report Type",
-    "Inherited Rating (Y/N)", "URL", "Provider ID", "Provider Name", "Brand ID", "Brand Name",
-]
+from cqc_research.synthetic import LOCATION_COLUMNS  # the published 28-column layout
 
 NOTICE = [
     "Care Quality Commission: latest ratings for locations and providers.",
