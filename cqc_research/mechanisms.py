@@ -103,7 +103,6 @@ def _improved_share(from_ratings: tuple[str, ...], domain: str) -> Callable[[pd.
     consecutive pairs), where the improved pairs are counted and given a Wilson interval, the
     interval ``improvement_from`` uses.
     """
-    rank = {r: i for i, r in enumerate(RATINGS)}
     note = (f"{domain} rated {' or '.join(from_ratings)} at one inspection, better at the next; "
             "n = pairs of inspections")
 
@@ -118,16 +117,20 @@ def _improved_share(from_ratings: tuple[str, ...], domain: str) -> Callable[[pd.
             return pd.DataFrame({"sector": d["sector"], "estimate": d["share"], "ci_low": d["ci_low"],
                                  "ci_high": d["ci_high"], "n": d["total"], "note": note})
         _need(t, ["sector", "domain", "from_rating", "to_rating", "n"])
-        d = t[(t["domain"] == domain) & t["from_rating"].isin(from_ratings)].copy()
-        d["up"] = d["to_rating"].map(rank) > d["from_rating"].map(rank)
-        g = d.groupby("sector").apply(
-            lambda x: pd.Series({"k": x.loc[x["up"], "n"].sum(), "n": x["n"].sum()}),
-            include_groups=False).reset_index()
-        g = g[g["n"] > 0]
-        lo, hi = _wilson(g["k"], g["n"])
-        return pd.DataFrame({"sector": g["sector"], "estimate": g["k"] / g["n"], "ci_low": lo,
-                             "ci_high": hi, "n": g["n"], "note": note})
+        return _share_moving_up(t[(t["domain"] == domain) & t["from_rating"].isin(from_ratings)], note)
     return extract
+
+
+def _share_moving_up(pairs: pd.DataFrame, note: str) -> pd.DataFrame:
+    """From transition counts: by sector, the share of pairs whose next rating is better (Wilson CI)."""
+    rank = {r: i for i, r in enumerate(RATINGS)}
+    up = pairs["to_rating"].map(rank) > pairs["from_rating"].map(rank)
+    g = (pairs.assign(k=pairs["n"].where(up, 0))
+         .groupby("sector", observed=True)[["k", "n"]].sum().reset_index())
+    g = g[g["n"] > 0]
+    lo, hi = _wilson(g["k"], g["n"])
+    return pd.DataFrame({"sector": g["sector"], "estimate": g["k"] / g["n"], "ci_low": lo,
+                         "ci_high": hi, "n": g["n"], "note": note})
 
 
 def _wilson(k, n, alpha=0.05):
@@ -141,18 +144,9 @@ def _upward_share(domain: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Share of all consecutive inspections that moved up the scale, by sector (Wilson CI)."""
     def extract(t: pd.DataFrame) -> pd.DataFrame:
         _need(t, ["sector", "domain", "from_rating", "to_rating", "n"])
-        d = t[t["domain"] == domain].copy()
-        rank = {r: i for i, r in enumerate(RATINGS)}
-        d["up"] = d["to_rating"].map(rank) > d["from_rating"].map(rank)
-        g = d.groupby("sector").apply(
-            lambda x: pd.Series({"k": x.loc[x["up"], "n"].sum(), "n": x["n"].sum()}),
-            include_groups=False).reset_index()
-        g = g[g["n"] > 0]
-        lo, hi = _wilson(g["k"], g["n"])
-        return pd.DataFrame({"sector": g["sector"], "estimate": g["k"] / g["n"], "ci_low": lo,
-                             "ci_high": hi, "n": g["n"],
-                             "note": f"share of consecutive {domain} ratings that moved up the scale "
-                                     "(all starting ratings); n = pairs"})
+        return _share_moving_up(t[t["domain"] == domain],
+                                f"share of consecutive {domain} ratings that moved up the scale "
+                                "(all starting ratings); n = pairs")
     return extract
 
 

@@ -46,3 +46,14 @@ def _isolated_roots(tmp_path, monkeypatch, _session_data_root):
     """
     monkeypatch.setenv("CQC_RESEARCH_DATA", str(_session_data_root))
     monkeypatch.setenv("CQC_RESEARCH_OUTPUTS", str(tmp_path / "outputs"))
+
+
+def notebook_text(nb) -> str:
+    """All text a notebook's outputs show (markdown, plain text and streams), for prose checks."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            parts.append(data.get("text/markdown", "") + data.get("text/plain", ""))
+            parts.append(out.get("text", ""))
+    return "\n".join(parts)

@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import notebook_text as _notebook_text
 from sklearn.metrics import accuracy_score, cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
@@ -395,14 +396,6 @@ def test_crosstab_heatmaps_write_the_counts():
 
 # --------------------------------------------------------------------------------------------
 # notebook 01, end to end on the synthetic data (one papermill execution)
-def _notebook_text(nb) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            parts.append(data.get("text/markdown", "") + data.get("text/plain", ""))
-            parts.append(out.get("text", ""))
-    return "\n".join(parts)
 
 
 def test_notebook_01_runs_on_synthetic_data(synthetic_small, tmp_path):

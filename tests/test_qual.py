@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import notebook_text as _notebook_text
 
 from cqc_research import qual
 from cqc_research.errors import DataFormatError
@@ -792,14 +793,6 @@ def test_cli_summary_and_export(tmp_path, capsys):
 
 # =============================================================================================
 # notebook 07, once, on the small synthetic dataset written by the generator
-def _notebook_text(nb) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            parts.append(data.get("text/markdown", "") + data.get("text/plain", ""))
-            parts.append(out.get("text", ""))
-    return "\n".join(parts)
 
 
 def test_notebook_07_runs_on_synthetic_data(synthetic_small, tmp_path):
