@@ -10,7 +10,7 @@ It prints, and writes to ``<out>/bench_batch.json``:
 - the bare kernel start (start a kernel, wait until it answers), median of a few;
 - (a) plain papermill, one report at a time: ``papermill.execute_notebook`` on a fresh kernel per
   report, reading the raw data the notebook is given, plus the same no-code HTML export;
-- (b) ``cqc_research.batch.run_batch(..., workers=2)``: data converted to Parquet once, warm
+- (b) ``cqc_research.runner.batch.run_batch(..., workers=2)``: data converted to Parquet once, warm
   kernels, the notebook's imports run once per kernel;
 - the speed-up (a)/(b) (goal: at least 1.8) and the per-report overhead of (b): its wall time
   per report per worker minus the time spent in the notebook's own cells, compared with the
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def bare_kernel_start(kernel: str, repeats: int = 5) -> float:
-    from cqc_research.reports import KernelSession
+    from cqc_research.runner import KernelSession
 
     times = []
     for _ in range(repeats):
@@ -93,8 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-plain", action="store_true", help="only measure the batch")
     args = ap.parse_args(argv)
 
-    from cqc_research import batch as B
-    from cqc_research.reports import notebook_parameters
+    from cqc_research.runner import batch as B
+    from cqc_research.runner import notebook_parameters
     from cqc_research.synthetic import ensure_default_data
 
     notebook = Path(args.notebook) if args.notebook else ROOT / "notebooks" / "profiles" / "provider_profile.ipynb"

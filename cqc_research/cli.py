@@ -19,8 +19,8 @@ __all__ = ["main", "COMMANDS"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("cqc_research.synthetic", "write the embedded synthetic dataset in the real formats"),
     "load": ("cqc_research.io", "load a CQC or NHS file, report what it holds, write tidy Parquet"),
-    "run": ("cqc_research.reports", "run notebooks through papermill into an outputs/<run-id>/ folder"),
-    "batch": ("cqc_research.batch", "run one notebook per provider, location or local authority"),
+    "run": ("cqc_research.runner.run", "run notebooks through papermill into an outputs/<run-id>/ folder"),
+    "batch": ("cqc_research.runner.batch", "run one notebook per provider, location or local authority"),
     "fetch": ("cqc_research.fetch", "download published CQC / NHS files into data/raw (network)"),
     "sync-api": ("cqc_research.io.cqc_api", "sync CQC API location records to a folder (network)"),
     "qual": ("cqc_research.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "

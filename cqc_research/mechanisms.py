@@ -473,7 +473,7 @@ def _html_table(t: pd.DataFrame) -> str:
 
 def _read_table(path: Path) -> pd.DataFrame:
     """A saved table without its ``data_status`` stamp; ``attrs["synthetic"]`` keeps the stamp."""
-    from .report import BANNER_TEXT
+    from .notebook_output import BANNER_TEXT
 
     t = pd.read_csv(path)
     synthetic = "data_status" in t.columns and bool((t["data_status"] == BANNER_TEXT).any())

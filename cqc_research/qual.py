@@ -40,7 +40,7 @@ import pandas as pd
 
 from .cache import atomic_path, sha256_file
 from .errors import DataFormatError
-from .report import is_synthetic
+from .provenance import is_synthetic
 
 __all__ = [
     "Codebook",

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cqc_research import batch as B
+from cqc_research.runner import batch as B
 from cqc_research import cli
 from cqc_research.ratings import RATING_DTYPE
 
@@ -130,7 +130,7 @@ def test_is_complete_needs_ok_status_same_fingerprint_and_all_files(tmp_path):
 
 def test_warmup_runs_only_the_notebooks_imports():
     code = B._warmup_code(NOTEBOOK)
-    assert "from cqc_research.batch import load_input" in code
+    assert "from cqc_research.runner.batch import load_input" in code
     assert "import matplotlib.pyplot as plt" in code
     assert "time.sleep" not in code and "load_input(ratings_path" not in code
     compile(code, "warmup", "exec")

@@ -229,7 +229,7 @@ def test_notebook_06_on_synthetic(synthetic_small, tmp_path):
     from cqc_research.io.nhs import load_indicators
     from cqc_research.metrics.events import event_contrasts, event_dates, event_study
     from cqc_research.metrics.transitions import transition_matrix
-    from cqc_research.report import Report
+    from cqc_research.notebook_output import Report
 
     run = tmp_path / "run"
     api = load_api_folder(synthetic_small.paths["api_folder"])

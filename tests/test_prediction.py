@@ -439,7 +439,7 @@ NB02_FIGURES = ("indicators_by_rating", "confusion_matrix", "funnel_good_or_bett
 
 def _run_nb02(tmp_path, **params):
     from cqc_research.paths import NOTEBOOKS
-    from cqc_research.reports import KernelSession
+    from cqc_research.runner import KernelSession
 
     run = tmp_path / "run"
     params = {k: str(v) for k, v in params.items()} | {"output_dir": str(run)}
@@ -462,7 +462,7 @@ def test_notebook_02_runs_on_synthetic_data(synthetic_small, tmp_path):
     from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
     from cqc_research.io.nhs import load_gp_payments
     from cqc_research.link import link_indicators
-    from cqc_research.report import check_outputs
+    from cqc_research.notebook_output import check_outputs
 
     folder = synthetic_small.paths["gp_payments"][0].parent
     run, tables, text = _run_nb02(tmp_path, ratings_path=synthetic_small.paths["ratings_ods"],

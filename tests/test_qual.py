@@ -797,8 +797,8 @@ def test_cli_summary_and_export(tmp_path, capsys):
 
 def test_notebook_07_runs_on_synthetic_data(synthetic_small, tmp_path):
     from cqc_research.paths import NOTEBOOKS
-    from cqc_research.report import check_outputs
-    from cqc_research.reports import KernelSession
+    from cqc_research.notebook_output import check_outputs
+    from cqc_research.runner import KernelSession
 
     truth = synthetic_small.truth["qualitative"]
     run = tmp_path / "run"

@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from PIL import Image
 
-from cqc_research.report import BANNER_TEXT, Report, check_outputs, is_synthetic
+from cqc_research.notebook_output import BANNER_TEXT, Report, check_outputs, is_synthetic
 
 
 def _synthetic_folder(tmp_path):

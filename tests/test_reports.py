@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from cqc_research import cli
-from cqc_research import reports as R
+from cqc_research import runner as R
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE / "notebooks" / "tiny_report.ipynb"
@@ -359,7 +359,7 @@ def test_run_last_notebooks_wait_for_the_others(tmp_path):
 
     import nbformat
 
-    from cqc_research.reports import run_notebooks, runs_last
+    from cqc_research.runner import run_notebooks, runs_last
 
     def make(name, code, last=False):
         nb = nbformat.v4.new_notebook()

@@ -131,7 +131,7 @@ def test_build_is_deterministic_and_drops_the_other_version(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # every notebook runs headless
 def _run(path: Path, out_dir: Path, data_dir: Path):
-    from cqc_research.reports import KernelSession
+    from cqc_research.runner import KernelSession
 
     out = out_dir / path.parent.name / path.name
     with KernelSession(cwd=out_dir) as kernel:

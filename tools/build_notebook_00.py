@@ -18,7 +18,7 @@ from cqc_research import paths, plots
 from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
 from cqc_research.io.cqc_json import load_api_folder
 from cqc_research.metrics.overview import data_freshness, rating_mix, source_agreement
-from cqc_research.report import Report
+from cqc_research.notebook_output import Report
 from cqc_research.synthetic import ensure_default_data
 
 if not ratings_path or not api_path:

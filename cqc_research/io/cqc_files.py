@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..cache import cached_frame, sha256_file
 from ..errors import DataFormatError
+from ..provenance import is_synthetic
 from ..ratings import (
     DOMAIN_DTYPE,
     DOMAINS,
@@ -27,7 +28,6 @@ from ..ratings import (
     parse_ratings,
     sectors_of,
 )
-from ..report import is_synthetic
 
 __all__ = [
     "load_latest_ratings",

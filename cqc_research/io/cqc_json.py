@@ -25,6 +25,7 @@ import pandas as pd
 from .. import paths
 from ..cache import atomic_path
 from ..errors import DataFormatError
+from ..provenance import is_synthetic
 from ..ratings import (
     DOMAIN_DTYPE,
     RATING_DTYPE,
@@ -34,7 +35,6 @@ from ..ratings import (
     normalise_rating,
     sector_of,
 )
-from ..report import is_synthetic
 
 __all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS"]
 

@@ -294,7 +294,7 @@ def _missing_column(frame, what, path, expected_kind) -> DataFormatError:
 
 
 def _attrs(frame, paths, *, kind, report, excluded=None, extra=None):
-    from ..report import is_synthetic
+    from ..provenance import is_synthetic
 
     paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
     hashes = [sha256_file(p) for p in paths]

@@ -42,7 +42,7 @@ import pandas as pd
 
 from ..cache import atomic_path, sha256_file
 from ..errors import DataFormatError
-from ..report import is_synthetic
+from ..provenance import is_synthetic
 
 __all__ = ["NS", "NS_CODEBOOK", "RAW_COLUMNS", "read_qdpx_segments", "write_qdpx_segments", "write_qdc",
            "default_question_of"]

@@ -3,7 +3,7 @@
 The palette and theme live here; topic modules hold the figures for each analysis
 (``plots.agreement``, ``plots.prediction``, ``plots.funnel``, ``plots.spc``, ...).
 Every function returns the matplotlib ``Figure`` (or seaborn grid) so notebooks can pass it to
-:meth:`cqc_research.report.Report.save_figure`, which stamps synthetic-data figures.
+:meth:`cqc_research.notebook_output.Report.save_figure`, which stamps synthetic-data figures.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Figures for domain-overall agreement: bars with confidence whiskers and cross-tab heatmaps.
 
 Both take the tidy tables of :mod:`cqc_research.metrics.agreement` and return the matplotlib
-``Figure`` for :meth:`cqc_research.report.Report.save_figure`.
+``Figure`` for :meth:`cqc_research.notebook_output.Report.save_figure`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ How it stays fast, safe and resumable:
   restored), so a report cannot see its predecessor's variables. The notebook's imports are run
   once when the kernel starts. Kernels are recycled every ``--recycle`` reports.
 - **No port collisions.** Kernels talk over ZeroMQ ``ipc`` sockets in private folders, never TCP
-  ports (see :class:`cqc_research.reports.KernelSession`), and a failed start is retried.
+  ports (see :class:`cqc_research.runner.kernels.KernelSession`), and a failed start is retried.
 - **Fault isolation.** A failing notebook is recorded with its error's last line and the batch
   goes on. A worker process that dies is replaced and its entity tried once more. The exit status
   is the number of failed entities (capped at 125; 0 when all succeeded).
@@ -38,49 +38,28 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import re
-import shutil
-import signal
 import sys
 import threading
 import time
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import paths
-from .errors import CQCResearchError
-
-__all__ = [
-    "FOR_EACH",
-    "BatchError",
-    "BatchSpec",
-    "EntityTask",
-    "BatchResult",
-    "entity_table",
-    "select_entities",
-    "slugify",
-    "safe_join",
-    "load_input",
-    "plan_batch",
-    "run_batch",
-    "configure_parser",
-    "run_command",
-]
-
-#: --for-each value -> the notebook parameter that receives the entity's id.
-FOR_EACH = {"provider": "provider_id", "location": "location_id",
-            "local_authority": "local_authority"}
-#: Optional parameters filled in when the notebook declares them.
-NAME_PARAMETER = "entity_name"
-DONE = "done.json"
-MAX_EXIT = 125
-
-
-class BatchError(CQCResearchError, ValueError):
-    """A batch that cannot start: a bad ``--where``, a notebook lacking the entity parameter."""
+from .. import paths
+from .executors import _LocalPool, _run_dask
+from .tasks import (
+    DONE,
+    FOR_EACH,
+    NAME_PARAMETER,
+    BatchError,
+    BatchResult,
+    BatchSpec,
+    EntityTask,
+    _fingerprint,
+    _warmup_code,
+    is_complete,
+    safe_join,
+    slugify,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,37 +162,6 @@ def select_entities(table, *, where: str | None = None, limit: int | None = None
     return out.reset_index(drop=True)
 
 
-def slugify(name: str, key: str | None = None, *, max_length: int = 60) -> str:
-    """A safe folder name: ASCII letters, digits and dashes, plus a short hash of ``key``.
-
-    Accents are folded (``é`` -> ``e``), anything else becomes ``-``, so ``/``, ``..``, quotes,
-    spaces and control characters can never reach the file system. The 8-hex-digit hash of
-    ``key`` (the entity id; the name when no key is given) keeps slugs unique when two names
-    fold to the same text.
-
-    Examples
-    --------
-    >>> slugify("St Mary's / ../Hospital", "1-101")
-    'st-mary-s-hospital-5b1bc4d6'
-    >>> slugify("..", "x")[:7]
-    'entity-'
-    """
-    key = str(name if key is None else key)
-    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    ascii_text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii")
-    base = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:max_length].strip("-")
-    return f"{base or 'entity'}-{digest}"
-
-
-def safe_join(root: str | os.PathLike, *parts: str) -> Path:
-    """``root / parts`` resolved, refusing anything that would land outside ``root``."""
-    root = Path(root).resolve()
-    target = root.joinpath(*parts).resolve()
-    if target == root or not target.is_relative_to(root):
-        raise BatchError(f"refusing to write {target}: it is outside the run folder {root}")
-    return target
-
-
 # ---------------------------------------------------------------------------------------------
 # Data: loaded once per batch, read by the notebooks (once per kernel)
 _INPUT_CACHE: dict[tuple, object] = {}
@@ -272,7 +220,7 @@ def load_input(path, kind: str = "ratings"):
         hit = _INPUT_CACHE.get(key)
     if hit is None:
         if kind == "api":
-            from .io.cqc_json import ApiData, load_api_folder
+            from ..io.cqc_json import ApiData, load_api_folder
 
             if (p / "meta.json").is_file():
                 meta = json.loads((p / "meta.json").read_text())
@@ -305,7 +253,7 @@ def _json_attrs(frame):
 
 
 def _source_digest(p: Path) -> str:
-    from .reports import hash_inputs
+    from .manifest import hash_inputs
 
     info = hash_inputs([p])[str(p.resolve())]
     return info.get("sha256") or info["sha256_tree"]
@@ -326,7 +274,7 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
     -------
     (ratings DataFrame, {parameter: path for the notebook}, {parameter: SHA-256 of the source})
     """
-    from .cache import atomic_path
+    from ..cache import atomic_path
 
     digests = {name: _source_digest(src) for name, src in sources.items()}
     ratings = load_input(sources["ratings_path"], "ratings")
@@ -336,7 +284,7 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
     cache = cache_root / ("synthetic" if synthetic else "real")
     cache.mkdir(parents=True, exist_ok=True)
     if synthetic:
-        from .report import SYNTHETIC_MARKER
+        from ..provenance import SYNTHETIC_MARKER
 
         marker = cache / SYNTHETIC_MARKER
         if not marker.exists():
@@ -369,523 +317,6 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks
-@dataclass
-class BatchSpec:
-    """Everything a worker needs, shared by all entities of a batch (picklable)."""
-
-    notebook: str
-    run_dir: str
-    kernel_name: str = "python3"
-    timeout: float | None = None
-    synthetic: bool = False
-    recycle: int = 200
-    warmup: str = ""
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
-
-
-@dataclass
-class EntityTask:
-    """One report to make."""
-
-    key: str
-    name: str
-    slug: str
-    parameters: dict
-    fingerprint: str
-    attempt: int = 0
-
-
-@dataclass
-class BatchResult:
-    """The outcome of :func:`run_batch`."""
-
-    run_id: str
-    run_dir: Path
-    entities: list[dict]
-    index_path: Path | None
-    manifest_path: Path | None
-    seconds: float = 0.0
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def failed(self) -> list[dict]:
-        return [e for e in self.entities if e["status"] == "failed"]
-
-    @property
-    def ran(self) -> list[dict]:
-        return [e for e in self.entities if e["status"] in ("ok", "failed")]
-
-    @property
-    def skipped(self) -> list[dict]:
-        return [e for e in self.entities if e["status"] == "skipped"]
-
-    @property
-    def exit_status(self) -> int:
-        """The number of failed entities, capped at 125 (0 when all succeeded)."""
-        return min(len(self.failed), MAX_EXIT)
-
-    def __repr__(self) -> str:
-        return (f"BatchResult({self.run_id!r}: {len(self.entities)} entities, {len(self.ran)} ran, "
-                f"{len(self.skipped)} skipped, {len(self.failed)} failed)")
-
-
-def _fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kernel_name: str) -> str:
-    payload = {"notebook": notebook_sha, "parameters": parameters, "inputs": dict(digests),
-               "kernel": kernel_name}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def is_complete(entity_dir: Path, fingerprint: str) -> bool:
-    """True when ``done.json`` says ok for this fingerprint and every file it lists is there."""
-    done = entity_dir / DONE
-    try:
-        info = json.loads(done.read_text())
-    except (OSError, ValueError):
-        return False
-    if info.get("status") != "ok" or info.get("fingerprint") != fingerprint:
-        return False
-    for rel, size in (info.get("files") or {}).items():
-        f = entity_dir / rel
-        try:
-            if f.stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    return bool(info.get("files"))
-
-
-def _warmup_code(notebook: Path) -> str:
-    """The notebook's top-level imports, run once per kernel so reports do not pay for them."""
-    import ast
-
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    lines = ["import matplotlib", "import matplotlib.pyplot"]
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import | ast.ImportFrom) and not (
-                    isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                lines.append(ast.unparse(node))
-    return "\n".join(f"try:\n    {ln}\nexcept Exception:\n    pass" for ln in dict.fromkeys(lines))
-
-
-# ---------------------------------------------------------------------------------------------
-# Inside the kernel: reset between reports
-_KERNEL_STATE: dict = {}
-
-
-def _kernel_warmup(code: str) -> None:
-    """Run the notebook's imports in a throwaway namespace (modules stay loaded, names do not),
-    then remember the clean state that every report will start from."""
-    import warnings
-
-    import matplotlib
-
-    try:
-        exec(compile(code, "<cqc-batch-warmup>", "exec"), {"__name__": "__cqc_warmup__"})
-    finally:
-        ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
-        _KERNEL_STATE["ns"] = set(ip.user_ns)
-        _KERNEL_STATE["rc"] = matplotlib.rcParams.copy()
-        _KERNEL_STATE["warnings"] = list(warnings.filters)
-        _KERNEL_STATE["reports"] = 0
-
-
-def _kernel_reset(cwd: str) -> None:
-    """Make a warm kernel look fresh to the next report, and start recording its writes.
-
-    Removes every name the last report defined (like ``%reset -f``, without its slow history
-    and garbage-collection work), empties the output cache, closes figures, restores matplotlib,
-    warnings and pandas settings and the working folder.
-    """
-    import warnings
-
-    ip = get_ipython()  # type: ignore[name-defined]  # noqa: F821
-    keep = _KERNEL_STATE.get("ns", set())
-    ns = ip.user_ns
-    for name in [n for n in ns if n not in keep]:
-        del ns[name]
-    out = ns.get("Out")
-    if isinstance(out, dict):
-        out.clear()
-    for attr in ("_", "__", "___"):
-        if hasattr(ip.displayhook, attr):
-            setattr(ip.displayhook, attr, "")
-        ns[attr] = ""
-    hm = ip.history_manager
-    for lst in (hm.input_hist_parsed, hm.input_hist_raw):
-        del lst[1:]
-    ip.execution_count = 1
-    if "matplotlib.pyplot" in sys.modules:
-        import matplotlib
-        import matplotlib.pyplot as plt
-
-        plt.close("all")
-        if "rc" in _KERNEL_STATE:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                matplotlib.rcParams.clear()
-                matplotlib.rcParams.update(_KERNEL_STATE["rc"])
-    if "warnings" in _KERNEL_STATE:
-        warnings.filters[:] = _KERNEL_STATE["warnings"]
-        warnings._filters_mutated()  # forget which warnings were already shown
-    if "pandas" in sys.modules:
-        import pandas as pd
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pd.reset_option("all")
-    os.chdir(cwd)
-    _KERNEL_STATE["reports"] = _KERNEL_STATE.get("reports", 0) + 1
-    if _KERNEL_STATE["reports"] % 25 == 0:
-        import gc
-
-        gc.collect()
-    from .reports import _kernel_track_writes
-
-    _kernel_track_writes()
-
-
-# ---------------------------------------------------------------------------------------------
-# Running one entity (in a worker process, or in a Dask worker)
-class EntityRunner:
-    """Runs entities of one batch on a warm kernel; one per worker process or Dask thread."""
-
-    def __init__(self, spec: BatchSpec):
-        from .reports import KernelSession
-
-        self.spec = spec
-        self.notebook = Path(spec.notebook)
-        self.session = KernelSession(spec.kernel_name, cwd=self.notebook.parent)
-        self.reports_on_kernel = 0
-        self.timings: dict[str, float] = {"kernel_start": 0.0, "warmup": 0.0, "reset": 0.0,
-                                          "execute": 0.0, "html": 0.0}
-
-    def _ensure_kernel(self) -> None:
-        if self.session.km is not None and self.reports_on_kernel >= self.spec.recycle:
-            self.session.shutdown()
-        if self.session.km is None or not self.session.alive:
-            t0 = time.perf_counter()
-            self.session.start()
-            self.timings["kernel_start"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            code = ('__import__("cqc_research.batch", fromlist=["_"])'
-                    f"._kernel_warmup({self.spec.warmup!r})")
-            self.session.run_code(code, timeout=300)
-            self.timings["warmup"] += time.perf_counter() - t0
-            self.reports_on_kernel = 0
-
-    def close(self) -> None:
-        self.session.shutdown()
-
-    def run(self, task: EntityTask) -> dict:
-        """Make one report; never raises for a failing notebook (the result says failed)."""
-        from .reports import export_html
-
-        run_dir = Path(self.spec.run_dir)
-        t_start = time.perf_counter()
-        started = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        entity_dir = safe_join(run_dir, task.slug)
-        result = {"key": task.key, "name": task.name, "slug": task.slug, "status": "failed",
-                  "error": None, "started": started, "duration_s": None, "pid": os.getpid(),
-                  "attempt": task.attempt}
-        try:
-            (entity_dir / DONE).unlink(missing_ok=True)  # first: nothing may look finished
-            if entity_dir.exists():
-                shutil.rmtree(entity_dir)
-            entity_dir.mkdir(parents=True)
-            params = dict(task.parameters)
-            params["output_dir"] = str(entity_dir)
-            self._ensure_kernel()
-            t0 = time.perf_counter()
-            self.session.run_code('__import__("cqc_research.batch", fromlist=["_"])'
-                                  f"._kernel_reset({str(self.notebook.parent)!r})")
-            self.timings["reset"] += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            nb, error = self.session.execute(self.notebook, entity_dir / "report.ipynb", params,
-                                             timeout=self.spec.timeout)
-            self.timings["execute"] += time.perf_counter() - t0
-            self.reports_on_kernel += 1
-            written = set(self.session.written_files()) if self.session.alive else set()
-            outside = sorted(w for w in written if not _inside(w, run_dir)
-                             and not _is_scratch(w))
-            t0 = time.perf_counter()
-            export_html(nb, entity_dir / "report.html", synthetic=self.spec.synthetic,
-                        title=task.name)
-            self.timings["html"] += time.perf_counter() - t0
-            if error is None and outside:
-                error = {"error": f"the notebook wrote outside the run folder: {outside[0]}"}
-            if error is None and self.spec.synthetic:
-                from .report import check_outputs
-
-                missing = check_outputs(entity_dir, synthetic=True)
-                if missing:
-                    error = {"error": "made from synthetic data, but wrote outputs without the "
-                             f"SYNTHETIC DATA stamp: {', '.join(missing[:5])}"}
-            result["status"] = "ok" if error is None else "failed"
-            result["error"] = None if error is None else error["error"]
-        except Exception as exc:  # kernel start failure, disk full, ...
-            result["error"] = _one_line(exc)
-        result["duration_s"] = round(time.perf_counter() - t_start, 3)
-        try:
-            _write_done(entity_dir, task, result)
-        except Exception as exc:
-            result["status"] = "failed"
-            result["error"] = f"could not write {DONE}: {_one_line(exc)}"
-        return result
-
-
-def _inside(path: str, root: Path) -> bool:
-    try:
-        return Path(path).resolve().is_relative_to(root.resolve())
-    except OSError:
-        return False
-
-
-def _is_scratch(path: str) -> bool:
-    """Writes that are not outputs: temporary files, caches, /dev."""
-    import tempfile
-
-    p = str(path)
-    scratch = (tempfile.gettempdir(), "/dev/", "/proc/", str(Path.home() / ".cache"),
-               str(Path.home() / ".config"), str(Path.home() / ".local"), str(paths.processed_dir()))
-    return p.startswith(scratch) or "__pycache__" in p or p.endswith((".pyc", ".lock"))
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1] if text else ''}".strip()
-
-
-def _write_done(entity_dir: Path, task: EntityTask, result: dict) -> None:
-    """``done.json``: the last file written for an entity (atomically)."""
-    from .cache import atomic_write_text
-
-    files = {}
-    if result["status"] == "ok":
-        for f in sorted(entity_dir.rglob("*")):
-            if f.is_file() and f.name != DONE and not f.name.startswith("."):
-                files[f.relative_to(entity_dir).as_posix()] = f.stat().st_size
-    info = {**result, "fingerprint": task.fingerprint, "parameters": task.parameters,
-            "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "files": files}
-    atomic_write_text(entity_dir / DONE, json.dumps(info, indent=2, default=str) + "\n")
-
-
-# ---------------------------------------------------------------------------------------------
-# Local executor: worker processes, one warm kernel each
-def _set_parent_death_signal() -> None:
-    """Linux: get SIGTERM when the parent dies, so a killed batch leaves no orphans."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _worker_main(conn, spec: BatchSpec, parent_pid: int) -> None:
-    """A worker process: receive tasks, run them on a warm kernel, send results back."""
-    _set_parent_death_signal()
-
-    def _term(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    from .reports import _fast_imports
-
-    _fast_imports()
-    runner = EntityRunner(spec)
-    try:
-        while True:
-            if not conn.poll(1.0):
-                if os.getppid() != parent_pid:
-                    return
-                continue
-            task = conn.recv()
-            if task is None:
-                return
-            if task == "timings":
-                conn.send(("timings", dict(runner.timings, starts=runner.session.starts)))
-                continue
-            conn.send(("result", runner.run(task)))
-    except (EOFError, OSError, KeyboardInterrupt):
-        return
-    finally:
-        runner.close()
-
-
-class _LocalPool:
-    """Bounded worker processes with per-worker pipes, so a dead worker's task is known."""
-
-    def __init__(self, spec: BatchSpec, workers: int):
-        import multiprocessing as mp
-
-        self.ctx = mp.get_context("spawn")
-        self.spec = spec
-        self.n = workers
-        self.workers: dict[int, dict] = {}
-        self.respawns = 0
-        for _ in range(workers):
-            self._spawn()
-
-    def _spawn(self) -> None:
-        parent, child = self.ctx.Pipe()
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.spec, os.getpid()),
-                                daemon=True, name="cqc-batch-worker")
-        proc.start()
-        child.close()
-        self.workers[proc.pid] = {"proc": proc, "conn": parent, "task": None}
-
-    def run(self, tasks: list[EntityTask], on_result, *, retries: int = 1) -> None:
-        from multiprocessing.connection import wait
-
-        queue = list(tasks)
-        while queue or any(w["task"] is not None for w in self.workers.values()):
-            for w in self.workers.values():
-                if w["task"] is None and queue:
-                    w["task"] = queue.pop(0)
-                    w["conn"].send(w["task"])
-            waitables = {}
-            for pid, w in self.workers.items():
-                waitables[w["conn"]] = pid
-                waitables[w["proc"].sentinel] = pid
-            ready = wait(list(waitables), timeout=5)
-            dead = set()
-            for obj in ready:
-                pid = waitables[obj]
-                w = self.workers.get(pid)
-                if w is None or pid in dead:
-                    continue
-                if obj is w["conn"]:
-                    try:
-                        kind, payload = w["conn"].recv()
-                    except (EOFError, OSError):
-                        dead.add(pid)
-                        continue
-                    if kind == "result":
-                        w["task"] = None
-                        on_result(payload)
-                else:
-                    dead.add(pid)
-            for pid in dead:
-                w = self.workers.pop(pid)
-                w["proc"].join(timeout=1)
-                task = w["task"]
-                if task is not None:
-                    if task.attempt < retries:
-                        task.attempt += 1
-                        queue.insert(0, task)
-                    else:
-                        on_result({"key": task.key, "name": task.name, "slug": task.slug,
-                                   "status": "failed", "attempt": task.attempt,
-                                   "error": f"worker process died (exit code {w['proc'].exitcode})",
-                                   "duration_s": None, "started": None, "pid": pid})
-                self.respawns += 1
-                if self.respawns > 10 * self.n + len(tasks):
-                    raise BatchError("worker processes keep dying; giving up")
-                self._spawn()
-
-    def timings(self) -> dict:
-        total: dict[str, float] = {}
-        for w in self.workers.values():
-            try:
-                w["conn"].send("timings")
-                if w["conn"].poll(30):
-                    kind, t = w["conn"].recv()
-                    for k, v in t.items():
-                        total[k] = total.get(k, 0) + v
-            except (EOFError, OSError):
-                pass
-        return total
-
-    def close(self) -> None:
-        for w in self.workers.values():
-            try:
-                w["conn"].send(None)
-            except (OSError, BrokenPipeError):
-                pass
-        deadline = time.time() + 20
-        for w in self.workers.values():
-            w["proc"].join(timeout=max(0.1, deadline - time.time()))
-            if w["proc"].is_alive():
-                w["proc"].terminate()
-                w["proc"].join(timeout=5)
-        self.workers.clear()
-
-
-# ---------------------------------------------------------------------------------------------
-# Dask executor: the same tasks on Dask's own scheduler
-_DASK_RUNNERS = threading.local()
-_ALL_DASK_RUNNERS: list[dict] = []
-
-
-def _dask_run(spec: BatchSpec, task: EntityTask) -> dict:
-    """A Dask task: run one entity on this worker thread's warm kernel."""
-    runners = getattr(_DASK_RUNNERS, "by_spec", None)
-    if runners is None:
-        runners = _DASK_RUNNERS.by_spec = {}
-        _ALL_DASK_RUNNERS.append(runners)
-    runner = runners.get(spec.key)
-    if runner is None:
-        from .reports import _fast_imports
-
-        _fast_imports()
-        runner = runners[spec.key] = EntityRunner(spec)
-    return runner.run(task)
-
-
-def _dask_close_all(spec_key: str) -> int:
-    """On a Dask worker: shut down the kernels this batch started in any of its threads."""
-    closed = 0
-    for runners in list(_ALL_DASK_RUNNERS):
-        runner = runners.pop(spec_key, None)
-        if runner is not None:
-            runner.close()
-            closed += 1
-    return closed
-
-
-def _run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: str | None,
-              retries: int) -> None:
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:  # pragma: no cover - distributed is a dependency
-        raise BatchError(f"--executor dask needs the 'distributed' package ({exc})") from None
-    if not scheduler:
-        raise BatchError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
-    with Client(scheduler, timeout="30s", set_as_default=False) as client:
-        futures = [client.submit(_dask_run, spec, t, key=f"cqc-{t.slug}-{spec.key}-{time.time_ns()}",
-                                 pure=False, retries=retries) for t in tasks]
-        for fut in as_completed(futures, loop=client.loop):
-            try:
-                on_result(fut.result())
-            except Exception as exc:
-                t = tasks[futures.index(fut)]
-                on_result({"key": t.key, "name": t.name, "slug": t.slug, "status": "failed",
-                           "error": f"dask task failed: {_one_line(exc)}", "duration_s": None,
-                           "started": None, "attempt": retries})
-        # Each Dask worker thread keeps a kernel; shut them down where they live.
-        try:
-            client.run(_dask_close_all, spec.key)
-        except Exception:
-            pass
-
-
-# ---------------------------------------------------------------------------------------------
 # Planning and running a batch
 def default_run_id(notebook: Path, for_each: str, parameters: Mapping) -> str:
     """Deterministic, so the same command resumes in the same folder.
@@ -908,9 +339,9 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
     -------
     (BatchSpec, list of EntityTask, list of (EntityTask, bool complete), DataFrame entities)
     """
-    from .cache import sha256_file
-    from .report import is_synthetic
-    from .reports import find_notebooks, notebook_parameters, resolve_parameters
+    from ..cache import sha256_file
+    from ..provenance import is_synthetic
+    from .notebooks import find_notebooks, notebook_parameters, resolve_parameters
 
     nb = find_notebooks([notebook])[0]
     spec_params = notebook_parameters(nb)
@@ -935,7 +366,7 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
             if ratings_given and name != "ratings_path":
                 continue  # real ratings: do not mix in synthetic inputs; the notebook decides
             if default is None:
-                from .synthetic import ensure_default_data
+                from ..synthetic import ensure_default_data
 
                 default = Path(ensure_default_data(quiet=not progress))
             src = default / PRELOAD[name][1]
@@ -1108,8 +539,9 @@ def run_batch(notebook, for_each: str, *, where: str | None = None, limit: int |
 
 def _finish(spec: BatchSpec, status, rows: dict, entities, for_each: str, seconds: float,
             timings: dict, *, interrupted: bool, executor: str, workers: int) -> BatchResult:
-    from .cache import atomic_write_text
-    from .reports import environment_info, write_index
+    from ..cache import atomic_write_text
+    from .html import write_index
+    from .manifest import environment_info
 
     run_dir = Path(spec.run_dir)
     ordered = [rows[t.key] for t, _ in status]
@@ -1156,7 +588,7 @@ def _finish(spec: BatchSpec, status, rows: dict, entities, for_each: str, second
 # ---------------------------------------------------------------------------------------------
 # CLI
 def configure_parser(parser) -> None:
-    from .reports import add_parameter_option
+    from .run import add_parameter_option
 
     parser.add_argument("notebook", metavar="NOTEBOOK", help="the notebook to run per entity")
     parser.add_argument("--for-each", required=True, choices=list(FOR_EACH),

@@ -1,8 +1,7 @@
-"""What a notebook uses to present results: the synthetic banner, tables and figures.
+"""What a notebook saves and shows: its header and synthetic banner, tables and figures.
 
-Everything made from synthetic data must say so. A dataset is synthetic when a ``SYNTHETIC``
-marker file sits in its folder or any parent (``cqc-research synth`` writes one). A
-:class:`Report` built from synthetic sources
+Everything made from synthetic data must say so (see :mod:`cqc_research.provenance` for how a
+source is known to be synthetic). A :class:`Report` built from synthetic sources
 
 - shows a red "SYNTHETIC DATA" banner at the top of the HTML,
 - stamps "SYNTHETIC DATA" across every figure it saves (and records it in the PNG metadata),
@@ -14,13 +13,14 @@ The runner's detector (:func:`check_outputs`) fails a notebook whose outputs lac
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from .cache import atomic_path
+from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
+from .templating import Markup, render
 
 __all__ = [
     "SYNTHETIC_MARKER",
@@ -31,56 +31,35 @@ __all__ = [
     "check_outputs",
 ]
 
-SYNTHETIC_MARKER = "SYNTHETIC"
-BANNER_TEXT = "SYNTHETIC DATA"
 _PNG_KEY = "cqc-research-data"
 
 
-def is_synthetic(*sources) -> bool:
-    """True when any source is synthetic.
-
-    Parameters
-    ----------
-    *sources : path or DataFrame
-        Files or folders (a ``SYNTHETIC`` marker in the folder or a parent), or frames
-        (``frame.attrs["synthetic"]``).
-    """
-    for src in sources:
-        if src is None:
-            continue
-        if isinstance(src, pd.DataFrame):
-            if src.attrs.get("synthetic"):
-                return True
-            continue
-        if hasattr(src, "synthetic") and not isinstance(src, str | os.PathLike):
-            if src.synthetic:
-                return True
-            continue
-        p = Path(src).expanduser()
-        try:
-            p = p.resolve()
-        except OSError:
-            continue
-        for folder in [p, *p.parents] if p.is_dir() else list(p.parents):
-            if (folder / SYNTHETIC_MARKER).is_file():
-                return True
-    return False
+_DEFAULT_NOTE = Markup(
+    "Every number, table and figure in this report comes from the synthetic dataset written "
+    "by <code>cqc-research synth</code>, with planted effects. None of it describes real "
+    "organisations."
+)
 
 
 def banner_html(synthetic: bool, note: str | None = None) -> str:
-    """The HTML banner shown at the top of a report made from synthetic data."""
+    """The HTML banner shown at the top of a report made from synthetic data.
+
+    Parameters
+    ----------
+    synthetic : bool
+        Whether the data is synthetic; the banner is empty for real data.
+    note : str, optional
+        The smaller text under the banner (escaped); a default explains the synthetic data.
+
+    Returns
+    -------
+    str
+        HTML (empty for real data).
+    """
     if not synthetic:
         return ""
-    note = note or (
-        "Every number, table and figure in this report comes from the synthetic dataset written "
-        "by <code>cqc-research synth</code>, with planted effects. None of it describes real "
-        "organisations."
-    )
-    return (
-        '<div class="cqc-synthetic-banner" style="background:#c8102e;color:#fff;padding:10px 14px;'
-        'font:bold 16px sans-serif;border-radius:4px;margin:6px 0">'
-        f"&#9888; {BANNER_TEXT}<div style='font-weight:normal;font-size:13px'>{note}</div></div>"
-    )
+    return str(render("fragments/banner.html.j2", text=BANNER_TEXT,
+                      note=_DEFAULT_NOTE if note is None else note))
 
 
 class Report:
@@ -117,21 +96,33 @@ class Report:
 
     # -- presentation -------------------------------------------------------------------
     def header(self, subtitle: str | None = None):
-        """Display the title, the date, the data sources and the synthetic banner."""
+        """Display the title, the date, the data sources and the synthetic banner.
+
+        Parameters
+        ----------
+        subtitle : str, optional
+            Shown in italics under the title.
+        """
         from IPython.display import HTML, display
 
-        parts = []
-        if self.title:
-            parts.append(f"<h1>{self.title}</h1>")
-        if subtitle:
-            parts.append(f"<p><em>{subtitle}</em></p>")
-        parts.append(banner_html(self.synthetic))
-        parts.append(f"<p>Generated {_dt.date.today():%d %B %Y}.</p>")
+        display(HTML(self.header_html(subtitle)))
+
+    def header_html(self, subtitle: str | None = None) -> str:
+        """The HTML that :meth:`header` displays (every value escaped).
+
+        Parameters
+        ----------
+        subtitle : str, optional
+
+        Returns
+        -------
+        str
+        """
         srcs = [s for s in self.sources if not isinstance(s, pd.DataFrame)]
-        if srcs:
-            items = "".join(f"<li><code>{Path(s).name}</code>{_source_date(s)}</li>" for s in srcs)
-            parts.append(f"<p>Data sources:</p><ul>{items}</ul>")
-        display(HTML("".join(parts)))
+        return str(render(
+            "fragments/report_header.html.j2", title=self.title, subtitle=subtitle,
+            banner=Markup(banner_html(self.synthetic)), generated=f"{_dt.date.today():%d %B %Y}",
+            sources=[{"name": Path(s).name, "date": _source_date(s)} for s in srcs]))
 
     def banner(self):
         """Display the synthetic banner (nothing for real data)."""

@@ -1,0 +1,123 @@
+"""What a run records about itself: SHA-256 of every input, package versions, the git commit."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from .. import paths
+from ..cache import sha256_file
+from .notebooks import KEY_PACKAGES
+
+
+# Hashing inputs
+class _Hasher:
+    """Hash files and folders once per run (thread-safe)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._files: dict[Path, str] = {}
+        self._entries: dict[str, dict] = {}
+
+    def file(self, p: Path) -> str:
+        with self._lock:
+            if p in self._files:
+                return self._files[p]
+        digest = sha256_file(p)
+        with self._lock:
+            self._files[p] = digest
+        return digest
+
+    def entry(self, p: Path) -> dict:
+        key = str(p)
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+        if p.is_dir():
+            tree = hashlib.sha256()
+            n = size = 0
+            for f in sorted(x for x in p.rglob("*") if x.is_file()):
+                rel = f.relative_to(p).as_posix()
+                tree.update(f"{self.file(f)}  {rel}\n".encode())
+                n += 1
+                size += f.stat().st_size
+            info = {"kind": "folder", "sha256_tree": tree.hexdigest(), "files": n, "bytes": size}
+        else:
+            info = {"kind": "file", "sha256": self.file(p), "bytes": p.stat().st_size}
+        with self._lock:
+            self._entries[key] = info
+        return info
+
+    def sums(self) -> str:
+        with self._lock:
+            return "".join(f"{h}  {p}\n" for p, h in sorted(self._files.items()))
+
+
+def hash_inputs(inputs: Iterable[str | os.PathLike]) -> dict[str, dict]:
+    """SHA-256 of each input: a file's digest, or for a folder a digest over its files.
+
+    A folder's ``sha256_tree`` is the SHA-256 of the ``sha256sum``-style listing
+    ``"<sha256>  <relative path>\\n"`` of every file in it, sorted by path, so it changes when
+    any file changes, appears or disappears.
+
+    Returns
+    -------
+    dict
+        path -> ``{"kind": "file", "sha256", "bytes"}`` or
+        ``{"kind": "folder", "sha256_tree", "files", "bytes"}``.
+    """
+    h = _Hasher()
+    return {str(Path(p).resolve()): h.entry(Path(p).resolve()) for p in inputs}
+
+
+# Environment
+def environment_info() -> dict:
+    """Python, platform, key package versions and the git commit (when in a git checkout)."""
+    import platform
+    from importlib import metadata
+
+    pkgs = {}
+    for name in KEY_PACKAGES:
+        try:
+            pkgs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pkgs[name] = None
+    return {"python": sys.version.split()[0], "implementation": platform.python_implementation(),
+            "platform": platform.platform(), "packages": pkgs, "git": git_info()}
+
+
+def git_info(root: str | os.PathLike | None = None) -> dict | None:
+    """The commit of the repository and whether the working tree has changes, or None."""
+    root = Path(root) if root is not None else paths.PROJECT_ROOT
+    if shutil.which("git") is None or not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=20).stdout.strip() != ""
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _inside_dir(path: str, root: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return Path(p).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+

@@ -1,0 +1,410 @@
+"""Run notebooks through papermill into one folder per run: ``cqc-research run``.
+
+A run writes ``outputs/<run-id>/`` (run ids such as ``2026-11-23T1854-3fa9c2`` sort by time):
+
+``<notebook>.ipynb``
+    the executed notebook (papermill, parameters injected),
+``<notebook>.html``
+    the same without code (nbconvert ``exclude_input``), figures embedded as data URIs,
+``figures/``, ``tables/``
+    written by the notebooks themselves through :class:`cqc_research.notebook_output.Report`, because
+    the runner injects the parameter ``output_dir`` (the run folder) into every notebook that
+    declares it,
+``manifest.json``
+    per notebook: parameters, status, duration and error; the SHA-256 of every input; the
+    versions of Python and the key packages; the git commit,
+``SHA256SUMS``
+    one line per input file (``sha256sum -c SHA256SUMS`` checks them),
+``index.html``
+    links to everything; failures in red with the error's last line.
+
+The runner always finishes the other notebooks and writes the index, and returns non-zero when
+any notebook failed. After each notebook it runs the synthetic-data detector
+(:func:`cqc_research.notebook_output.check_outputs`): in a run made from synthetic data, a table or
+figure without the "SYNTHETIC DATA" stamp fails its notebook.
+
+Kernels are started with the ZeroMQ ``ipc`` transport (Unix sockets in a private folder), never
+TCP ports, so kernels started in parallel cannot collide on ports (papermill issue #511:
+``ZMQError: Address already in use``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .. import paths
+from ..cache import atomic_write_text
+from .html import export_html, write_index
+from .kernels import KernelSession, _last_line
+from .manifest import _Hasher, _inside_dir, _rel, environment_info
+from .notebooks import (
+    OUTPUT_PARAMETER,
+    ParameterError,
+    _path_values,
+    declared_inputs,
+    find_notebooks,
+    make_run_id,
+    notebook_parameters,
+    resolve_parameters,
+    uses_default_data,
+)
+
+
+# Results
+@dataclass
+class NotebookResult:
+    """What happened to one notebook (one row of ``manifest.json``)."""
+
+    name: str
+    notebook: str
+    parameters: dict
+    status: str = "pending"  # "ok" | "failed"
+    started: str | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    error_cell: int | None = None
+    traceback: str | None = None
+    output_notebook: str | None = None
+    output_html: str | None = None
+    inputs: list[str] = field(default_factory=list)
+    synthetic: bool = False
+    unstamped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunResult:
+    """The outcome of :func:`run_notebooks`.
+
+    Attributes
+    ----------
+    run_id, run_dir, manifest_path, index_path
+        Where the run was written.
+    notebooks : list of NotebookResult
+        One per notebook, in the order given.
+    synthetic : bool
+        True when any input was synthetic.
+    """
+
+    run_id: str
+    run_dir: Path
+    notebooks: list[NotebookResult]
+    manifest_path: Path
+    index_path: Path
+    synthetic: bool = False
+
+    @property
+    def failed(self) -> list[NotebookResult]:
+        return [r for r in self.notebooks if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __repr__(self) -> str:
+        return (f"RunResult({self.run_id!r}, {len(self.notebooks)} notebooks, "
+                f"{len(self.failed)} failed, index={str(self.index_path)!r})")
+
+
+# The runner
+def runs_last(path) -> bool:
+    """True when a notebook asks to run after all the others of its run.
+
+    A notebook that reads other notebooks' ``tables/`` (e.g. ``06_impact_mechanisms``) sets
+    ``metadata["cqc_research"]["run_last"] = true``; :func:`run_notebooks` starts it only when
+    every other notebook of the run has finished, whatever the number of workers.
+    """
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return bool((meta.get("cqc_research") or {}).get("run_last"))
+
+
+def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
+                  parameters: Mapping[str, object] | None = None,
+                  output_root: str | os.PathLike | None = None, run_id: str | None = None,
+                  workers: int = 1, kernel_name: str = "python3", progress: bool = True,
+                  timeout: float | None = None) -> RunResult:
+    """Run notebooks through papermill into ``<output_root>/<run_id>/``.
+
+    Parameters
+    ----------
+    notebooks : list of path, optional
+        Default: every ``notebooks/*.ipynb`` at the top level, sorted.
+    parameters : mapping, optional
+        ``name -> value``; strings are parsed as for ``-p`` (see :func:`parse_value`). Each goes
+        to every notebook that declares it; a name none declares raises :class:`ParameterError`.
+        ``output_dir`` is set to the run folder for every notebook that declares it.
+    output_root : path, optional
+        Default :func:`cqc_research.paths.outputs_root`.
+    run_id : str, optional
+        Default :func:`make_run_id`.
+    workers : int
+        Notebooks run at once, each on its own kernel.
+    kernel_name : str
+        Jupyter kernel spec.
+    progress : bool
+        Show a progress bar and messages on standard error.
+    timeout : float, optional
+        Seconds allowed per cell.
+
+    Returns
+    -------
+    RunResult
+        Never raises for a failing notebook: its row says ``failed`` with the error.
+
+    Notes
+    -----
+    When a notebook leaves a path-like parameter empty (it reads the embedded data; see
+    :func:`uses_default_data`), the synthetic dataset is written first if it is missing
+    (:func:`cqc_research.synthetic.ensure_default_data`), once, before any notebook starts,
+    and its files are the notebook's inputs.
+    """
+    from tqdm.auto import tqdm
+
+    from ..provenance import is_synthetic
+
+    created = _dt.datetime.now().astimezone()
+    nbs = find_notebooks(notebooks)
+    specs = {nb: notebook_parameters(nb) for nb in nbs}
+    given = resolve_parameters(specs, parameters)
+    run_id = run_id or make_run_id(created)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id):
+        raise ParameterError(f"run id {run_id!r}: use letters, digits, '.', '_' and '-' only")
+    root = Path(output_root).expanduser().resolve() if output_root else paths.outputs_root()
+    run_dir = root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    default_dir = None
+    if any(uses_default_data(specs[nb], given[nb]) for nb in nbs):
+        from ..synthetic import ensure_default_data
+
+        default_dir = ensure_default_data(quiet=not progress).resolve()
+
+    hasher = _Hasher()
+    results: list[NotebookResult] = []
+    plans = []
+    for nb in nbs:
+        params = dict(given[nb])
+        if OUTPUT_PARAMETER in specs[nb]:
+            params[OUTPUT_PARAMETER] = str(run_dir)
+        inputs = []
+        for name, value in params.items():
+            if name != OUTPUT_PARAMETER:
+                inputs.extend(_path_values(value))
+        if default_dir is not None and uses_default_data(specs[nb], given[nb]):
+            inputs.append(default_dir)
+        inputs.extend(declared_inputs(nb))
+        inputs = list(dict.fromkeys(inputs))
+        stem = nb.stem
+        res = NotebookResult(name=stem, notebook=_rel(nb, paths.PROJECT_ROOT), parameters=params,
+                             inputs=[str(p) for p in inputs], synthetic=is_synthetic(*inputs))
+        results.append(res)
+        plans.append((nb, res))
+
+    written: dict[str, set[str]] = {}
+    windows: dict[str, tuple[float, float]] = {}
+
+    def run_one(nb: Path, res: NotebookResult) -> NotebookResult:
+        out_nb = run_dir / f"{res.name}.ipynb"
+        out_html = run_dir / f"{res.name}.html"
+        started = time.time()
+        res.started = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        try:
+            for p in res.inputs:
+                hasher.entry(Path(p))
+            with KernelSession(kernel_name, cwd=nb.parent) as session:
+                session.track_writes()
+                executed, error = session.execute(nb, out_nb, res.parameters, timeout=timeout)
+                if session.alive:
+                    written[res.name] = set(session.written_files())
+            res.output_notebook = out_nb.name
+            export_html(executed, out_html, synthetic=res.synthetic, title=res.name)
+            res.output_html = out_html.name
+        except Exception as exc:  # a kernel that never started, an unreadable notebook
+            error = {"error": _last_line(f"{type(exc).__name__}: {exc}"), "cell": None,
+                     "traceback": None}
+        res.duration_s = round(time.perf_counter() - t0, 3)
+        windows[res.name] = (started, time.time())
+        if error is None:
+            res.status = "ok"
+        else:
+            res.status = "failed"
+            res.error, res.error_cell, res.traceback = error["error"], error["cell"], error["traceback"]
+        return res
+
+    bar = tqdm(total=len(plans), unit="notebook", desc=f"run {run_id}", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        # notebooks that read the others' tables (metadata cqc_research.run_last) go in a second wave
+        waves = [[p for p in plans if not runs_last(p[0])], [p for p in plans if runs_last(p[0])]]
+        with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            n_failed = 0
+            for wave in waves:
+                futures = [pool.submit(run_one, nb, res) for nb, res in wave]
+                for fut in as_completed(futures):
+                    res = fut.result()
+                    bar.update(1)
+                    if not res.ok:
+                        n_failed += 1
+                        bar.write(f"FAILED {res.name}: {res.error}", file=sys.stderr)
+                    bar.set_postfix(failed=n_failed)
+    finally:
+        bar.close()
+
+    unattributed = _detect_unstamped(run_dir, results, written, windows)
+    # two notebooks writing the same table or figure: the later one wins, say so
+    writers: dict[str, list[str]] = {}
+    for r in results:
+        for w in written.get(r.name, ()):
+            if _inside_dir(w, run_dir) and Path(w).parent.name in ("tables", "figures"):
+                writers.setdefault(_rel(Path(w), run_dir), []).append(r.name)
+    collisions = {f: names for f, names in sorted(writers.items()) if len(names) > 1}
+    if collisions and progress:
+        print(f"warning: {len(collisions)} outputs were written by more than one notebook "
+              f"(e.g. {next(iter(collisions))}: {', '.join(next(iter(collisions.values())))}); "
+              "see manifest.json 'collisions'", file=sys.stderr)
+    synthetic = any(r.synthetic for r in results)
+    inputs = {p: hasher.entry(Path(p)) for r in results for p in r.inputs}
+    atomic_write_text(run_dir / "SHA256SUMS", hasher.sums())
+    manifest = {
+        "run_id": run_id,
+        "created": created.isoformat(timespec="seconds"),
+        "finished": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "run_dir": str(run_dir),
+        "synthetic": synthetic,
+        "status": "ok" if all(r.ok for r in results) else "failed",
+        "counts": {"notebooks": len(results), "ok": sum(r.ok for r in results),
+                   "failed": sum(not r.ok for r in results)},
+        "notebooks": [asdict(r) for r in results],
+        "unattributed_unstamped": unattributed,
+        "collisions": collisions,
+        "inputs": inputs,
+        "environment": environment_info(),
+    }
+    manifest_path = run_dir / "manifest.json"
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
+    index = _write_run_index(run_dir, run_id, results, synthetic=synthetic, created=created)
+    return RunResult(run_id=run_id, run_dir=run_dir, notebooks=results, manifest_path=manifest_path,
+                     index_path=index, synthetic=synthetic)
+
+
+def _detect_unstamped(run_dir: Path, results: Sequence[NotebookResult],
+                      written: Mapping[str, set[str]],
+                      windows: Mapping[str, tuple[float, float]]) -> list[str]:
+    """Run the synthetic detector over the run and fail the notebooks that wrote unstamped files.
+
+    Each unstamped file is blamed on the synthetic notebook(s) whose kernel wrote it (recorded
+    by an audit hook); a file no kernel claims is blamed on the synthetic notebooks that were
+    running when it was last modified. Returns the unstamped files blamed on no notebook.
+    """
+    from ..notebook_output import check_outputs
+
+    synthetic = [r for r in results if r.synthetic]
+    if not synthetic:
+        return []
+    own_html = {r.output_html for r in results if r.output_html and not r.synthetic}
+    unattributed = []
+    for rel in check_outputs(run_dir, synthetic=True):
+        if rel in own_html:
+            continue  # the runner's HTML of a notebook made from real data
+        full = str((run_dir / rel).resolve())
+        claimed = [r for r in results if full in written.get(r.name, ())]
+        owners = [r for r in claimed if r.synthetic]
+        if not claimed:
+            mtime = (run_dir / rel).stat().st_mtime
+            owners = [r for r in synthetic
+                      if r.name in windows and windows[r.name][0] - 1 <= mtime <= windows[r.name][1] + 1]
+        if not owners and not claimed:
+            unattributed.append(rel)
+        for r in owners:
+            r.unstamped.append(rel)
+    for r in synthetic:
+        if r.unstamped and r.ok:
+            shown = ", ".join(r.unstamped[:5]) + (" ..." if len(r.unstamped) > 5 else "")
+            r.status = "failed"
+            r.error = (f"made from synthetic data, but wrote outputs without the SYNTHETIC DATA "
+                       f"stamp: {shown} (save tables and figures with cqc_research.notebook_output.Report)")
+    return unattributed
+
+
+def _write_run_index(run_dir: Path, run_id: str, results: Sequence[NotebookResult], *,
+                     synthetic: bool, created: _dt.datetime) -> Path:
+    rows = []
+    for r in results:
+        links = []
+        if r.output_html:
+            links.append(("report", r.output_html))
+        if r.output_notebook:
+            links.append(("notebook", r.output_notebook))
+        note = ", ".join(f"{k}={v}" for k, v in r.parameters.items() if k != OUTPUT_PARAMETER)
+        rows.append({"cells": [r.name], "href": r.output_html, "status": r.status,
+                     "duration": r.duration_s, "error": r.error, "note": note, "links": links})
+    sections = []
+    for sub, label in (("figures", "Figures"), ("tables", "Tables")):
+        files = sorted((run_dir / sub).glob("*.png" if sub == "figures" else "*.csv"))
+        if files:
+            sections.append((label, [(f.name, f"{sub}/{f.name}") for f in files]))
+    n_failed = sum(not r.ok for r in results)
+    subtitle = (f"Run {run_id}, started {created:%d %B %Y %H:%M}. {len(results) - n_failed} of "
+                f"{len(results)} notebooks succeeded.")
+    return write_index(run_dir, rows, title="cqc-research reports", subtitle=subtitle,
+                       synthetic=synthetic, file_sections=sections,
+                       footer_links=[("manifest.json", "manifest.json"), ("SHA256SUMS", "SHA256SUMS")])
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+def add_parameter_option(parser) -> None:
+    """The ``-p NAME VALUE`` option shared by ``run`` and ``batch``."""
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        default=[], help="set a notebook parameter (repeatable); values are parsed "
+                        "like papermill's: ints, floats, true/false, [lists]")
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="notebooks to run (default: every notebooks/*.ipynb, sorted)")
+    add_parameter_option(parser)
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="notebooks to run at once, each on its own kernel (default 1)")
+    parser.add_argument("--output-root", metavar="DIR", default=None,
+                        help="where run folders go (default: outputs/, or $CQC_RESEARCH_OUTPUTS)")
+    parser.add_argument("--run-id", metavar="ID", default=None,
+                        help="name of the run folder (default: date-time plus a short token)")
+    parser.add_argument("--kernel", default="python3", metavar="NAME",
+                        help="Jupyter kernel spec (default python3)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="time allowed per cell (default: no limit)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_command(args) -> int:
+    if args.workers < 1:
+        raise ParameterError("--workers must be at least 1")
+    params = dict(args.parameter or [])
+    result = run_notebooks(args.notebooks or None, parameters=params, output_root=args.output_root,
+                           run_id=args.run_id, workers=args.workers, kernel_name=args.kernel,
+                           progress=not args.quiet, timeout=args.timeout)
+    n = len(result.notebooks)
+    failed = result.failed
+    msg = f"{n - len(failed)} of {n} notebooks succeeded"
+    if failed:
+        msg += "; failed: " + ", ".join(f"{r.name} ({r.error})" for r in failed)
+    print(msg, file=sys.stderr)
+    print(result.index_path)
+    return 1 if failed else 0
