@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "qual": ("cqc_research.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
              "codes; export tidy CSV or .qdpx"),
     "workshop": ("cqc_research.teaching", "build the workshop notebooks and their solutions"),
+    "replicate": ("cqc_research.replications", "estimate every published claim about CQC ratings on the data given"),
 }
 
 
