@@ -17,6 +17,7 @@ import pytest
 
 from cqc_research.errors import DataFormatError
 from cqc_research.io import nhs
+from cqc_research.synthetic import nhs_formats as writers
 
 GP_DIR = "nhs_payments_to_general_practice"
 
@@ -128,13 +129,13 @@ def test_gp_payments_real_round_trip_across_layouts(shared_data, tmp_path, year,
     practices = nhs.load_gp_practices(src)
     original = nhs.load_gp_payments(src)
     for layout in (other_layout,):
-        out = nhs.write_gp_payments(practices, tmp_path / layout / src.name, layout=layout)
+        out = writers.write_gp_payments(practices, tmp_path / layout / src.name, layout=layout)
         again = nhs.load_gp_payments(out)
         pd.testing.assert_frame_equal(again.drop(columns="org_name"),
                                       original.drop(columns="org_name"))
     # written in the file's own layout, every line equals the published one except for the
     # trailing spaces of addresses, which the loader strips
-    same = nhs.write_gp_payments(practices, tmp_path / "same" / src.name, layout=year)
+    same = writers.write_gp_payments(practices, tmp_path / "same" / src.name, layout=year)
     a = src.read_bytes().decode("utf-8-sig").splitlines()
     b = same.read_bytes().decode("utf-8-sig").splitlines()
     assert len(a) == len(b) and a[0] == b[0]
@@ -164,7 +165,7 @@ def _gp_frame():
 
 
 def test_gp_payments_header_drift_layout_2022_23(tmp_path):
-    path = nhs.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2022-23.csv")
+    path = writers.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2022-23.csv")
     raw = path.read_bytes()
     assert raw[:3] == b"\xef\xbb\xbf"
     header = raw.decode("utf-8-sig").splitlines()[0]
@@ -194,7 +195,7 @@ def test_gp_payments_header_drift_layout_2022_23(tmp_path):
 
 
 def test_gp_payments_money_with_pounds_and_commas(tmp_path):
-    path = nhs.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2018-19.csv",
+    path = writers.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2018-19.csv",
                                  layout="2018-19", money="pound")
     text = path.read_text(encoding="utf-8")
     assert '"£150,000.00"' in text and text[:3] != "\ufeff"
@@ -204,7 +205,7 @@ def test_gp_payments_money_with_pounds_and_commas(tmp_path):
 
 
 def test_gp_payments_non_numeric_cells_are_counted_never_zero(tmp_path):
-    path = nhs.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2018-19.csv",
+    path = writers.write_gp_payments(_gp_frame(), tmp_path / "nhs-payments-gp-2018-19.csv",
                                  layout="2018-19")
     lines = path.read_text(encoding="utf-8").splitlines()
     header = next(csv.reader([lines[0]]))
@@ -234,7 +235,7 @@ def test_gp_payments_non_numeric_cells_are_counted_never_zero(tmp_path):
 
 def test_gp_payments_missing_required_column_names_it_and_the_file(tmp_path):
     frame = _gp_frame()
-    path = nhs.write_gp_payments(frame, tmp_path / "nhs-payments-gp-2018-19.csv",
+    path = writers.write_gp_payments(frame, tmp_path / "nhs-payments-gp-2018-19.csv",
                                  layout="2018-19")
     data = pd.read_csv(path, dtype=str, keep_default_na=False)
     data.drop(columns=["Number of Registered Patients (Last Known Figure)"]).to_csv(
@@ -247,7 +248,7 @@ def test_gp_payments_missing_required_column_names_it_and_the_file(tmp_path):
 
 
 def test_gp_payments_year_from_name_or_argument(tmp_path):
-    path = nhs.write_gp_payments(_gp_frame(), tmp_path / "payments.csv", layout="2018-19")
+    path = writers.write_gp_payments(_gp_frame(), tmp_path / "payments.csv", layout="2018-19")
     with pytest.raises(DataFormatError, match="year='2018-19'"):
         nhs.load_gp_payments(path)
     gp = nhs.load_gp_payments(path, year="2020/21")
@@ -261,7 +262,7 @@ def test_gp_payments_year_from_name_or_argument(tmp_path):
 def test_gp_payments_columns_found_by_name_not_position(tmp_path):
     """An unseen year: columns reordered, renamed case, extra spaces, a new text column."""
     frame = _gp_frame()
-    path = nhs.write_gp_payments(frame, tmp_path / "x.csv", layout="2018-19")
+    path = writers.write_gp_payments(frame, tmp_path / "x.csv", layout="2018-19")
     data = pd.read_csv(path, dtype=str, keep_default_na=False)
     data = data[data.columns[::-1]]
     data.columns = [f"  {c.upper()}  " if "Patients" in c else c.lower() for c in data.columns]
@@ -280,7 +281,7 @@ def test_gp_payments_columns_found_by_name_not_position(tmp_path):
 def test_wrong_file_kind_is_named(tmp_path):
     ae = pd.DataFrame({"period": ["2019-03-01"], "org_code": ["RAA"], "type": ["1"],
                        "attendances": [100], "breaches": [5], "admissions": [20]})
-    files = nhs.write_ae_monthly(ae, tmp_path / "ae")
+    files = writers.write_ae_monthly(ae, tmp_path / "ae")
     with pytest.raises(DataFormatError) as exc:
         nhs.load_gp_payments(files[0], year="2018-19")
     msg = str(exc.value)
@@ -327,7 +328,7 @@ def test_ae_tidy_totals_match_csv_module(shared_data):
 @pytest.mark.realdata
 def test_ae_real_tidy_through_official_monthly_files(shared_data, tmp_path):
     tidy_path = shared_data / "ae_attendances_tidy_2016_2019.csv"
-    files = nhs.write_ae_monthly(pd.read_csv(tidy_path), tmp_path / "ae")
+    files = writers.write_ae_monthly(pd.read_csv(tidy_path), tmp_path / "ae")
     assert len(files) == 36 and files[0].name == "monthly-ae-april-2016.csv"
     official = nhs.load_ae_monthly(tmp_path / "ae")
     assert official.attrs["excluded_rows"] == {"TOTAL": 36}
@@ -339,7 +340,7 @@ def test_ae_real_tidy_through_official_monthly_files(shared_data, tmp_path):
 def _official_csv(path, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(nhs.AE_MONTHLY_HEADER)
+        w.writerow(writers.AE_MONTHLY_HEADER)
         w.writerows(rows)
     return path
 
@@ -400,10 +401,10 @@ def test_ae_writer_round_trip_with_booked_and_names(tmp_path):
         "type": ["1", "other", "1"], "attendances": [900, 50, 880], "breaches": [90, 0, 70],
         "admissions": [200, 0, 210], "booked_attendances": [100, 0, 0],
         "booked_breaches": [5, 0, 0], "org_name": "A Trust", "parent_org": "NHS ENGLAND LONDON"})
-    files = nhs.write_ae_monthly(tidy, tmp_path / "ae")
+    files = writers.write_ae_monthly(tidy, tmp_path / "ae")
     assert [f.name for f in files] == ["monthly-ae-january-2019.csv", "monthly-ae-february-2019.csv"]
     header, rows = _csv_rows(files[0])
-    assert header == nhs.AE_MONTHLY_HEADER and len(header) == 22
+    assert header == writers.AE_MONTHLY_HEADER and len(header) == 22
     assert rows[0][:4] == ["MSitAE-JANUARY-2019", "RAA", "NHS ENGLAND LONDON", "A Trust"]
     assert rows[0][4] == "800" and rows[0][7] == "100"  # unbooked and booked parts
     assert rows[-1][0] == "TOTAL"
@@ -411,7 +412,7 @@ def test_ae_writer_round_trip_with_booked_and_names(tmp_path):
     assert _value(ae, "RAA", "ae_attendances_type1", "2019-01-01").value == 900
     assert _value(ae, "RAA", "ae_4hr_performance_all", "2019-01-01").value == \
         pytest.approx(100 * (950 - 90) / 950)
-    nhs.write_ae_tidy(tidy.drop(columns=["booked_attendances", "booked_breaches"]),
+    writers.write_ae_tidy(tidy.drop(columns=["booked_attendances", "booked_breaches"]),
                       tmp_path / "tidy.csv")
     again = nhs.load_ae_tidy(tmp_path / "tidy.csv")
     assert _value(again, "RAA", "ae_breaches_all", "2019-02-01").value == 70
@@ -470,7 +471,7 @@ def test_shmi_writer_round_trip_and_derived_banding(tmp_path):
                           "period_start": "2022-04-01", "period_end": "2023-03-31",
                           "observed": [1200, 800, 50], "expected": [1000.0, 850.0, 60.0],
                           "spells": [50000, 40000, 3000]})
-    path = nhs.write_shmi(frame, tmp_path / "shmi.csv")
+    path = writers.write_shmi(frame, tmp_path / "shmi.csv")
     header, rows = _csv_rows(path)
     assert header[:3] == ["PROVIDER_CODE", "PROVIDER_NAME", "TIME_PERIOD"]
     assert rows[0][2] == "APR22_MAR23"
@@ -507,7 +508,7 @@ def test_staff_survey_writer_round_trip(tmp_path):
                           "measure": ["staff_recommend_care", "staff_recommend_work",
                                       "staff_recommend_care"],
                           "value": [71.2, 60.0, 80.4], "responses": [1200, 1200, 900]})
-    path = nhs.write_staff_survey(frame, tmp_path / "staff_survey.csv")
+    path = writers.write_staff_survey(frame, tmp_path / "staff_survey.csv")
     assert nhs.detect_indicator_kind(path) == "staff_survey"
     s = nhs.load_indicators(path)
     got = s.set_index(["org_code", "measure"]).value
@@ -562,7 +563,7 @@ def test_dtoc_writer_layout_and_round_trip(tmp_path):
                           "period": pd.to_datetime(["2019-04-01", "2019-04-01", "2019-05-01"]),
                           "total": [100.0, 250.0, 90.0], "disputes": [3.0, np.nan, 0.0],
                           "care_package": [40.0, 100.0, 45.0]})
-    path = nhs.write_dtoc(frame, tmp_path / "dtoc.csv")
+    path = writers.write_dtoc(frame, tmp_path / "dtoc.csv")
     lines = path.read_text().splitlines()
     assert lines[0].startswith('"Code","Name","Awaiting completion of assessment"')
     assert lines[1].startswith('"-","England",NA') and lines[1].endswith('"April 2019"')
@@ -583,7 +584,7 @@ def test_dtoc_writer_layout_and_round_trip(tmp_path):
 def test_imd_layouts_and_level(tmp_path):
     la = pd.DataFrame({"org_code": ["E06000001", "E06000002", "E06000003"],
                        "org_name": ["A", "B", "C"], "imd_score": [35.037, 20.5, 28.0]})
-    path = nhs.write_imd(la, tmp_path / "imd_la.csv")
+    path = writers.write_imd(la, tmp_path / "imd_la.csv")
     header, rows = _csv_rows(path)
     assert header[0] == "Local Authority District code (2019)"
     imd = nhs.load_imd(path)
@@ -593,7 +594,7 @@ def test_imd_layouts_and_level(tmp_path):
     assert _value(imd, "E06000002", "imd_rank").value == 3
     assert imd.period_start.isna().all()  # time-invariant
     pr = pd.DataFrame({"org_code": ["A10001", "B20002"], "imd_score": [12.5, np.nan]})
-    p = nhs.load_imd(nhs.write_imd(pr, tmp_path / "imd_practice.csv", level="practice"))
+    p = nhs.load_imd(writers.write_imd(pr, tmp_path / "imd_practice.csv", level="practice"))
     assert set(p.org_level) == {"practice"}
     assert p.attrs["parse_report"]["IMD 2019 score"]["missing"] == 1
     (tmp_path / "fingertips.csv").write_text("Area Code,Area Name,Value\nA10001,X,33.1\n")
@@ -604,7 +605,7 @@ def test_imd_layouts_and_level(tmp_path):
 def test_population_simple_and_single_year_of_age(tmp_path):
     pop = pd.DataFrame({"org_code": ["E06000001"], "org_name": ["Hartlepool"], "year": [2019],
                         "population_65plus": [18000]})
-    p = nhs.load_population(nhs.write_population(pop, tmp_path / "la_population_65plus.csv"))
+    p = nhs.load_population(writers.write_population(pop, tmp_path / "la_population_65plus.csv"))
     v = _value(p, "E06000001", "population_65plus")
     assert v.value == 18000 and v.period_start == pd.Timestamp("2019-01-01")
     ages = list(range(0, 90)) + ["90+"]
@@ -664,15 +665,15 @@ def test_tidy_indicator_errors_name_row_and_column(tmp_path):
 def test_tidy_indicator_writer_round_trip(tmp_path):
     shmi = pd.DataFrame({"org_code": ["RAA"], "period_start": "2022-04-01",
                          "period_end": "2023-03-31", "observed": [101], "expected": [100.0]})
-    original = nhs.load_shmi(nhs.write_shmi(shmi, tmp_path / "shmi.csv"))
-    again = nhs.load_tidy_indicator(nhs.write_tidy_indicator(original, tmp_path / "t.csv"))
+    original = nhs.load_shmi(writers.write_shmi(shmi, tmp_path / "shmi.csv"))
+    again = nhs.load_tidy_indicator(writers.write_tidy_indicator(original, tmp_path / "t.csv"))
     pd.testing.assert_frame_equal(again, original, check_dtype=True)
 
 
 def test_la_codes_round_trip(tmp_path):
     lookup = pd.DataFrame({"old_code": ["716", "00kb"], "new_code": ["E09000002", "E06000055"],
                            "name": ["Barking and Dagenham", "Bedford"]})
-    path = nhs.write_la_codes(lookup, tmp_path / "la_codes.csv")
+    path = writers.write_la_codes(lookup, tmp_path / "la_codes.csv")
     got = nhs.load_la_codes(path)
     assert got.old_code.tolist() == ["716", "00KB"]
     assert nhs.detect_indicator_kind(path) == "la_codes"
@@ -682,18 +683,18 @@ def test_synthetic_marker_is_recorded(tmp_path):
     (tmp_path / "SYNTHETIC").write_text("synthetic")
     frame = pd.DataFrame({"org_code": ["E06000001"], "org_name": ["A"], "year": [2020],
                           "population_65plus": [100]})
-    p = nhs.load_population(nhs.write_population(frame, tmp_path / "sub" / "pop.csv"))
+    p = nhs.load_population(writers.write_population(frame, tmp_path / "sub" / "pop.csv"))
     assert p.attrs["synthetic"] is True
 
 
 def test_writers_reject_frames_without_required_columns(tmp_path):
     with pytest.raises(ValueError, match="total_payments"):
-        nhs.write_gp_payments(pd.DataFrame({"practice_code": ["A1"], "list_size": [1]}),
+        writers.write_gp_payments(pd.DataFrame({"practice_code": ["A1"], "list_size": [1]}),
                               tmp_path / "x.csv")
     with pytest.raises(ValueError, match="layout"):
-        nhs.write_gp_payments(_gp_frame(), tmp_path / "x.csv", layout="2030-31")
+        writers.write_gp_payments(_gp_frame(), tmp_path / "x.csv", layout="2030-31")
     with pytest.raises(ValueError, match="breaches"):
-        nhs.write_ae_monthly(pd.DataFrame({"period": ["2019-01-01"], "org_code": ["R"],
+        writers.write_ae_monthly(pd.DataFrame({"period": ["2019-01-01"], "org_code": ["R"],
                                            "type": ["1"], "attendances": [1]}), tmp_path)
 
 
@@ -740,7 +741,7 @@ def test_synthetic_ae_shmi_staff_dtoc_population_imd_load(synthetic_small):
 
 
 def test_tidy_table_schema_everywhere(tmp_path):
-    frame = nhs.load_shmi(nhs.write_shmi(pd.DataFrame({
+    frame = nhs.load_shmi(writers.write_shmi(pd.DataFrame({
         "org_code": ["RAA"], "period_start": "2022-04-01", "period_end": "2023-03-31",
         "observed": [10], "expected": [9.5]}), tmp_path / "s.csv"))
     assert list(frame.columns) == nhs.INDICATOR_COLUMNS

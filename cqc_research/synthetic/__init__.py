@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from . import paths
-from .ratings import KEY_QUESTIONS, RATINGS
+from .. import paths
+from ..ratings import KEY_QUESTIONS, RATINGS
 
 __all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data",
            "configure_parser", "run_command"]
@@ -130,7 +130,7 @@ class SyntheticDataset:
         return f"SyntheticDataset({str(self.root)!r}, locations={n}, seed={self.truth.get('seed')})"
 
     def _repr_html_(self) -> str:
-        from .display import synthetic_dataset_html
+        from ..display import synthetic_dataset_html
 
         return synthetic_dataset_html(self)
 
@@ -481,7 +481,7 @@ def _current(loc) -> dict | None:
 
 
 def _write_latest_ratings(world, path: Path) -> None:
-    from .io.ods import write_ods
+    from ..io.ods import write_ods
 
     rng = np.random.default_rng(world["seed"] + 1)
     geo = _geo_rows(world)
@@ -798,7 +798,7 @@ def _month_starts(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def _write_nhs(world, root: Path) -> dict:
     """Indicators in the NHS layouts (the writers live in :mod:`cqc_research.io.nhs`)."""
-    from .io import nhs
+    from . import nhs_formats as nhs
 
     rng = np.random.default_rng(world["seed"] + 2)
     geo = world["geo"]
@@ -948,7 +948,7 @@ def _write_qualitative(world, root: Path) -> dict:
     some inspection and that were inspected again, so whether they improved is known; up to 20
     that improved and 20 that did not, as in CQC's small-n "Driving improvement" case studies.
     """
-    from .qual import write_synthetic_interviews
+    from ..qual import write_synthetic_interviews
 
     rng = np.random.default_rng(world["seed"] + 3)
     improved, stuck = [], []

@@ -1,0 +1,97 @@
+"""Which NHS indicator file is this? Detection from the header, and the loader each kind needs."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from .ae import ae_role
+from .common import normalise_header
+from .dtoc import DTOC_BY_NORM
+
+__all__ = ["KIND_LABEL", "KIND_LOADER", "kind_from_columns", "detect_indicator_kind"]
+
+KIND_LABEL = {
+    "gp_payments": "an NHS Payments to General Practice CSV",
+    "ae_monthly": "an official monthly A&E CSV",
+    "ae_tidy": "an NHS-R tidy A&E CSV",
+    "shmi": "a SHMI CSV",
+    "staff_survey": "an NHS Staff Survey CSV",
+    "dtoc": "a delayed transfers of care CSV",
+    "imd": "a deprivation (IMD) CSV",
+    "population": "a population CSV",
+    "la_codes": "a local-authority code lookup",
+    "tidy": "a tidy indicator CSV (org_code, period, measure, value)",
+}
+
+
+KIND_LOADER = {
+    "gp_payments": "load_gp_payments", "ae_monthly": "load_ae_monthly",
+    "ae_tidy": "load_ae_tidy", "shmi": "load_shmi", "staff_survey": "load_staff_survey",
+    "dtoc": "load_dtoc", "imd": "load_imd", "population": "load_population",
+    "la_codes": "load_la_codes", "tidy": "load_tidy_indicator",
+}
+
+
+def kind_from_columns(columns: Iterable[str]) -> str | None:
+    n = {normalise_header(c) for c in columns}
+    joined = " | ".join(sorted(n))
+    if "practice code" in n and any(x.startswith("number of registered patients") for x in n):
+        return "gp_payments"
+    if "org code" in n and any(ae_role(x) for x in n):
+        return "ae_monthly"
+    if {"org code", "period", "measure", "value"} <= n:
+        return "tidy"
+    if {"period", "type", "attendances", "breaches"} <= n:
+        return "ae_tidy"
+    if "total delayed transfers of care" in n or ({"code", "name", "period"} <= n and any(
+            x in DTOC_BY_NORM for x in n)):
+        return "dtoc"
+    if any(x in n for x in ("shmi value", "shmi", "shmi banding")):
+        return "shmi"
+    if ("survey year" in n or "question text" in n) and any(
+            x in n for x in ("score", "percent positive", "positive")):
+        return "staff_survey"
+    if "imd" in joined or "deprivation" in joined:
+        return "imd"
+    if any(x in n for x in ("old code", "old_code", "previous code", "legacy code")):
+        return "la_codes"
+    if "65" in joined and "code" in n:
+        return "population"
+    return None
+
+
+def detect_indicator_kind(path) -> str | None:
+    """Which NHS indicator file this is, from its header: a key of :func:`load_indicators`.
+
+    A folder is ``"ae_monthly"`` when its CSVs are official monthly A&E files. Returns None
+    when the file is none of the supported kinds.
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.glob("*.csv"))
+        return "ae_monthly" if files and all(detect_indicator_kind(f) == "ae_monthly"
+                                             for f in files[:3]) else None
+    if p.suffix.lower() not in {".csv", ".txt"}:
+        return None
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+    for line in text.splitlines()[:40]:
+        try:
+            cells = next(csv.reader([line]))
+        except (StopIteration, csv.Error):
+            continue
+        kind = kind_from_columns(cells) if len(cells) >= 2 else None
+        if kind:
+            return kind
+    return None
+
+

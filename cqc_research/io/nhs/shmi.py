@@ -1,0 +1,146 @@
+"""Summary Hospital-level Mortality Indicator (NHS Digital): trust-level SHMI values and bandings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import DataFormatError
+from .common import (
+    check_errors,
+    find_column,
+    month_end,
+    normalise_header,
+    parse_month_text,
+    parse_numeric,
+    read_table_csv,
+    set_table_attrs,
+    stack_measures,
+    warn_unparseable,
+)
+
+__all__ = [
+    "load_shmi",
+]
+
+# SHMI
+_SHMI_BANDS = {"1": 1, "2": 2, "3": 3, "higher than expected": 1, "as expected": 2,
+               "lower than expected": 3, "higher": 1, "lower": 3}
+
+
+def _shmi_period(text):
+    """``APR22_MAR23`` / ``JAN25-DEC25`` / ``April 2022 - March 2023`` -> (start, end)."""
+    t = str(text).strip()
+    m = re.fullmatch(r"([A-Za-z]{3,9})[\s\-]*(\d{4}|\d{2})\s*(?:_|-|–|/|to)\s*"
+                     r"([A-Za-z]{3,9})[\s\-]*(\d{4}|\d{2})", t)
+    if not m:
+        return None
+    a, b = parse_month_text(f"{m.group(1)} {m.group(2)}"), \
+        parse_month_text(f"{m.group(3)} {m.group(4)}")
+    if a is None or b is None:
+        return None
+    return a, month_end(b)
+
+
+def load_shmi(path, *, period=None, errors: str = "report") -> pd.DataFrame:
+    """Load NHS Digital's Summary Hospital-level Mortality Indicator (SHMI), trust level.
+
+    Follows the trust-level SHMI CSV's column names (``PROVIDER_CODE, PROVIDER_NAME,
+    TIME_PERIOD, SHMI_VALUE, SHMI_BANDING, OBSERVED, EXPECTED, SPELLS``); ``SHMI`` for the value
+    and spaced variants (``Provider code``) also load. ``TIME_PERIOD`` is like ``APR22_MAR23``.
+    Banding ``1/2/3`` = higher than expected / as expected / lower than expected (the labels
+    also load); ``**`` or ``*`` are suppressed.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV.
+    period : tuple of (start, end), optional
+        The reporting period when the file has no ``TIME_PERIOD`` column and its name carries
+        none (e.g. ``("2022-04", "2023-03")``).
+    errors : {"report", "raise"}
+        See :func:`load_gp_practices`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The indicator table, ``org_level="trust"``, measures ``shmi`` (numerator observed
+        deaths, denominator expected deaths), ``shmi_banding`` (1, 2, 3),
+        ``shmi_observed_deaths``, ``shmi_expected_deaths`` and ``shmi_spells``.
+    """
+    check_errors(errors)
+    path = Path(path)
+    frame, rows = read_table_csv(path)
+    kw = dict(path=path, expected_kind="shmi")
+    c_code = find_column(frame, ["provider code", "trust code", "org code", "provider"], required=True,
+                   what="PROVIDER_CODE", **kw)
+    c_value = find_column(frame, ["shmi value", "shmi"], required=True, what="SHMI_VALUE", **kw)
+    c_band = find_column(frame, ["shmi banding", "banding"])
+    c_obs = find_column(frame, ["observed", "observed deaths"])
+    c_exp = find_column(frame, ["expected", "expected deaths"])
+    c_spells = find_column(frame, ["spells", "provider spells", "number of spells"])
+    c_name = find_column(frame, ["provider name", "trust name", "org name"])
+    c_period = find_column(frame, ["time period", "reporting period", "period"])
+    n = len(frame)
+    if c_period is not None:
+        lookup = {u: _shmi_period(u) for u in pd.unique(frame[c_period])}
+        bad = [u for u, v in lookup.items() if v is None]
+        if bad:
+            pos = int(np.flatnonzero(frame[c_period].isin(bad).to_numpy())[0])
+            raise DataFormatError(f"cannot read {bad[0]!r} as a period; expected e.g. "
+                                  "'APR22_MAR23'", path=path, row=int(rows[pos]), column=c_period)
+        starts = frame[c_period].map(lambda u: lookup[u][0])
+        ends = frame[c_period].map(lambda u: lookup[u][1])
+    else:
+        if period is None:
+            m = re.search(r"([A-Za-z]{3}\d{2})[-_ ]([A-Za-z]{3}\d{2})", path.stem)
+            found = _shmi_period(f"{m.group(1)}_{m.group(2)}") if m else None
+            if found is None:
+                raise DataFormatError("no TIME_PERIOD column and no period in the file name "
+                                      "(e.g. 'SHMI data, Apr22-Mar23'); pass period=(start, end)",
+                                      path=path)
+        else:
+            found = (pd.Timestamp(period[0]).to_period("M").start_time,
+                     month_end(pd.Timestamp(period[1])))
+        starts = pd.Series([found[0]] * n)
+        ends = pd.Series([found[1]] * n)
+    report: dict = {}
+
+    def num(c):
+        if c is None:
+            return np.full(n, np.nan)
+        return parse_numeric(frame[c], column=c, rows=rows, report=report, path=path,
+                              errors=errors)
+
+    value, obs, exp, spells = num(c_value), num(c_obs), num(c_exp), num(c_spells)
+    band = np.full(n, np.nan)
+    if c_band is not None:
+        text = frame[c_band].str.strip()
+        mapped = text.map(lambda v: _SHMI_BANDS.get(normalise_header(v).replace(" 0", "")))
+        b = parse_numeric(text.where(mapped.isna(), "0"), column=c_band, rows=rows,
+                           report=report, path=path, errors=errors)
+        band = np.where(mapped.notna(), mapped.astype("float64"), b)
+        odd = ~np.isnan(band) & ~np.isin(band, [1, 2, 3])
+        if odd.any():
+            pos = int(np.flatnonzero(odd)[0])
+            raise DataFormatError(f"SHMI banding {text.iloc[pos]!r} is not 1, 2 or 3", path=path,
+                                  row=int(rows[pos]), column=c_band)
+    keys = pd.DataFrame({"org_code": frame[c_code].str.strip().str.upper(),
+                         "org_name": frame[c_name].str.strip() if c_name else pd.NA,
+                         "period_start": starts.to_numpy(), "period_end": ends.to_numpy()})
+    specs = [("shmi", value, obs if c_obs else None, exp if c_exp else None)]
+    if c_band:
+        specs.append(("shmi_banding", band, None, None))
+    if c_obs:
+        specs.append(("shmi_observed_deaths", obs, None, None))
+    if c_exp:
+        specs.append(("shmi_expected_deaths", exp, None, None))
+    if c_spells:
+        specs.append(("shmi_spells", spells, None, None))
+    if errors == "report":
+        warn_unparseable(report, path)
+    out = stack_measures(keys, specs, org_level="trust")
+    return set_table_attrs(out, path, kind="shmi", report=report)
