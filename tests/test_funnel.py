@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cqc_research.errors import DataFormatError
-from cqc_research.metrics.funnel import funnel_curve, funnel_limits
+from cqc_research.metrics.funnel import funnel_curve, funnel_limits, funnel_spec
 
 Z95, Z998 = 1.959963984540054, 3.090232306167813
 
@@ -25,7 +25,7 @@ def test_binomial_normal_approximation_by_hand(four_areas):
     out = funnel_limits(four_areas, "good", "homes", unit="area", transform="none",
                         overdispersion=False)
     p0 = 0.75
-    assert out.attrs["funnel"]["target"] == pytest.approx(p0)
+    assert funnel_spec(out).target == pytest.approx(p0)
     # Written out: se(n) = sqrt(0.75 * 0.25 / n)
     se50, se100 = math.sqrt(0.1875 / 50), math.sqrt(0.1875 / 100)   # 0.061237, 0.043301
     # A: p = 0.80, z = 0.05 / 0.061237 = 0.8165
@@ -60,7 +60,7 @@ def test_value_and_n_give_the_same_answer_as_counts(four_areas):
 
 def test_arcsine_scale_by_hand(four_areas):
     out = funnel_limits(four_areas, "good", "homes", overdispersion=False)  # auto -> asin
-    assert out.attrs["funnel"]["transform"] == "asin"
+    assert funnel_spec(out).transform == "asin"
     t0 = math.asin(math.sqrt(0.75))  # pi / 3
     # C: z = 2 sqrt(50) (asin sqrt 0.4 - pi/3) = 14.142 * (0.68472 - 1.04720) = -5.1262
     assert out["z"].iloc[2] == pytest.approx(2 * math.sqrt(50) * (math.asin(math.sqrt(0.4)) - t0))
@@ -72,16 +72,16 @@ def test_arcsine_scale_by_hand(four_areas):
 def test_overdispersion_phi_and_tau2_by_hand(four_areas):
     # With no winsorising, phi = mean(z^2) and tau2 follows DerSimonian-Laird.
     out = funnel_limits(four_areas, "good", "homes", transform="none", winsorise=0)
-    spec = out.attrs["funnel"]
+    spec = funnel_spec(out)
     z = np.array([0.05 / math.sqrt(0.1875 / 50), 0.15 / math.sqrt(0.1875 / 100),
                   -0.35 / math.sqrt(0.1875 / 50), 0.0])
     phi = float(np.mean(z**2))  # (0.6667 + 12 + 32.6667 + 0) / 4 = 11.3333
     assert phi == pytest.approx(11.3333, abs=1e-3)
-    assert spec["phi"] == pytest.approx(phi)
+    assert spec.phi == pytest.approx(phi)
     w = np.array([50, 100, 50, 100]) / 0.1875           # 1 / se^2
     tau2 = (4 * phi - 3) / (w.sum() - (w**2).sum() / w.sum())
-    assert spec["tau2"] == pytest.approx(tau2)
-    assert spec["adjusted"]
+    assert spec.tau2 == pytest.approx(tau2)
+    assert spec.adjusted
     se50 = math.sqrt(0.1875 / 50)
     # tau2 = 0.0366, so the 95% limits at n = 50 are 0.75 -/+ 1.96 * 0.2: the upper one is cut at 1.
     assert out["lower_95"].iloc[0] == pytest.approx(0.75 - Z95 * math.sqrt(se50**2 + tau2))
@@ -99,7 +99,7 @@ def test_winsorising_pulls_extremes_to_the_percentiles():
     out = funnel_limits(d, "k", "n", transform="none", winsorise=0.1)
     z = out["z"].to_numpy()
     lo, hi = np.quantile(z, [0.1, 0.9])
-    assert out.attrs["funnel"]["phi"] == pytest.approx(np.mean(np.clip(z, lo, hi) ** 2))
+    assert funnel_spec(out).phi == pytest.approx(np.mean(np.clip(z, lo, hi) ** 2))
 
 
 def test_ratio_sqrt_and_log_scales_by_hand():
@@ -121,7 +121,7 @@ def test_rate_is_a_ratio_against_the_pooled_rate():
                       "pop": [20000.0, 40000.0, 30000.0, 10000.0]})
     rate = funnel_limits(d, "days", "pop", unit="la", kind="rate", multiplier=100000)
     pooled = 2000 / 100000
-    assert rate.attrs["funnel"]["rate_target"] == pytest.approx(pooled)
+    assert funnel_spec(rate).rate_target == pytest.approx(pooled)
     assert rate["target"].iloc[0] == pytest.approx(2000.0)  # per 100,000
     assert rate["value"].tolist() == pytest.approx([1500.0, 2250.0, 1500.0, 3500.0])
     as_ratio = funnel_limits(d.assign(exp=d["pop"] * pooled), "days", "exp", kind="ratio")
@@ -137,7 +137,7 @@ def test_adjustment_recovers_nominal_coverage_under_planted_overdispersion():
     p = 1 / (1 + np.exp(-(1.0 + rng.normal(0, 0.5, size=n.size))))
     d = pd.DataFrame({"k": rng.binomial(n, p), "n": n})
     raw = funnel_limits(d, "k", "n", overdispersion=False)
-    assert raw.attrs["funnel"]["phi"] > 2 and raw.attrs["funnel"]["overdispersion_p"] < 1e-6
+    assert funnel_spec(raw).phi > 2 and funnel_spec(raw).overdispersion_p < 1e-6
     assert raw["outside_95"].mean() > 0.25          # far too many "outliers" unadjusted
     for method in ("additive", "multiplicative"):
         adj = funnel_limits(d, "k", "n", winsorise=0, method=method)
@@ -150,7 +150,7 @@ def test_adjustment_recovers_nominal_coverage_under_planted_overdispersion():
     # And without planted overdispersion nothing much changes.
     d0 = pd.DataFrame({"k": rng.binomial(n, 0.7), "n": n})
     plain = funnel_limits(d0, "k", "n")
-    assert plain.attrs["funnel"]["phi"] < 1.3
+    assert funnel_spec(plain).phi < 1.3
     assert 0.02 < plain["outside_95"].mean() < 0.09
 
 
@@ -189,7 +189,7 @@ def test_units_without_size_are_kept_but_not_flagged(four_areas):
                   ignore_index=True)
     out = funnel_limits(d, "good", "homes", unit="area", transform="none", winsorise=0)
     assert out["flag"].iloc[-1] == "no data" and not out["outside_95"].iloc[-1]
-    assert out.attrs["funnel"]["n_units"] == 4
+    assert funnel_spec(out).n_units == 4
 
 
 def test_funnel_plot_highlights_a_unit(four_areas):

@@ -1,8 +1,10 @@
 """Funnel plots: each unit's indicator against its size, with 95% and 99.8% limits.
 
-Takes the table from :func:`cqc_research.metrics.funnel.funnel_limits` (which carries the funnel
-in ``attrs["funnel"]``) and draws the target, the limits (overdispersion-adjusted when the
-adjustment applied), the units coloured by flag, and one unit highlighted.
+Takes the table from :func:`cqc_research.metrics.funnel.funnel_limits` (which carries the funnel's
+settings in its columns) and draws the target, the limits (overdispersion-adjusted when the
+adjustment applied, exact Poisson or binomial when asked for), the units coloured by flag, and
+one unit highlighted. Every kind of funnel (proportion, ratio, rate, ratio of counts) and every
+method (SHMI, CQC, winsorised or truncated, additive or multiplicative) draws the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from ..metrics.funnel import funnel_curve
+from ..metrics.funnel import funnel_curve, funnel_spec
 
 __all__ = ["funnel_plot", "FLAG_COLOURS"]
 
@@ -39,7 +41,8 @@ def funnel_plot(
     Parameters
     ----------
     table : DataFrame
-        The result of ``funnel_limits`` (needs ``value``, ``n``, ``z_adj`` and ``attrs["funnel"]``).
+        The result of ``funnel_limits`` (needs ``value``, ``n``, the flag columns and the
+        settings columns; rows may be dropped, e.g. units with no data).
     unit : str, optional
         The unit-name column, for labels; defaults to the first column when it is not numeric.
     highlight : str or list of str, optional
@@ -59,14 +62,12 @@ def funnel_plot(
     -------
     matplotlib.figure.Figure
     """
-    if "funnel" not in table.attrs:
-        raise ValueError("table has no attrs['funnel']; pass the result of funnel_limits unchanged")
-    spec = table.attrs["funnel"]
+    spec = funnel_spec(table)
     if unit is None and table.columns[0] not in ("numerator", "value") \
             and not pd.api.types.is_numeric_dtype(table[table.columns[0]]):
         unit = table.columns[0]
     if percent is None:
-        percent = spec["kind"] == "proportion"
+        percent = spec.kind == "proportion"
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 5.2))
     else:
@@ -74,11 +75,12 @@ def funnel_plot(
     d = table[table["n"] > 0]
     n_lo, n_hi = float(d["n"].min()), float(d["n"].max())
     curve = funnel_curve(spec, n_min=n_lo * 0.9, n_max=n_hi * 1.05)
-    levels = sorted(spec["levels"])
+    levels = sorted(spec.levels)
     for i, lv in enumerate(levels):
         c = curve[curve["level"] == lv]
         style, width = _LINE_STYLES.get(i, ("-", 1.0))
-        lab = f"{lv * 100:g}% limits" + (" (overdispersion-adjusted)" if spec["adjusted"] and i == len(levels) - 1 else "")
+        lab = f"{lv * 100:g}% limits" + (" (overdispersion-adjusted)" if spec.adjusted and i == len(levels) - 1
+                                          else " (exact)" if spec.exact_limits and i == len(levels) - 1 else "")
         colour = "#7a7a7a" if i < len(levels) - 1 else "#3a3a3a"
         ax.plot(c["n"], c["lower"], style, color=colour, lw=width, label=lab)
         ax.plot(c["n"], c["upper"], style, color=colour, lw=width)
@@ -126,13 +128,19 @@ def funnel_plot(
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel or {"proportion": "proportion", "ratio": "observed / expected",
-                             "rate": f"rate per {spec['multiplier']:,.0f}"}[spec["kind"]])
+                             "ratio_of_counts": "ratio of counts",
+                             "rate": f"rate per {spec.multiplier:,.0f}"}[spec.kind])
     note = ""
-    if spec["adjusted"]:
-        note = (f"additive overdispersion, tau\u00b2 = {spec['tau2']:.3g}" if spec["method"] == "additive"
-                else f"multiplicative overdispersion, phi = {spec['phi']:.2f}")
-    elif spec["overdispersion"]:
-        note = f"no overdispersion adjustment needed (phi = {spec['phi']:.2f})"
+    if spec.adjusted:
+        note = (f"additive overdispersion, tau\u00b2 = {spec.tau2:.3g}" if spec.method == "additive"
+                else f"multiplicative overdispersion, phi = {spec.phi:.2f}")
+    elif spec.overdispersion:
+        note = f"no overdispersion adjustment needed (phi = {spec.phi:.2f})"
+    if spec.exact_limits:
+        note = (note + "; " if note else "") + ("exact binomial limits" if spec.kind == "proportion"
+                                               else "exact Poisson limits")
+    if spec.trim == "truncate" and spec.winsorise > 0:
+        note += f"; phi from {spec.n_units} units after truncating {spec.winsorise:.0%} at each end"
     ax.set_title(title or "Funnel plot")
     if note:
         ax.text(0.99, 0.01, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
