@@ -31,15 +31,20 @@ def test_xmr_limits_hand_computation():
 
 def test_xmr_limits_baseline_and_screening():
     # Baseline of the first 4 points: mean (10+12+11+13)/4 = 11.5, mMR (2+1+2)/3 = 5/3.
-    lim = xmr_limits([10, 12, 11, 13, 40, 41], baseline=4).iloc[0]
+    lim = xmr_limits([10, 12, 11, 13, 40, 41], baseline=4, min_baseline=2).iloc[0]
     assert lim["mean"] == pytest.approx(11.5)
     assert lim["mr_mean"] == pytest.approx(5 / 3)
     # Screening: moving ranges 1 1 1 1 20 20 1 -> mMR 45/7 = 6.43; 3.267 * 6.43 = 21.0, so both
     # 20s stay... use a single jump instead: 1 1 1 1 30 -> mMR 34/5 = 6.8, 3.267*6.8 = 22.2 < 30,
     # so 30 is screened out and mMR = 4/4 = 1.
     x = [10, 11, 10, 11, 10, 40]
-    assert xmr_limits(x).iloc[0]["mr_mean"] == pytest.approx(34 / 5)
+    assert xmr_limits(x, screen_outliers=False).iloc[0]["mr_mean"] == pytest.approx(34 / 5)
     assert xmr_limits(x, screen_outliers=True).iloc[0]["mr_mean"] == pytest.approx(1.0)
+    assert xmr_limits(x).iloc[0]["mr_mean"] == pytest.approx(1.0)  # screening is the default
+    # a fixed baseline needs 12 points, as NHSRplotthedots' fix_after_n_points
+    with pytest.raises(ValueError, match="at least 12"):
+        xmr_limits(list(range(20)), baseline=11)
+    assert xmr_limits(list(range(20)), baseline=12).iloc[0]["mean"] == pytest.approx(5.5)
 
 
 def test_frame_input_is_sorted_by_time():
@@ -64,8 +69,10 @@ def test_point_outside_limits():
     # Append 25: mean 151/13 = 11.62, mMR 37/12 = 3.08, UCL 19.82 < 25; upper 2-sigma 17.08.
     x = ALTERNATING + [25]
     out = spc_rules(x, improvement="up")
-    lim = xmr_limits(x).iloc[0]
+    lim = xmr_limits(x, screen_outliers=False).iloc[0]
     assert lim["ucl"] == pytest.approx(151 / 13 + 2.66 * 37 / 12)
+    # screened (the default): the jump of 14 >= 3.267 * 37/12 leaves the mMR at 23/11
+    assert xmr_limits(x).iloc[0]["ucl"] == pytest.approx(151 / 13 + 2.66 * 23 / 11)
     assert out["outside"].tolist() == [False] * 12 + [True]
     assert out["special_cause"].tolist() == [False] * 12 + [True]
     assert out["variation"].iloc[-1] == "improvement"
@@ -138,14 +145,18 @@ def test_trend_of_seven():
     assert not spc_rules(flat)["trend"].any()
 
 
-def test_two_of_three_beyond_two_sigma():
+def test_two_of_three_beyond_two_sigma_western_electric():
+    # The Western Electric form (two_of_three="western_electric"): the middle point may sit on
+    # the other side of the mean. NHSRplotthedots (the default) needs all three on one side.
     x = [10, 12] * 15 + [16, 11, 16] + [10, 12, 10]
     # mean 405/36 = 11.25; mMR 82/35 = 2.343; UCL 17.48 > 16 > upper 2-sigma 15.40
     lim = xmr_limits(x).iloc[0]
     assert lim["mean"] == pytest.approx(405 / 36)
     assert lim["mr_mean"] == pytest.approx(82 / 35)
     assert lim["upper_2sigma"] < 16 < lim["ucl"]
-    out = spc_rules(x, improvement="down")
+    assert 11 < lim["mean"]  # the middle point is below the mean
+    assert not spc_rules(x, improvement="down")["two_of_three"].any()
+    out = spc_rules(x, improvement="down", two_of_three="western_electric")
     expected = [False] * 36
     expected[30] = expected[32] = True  # the two points beyond 2 sigma, not the one between
     assert out["two_of_three"].tolist() == expected
@@ -155,12 +166,12 @@ def test_two_of_three_beyond_two_sigma():
     one = [10, 12] * 15 + [16, 11, 11.5] + [10, 12, 10]
     lim1 = xmr_limits(one).iloc[0]
     assert lim1["upper_2sigma"] < 16 < lim1["ucl"]
-    assert not spc_rules(one)["special_cause"].any()
+    assert not spc_rules(one, two_of_three="western_electric")["special_cause"].any()
     # two points beyond 2 sigma but more than three apart: not flagged
     apart = [10, 12] * 15 + [16, 11, 10, 16] + [10, 12]
     lima = xmr_limits(apart).iloc[0]
     assert lima["upper_2sigma"] < 16 < lima["ucl"]
-    assert not spc_rules(apart)["two_of_three"].any()
+    assert not spc_rules(apart, two_of_three="western_electric")["two_of_three"].any()
 
 
 def test_two_of_three_needs_the_same_side():
@@ -169,6 +180,7 @@ def test_two_of_three_needs_the_same_side():
     assert lim["upper_2sigma"] < 16 < lim["ucl"]
     assert lim["lcl"] < 6 < lim["lower_2sigma"]
     assert not spc_rules(x)["two_of_three"].any()
+    assert not spc_rules(x, two_of_three="western_electric")["two_of_three"].any()
 
 
 def test_bad_input_is_named():
@@ -200,4 +212,121 @@ def test_spc_chart_draws_points_limits_and_event(tmp_path):
     xs = [line.get_xdata()[0] for line in ax.lines if len(set(map(str, line.get_xdata()))) == 1]
     assert any(pd.Timestamp(v) == pd.Timestamp("2019-01-15") for v in xs)
     fig.savefig(tmp_path / "spc.png")
+    plt.close(fig)
+
+
+# --- rule precedence, rebasing, baselines, targets, assurance, icons (hand-worked) -------------
+
+def test_trend_beats_side_of_mean_by_default_and_mean_side_is_an_option():
+    # 21 points, sum 136 + 15 + 51 + 68 = 270: mean 12.857. The three 5s and the rise 6..11 sit
+    # below the mean for 9 points (a shift, low) and 5, 6, ..., 11 rise for 7 points (a trend).
+    x = [20, 14] * 4 + [5, 5, 5] + [6, 7, 8, 9, 10, 11] + [20, 14] * 2
+    lim = xmr_limits(x).iloc[0]
+    assert lim["mean"] == pytest.approx(270 / 21)
+    assert max(x[8:17]) < lim["mean"] and lim["lcl"] < 5  # all below the mean, none outside
+    ptd = spc_rules(x, improvement="up")
+    assert ptd["shift"].tolist()[8:17] == [True] * 9 and ptd["trend"].tolist()[10:17] == [True] * 7
+    # NHSRplotthedots order: outside, trend, two of three, shift. The rising trend is an
+    # improvement although it lies below the mean; the first two 5s are "near the lower limit"
+    # (below 12.857 - 2/3 * 2.66 * mMR = 5.409) two of three times, so a concern.
+    assert ptd["rule"].tolist()[8:17] == ["two_of_three"] * 2 + ["trend"] * 7
+    assert ptd["variation"].tolist()[8:17] == ["concern"] * 2 + ["improvement"] * 7
+    # The old order here: the side of the mean wins, so every point of the run is a concern.
+    old = spc_rules(x, improvement="up", precedence="mean_side")
+    assert old["variation"].tolist()[8:17] == ["concern"] * 9
+    with pytest.raises(ValueError, match="precedence"):
+        spc_rules(x, precedence="trend")
+
+
+def test_two_of_three_ignores_points_outside_the_limits_by_default():
+    # 30 alternating points then 30 (outside), 16 (near), 12: mean 11.57, mMR screened.
+    x = [10, 12] * 15 + [30, 16, 12] + [10, 12, 10]
+    lim = xmr_limits(x).iloc[0]
+    assert lim["ucl"] < 30 and lim["upper_2sigma"] < 16 < lim["ucl"] and 12 > lim["mean"]
+    ptd = spc_rules(x)
+    # only one point is near the limit (30 is outside, not near): no two-of-three
+    assert not ptd["two_of_three"].any()
+    assert ptd["outside"].tolist()[30] and ptd["variation"].tolist()[31] == "common cause"
+    we = spc_rules(x, two_of_three="western_electric")
+    assert we["two_of_three"].tolist()[30:33] == [True, True, False]  # 30 counts as beyond 2 sigma
+
+
+def test_rebase_gives_each_segment_its_own_limits():
+    months = pd.date_range("2020-01-01", periods=24, freq="MS")
+    x = [50, 52, 51, 53, 50, 52, 51, 53, 50, 52, 51, 53] + [70, 72, 71, 73, 70, 72, 71, 73, 70, 72, 71, 73]
+    df = pd.DataFrame({"m": months, "v": x})
+    # an inspection on 15 December 2020 falls between points: the new segment starts at the next
+    # point, January 2021 (NHSRplotthedots needs a date present in the data).
+    out = spc_rules(df, value="v", time="m", rebase="2020-12-15")
+    assert out["segment"].tolist() == [0] * 12 + [1] * 12
+    assert spc_rules(df, value="v", time="m", rebase="2020-11-15")["segment"].tolist() == [0] * 11 + [1] * 13
+    out = spc_rules(df, value="v", time="m", rebase=["2021-01-01"])
+    assert out["segment"].tolist() == [0] * 12 + [1] * 12
+    # segment 0: mean 618/12 = 51.5; moving ranges 2 1 2 3 2 1 2 3 2 1 2 -> 21/11
+    seg0 = out[out["segment"] == 0].iloc[0]
+    assert seg0["mean"] == pytest.approx(51.5)
+    assert seg0["ucl"] == pytest.approx(51.5 + 2.66 * 21 / 11)
+    seg1 = out[out["segment"] == 1].iloc[0]
+    assert seg1["mean"] == pytest.approx(71.5)
+    # without the rebase the step is a shift; with it, both halves are common cause
+    assert spc_rules(df, value="v", time="m")["shift"].all()
+    assert not out["special_cause"].any()
+    # positions work without time labels; a baseline applies within each segment
+    pos = spc_rules(x, rebase=12, baseline=12)
+    assert pos["segment"].tolist() == [0] * 12 + [1] * 12
+    with pytest.raises(ValueError, match="after the last point"):
+        spc_rules(df, value="v", time="m", rebase="2030-01-01")
+
+
+def test_targets_and_assurance_by_hand():
+    from cqc_research.metrics.spc import spc_assurance, spc_summary
+    x = [94.0, 96] * 6  # mean 95, moving ranges all 2 -> limits 95 -/+ 5.32 = 89.68, 100.32
+    s = spc_rules(x, target=89.0, improvement="up")
+    assert s["lcl"].iloc[0] == pytest.approx(89.68) and s["target"].eq(89.0).all()
+    assert spc_assurance(s) == "consistently pass"           # target below the lower limit
+    assert spc_assurance(s, target=101.0) == "consistently fail"
+    assert spc_assurance(s, target=95.0) == "inconsistent"
+    assert spc_assurance(s, target=89.68) == "inconsistent"  # on a limit is not outside
+    down = spc_rules(x, target=89.0, improvement="down")
+    assert spc_assurance(down) == "consistently fail"
+    assert spc_assurance(spc_rules(x, target=89.0, improvement=None)) is None
+    assert spc_assurance(spc_rules(x)) is None                # no target
+    summ = spc_summary(s)
+    assert summ[["n", "common_cause", "special_cause"]].iloc[0].tolist() == [12, 12, 0]
+    assert summ["assurance"].iloc[0] == "consistently pass"
+
+
+def test_short_series_warning_below_twelve_points():
+    from cqc_research.metrics.spc import ShortSeriesWarning
+    with pytest.warns(ShortSeriesWarning, match="segment 0: 11 points"):
+        out = spc_rules(list(range(11)))
+    assert out["short_series"].all()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not spc_rules(ALTERNATING)["short_series"].any()  # 12 points: no warning
+    with pytest.warns(ShortSeriesWarning, match="segment 1: 5 points"):
+        spc_rules(ALTERNATING + [10, 12, 9, 11, 10], rebase=12)
+
+
+def test_icons_on_the_chart(tmp_path):
+    from cqc_research.metrics.spc import spc_icons
+    from cqc_research.plots.spc import spc_chart
+    x = [94.0, 96] * 6 + [97, 97.5, 98, 98.5, 99, 99.5, 100]  # ends in a rising trend
+    s = spc_rules(x, target=90.0, improvement="up")
+    ic = spc_icons(s)
+    assert (ic.variation, ic.assurance) == ("improvement_high", "pass")
+    assert spc_icons(spc_rules(x, target=90.0, improvement="down")).variation == "concern_high"
+    assert spc_icons(spc_rules(ALTERNATING)).variation == "common_cause"
+    fig = spc_chart(s, title="4-hour standard")
+    gids = {a.get_gid() for a in fig.axes[0].child_axes}
+    assert gids == {"spc-icon-improvement_high", "spc-icon-pass"}
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any(lab.startswith("target 90") for lab in labels)
+    assert any("consistently passing" in lab for lab in labels)
+    fig.savefig(tmp_path / "icons.png")
+    plt.close(fig)
+    # rebased chart: one mean line per segment
+    fig = spc_chart(pd.DataFrame({"v": x}), value="v", rebase=12)
+    assert sum(1 for line in fig.axes[0].lines if len(line.get_xdata()) in (12, 7)) >= 6
     plt.close(fig)
