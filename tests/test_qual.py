@@ -15,6 +15,7 @@ import pytest
 from conftest import notebook_text as _notebook_text
 
 from cqc_research import qual
+from cqc_research.synthetic import interviews
 from cqc_research.errors import DataFormatError
 
 NS = "urn:QDA-XML:project:1.0"
@@ -633,7 +634,7 @@ def _cases(n_improved, n_not, prefix="S"):
 def planted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("qual") / "qual"
     cases = _cases(200, 200)
-    truth = qual.write_synthetic_interviews(cases, folder, seed=11)
+    truth = interviews.write_synthetic_interviews(cases, folder, seed=11)
     return folder, cases, truth
 
 
@@ -650,9 +651,9 @@ def test_synthetic_files_are_labelled(planted):
 
 def test_synthetic_writer_is_deterministic(tmp_path):
     cases = _cases(15, 15)
-    first = qual.write_synthetic_interviews(cases, tmp_path / "a", seed=5)
-    again = qual.write_synthetic_interviews(cases, tmp_path / "b", seed=5)
-    other = qual.write_synthetic_interviews(cases, tmp_path / "c", seed=6)
+    first = interviews.write_synthetic_interviews(cases, tmp_path / "a", seed=5)
+    again = interviews.write_synthetic_interviews(cases, tmp_path / "b", seed=5)
+    other = interviews.write_synthetic_interviews(cases, tmp_path / "c", seed=6)
     assert again == first and other != first
     for name in ("coded_segments.csv", "interviews.qdpx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -697,11 +698,11 @@ def test_synthetic_roles_questions_and_double_coding(planted):
 
 def test_synthetic_writer_rejects_bad_cases(tmp_path):
     with pytest.raises(ValueError, match="improved"):
-        qual.write_synthetic_interviews(_cases(2, 2).drop(columns="improved"), tmp_path, seed=1)
+        interviews.write_synthetic_interviews(_cases(2, 2).drop(columns="improved"), tmp_path, seed=1)
     bad = _cases(2, 2).astype({"improved": "object"})
     bad.loc[0, "improved"] = None
     with pytest.raises(ValueError, match="missing values"):
-        qual.write_synthetic_interviews(bad, tmp_path, seed=1)
+        interviews.write_synthetic_interviews(bad, tmp_path, seed=1)
 
 
 # =============================================================================================
@@ -746,7 +747,7 @@ def test_synthetic_interviews_for_synthetic_cases_round_trip(synthetic_small, tm
     outcomes = qual.case_outcomes(cases, history)
     known = outcomes[outcomes["improved"].notna()]
     study = known[["case_id", "location_id"]].assign(improved=known["improved"].astype(bool))
-    truth = qual.write_synthetic_interviews(study, tmp_path / "qual", seed=3)
+    truth = interviews.write_synthetic_interviews(study, tmp_path / "qual", seed=3)
     seg = quiet(qual.read_coded_segments, tmp_path / "qual" / "interviews.qdpx")
     joined = qual.cases_with_outcomes(seg, history)
     # every case is matched to its location, and the history gives back the planted outcome

@@ -948,7 +948,7 @@ def _write_qualitative(world, root: Path) -> dict:
     some inspection and that were inspected again, so whether they improved is known; up to 20
     that improved and 20 that did not, as in CQC's small-n "Driving improvement" case studies.
     """
-    from ..qual import write_synthetic_interviews
+    from .interviews import write_synthetic_interviews
 
     rng = np.random.default_rng(world["seed"] + 3)
     improved, stuck = [], []

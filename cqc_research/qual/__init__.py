@@ -1,0 +1,119 @@
+"""Mixed methods: a qualitative coding frame for CQC's impact, joined to rating histories.
+
+Four of the eight mechanisms through which regulation changes services (relational,
+organisational, stakeholder, lateral) are mostly visible in interviews, not in routine data.
+This module lets coded interviews sit beside the numbers:
+
+1. **Codebook** (:func:`load_codebook`, :func:`merge_codebooks`): the eight impact mechanisms,
+   the six improvement themes, each with a definition and inclusion/exclusion notes, and a
+   13-question interview guide worded for managers, staff, people using the service or their
+   families, and commissioners. Shipped as YAML in ``cqc_research/codebooks/``; researchers
+   can extend it or bring their own.
+2. **Import** (:func:`read_coded_segments`, :func:`read_qdpx`, :func:`read_segments_csv`):
+   REFI-QDA project files (``.qdpx``, exported by NVivo, ATLAS.ti, MAXQDA, QualCoder) and a
+   plain CSV of coded segments, into one tidy table (:data:`SEGMENT_COLUMNS`). Codes that are not
+   in the codebook are kept and reported (:func:`unknown_codes`), never dropped.
+   :func:`write_qdpx` exports.
+3. **Analysis**: :func:`code_frequencies` and :func:`code_cooccurrence` by case, respondent or
+   segment, by role and by mechanism; :func:`case_outcomes` follows each case's CQC location
+   through its rating history (improved or not at the next inspection, time to improvement);
+   :func:`cases_with_outcomes` gives the case-by-code matrix joined to those outcomes;
+   :func:`compare_prevalence` and :func:`time_to_improvement` set codes beside outcomes with
+   exact confidence intervals. Read them as description: see :data:`DESCRIPTIVE_CAVEAT`.
+4. **Synthetic coded interviews** (:func:`write_synthetic_interviews`): invented excerpts, each
+   labelled ``[SYNTHETIC]``, with planted patterns and their truth.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ..cache import atomic_path
+from .analysis import (  # noqa: F401
+    case_code_matrix,
+    case_outcomes,
+    case_table,
+    cases_with_outcomes,
+    clopper_pearson,
+    code_cooccurrence,
+    code_frequencies,
+    compare_prevalence,
+    prevalence_by_group,
+    time_to_improvement,
+)
+from .codebook import (  # noqa: F401
+    DEFAULT_CODEBOOK,
+    DESCRIPTIVE_CAVEAT,
+    SEGMENT_COLUMNS,
+    Codebook,
+    codebook_from,
+    load_codebook,
+    merge_codebooks,
+)
+from .segments import (  # noqa: F401
+    read_coded_segments,
+    read_qdpx,
+    read_segments_csv,
+    standardise_segments,
+    unknown_codes,
+    write_qdpx,
+)
+
+__all__ = [
+    "DEFAULT_CODEBOOK",
+    "SEGMENT_COLUMNS",
+    "DESCRIPTIVE_CAVEAT",
+    "Codebook",
+    "load_codebook",
+    "merge_codebooks",
+    "codebook_from",
+    "read_segments_csv",
+    "read_qdpx",
+    "read_coded_segments",
+    "standardise_segments",
+    "unknown_codes",
+    "write_qdpx",
+    "clopper_pearson",
+    "code_frequencies",
+    "code_cooccurrence",
+    "case_table",
+    "case_code_matrix",
+    "case_outcomes",
+    "cases_with_outcomes",
+    "prevalence_by_group",
+    "compare_prevalence",
+    "time_to_improvement",
+]
+
+# CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)
+def configure_parser(parser) -> None:
+    parser.add_argument("file", help="coded segments: a REFI-QDA .qdpx project or a .csv")
+    parser.add_argument("--codebook", action="append", metavar="YAML", default=[],
+                        help="extra codebook YAML merged onto the shipped one (repeatable)")
+    parser.add_argument("--out", metavar="CSV", help="write the tidy segments table here")
+    parser.add_argument("--qdpx", metavar="QDPX", help="also export the segments as a .qdpx project")
+
+
+def run_command(args) -> int:
+    cb = load_codebook(extend=args.codebook)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        seg = read_coded_segments(args.file, codebook=cb)
+    cases = case_table(seg)
+    print(f"{args.file}: {len(seg):,} codings of {seg['segment_id'].nunique():,} excerpts, "
+          f"{seg['respondent_id'].nunique():,} interviews, {len(cases):,} cases "
+          f"({cases['location_id'].notna().sum():,} with a CQC location ID); codebook {cb.name!r}")
+    unk = unknown_codes(seg, codebook=cb)
+    if len(unk):
+        print(f"{len(unk)} code(s) not in the codebook (kept, reported):")
+        print(unk.to_string(index=False))
+    else:
+        print("every code is in the codebook")
+    if args.out:
+        with atomic_path(args.out) as tmp:
+            seg.to_csv(tmp, index=False)
+        print(f"wrote {args.out}")
+    if args.qdpx:
+        write_qdpx(seg, args.qdpx, codebook=cb)
+        print(f"wrote {args.qdpx}")
+    return 0
