@@ -284,7 +284,8 @@ class ReplicationData:
         Tables already in memory, used instead of loading: ``ratings`` (the long ratings table of
         ``io.cqc_files.load_latest_ratings``), ``history`` and ``relationships`` (as
         ``io.cqc_json.load_api_folder``), ``api`` (an ``ApiData``, for event dates),
-        ``gp_payments`` and ``trust_indicators`` (lists of indicator tables).
+        ``gp_payments`` and ``trust_indicators`` (lists of indicator tables), ``gp_linked`` and
+        ``trust_linked`` (wide ratings already joined to indicators, as ``link_indicators(...).data``).
 
     Examples
     --------
@@ -433,8 +434,8 @@ class ReplicationData:
 
     def history_vintage(self) -> str:
         history, _ = self.history()
-        name = self.api_path.name if self.api_path is not None else "history table given"
-        return f"CQC API records {name}, reports {_dates(history['report_date'])}"
+        name = f"CQC API records {self.api_path.name}" if self.api_path is not None else "history table given"
+        return f"{name}, reports {_dates(history['report_date'])}"
 
     # -- indicators -----------------------------------------------------------------------
     def _indicator_files(self) -> list[tuple[str, Path]]:
@@ -487,6 +488,9 @@ class ReplicationData:
         from .link import link_indicators
         from .ratings import filter_sector
 
+        if "gp_linked" in self.tables:
+            return self.tables["gp_linked"]
+
         def load():
             wide = filter_sector(self.wide("location"), "GP practices")
             if wide.empty:
@@ -498,6 +502,8 @@ class ReplicationData:
         return self.memo("gp_linked", load)
 
     def gp_vintage(self) -> str:
+        if "gp_linked" in self.tables:
+            return f"linked table given, ratings published {_dates(self.tables['gp_linked']['publication_date'])}"
         years = [p.attrs.get("financial_year", "?") for p in self.gp_payments()]
         return f"{self.ratings_vintage(self.gp_linked())}; GP payments {', '.join(years)}"
 
@@ -584,7 +590,7 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
         pairs = pairs[pairs["sector"].astype(str) == sector]
     table = improvement_from(pairs, rating, by=None).set_index("outcome")
     total = int(table["total"].iloc[0])
-    what = f"{sector.lower() + ' ' if sector else ''}{level}s {'first ' if first_inspection else ''}rated {rating}"
+    what = f"{level}s {'first ' if first_inspection else ''}rated {rating}{' (' + sector + ')' if sector else ''}"
     if total == 0:
         raise NotComputable(f"no {what} were re-inspected in these data")
     if outcome == "not improved":
@@ -672,12 +678,16 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
     from .ratings import filter_sector
 
     def compute():
-        wide = filter_sector(data.wide("provider"), "NHS hospitals")
-        ind = data.trust_indicators()
-        link = link_indicators(wide, ind, level="trust", measures=list(measures), window=window, sector=None)
-        d = link.data.dropna(subset=[domain, *[m for m in measures if m in link.data]])
-        if any(m not in link.data for m in measures):
-            raise NotComputable(f"the trust indicators lack {[m for m in measures if m not in link.data]}")
+        if "trust_linked" in data.tables:
+            linked = data.tables["trust_linked"]
+        else:
+            wide = filter_sector(data.wide("provider"), "NHS hospitals")
+            ind = data.trust_indicators()
+            linked = link_indicators(wide, ind, level="trust", measures=list(measures), window=window,
+                                     sector=None).data
+        if any(m not in linked for m in measures):
+            raise NotComputable(f"the trust indicators lack {[m for m in measures if m not in linked]}")
+        d = linked.dropna(subset=[domain, *measures])
         if len(d) < min_trusts or d[domain].nunique() < 2:
             raise NotComputable(f"only {len(d)} NHS trusts have a rating and the indicators before it "
                                 f"(needs {min_trusts})")
@@ -771,7 +781,7 @@ def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performan
                          f"{int(res.attrs['n_units'])} trusts in all")
 
 
-def rating_age(data: ReplicationData, *, location_type: str | None = None) -> Estimate:
+def rating_age(data: ReplicationData, *, location_type: str | None = None, min_n: int = 5) -> Estimate:
     """Mean age in years of locations' current Overall ratings at the data date.
 
     Parameters
@@ -781,6 +791,8 @@ def rating_age(data: ReplicationData, *, location_type: str | None = None) -> Es
     location_type : str, optional
         Keep one CQC location type (``Primary Medical Services``, ``Social Care Org``, ``NHS
         Healthcare Organisation``), as CQC's table to the Dash review does.
+    min_n : int
+        With fewer rated locations the mean is given without an interval (too few to say).
 
     Returns
     -------
@@ -802,7 +814,7 @@ def rating_age(data: ReplicationData, *, location_type: str | None = None) -> Es
             raise NotComputable(f"no rated location of type {location_type!r}")
     years = ((as_of - rated["publication_date"]).dt.days / 365.25).to_numpy(dtype=float)
     stats = DescrStatsW(years)
-    lo, hi = stats.tconfint_mean() if len(years) > 1 else (math.nan, math.nan)
+    lo, hi = stats.tconfint_mean() if len(years) >= max(min_n, 2) else (math.nan, math.nan)
     return Estimate(float(stats.mean), float(lo), float(hi), len(years),
                     f"{data.ratings_vintage(rated)}; age at {as_of:%Y-%m-%d}",
                     note=f"{len(years):,} rated locations")
