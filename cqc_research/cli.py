@@ -17,15 +17,15 @@ __all__ = ["main", "COMMANDS"]
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cqc_research.study", "make a study folder: notebooks/, data/, outputs/, README and marker"),
     "synth": ("cqc_research.synthetic", "write the embedded synthetic dataset in the real formats"),
     "load": ("cqc_research.io", "load a CQC or NHS file, report what it holds, write tidy Parquet"),
     "run": ("cqc_research.runner.run", "run notebooks through papermill into an outputs/<run-id>/ folder"),
     "batch": ("cqc_research.runner.batch", "run one notebook per provider, location or local authority"),
     "fetch": ("cqc_research.fetch", "download published CQC / NHS files into data/raw (network)"),
-    "sync-api": ("cqc_research.io.cqc_api", "sync CQC API location records to a folder (network)"),
+    "sync-api": ("cqc_research.fetch.cqc_api", "sync CQC API location records to a folder (network)"),
     "qual": ("cqc_research.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
              "codes; export tidy CSV or .qdpx"),
-    "workshop": ("cqc_research.teaching", "build the workshop notebooks and their solutions"),
     "replicate": ("cqc_research.replications", "estimate every published claim about CQC ratings on the data given"),
 }
 
@@ -40,19 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run `cqc-research COMMAND --help` for a command's options.",
     )
-    from . import __version__
+    from .study import VersionAction
 
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("cqc_research"):
-                continue  # a command whose module is not written yet
-            raise
-        if not hasattr(module, "configure_parser"):
-            continue
+        module = importlib.import_module(module_name)  # a missing command is a bug, never skipped
         p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().split("\n\n")[0])
         module.configure_parser(p)
         p.set_defaults(_module=module)

@@ -17,7 +17,7 @@ import pytest
 from http_fixtures import FakeCqcApi, Reply, free_port, loopback
 
 from cqc_research import cli
-from cqc_research.io.cqc_api import (
+from cqc_research.fetch.cqc_api import (
     ApiError,
     ApiNotFoundError,
     CQCApiClient,

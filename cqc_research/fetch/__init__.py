@@ -62,9 +62,9 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit
 
-from . import __version__, paths
-from .cache import atomic_path, sha256_file
-from .errors import CQCResearchError
+from .. import __version__, paths
+from ..cache import atomic_path, sha256_file
+from ..errors import CQCResearchError
 
 __all__ = [
     "SOURCES",

@@ -332,7 +332,7 @@ class CQCApiClient:
         """
         import requests
 
-        from ..fetch import network_error_message
+        from . import network_error_message
 
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', not {path!r}")
