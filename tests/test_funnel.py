@@ -207,3 +207,120 @@ def test_funnel_plot_highlights_a_unit(four_areas):
     with pytest.raises(ValueError, match="not found among the units"):
         funnel_plot(out, highlight="Nowhere")
     plt.close("all")
+
+
+# --- FunnelPlotR methods, hand-worked -----------------------------------------------------------
+
+def test_truncation_drops_two_at_each_end_of_twenty():
+    # 20 units, share 0.1: k = 10, group floor(rank * 10 / 21) is 0 for ranks 1, 2 and 9 for
+    # ranks 19, 20, so those four are dropped and phi is the mean z^2 of the other 16.
+    e = np.full(20, 100.0)
+    z = np.array([-3.0, -2.5, -1.2, -1.0, -0.8, -0.6, -0.5, -0.4, -0.2, -0.1,
+                  0.0, 0.1, 0.3, 0.4, 0.5, 0.7, 0.9, 1.1, 2.6, 3.2])
+    d = pd.DataFrame({"r": np.exp(z / 10), "e": e})  # log scale: z = sqrt(E) log r = 10 log r
+    out = funnel_limits(d, value="r", n="e", kind="ratio", transform="log", trim="truncate")
+    spec = funnel_spec(out)
+    assert out["z"].to_numpy() == pytest.approx(z)
+    assert spec.n_units == 16
+    assert spec.phi == pytest.approx(np.mean(z[2:18] ** 2))
+    w = np.full(16, 100.0)
+    assert spec.tau2 == pytest.approx(max(0.0, (16 * spec.phi - 15) / (w.sum() - (w**2).sum() / w.sum())))
+    # winsorising the same share keeps 20 units, pulled in to the 10th and 90th percentiles
+    wins = funnel_spec(funnel_limits(d, value="r", n="e", kind="ratio", transform="log"))
+    lo, hi = np.quantile(z, [0.1, 0.9])
+    assert wins.n_units == 20 and wins.phi == pytest.approx(np.mean(np.clip(z, lo, hi) ** 2))
+
+
+def test_adjust_only_when_phi_above_one():
+    # z = 1, -1, 0.8, -0.9 (E = 100 each): phi = 3.45 / 4 = 0.8625 < 1, but 4 phi = 3.45 > 3, so
+    # tau2 = 0.45 / (400 - 100) = 0.0015 > 0: FunnelPlotR adjusts, the phi > 1 rule does not.
+    z = np.array([1.0, -1.0, 0.8, -0.9])
+    d = pd.DataFrame({"r": np.exp(z / 10), "e": 100.0})
+    kw = dict(value="r", n="e", kind="ratio", transform="log", winsorise=0)
+    tau = funnel_limits(d, **kw)
+    assert funnel_spec(tau).phi == pytest.approx(0.8625)
+    assert funnel_spec(tau).tau2 == pytest.approx(0.0015) and funnel_spec(tau).adjusted
+    phi = funnel_limits(d, adjust_if="phi", **kw)
+    assert not funnel_spec(phi).adjusted
+    assert phi["upper_95"].iloc[0] == pytest.approx(math.exp(Z95 / 10))
+    assert tau["upper_95"].iloc[0] == pytest.approx(math.exp(Z95 * math.sqrt(0.01 + 0.0015)))
+
+
+def test_shmi_rounds_expected_counts():
+    d = pd.DataFrame({"o": [12.0, 30.0, 18.0], "e": [10.004, 29.996, 20.0049]})
+    out = funnel_limits(d, "o", "e", kind="ratio", transform="log", round_expected=2, overdispersion=False)
+    assert out["n"].tolist() == [10.0, 30.0, 20.0]
+    assert out["z"].iloc[0] == pytest.approx(math.sqrt(10) * math.log(1.2))
+
+
+def test_exact_binomial_limits_by_hand():
+    # n = 20, p0 = 0.5: P(X <= 5) = 21700 / 2^20 = 0.020695, P(X <= 6) = 60460 / 2^20 = 0.057659.
+    # The 2.5% quantile is r = 6; alpha = (0.057659 - 0.025) / (0.057659 - 0.020695) = 0.88353,
+    # so the lower 95% limit is (6 - 0.88353) / 20 = 0.25582.
+    cdf = [sum(math.comb(20, k) for k in range(r + 1)) / 2**20 for r in range(21)]
+    alpha = (cdf[6] - 0.025) / (cdf[6] - cdf[5])
+    d = pd.DataFrame({"k": [10, 4, 16], "n": [20, 20, 20]})
+    out = funnel_limits(d, "k", "n", target=0.5, exact=True, overdispersion=False)
+    assert out["lower_95"].iloc[0] == pytest.approx((6 - alpha) / 20)
+    assert out["lower_95"].iloc[0] == pytest.approx(0.25582, abs=1e-5)
+    # upper: the 97.5% quantile is r = 14 (P(X <= 13) = 0.94234, P(X <= 14) = 0.97931), so
+    # (14 - (0.97931 - 0.975) / (0.97931 - 0.94234)) / 20 = 0.69418 (the interpolation spreads
+    # each step over [r - 1, r], so the two limits are not symmetric about 0.5)
+    up = (14 - (cdf[14] - 0.975) / (cdf[14] - cdf[13])) / 20
+    assert out["upper_95"].iloc[0] == pytest.approx(up)
+    assert up == pytest.approx(0.69418, abs=1e-5)
+    # 4/20 = 0.2 is below the lower limit, 16/20 = 0.8 above the upper one
+    assert out["flag"].tolist()[1:] == ["low 95%", "high 95%"]
+
+
+def test_ratio_of_counts_by_hand():
+    # O / D counts; target = 150 / 150 = 1; y = log((O + .5) / (D + .5)),
+    # s = sqrt(O / (O + .5)^2 + D / (D + .5)^2) (FunnelPlotR's RC)
+    d = pd.DataFrame({"site": list("pqr"), "now": [30.0, 80.0, 40.0], "before": [20.0, 80.0, 50.0]})
+    out = funnel_limits(d, "now", "before", unit="site", kind="ratio_of_counts", overdispersion=False)
+    o, b = d["now"].to_numpy(), d["before"].to_numpy()
+    s = np.sqrt(o / (o + 0.5) ** 2 + b / (b + 0.5) ** 2)
+    assert out["target"].iloc[0] == pytest.approx(1.0)
+    assert out["z"].to_numpy() == pytest.approx(np.log((o + 0.5) / (b + 0.5)) / s)
+    # limits at D = 20 under the target (O = 20): exp(-/+ 1.96 * sqrt(2 * 20 / 20.5^2))
+    s0 = math.sqrt(2 * 20 / 20.5**2)
+    assert out["upper_95"].iloc[0] == pytest.approx(math.exp(Z95 * s0))
+    assert out["outside_95"].iloc[0] == (1.5 > math.exp(Z95 * s0))
+    assert funnel_spec(out).transform == "log"
+
+
+def test_settings_survive_pandas_operations(four_areas):
+    out = funnel_limits(four_areas, "good", "homes", unit="area", transform="none", winsorise=0)
+    spec = funnel_spec(out)
+    for t in (out[out["area"] != "A"], out.merge(four_areas[["area"]], on="area"),
+              pd.concat([out.iloc[:2], out.iloc[2:]]), out.copy().reset_index(drop=True)):
+        t.attrs.clear()
+        assert funnel_spec(t) == spec
+    assert spec.levels == (0.95, 0.998)
+    with pytest.raises(ValueError, match="settings columns"):
+        funnel_spec(out[["area", "value", "n"]])
+
+
+@pytest.mark.parametrize("preset", ["SHMI", "CQC", "PR", "RC"])
+def test_funnel_plot_draws_every_funnelplotr_method(preset):
+    import matplotlib.pyplot as plt
+
+    from cqc_research.metrics.funnel import FUNNELPLOTR_PRESETS
+    from cqc_research.plots.funnel import funnel_plot
+
+    rng = np.random.default_rng(3)
+    n = rng.integers(20, 400, size=30).astype(float)
+    k = rng.binomial(n.astype(int), 0.3).astype(float)
+    d = pd.DataFrame({"unit": [f"u{i}" for i in range(30)], "k": k, "n": n, "e": n * 0.3})
+    cols = ("k", "e") if preset in ("SHMI", "CQC") else ("k", "n")
+    out = funnel_limits(d, *cols, unit="unit", **FUNNELPLOTR_PRESETS[preset])
+    fig = funnel_plot(out, highlight="u0")
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any(lab.startswith("99.8% limits") for lab in labels)
+    plt.close(fig)
+    exact = funnel_limits(d, *cols, unit="unit", overdispersion=False, exact=True,
+                          **{k_: v for k_, v in FUNNELPLOTR_PRESETS[preset].items() if k_ != "exact"})
+    if preset != "RC":
+        fig = funnel_plot(exact)
+        assert any("(exact)" in lab for lab in fig.axes[0].get_legend_handles_labels()[1])
+        plt.close(fig)
