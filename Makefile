@@ -1,6 +1,7 @@
 # cqc-research: two commands on a fresh machine with Python 3.11+.
 #   make reports   set up, then run every notebook on the embedded synthetic data into outputs/
 #   make test      set up, then run the test suite (what .ci/run calls)
+#   make docs      the documentation site, offline, into docs/_build/html/ (gallery executed once, cached)
 # Setting up creates .venv from pyproject.toml once; later runs reuse it (a no-op).
 
 SHELL := /bin/bash
@@ -9,8 +10,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cqc-research-installed
 WORKERS ?= 2
+# Every extra, so that the tests of each feature (Dask batches, JupyterLab, the docs site, the
+# wheel round trip) find what they use.
+EXTRAS ?= dev,browser,cluster,lab,docs,release
 
-.PHONY: setup reports test test-slow test-browser lab lint synth clean-outputs help
+.PHONY: setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
 
 help:
 	@echo "make reports       run every notebook on the embedded data into outputs/<run-id>/"
@@ -19,13 +23,16 @@ help:
 	@echo "make test-browser  drive JupyterLab and a report in headless Chromium"
 	@echo "make lab           open JupyterLab on notebooks/ with the cqc-research kernel"
 	@echo "make lint          ruff, and a check that notebooks carry no outputs"
+	@echo "make docs          build the documentation site into docs/_build/html/ (offline)"
+	@echo "make dist          build the sdist and wheel into dist/ and run twine check"
+	@echo "make test-wheel    build the wheel, install it in a fresh venv, init a study, run notebooks"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
 	  || { echo "cqc-research needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name cqc-research \
 	  --display-name "Python (cqc-research)" > /dev/null
 	@touch $(STAMP)
@@ -43,6 +50,17 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+test-wheel: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/test_package.py
+
+docs: $(STAMP)
+	$(BIN)/python docs/build.py $(DOCS_ARGS)
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 lab: $(STAMP)
 	$(BIN)/python -c "from cqc_research.synthetic import ensure_default_data; ensure_default_data()"

@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml must list the same dependencies with the same bounds."""
+"""pyproject.toml and environment.yml must list the same dependencies (and extras) with the same bounds."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The extras environment.yml carries too (Binder and conda users get JupyterLab, Dask and the
+#: docs tools); ``browser`` and ``release`` are pip-only.
+CONDA_EXTRAS = ("cluster", "lab", "docs", "dev")
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-\[\]]+)\s*(.*)$")
 
 
@@ -22,7 +25,8 @@ def disagreements(pyproject_text: str, environment_text: str) -> list[str]:
     """Every way the two files disagree, as readable lines (empty when they agree)."""
     project = tomllib.loads(pyproject_text)["project"]
     wanted = dict(_parse(s) for s in project["dependencies"])
-    wanted.update(_parse(s) for s in project["optional-dependencies"]["dev"])
+    for extra in CONDA_EXTRAS:
+        wanted.update(_parse(s) for s in project["optional-dependencies"][extra])
     env = yaml.safe_load(environment_text)
     conda = dict(_parse(s) for s in env["dependencies"] if isinstance(s, str))
     conda.pop("pip", None)
@@ -56,3 +60,15 @@ def test_a_disagreement_is_caught():
     bumped = env.replace("pandas>=2.2", "pandas>=2.1")
     assert disagreements(pyproject, dropped) == ["seaborn>=0.13 is in pyproject.toml but not environment.yml"]
     assert disagreements(pyproject, bumped) == ["pandas: pyproject.toml says '>=2.2', environment.yml says '>=2.1'"]
+
+
+def test_every_extra_is_either_in_environment_yml_or_declared_pip_only():
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
+    assert extras - set(CONDA_EXTRAS) == {"browser", "release"}
+
+
+def test_a_dropped_extra_dependency_is_caught():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    env = (ROOT / "environment.yml").read_text()
+    dropped = "\n".join(line for line in env.splitlines() if "distributed" not in line)
+    assert disagreements(pyproject, dropped) == ["distributed>=2024.1 is in pyproject.toml but not environment.yml"]
