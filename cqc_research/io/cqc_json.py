@@ -41,13 +41,14 @@ __all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS"]
 HISTORY_COLUMNS = [
     "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
     "report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status",
-    "source", "organisation_id",
+    "source", "organisation_id", "framework",
 ]
 SERVICE_COLUMNS = [
     "org_id", "report_date", "report_link_id", "service", "service_name", "domain", "rating",
     "rating_status", "source", "organisation_id",
 ]
-_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships")
+_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
+           "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
 _FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Organisation": "NHS hospitals"}
 
 
@@ -61,6 +62,13 @@ class ApiData:
     history: pd.DataFrame
     service_ratings: pd.DataFrame
     relationships: pd.DataFrame
+    #: single assessment framework (see :func:`_collect_assessments`): one row per assessment
+    #: (service group), per key question, per quality statement; free text; malformed parts
+    assessments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    key_question_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    statement_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assessment_text: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assessment_problems: pd.DataFrame = field(default_factory=pd.DataFrame)
     source: str = ""
     synthetic: bool = False
     files: int = 0
@@ -168,6 +176,7 @@ class _Collector:
                 self._service(srv, srv.get("reportDate") or date, srv.get("reportLinkId") or link,
                               srv.get("organisationId") or org_from, "historic", org_id, areas, where,
                               f"historicRatings[{i}].serviceRatings[{j}]")
+        _collect_assessments(self, rec, path, org)
 
     def _overall(self, ov, date, link, org_from, source, base, visits, where, jpath, org=None):
         date = ov.get("reportDate") or date
@@ -242,8 +251,9 @@ class _Collector:
             frame["care_home"] = frame["care_home"].astype("boolean")
             frame["number_of_beds"] = pd.to_numeric(frame["number_of_beds"], errors="coerce")
         rels = pd.DataFrame(self.relationships, columns=["org_id", "related_id", "related_name", "type", "reason"])
-        return {"locations": locs, "providers": provs, "ratings": ratings, "history": history,
-                "service_ratings": services, "relationships": rels}
+        return _with_assessments(self, {"locations": locs, "providers": provs, "ratings": ratings,
+                                        "history": history, "service_ratings": services,
+                                        "relationships": rels})
 
 
 def _read_json(path: Path):
@@ -274,7 +284,7 @@ def load_api_record(path, *, unknown: str = "raise") -> ApiData:
 
 
 def _folder_key(folder: Path, files: list[Path], unknown: str) -> str:
-    h = hashlib.sha256(f"v1|{unknown}".encode())
+    h = hashlib.sha256(f"v2|{unknown}".encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -344,3 +354,321 @@ def load_api_folder(folder, *, unknown: str = "raise", use_cache: bool = True, p
         except OSError:
             pass
     return ApiData(**tables, source=str(folder), synthetic=synthetic, files=len(files))
+
+
+# ---------------------------------------------------------------------------------------------
+# the single assessment framework (2023 onwards): ``assessment`` objects
+ASSESSMENT_COLUMNS = [
+    "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
+    "assessment_plan_id", "assessment_plan_status", "service_group", "title", "status",
+    "assessment_date", "published", "publication_date", "commentary_date", "rating", "rating_status",
+    "narrative", "rule_version", "n_key_questions", "n_statements", "n_statements_assessed",
+    "current", "file", "json_path",
+]
+KEY_QUESTION_SCORE_COLUMNS = [
+    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
+    "rule_version", "domain", "rating", "rating_status", "percentage_score", "narrative", "status",
+    "n_statements", "n_statements_scored", "n_statements_assessed", "json_path",
+]
+STATEMENT_SCORE_COLUMNS = [
+    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
+    "rule_version", "domain", "statement_id", "statement_name", "score", "score_description",
+    "score_status", "status", "assessed", "n_evidence_categories", "n_evidence_with_commentary", "json_path",
+]
+ASSESSMENT_TEXT_COLUMNS = [
+    "org_id", "assessment_plan_id", "service_group", "part", "domain", "statement_id",
+    "evidence_category_id", "date", "text",
+]
+ASSESSMENT_PROBLEM_COLUMNS = ["file", "json_path", "org_id", "problem", "value"]
+_ASSESSMENT_TABLES = ("assessments", "key_question_scores", "statement_scores", "assessment_text",
+                      "assessment_problems")
+
+
+def _saf_rating(value):
+    """(rating, status) of a rating in an assessment; non-scale values such as 'Regulations met' are kept."""
+    from ..assessment_framework import NON_SCALE_SCORES
+
+    if value is None or str(value).strip() == "":
+        return None, "No published rating"
+    rating, status = normalise_rating(value)
+    if status is not None:
+        return rating, status
+    known = {s.casefold(): s for s in NON_SCALE_SCORES}.get(str(value).strip().casefold())
+    return None, known or "Unknown"
+
+
+def _day(value):
+    """The ISO date part of an API date or date-time ('2024-09-17 15:19:48'), or None."""
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value).strip()[:10]
+
+
+def _collect_assessments(col, rec: dict, path: Path, org: dict) -> None:
+    """Read a record's ``assessment`` list into the collector's assessment lists.
+
+    Each ``ratings.asgRatings[]`` entry (one per assessment service group) is one assessment.
+    Anything malformed (a score off the 1-4 scale, no ``asgRatings``, no publication date) goes
+    to ``col.saf_problems`` with its file and JSON path, and the rest of the record still loads.
+    """
+    import datetime as _dt
+
+    from ..assessment_framework import FRAMEWORK_SAF, parse_statement_score, rule_for
+
+    for name in ("saf_assessments", "saf_kq", "saf_statements", "saf_text", "saf_problems",
+                 "saf_history", "saf_ratings"):
+        if not hasattr(col, name):
+            setattr(col, name, [])
+    if not hasattr(col, "saf_replaced"):
+        col.saf_replaced = set()
+    items = rec.get("assessment")
+    if not items:
+        return
+    where = str(path)
+    org_id = org["org_id"]
+
+    def problem(jpath, text, value=None):
+        col.saf_problems.append({"file": where, "json_path": jpath, "org_id": org_id, "problem": text,
+                                 "value": None if value is None else json.dumps(value, default=str)[:2000]})
+
+    if not isinstance(items, list):
+        problem("assessment", "expected a list of assessments", items)
+        return
+    base = {k: org[k] for k in ("org_id", "level", "provider_id", "sector", "inspection_category",
+                                "local_authority", "region")}
+    rated = []
+    for i, a in enumerate(items):
+        jp = f"assessment[{i}]"
+        if not isinstance(a, dict):
+            problem(jp, "expected an assessment object", a)
+            continue
+        published_at = a.get("assessmentPlanPublishedDateTime")
+        groups = (a.get("ratings") or {}).get("asgRatings") if isinstance(a.get("ratings"), dict) else None
+        if not isinstance(groups, list) or not groups:
+            problem(f"{jp}.ratings.asgRatings", "no asgRatings: the assessment has no service-group ratings",
+                    {k: v for k, v in a.items() if k != "ratings"})
+            continue
+        for j, g in enumerate(groups):
+            gp = f"{jp}.ratings.asgRatings[{j}]"
+            if not isinstance(g, dict):
+                problem(gp, "expected a service-group rating object", g)
+                continue
+            pub = _day(published_at)
+            if pub is None:
+                problem(gp, "no publication date (assessmentPlanPublishedDateTime): cannot place the assessment in "
+                        "time", {"assessmentPlanId": g.get("assessmentPlanId"), "name": g.get("name"),
+                                 "assessmentDate": g.get("assessmentDate")})
+                continue
+            try:
+                _dt.date.fromisoformat(pub)
+            except ValueError:
+                problem(gp, f"publication date {published_at!r} is not a date", published_at)
+                continue
+            _collect_group(col, g, gp, base, where, pub, published_at, problem, rated,
+                           parse_statement_score, rule_for, FRAMEWORK_SAF)
+    # the location's current rating: its latest published rated assessment, when newer than
+    # currentRatings (or when currentRatings is missing)
+    if rated and org["level"] in ("location", "provider"):
+        rated.sort(key=lambda r: r["publication_date"])
+        latest = rated[-1]
+        cur = ((rec.get("currentRatings") or {}).get("overall") or {}) if isinstance(rec.get("currentRatings"), dict) else {}
+        cur_date = _day(cur.get("reportDate")) or _day((rec.get("currentRatings") or {}).get("reportDate")
+                                                        if isinstance(rec.get("currentRatings"), dict) else None)
+        if not cur.get("rating") or cur_date is None or latest["publication_date"] > cur_date:
+            col.saf_replaced.add(org_id)
+            latest["row"]["current"] = True
+            for domain, rating, status in latest["ratings"]:
+                col.saf_ratings.append({**org, "service_group": "Overall", "domain": domain, "rating": rating,
+                                        "rating_status": status, "publication_date": latest["publication_date"],
+                                        "report_type": org["level"].capitalize(), "inherited": False,
+                                        "url": None, "framework": FRAMEWORK_SAF})
+
+
+def _collect_group(col, g, gp, base, where, pub, published_at, problem, rated,
+                   parse_statement_score, rule_for, framework):
+    """One service-group assessment (``asgRatings[j]``): its key questions and statements."""
+    plan = g.get("assessmentPlanId")
+    group = g.get("name")
+    adate = _day(g.get("assessmentDate"))
+    version = rule_for(adate or pub).version
+    ids = {"org_id": base["org_id"], "assessment_plan_id": plan, "service_group": group}
+    rating, status = _saf_rating(g.get("rating"))
+    if status == "Unknown":
+        problem(f"{gp}.rating", f"unknown overall rating {g.get('rating')!r}", g.get("rating"))
+    kq_rows, st_rows, texts = [], [], []
+    for part, key, dkey in (("commentary", "commentary", "commentaryDate"),
+                            ("people's experience", "overallPeopleExperience", "overallPeopleExperienceDate")):
+        if g.get(key):
+            texts.append({**ids, "part": part, "domain": "Overall", "statement_id": None,
+                          "evidence_category_id": None, "date": _day(g.get(dkey)), "text": g[key]})
+    for k, kq in enumerate(g.get("keyQuestionRatings") or []):
+        kp = f"{gp}.keyQuestionRatings[{k}]"
+        try:
+            domain = normalise_domain(kq.get("name"), where=f"{where} ({kp})")
+        except DataFormatError as exc:
+            problem(kp, str(exc.args[0]) if exc.args else "unknown key question", kq.get("name"))
+            continue
+        kr, ks = _saf_rating(kq.get("rating"))
+        if ks == "Unknown":
+            problem(f"{kp}.rating", f"unknown key-question rating {kq.get('rating')!r}", kq.get("rating"))
+        pct_raw = kq.get("percentageScore")
+        try:
+            pct = float(pct_raw) if pct_raw not in (None, "") else None
+        except (TypeError, ValueError):
+            problem(f"{kp}.percentageScore", f"percentage score {pct_raw!r} is not a number", pct_raw)
+            pct = None
+        if kq.get("commentary"):
+            texts.append({**ids, "part": "key question commentary", "domain": domain, "statement_id": None,
+                          "evidence_category_id": None, "date": _day(kq.get("commentaryDate")),
+                          "text": kq["commentary"]})
+        topics = kq.get("topicareas") or []
+        n_scored = n_assessed = 0
+        for t, ta in enumerate(topics):
+            tp = f"{kp}.topicareas[{t}]"
+            raw_id = ta.get("qualityStatementId")
+            try:
+                sid = int(raw_id)
+            except (TypeError, ValueError):
+                problem(f"{tp}.qualityStatementId", f"quality statement id {raw_id!r} is not a number", ta)
+                continue
+            try:
+                score, desc, sstatus = parse_statement_score(ta.get("qualityStatementscore"),
+                                                             where=f"{where} ({tp}.qualityStatementscore)")
+            except DataFormatError as exc:
+                problem(f"{tp}.qualityStatementscore", exc.args[0] if exc.args else "malformed score",
+                        ta.get("qualityStatementscore"))
+                continue
+            evidence = ta.get("evidenceCategory") or []
+            with_text = 0
+            for e in evidence:
+                if isinstance(e, dict) and str(e.get("commentary") or "").strip():
+                    with_text += 1
+                    texts.append({**ids, "part": "evidence category commentary", "domain": domain,
+                                  "statement_id": sid, "evidence_category_id": e.get("evidenceCategoryId"),
+                                  "date": _day(e.get("commentaryDate")), "text": e["commentary"]})
+            assessed = str(ta.get("status") or "").strip().casefold() == "assessed"
+            n_scored += score is not None
+            n_assessed += assessed
+            st_rows.append({**ids, "level": base["level"], "sector": base["sector"], "assessment_date": adate,
+                            "publication_date": pub, "rule_version": version, "domain": domain,
+                            "statement_id": sid, "statement_name": ta.get("name"), "score": score,
+                            "score_description": desc, "score_status": sstatus, "status": ta.get("status"),
+                            "assessed": assessed, "n_evidence_categories": len(evidence),
+                            "n_evidence_with_commentary": with_text, "json_path": tp})
+        kq_rows.append({**ids, "level": base["level"], "sector": base["sector"], "assessment_date": adate,
+                        "publication_date": pub, "rule_version": version, "domain": domain, "rating": kr,
+                        "rating_status": ks, "percentage_score": pct, "narrative": kq.get("narrative"),
+                        "status": kq.get("status"), "n_statements": len(topics), "n_statements_scored": n_scored,
+                        "n_statements_assessed": n_assessed, "json_path": kp})
+    row = {**base, "assessment_plan_id": plan, "assessment_plan_status": g.get("assessmentPlanStatus"),
+           "service_group": group, "title": g.get("title"), "status": g.get("status"),
+           "assessment_date": adate, "published": published_at, "publication_date": pub,
+           "commentary_date": _day(g.get("commentaryDate")), "rating": rating, "rating_status": status,
+           "narrative": g.get("narrative"), "rule_version": version, "n_key_questions": len(kq_rows),
+           "n_statements": len(st_rows), "n_statements_assessed": sum(r["assessed"] for r in st_rows),
+           "current": False, "file": where, "json_path": gp}
+    col.saf_assessments.append(row)
+    col.saf_kq.extend(kq_rows)
+    col.saf_statements.extend(st_rows)
+    col.saf_text.extend(texts)
+    if rating is None:
+        return  # not rated (for example a dental practice): kept in the assessment tables only
+    ratings = [("Overall", rating, status)] + [(r["domain"], r["rating"], r["rating_status"]) for r in kq_rows
+                                               if r["rating_status"] in STATUS_DTYPE.categories]
+    hist = {k: base[k] for k in ("org_id", "level", "provider_id", "sector", "inspection_category",
+                                 "local_authority", "region")}
+    for domain, r, s in ratings:
+        col.saf_history.append({**hist, "report_date": pub, "inspection_date": adate, "report_link_id": plan,
+                                "domain": domain, "rating": r, "rating_status": s, "source": "assessment",
+                                "organisation_id": None, "framework": framework})
+    rated.append({"publication_date": pub, "ratings": ratings, "row": row})
+
+
+def _same_dtypes(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Give text columns that a concat turned into ``object`` the dtype they had in ``like``."""
+    for c in frame.columns:
+        if c in like and frame[c].dtype == object and like[c].dtype != object \
+                and pd.api.types.is_string_dtype(like[c].dtype):
+            frame[c] = frame[c].astype(like[c].dtype)
+    return frame
+
+
+def _with_assessments(col, tables: dict) -> dict:
+    """Add the assessment tables, and the assessments' ratings to ``history`` and ``ratings``."""
+    from ..assessment_framework import FRAMEWORK_2014, FRAMEWORK_SAF
+
+    fw_dtype = pd.CategoricalDtype([FRAMEWORK_2014, FRAMEWORK_SAF])
+    saf_hist = pd.DataFrame(getattr(col, "saf_history", []), columns=HISTORY_COLUMNS)
+    history = tables["history"]
+    if "framework" not in history:
+        history["framework"] = FRAMEWORK_2014
+    history["framework"] = history["framework"].fillna(FRAMEWORK_2014)
+    if len(saf_hist):
+        saf_hist["domain"] = pd.Categorical(saf_hist["domain"], dtype=DOMAIN_DTYPE)
+        saf_hist["rating"] = pd.Categorical(saf_hist["rating"], dtype=RATING_DTYPE)
+        saf_hist["rating_status"] = pd.Categorical(saf_hist["rating_status"], dtype=STATUS_DTYPE)
+        saf_hist["sector"] = pd.Categorical(saf_hist["sector"], dtype=SECTOR_DTYPE)
+        for c in ("report_date", "inspection_date"):
+            saf_hist[c] = pd.to_datetime(saf_hist[c], errors="coerce", format="ISO8601")
+        saf_hist = saf_hist.drop_duplicates(["org_id", "level", "report_link_id", "domain", "report_date"])
+        history = _same_dtypes(pd.concat([history, saf_hist], ignore_index=True), history)
+        history = history.sort_values(["org_id", "report_date", "source"], kind="stable").reset_index(drop=True)
+    history["framework"] = pd.Categorical(history["framework"], dtype=fw_dtype)
+    ratings = tables["ratings"]
+    replaced = getattr(col, "saf_replaced", set())
+    ratings["framework"] = FRAMEWORK_2014
+    if replaced:
+        from .cqc_files import LONG_COLUMNS
+
+        keep = ~(ratings["org_id"].isin(replaced) & (ratings["service_group"] == "Overall"))
+        new = pd.DataFrame(col.saf_ratings).reindex(columns=[*LONG_COLUMNS, "framework"])
+        new["domain"] = pd.Categorical(new["domain"], dtype=DOMAIN_DTYPE)
+        new["rating"] = pd.Categorical(new["rating"], dtype=RATING_DTYPE)
+        new["rating_status"] = pd.Categorical(new["rating_status"], dtype=STATUS_DTYPE)
+        new["sector"] = pd.Categorical(new["sector"], dtype=SECTOR_DTYPE)
+        new["publication_date"] = pd.to_datetime(new["publication_date"], errors="coerce", format="ISO8601")
+        new["care_home"] = new["care_home"].astype("boolean")
+        new["inherited"] = new["inherited"].astype("boolean")
+        ratings = _same_dtypes(pd.concat([ratings[keep], new], ignore_index=True), ratings)
+        ratings = ratings.sort_values(["level", "org_id"], kind="stable").reset_index(drop=True)
+    ratings["framework"] = pd.Categorical(ratings["framework"], dtype=fw_dtype)
+    out = dict(tables, history=history, ratings=ratings)
+    frames = {
+        "assessments": pd.DataFrame(getattr(col, "saf_assessments", []), columns=ASSESSMENT_COLUMNS),
+        "key_question_scores": pd.DataFrame(getattr(col, "saf_kq", []), columns=KEY_QUESTION_SCORE_COLUMNS),
+        "statement_scores": pd.DataFrame(getattr(col, "saf_statements", []), columns=STATEMENT_SCORE_COLUMNS),
+        "assessment_text": pd.DataFrame(getattr(col, "saf_text", []), columns=ASSESSMENT_TEXT_COLUMNS),
+        "assessment_problems": pd.DataFrame(getattr(col, "saf_problems", []), columns=ASSESSMENT_PROBLEM_COLUMNS),
+    }
+    a = frames["assessments"]
+    for c in ("assessment_date", "publication_date", "commentary_date"):
+        a[c] = pd.to_datetime(a[c], errors="coerce", format="ISO8601")
+    a["published"] = pd.to_datetime(a["published"], errors="coerce", format="ISO8601")
+    a["rating"] = pd.Categorical(a["rating"], dtype=RATING_DTYPE)
+    a["sector"] = pd.Categorical(a["sector"], dtype=SECTOR_DTYPE)
+    a["current"] = a["current"].astype(bool)
+    for name in ("key_question_scores", "statement_scores"):
+        f = frames[name]
+        for c in ("assessment_date", "publication_date"):
+            f[c] = pd.to_datetime(f[c], errors="coerce", format="ISO8601")
+        f["domain"] = pd.Categorical(f["domain"], dtype=DOMAIN_DTYPE)
+        f["sector"] = pd.Categorical(f["sector"], dtype=SECTOR_DTYPE)
+    kq = frames["key_question_scores"]
+    kq["rating"] = pd.Categorical(kq["rating"], dtype=RATING_DTYPE)
+    kq["percentage_score"] = pd.to_numeric(kq["percentage_score"], errors="coerce").astype("Float64")
+    for c in ("n_statements", "n_statements_scored", "n_statements_assessed"):
+        kq[c] = kq[c].astype("Int64")
+    st = frames["statement_scores"]
+    st["score"] = pd.to_numeric(st["score"], errors="coerce").astype("Int64")
+    st["statement_id"] = st["statement_id"].astype("Int64")
+    st["assessed"] = st["assessed"].astype("boolean")
+    frames["assessment_text"]["statement_id"] = frames["assessment_text"]["statement_id"].astype("Int64")
+    if len(frames["assessment_problems"]):
+        import warnings
+
+        p = frames["assessment_problems"].iloc[0]
+        warnings.warn(f"{len(frames['assessment_problems'])} malformed part(s) of CQC assessments were kept "
+                      f"apart in .assessment_problems (first: {p['file']} at {p['json_path']}: {p['problem']})",
+                      stacklevel=3)
+    out.update(frames)
+    return out
