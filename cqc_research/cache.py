@@ -26,7 +26,26 @@ _CHUNK = 1 << 20
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    """Hex SHA-256 of a file, read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to hash.
+
+    Returns
+    -------
+    str
+        The 64-character lower-case hex digest.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = f.write_bytes(b"abc")
+    >>> sha256_file(f)[:16]
+    'ba7816bf8f01cfea'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(_CHUNK), b""):
@@ -36,6 +55,15 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 class atomic_path:
     """Context manager yielding a temporary path that replaces ``target`` only on success.
+
+    The temporary file is created in ``target``'s folder (made if missing), so the final
+    :func:`os.replace` is atomic. If the ``with`` block raises, the temporary file is deleted and
+    ``target`` is left as it was.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The file to write.
 
     Examples
     --------
@@ -67,13 +95,29 @@ class atomic_path:
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``target`` atomically."""
+    """Write ``data`` to ``target`` atomically.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The file to write; its folder is created if missing.
+    data : bytes
+        The complete new contents.
+    """
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
 
 
 def atomic_write_text(target: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    """Write ``text`` (UTF-8) to ``target`` atomically.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The file to write; its folder is created if missing.
+    text : str
+        The complete new contents.
+    """
     atomic_write_bytes(target, text.encode("utf-8"))
 
 
@@ -110,6 +154,12 @@ def cached_frame(
         Defaults to :func:`cqc_research.paths.processed_dir`.
     use_cache : bool
         ``False`` builds without reading or writing the cache.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table ``build()`` returns (read back from Parquet on a cache hit, so dtypes are those
+        Parquet round-trips; ``DataFrame.attrs`` are not kept).
     """
     if not use_cache:
         return build()

@@ -31,6 +31,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``cqc-research`` argument parser, one subcommand per entry of :data:`COMMANDS`.
+
+    Each command module is imported and its ``configure_parser`` adds the options; the first
+    paragraph of the module's docstring becomes the subcommand's description.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser; a parsed namespace carries the command module as ``args._module``.
+    """
     parser = argparse.ArgumentParser(
         prog="cqc-research",
         description=(
@@ -53,7 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cqc-research`` command; returns the exit status."""
+    """Entry point of the ``cqc-research`` command; returns the exit status.
+
+    Expected errors (:class:`~cqc_research.errors.CQCResearchError`, missing files, bad values)
+    become one line on standard error, never a traceback.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name; ``None`` reads :data:`sys.argv`.
+
+    Returns
+    -------
+    int
+        The exit status: the command's own, 2 for no command or an expected error, 130 when
+        interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "_module", None) is None:
