@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataFormatError
+from .geography import la_name_map, normalise_area_name, reconcile_la_codes
 from .ratings import DOMAINS, RATING_DTYPE
 
 __all__ = [
@@ -94,14 +95,6 @@ _ADDITIVE_PREFIXES = ("ae_attendances", "ae_breaches", "emergency_admissions", "
                       "population_65plus")
 _SECTOR_FOR_LEVEL = {"practice": "GP practices", "site": "NHS hospitals", "trust": "NHS hospitals",
                      "local_authority": None}
-_LA_CODE = re.compile(r"^E(0[6-9]|10)\d{6}$")
-
-
-def normalise_area_name(name) -> str:
-    """Fold a local-authority name for matching (see :func:`cqc_research.metrics.areas`)."""
-    from .metrics.areas import normalise_area_name as _n
-
-    return _n(name)
 
 
 # =============================================================================================
@@ -297,89 +290,6 @@ def _closure(smap: pd.DataFrame) -> pd.DataFrame:
             rows.append((old, n, first_date))
             stack += [m for m, _ in nxt.get(n, [])]
     return pd.DataFrame(rows, columns=["old_code", "new_code", "date"])
-
-
-# =============================================================================================
-# local-authority codes
-def reconcile_la_codes(indicators: pd.DataFrame, la_codes=None) -> pd.DataFrame:
-    """Map every local-authority code in an indicator table to its current code.
-
-    Parameters
-    ----------
-    indicators : pandas.DataFrame
-        Indicator table(s) at ``org_level="local_authority"`` with ``org_code`` and
-        ``org_name``; old codes (``716``, ``00KB``) and ONS codes (``E09000002``) may mix.
-    la_codes : DataFrame or path, optional
-        A lookup (``old_code, new_code[, name]``; :func:`cqc_research.io.nhs.load_la_codes`),
-        applied first. It can also map an ONS code to a newer one (a reorganisation).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``org_code, org_name, current_code, how`` with ``how`` one of ``current`` (already
-        an ONS-form code), ``lookup``, ``name`` (an old code sharing its normalised name with
-        one current code), ``unresolved``.
-    """
-    ind = indicators[["org_code", "org_name"]].copy()
-    ind["org_code"] = ind["org_code"].astype(str).str.strip().str.upper()
-    pairs = ind.drop_duplicates().reset_index(drop=True)
-    names = pairs.groupby("org_code")["org_name"].agg(
-        lambda s: s.dropna().iloc[-1] if s.notna().any() else pd.NA)
-    out = pd.DataFrame({"org_code": names.index, "org_name": names.to_numpy()})
-    out["current_code"] = pd.Series(pd.NA, index=out.index, dtype="object")
-    out["how"] = "unresolved"
-    lookup = {}
-    if la_codes is not None:
-        if not isinstance(la_codes, pd.DataFrame):
-            from .io.nhs import load_la_codes
-
-            la_codes = load_la_codes(la_codes)
-        lookup = dict(zip(la_codes["old_code"].astype(str).str.upper(),
-                          la_codes["new_code"].astype(str).str.upper(), strict=True))
-    is_current = out["org_code"].str.match(_LA_CODE)
-    out.loc[is_current, "current_code"] = out.loc[is_current, "org_code"]
-    out.loc[is_current, "how"] = "current"
-    in_lookup = out["org_code"].isin(lookup)
-    out.loc[in_lookup, "current_code"] = out.loc[in_lookup, "org_code"].map(lookup)
-    out.loc[in_lookup, "how"] = "lookup"
-    # names of current codes -> code; an old code takes the current code sharing its name
-    key = out["org_name"].map(normalise_area_name)
-    current = out[out["how"].isin(["current", "lookup"])]
-    by_name = {}
-    for k, c in zip(key[current.index], current["current_code"], strict=True):
-        if k:
-            by_name.setdefault(k, set()).add(c)
-    if la_codes is not None and "name" in la_codes:
-        for n, c in zip(la_codes["name"], la_codes["new_code"].astype(str).str.upper(), strict=True):
-            if normalise_area_name(n):
-                by_name.setdefault(normalise_area_name(n), set()).add(c)
-    todo = out["how"] == "unresolved"
-    for i in out.index[todo]:
-        cands = by_name.get(key[i], set())
-        if len(cands) == 1:
-            out.loc[i, ["current_code", "how"]] = [next(iter(cands)), "name"]
-        elif len(cands) > 1:
-            out.loc[i, "how"] = "ambiguous"
-    # follow lookups of current codes (E06000028 -> E06000058) one more step
-    again = out["current_code"].isin(lookup) & (out["current_code"] != out["org_code"])
-    out.loc[again, "current_code"] = out.loc[again, "current_code"].map(lookup)
-    unresolved = out["current_code"].isna()
-    out.loc[unresolved, "current_code"] = out.loc[unresolved, "org_code"]
-    return out
-
-
-def _la_name_map(recon: pd.DataFrame, la_codes) -> dict:
-    by_name: dict[str, set] = {}
-    for n, c in zip(recon["org_name"], recon["current_code"], strict=True):
-        k = normalise_area_name(n)
-        if k:
-            by_name.setdefault(k, set()).add(c)
-    if isinstance(la_codes, pd.DataFrame) and "name" in la_codes:
-        for n, c in zip(la_codes["name"], la_codes["new_code"].astype(str).str.upper(), strict=True):
-            k = normalise_area_name(n)
-            if k:
-                by_name.setdefault(k, set()).add(c)
-    return by_name
 
 
 # =============================================================================================
@@ -769,7 +679,7 @@ def link_indicators(
             from .io.nhs import load_la_codes
 
             lookup = load_la_codes(la_codes)
-        by_name = _la_name_map(recon, lookup)
+        by_name = la_name_map(recon, lookup)
         cur = dict(zip(recon["org_code"], recon["current_code"], strict=True))
         pairs = pd.DataFrame({"old_code": recon["org_code"], "new_code": recon["current_code"],
                               "date": pd.NaT})

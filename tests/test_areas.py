@@ -13,11 +13,11 @@ from scipy import integrate, stats
 from statsmodels.stats.proportion import proportion_confint
 
 from cqc_research.errors import DataFormatError
+from cqc_research.geography import normalise_area_name
 from cqc_research.metrics.areas import (
     area_summary,
     dtoc_rates,
     join_dtoc,
-    normalise_area_name,
     rank_with_uncertainty,
 )
 from cqc_research.metrics.funnel import funnel_limits
@@ -127,7 +127,8 @@ def test_dtoc_rates_by_hand():
     pop = _indicator([("E1", "Ashby", "2019-01-01", 40_000), ("E2", "Brent", "2019-01-01", 20_000),
                       ("E1", "Ashby", "2010-01-01", 1)], "population_65plus")
     r = dtoc_rates(dtoc, pop).set_index("org_code")
-    assert r.attrs["period"] == ("2018-04-01", "2019-03-01")
+    assert (r["period_start"] == pd.Timestamp("2018-04-01")).all()
+    assert (r["period_end"] == pd.Timestamp("2019-03-31")).all()
     assert r.loc["E1", "dtoc_days"] == 1200 and r.loc["E1", "population_65plus"] == 40_000
     assert r.loc["E1", "dtoc_per_100k"] == pytest.approx(1200 / 40_000 * 100_000)   # 3000
     assert r.loc["E2", "months_missing"] == 1

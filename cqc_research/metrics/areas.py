@@ -20,7 +20,6 @@ Funnel plots of areas use :func:`cqc_research.metrics.funnel.funnel_limits` on t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +28,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import DataFormatError
+from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
 
 __all__ = [
@@ -247,28 +247,6 @@ def area_summary(
 
 # ----------------------------------------------------------------------------------------------
 # delayed transfers of care
-_NAME_DROP = re.compile(r"\b(city of|county of|royal borough of|london borough of|metropolitan borough of|"
-                        r"borough of|council|county|district|the)\b")
-
-
-def normalise_area_name(name) -> str:
-    """Fold a local-authority name for matching: case, '&'/'and', punctuation, 'City of', ...
-
-    Examples
-    --------
-    >>> normalise_area_name("Bristol, City of") == normalise_area_name("City of Bristol")
-    True
-    >>> normalise_area_name("Brighton & Hove")
-    'brighton and hove'
-    """
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return ""
-    s = str(name).casefold().replace("&", " and ")
-    s = _NAME_DROP.sub(" ", s)
-    s = re.sub(r"[^a-z0-9]+", " ", s)
-    return re.sub(r"\s+", " ", s).strip()
-
-
 def _check_indicator(frame, name, measure):
     need = {"org_code", "period_start", "measure", "value"}
     if not isinstance(frame, pd.DataFrame) or not need <= set(frame.columns):
@@ -322,14 +300,15 @@ def dtoc_rates(
         intervals are too narrow; the funnel plot's overdispersion adjustment is the better guide.
         A month with suppressed or missing data is not counted as zero: areas missing months are
         reported in ``months_missing`` and their total is scaled up to the full period.
+        ``period_start`` and ``period_end`` give the months added up; an area whose population
+        is unknown has ``population_65plus`` NaN (and no rate).
     """
     _check_indicator(dtoc, "dtoc", measure)
     _check_indicator(population, "population", "population_65plus")
     d = dtoc[dtoc["measure"] == measure].copy()
     d["period_start"] = pd.to_datetime(d["period_start"])
-    if la_codes is not None:
-        lookup = dict(zip(la_codes["old_code"], la_codes["new_code"], strict=True))
-        d["org_code"] = d["org_code"].map(lambda c: lookup.get(c, c))
+    if la_codes is not None:  # the same reconciliation as the linkage (cqc_research.geography)
+        d["org_code"] = current_la_code(d["org_code"], names=d.get("org_name"), la_codes=la_codes)
     end = pd.Timestamp(end) if end is not None else d["period_start"].max()
     start = pd.Timestamp(start) if start is not None else end - pd.DateOffset(months=11)
     d = d[(d["period_start"] >= start) & (d["period_start"] <= end)]
@@ -359,11 +338,11 @@ def dtoc_rates(
     agg["days_per_day_per_100k"] = agg["dtoc_per_100k"] / days
     out = agg.reset_index()
     out.insert(1, "org_name", out["org_code"].map(names) if names is not None else pd.NA)
-    out = out[["org_code", "org_name", "months", "months_missing", "dtoc_days", "population_65plus",
-               "population_year", "dtoc_per_100k", "ci_low", "ci_high", "days_per_day_per_100k"]]
-    out.attrs["period"] = (str(start.date()), str(end.date()))
-    out.attrs["unmatched_population"] = sorted(out.loc[out["population_65plus"].isna(), "org_code"])
-    return out
+    out["period_start"] = start
+    out["period_end"] = end + pd.offsets.MonthEnd(0)
+    return out[["org_code", "org_name", "period_start", "period_end", "months", "months_missing",
+                "dtoc_days", "population_65plus", "population_year", "dtoc_per_100k", "ci_low",
+                "ci_high", "days_per_day_per_100k"]]
 
 
 def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_authority",
