@@ -178,6 +178,7 @@ class RatingTable:
 
     @property
     def synthetic(self) -> bool:
+        """True when the frame came from the synthetic dataset (``data.attrs['synthetic']``)."""
         return bool(self.data.attrs.get("synthetic", False))
 
     def __repr__(self) -> str:
@@ -207,7 +208,14 @@ class RatingTable:
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
 
     def to_html(self) -> str:
-        """The HTML shown in a notebook."""
+        """The HTML shown in a notebook.
+
+        Returns
+        -------
+        str
+            A ``<div class="cqc-rating-table">`` holding the caption, the row count, the synthetic
+            banner when it applies, and the table with badges in the rating columns.
+        """
         return self._repr_html_()
 
 
@@ -216,7 +224,24 @@ def show_ratings(data: pd.DataFrame, columns: Sequence[str] | None = None, *,
                  rating_columns: Sequence[str] | None = None) -> RatingTable:
     """Show a ratings table in CQC colours (the last expression of a cell displays it).
 
-    Parameters are those of :class:`RatingTable`.
+    Parameters
+    ----------
+    data : DataFrame
+        Any table, e.g. the wide ratings table from
+        :func:`cqc_research.io.cqc_files.ratings_wide`.
+    columns : sequence of str, optional
+        The columns to show (default: all).
+    max_rows : int
+        Rows shown (the first ``max_rows``); the caption says how many there are.
+    caption : str, optional
+        A title shown above the table.
+    rating_columns : sequence of str, optional
+        The columns drawn as badges (default: those that hold ratings; see :class:`RatingTable`).
+
+    Returns
+    -------
+    RatingTable
+        Displays itself in JupyterLab; the frame is unchanged in ``.data``.
 
     Examples
     --------
@@ -290,7 +315,21 @@ class CrosstabTable:
 
 
 def show_crosstab(table: pd.DataFrame, *, normalize: str | None = "index") -> CrosstabTable:
-    """Show a rating cross-tabulation shaded by row (or column) share; see :class:`CrosstabTable`."""
+    """Show a rating cross-tabulation shaded by row (or column) share; see :class:`CrosstabTable`.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Counts with ratings as the index and the columns, e.g.
+        :func:`cqc_research.metrics.agreement.crosstab`.
+    normalize : {"index", "columns", None}
+        What the shading is a share of: the row (default), the column, or nothing.
+
+    Returns
+    -------
+    CrosstabTable
+        Displays itself in JupyterLab; the counts are unchanged in ``.table``.
+    """
     return CrosstabTable(table, normalize=normalize)
 
 
@@ -315,6 +354,17 @@ def cv_result_html(result) -> str:
 
     Accuracy beside the modal-class baseline, weighted kappa and AUC with their intervals,
     the plain-language note, and the confusion matrix in rating colours.
+
+    Parameters
+    ----------
+    result : CVResult
+        From :func:`cqc_research.metrics.prediction.cross_validated_prediction` (anything
+        with a one-row ``summary`` frame and a ``confusion`` table).
+
+    Returns
+    -------
+    str
+        An HTML fragment.
     """
     s = result.summary.iloc[0]
     items = [
@@ -333,7 +383,20 @@ def cv_result_html(result) -> str:
 
 
 def improvement_times_html(times) -> str:
-    """HTML summary of :class:`~cqc_research.metrics.transitions.ImprovementTimes`."""
+    """HTML summary of :class:`~cqc_research.metrics.transitions.ImprovementTimes`.
+
+    The number of spells, the median months to improvement and the share improved by each horizon.
+
+    Parameters
+    ----------
+    times : ImprovementTimes
+        From :func:`cqc_research.metrics.transitions.time_to_improvement`.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+    """
     return ("<div><strong>Time to improvement (Kaplan-Meier)</strong>"
             f"<p>{len(times.episodes):,} spells. Median months to the first better rating, "
             "with 95% intervals:</p>"
@@ -345,7 +408,21 @@ def improvement_times_html(times) -> str:
 
 
 def synthetic_dataset_html(dataset) -> str:
-    """HTML summary of a :class:`~cqc_research.synthetic.SyntheticDataset`."""
+    """HTML summary of a :class:`~cqc_research.synthetic.SyntheticDataset`.
+
+    The synthetic banner, the root folder, seed, scale, the counts in ``truth["counts"]`` and the
+    files written.
+
+    Parameters
+    ----------
+    dataset : SyntheticDataset
+        From :func:`cqc_research.synthetic.generate`.
+
+    Returns
+    -------
+    str
+        An HTML fragment.
+    """
     truth = getattr(dataset, "truth", {}) or {}
     counts = truth.get("counts", {})
     rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in counts.items()
