@@ -52,10 +52,20 @@ def detect_kind(path) -> str:
     if path.is_dir():
         if (path / "locations").is_dir() or (path / "providers").is_dir():
             return "api_folder"
-        raise DataFormatError("a folder must hold locations/*.json (a CQC API sync)", path=path)
+        from .nhs import detect_indicator_kind
+
+        if detect_indicator_kind(path) == "ae_monthly":
+            return "indicators"
+        raise DataFormatError("a folder must hold locations/*.json (a CQC API sync) or monthly "
+                              "A&E files (.csv, .xls, .xlsx)", path=path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "api_record"
+    if suffix in {".xls", ".xlsx", ".xlsm"}:
+        from .nhs.ae_grid import is_ae_workbook
+
+        if is_ae_workbook(path):
+            return "indicators"
     from .cqc_files import _kind, sheet_names
 
     kind = _kind(path)

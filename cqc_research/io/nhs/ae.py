@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,16 @@ import pandas as pd
 
 from ...errors import DataFormatError
 from .common import (
+    DATE_DTYPE,
+    ColumnReport,
+    IndicatorParseWarning,
+    ReadReport,
     check_errors,
     find_column,
-    missing_column_error,
+    meaning_text,
+    missing_token_counts,
     normalise_header,
+    parse_month_text,
     parse_months,
     parse_numeric,
     ratio,
@@ -25,35 +32,166 @@ from .common import (
 )
 
 __all__ = [
+    "AE_LAYOUTS",
     "ae_role",
+    "ae_column_role",
     "load_ae_monthly",
+    "explain_ae",
     "AE_TIDY_TYPES",
     "load_ae_tidy",
 ]
 
-_AE_TYPE_WORD = r"(type 1|type 2|other(?: a and e)? department|other)"
+#: The published layouts of the monthly A&E files that :func:`load_ae_monthly` reads, with the
+#: months each covers (``docs/real_data.md`` has the detail).
+AE_LAYOUTS = {
+    "workbook-2015": "'A&E by provider' workbook (.xls), June 2015 to March 2017: preamble "
+                     "('Period:' cell), group row 'A&E attendances' / 'A&E attendances > 4 hours "
+                     "...' / 'Emergency Admissions' above 'Type 1 Departments - Major A&E', ...; "
+                     "an 'England' row",
+    "workbook-2017": "'A&E by provider' workbook (.xls/.xlsx), April 2017 to March 2018 (and the "
+                     "workbooks published beside the CSVs later): adds 'A&E attendances less than "
+                     "4 hours ...' and 'Percentage of attendances within 4 hours' groups; several "
+                     "sheets ('Provider Level Data' is read)",
+    "csv-2018": "monthly CSV, April 2018 to March 2020: 'Number of A&E attendances Type 1', "
+                "'Number of attendances over 4hrs Type 1', ... (16 columns)",
+    "csv-2020": "monthly CSV, April to July 2020: 'A&E attendances Type 1', 'Attendances over "
+                "4hrs Type 1', ... (16 columns)",
+    "csv-2020-booked": "monthly CSV from August 2020: adds 'A&E attendances Booked Appointments "
+                       "...' and 'Attendances over 4hrs Booked Appointments ...' (22 columns)",
+}
+
+_TYPES = ("type1", "type2", "other")
+_LABELS = {
+    "period": {"period", "month", "period name", "reporting period"},
+    "org_code": {"org code", "code", "provider code", "organisation code", "organization code",
+                 "trust code", "site code", "ods code", "org id"},
+    "org_name": {"org name", "name", "provider name", "organisation name", "organization name",
+                 "trust name", "site name"},
+    "parent_org": {"parent org", "parent organisation", "parent org name", "region",
+                   "commissioning region", "nhs england region", "region name", "parent"},
+    "other_label": {"stp", "stp name", "stp code", "ics", "ics name", "icb", "icb name", "ccg",
+                    "ccg name", "acute trust", "sub region", "area team", "org type",
+                    "organisation type"},
+}
+
+
+def _dept_type(t: str):
+    """``type1``, ``type2``, ``other`` or ``all`` from the words of a header, or None."""
+    if re.search(r"\btype 1\b|\bmajor\b", t):
+        return "type1"
+    if re.search(r"\btype 2\b|single spec", t):
+        return "type2"
+    if re.search(r"\btype 3\b|\btype 4\b|other a and e|other department|other dept|minor inj"
+                 r"|walk in|urgent treatment|\bother\b", t):
+        return "other"
+    if re.search(r"\btotal\b|\ball\b", t):
+        return "all"
+    return None
+
+
+def ae_column_role(name, group: str = ""):
+    """What an A&E column holds, from the meaning of its header (and its group, in workbooks).
+
+    Parameters
+    ----------
+    name : str
+        The column name as published (any case, spacing, ``&``, ``>``, byte-order mark).
+    group : str
+        For the 'A&E by provider' workbooks, the group heading above the column
+        (``"A&E attendances > 4 hours from arrival to admission, transfer or discharge"``).
+
+    Returns
+    -------
+    tuple or None
+        ``("label", "period" | "org_code" | "org_name" | "parent_org" | "other_label")``;
+        a measure ``(quantity, type)`` with quantity ``att``, ``booked``, ``breaches``,
+        ``booked_breaches``, ``adm`` (type ``type1``/``type2``/``other``), or
+        ``adm_other_routes``, ``dta_4_12``, ``dta_12``, ``dta_4_plus`` (type None);
+        ``("ignored", why)`` for columns that are read but not needed (totals over the types,
+        percentages, attendances within 4 hours); None when the header means nothing known.
+
+    Examples
+    --------
+    >>> ae_column_role("Number of attendances over 4hrs Type 1")
+    ('breaches', 'type1')
+    >>> ae_column_role("Type 3 Departments - Other A&E/Minor Injury Unit", group="A&E attendances")
+    ('att', 'other')
+    """
+    n = meaning_text(name)
+    g = meaning_text(group)
+    if not n:
+        return ("ignored", "unnamed column") if not g else None
+    if not g:
+        for label, names in _LABELS.items():
+            if n in names:
+                return ("label", label)
+    t = f"{g} {n}".strip()
+    if re.search(r"\bpercent|\bperformance\b|\bproportion\b|\brate\b", t):
+        return ("ignored", "derived percentage")
+    if "decision to admit" in t or re.search(r"\bdta\b", t) or "trolley" in t:
+        if re.search(r"\b4 (?:to )?12\b", t):
+            return ("dta_4_12", None)
+        if re.search(r"\b12\b", t):
+            return ("dta_12", None)
+        if re.search(r"\b4\b", t):
+            return ("dta_4_plus", None)
+        return None
+    if "admission" in t and ("emergency" in t or "via" in t):
+        if re.search(r"\bother emergency admission|\bnot via\b", n) or (
+                "other" in n and "via" not in n):
+            return ("adm_other_routes", None)
+        if "via" not in t:
+            return ("ignored", "total emergency admissions (all routes)")
+        kind = _dept_type(n) or _dept_type(re.sub(r".*\bvia\b", "", t))
+        if kind == "all" or kind is None and "total" in t:
+            return ("ignored", "total over the department types")
+        return ("adm", kind) if kind else None
+    booked = "booked" in t
+    if re.search(r"\bunder 4\b|less than 4|within 4|\b4 hours? or less|\b4 hrs? or less", t):
+        return ("ignored", "attendances within 4 hours (attendances minus those over 4 hours)")
+    if re.search(r"\bover 4\b|greater than 4|more than 4|longer than 4|\b4 hours? or more"
+                 r"|\b4 hrs? or more|breach", t):
+        kind = _dept_type(n) or _dept_type(t)
+        if kind == "all":
+            return ("ignored", "total over the department types")
+        return ("booked_breaches" if booked else "breaches", kind) if kind else None
+    if "attendance" in t or "a and e" in t or re.search(r"\btype [1-4]\b", n):
+        kind = _dept_type(n) or _dept_type(t)
+        if kind == "all":
+            return ("ignored", "total over the department types")
+        return ("booked" if booked else "att", kind) if kind else None
+    return None
+
+
+_MEASURE_QUANTITIES = {"att", "booked", "breaches", "booked_breaches", "adm", "adm_other_routes",
+                       "dta_4_12", "dta_12", "dta_4_plus"}
 
 
 def ae_role(norm: str):
-    """Map a normalised official A&E header to ``(quantity, type)``."""
-    t = {"type 1": "type1", "type 2": "type2"}
-    m = re.fullmatch(r"a and e attendances (booked appointments )?" + _AE_TYPE_WORD, norm)
-    if m:
-        return ("booked" if m.group(1) else "att", t.get(m.group(2), "other"))
-    m = re.fullmatch(r"(?:attendances )?over 4 ?hrs (booked appointments )?" + _AE_TYPE_WORD,
-                     norm.replace("attendances over", "over"))
-    if m:
-        return ("booked_breaches" if m.group(1) else "breaches", t.get(m.group(2), "other"))
-    m = re.fullmatch(r"emergency admissions via a and e (?:type )?" + _AE_TYPE_WORD, norm)
-    if m:
-        return ("adm", t.get(m.group(1), "other"))
-    if norm == "other emergency admissions":
-        return ("adm_other_routes", None)
-    if re.fullmatch(r"patients who have waited 4 12 h\w* from dta to admission", norm):
-        return ("dta_4_12", None)
-    if re.fullmatch(r"patients who have waited 12 h\w* from dta to admission", norm):
-        return ("dta_12", None)
-    return None
+    """The measure an official A&E header holds, ``(quantity, type)``, or None.
+
+    Kept for header sniffing (:mod:`.detect`); see :func:`ae_column_role` for the full rules.
+    """
+    role = ae_column_role(norm)
+    return role if role is not None and role[0] in _MEASURE_QUANTITIES else None
+
+
+_ROLE_TEXT = {"att": "attendances", "booked": "attendances (booked appointments)",
+              "breaches": "attendances over 4 hours",
+              "booked_breaches": "attendances over 4 hours (booked appointments)",
+              "adm": "emergency admissions via A&E", "adm_other_routes":
+              "other emergency admissions (not via A&E)",
+              "dta_4_12": "waits of 4-12 hours from decision to admit",
+              "dta_12": "waits of 12+ hours from decision to admit",
+              "dta_4_plus": "waits of over 4 hours from decision to admit (12+ included)"}
+
+
+def _role_text(role) -> str:
+    if role[0] == "label":
+        return role[1]
+    if role[0] == "ignored":
+        return f"ignored: {role[1]}"
+    return _ROLE_TEXT[role[0]] + (f", {role[1]}" if role[1] else "")
 
 
 def _ae_measures(keys, att, br, adm, *, drop_empty_types: bool, other_routes=None,
@@ -98,42 +236,265 @@ def _ae_measures(keys, att, br, adm, *, drop_empty_types: bool, other_routes=Non
 
 
 def _ae_files(paths_or_folder) -> list[Path]:
+    from .ae_grid import WORKBOOK_SUFFIXES
+
     if isinstance(paths_or_folder, str | os.PathLike):
         p = Path(paths_or_folder)
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".csv"
-                           and not f.name.startswith("."))
+            files = sorted(f for f in p.iterdir() if f.is_file()
+                           and f.suffix.lower() in {".csv"} | WORKBOOK_SUFFIXES
+                           and not f.name.startswith((".", "~$")))
             if not files:
-                raise DataFormatError("no .csv files in this folder; expected the official "
-                                      "monthly A&E CSVs", path=p)
+                raise DataFormatError("no .csv, .xls or .xlsx files in this folder; expected the "
+                                      "official monthly A&E CSVs or 'A&E by provider' workbooks",
+                                      path=p)
             return files
         return [p]
     return [Path(p) for p in paths_or_folder]
 
 
-def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
-                    errors: str = "report") -> pd.DataFrame:
-    """Load NHS England's official monthly A&E attendances and emergency admissions CSVs.
+def _is_total_cell(text: str) -> str | None:
+    t = meaning_text(text)
+    if t in {"total", "totals", "grand total", "total england", "england total"}:
+        return "total row (TOTAL)"
+    if t == "england":
+        return "England row (the national total)"
+    return None
 
-    Each file has 22 columns (``Period, Org Code, Parent Org, Org name, A&E attendances Type 1,
-    ...``), ``Period`` like ``MSitAE-MARCH-2019``, and a ``TOTAL`` row, which is dropped
-    (in whichever of Period, Org Code, Parent Org or Org name it is written) and counted in
-    ``attrs["excluded_rows"]``. Booked-appointment columns are optional (older files lack them).
+
+def _period_from_preamble(grid, path):
+    """The month of a workbook, from its ``Period:`` cell (else from the file name)."""
+    value = grid.preamble.get("period")
+    if value:
+        month = parse_month_text(value)
+        if month is None:
+            m = re.search(r"([A-Za-z]+)\W+(\d{4})", value)
+            month = parse_month_text(f"{m.group(1)} {m.group(2)}") if m else None
+        if month is not None:
+            return month, f"{month:%Y-%m} (from the 'Period:' cell, {value!r})"
+    m = re.search(r"([A-Za-z]+)[-_ ]+(\d{4})", path.stem)
+    month = parse_month_text(f"{m.group(1)} {m.group(2)}") if m else None
+    if month is not None:
+        return month, f"{month:%Y-%m} (from the file name; no 'Period:' cell)"
+    raise DataFormatError("no 'Period:' cell above the header and no month in the file name; "
+                          "expected e.g. 'Period: April 2016'", path=path)
+
+
+def _expected_text() -> str:
+    return ("expected, for each department type (Type 1, Type 2, Other / Type 3), a column of "
+            "A&E attendances (e.g. 'A&E attendances Type 1', 'Number of A&E attendances Type 1', "
+            "or 'Type 1 Departments - Major A&E' under an 'A&E attendances' group) and of "
+            "attendances over 4 hours (e.g. 'Attendances over 4hrs Type 1'), optionally booked "
+            "appointments and emergency admissions via A&E, beside 'Org Code' (or 'Code'), "
+            "'Period' (or a 'Period:' cell), 'Org name' and 'Parent Org'")
+
+
+def _read_ae_file(path: Path, *, errors: str, report_cells: dict):
+    """One monthly file -> (per-organisation frame of counts by type, ReadReport)."""
+    from .ae_grid import read_grid
+
+    grid = read_grid(path)
+    header, groups = grid.header, grid.groups
+    workbook = grid.sheet is not None
+    rep = ReadReport(path=path, kind="ae_monthly (NHS England monthly A&E)", sheet=grid.sheet,
+                     header_row=grid.header_row + 1, header=list(header))
+    roles, unmapped = {}, []
+    col_roles = []
+    for j, (name, g) in enumerate(zip(header, groups, strict=True)):
+        role = ae_column_role(name, g)
+        source = f"{g} | {name}" if g else name
+        col_roles.append((j, source, role))
+        if role is None:
+            unmapped.append(source)
+        elif role[0] not in {"ignored"} and role not in roles:
+            roles[role] = j
+    body = grid.rows[grid.header_row + 1:]
+    if unmapped:
+        raise DataFormatError(
+            f"cannot tell what {len(unmapped)} column(s) hold: {unmapped}; {_expected_text()}. "
+            f"Columns found: {[s for _, s, _ in col_roles if s]}", path=path, sheet=grid.sheet,
+            row=grid.header_row + 1, column=unmapped[0])
+    missing = [f"{q} {t}" for q in ("att", "breaches") for t in _TYPES if (q, t) not in roles]
+    if ("label", "org_code") not in roles:
+        missing.insert(0, "org_code")
+    if not workbook and ("label", "period") not in roles and "period" not in grid.preamble:
+        missing.insert(0, "period")
+    if missing:
+        names = {"org_code": "Org Code", "period": "Period"}
+        for t, label in (("type1", "Type 1"), ("type2", "Type 2"), ("other", "Other")):
+            names[f"att {t}"] = f"A&E attendances {label}" + (" A&E Department" if t == "other"
+                                                                else "")
+            names[f"breaches {t}"] = f"Attendances over 4hrs {label}" + (
+                " Department" if t == "other" else "")
+        shown = [names[m] for m in missing]
+        raise DataFormatError(
+            f"required column is missing: {shown}; {_expected_text()}. Columns found: "
+            f"{[s for _, s, _ in col_roles if s]}", path=path, sheet=grid.sheet,
+            row=grid.header_row + 1, column=shown[0])
+    # the layout
+    if workbook:
+        within = any(r == ("ignored", "attendances within 4 hours (attendances minus those over "
+                                      "4 hours)") for _, _, r in col_roles)
+        rep.layout = "workbook-2017" if within else "workbook-2015"
+    elif any(r[0] in {"booked", "booked_breaches"} for r in roles):
+        rep.layout = "csv-2020-booked"
+    elif meaning_text(header[roles[("att", "type1")]]).startswith("number of"):
+        rep.layout = "csv-2018"
+    else:
+        rep.layout = "csv-2020"
+    # rows: blank, total, no organisation code, organisations
+    rows_no = np.arange(len(body)) + grid.header_row + 2
+    rep.rows_read = len(body)
+    c_code = roles[("label", "org_code")]
+    first_cols = [j for j, name in enumerate(header) if name][:4]
+    label_cols = sorted({*first_cols, *(j for r, j in roles.items() if r[0] == "label")})
+    measure_cols = [j for r, j in roles.items() if r[0] not in {"label"}]
+    keep = np.zeros(len(body), bool)
+    totals_rows = []
+    dropped: dict[str, int] = {}
+    for i, r in enumerate(body):
+        if not any(r):
+            reason = "blank rows (padding)"
+        else:
+            reason = next((x for x in (_is_total_cell(r[j]) for j in label_cols) if x), None)
+            if reason:
+                totals_rows.append(i)
+            elif r[c_code] in {"", "-"}:
+                has_numbers = any(r[j] for j in measure_cols)
+                reason = ("rows without an organisation code (subtotals)" if has_numbers
+                          else "text rows without an organisation code (notes, headings)")
+        if reason:
+            dropped[reason] = dropped.get(reason, 0) + 1
+        else:
+            keep[i] = True
+    rep.dropped = dropped
+    frame = pd.DataFrame([body[i] for i in np.flatnonzero(keep)], columns=range(len(header)),
+                         dtype=object) if keep.any() else pd.DataFrame(columns=range(len(header)))
+    rows = rows_no[keep]
+    rep.rows_kept = len(frame)
+    for j, source, role in col_roles:
+        label = _role_text(role)
+        if role[0] == "label" and role[1] == "period" and workbook:
+            label = "period"
+        cells = frame[j] if len(frame) else pd.Series([], dtype=object)
+        rep.columns.append(ColumnReport(j + 1, source, label,
+                                        missing_token_counts(cells) if role[0] != "label" else {}))
+    # the month
+    if ("label", "period") in roles:
+        c_period = roles[("label", "period")]
+        month = parse_months(frame[c_period].astype(str).str.strip(), column=header[c_period],
+                             rows=rows, path=path)
+        shown = sorted({f"{m:%Y-%m}" for m in month})
+        rep.period = ", ".join(shown) + " (from the Period column)"
+    else:
+        m, rep.period = _period_from_preamble(grid, path)
+        month = pd.Series(pd.Timestamp(m), index=range(len(frame))).astype(DATE_DTYPE)
+    # numbers
+    n = len(frame)
+    vals = {}
+    for role, j in roles.items():
+        if role[0] == "label":
+            continue
+        vals[role] = parse_numeric(frame[j] if n else [], column=header[j], rows=rows,
+                                   report=report_cells, path=path, errors=errors)
+    nan = np.full(n, np.nan)
+    zeros = np.zeros(n)
+    c_name = roles.get(("label", "org_name"))
+    part = pd.DataFrame({
+        "org_code": frame[c_code].astype(str).str.strip().str.upper().to_numpy() if n else [],
+        "org_name": frame[c_name].astype(str).str.strip().to_numpy() if c_name is not None and n
+        else pd.NA,
+        "period_start": month.to_numpy() if n else pd.Series([], dtype=DATE_DTYPE),
+    })
+    for t in _TYPES:
+        part[f"att_{t}"] = vals[("att", t)] + vals.get(("booked", t), zeros)
+        part[f"br_{t}"] = vals[("breaches", t)] + vals.get(("booked_breaches", t), zeros)
+        part[f"adm_{t}"] = vals.get(("adm", t), nan)
+    part["other_routes"] = vals.get(("adm_other_routes", None), nan)
+    dta12 = vals.get(("dta_12", None), nan)
+    if ("dta_4_12", None) in vals:
+        dta412 = vals[("dta_4_12", None)]
+    elif ("dta_4_plus", None) in vals:
+        dta412 = vals[("dta_4_plus", None)] - dta12
+        rep.notes.append("waits of 4-12 hours from decision to admit = the published waits of "
+                         "over 4 hours minus those of over 12 hours")
+    else:
+        dta412 = nan
+    part["dta_4_12"], part["dta_12"] = dta412, dta12
+    # the file's own total row against the sum over organisations
+    if totals_rows:
+        trow = body[totals_rows[0]]
+        for q, label in (("att", "attendances"), ("breaches", "attendances over 4 hours")):
+            for t in _TYPES:
+                js = [roles[(q, t)]] + ([roles[(("booked" if q == "att" else "booked_breaches"),
+                                               t)]]
+                                         if (("booked" if q == "att" else "booked_breaches"), t)
+                                         in roles else [])
+                tot = parse_numeric([trow[j] for j in js], column="total", rows=None, report={},
+                                    path=path)
+                if np.isnan(tot).all():
+                    continue
+                got = float(np.nansum(part[f"{'att' if q == 'att' else 'br'}_{t}"]))
+                rep.totals[f"{label}, {t}"] = (got, float(np.nansum(tot)))
+        bad = [k for k, (got, tot) in rep.totals.items()
+               if abs(got - tot) > 1e-6 * max(1.0, abs(tot)) + 0.01]
+        if bad:
+            warnings.warn(f"{path}: the sum over organisations differs from the file's own total "
+                          f"row for {bad}", IndicatorParseWarning, stacklevel=3)
+    else:
+        rep.notes.append("no total or England row: totals not checked")
+    return part, rep
+
+
+def explain_ae(paths_or_folder) -> list[ReadReport]:
+    """How each monthly A&E file would be read, without building the indicator table.
 
     Parameters
     ----------
     paths_or_folder : path, folder, or list of paths
-        One CSV, a list of them, or a folder whose ``*.csv`` files are all monthly A&E files.
+        As for :func:`load_ae_monthly`.
+
+    Returns
+    -------
+    list of ReadReport
+        One per file; ``print(report)`` shows the layout, header row, each column's role, rows
+        dropped and why, values read as missing and the check against the file's total row.
+    """
+    return [_read_ae_file(f, errors="report", report_cells={})[1] for f in _ae_files(paths_or_folder)]
+
+
+def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
+                    errors: str = "report", with_report: bool = False):
+    """Load NHS England's monthly A&E attendances and emergency admissions, every layout since 2015.
+
+    Reads the monthly CSVs (the three header layouts of April 2018 to March 2020, April to July
+    2020, and from August 2020 with booked appointments) and the older 'A&E by provider'
+    workbooks (``.xls``/``.xlsx``: a preamble with a ``Period:`` cell, a group row above
+    column names that repeat under each group, an ``England`` row), in any mix; see
+    :data:`AE_LAYOUTS` and ``docs/real_data.md``. Columns are found by their meaning
+    (attendances / over 4 hours / emergency admissions x department type, see
+    :func:`ae_column_role`), never by position; a header that means nothing known is an error
+    that lists what was expected and what was found. Total rows (``TOTAL`` / ``Total`` in any of
+    the first four columns, or the ``England`` row) are dropped, and the sum over organisations
+    is checked against them (a mismatch warns). ``N/A`` and ``-`` cells are missing, never 0.
+
+    Parameters
+    ----------
+    paths_or_folder : path, folder, or list of paths
+        One file, a list of them, or a folder whose ``.csv``/``.xls``/``.xlsx`` files are all
+        monthly A&E files.
     drop_empty_types : bool
         Drop a trust-month's measures for a department type with no attendances, breaches or
         admissions (the official files print zeros for types a trust does not run, which the
         NHS-R tidy form omits). Measures of ``all`` are kept if any type is present.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how each file was read (a list of :class:`ReadReport`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, list of ReadReport) with ``with_report=True``
         The indicator table, ``org_level="trust"``, monthly periods, with measures for each
         ``type`` in ``type1, type2, other, all``:
 
@@ -143,78 +504,53 @@ def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
         - ``ae_4hr_performance_<type>``: percentage seen within 4 hours, 0-100, numerator
           attendances - breaches, denominator attendances (NaN when there are none)
         - ``emergency_admissions_<type>`` and ``emergency_admissions`` (all types): emergency
-          admissions via A&E
+          admissions via A&E (type ``other`` is types 3 and 4)
         - ``emergency_admissions_other_routes``, ``ae_dta_waits_4_12h``,
           ``ae_dta_waits_12h_plus``: the remaining columns, per trust-month
+
+    Examples
+    --------
+    >>> ae, reports = load_ae_monthly("data/raw/ae", with_report=True)  # doctest: +SKIP
+    >>> print(reports[0])  # doctest: +SKIP
     """
     check_errors(errors)
     files = _ae_files(paths_or_folder)
     report: dict = {}
-    excluded = {"TOTAL": 0}
-    parts = []
+    parts, reports = [], []
     for path in files:
-        frame, rows = read_table_csv(path, header_markers=("Period", "Org Code"))
-        c_period = find_column(frame, ["period"], path=path, required=True, expected_kind="ae_monthly",
-                         what="Period")
-        c_code = find_column(frame, ["org code"], path=path, required=True, expected_kind="ae_monthly",
-                       what="Org Code")
-        c_name = find_column(frame, ["org name"])
-        c_parent = find_column(frame, ["parent org"])
-        roles = {}
-        for c in frame.columns:
-            r = ae_role(normalise_header(c))
-            if r is not None and r not in roles:
-                roles[r] = c
-        for q, label in (("att", "A&E attendances"), ("breaches", "Attendances over 4hrs")):
-            for t, suffix in (("type1", "Type 1"), ("type2", "Type 2"),
-                              ("other", "Other A&E Department" if q == "att" else
-                               "Other Department")):
-                if (q, t) not in roles:
-                    raise missing_column_error(frame, f"{label} {suffix}", path, "ae_monthly")
-        label_cols = [c for c in (c_period, c_code, c_parent, c_name) if c is not None]
-        is_total = np.zeros(len(frame), bool)
-        for c in label_cols:
-            is_total |= (frame[c].str.strip().str.upper() == "TOTAL").to_numpy()
-        is_total |= (frame[c_code].str.strip() == "").to_numpy() & \
-            ~frame[c_period].str.contains(r"\d", regex=True).to_numpy()
-        excluded["TOTAL"] += int(is_total.sum())
-        frame, rows = frame.loc[~is_total].reset_index(drop=True), rows[~is_total]
-        month = parse_months(frame[c_period].str.strip(), column=c_period, rows=rows, path=path)
-        vals = {r: parse_numeric(frame[c], column=c, rows=rows, report=report, path=path,
-                                  errors=errors) for r, c in roles.items()}
-        n = len(frame)
-        zeros = np.zeros(n)
-        part = pd.DataFrame({
-            "org_code": frame[c_code].str.strip().str.upper(),
-            "org_name": frame[c_name].str.strip() if c_name else pd.NA,
-            "period_start": month,
-        })
-        for t in ("type1", "type2", "other"):
-            part[f"att_{t}"] = vals[("att", t)] + vals.get(("booked", t), zeros)
-            part[f"br_{t}"] = vals[("breaches", t)] + vals.get(("booked_breaches", t), zeros)
-            part[f"adm_{t}"] = vals.get(("adm", t), np.full(n, np.nan))
-        part["other_routes"] = vals.get(("adm_other_routes", None), np.full(n, np.nan))
-        part["dta_4_12"] = vals.get(("dta_4_12", None), np.full(n, np.nan))
-        part["dta_12"] = vals.get(("dta_12", None), np.full(n, np.nan))
+        part, rep = _read_ae_file(path, errors=errors, report_cells=report)
         parts.append(part)
+        reports.append(rep)
+    excluded = {"TOTAL": sum(n for r in reports for k, n in r.dropped.items()
+                             if k.startswith(("total row", "England row")))}
+    for r in reports:
+        for k, n in r.dropped.items():
+            if not k.startswith(("total row", "England row")):
+                excluded[k] = excluded.get(k, 0) + n
     data = pd.concat(parts, ignore_index=True)
     dup = data.duplicated(["org_code", "period_start"], keep=False)
     if dup.any():
         first = data.loc[dup].iloc[0]
+        where = [str(f.name) for f, p in zip(files, parts, strict=True)
+                 if ((p.org_code == first.org_code) & (p.period_start == first.period_start)).any()]
         raise DataFormatError(
             f"organisation {first.org_code} appears more than once for "
-            f"{first.period_start:%B %Y}; pass each month's file once", path=files[0])
+            f"{pd.Timestamp(first.period_start):%B %Y} (in {where}); pass each month's file once",
+            path=files[0])
+    data["period_start"] = pd.to_datetime(data["period_start"]).astype(DATE_DTYPE)
     data["period_end"] = data["period_start"] + pd.offsets.MonthEnd(0)
     if errors == "report":
         warn_unparseable(report, files[0] if len(files) == 1 else Path(str(files[0])).parent)
     out = _ae_measures(
         data,
-        {t: data[f"att_{t}"].to_numpy() for t in ("type1", "type2", "other")},
-        {t: data[f"br_{t}"].to_numpy() for t in ("type1", "type2", "other")},
-        {t: data[f"adm_{t}"].to_numpy() for t in ("type1", "type2", "other")},
-        drop_empty_types=drop_empty_types, other_routes=data["other_routes"].to_numpy(),
-        dta=(data["dta_4_12"].to_numpy(), data["dta_12"].to_numpy()))
-    return set_table_attrs(out, files, kind="ae_monthly", report=report, excluded=excluded)
+        {t: data[f"att_{t}"].to_numpy(dtype="float64") for t in _TYPES},
+        {t: data[f"br_{t}"].to_numpy(dtype="float64") for t in _TYPES},
+        {t: data[f"adm_{t}"].to_numpy(dtype="float64") for t in _TYPES},
+        drop_empty_types=drop_empty_types,
+        other_routes=data["other_routes"].to_numpy(dtype="float64"),
+        dta=(data["dta_4_12"].to_numpy(dtype="float64"), data["dta_12"].to_numpy(dtype="float64")))
+    out = set_table_attrs(out, files, kind="ae_monthly", report=report, excluded=excluded)
+    return (out, reports) if with_report else out
 
 
 AE_TIDY_TYPES = {"1": "type1", "type 1": "type1", "type1": "type1", "2": "type2",

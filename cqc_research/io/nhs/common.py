@@ -8,6 +8,7 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,10 @@ __all__ = [
     "parse_dates",
     "clean_text",
     "check_errors",
+    "ColumnReport",
+    "ReadReport",
+    "meaning_text",
+    "missing_token_counts",
 ]
 
 #: The columns of the tidy indicator table, in order.
@@ -448,3 +453,134 @@ def clean_text(values, *, unknown=("unknown", "missing", "-", "")) -> pd.Series:
 def check_errors(errors):
     if errors not in {"report", "raise"}:
         raise ValueError(f"errors must be 'report' or 'raise', not {errors!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# How a file was read (``cqc-research load FILE --explain``)
+@dataclass
+class ColumnReport:
+    """One source column and what the loader made of it.
+
+    Attributes
+    ----------
+    position : int
+        1-based column number in the file.
+    source : str
+        The header as published; for workbooks with a group row, ``"<group> | <name>"``.
+    role : str
+        What it was mapped to (e.g. ``"attendances, type1"``, ``"org_code"``), or
+        ``"ignored: <why>"`` for a column that is read but not used.
+    missing : dict
+        Published markers read as missing in this column (e.g. ``{"N/A": 120}``).
+    """
+
+    position: int
+    source: str
+    role: str
+    missing: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReadReport:
+    """How one file was read: kind, layout, header, column roles, rows dropped, totals checked.
+
+    Returned by the ``explain_*`` functions and by loaders called with ``with_report=True``;
+    ``str(report)`` is what ``cqc-research load FILE --explain`` prints.
+
+    Attributes
+    ----------
+    path : Path
+    kind : str
+        The loader's kind, e.g. ``"ae_monthly"``.
+    layout : str
+        The published layout detected (see ``docs/real_data.md``).
+    sheet : str or None
+        The sheet read, for workbooks.
+    header_row : int
+        1-based row number of the header (the row of column names).
+    header : list of str
+    period : str or None
+        The period the file covers, as read (e.g. ``"2019-01"``), and where it came from.
+    columns : list of ColumnReport
+    rows_read, rows_kept : int
+        Data rows below the header, and the rows kept as organisations.
+    dropped : dict
+        Rows dropped on purpose, by reason (``"total row"``, ``"blank"``, ...).
+    totals : dict
+        For each checked measure, ``(sum over organisations, the file's own total)``.
+    notes : list of str
+    """
+
+    path: Path
+    kind: str
+    layout: str = ""
+    sheet: str | None = None
+    header_row: int | None = None
+    header: list = field(default_factory=list)
+    period: str | None = None
+    columns: list = field(default_factory=list)
+    rows_read: int = 0
+    rows_kept: int = 0
+    dropped: dict = field(default_factory=dict)
+    totals: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report as lines of text."""
+        out = [f"file: {self.path}", f"kind: {self.kind}" + (f"; layout: {self.layout}" if self.layout else "")]
+        if self.sheet is not None:
+            out.append(f"sheet: {self.sheet!r}")
+        if self.period:
+            out.append(f"period: {self.period}")
+        if self.header_row is not None:
+            out.append(f"header row: {self.header_row}")
+        if self.columns:
+            out.append("columns (source -> role):")
+            for c in self.columns:
+                out.append(f"  {c.position:>3} {c.source!r} -> {c.role}")
+        out.append(f"rows: {self.rows_read:,} read below the header, {self.rows_kept:,} kept")
+        for reason, n in self.dropped.items():
+            out.append(f"  dropped {n:,}: {reason}")
+        miss = [(c, tok, n) for c in self.columns for tok, n in c.missing.items() if n]
+        if miss:
+            out.append("values read as missing:")
+            for c, tok, n in miss:
+                out.append(f"  {c.source!r}: {tok!r} x {n:,}")
+        else:
+            out.append("values read as missing: none")
+        for measure, (got, total) in self.totals.items():
+            ok = "matches" if abs(got - total) <= 1e-6 * max(1.0, abs(total)) + 0.01 else "DIFFERS FROM"
+            out.append(f"total check: {measure}: sum over organisations {got:,.10g} {ok} "
+                       f"the file's total {total:,.10g}")
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def meaning_text(name) -> str:
+    """Fold a header for matching by meaning, keeping the sense of ``>``, ``<``, ``+`` and ``%``.
+
+    >>> meaning_text("A&E attendances > 4 hours")
+    'a and e attendances over 4 hours'
+    >>> meaning_text("Patients who have waited 12+ hrs")
+    'patients who have waited 12 plus hrs'
+    """
+    s = str(name).replace("\ufeff", "").casefold()
+    for a, b in (("&", " and "), (">", " over "), ("<", " under "), ("+", " plus "),
+                 ("%", " percent ")):
+        s = s.replace(a, b)
+    s = re.sub(r"(\d)(hrs?|hours?)\b", r"\1 \2", s)
+    return re.sub(r"[^0-9a-z]+", " ", s).strip()
+
+
+def missing_token_counts(values) -> dict:
+    """Counts of the published missing / suppressed markers (``N/A``, ``-``, ...) in a column.
+
+    Blank cells are not counted (they are padding more often than data).
+    """
+    s = pd.Series(values, dtype="object").dropna().astype(str).str.strip()
+    s = s[s != ""]
+    tokens = s[s.str.casefold().isin((MISSING_TOKENS | SUPPRESSED_TOKENS) - {""})]
+    return {str(k): int(v) for k, v in tokens.value_counts().items()}

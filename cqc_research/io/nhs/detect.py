@@ -68,11 +68,16 @@ def detect_indicator_kind(path) -> str | None:
     A folder is ``"ae_monthly"`` when its CSVs are official monthly A&E files. Returns None
     when the file is none of the supported kinds.
     """
+    from .ae_grid import WORKBOOK_SUFFIXES, is_ae_workbook
+
     p = Path(path)
     if p.is_dir():
-        files = sorted(p.glob("*.csv"))
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in {".csv"} | WORKBOOK_SUFFIXES
+                       and not f.name.startswith((".", "~$")))
         return "ae_monthly" if files and all(detect_indicator_kind(f) == "ae_monthly"
                                              for f in files[:3]) else None
+    if p.suffix.lower() in WORKBOOK_SUFFIXES:
+        return "ae_monthly" if is_ae_workbook(p) else None
     if p.suffix.lower() not in {".csv", ".txt"}:
         return None
     try:
