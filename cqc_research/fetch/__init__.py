@@ -176,6 +176,16 @@ def publication_date(*texts: str) -> _dt.date | None:
     ``2024-02-01``, ``20240201``) wins over a month (``February 2024``, ``MARCH-2019``, which
     give the first of the month), which wins over a CQC upload folder (``/files/2024-02/``).
 
+    Parameters
+    ----------
+    *texts : str
+        Candidate texts, most trusted first (typically the link text, the file name, the URL).
+
+    Returns
+    -------
+    datetime.date or None
+        The first date found, or ``None`` when no text holds one.
+
     Examples
     --------
     >>> publication_date("Latest ratings (ODS, 25MB)", "02_February_2024_Latest_ratings.ods")
@@ -220,7 +230,20 @@ def _upload_date(text: str) -> _dt.date | None:
 
 @dataclass(frozen=True)
 class Link:
-    """A file link found on a page."""
+    """A file link found on a page.
+
+    Attributes
+    ----------
+    url : str
+        The absolute URL of the file.
+    text : str
+        The link's visible text (whitespace collapsed).
+    filename : str
+        The file name at the end of the URL.
+    published : datetime.date or None
+        The publication date read from the text, file name or URL
+        (:func:`publication_date`), if any.
+    """
 
     url: str
     text: str
@@ -321,6 +344,18 @@ def sniff_kind(path: str | os.PathLike) -> str:
     """What a downloaded file is, from its bytes: ``ods``, ``xlsx``, ``zip``, ``html``,
     ``empty`` or ``csv`` (any other text), or ``binary``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to inspect: its first 4 KiB are read (and, for a zip, its list of members).
+
+    Returns
+    -------
+    str
+        One of ``"ods"``, ``"xlsx"``, ``"zip"``, ``"html"``, ``"empty"``, ``"csv"`` or
+        ``"binary"``. An ``html`` result for a file that should be a spreadsheet usually means an
+        error page was saved.
+
     Examples
     --------
     >>> import pathlib, tempfile
@@ -393,7 +428,18 @@ MANIFEST_FIELDS = ("source", "url", "final_url", "page", "link_text", "retrieved
 
 
 def manifest_path(dest: str | os.PathLike | None = None) -> Path:
-    """``<dest>/MANIFEST``; ``dest`` defaults to :func:`cqc_research.paths.raw_dir`."""
+    """``<dest>/MANIFEST``; ``dest`` defaults to :func:`cqc_research.paths.raw_dir`.
+
+    Parameters
+    ----------
+    dest : str or os.PathLike, optional
+        The raw-data folder that holds one sub-folder per source.
+
+    Returns
+    -------
+    pathlib.Path
+        The manifest file (one JSON object per line, one line per download).
+    """
     return Path(dest if dest is not None else paths.raw_dir()) / MANIFEST_NAME
 
 
@@ -454,6 +500,11 @@ def read_manifest(dest: str | os.PathLike | None = None):
 def verify_manifest(dest: str | os.PathLike | None = None):
     """Check every file recorded in the manifest against its SHA-256 (no network).
 
+    Parameters
+    ----------
+    dest : str or os.PathLike, optional
+        The raw-data folder; default :func:`cqc_research.paths.raw_dir`.
+
     Returns
     -------
     pandas.DataFrame
@@ -489,6 +540,12 @@ def network_error_message(exc: BaseException, url: str, *, fallback: str | None 
         The URL being fetched.
     fallback : str, optional
         What to do instead; by default, download by hand and use ``cqc-research load``.
+
+    Returns
+    -------
+    str
+        One line naming the URL, the kind of failure (no connection, timeout, HTTP status, ...)
+        and the fallback, fit for standard error.
     """
     import requests
 
@@ -563,7 +620,15 @@ def discover(source: str, *, page_url: str | None = None, session=None,
     page_url : str, optional
         The page to read; default the source's registered page.
     session : requests.Session, optional
+        Reuse a session (default: a new one with the package's user agent).
     timeout : float or (float, float)
+        Seconds to wait (connect, read) for the page.
+
+    Returns
+    -------
+    list of Link
+        The links whose text or file name matches the source's pattern and whose kind it
+        accepts, newest publication date first (undated links last).
 
     Raises
     ------
@@ -605,6 +670,28 @@ class FetchResult:
     ``status`` is ``downloaded``, ``replaced`` (a recorded file that no longer matched its hash,
     or ``--force``), ``present`` (already held with the recorded hash; nothing downloaded) or
     ``identical`` (downloaded, but the same bytes as a file already held, which is kept).
+
+    Attributes
+    ----------
+    source : str
+        The source's name (a key of :data:`SOURCES`).
+    url : str
+        The URL fetched.
+    path : pathlib.Path
+        Where the file is held.
+    sha256 : str
+        Hex SHA-256 of the file.
+    size : int
+        Size in bytes.
+    status : str
+        ``downloaded``, ``replaced``, ``present`` or ``identical`` (above).
+    published : datetime.date or None
+        Publication date: from the link or file name, else the server's ``Last-Modified``, else
+        the retrieval date.
+    retrieved_at : str or None
+        UTC time of the download (ISO 8601, ``Z``), as recorded in the manifest.
+    notes : list of str
+        Anything worth telling the user, e.g. a held file that no longer matched its hash.
     """
 
     source: str
