@@ -81,7 +81,17 @@ _REDACTED = "<redacted>"
 
 
 class ApiError(CQCResearchError):
-    """The CQC API answered an error (or could not be reached); the message says what to do."""
+    """The CQC API answered an error (or could not be reached); the message says what to do.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and what to do; the API key is never part of it.
+    status : int, optional
+        The HTTP status, when the API answered (kept as ``.status``).
+    url : str, optional
+        The URL requested, key redacted (kept as ``.url``).
+    """
 
     def __init__(self, message: str, *, status: int | None = None, url: str | None = None):
         super().__init__(message)
@@ -99,6 +109,18 @@ class MissingApiKeyError(ApiError):
 
 def parse_retry_after(value: str | None, now: _dt.datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date).
+
+    Parameters
+    ----------
+    value : str or None
+        The header's value.
+    now : datetime.datetime
+        The current time (timezone-aware UTC), against which an HTTP date is measured.
+
+    Returns
+    -------
+    float or None
+        Seconds to wait (never negative), or ``None`` when the header is absent or unreadable.
 
     Examples
     --------
@@ -323,6 +345,11 @@ class CQCApiClient:
         params : dict, optional
             Query parameters.
 
+        Returns
+        -------
+        dict or list
+            The response body decoded from JSON.
+
         Raises
         ------
         ApiNotFoundError
@@ -395,7 +422,23 @@ class CQCApiClient:
     # -----------------------------------------------------------------------------------------
     # endpoints
     def iter_pages(self, path: str, params: dict | None = None):
-        """Yield each page (a dict) of a paged list endpoint, from page 1."""
+        """Yield each page (a dict) of a paged list endpoint, from page 1.
+
+        Stops after the last page (``totalPages``, or when ``nextPageUri`` is absent).
+
+        Parameters
+        ----------
+        path : str
+            The endpoint, e.g. ``/locations``.
+        params : dict, optional
+            Query parameters; ``page`` and ``perPage`` are set here.
+
+        Yields
+        ------
+        dict
+            One page of the API's JSON: the items under the endpoint's key (``locations``,
+            ``providers``, ``changes``) plus ``page``, ``totalPages`` and the other envelope fields.
+        """
         params = dict(params or {})
         page = 1
         while True:
@@ -414,7 +457,25 @@ class CQCApiClient:
             page += 1
 
     def list_all(self, path: str, item_key: str, params: dict | None = None) -> tuple[dict, list]:
-        """Every item of a paged list, and the first page's envelope (without the items)."""
+        """Every item of a paged list, and the first page's envelope (without the items).
+
+        Parameters
+        ----------
+        path : str
+            The endpoint, e.g. ``/locations``.
+        item_key : str
+            The key holding each page's items, e.g. ``"locations"``.
+        params : dict, optional
+            Query parameters (filters).
+
+        Returns
+        -------
+        envelope : dict
+            The first page without its items (``total``, ``totalPages``, ...); empty when there were
+            no pages.
+        items : list
+            The items of every page, in order.
+        """
         envelope: dict | None = None
         items: list = []
         for data in self.iter_pages(path, params):
@@ -436,22 +497,70 @@ class CQCApiClient:
             API filters, in snake_case or the API's camelCase, e.g.
             ``local_authority="Oldham"``, ``care_home="Y"`` (or True), ``region="London"``,
             ``inspection_directorate="Adult social care"``.
+
+        Yields
+        ------
+        dict
+            One location summary as the API lists it.
         """
         for data in self.iter_pages("/locations", _api_filters(filters)):
             yield from data.get("locations", [])
 
     def iter_providers(self, **filters):
-        """Yield provider summaries (``providerId``, ``providerName``); filters as
-        :meth:`iter_locations`."""
+        """Yield provider summaries (``providerId``, ``providerName``).
+
+        Parameters
+        ----------
+        **filters
+            API filters, as for :meth:`iter_locations`.
+
+        Yields
+        ------
+        dict
+            One provider summary as the API lists it.
+        """
         for data in self.iter_pages("/providers", _api_filters(filters)):
             yield from data.get("providers", [])
 
     def get_location(self, location_id: str) -> dict:
-        """The ``/locations/{id}`` record."""
+        """The ``/locations/{id}`` record.
+
+        Parameters
+        ----------
+        location_id : str
+            A CQC location ID, e.g. ``"1-10024040008"``.
+
+        Returns
+        -------
+        dict
+            The full location record (``currentRatings``, ``historicRatings``, ``relationships``,
+            ``regulatedActivities``, ...), as :func:`cqc_research.io.cqc_json.load_api_folder` reads it.
+
+        Raises
+        ------
+        ApiNotFoundError
+            No such location.
+        """
         return self.request(f"/locations/{_check_id(location_id)}")
 
     def get_provider(self, provider_id: str) -> dict:
-        """The ``/providers/{id}`` record."""
+        """The ``/providers/{id}`` record.
+
+        Parameters
+        ----------
+        provider_id : str
+            A CQC provider ID, e.g. ``"1-101641521"``.
+
+        Returns
+        -------
+        dict
+            The full provider record (``currentRatings``, ``locationIds``, ...).
+
+        Raises
+        ------
+        ApiNotFoundError
+            No such provider.
+        """
         return self.request(f"/providers/{_check_id(provider_id)}")
 
     def changes(self, kind: str, start, end=None) -> list[str]:
@@ -543,6 +652,31 @@ class SyncResult:
 
     The counts cover the whole run (its window), including records a resumed run had completed
     before it was interrupted; ``requests`` counts this call's requests only.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The sync folder.
+    mode : {"full", "incremental"}
+        A full listing, or the changes since the last completed sync.
+    resumed : bool
+        Whether an interrupted run was continued.
+    start : str or None
+        Start of the change window (ISO 8601 UTC); ``None`` for a full sync.
+    end : str
+        End of the window: the time the run started (ISO 8601 UTC).
+    locations_written, providers_written : int
+        Records fetched and written.
+    locations_skipped, providers_skipped : int
+        Changed records outside the folder's filters, not written.
+    locations_missing, providers_missing : int
+        Records the API no longer has (HTTP 404).
+    requests : int
+        Requests sent by this call.
+    location_files, provider_files : int
+        Records held in the folder afterwards.
+    notes : list of str
+        Anything worth telling the user.
     """
 
     folder: Path
@@ -834,7 +968,20 @@ def _slug(text: str) -> str:
 
 
 def default_sync_folder(local_authority: str | None = None, care_home=None) -> Path:
-    """``data/raw/cqc_api/<local authority or england>[-care-homes|-not-care-homes]``."""
+    """``data/raw/cqc_api/<local authority or england>[-care-homes|-not-care-homes]``.
+
+    Parameters
+    ----------
+    local_authority : str, optional
+        The local-authority filter of the sync (slugged into the folder name).
+    care_home : {"Y", "N", True, False}, optional
+        The care-home filter, if any.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder under :func:`cqc_research.paths.raw_dir`.
+    """
     name = _slug(local_authority) if local_authority else "england"
     flag = _yes_no(care_home)
     if flag is not None:
