@@ -1001,6 +1001,9 @@ def replicate(data: ReplicationData | None = None, claims: Iterable[Claim] | Non
                 "function": claim.function, "needs": claim.needs,
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
+    for col in ("published_value", "published_n", "published_ci_low", "published_ci_high", "estimate",
+                "ci_low", "ci_high"):
+        out[col] = pd.to_numeric(out[col]).astype(float)
     out["n"] = out["n"].astype("Int64")
     out["verdict"] = pd.Categorical(out["verdict"], categories=list(VERDICTS))
     return out
@@ -1025,7 +1028,8 @@ def published_vs_estimated_plot(table: pd.DataFrame, *, title: str | None = None
     Returns
     -------
     matplotlib.figure.Figure
-        Points on the dashed line would be exact replications; colour is the verdict.
+        Points on the dashed line would be exact replications; colour is the verdict. Published
+        intervals, where given, are drawn across.
     """
     import matplotlib.pyplot as plt
 
@@ -1038,7 +1042,10 @@ def published_vs_estimated_plot(table: pd.DataFrame, *, title: str | None = None
         for v, part in sub.groupby("verdict", observed=True):
             yerr = np.vstack([(part["estimate"] - part["ci_low"]).clip(lower=0),
                               (part["ci_high"] - part["estimate"]).clip(lower=0)])
-            ax.errorbar(part["published_value"], part["estimate"], yerr=np.nan_to_num(yerr), fmt="o",
+            xerr = np.vstack([(part["published_value"] - part["published_ci_low"]).clip(lower=0),
+                              (part["published_ci_high"] - part["published_value"]).clip(lower=0)])
+            ax.errorbar(part["published_value"], part["estimate"], yerr=np.nan_to_num(yerr),
+                        xerr=np.nan_to_num(xerr.astype(float)), fmt="o",
                         color=_VERDICT_COLOURS[str(v)], ecolor=_VERDICT_COLOURS[str(v)], alpha=0.85,
                         capsize=3, label=str(v))
         vals = pd.concat([sub["published_value"], sub["ci_low"], sub["ci_high"], sub["estimate"]]).dropna()
@@ -1050,7 +1057,7 @@ def published_vs_estimated_plot(table: pd.DataFrame, *, title: str | None = None
         ax.set_title(g)
         if len(sub):
             ax.legend(fontsize=8, loc="best")
-    fig.suptitle(title or "Published figures against our estimates", y=1.02)
+    fig.suptitle(title or "Published figures against our estimates (published intervals across, ours up)")
     fig.tight_layout()
     return fig
 
