@@ -26,6 +26,17 @@ _NAME_DROP = re.compile(r"\b(city of|county of|royal borough of|london borough o
 def normalise_area_name(name) -> str:
     """Fold a local-authority name for matching: case, '&'/'and', punctuation, 'City of', ...
 
+    Parameters
+    ----------
+    name : str or None
+        A local-authority name as published; ``None`` and NaN give ``""``.
+
+    Returns
+    -------
+    str
+        Lower case, ``&`` as ``and``, words such as "City of", "Borough of", "Council" and "the"
+        dropped, punctuation as single spaces.
+
     Examples
     --------
     >>> normalise_area_name("Bristol, City of") == normalise_area_name("City of Bristol")

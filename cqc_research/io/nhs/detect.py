@@ -35,6 +35,28 @@ KIND_LOADER = {
 
 
 def kind_from_columns(columns: Iterable[str]) -> str | None:
+    """Which indicator kind a header row belongs to, from its column names alone.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The header cells, as published (they are folded with
+        :func:`~cqc_research.io.nhs.common.normalise_header` before matching).
+
+    Returns
+    -------
+    str or None
+        A key of :data:`KIND_LOADER` (``"gp_payments"``,
+        ``"ae_monthly"``, ``"tidy"``, ``"ae_tidy"``, ``"dtoc"``, ``"shmi"``, ``"staff_survey"``,
+        ``"imd"``, ``"la_codes"``, ``"population"``), or ``None`` when no rule matches.
+
+    Examples
+    --------
+    >>> kind_from_columns(["Org Code", "Period", "Measure", "Value"])
+    'tidy'
+    >>> kind_from_columns(["Name", "Colour"]) is None
+    True
+    """
     n = {normalise_header(c) for c in columns}
     joined = " | ".join(sorted(n))
     if "practice code" in n and any(x.startswith("number of registered patients") for x in n):
@@ -67,6 +89,17 @@ def detect_indicator_kind(path) -> str | None:
 
     A folder is ``"ae_monthly"`` when its CSVs are official monthly A&E files. Returns None
     when the file is none of the supported kinds.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV (the first 40 lines are searched for a header row), an A&E workbook, or a folder of
+        monthly A&E files.
+
+    Returns
+    -------
+    str or None
+        The kind (see :func:`kind_from_columns`), or ``None``.
     """
     from .ae_grid import WORKBOOK_SUFFIXES, is_ae_workbook
 

@@ -219,6 +219,11 @@ def load_la_codes(path) -> pd.DataFrame:
     Columns found by name: ``old_code`` (``Old code``, ``Previous code``, ``Legacy code``),
     ``new_code`` (``New code``, ``ONS code``, ``Current code``) and optionally ``name``.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The lookup CSV.
+
     Returns
     -------
     pandas.DataFrame

@@ -107,7 +107,26 @@ _GP_REQUIRED = {"practice_code": "Practice Code",
 
 
 def gp_key(header) -> str:
-    """The wide-table column for a payments-file header (canonical name or snake case)."""
+    """The wide-table column for a payments-file header (canonical name or snake case).
+
+    Parameters
+    ----------
+    header : str
+        A column header of an NHS Payments to General Practice file.
+
+    Returns
+    -------
+    str
+        The wide table's column: a canonical name for known headers (``practice_code``,
+        ``list_size``, ``ccg_code``, ``region_code``, ...), else the header in snake case.
+
+    Examples
+    --------
+    >>> gp_key("Number of Registered Patients (Last Known Figure)")
+    'list_size'
+    >>> gp_key("Sub ICB Location Code")
+    'ccg_code'
+    """
     n = normalise_header(header)
     return _GP_CANONICAL.get(n, n.replace(" ", "_"))
 
