@@ -116,6 +116,8 @@ class Linkage:
         it, a predecessor's when attributed), ``period_start``, ``period_end``, ``n_periods``.
     level, window, measures
         The options used.
+    synthetic : bool
+        Whether either input came from the synthetic dataset.
     """
 
     data: pd.DataFrame
@@ -127,7 +129,15 @@ class Linkage:
     synthetic: bool = False
 
     def summary(self) -> pd.DataFrame:
-        """Counts of organisation codes by side, status and reason (a tidy table)."""
+        """Counts of organisation codes by side, status and reason (a tidy table).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``side, status, reason, n, share``: ``side`` is ``ratings`` or ``indicators``, ``n`` the
+            number of organisation codes and ``share`` its share of that side's codes; within a
+            side and status, largest counts first.
+        """
         out = (self.report.groupby(["side", "status", "reason"], observed=True).size()
                .rename("n").reset_index())
         totals = out.groupby("side")["n"].transform("sum")
@@ -136,7 +146,20 @@ class Linkage:
                                kind="stable").reset_index(drop=True)
 
     def unmatched(self, side: str | None = None) -> pd.DataFrame:
-        """The report's unmatched rows, optionally of one side."""
+        """The report's unmatched rows, optionally of one side.
+
+        Parameters
+        ----------
+        side : {"ratings", "indicators"}, optional
+            Only the rated organisations with no indicator, or only the indicator codes with no
+            rating; default both.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows of :attr:`report` with ``status == "unmatched"`` (same columns); ``reason`` and
+            ``detail`` say why each failed to link.
+        """
         r = self.report[self.report["status"] == "unmatched"]
         return r if side is None else r[r["side"] == side]
 

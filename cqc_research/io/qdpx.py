@@ -81,6 +81,19 @@ def default_question_of(name: str, path: str) -> str | None:
     or when a parent code's name contains "question" or "interview guide". The code's name is
     returned as it is; :mod:`cqc_research.qual` matches it to the guide.
 
+    Parameters
+    ----------
+    name : str
+        The code's own name.
+    path : str
+        The code's path in the code tree, parents first, joined by ``/``
+        (e.g. ``"Interview guide/Q5 leadership"``).
+
+    Returns
+    -------
+    str or None
+        ``name`` for a structural code, ``None`` for a thematic one.
+
     Examples
     --------
     >>> default_question_of("Q5 leadership", "Q5 leadership")
@@ -606,8 +619,14 @@ def write_qdc(codes, path, *, origin: str = "cqc-research") -> Path:
     codes : iterable of (parent, name, description)
         ``parent`` may be None for a top-level code.
     path : str or Path
+        The ``.qdc`` file to write.
     origin : str
         Written to the ``origin`` attribute.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     ns = f"{{{NS_CODEBOOK}}}"
     ET.register_namespace("", NS_CODEBOOK)
