@@ -564,6 +564,20 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
 def format_estimate(estimate, ci_low, ci_high, unit: str) -> str:
     """One figure with its interval, in the unit's natural form.
 
+    Parameters
+    ----------
+    estimate, ci_low, ci_high : float
+        The estimate and its interval; a share as a proportion (0.85, not 85).
+    unit : str
+        The headline's unit: anything starting ``"share"`` prints as whole percentages,
+        ``"percentage points"`` as signed ``pp``, anything else (odds ratios, months,
+        correlations) as a signed number to two decimals.
+
+    Returns
+    -------
+    str
+        ``"estimate (low to high)"``, or ``""`` when the estimate is missing or not finite.
+
     Examples
     --------
     >>> format_estimate(0.853, 0.78, 0.905, "share")
@@ -585,6 +599,19 @@ def headline_table(headlines: pd.DataFrame) -> pd.DataFrame:
 
     Rows that were not measured keep a single cell saying why (``not run: notebook 04``,
     ``qualitative: ...``).
+
+    Parameters
+    ----------
+    headlines : pandas.DataFrame
+        The output of :func:`headline_figures`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``(mechanism, measure)`` (the mechanism's label and the proxy), with one text
+        column per sector (NHS hospitals, GP practices, Adult social care, Other, then any
+        others and ``All``); empty cells where a proxy was not measured in a sector. Empty when
+        ``headlines`` is.
     """
     rows = []
     for (mech, proxy), g in headlines.groupby(["mechanism", "proxy"], sort=False):
