@@ -26,6 +26,10 @@ class DataFormatError(CQCResearchError, ValueError):
         The 1-based row number as a spreadsheet program would show it.
     column : str, optional
         The column name (or letter) concerned.
+    hint : str, optional
+        What the user can do, in Python terms (shown in brackets after the message).
+    cli_hint : str, optional
+        The same for command-line users (flags); see :meth:`for_command_line`.
 
     Examples
     --------
@@ -33,15 +37,27 @@ class DataFormatError(CQCResearchError, ValueError):
     "x.csv, row 3, column 'Publication Date': expected a date"
     """
 
-    def __init__(self, message, *, path=None, sheet=None, row=None, column=None):
+    def __init__(self, message, *, path=None, sheet=None, row=None, column=None, hint=None,
+                 cli_hint=None):
         self.path = Path(path) if path is not None else None
         self.sheet = sheet
         self.row = row
         self.column = column
         self.detail = message
+        self.hint = hint
+        self.cli_hint = cli_hint
         super().__init__(self._format())
 
-    def _format(self) -> str:
+    def for_command_line(self) -> str:
+        """The message with the hint for ``cqc-research`` users (flags, not Python arguments)."""
+        return self._format(self.cli_hint if self.cli_hint is not None else self.hint)
+
+    def _format(self, hint: str | None = None) -> str:
+        hint = self.hint if hint is None else hint
+        text = self._where()
+        return f"{text} ({hint})" if hint else text
+
+    def _where(self) -> str:
         where = []
         if self.path is not None:
             where.append(str(self.path))
@@ -55,4 +71,7 @@ class DataFormatError(CQCResearchError, ValueError):
 
 
 class UnknownRatingError(DataFormatError):
-    """A rating string that is neither on the scale nor a known non-scale status."""
+    """A rating string that is neither on the scale nor a known status (raised only when strict).
+
+    ``hint`` says how to keep such values from Python, ``cli_hint`` from the command line.
+    """

@@ -2,8 +2,11 @@
 
 Ratings are an ordered :class:`pandas.CategoricalDtype`
 (Inadequate < Requires improvement < Good < Outstanding). Values that are not on the scale
-("Not rated", "Inspected but not rated", ...) are never coerced silently: they are kept in a
-separate ``rating_status`` column, and the ``rating`` is missing for them.
+("Not rated", "Inspected but not rated", ..., and the regulatory judgements of older records such
+as "No action" and "Compliance action") are never coerced silently: they are kept in a separate
+``rating_status`` column, the ``rating`` is missing for them, and the published text stays in
+``rating_text``. A value nobody here has seen is kept as ``Unknown`` and warned about, or, with
+``strict=True``, is an error.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ __all__ = [
     "RATINGS",
     "RATING_DTYPE",
     "NON_SCALE",
+    "JUDGEMENTS",
     "STATUS_DTYPE",
+    "UnknownRatingWarning",
+    "unknown_rating_message",
+    "warn_unknown_ratings",
     "DOMAINS",
     "KEY_QUESTIONS",
     "DOMAIN_DTYPE",
@@ -48,8 +55,32 @@ NON_SCALE = [
     "No published rating",
     "Not rated",
 ]
-#: ``rating_status`` values: ``Rated`` for scale values, a non-scale label, or ``Unknown``.
-STATUS_DTYPE = pd.CategoricalDtype(["Rated", *NON_SCALE, "Unknown"])
+#: Regulatory judgements that older records hold where a rating would be: the judgements on
+#: the key questions of services CQC does not rate (dental practices, and independent doctors
+#: before 2019: ``No action``, ``Requirement notice``, ``Enforcement action``, ...) and the
+#: compliance judgements of the essential standards before October 2014 (``Compliance
+#: action``, ``Met this standard``, ...). They are not on the rating scale and are kept as a
+#: status, with the published text in ``rating_text``.
+JUDGEMENTS = [
+    "No action",
+    "Requirement notice",
+    "Warning notice",
+    "Enforcement action",
+    "Compliance action",
+    "Improvement action needed",
+    "Met this standard",
+    "Not met this standard",
+    "Minor concerns",
+    "Moderate concerns",
+    "Major concerns",
+]
+#: ``rating_status`` values: ``Rated`` for scale values, a non-scale label, a regulatory
+#: judgement, or ``Unknown`` (a value nobody here has seen; its text is kept in ``rating_text``).
+STATUS_DTYPE = pd.CategoricalDtype(["Rated", *NON_SCALE, *JUDGEMENTS, "Unknown"])
+
+
+class UnknownRatingWarning(UserWarning):
+    """Rating values that are neither on the scale nor a known status were kept as ``Unknown``."""
 
 #: Overall and the five key questions, in CQC's order.
 DOMAINS = ["Overall", "Safe", "Effective", "Caring", "Responsive", "Well-led"]
@@ -84,6 +115,33 @@ _STATUS_LOOKUP.update(
         _key("Insufficient evidence"): "Insufficient evidence to rate",
         _key("Not yet rated"): "Not rated",
         _key("No rating"): "No published rating",
+        _key("No rating published"): "No published rating",
+        _key("Not rated yet"): "Not rated",
+    }
+)
+_STATUS_LOOKUP.update({_key(v): v for v in JUDGEMENTS})
+_STATUS_LOOKUP.update(
+    {
+        _key(variant): canonical
+        for variant, canonical in [
+            ("No action required", "No action"),
+            ("No action needed", "No action"),
+            ("No further action", "No action"),
+            ("Requirements notice", "Requirement notice"),
+            ("Requirement notices", "Requirement notice"),
+            ("Requirements notices", "Requirement notice"),
+            ("Warning notices", "Warning notice"),
+            ("Enforcement actions", "Enforcement action"),
+            ("Enforcement action taken", "Enforcement action"),
+            ("Enforcement action being taken", "Enforcement action"),
+            ("Compliance actions", "Compliance action"),
+            ("Action needed", "Improvement action needed"),
+            ("Improvements required", "Improvement action needed"),
+            ("Meeting this standard", "Met this standard"),
+            ("Standard met", "Met this standard"),
+            ("Not meeting this standard", "Not met this standard"),
+            ("Standard not met", "Not met this standard"),
+        ]
     }
 )
 _DOMAIN_LOOKUP = {_key(d): d for d in DOMAINS}
@@ -133,36 +191,85 @@ def normalise_rating(value) -> tuple[str | None, str | None]:
     return None, None
 
 
-def parse_ratings(values, *, unknown: str = "raise", where: str | None = None, rows=None):
-    """Turn published rating strings into ``rating`` and ``rating_status`` columns.
+def unknown_rating_message(counts: dict, first_where: str | None) -> str:
+    """One sentence naming unknown rating values, how often each occurs, and where the first is."""
+    shown = ", ".join(f"{v!r} x {n:,}" for v, n in list(counts.items())[:8])
+    more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+    return (f"kept {sum(counts.values()):,} rating value(s) that are neither on the scale nor a "
+            f"known status as rating_status 'Unknown' (text in rating_text): {shown}{more}"
+            + (f"; first at {first_where}" if first_where else ""))
+
+
+def warn_unknown_ratings(frame: pd.DataFrame, where: str, *, id_column: str = "org_id",
+                         stacklevel: int = 3) -> dict:
+    """Warn once about the ``Unknown`` ratings of a loaded table; returns ``{text: count}``.
+
+    ``where`` names the source; the first row's organisation (``id_column``) is added.
+    """
+    if "rating_status" not in frame or "rating_text" not in frame:
+        return {}
+    bad = (frame["rating_status"] == "Unknown").to_numpy()
+    if not bad.any():
+        return {}
+    sub = frame.loc[bad]
+    counts = {str(v): int(n) for v, n in
+              sub["rating_text"].astype("object").value_counts(sort=False).items()}
+    first = sub.iloc[0]
+    at = where + (f", {id_column.replace('_', ' ')} {first[id_column]}" if id_column in sub else "")
+    if "domain" in sub and pd.notna(first["domain"]):
+        at += f", domain {first['domain']}"
+    warnings.warn(unknown_rating_message(counts, at), UnknownRatingWarning, stacklevel=stacklevel)
+    return counts
+
+
+def _strict_from(strict, unknown) -> bool:
+    if unknown is None:
+        return bool(strict)
+    if unknown not in {"raise", "keep"}:
+        raise ValueError(f"unknown must be 'raise' or 'keep', not {unknown!r}")
+    return unknown == "raise"
+
+
+def parse_ratings(values, *, strict: bool = False, unknown: str | None = None,
+                  where: str | None = None, rows=None, warn: bool = True):
+    """Turn published rating strings into ``rating``, ``rating_status`` and ``rating_text``.
 
     Parameters
     ----------
     values : array-like of str
         Ratings as published. Empty cells are treated as "No published rating".
-    unknown : {"raise", "keep"}
-        What to do with a value that is neither a rating nor a known status. ``"raise"`` raises
-        :class:`~cqc_research.errors.UnknownRatingError` naming the value and where it was
-        found; ``"keep"`` marks it ``Unknown`` in ``rating_status`` and warns.
+    strict : bool
+        A value that is neither a rating nor a known status (:data:`NON_SCALE`,
+        :data:`JUDGEMENTS`) raises :class:`~cqc_research.errors.UnknownRatingError` naming the
+        value and where it was found. By default it is kept: ``rating_status`` is ``Unknown``,
+        the text stays in ``rating_text``, and one :class:`UnknownRatingWarning` says how many
+        there were and where the first is.
+    unknown : {"raise", "keep"}, optional
+        The older spelling of ``strict`` (``"raise"`` is ``strict=True``).
     where : str, optional
-        A description of the source (file, sheet, column) used in the error message.
+        A description of the source (file, sheet, column) used in messages.
     rows : array-like of int, optional
-        Row numbers as the user would see them, aligned with ``values``, for the error message.
+        Row numbers as the user would see them, aligned with ``values``, for messages.
+    warn : bool
+        Warn about kept unknown values (callers that warn once per load pass False).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``rating`` (ordered categorical) and ``rating_status`` (categorical).
+        Columns ``rating`` (ordered categorical), ``rating_status`` (categorical,
+        :data:`STATUS_DTYPE`) and ``rating_text`` (the published text, stripped; NA when blank).
 
     Examples
     --------
     >>> parse_ratings(["Good", "requires improvement", "Not rated"])["rating"].tolist()
     ['Good', 'Requires improvement', nan]
+    >>> parse_ratings(["No action"])["rating_status"].tolist()
+    ['No action']
     """
-    if unknown not in {"raise", "keep"}:
-        raise ValueError(f"unknown must be 'raise' or 'keep', not {unknown!r}")
+    strict = _strict_from(strict, unknown)
     s = pd.Series(values, dtype="object").reset_index(drop=True)
-    blank = s.isna() | (s.astype(str).str.strip() == "")
+    text = s.where(s.isna(), s.astype(str).str.strip())
+    blank = s.isna() | (text == "")
     uniques = pd.unique(s[~blank])
     rating_map, status_map, bad = {}, {}, []
     for u in uniques:
@@ -171,26 +278,30 @@ def parse_ratings(values, *, unknown: str = "raise", where: str | None = None, r
             bad.append(u)
             st = "Unknown"
         rating_map[u], status_map[u] = r, st
-    if bad and unknown == "raise":
-        first = bad[0]
-        pos = int(np.flatnonzero((s == first).to_numpy())[0])
-        row = int(np.asarray(rows)[pos]) if rows is not None else None
-        raise UnknownRatingError(
-            f"unknown rating {first!r}; expected one of {RATINGS + NON_SCALE} "
-            f"(pass unknown='keep' to keep such values as 'Unknown')"
-            + (f" [{len(bad)} distinct unknown values]" if len(bad) > 1 else ""),
-            path=where,
-            row=row,
-        )
     if bad:
-        warnings.warn(f"{where or 'ratings'}: kept unknown rating values as 'Unknown': {bad[:5]}",
-                      stacklevel=2)
+        is_bad = s.isin(bad).to_numpy()
+        pos = int(np.flatnonzero(is_bad)[0])
+        row = int(np.asarray(rows)[pos]) if rows is not None else None
+        first_where = ", ".join(x for x in (where, f"row {row}" if row is not None else None) if x)
+        if strict:
+            raise UnknownRatingError(
+                f"unknown rating {s.iloc[pos]!r}; expected one of {RATINGS}, a status "
+                f"({NON_SCALE}) or a regulatory judgement ({JUDGEMENTS})"
+                + (f" [{len(bad)} distinct unknown values]" if len(bad) > 1 else ""),
+                path=where, row=row,
+                hint="strict=True stops at such values; without it they are kept as 'Unknown'",
+                cli_hint="--strict stops at such values; without it they are kept as 'Unknown'")
+        if warn:
+            counts = {str(v): int(n) for v, n in s[is_bad].value_counts(sort=False).items()}
+            warnings.warn(unknown_rating_message(counts, first_where or None),
+                          UnknownRatingWarning, stacklevel=2)
     rating = s.map(rating_map).where(~blank, None)
     status = s.map(status_map).where(~blank, "No published rating")
     return pd.DataFrame(
         {
             "rating": pd.Categorical(rating, dtype=RATING_DTYPE),
             "rating_status": pd.Categorical(status, dtype=STATUS_DTYPE),
+            "rating_text": pd.Categorical(text.where(~blank, None)),
         }
     )
 

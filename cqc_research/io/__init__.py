@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import DataFormatError
 
-__all__ = ["load", "detect_kind", "configure_parser", "run_command"]
+__all__ = ["load", "explain", "detect_kind", "configure_parser", "run_command"]
 
 
 def _norm(text) -> str:
@@ -92,7 +92,8 @@ def load(path, **kwargs):
     path : path
         A file or a CQC API folder.
     **kwargs
-        Passed to the chosen loader (e.g. ``unknown="keep"``).
+        Passed to the chosen loader (e.g. ``strict=True``, to stop at a rating value that is
+        neither on the scale nor a known status instead of keeping it as ``Unknown``).
 
     Returns
     -------
@@ -124,13 +125,119 @@ def load(path, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
+# How a file was read
+def _api_report(path: Path, data) -> "ReadReport":
+    import json
+    from collections import Counter
+
+    from .nhs.common import ReadReport
+
+    rep = ReadReport(path=path, kind="api_folder (CQC API records)" if path.is_dir()
+                     else "api_record (one CQC API record)")
+    files = sorted(path.glob("*/*.json")) if path.is_dir() else [path]
+    keys, levels, dayfirst, dereg = Counter(), Counter(), 0, 0
+    import re
+
+    for f in files:
+        try:
+            rec = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(rec, dict):
+            continue
+        levels["location" if "locationId" in rec else "provider"] += 1
+        keys.update(rec.keys())
+        for k in ("registrationDate", "deregistrationDate"):
+            if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", str(rec.get(k, ""))):
+                dayfirst += 1
+        dereg += str(rec.get("registrationStatus", "")).casefold() == "deregistered"
+    n = sum(levels.values())
+    rep.rows_read = rep.rows_kept = n
+    rep.notes.append("records read: " + ", ".join(f"{v:,} {k}s" for k, v in levels.items()))
+    lacking = {k: n - c for k, c in keys.items() if c < n}
+    if lacking:
+        rep.notes.append("fields some records lack (read as missing): " + ", ".join(
+            f"{k} ({v:,})" for k, v in sorted(lacking.items(), key=lambda kv: -kv[1])))
+    if dayfirst:
+        rep.notes.append(f"{dayfirst:,} registration dates were day-first (dd/mm/yyyy), read as such")
+    if dereg:
+        rep.notes.append(f"{dereg:,} deregistered organisations (kept, with their deregistration date)")
+    for name in ("history", "service_ratings"):
+        frame = getattr(data, name)
+        if "rating_status" in frame and len(frame):
+            counts = frame["rating_status"].value_counts()
+            counts = counts[(counts > 0) & (counts.index != "Rated")]
+            if len(counts):
+                rep.notes.append(f"{name}: values not on the rating scale, kept as statuses: "
+                                 + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return rep
+
+
+def _frame_report(path: Path, kind: str, frame) -> "ReadReport":
+    from .nhs.common import ColumnReport, ReadReport
+
+    rep = ReadReport(path=path, kind=kind, rows_kept=len(frame))
+    rep.rows_read = len(frame)
+    excluded = frame.attrs.get("excluded_rows") or {}
+    rep.dropped = {str(k): int(v) for k, v in excluded.items() if v}
+    rep.rows_read += sum(rep.dropped.values())
+    for i, (col, entry) in enumerate((frame.attrs.get("parse_report") or {}).items(), start=1):
+        miss = {t: int(entry.get(t) or 0) for t in ("missing", "suppressed", "unparseable")}
+        rep.columns.append(ColumnReport(i, str(col), "number", {k: v for k, v in miss.items() if v}))
+    rep.notes.append(f"output columns: {', '.join(map(str, frame.columns))}")
+    return rep
+
+
+def explain(path, **kwargs):
+    """Load a file and say how it was read.
+
+    Parameters
+    ----------
+    path : path
+        Anything :func:`load` accepts.
+    **kwargs
+        Passed to the loader.
+
+    Returns
+    -------
+    result, reports : DataFrame or ApiData, list of ReadReport
+        What :func:`load` returns, and one :class:`~cqc_research.io.nhs.common.ReadReport` per
+        file read (for the monthly A&E files: layout, header row, each source column and its
+        role, rows dropped and why, values read as missing, totals checked against the file's
+        own total row). ``print(report)`` shows one.
+
+    Examples
+    --------
+    >>> data, reports = explain("MSitAE-JANUARY-2019.csv")  # doctest: +SKIP
+    >>> print(reports[0])  # doctest: +SKIP
+    """
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind == "indicators":
+        from .nhs import detect_indicator_kind, load_ae_monthly
+
+        if detect_indicator_kind(path) == "ae_monthly":
+            return load_ae_monthly(path, with_report=True, **kwargs)
+    result = load(path, **kwargs)
+    if kind in {"api_folder", "api_record"}:
+        return result, [_api_report(path, result)]
+    return result, [_frame_report(path, result.attrs.get("kind", kind), result)]
+
+
+# ---------------------------------------------------------------------------------------------
 # CLI: cqc-research load FILE
 def configure_parser(parser) -> None:
     parser.add_argument("path", metavar="FILE", help="a CQC or NHS file, or a CQC API folder")
     parser.add_argument("--out", metavar="PARQUET", default=None,
                         help="where to write the tidy table (default: data/processed/<name>.parquet)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at a rating value that is neither on the scale nor a known status "
+                             "(by default it is kept as 'Unknown', counted and warned about)")
     parser.add_argument("--keep-unknown", action="store_true",
-                        help="keep unknown rating strings as 'Unknown' instead of stopping")
+                        help="(the default now; kept so that old scripts still run)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print how the file was read: kind and layout, header row, each column's "
+                             "role, rows dropped and why, values read as missing, totals checked")
 
 
 def _summary(frame: pd.DataFrame) -> list[str]:
@@ -156,11 +263,33 @@ def run_command(args) -> int:
     from .. import paths
     from ..cache import atomic_path
 
+    import warnings
+
+    from ..errors import CQCResearchError
+    from ..ratings import UnknownRatingWarning
+
     path = Path(args.path)
-    kind = detect_kind(path)
-    kwargs = {"unknown": "keep"} if args.keep_unknown and kind in {"latest_ratings", "api_folder", "api_record"} else {}
-    result = load(path, **kwargs)
+    try:
+        kind = detect_kind(path)
+        kwargs = {"strict": True} if getattr(args, "strict", False) and kind in {
+            "latest_ratings", "api_folder", "api_record"} else {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnknownRatingWarning)
+            if getattr(args, "explain", False):
+                result, reports = explain(path, **kwargs)
+            else:
+                result, reports = load(path, **kwargs), []
+    except DataFormatError as exc:  # the hint names command-line flags, not Python arguments
+        raise CQCResearchError(exc.for_command_line()) from None
+    for w in caught:
+        if issubclass(w.category, UnknownRatingWarning):
+            print(f"warning: {w.message} (--strict makes this an error)")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"{path}: {kind}")
+    for rep in reports:
+        print(rep)
+        print()
     if kind in {"latest_ratings", "active_locations"}:
         from .cqc_files import sheet_names
 

@@ -538,7 +538,8 @@ class ReadReport:
             out.append("columns (source -> role):")
             for c in self.columns:
                 out.append(f"  {c.position:>3} {c.source!r} -> {c.role}")
-        out.append(f"rows: {self.rows_read:,} read below the header, {self.rows_kept:,} kept")
+        below = " below the header" if self.header_row is not None else ""
+        out.append(f"rows: {self.rows_read:,} read{below}, {self.rows_kept:,} kept")
         for reason, n in self.dropped.items():
             out.append(f"  dropped {n:,}: {reason}")
         miss = [(c, tok, n) for c in self.columns for tok, n in c.missing.items() if n]
