@@ -24,9 +24,11 @@ from ..ratings import (
     RATING_DTYPE,
     SECTOR_DTYPE,
     STATUS_DTYPE,
+    _strict_from,
     normalise_domains,
     parse_ratings,
     sectors_of,
+    warn_unknown_ratings,
 )
 
 __all__ = [
@@ -99,11 +101,11 @@ LONG_COLUMNS = [
     "level", "org_id", "location_id", "location_ods_code", "location_name", "provider_id",
     "provider_ods_code", "provider_name", "care_home", "location_type", "inspection_category",
     "sector", "postcode", "local_authority", "region", "nhs_region", "service_group", "domain",
-    "rating", "rating_status", "publication_date", "report_type", "inherited", "url", "brand_id",
-    "brand_name",
+    "rating", "rating_status", "rating_text", "publication_date", "report_type", "inherited", "url",
+    "brand_id", "brand_name",
 ]
 _ORG_COLUMNS = [c for c in LONG_COLUMNS if c not in
-                {"service_group", "domain", "rating", "rating_status", "publication_date",
+                {"service_group", "domain", "rating", "rating_status", "rating_text", "publication_date",
                  "report_type", "inherited", "url"}]
 
 
@@ -166,15 +168,11 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     path = Path(path)
     kind = _kind(path)
     if kind == "ods":
-        fast = _read_ods_fast(path, sheet, required_headers)
-        if fast is not None:
-            return fast
         from .ods import read_ods
 
-        raw = read_ods(path, sheet, header=None)  # unusual layout: search for the header row
-        rows = raw.index.to_numpy()  # 1-based spreadsheet row numbers (empty rows are skipped)
-        grid = raw.astype(object).where(raw.notna(), None)
-    elif kind == "xlsx":
+        fast = _header_checked(read_ods(path, sheet, header="auto"), required_headers)
+        return fast if fast is not None else _read_ods_searching(path, sheet, required_headers)
+    if kind == "xlsx":
         from python_calamine import CalamineWorkbook
 
         wb = CalamineWorkbook.from_path(str(path))
@@ -191,29 +189,106 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
 
 
-def _read_ods_fast(path: Path, sheet, required_headers) -> pd.DataFrame | None:
-    """The vectorised path: :func:`read_ods` finds the header (the first full-width row).
+def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, pd.DataFrame]:
+    """:func:`read_table` for the ``sheets`` of an ODS workbook present in it, read in one pass.
 
-    Returns None when that row does not hold ``required_headers`` (compared case- and
-    punctuation-insensitively), so the caller can search row by row instead.
+    ``required`` maps each sheet to its ``required_headers``.
     """
+    from .ods import read_ods_sheets
+
+    frames = read_ods_sheets(path, list(sheets), header="auto", missing="skip")
+    out = {}
+    for sheet, frame in frames.items():
+        fast = _header_checked(frame, required.get(sheet))
+        del frame
+        frames[sheet] = None
+        out[sheet] = fast if fast is not None else _read_ods_searching(path, sheet,
+                                                                        required.get(sheet))
+    return out
+
+
+def _read_ods_searching(path: Path, sheet, required_headers) -> pd.DataFrame:
+    """An unusual layout (the first full-width row is not the header): search row by row."""
     from .ods import read_ods
 
-    frame = read_ods(path, sheet, header="auto")
+    raw = read_ods(path, sheet, header=None)
+    rows = raw.index.to_numpy()  # 1-based spreadsheet row numbers (empty rows are skipped)
+    grid = raw.astype(object).where(raw.notna(), None).reset_index(drop=True)
+    return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
+
+
+def _header_checked(frame: pd.DataFrame, required_headers) -> pd.DataFrame | None:
+    """The vectorised path: a frame read by :func:`read_ods` with ``header="auto"`` (the first
+    full-width row), tidied as :func:`read_table` returns it.
+
+    Returns None when that row does not hold ``required_headers`` (compared case- and
+    punctuation-insensitively), so the caller can search row by row instead. Columns stay
+    Arrow-backed strings; a column is only copied (stripped) when some value in it may start
+    or end with white space, which its bytes show without making Python strings.
+    """
     names = {_norm(c) for c in frame.columns}
     want = [_norm(h) for h in (required_headers or [])]
     if not all(any(n == w or n.startswith(w) for n in names) for w in want):
         return None
+    header_row = frame.attrs.get("header_row")
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.loc[:, [c for c in frame.columns if c and not c.startswith("Unnamed")]]
-    for col in frame.columns:  # blank or whitespace-only cells are missing, vectorised
-        stripped = frame[col].str.strip()
-        frame[col] = stripped.where(stripped != "")
-    frame = frame[frame.notna().any(axis=1)]
-    out = frame.reset_index(drop=True)  # pandas strings, missing as NaN: no per-cell Python objects
-    out.attrs["rows"] = frame.index.to_numpy()  # an array: pandas deep-copies attrs on every step
-    out.attrs["header_row"] = frame.attrs.get("header_row")
+    keep = [c for c in frame.columns if c and not c.startswith("Unnamed")]
+    columns = {}
+    changed = len(keep) < frame.shape[1]
+    for position, col in enumerate(frame.columns):
+        if not col or col.startswith("Unnamed"):
+            continue
+        values = frame.iloc[:, position]
+        if _may_need_strip(values):  # blank or whitespace-only cells are missing, vectorised
+            stripped = values.str.strip()
+            values = stripped.where(stripped != "")
+            changed = True
+        columns[col] = values
+    rows = frame.index.to_numpy()
+    del frame
+    out = pd.DataFrame(columns, copy=False)
+    if changed and len(out.columns):
+        filled = out.notna().any(axis=1).to_numpy()
+        if not filled.all():
+            out, rows = out[filled], rows[filled]
+    out = out.reset_index(drop=True)  # pandas strings, missing as NaN: no per-cell Python objects
+    out.attrs["rows"] = rows  # an array: pandas deep-copies attrs on every step
+    out.attrs["header_row"] = header_row
     return out
+
+
+def _may_need_strip(values: pd.Series) -> bool:
+    """Whether some value may be empty or start or end with white space (Unicode included).
+
+    Reads the Arrow buffers of a string column: a value may need stripping when its first or
+    last byte is at most 0x20 (ASCII white space and controls) or at least 0x80 (part of a
+    multi-byte character, which may be white space such as U+00A0). Other columns are True.
+    """
+    try:
+        import pyarrow as pa
+
+        chunks = pa.chunked_array(pa.array(values.array)).chunks
+    except (TypeError, ValueError, ImportError, pa.ArrowException):
+        return True
+    for chunk in chunks:
+        if not pa.types.is_large_string(chunk.type) and not pa.types.is_string(chunk.type):
+            return True
+        n = len(chunk)
+        if n == 0 or chunk.null_count == n:
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], width)[chunk.offset: chunk.offset + n + 1]
+        lengths = np.diff(offsets)
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        if (valid & (lengths == 0)).any():  # an empty string
+            return True
+        has = lengths > 0
+        data = np.frombuffer(chunk.buffers()[2], np.uint8)
+        first = data[offsets[:-1][has]]
+        last = data[offsets[1:][has] - 1]
+        if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
+            return True
+    return False
 
 
 def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -379,8 +454,9 @@ def _yes_no(values) -> pd.Series:
 
 # ---------------------------------------------------------------------------------------------
 # Latest ratings
-def load_latest_ratings(path, *, sheets=("Locations", "Providers"), unknown: str = "raise",
-                        duplicates: str = "raise", use_cache: bool = True) -> pd.DataFrame:
+def load_latest_ratings(path, *, sheets=("Locations", "Providers"), strict: bool = False,
+                        unknown: str | None = None, duplicates: str = "raise",
+                        use_cache: bool = True) -> pd.DataFrame:
     """Load CQC's "Latest ratings" file (ODS, XLSX or CSV) as one tidy long table.
 
     One row per organisation x service/population group x domain, with the columns of
@@ -396,9 +472,14 @@ def load_latest_ratings(path, *, sheets=("Locations", "Providers"), unknown: str
         of one sheet (its level is inferred from the columns).
     sheets : sequence of str
         Which sheets to read from a workbook; missing ``Providers`` sheets are tolerated.
-    unknown : {"raise", "keep"}
-        An unknown rating string raises an error naming the value, sheet and row, unless
-        ``"keep"`` (then ``rating_status`` is ``Unknown``).
+    strict : bool
+        By default a rating value that is neither on the scale nor a known status
+        (:data:`~cqc_research.ratings.NON_SCALE`, :data:`~cqc_research.ratings.JUDGEMENTS`) is
+        kept (``rating_status`` ``Unknown``, the text in ``rating_text``), counted and warned
+        about once (:class:`~cqc_research.ratings.UnknownRatingWarning`); ``strict=True`` makes
+        it an error naming the value, sheet and row.
+    unknown : {"raise", "keep"}, optional
+        The older spelling of ``strict`` (``"raise"`` is ``strict=True``).
     duplicates : {"raise", "drop"}
         Rows repeating the same organisation, service group and domain.
     use_cache : bool
@@ -414,9 +495,11 @@ def load_latest_ratings(path, *, sheets=("Locations", "Providers"), unknown: str
         With the file, sheet, row and column, for anything not in the expected form.
     """
     path = Path(path)
-    options = {"sheets": list(sheets), "unknown": unknown, "duplicates": duplicates, "v": 1}
+    unknown = "raise" if _strict_from(strict, unknown) else "keep"
+    options = {"sheets": list(sheets), "unknown": unknown, "duplicates": duplicates, "v": 2}
     frame = cached_frame(path, lambda: _build_latest(path, sheets, unknown, duplicates),
                          loader="latest_ratings", options=options, use_cache=use_cache)
+    warn_unknown_ratings(frame, str(path))
     frame.attrs.update({"source": str(path), "kind": "latest_ratings", "synthetic": is_synthetic(path)})
     frame.attrs.setdefault("sha256", sha256_file(path))
     return frame
@@ -431,70 +514,145 @@ def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
         parts.append(_tidy_sheet(head, "Locations" if level == "location" else "Providers", path, None,
                                  unknown))
     else:
-        present = sheet_names(path)
-        wanted = [s for s in sheets if s in present]
-        if not wanted:
-            raise DataFormatError(f"no sheet named {list(sheets)}; the workbook has {present}", path=path)
-        for sheet in wanted:
+        required = {}
+        for sheet in sheets:
             spec = _LOCATION_COLUMNS if sheet == "Locations" else _PROVIDER_COLUMNS
-            req = [spec[c][0] for c in _REQUIRED[sheet] if c != "domain"] + []
-            raw = read_table(path, sheet, required_headers=req)
-            parts.append(_tidy_sheet(raw, sheet, path, sheet, unknown))
+            required[sheet] = [spec[c][0] for c in _REQUIRED[sheet] if c != "domain"]
+        if kind == "ods":  # every sheet in one pass over the XML
+            raws = _read_ods_tables(path, sheets, required)
+        else:
+            present = sheet_names(path)
+            raws = {sheet: read_table(path, sheet, required_headers=required[sheet])
+                    for sheet in sheets if sheet in present}
+        if not raws:
+            raise DataFormatError(f"no sheet named {list(sheets)}; the workbook has "
+                                  f"{sheet_names(path)}", path=path)
+        for sheet in list(raws):
+            parts.append(_tidy_sheet(raws.pop(sheet), sheet, path, sheet, unknown))
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    del parts
+    out = _set_dtypes(out)  # categorical keys first: the duplicate check is then quick
     _check_duplicates(out, path, duplicates)
     if duplicates == "drop":
         out = out.drop_duplicates(["level", "org_id", "service_group", "domain"]).reset_index(drop=True)
-    return _set_dtypes(out.drop(columns=["_row", "_sheet"]))
+    return out.drop(columns=["_row", "_sheet"])
+
+
+_STR = pd.StringDtype(na_value=np.nan)  # pandas' default string dtype, Arrow-backed
+
+
+def _text(df: pd.DataFrame, col: str) -> pd.Series:
+    """A column as strings; a column absent from the file is all missing (still strings, so
+    that sheets concatenate without falling back to Python objects)."""
+    values = df[col] if col in df else None
+    if values is not None and values.dtype == _STR:
+        return values
+    if values is not None and values.notna().any():
+        return values.astype("object").where(values.notna(), None).astype(_STR)
+    import pyarrow as pa
+
+    return pd.Series(pd.array(pa.nulls(len(df), pa.large_string()), dtype=_STR), index=df.index)
+
+
+def _distinct(values: pd.Series, rows: np.ndarray):
+    """The distinct values of a column, so that a value-by-value rule runs once per value.
+
+    Returns ``(codes, uniques, first_rows)``: ``uniques`` (a list, in order of first
+    appearance, then None for missing cells) taken at ``codes`` gives every cell back, and
+    ``first_rows`` is the spreadsheet row of each unique's first cell, for error messages.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    n = len(uniques)
+    # in order of first appearance: a value is new where its code exceeds every earlier one
+    seen = np.maximum.accumulate(np.concatenate(([-1], codes[:-1]))) if len(codes) else codes
+    first = np.flatnonzero(codes > seen)
+    missing = codes < 0
+    first_rows = rows[first]
+    if missing.any():
+        first_rows = np.append(first_rows, rows[int(np.argmax(missing))])
+        codes = np.where(missing, n, codes)
+    else:
+        first_rows = np.append(first_rows, 0)
+    return codes, list(uniques) + [None], first_rows
+
+
+def _take_categorical(cat, codes: np.ndarray) -> pd.Categorical:
+    """The categorical ``cat`` (one entry per distinct value) taken at ``codes``."""
+    cat = pd.Categorical(cat)
+    return pd.Categorical.from_codes(np.asarray(cat.codes)[codes], dtype=cat.dtype)
 
 
 def _tidy_sheet(raw: pd.DataFrame, sheet_kind: str, path: Path, sheet, unknown) -> pd.DataFrame:
     spec = _LOCATION_COLUMNS if sheet_kind == "Locations" else _PROVIDER_COLUMNS
     rows = np.asarray(raw.attrs.pop("rows"))  # out of attrs before any copy is made
     df = _map_columns(raw, spec, path, sheet, _REQUIRED[sheet_kind])
+    del raw
     if df.empty:
         raise DataFormatError("the sheet has a header but no data rows", path=path, sheet=sheet)
     level = "location" if sheet_kind == "Locations" else "provider"
-    out = pd.DataFrame(index=df.index)
-    out["level"] = level
-    out["org_id"] = df["location_id"] if level == "location" else df["provider_id"]
+    n = len(df)
+    out = {"level": pd.Series(pd.array([level], dtype=_STR).take(np.zeros(n, np.int64)),
+                              index=df.index)}
+    out["org_id"] = _text(df, "location_id" if level == "location" else "provider_id")
     for col in ("location_id", "location_ods_code", "location_name", "provider_id", "provider_ods_code",
                 "provider_name"):
-        out[col] = df[col] if col in df else None
-    out["care_home"] = _yes_no(df["care_home"]) if "care_home" in df else pd.array([pd.NA] * len(df), dtype="boolean")
-    for col in ("location_type", "inspection_category"):
-        out[col] = df[col]
-    out["sector"] = sectors_of(df["inspection_category"])
-    for col in ("postcode", "local_authority", "region", "nhs_region"):
-        out[col] = df[col]
-    out["service_group"] = df["service_group"].fillna("Overall")
+        out[col] = _text(df, col)
     blank_org = out["org_id"].isna()
     if blank_org.any():
         i = int(np.flatnonzero(blank_org.to_numpy())[0])
         raise DataFormatError("empty organisation ID", path=path, sheet=sheet, row=int(rows[i]),
                               column=spec["location_id" if level == "location" else "provider_id"][0])
+    # value-by-value rules (yes/no, sector, domain, rating, date) run once per distinct value
+    if "care_home" in df and df["care_home"].notna().any():
+        codes, uniques, _ = _distinct(df["care_home"], rows)
+        out["care_home"] = pd.Series(_yes_no(uniques).array.take(codes), index=df.index)
+    else:
+        out["care_home"] = pd.Series(pd.array([pd.NA] * n, dtype="boolean"), index=df.index)
+    for col in ("location_type", "inspection_category"):
+        out[col] = _text(df, col)
+    codes, uniques, _ = _distinct(df["inspection_category"], rows)
+    out["sector"] = _take_categorical(sectors_of(uniques), codes)
+    for col in ("postcode", "local_authority", "region", "nhs_region"):
+        out[col] = _text(df, col)
+    out["service_group"] = _text(df, "service_group").fillna("Overall")
+    codes, uniques, first_rows = _distinct(df["domain"], rows)
     try:
-        out["domain"] = normalise_domains(df["domain"].fillna("Overall"), where=str(path))
+        domains = normalise_domains([v if v is not None else "Overall" for v in uniques],
+                                    where=str(path))
     except DataFormatError as exc:
         bad = exc.detail.split("'")[1] if "'" in exc.detail else None
-        i = int(np.flatnonzero((df["domain"] == bad).to_numpy())[0]) if bad is not None else 0
-        raise DataFormatError(exc.detail, path=path, sheet=sheet, row=int(rows[i]), column="Domain") from None
+        i = next((k for k, v in enumerate(uniques) if v == bad), 0) if bad is not None else 0
+        raise DataFormatError(exc.detail, path=path, sheet=sheet, row=int(first_rows[i]),
+                              column="Domain") from None
+    out["domain"] = _take_categorical(domains, codes)
+    codes, uniques, first_rows = _distinct(df["rating"], rows)
     try:
-        parsed = parse_ratings(df["rating"], unknown=unknown,
+        parsed = parse_ratings(uniques, unknown=unknown,
                                where=f"{path}, sheet {sheet!r}, column 'Latest Rating'" if sheet else
-                               f"{path}, column 'Latest Rating'", rows=rows)
+                               f"{path}, column 'Latest Rating'", rows=first_rows,
+                               warn=False)  # load_latest_ratings warns once, with counts
     except DataFormatError as exc:
         raise DataFormatError(exc.detail, path=path, sheet=sheet, row=exc.row, column="Latest Rating") from None
-    out["rating"] = parsed["rating"].array
-    out["rating_status"] = parsed["rating_status"].array
-    out["publication_date"] = parse_dates(df["publication_date"], path=path, sheet=sheet,
-                                          column="Publication Date", rows=rows).to_numpy()
-    out["report_type"] = df["report_type"]
-    out["inherited"] = _yes_no(df["inherited"])
+    out["rating"] = _take_categorical(parsed["rating"], codes)
+    out["rating_status"] = _take_categorical(parsed["rating_status"], codes)
+    if "rating_text" in parsed:  # strings until the sheets are joined, then categorical
+        text = parsed["rating_text"].astype("object")
+        out["rating_text"] = pd.Series(pd.array(text.where(text.notna(), None).tolist(),
+                                                dtype=_STR).take(codes), index=df.index)
+    codes, uniques, first_rows = _distinct(df["publication_date"], rows)
+    dates = parse_dates(uniques, path=path, sheet=sheet, column="Publication Date",
+                        rows=first_rows).to_numpy()
+    out["publication_date"] = pd.Series(dates[codes], index=df.index)
+    out["report_type"] = _text(df, "report_type")
+    codes, uniques, _ = _distinct(df["inherited"], rows)
+    out["inherited"] = pd.Series(_yes_no(uniques).array.take(codes), index=df.index)
     for col in ("url", "brand_id", "brand_name"):
-        out[col] = df[col]
-    out["_row"] = rows
-    out["_sheet"] = sheet
-    return out[LONG_COLUMNS + ["_row", "_sheet"]]
+        out[col] = _text(df, col)
+    out["_row"] = pd.Series(rows, index=df.index)
+    out["_sheet"] = pd.Series(pd.array([sheet], dtype=object).take(np.zeros(n, np.int64)),
+                              index=df.index)
+    return pd.DataFrame({c: out[c] for c in LONG_COLUMNS + ["_row", "_sheet"]}, copy=False)
 
 
 _CATEGORY_COLUMNS = ("level", "location_type", "inspection_category", "local_authority", "region",
@@ -506,7 +664,13 @@ _STRING_COLUMNS = ("org_id", "location_id", "location_ods_code", "location_name"
 def _set_dtypes(out: pd.DataFrame) -> pd.DataFrame:
     """The documented dtypes of the long ratings table (after sheets are concatenated)."""
     for col in _CATEGORY_COLUMNS:
-        out[col] = out[col].astype("object").astype("category")
+        values = out[col]
+        # Arrow strings straight to categories; other columns (CSV/XLSX) through objects
+        out[col] = (values if values.dtype == _STR else values.astype("object")).astype("category")
+    if "rating_text" in out:
+        values = out["rating_text"]
+        out["rating_text"] = (values if values.dtype == _STR else values.astype("object")
+                              ).astype("category")
     for col in _STRING_COLUMNS:
         out[col] = out[col].astype("string")
     out["sector"] = pd.Categorical(out["sector"], dtype=SECTOR_DTYPE)

@@ -24,28 +24,30 @@ import pandas as pd
 
 from .. import paths
 from ..cache import atomic_path
-from ..errors import DataFormatError
+from ..errors import DataFormatError, UnknownRatingError
 from ..provenance import is_synthetic
 from ..ratings import (
     DOMAIN_DTYPE,
     RATING_DTYPE,
     SECTOR_DTYPE,
     STATUS_DTYPE,
+    _strict_from,
     normalise_domain,
     normalise_rating,
     sector_of,
+    warn_unknown_ratings,
 )
 
 __all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = [
     "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
-    "report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status",
+    "report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status", "rating_text",
     "source", "organisation_id", "framework",
 ]
 SERVICE_COLUMNS = [
     "org_id", "report_date", "report_link_id", "service", "service_name", "domain", "rating",
-    "rating_status", "source", "organisation_id",
+    "rating_status", "rating_text", "source", "organisation_id",
 ]
 _TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
            "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
@@ -92,10 +94,37 @@ def _rating(value, where: str, unknown: str):
         if value is None or str(value).strip() == "":
             return None, "No published rating"
         if unknown == "raise":
-            raise DataFormatError(f"unknown rating {value!r}; expected a CQC rating or non-scale status "
-                                  "(pass unknown='keep' to keep it as 'Unknown')", path=where)
+            raise UnknownRatingError(
+                f"unknown rating {value!r}; expected a CQC rating, a non-scale status or a regulatory "
+                "judgement", path=where,
+                hint="strict=True stops at such values; without it they are kept as 'Unknown'",
+                cli_hint="--strict stops at such values; without it they are kept as 'Unknown'")
         return None, "Unknown"
     return rating, status
+
+
+def _text(value):
+    """The published rating text (stripped), or None when blank."""
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def _api_dates(values) -> pd.Series:
+    """API dates: ISO (``2013-11-04``, with or without a time), else day-first (``04/11/2013``)."""
+    s = pd.Series(values, dtype="object")
+    out = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    todo = out.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    if todo.any():
+        out[todo] = pd.to_datetime(s[todo].astype(str).str.strip().str[:10], errors="coerce",
+                                   format="%d/%m/%Y")
+    return out
+
+
+def _warn_unknown(tables: dict, where: str) -> None:
+    """One warning for the rating values kept as 'Unknown' in history and service ratings."""
+    parts = [tables[t][["org_id", "domain", "rating_status", "rating_text"]]
+             for t in ("history", "service_ratings") if t in tables and "rating_text" in tables[t]]
+    if parts:
+        warn_unknown_ratings(pd.concat(parts, ignore_index=True), where, stacklevel=4)
 
 
 def _domain(name, where):
@@ -191,10 +220,11 @@ class _Collector:
             domain = _domain(name, f"{where} ({jpath})")
             self.history.append({**base, "report_date": d, "inspection_date": visits.get(lk),
                                  "report_link_id": lk, "domain": domain, "rating": rating,
-                                 "rating_status": status, "source": source, "organisation_id": of})
+                                 "rating_status": status, "rating_text": _text(value), "source": source,
+                                 "organisation_id": of})
             if org is not None:
                 self.ratings.append({**org, "service_group": "Overall", "domain": domain, "rating": rating,
-                                     "rating_status": status, "publication_date": d,
+                                     "rating_status": status, "rating_text": _text(value), "publication_date": d,
                                      "report_type": org["level"].capitalize(), "inherited": of is not None,
                                      "url": None})
 
@@ -208,10 +238,11 @@ class _Collector:
             domain = _domain(name, f"{where} ({jpath})")
             self.services.append({"org_id": org_id, "report_date": date, "report_link_id": link,
                                   "service": sid, "service_name": sname, "domain": domain, "rating": rating,
-                                  "rating_status": status, "source": source, "organisation_id": org_from})
+                                  "rating_status": status, "rating_text": _text(value), "source": source,
+                                  "organisation_id": org_from})
             if org is not None:
                 self.ratings.append({**org, "service_group": sname, "domain": domain, "rating": rating,
-                                     "rating_status": status, "publication_date": date,
+                                     "rating_status": status, "rating_text": _text(value), "publication_date": date,
                                      "report_type": "Core Service", "inherited": org_from is not None,
                                      "url": None})
 
@@ -230,7 +261,9 @@ class _Collector:
         for frame, cols in ((history, ("report_date", "inspection_date")), (services, ("report_date",)),
                             (ratings, ("publication_date",))):
             for c in cols:
-                frame[c] = pd.to_datetime(frame[c], errors="coerce", format="ISO8601")
+                frame[c] = _api_dates(frame[c])
+        for frame in (history, services, ratings):
+            frame["rating_text"] = frame["rating_text"].astype("object").astype("category")
         for frame in (history, ratings):
             frame["sector"] = pd.Categorical(frame["sector"], dtype=SECTOR_DTYPE)
         # a report listed in both current and historic ratings is kept once (the current copy)
@@ -246,7 +279,7 @@ class _Collector:
             if frame.empty:
                 continue
             for c in ("registration_date", "deregistration_date", "last_inspection_date", "last_report_date"):
-                frame[c] = pd.to_datetime(frame[c], errors="coerce", format="ISO8601")
+                frame[c] = _api_dates(frame[c])
             frame["sector"] = pd.Categorical(frame["sector"], dtype=SECTOR_DTYPE)
             frame["care_home"] = frame["care_home"].astype("boolean")
             frame["number_of_beds"] = pd.to_numeric(frame["number_of_beds"], errors="coerce")
@@ -268,9 +301,13 @@ def _read_json(path: Path):
                               path=path) from None
 
 
-def load_api_record(path, *, unknown: str = "raise") -> ApiData:
-    """Load a single ``/locations/{id}`` or ``/providers/{id}`` response file."""
+def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -> ApiData:
+    """Load a single ``/locations/{id}`` or ``/providers/{id}`` response file.
+
+    ``strict`` and ``unknown`` are as in :func:`load_api_folder`.
+    """
     path = Path(path)
+    unknown = "raise" if _strict_from(strict, unknown) else "keep"
     rec = _read_json(path)
     if not isinstance(rec, dict):
         raise DataFormatError("expected a JSON object (one organisation)", path=path)
@@ -280,18 +317,21 @@ def load_api_record(path, *, unknown: str = "raise") -> ApiData:
                               "location or provider record", path=path)
     col = _Collector(unknown)
     col.add(rec, path, level)
-    return ApiData(**col.frames(), source=str(path), synthetic=is_synthetic(path), files=1)
+    tables = col.frames()
+    _warn_unknown(tables, str(path))
+    return ApiData(**tables, source=str(path), synthetic=is_synthetic(path), files=1)
 
 
 def _folder_key(folder: Path, files: list[Path], unknown: str) -> str:
-    h = hashlib.sha256(f"v2|{unknown}".encode())
+    h = hashlib.sha256(f"v3|{unknown}".encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:32]
 
 
-def load_api_folder(folder, *, unknown: str = "raise", use_cache: bool = True, progress: bool = False) -> ApiData:
+def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None, use_cache: bool = True,
+                    progress: bool = False) -> ApiData:
     """Load a folder of CQC API responses (as written by ``cqc-research sync-api``).
 
     Parameters
@@ -299,8 +339,15 @@ def load_api_folder(folder, *, unknown: str = "raise", use_cache: bool = True, p
     folder : path
         Holds ``locations/*.json`` and optionally ``providers/*.json`` (list pages
         ``list_*.json`` are read for their totals only).
-    unknown : {"raise", "keep"}
-        What to do with a rating string that is not a CQC rating or status.
+    strict : bool
+        By default a rating value that is neither on the scale, nor a known status, nor a
+        regulatory judgement of older records (``No action``, ``Compliance action``, ...; see
+        :data:`~cqc_research.ratings.JUDGEMENTS`) is kept: ``rating_status`` ``Unknown``, the text
+        in ``rating_text``, one :class:`~cqc_research.ratings.UnknownRatingWarning` with the count
+        and where the first was found. ``strict=True`` raises
+        :class:`~cqc_research.errors.UnknownRatingError` naming the file and JSON path.
+    unknown : {"raise", "keep"}, optional
+        The older spelling of ``strict`` (``"raise"`` is ``strict=True``).
     use_cache : bool
         Cache the tables as Parquet, keyed by the folder's file names, sizes and times.
     progress : bool
@@ -319,12 +366,14 @@ def load_api_folder(folder, *, unknown: str = "raise", use_cache: bool = True, p
         raise DataFormatError("no locations/*.json or providers/*.json files; expected a folder laid out "
                               "like the CQC API sync", path=folder)
     files = loc_files + prov_files
+    unknown = "raise" if _strict_from(strict, unknown) else "keep"
     key = _folder_key(folder, files, unknown)
     cache = paths.processed_dir() / "cache" / f"api-{key}"
     synthetic = is_synthetic(folder)
     if use_cache and (cache / "done").is_file():
         try:
             tables = {t: pd.read_parquet(cache / f"{t}.parquet") for t in _TABLES}
+            _warn_unknown(tables, str(folder))
             return ApiData(**tables, source=str(folder), synthetic=synthetic, files=len(files))
         except Exception:  # a corrupt entry is rebuilt, never trusted
             shutil.rmtree(cache, ignore_errors=True)
@@ -340,6 +389,7 @@ def load_api_folder(folder, *, unknown: str = "raise", use_cache: bool = True, p
             raise DataFormatError("expected a JSON object (one organisation)", path=f)
         col.add(rec, f, "location" if f.parent.name == "locations" else "provider")
     tables = col.frames()
+    _warn_unknown(tables, str(folder))
     if use_cache:
         try:
             tmp = cache.with_name(cache.name + ".partial")
