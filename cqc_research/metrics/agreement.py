@@ -372,6 +372,18 @@ def agreement_crosstabs(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUES
                         reference: str = "Overall", by=None) -> pd.DataFrame:
     """Every reference x domain cross-tabulation, as one tidy table.
 
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings: one row per organisation, one ``RATING_DTYPE`` column per domain
+        (``io.cqc_files.ratings_wide``).
+    domains : sequence of str
+        The domains cross-tabulated against ``reference`` (default: the five key questions).
+    reference : str
+        The reference column (default ``"Overall"``).
+    by : str or list of str, optional
+        Split into groups, e.g. ``["sector", "level"]``.
+
     Returns
     -------
     pandas.DataFrame
@@ -527,8 +539,23 @@ def pairwise_agreement(data: pd.DataFrame, *, domains: Sequence[str] = DOMAINS, 
                        seed=0) -> pd.DataFrame:
     """Agreement and weighted kappa for every pair of domains.
 
-    Parameters are as for :func:`domain_agreement`; ``domains`` defaults to Overall and the
-    five key questions.
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings: one row per organisation, one ``RATING_DTYPE`` column per domain
+        (``io.cqc_files.ratings_wide``).
+    domains : sequence of str
+        The domains paired with each other (default: Overall and the five key questions).
+    by : str or list of str, optional
+        Split into groups, e.g. ``["sector", "level"]``.
+    ci : {"wilson", "bootstrap"}
+        Interval method, as for :func:`domain_agreement`.
+    alpha : float
+        1 - confidence level.
+    n_boot : int
+        Bootstrap replicates (``ci="bootstrap"``).
+    seed : int
+        Bootstrap seed (results are reproducible).
 
     Returns
     -------

@@ -352,6 +352,31 @@ def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_
     Areas are matched on ``code`` (a column of ``summary`` holding ONS codes) when given, else on
     :func:`normalise_area_name` of ``area`` against ``org_name``. ``attrs["linkage"]`` lists
     the areas on either side that found no partner.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        An area summary, e.g. from :func:`area_summary` (one row per area, or per area and sector).
+    rates : pandas.DataFrame
+        The output of :func:`dtoc_rates` (``org_code, org_name, dtoc_per_100k, ...``).
+    area : str
+        The column of ``summary`` naming the area (default ``"local_authority"``).
+    code : str, optional
+        A column of ``summary`` with ONS area codes; when given, areas are joined on it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``summary`` (row order kept; a left join) plus ``org_code, dtoc_days, population_65plus,
+        dtoc_per_100k, dtoc_ci_low, dtoc_ci_high, days_per_day_per_100k, months_missing``, NaN
+        where an area has no delayed-transfer figures. ``attrs["linkage"]`` holds
+        ``areas_without_dtoc`` (a list of area names) and ``dtoc_areas_without_ratings`` (a count).
+
+    Raises
+    ------
+    DataFormatError
+        ``area`` is not a column of ``summary``, or two delayed-transfer areas share a
+        normalised name (join on codes instead).
     """
     if area not in summary.columns:
         raise DataFormatError(f"summary has no area column {area!r}", column=area)

@@ -632,6 +632,11 @@ def event_study(
 def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
     """The summary contrasts of an :func:`event_study` result as a tidy DataFrame.
 
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        The output of :func:`event_study`; the contrasts are read from its ``attrs["contrasts"]``.
+
     Returns
     -------
     pandas.DataFrame

@@ -23,6 +23,8 @@ def rating_mix(data: pd.DataFrame, *, by, rating: str = "rating", alpha: float =
     rating : str
         An ordered-categorical rating column; rows without a scale rating are counted apart in
         ``n_not_rated``, never dropped silently.
+    alpha : float
+        1 - confidence level of the Wilson intervals (default 0.05, 95% intervals).
 
     Returns
     -------
@@ -59,7 +61,27 @@ def data_freshness(data: pd.DataFrame, *, date: str = "publication_date", by="se
                    as_of=None) -> pd.DataFrame:
     """How old the ratings are: per group, the newest and oldest publication date, the median
     age in months, and the share of ratings published more than two and four years before
-    ``as_of`` (default: the newest date in the data)."""
+    ``as_of`` (default: the newest date in the data).
+
+    Ages are measured in months of 30.4375 days; rows without a date are left out.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per rating, with a datetime column ``date``.
+    date : str
+        The publication-date column (default ``"publication_date"``).
+    by : str or list of str
+        Grouping columns (default ``"sector"``).
+    as_of : date-like, optional
+        The date ages are measured to; default the newest date in ``data``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``[*by], n, oldest, newest, median_age_months, share_older_than_2y,
+        share_older_than_4y, as_of`` (shares as proportions, to three decimals).
+    """
     by = [by] if isinstance(by, str) else list(by)
     d = data.dropna(subset=[date])
     as_of = pd.Timestamp(as_of) if as_of is not None else d[date].max()
@@ -82,8 +104,29 @@ def source_agreement(a: pd.DataFrame, b: pd.DataFrame, *, key: str = "org_id",
                      column: str = "Overall") -> pd.DataFrame:
     """Do two sources (e.g. the Latest ratings workbook and the API) give the same rating?
 
-    Returns a one-row frame: organisations in each source, in both, and the share of those in
-    both whose ``column`` ratings are equal.
+    Parameters
+    ----------
+    a, b : pandas.DataFrame
+        The two sources, one row per organisation.
+    key : str
+        The organisation identifier both share (default ``"org_id"``).
+    column : str
+        The rating compared (default ``"Overall"``); compared as text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``n_a, n_b`` (distinct organisations in each source), ``n_both`` (joined rows),
+        ``n_both_rated`` (rated in both), ``n_same`` and ``share_same`` (of ``n_both_rated``; NaN
+        when none).
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"org_id": ["1", "2", "3"], "Overall": ["Good", "Good", "Inadequate"]})
+    >>> b = pd.DataFrame({"org_id": ["2", "3", "4"], "Overall": ["Good", "Good", "Good"]})
+    >>> source_agreement(a, b)[["n_both", "n_same", "share_same"]]
+       n_both  n_same  share_same
+    0       2       1         0.5
     """
     both = a[[key, column]].merge(b[[key, column]], on=key, suffixes=("_a", "_b"))
     rated = both.dropna()
