@@ -23,7 +23,9 @@ __all__ = [
     "GP_LAYOUTS",
     "write_gp_payments",
     "AE_MONTHLY_HEADER",
+    "AE_MONTHLY_HEADERS_2018",
     "write_ae_monthly",
+    "write_ae_by_provider",
     "write_ae_tidy",
     "write_shmi",
     "write_staff_survey",
@@ -291,8 +293,21 @@ def _ae_tidy_input(frame: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def write_ae_monthly(frame: pd.DataFrame, folder) -> list[Path]:
-    """Write official monthly A&E CSVs (22 columns, ``MSitAE-<MONTH>-<YEAR>``, a ``TOTAL`` row).
+#: The monthly CSV headers of April 2018 to March 2020 and of April to July 2020 (16 columns:
+#: no booked appointments), keyed by the 22-column header they stand for.
+AE_MONTHLY_HEADERS_2018 = {
+    "A&E attendances Type 1": "Number of A&E attendances Type 1",
+    "A&E attendances Type 2": "Number of A&E attendances Type 2",
+    "A&E attendances Other A&E Department": "Number of A&E attendances Other A&E Department",
+    "Attendances over 4hrs Type 1": "Number of attendances over 4hrs Type 1",
+    "Attendances over 4hrs Type 2": "Number of attendances over 4hrs Type 2",
+    "Attendances over 4hrs Other Department": "Number of attendances over 4hrs Other A&E Department",
+}
+_AE_BOOKED = {h for h in AE_MONTHLY_HEADER if "Booked" in h}
+
+
+def write_ae_monthly(frame: pd.DataFrame, folder, *, layout: str = "csv-2020-booked") -> list[Path]:
+    """Write official monthly A&E CSVs (``MSitAE-<MONTH>-<YEAR>``, a ``TOTAL`` row), in one of the published layouts.
 
     Parameters
     ----------
@@ -308,15 +323,24 @@ def write_ae_monthly(frame: pd.DataFrame, folder) -> list[Path]:
     folder : str or Path
         Files are written as ``<folder>/monthly-ae-<month>-<year>.csv`` (e.g.
         ``monthly-ae-march-2019.csv``), one per month, the ``TOTAL`` row last.
+    layout : {"csv-2020-booked", "csv-2020", "csv-2018"}
+        The 22 columns of August 2020 onwards (:data:`AE_MONTHLY_HEADER`); the 16 columns of
+        April to July 2020 (no booked-appointment columns: booked counts are part of the
+        attendances); or the 16 columns of April 2018 to March 2020 (``Number of A&E
+        attendances Type 1``, ...; see :data:`AE_MONTHLY_HEADERS_2018`).
 
     Returns
     -------
     list of Path
         The files written, in month order.
     """
+    if layout not in {"csv-2020-booked", "csv-2020", "csv-2018"}:
+        raise ValueError(f"layout must be 'csv-2020-booked', 'csv-2020' or 'csv-2018', not {layout!r}")
     data = _ae_tidy_input(frame)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if layout != "csv-2020-booked":  # no booked columns: booked counts are in the attendances
+        data = data.assign(booked_attendances=0, booked_breaches=0)
     for c in ("booked_attendances", "booked_breaches", "other_emergency_admissions", "dta_4_12",
               "dta_12plus"):
         if c not in data:
@@ -357,11 +381,132 @@ def write_ae_monthly(frame: pd.DataFrame, folder) -> list[Path]:
             out[h] = [_fmt_number(x) for x in nums[h]]
         total = ["TOTAL", "-", "-", "-", *(_fmt_number(x) for x in nums.sum(min_count=1))]
         out.loc[len(out)] = total
+        if layout != "csv-2020-booked":
+            out = out.drop(columns=sorted(_AE_BOOKED))
+        if layout == "csv-2018":
+            out = out.rename(columns=AE_MONTHLY_HEADERS_2018)
         target = folder / f"monthly-ae-{month:%B}-{month:%Y}.csv".lower()
         with atomic_path(target) as tmp:
             out.to_csv(tmp, index=False)
         written.append(target)
     return written
+
+
+_BY_PROVIDER_TYPES = ["Type 1 Departments - Major A&E", "Type 2 Departments - Single Specialty",
+                      "Type 3 Departments - Other A&E/Minor Injury Unit"]
+
+
+def write_ae_by_provider(frame: pd.DataFrame, path, *, layout: str = "workbook-2017") -> Path:
+    """Write one month as an NHS England 'A&E by provider' workbook (``.xlsx``), the form of 2015-18.
+
+    The sheet has the published preamble (``Title:``, ``Period:``, ``Source:``, ...), a group
+    row (``A&E attendances``, ``A&E attendances > 4 hours ...``, ``Emergency Admissions``;
+    ``layout="workbook-2017"`` adds the ``less than 4 hours`` and percentage groups) above
+    column names that repeat under each group, an ``England`` row of totals, percentage columns
+    with ``N/A`` (2015) or ``-`` (2017) where there are no type 1 attendances, and a blank row.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The NHS-R tidy form for **one month** (see :func:`write_ae_monthly`; ``org_name`` and
+        ``parent_org`` optional).
+    path : str or Path
+        The ``.xlsx`` to write.
+    layout : {"workbook-2017", "workbook-2015"}
+
+    Returns
+    -------
+    Path
+    """
+    import openpyxl
+
+    if layout not in {"workbook-2015", "workbook-2017"}:
+        raise ValueError(f"layout must be 'workbook-2015' or 'workbook-2017', not {layout!r}")
+    data = _ae_tidy_input(frame)
+    months = data["period"].unique()
+    if len(months) != 1:
+        raise ValueError("an 'A&E by provider' workbook holds one month; got "
+                         f"{len(months)} months")
+    month = pd.Timestamp(months[0])
+    for c in ("org_name", "parent_org"):
+        if c not in data:
+            data[c] = data["org_code"] if c == "org_name" else "-"
+    wide = data.pivot_table(index="org_code", columns="type", values=["attendances", "breaches",
+                            "admissions"], aggfunc="sum", fill_value=0, observed=True)
+    first = data.groupby("org_code")[["org_name", "parent_org"]].first()
+
+    def col(q, t):
+        return wide[(q, t)] if (q, t) in wide else pd.Series(0, index=wide.index)
+
+    att = [col("attendances", t) for t in ("type1", "type2", "other")]
+    br = [col("breaches", t) for t in ("type1", "type2", "other")]
+    adm = [col("admissions", t) for t in ("type1", "type2", "other")]
+    na = "N/A" if layout == "workbook-2015" else "-"
+
+    def pct(ok, n):
+        return [na if d == 0 else float(o) / float(d) for o, d in zip(ok, n, strict=True)]
+
+    cols = [("", "Code", list(wide.index)), ("", "Region", list(first["parent_org"])),
+            ("", "Name", list(first["org_name"]))]
+    g_att = "A&E attendances"
+    cols += [(g_att if i == 0 else "", name, list(att[i])) for i, name in enumerate(_BY_PROVIDER_TYPES)]
+    cols.append(("", "Total attendances", list(sum(att))))
+    if layout == "workbook-2017":
+        g_in = "A&E attendances less than 4 hours from arrival to admission, transfer or discharge"
+        cols += [(g_in if i == 0 else "", name, list(att[i] - br[i]))
+                 for i, name in enumerate(_BY_PROVIDER_TYPES)]
+        cols.append(("", "Total Attendances < 4 hours", list(sum(att) - sum(br))))
+        g_br = "A&E attendances greater than 4 hours from arrival to admission, transfer or discharge"
+    else:
+        g_br = "A&E attendances > 4 hours from arrival to admission, transfer or discharge"
+    cols += [(g_br if i == 0 else "", name, list(br[i])) for i, name in enumerate(_BY_PROVIDER_TYPES)]
+    cols.append(("", "Total Attendances > 4 hours", list(sum(br))))
+    g_pct = "Percentage of attendances within 4 hours" if layout == "workbook-2017" else ""
+    cols += [(g_pct, "Percentage in 4 hours or less (type 1)", pct(att[0] - br[0], att[0])),
+             ("", "Percentage in 4 hours or less (all)", pct(sum(att) - sum(br), sum(att)))]
+    cols += [("Emergency Admissions", "Emergency Admissions via Type 1 A&E", list(adm[0])),
+             ("", "Emergency Admissions via Type 2 A&E", list(adm[1])),
+             ("", "Emergency Admissions via Type 3 and 4 A&E", list(adm[2])),
+             ("", "Total Emergency Admissions via A&E", list(sum(adm))),
+             ("", "Other Emergency admissions (i.e not via A&E)", [0] * len(wide)),
+             ("", "Total Emergency Admissions", list(sum(adm))),
+             ("", "Number of patients spending >4 hours from decision to admit to admission",
+              [0] * len(wide)),
+             ("", "Number of patients spending >12 hours from decision to admit to admission",
+              [0] * len(wide))]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Provider Level Data" if layout == "workbook-2017" else "A&E Data"
+    preamble = [("Title:", "A&E Attendances & Emergency Admission monthly statistics, NHS and "
+                 "independent sector organisations in England"), None,
+                ("Summary:", "A&E attendances, performance and emergency admissions"), None,
+                ("Period:", f"{month:%B %Y}"), ("Source:", "Unify2 data collection - MSitAE"),
+                ("Basis:", "Provider"), ("Published:", ""), ("Revised:", ""),
+                ("Status:", "Published"), ("Contact:", "england.nhsdata@nhs.net"), None,
+                ("Provider Level Data",)]
+    for line in preamble:
+        ws.append(list(line) if line else [])
+    ws.append([g for g, _, _ in cols])
+    ws.append([h for _, h, _ in cols])
+    totals = []
+    for g, h, v in cols:
+        if h in ("Code", "Region"):
+            totals.append("-")
+        elif h == "Name":
+            totals.append("England")
+        elif h.startswith("Percentage"):
+            totals.append(None)
+        else:
+            totals.append(float(sum(v)))
+    ws.append(totals)
+    ws.append([])
+    for i in range(len(wide)):
+        ws.append([v[i] if not isinstance(v[i], np.generic) else v[i].item() for _, _, v in cols])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return path
 
 
 def write_ae_tidy(frame: pd.DataFrame, path) -> Path:
