@@ -187,7 +187,27 @@ class OrderedLogit:
         self.maxiter = maxiter
 
     def fit(self, X, y) -> OrderedLogit:
-        """Fit on ``X`` (n x p numbers) and rating codes ``y`` (0..3)."""
+        """Fit on ``X`` (n x p numbers) and rating codes ``y`` (0..3).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            The predictors, numbers without missing values; each is standardised with this
+            sample's mean and standard deviation (kept as ``mean_`` and ``sd_``).
+        y : array-like of int, shape (n,)
+            Rating codes, 0 = Inadequate to 3 = Outstanding; at least two distinct values.
+
+        Returns
+        -------
+        OrderedLogit
+            ``self``, fitted: ``result_`` is the statsmodels result, ``levels_`` the codes seen and
+            ``n_`` the sample size.
+
+        Raises
+        ------
+        ValueError
+            A predictor is constant, or ``y`` takes a single value.
+        """
         from statsmodels.miscmodels.ordinal_model import OrderedModel
 
         X = np.asarray(X, dtype=float)
@@ -211,7 +231,19 @@ class OrderedLogit:
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of the four ratings (n x 4, Inadequate..Outstanding)."""
+        """Probabilities of the four ratings (n x 4, Inadequate..Outstanding).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            The predictors, in the columns used by :meth:`fit`; standardised with the training
+            means and standard deviations.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n, 4)
+            Each row sums to 1; ratings not seen in training have probability 0.
+        """
         Z = (np.asarray(X, dtype=float) - self.mean_) / self.sd_
         p = np.asarray(self.result_.model.predict(self.result_.params, exog=Z))
         out = np.zeros((len(Z), K))
@@ -285,6 +317,20 @@ def stratified_folds(y, folds: int = 5, seed=0) -> np.ndarray:
 
     Each class's members are shuffled and dealt round the folds, continuing from where the
     previous class stopped, so fold sizes differ by at most one.
+
+    Parameters
+    ----------
+    y : array-like
+        The class of each row (e.g. rating codes).
+    folds : int
+        Number of folds, at least 2 and at most ``len(y)``.
+    seed : int or numpy.random.Generator seed
+        The shuffle's seed; the same seed gives the same folds.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        The fold (0 to ``folds - 1``) of each row, in the order of ``y``.
 
     Examples
     --------
@@ -367,6 +413,9 @@ class CVResult:
         p_<rating>..., p_good_or_better``, indexed like ``data``.
     per_fold : DataFrame
         ``fold, n_train, n_test, modal_class, accuracy, modal_share``.
+    notes : list of str
+        Free-text remarks for the reader; :func:`cross_validated_prediction` leaves it empty (its
+        warning is ``summary["note"]``).
     """
 
     summary: pd.DataFrame

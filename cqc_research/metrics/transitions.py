@@ -448,6 +448,9 @@ def improvement_from(
         Count the first ``rating`` of each journey only.
     alpha : float
         1 - confidence level.
+    **pair_options
+        Passed to :func:`consecutive_pairs` when ``data`` is a history panel (``relationships``,
+        ``level``, ``follow_predecessors``, ...); ignored for pairs.
 
     Returns
     -------
@@ -530,6 +533,10 @@ class ImprovementTimes:
     improved_by : DataFrame
         ``1 - S(t)``, the share improved by ``t`` months, with its interval, at the horizons
         asked for.
+    report : dict
+        What the pairing steps dropped and kept (as in :func:`consecutive_pairs`'s
+        ``attrs["report"]``), plus ``episodes`` (the number of spells) and ``data_date`` (the
+        censoring date, ISO format).
     """
 
     episodes: pd.DataFrame
