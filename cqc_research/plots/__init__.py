@@ -20,6 +20,17 @@ __all__ = ["rating_palette", "set_theme", "rating_distribution"]
 def rating_palette(include_not_rated: bool = False) -> dict[str, str]:
     """Colours keyed by rating, worst to best (CQC's red, amber, green, deep green).
 
+    Parameters
+    ----------
+    include_not_rated : bool
+        Add ``"Not rated"`` (grey) after the four ratings.
+
+    Returns
+    -------
+    dict of str to str
+        Rating to hex colour, from :data:`cqc_research.ratings.RATING_COLOURS`, in scale order
+        (ready for seaborn's ``palette=`` and ``hue_order=list(...)``).
+
     Examples
     --------
     >>> list(rating_palette())[:2]
@@ -49,6 +60,8 @@ def rating_distribution(data: pd.DataFrame, *, by: str, rating: str = "rating",
         The grouping column (sector, domain, region...).
     rating : str
         The rating column (``RATING_DTYPE``; non-scale values are left out of the bars).
+    title : str, optional
+        The title; default ``"Rating mix by <by>"``.
     normalise : bool
         Shares (True) or counts (False).
 

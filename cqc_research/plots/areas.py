@@ -37,6 +37,8 @@ def area_share_plot(summary: pd.DataFrame, *, area: str = "local_authority",
         The sector rows to draw (``"All sectors"`` for all).
     highlight : str or list, optional
         Areas to draw in red.
+    title : str, optional
+        The title; default names the sector (and says when only the lowest areas are drawn).
     max_areas : int
         With more areas, only the lowest ``max_areas`` are drawn (say so in the title).
 
@@ -87,6 +89,8 @@ def ranking_plot(ranks: pd.DataFrame, *, unit: str, highlight=None, title: str |
         The unit column.
     highlight : str or list, optional
         Units to draw in red.
+    title : str, optional
+        The title; default ``"Ranks with uncertainty"``.
     estimate_label : str
         What the estimate is, for the right-hand labels.
     percent : bool
@@ -133,9 +137,16 @@ def dtoc_quality_plot(joined: pd.DataFrame, *, area: str = "local_authority", hi
     Parameters
     ----------
     joined : DataFrame
-        :func:`~cqc_research.metrics.areas.join_dtoc` output.
+        :func:`~cqc_research.metrics.areas.join_dtoc` output; rows without a rate or a share are
+        left out.
+    area : str
+        The area column (matched against ``highlight``).
     highlight : str or list, optional
         Areas to draw in red and label.
+    sector : str, optional
+        The sector rows to draw (default adult social care); ``None`` uses every row.
+    title : str, optional
+        The title; a descriptive default.
 
     Returns
     -------

@@ -60,9 +60,12 @@ def indicator_by_rating(data: pd.DataFrame, rating: str, indicators: Sequence[st
         Panels per row.
     strip : bool
         Overlay the individual organisations (a random ``max_points`` of them).
+    max_points : int
+        Most points overlaid per panel.
     seed : int
         For the subsample of points.
     title : str, optional
+        The figure's title; default ``"Indicators by <rating> rating"``.
 
     Returns
     -------
@@ -164,6 +167,10 @@ def odds_ratio_plot(odds: pd.DataFrame, *, title: str | None = None, ax=None):
     ----------
     odds : DataFrame
         The result of :func:`~cqc_research.metrics.prediction.ordered_logit`.
+    title : str, optional
+        The title; a descriptive default.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (its figure is returned); default a new figure.
 
     Returns
     -------
@@ -203,6 +210,10 @@ def correlation_plot(corr: pd.DataFrame, *, title: str | None = None, ax=None):
     ----------
     corr : DataFrame
         The result of :func:`~cqc_research.metrics.prediction.spearman_by_domain`.
+    title : str, optional
+        The title; a descriptive default.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (its figure is returned); default a new figure.
 
     Returns
     -------
@@ -241,6 +252,10 @@ def rating_mix_by_decile(variation: pd.DataFrame, *, title: str | None = None, a
     ----------
     variation : DataFrame
         The result of :func:`~cqc_research.metrics.prediction.variation_at_equal_resources`.
+    title : str, optional
+        The title; a descriptive default.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (its figure is returned); default a new figure.
 
     Returns
     -------

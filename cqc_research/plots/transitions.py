@@ -36,6 +36,8 @@ def transition_heatmap(matrix: pd.DataFrame, *, by: str = "sector", domain: str 
         Keep this domain when the table has a ``domain`` column.
     groups : list, optional
         Which groups to draw, in order (default: all with pairs).
+    title : str, optional
+        The figure's title; default ``"From one inspection to the next (<domain>)"``.
     min_row_n : int
         Rows with fewer pairs are greyed out (shares from a handful of pairs mislead).
 
@@ -91,6 +93,8 @@ def improvement_plot(improvement: pd.DataFrame, *, by: str = "sector", title: st
         :func:`~cqc_research.metrics.transitions.improvement_from` output.
     by : str
         The grouping column.
+    title : str, optional
+        The title; default ``"What followed a rating of <rating>"``.
 
     Returns
     -------
@@ -140,6 +144,8 @@ def km_plot(times, *, by: str = "sector", title: str | None = None, max_months: 
         :func:`~cqc_research.metrics.transitions.time_to_improvement` output.
     by : str
         The grouping column.
+    title : str, optional
+        The title; default names the starting rating.
     max_months : float, optional
         Right end of the x axis.
     min_n : int
