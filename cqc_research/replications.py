@@ -921,7 +921,7 @@ def verdict(figure: Figure, estimate: Estimate | None) -> tuple[str, str]:
         return "not computable", f"an estimate of {estimate.estimate:.3g} without an interval (n = {estimate.n})"
     v = figure.value
     if figure.test == "above":
-        ok = lo > v
+        ok = lo > v + 1e-9  # a Wilson bound of 0 successes can come out as 5e-17
         return ("consistent" if ok else "differs"), f"interval {lo:.3g} to {hi:.3g} {'above' if ok else 'not above'} {v:.3g}"
     if figure.ci_low is not None and figure.ci_high is not None:
         ok = figure.ci_low <= hi and lo <= figure.ci_high
@@ -1192,7 +1192,7 @@ def run_command(args) -> int:
               "these estimates describe no real organisation.")
     for r in table.itertuples(index=False):
         est = _fmt(r.estimate, r.unit)
-        shown = f"{est} ({_interval(r.ci_low, r.ci_high, r.unit)}, n={r.n})" if est else "-"
+        shown = f"{est} ({_interval(r.ci_low, r.ci_high, r.unit) or 'no interval'}, n={r.n})" if est else "-"
         print(f"{r.claim_id:<38} {r.figure[:34]:<34} published {_fmt(r.published_value, r.unit):>7}  "
               f"estimate {shown:<36} {r.verdict}: {r.reason}")
     counts = table["verdict"].value_counts()

@@ -61,6 +61,7 @@ def test_verdict_rule_by_hand():
     # "above": the whole interval must be above the value
     assert R.verdict(R.Figure("a", 0.0, test="above"), R.Estimate(0.1, 0.01, 0.2))[0] == "consistent"
     assert R.verdict(R.Figure("a", 0.0, test="above"), R.Estimate(0.1, 0.0, 0.2))[0] == "differs"
+    assert R.verdict(R.Figure("a", 0.0, test="above"), R.Estimate(0.0, 5.55e-17, 0.35))[0] == "differs"
     assert R.verdict(R.Figure("a", 0.5), R.Estimate(0.5, math.nan, math.nan, 1))[0] == "not computable"
 
 
