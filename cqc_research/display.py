@@ -18,13 +18,14 @@ dataclass dump of every frame they hold. It registers by name, so nothing heavy 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
+from .provenance import BANNER_TEXT
 from .ratings import RATING_COLOURS, normalise_rating
+from .templating import Markup, render
 
 __all__ = [
     "RATING_TEXT_COLOURS",
@@ -48,14 +49,10 @@ RATING_TEXT_COLOURS = {
     "Inadequate": "#ffffff",
     "Not rated": "#111111",
 }
-_BANNER = ('<div style="background:#c8102e;color:#fff;padding:4px 10px;font-weight:bold;'
-           'border-radius:3px;display:inline-block;margin:2px 0 6px 0">&#9888; SYNTHETIC DATA</div>')
-_BADGE_STYLE = ("display:inline-block;padding:1px 7px;border-radius:9px;font-size:0.92em;"
-                "white-space:nowrap;background:{bg};color:{fg}")
 
 
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
+def _banner() -> Markup:
+    return render("fragments/small_banner.html.j2", text=BANNER_TEXT)
 
 
 def _is_missing(value) -> bool:
@@ -93,13 +90,14 @@ def rating_badge(value) -> str:
         return ""
     rating, status = normalise_rating(value)
     if rating is not None:
-        label = f"&#9733; {_esc(rating)}" if rating == "Outstanding" else _esc(rating)
-        style = _BADGE_STYLE.format(bg=RATING_COLOURS[rating], fg=RATING_TEXT_COLOURS[rating])
-        return f'<span class="cqc-rating" title="{_esc(rating)}" style="{style}">{label}</span>'
+        return str(render("fragments/badge.html.j2", title=rating, label=rating,
+                          star=rating == "Outstanding", background=RATING_COLOURS[rating],
+                          colour=RATING_TEXT_COLOURS[rating]))
     if status is not None:
-        style = _BADGE_STYLE.format(bg=RATING_COLOURS["Not rated"], fg=RATING_TEXT_COLOURS["Not rated"])
-        return f'<span class="cqc-rating" title="{_esc(status)}" style="{style}">{_esc(status)}</span>'
-    return _esc(value)
+        return str(render("fragments/badge.html.j2", title=status, label=status, star=False,
+                          background=RATING_COLOURS["Not rated"],
+                          colour=RATING_TEXT_COLOURS["Not rated"]))
+    return str(Markup.escape(value))
 
 
 def _looks_like_ratings(series: pd.Series) -> bool:
@@ -117,16 +115,17 @@ def _looks_like_ratings(series: pd.Series) -> bool:
             and any(rating is not None for rating, _ in parsed))
 
 
-def _format_cell(value) -> str:
+def _format_cell(value):
+    """A cell's display text (a plain string, escaped by the template), or a grey dash."""
     if _is_missing(value):
-        return '<span style="color:#999">&ndash;</span>'
+        return Markup('<span style="color:#999">&ndash;</span>')
     if isinstance(value, pd.Timestamp):
-        return _esc(value.strftime("%Y-%m-%d") if value == value.normalize() else value)
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
     if isinstance(value, float | np.floating):
-        return _esc(f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}")
+        return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return _esc(f"{value:,}")
-    return _esc(value)
+        return f"{value:,}"
+    return str(value)
 
 
 class RatingTable:
@@ -190,22 +189,15 @@ class RatingTable:
     def _repr_html_(self) -> str:
         shown = self.data[self.columns].head(self.max_rows)
         rating_cols = set(self.rating_columns)
-        head = "".join(f'<th style="text-align:left;padding:3px 8px">{_esc(c)}</th>' for c in self.columns)
-        rows = []
-        for values in shown.itertuples(index=False, name=None):
-            cells = []
-            for col, v in zip(self.columns, values, strict=True):
-                content = (rating_badge(v) or _format_cell(v)) if col in rating_cols else _format_cell(v)
-                cells.append(f'<td style="text-align:left;padding:3px 8px">{content}</td>')
-            rows.append(f"<tr>{''.join(cells)}</tr>")
+        rows = [[(Markup(rating_badge(v)) if col in rating_cols and rating_badge(v) else _format_cell(v))
+                 for col, v in zip(self.columns, values, strict=True)]
+                for values in shown.itertuples(index=False, name=None)]
         n = len(self.data)
         more = (f"showing the first {len(shown):,} of {n:,} rows" if n > len(shown)
                 else f"{n:,} row{'s' if n != 1 else ''}")
-        caption = f"<strong>{_esc(self.caption)}</strong> &middot; " if self.caption else ""
-        return (f'<div class="cqc-rating-table">{_BANNER if self.synthetic else ""}'
-                f'<div style="color:#555;margin:2px 0">{caption}{more}</div>'
-                f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
-                f"<tbody>{''.join(rows)}</tbody></table></div>")
+        return str(render("fragments/rating_table.html.j2", synthetic=self.synthetic,
+                          banner=_banner(), caption=self.caption, count_text=more,
+                          columns=[str(c) for c in self.columns], rows=rows))
 
     def to_html(self) -> str:
         """The HTML shown in a notebook.
@@ -290,28 +282,29 @@ class CrosstabTable:
             share = t.div(t.sum(axis=0).replace(0, np.nan), axis=1)
         else:
             share = None
-        corner = f"{_esc(t.index.name or '')} &darr; / {_esc(t.columns.name or '')} &rarr;"
-        head = "".join(f'<th style="padding:3px 8px">{rating_badge(c) or _esc(c)}</th>' for c in t.columns)
         rows = []
         for r in t.index:
             cells = []
             for c in t.columns:
                 count = t.loc[r, c]
                 if share is not None and pd.notna(share.loc[r, c]):
-                    s = float(share.loc[r, c])
-                    bg = f"rgba(11,107,58,{0.08 + 0.6 * s:.2f})"
-                    fg = "#fff" if s > 0.6 else "#111"
-                    text = f"{count:,.0f}<br><small>{s:.0%}</small>"
+                    sh = float(share.loc[r, c])
+                    cells.append({"background": f"rgba(11,107,58,{0.08 + 0.6 * sh:.2f})",
+                                  "colour": "#fff" if sh > 0.6 else "#111",
+                                  "count": f"{count:,.0f}", "share": f"{sh:.0%}"})
                 else:
-                    bg, fg, text = "transparent", "#111", f"{count:,.0f}"
-                cells.append(f'<td style="text-align:center;padding:4px 10px;background:{bg};color:{fg}">{text}</td>')
-            rows.append(f'<tr><th style="text-align:left;padding:3px 8px">{rating_badge(r) or _esc(r)}</th>'
-                        f"{''.join(cells)}</tr>")
+                    cells.append({"background": "transparent", "colour": "#111",
+                                  "count": f"{count:,.0f}", "share": None})
+            rows.append({"header": _header(r), "cells": cells})
         what = {"index": "share of each row", "columns": "share of each column", None: "counts"}[self.normalize]
-        return (f'<div class="cqc-crosstab"><table style="border-collapse:collapse">'
-                f'<thead><tr><th style="padding:3px 8px;font-weight:normal;color:#555">{corner}</th>{head}'
-                f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-                f'<div style="color:#555;font-size:0.9em">shading: {what}</div></div>')
+        return str(render("fragments/crosstab.html.j2", row_name=t.index.name or "",
+                          column_name=t.columns.name or "", headers=[_header(c) for c in t.columns],
+                          rows=rows, what=what))
+
+
+def _header(value):
+    badge = rating_badge(value)
+    return Markup(badge) if badge else str(value)
 
 
 def show_crosstab(table: pd.DataFrame, *, normalize: str | None = "index") -> CrosstabTable:
@@ -335,10 +328,12 @@ def show_crosstab(table: pd.DataFrame, *, normalize: str | None = "index") -> Cr
 
 # ---------------------------------------------------------------------------------------------
 # HTML summaries of the library's result objects
-def _frame_html(frame: pd.DataFrame, *, max_rows: int = 12, digits: int = 3) -> str:
+def _frame_html(frame: pd.DataFrame, *, max_rows: int = 12, digits: int = 3) -> Markup:
     shown = frame.head(max_rows)
     num = shown.select_dtypes("number").columns
-    return shown.round({c: digits for c in num}).to_html(index=False, border=0, na_rep="–")
+    shown = shown.round({c: digits for c in num})
+    return render("fragments/table.html.j2", columns=[str(c) for c in shown.columns],
+                  rows=[[_format_cell(v) for v in row] for row in shown.itertuples(index=False, name=None)])
 
 
 def _ci(row, col: str, fmt: str = "{:.3f}") -> str:
@@ -368,18 +363,16 @@ def cv_result_html(result) -> str:
     """
     s = result.summary.iloc[0]
     items = [
-        f"<li>accuracy {_ci(s, 'accuracy', '{:.1%}')}</li>",
-        f"<li>always guessing the commonest rating (modal class): {_ci(s, 'modal_share', '{:.1%}')}</li>",
-        f"<li>accuracy minus the baseline: {_ci(s, 'accuracy_minus_modal', '{:+.1%}')}</li>",
-        f"<li>weighted kappa (linear): {_ci(s, 'weighted_kappa', '{:.3f}')}</li>",
-        f"<li>AUC ({_esc(s.get('binary_threshold', ''))}): {_ci(s, 'auc', '{:.3f}')}</li>",
+        f"accuracy {_ci(s, 'accuracy', '{:.1%}')}",
+        f"always guessing the commonest rating (modal class): {_ci(s, 'modal_share', '{:.1%}')}",
+        f"accuracy minus the baseline: {_ci(s, 'accuracy_minus_modal', '{:+.1%}')}",
+        f"weighted kappa (linear): {_ci(s, 'weighted_kappa', '{:.3f}')}",
+        f"AUC ({s.get('binary_threshold', '')}): {_ci(s, 'auc', '{:.3f}')}",
     ]
-    note = f"<p style='color:#8a5a00'>&#9888; {_esc(s['note'])}</p>" if s.get("note") else ""
-    return (f"<div><strong>Cross-validated prediction of {_esc(s['domain'])}</strong> "
-            f"({int(s['n']):,} organisations, {int(s['folds'])} folds; indicators: "
-            f"{_esc(s.get('indicators', ''))})<ul>{''.join(items)}</ul>{note}"
-            f"<p>Observed (rows) against predicted (columns):</p>"
-            f"{CrosstabTable(result.confusion)._repr_html_()}</div>")
+    return str(render("fragments/cv_result.html.j2", domain=s["domain"], n=f"{int(s['n']):,}",
+                      folds=int(s["folds"]), indicators=s.get("indicators", ""), items=items,
+                      note=s.get("note") or None,
+                      confusion=Markup(CrosstabTable(result.confusion)._repr_html_())))
 
 
 def improvement_times_html(times) -> str:
@@ -397,14 +390,9 @@ def improvement_times_html(times) -> str:
     str
         An HTML fragment.
     """
-    return ("<div><strong>Time to improvement (Kaplan-Meier)</strong>"
-            f"<p>{len(times.episodes):,} spells. Median months to the first better rating, "
-            "with 95% intervals:</p>"
-            f"{_frame_html(times.median)}"
-            "<p>Share improved by each horizon:</p>"
-            f"{_frame_html(times.improved_by, max_rows=20)}"
-            "<p style='color:#555'>Attributes: <code>.episodes</code>, <code>.median</code>, "
-            "<code>.survival</code>, <code>.improved_by</code>.</p></div>")
+    return str(render("fragments/improvement_times.html.j2", n=f"{len(times.episodes):,}",
+                      median=_frame_html(times.median),
+                      improved_by=_frame_html(times.improved_by, max_rows=20)))
 
 
 def synthetic_dataset_html(dataset) -> str:
@@ -423,16 +411,7 @@ def synthetic_dataset_html(dataset) -> str:
     str
         An HTML fragment.
     """
-    truth = getattr(dataset, "truth", {}) or {}
-    counts = truth.get("counts", {})
-    rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in counts.items()
-                   if not isinstance(v, dict))
-    files = "".join(f"<li><code>{_esc(k)}</code></li>" for k in getattr(dataset, "paths", {}))
-    return (f"<div>{_BANNER}<br><strong>Synthetic dataset</strong> at <code>{_esc(dataset.root)}</code>"
-            f" (seed {_esc(truth.get('seed', '?'))}, scale {_esc(truth.get('scale', '?'))})"
-            f"<table>{rows}</table><details><summary>files</summary><ul>{files}</ul></details>"
-            "<p style='color:#555'>The planted effects are in <code>.truth</code> "
-            "(<code>truth.json</code>).</p></div>")
+    return dataset._repr_html_()
 
 
 _FORMATTERS = [

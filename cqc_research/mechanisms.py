@@ -30,7 +30,6 @@ True
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -457,18 +456,15 @@ def mechanisms_table(names=None) -> pd.DataFrame:
 
 
 def _html_table(t: pd.DataFrame) -> str:
-    out = ["<table><tr><th>mechanism</th><th>definition</th><th>how it is measured</th>"
-           "<th>qualitative evidence</th></tr>"]
+    from .templating import render
+
+    mechanisms = []
     for _, g in t.groupby("mechanism", sort=False):
         first = g.iloc[0]
-        tag = " <em>(qualitative)</em>" if first["qualitative"] else ""
-        items = "".join(f"<li>{html.escape(r.proxy)} <small>[{html.escape(r.notebook)}]</small></li>"
-                        for r in g.itertuples() if r.proxy)
-        out.append(f"<tr><td><strong>{html.escape(first['label'])}</strong>{tag}</td>"
-                   f"<td>{html.escape(first['definition'])}</td><td><ul>{items}</ul></td>"
-                   f"<td>{html.escape(first['evidence'])}</td></tr>")
-    out.append("</table>")
-    return "".join(out)
+        mechanisms.append({"label": first["label"], "qualitative": bool(first["qualitative"]),
+                           "definition": first["definition"], "evidence": first["evidence"],
+                           "proxies": [(r.proxy, r.notebook) for r in g.itertuples() if r.proxy]})
+    return str(render("fragments/mechanisms.html.j2", mechanisms=mechanisms))
 
 
 def _read_table(path: Path) -> pd.DataFrame:

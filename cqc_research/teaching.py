@@ -24,7 +24,6 @@ as text; ``bool(feedback)`` is True when the answer is right.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -35,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from .ratings import KEY_QUESTIONS, RATINGS
+from .templating import Markup
 
 __all__ = [
     "Feedback",
@@ -160,22 +160,20 @@ class Feedback:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
+        from .templating import render
+
         colour, background, icon, label = _STYLE[self.status]
-        items = "".join(f"<li>{_inline(p)}</li>" for p in self.points)
-        hint = (f"<div style='margin-top:4px'><em>Hint:</em> {_inline(self.hint)}</div>"
-                if self.hint else "")
-        return (f'<div class="cqc-feedback cqc-feedback-{self.status.replace(" ", "-")}" '
-                f'style="border-left:6px solid {colour};background:{background};padding:8px 12px;'
-                f'margin:4px 0;border-radius:3px;font-family:sans-serif">'
-                f'<div style="color:{colour};font-weight:bold">{icon} Exercise {self.exercise} '
-                f"&middot; {html.escape(self.title)}: {label}</div>"
-                f"<ul style='margin:4px 0 0 0'>{items}</ul>{hint}</div>")
+        return str(render("fragments/feedback.html.j2", status_class=self.status.replace(" ", "-"),
+                          colour=colour, background=background, icon=Markup(icon),
+                          exercise=self.exercise, title=self.title, label=label,
+                          points=[_inline(p) for p in self.points],
+                          hint=_inline(self.hint) if self.hint else None))
 
 
-def _inline(text: str) -> str:
+def _inline(text: str) -> Markup:
     """Escape text, then turn `code` spans into <code>."""
-    parts = html.escape(str(text)).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    parts = str(Markup.escape(str(text))).split("`")
+    return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
 
 
 def _blank(answer) -> bool:
@@ -375,16 +373,17 @@ class Workshop:
                 f"{self.truth.get('scale')!r}, {c.get('locations', '?')} locations)")
 
     def _repr_html_(self) -> str:
-        from .display import _BANNER
+        from .provenance import BANNER_TEXT
+        from .templating import render
 
         c = self.truth.get("counts", {})
         sectors = ", ".join(f"{k}: {v:,}" for k, v in c.get("by_sector", {}).items())
-        return (f"<div>{_BANNER}<br><strong>Workshop data</strong>: the synthetic dataset at "
-                f"<code>{html.escape(str(self.root))}</code> (seed {self.truth.get('seed')}, "
-                f"scale {html.escape(str(self.truth.get('scale')))}). "
-                f"{c.get('locations', '?'):,} locations ({html.escape(sectors)}). Its planted "
-                "effects make the exercises' answers knowable; none of it describes real "
-                "organisations.</div>")
+        locations = c.get("locations", "?")
+        return str(render("fragments/workshop.html.j2",
+                          banner=render("fragments/small_banner.html.j2", text=BANNER_TEXT),
+                          root=str(self.root), seed=self.truth.get("seed"),
+                          scale=self.truth.get("scale"), sectors=sectors,
+                          locations=f"{locations:,}" if isinstance(locations, int) else locations))
 
     # ---- tables -------------------------------------------------------------------------
     @cached_property

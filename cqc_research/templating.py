@@ -49,7 +49,9 @@ def render(name: str, /, **context) -> Markup:
 
     Examples
     --------
-    >>> str(render("fragments/badge.html.j2", label="<b>", colour="#fff", text_colour="#000"))[:5]
-    '<span'
+    >>> html = render("fragments/badge.html.j2", title="x", label="<b>", star=False,
+    ...               background="#fff", colour="#000")
+    >>> "&lt;b&gt;" in html and "<b>" not in html
+    True
     """
     return Markup(environment().get_template(name).render(**context))

@@ -25,7 +25,8 @@ from cqc_research.ratings import RATING_DTYPE
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "notebooks" / "tiny_profile.ipynb"
-PROVIDERS = [("P1", "St Mary's / ../Hospital"), ("P2", 'Café "Quotes" Care <b>bold</b>'),
+HOSTILE = "<img src=x onerror=alert(1)>"
+PROVIDERS = [("P1", "St Mary's / ../Hospital"), ("P2", f'Café "Quotes" Care <b>bold</b> {HOSTILE}'),
              ("P3", "..")]
 
 
@@ -213,11 +214,21 @@ def test_nothing_is_written_outside_the_run_folder(local_run):
     assert not [p for p in run_dir.rglob("*") if p.name.startswith(".") and p.is_file()]
 
 
+def test_hostile_names_are_text_in_the_report_header(local_run):
+    """A provider named like markup shows as text in its report (jinja2 autoescape)."""
+    res = local_run["result"]
+    p2 = next(e for e in res.entities if e["key"] == "P2")
+    html = (res.run_dir / p2["slug"] / "report.html").read_text()
+    assert HOSTILE not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
 def test_index_is_searchable_escaped_and_shows_failures(local_run):
     res = local_run["result"]
     html = res.index_path.read_text()
     assert 'id="filter"' in html and "SYNTHETIC DATA" in html
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert HOSTILE not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert html.count('<tr class="failed">') == 1
     assert "RuntimeError: planted failure for P3" in html
     for e in res.entities:

@@ -41,8 +41,9 @@ from scipy.special import expit
 
 from .. import paths
 from ..ratings import KEY_QUESTIONS, RATINGS
+from . import assessments as _assessments
 
-__all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data",
+__all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data", "planted_parameters",
            "configure_parser", "run_command"]
 
 DEFAULT_SEED = 20240501
@@ -52,6 +53,10 @@ REGIME_START = dt.date(2014, 10, 1)
 #: Locations per local authority by kind, and the number of NHS trusts.
 SCALES = {
     "small": {"n_la": 10, "care_home": 18, "home_care": 8, "gp": 25, "trusts": 8, "sites": 3},
+    # chosen by the power calculation in docs/DESIGN.md ("Tests that can fail"): more practices,
+    # struggling areas and interview cases than the default, so each planted effect is detected
+    "test": {"n_la": 40, "care_home": 25, "home_care": 10, "gp": 60, "trusts": 30, "sites": 2,
+             "struggling": 8, "qual_cases": 60},
     "default": {"n_la": 40, "care_home": 35, "home_care": 15, "gp": 22, "trusts": 30, "sites": 3},
     "national": {"n_la": 150, "care_home": 170, "home_care": 110, "gp": 45, "trusts": 150, "sites": 5},
 }
@@ -91,6 +96,50 @@ GP_BETA = {"qof_payments_per_patient": 0.30, "payments_per_weighted_patient": 0.
 EVENT_EFFECT_PP = 2.0
 EVENT_LAGS = list(range(1, 7))
 NOT_RATED_SHARE = 0.04  # focused inspections published as "Inspected but not rated"
+DTOC_MULTIPLIER = 2.0  # delayed days per 65+ in the struggling areas, relative to the rest
+#: Interview cases per outcome group (improved, not improved) when the scale does not say.
+QUAL_CASES = 20
+
+
+def planted_parameters(*, null: bool = False) -> dict:
+    """The effects the generator plants, or their nulls (``cqc-research synth --null``).
+
+    The null world is the same dataset with every planted effect at its null: every key
+    question agrees with Overall at one common rate; one transition matrix (the element-wise
+    mean of the sector matrices) in every sector and in the struggling areas; odds ratios of 1;
+    no change in A&E performance after a publication; struggling areas whose delayed transfers
+    are like the rest; interview codes equally common whether or not the service improved.
+
+    Parameters
+    ----------
+    null : bool
+        The null world instead of the planted one.
+
+    Returns
+    -------
+    dict
+        ``p_agree, p_up, transitions, transitions_struggling, gp_beta, event_effect_pp,
+        dtoc_multiplier, qual_prevalence``.
+
+    Examples
+    --------
+    >>> planted_parameters(null=True)["gp_beta"]["qof_payments_per_patient"]
+    0.0
+    """
+    from .interviews import SYNTHETIC_PREVALENCE
+
+    if not null:
+        return {"p_agree": dict(P_AGREE), "p_up": dict(P_UP), "transitions": dict(TRANSITIONS),
+                "transitions_struggling": TRANSITIONS_STRUGGLING, "gp_beta": dict(GP_BETA),
+                "event_effect_pp": EVENT_EFFECT_PP, "dtoc_multiplier": DTOC_MULTIPLIER,
+                "qual_prevalence": dict(SYNTHETIC_PREVALENCE)}
+    common = np.mean([np.asarray(m, dtype=float) for m in TRANSITIONS.values()], axis=0)
+    common = (common / common.sum(axis=1, keepdims=True)).tolist()
+    rate = round(float(np.mean(list(P_AGREE.values()))), 4)
+    return {"p_agree": {kq: rate for kq in P_AGREE}, "p_up": dict(P_UP),
+            "transitions": {s: common for s in TRANSITIONS}, "transitions_struggling": common,
+            "gp_beta": {k: 0.0 for k in GP_BETA}, "event_effect_pp": 0.0, "dtoc_multiplier": 1.0,
+            "qual_prevalence": {c: ((a + b) / 2, (a + b) / 2) for c, (a, b) in SYNTHETIC_PREVALENCE.items()}}
 
 HOSPITAL_SERVICES = [
     ("urgent", "Urgent and emergency services"),
@@ -130,9 +179,16 @@ class SyntheticDataset:
         return f"SyntheticDataset({str(self.root)!r}, locations={n}, seed={self.truth.get('seed')})"
 
     def _repr_html_(self) -> str:
-        from ..display import synthetic_dataset_html
+        from ..provenance import BANNER_TEXT
+        from ..templating import render
 
-        return synthetic_dataset_html(self)
+        counts = self.truth.get("counts", {})
+        return str(render(
+            "fragments/synthetic_dataset.html.j2",
+            banner=render("fragments/small_banner.html.j2", text=BANNER_TEXT), root=str(self.root),
+            seed=self.truth.get("seed", "?"), scale=self.truth.get("scale", "?"),
+            counts=[(k, v) for k, v in counts.items() if not isinstance(v, dict)],
+            files=list(self.paths)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +229,7 @@ def _postcode(rng, prefix: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # the world
-def _geography(rng, names: _Names, n_la: int) -> pd.DataFrame:
+def _geography(rng, names: _Names, n_la: int, n_struggling: int | None = None) -> pd.DataFrame:
     regions = list(REGIONS)
     rows = []
     for i in range(n_la):
@@ -192,7 +248,7 @@ def _geography(rng, names: _Names, n_la: int) -> pd.DataFrame:
             "imd_score": float(np.round(rng.gamma(6, 3.5), 2)),
         })
     geo = pd.DataFrame(rows)
-    n_struggling = max(2, n_la // 12)
+    n_struggling = n_struggling or max(2, n_la // 12)
     geo["struggling"] = False
     geo.loc[rng.choice(n_la, n_struggling, replace=False), "struggling"] = True
     return geo
@@ -217,21 +273,22 @@ def _simulate_history(rng, matrix, start: dt.date, end: dt.date, initial=None):
     return out
 
 
-def _domains_for(rng, overall: int) -> dict[str, int]:
+def _domains_for(rng, overall: int, planted: dict | None = None) -> dict[str, int]:
     """Key-question ratings given Overall: equal with probability P_AGREE, else one step away."""
+    p_agree, p_up = (planted["p_agree"], planted["p_up"]) if planted else (P_AGREE, P_UP)
     out = {}
     for kq in KEY_QUESTIONS:
-        if rng.random() < P_AGREE[kq]:
+        if rng.random() < p_agree[kq]:
             out[kq] = overall
         else:
-            step = 1 if rng.random() < P_UP[kq] else -1
+            step = 1 if rng.random() < p_up[kq] else -1
             if not 0 <= overall + step <= 3:
                 step = -step
             out[kq] = overall + step
     return out
 
 
-def _report(rng, date: dt.date, overall: int | None, *, not_rated=False) -> dict:
+def _report(rng, date: dt.date, overall: int | None, *, not_rated=False, planted=None) -> dict:
     """One published inspection report: ids, dates, overall and key-question ratings."""
     visit = date - dt.timedelta(days=int(rng.integers(35, 110)))
     rep = {"link_id": str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63)))),
@@ -241,12 +298,12 @@ def _report(rng, date: dt.date, overall: int | None, *, not_rated=False) -> dict
         rep["domains"] = {kq: "Inspected but not rated" for kq in ("Safe", "Well-led")}
     else:
         rep["overall"] = RATINGS[overall]
-        rep["domains"] = {k: RATINGS[v] for k, v in _domains_for(rng, overall).items()}
+        rep["domains"] = {k: RATINGS[v] for k, v in _domains_for(rng, overall, planted).items()}
     return rep
 
 
-def _history_reports(rng, hist, *, inherited_from=None, merger_date=None, focused=True):
-    reports = [_report(rng, d, s) for d, s in hist]
+def _history_reports(rng, hist, *, inherited_from=None, merger_date=None, focused=True, planted=None):
+    reports = [_report(rng, d, s, planted=planted) for d, s in hist]
     # focused inspections that did not produce a rating, between rated ones
     extra = []
     for a, b in zip(hist[:-1], hist[1:], strict=False) if focused else ():
@@ -261,13 +318,15 @@ def _history_reports(rng, hist, *, inherited_from=None, merger_date=None, focuse
     return reports
 
 
-def _build_world(seed: int, scale: str) -> dict:
+def _build_world(seed: int, scale: str, *, null: bool = False) -> dict:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, not {scale!r}")
     cfg = SCALES[scale]
+    planted = planted_parameters(null=null)
+    TRANSITIONS = planted["transitions"]  # noqa: N806 (the planted or the null matrices)
     rng = np.random.default_rng(seed)
     names = _Names(rng)
-    geo = _geography(rng, names, cfg["n_la"])
+    geo = _geography(rng, names, cfg["n_la"], n_struggling=cfg.get("struggling"))
     locations, providers = [], []
     next_id = iter(range(100_000_001, 999_999_999, 7919))
 
@@ -276,7 +335,7 @@ def _build_world(seed: int, scale: str) -> dict:
 
     # ---- adult social care: providers own one to five services ------------------------------
     for _, la in geo.iterrows():
-        matrix = TRANSITIONS_STRUGGLING if la.struggling else TRANSITIONS["Adult social care"]
+        matrix = planted["transitions_struggling"] if la.struggling else TRANSITIONS["Adult social care"]
         for kind, n in (("care_home", cfg["care_home"]), ("home_care", cfg["home_care"])):
             made = 0
             while made < n:
@@ -368,8 +427,10 @@ def _build_world(seed: int, scale: str) -> dict:
                    "merger_date": merger_date if predecessor else None}
             locations.append(loc)
             site_rows.append(loc)
+    # ---- single assessment framework: a share of services assessed from 2024 -----------------
+    _assessments.plan_assessments(locations, seed, null=null, transitions=TRANSITIONS)
     # ---- GP indicators and the planted ordered logit ------------------------------------------
-    _plant_gp_signal(rng, gp_rows)
+    _plant_gp_signal(rng, gp_rows, planted)
     # closures: a few practices closed before the data date (deregistered, not in latest ratings)
     n_closed = max(3, len(gp_rows) // 60)
     for loc in rng.choice(gp_rows, n_closed, replace=False):
@@ -378,11 +439,12 @@ def _build_world(seed: int, scale: str) -> dict:
     for loc in locations:
         loc["reports"] = _history_reports(
             rng, loc["history"],
-            inherited_from=loc.get("predecessor"), merger_date=loc.get("merger_date"))
+            inherited_from=loc.get("predecessor"), merger_date=loc.get("merger_date"), planted=planted)
         if loc["kind"] == "site":
             last = [r for r in loc["reports"] if r["overall"] in RATINGS][-1]
             idx = RATINGS.index(last["overall"])
-            loc["services"] = {sid: _report(rng, last["report_date"], int(np.clip(idx + rng.choice([-1, 0, 0, 0, 1]), 0, 3)))
+            loc["services"] = {sid: _report(rng, last["report_date"], int(np.clip(idx + rng.choice([-1, 0, 0, 0, 1]), 0, 3)),
+                                            planted=planted)
                                for sid, _ in HOSPITAL_SERVICES}
             for sid in loc["services"]:
                 loc["services"][sid]["link_id"] = last["link_id"]
@@ -392,15 +454,16 @@ def _build_world(seed: int, scale: str) -> dict:
             loc["population_groups"] = {g: RATINGS[int(np.clip(idx + rng.choice([0, 0, 0, 0, -1, 1]), 0, 3))]
                                         for g in GP_POPULATION_GROUPS}
     for t in trusts:
-        t["reports"] = _history_reports(rng, t["history"], focused=False)
+        t["reports"] = _history_reports(rng, t["history"], focused=False, planted=planted)
     unregistered = [f"Y{next(practice_no)}" for _ in range(max(2, len(gp_rows) // 100))]
     return {"rng": rng, "geo": geo, "locations": locations, "providers": providers, "trusts": trusts,
             "gp": gp_rows, "sites": site_rows, "merger": {"old": merged["predecessors"], "new": new_code,
                                                          "date": merger_date},
-            "unregistered": unregistered, "scale": scale, "seed": seed}
+            "unregistered": unregistered, "scale": scale, "seed": seed, "planted": planted, "null": null,
+            "qual_cases": cfg.get("qual_cases", QUAL_CASES)}
 
 
-def _plant_gp_signal(rng, gp_rows) -> None:
+def _plant_gp_signal(rng, gp_rows, planted: dict | None = None) -> None:
     """Give each practice payments measures such that its latest rating follows an ordered logit.
 
     The latest Overall rating comes from the transition chain. Given it, the standardised
@@ -408,9 +471,11 @@ def _plant_gp_signal(rng, gp_rows) -> None:
     with ``GP_BETA`` and thresholds that reproduce the sector's stationary rating mix), by
     rejection sampling. So, jointly, P(rating | x) is the planted ordered logit.
     """
-    pi = _stationary(TRANSITIONS["GP practices"])
-    beta = np.array([GP_BETA["list_size"], GP_BETA["qof_payments_per_patient"],
-                     GP_BETA["payments_per_weighted_patient"]])
+    planted = planted or planted_parameters()
+    pi = _stationary(planted["transitions"]["GP practices"])
+    gp_beta = planted["gp_beta"]
+    beta = np.array([gp_beta["list_size"], gp_beta["qof_payments_per_patient"],
+                     gp_beta["payments_per_weighted_patient"]])
     # thresholds: match the logit's marginal to pi by simulation
     sim = rng.standard_normal((200_000, 3)) @ beta + rng.logistic(size=200_000)
     cuts = np.quantile(sim, np.cumsum(pi)[:-1])
@@ -552,7 +617,7 @@ def _geo_rows(world) -> dict:
 def _location_json(loc, world) -> dict:
     geo = _geo_rows(world)[loc["la"]]
     street, city, pc = loc.get("address") or (f"1 {_STREETS[0]}", loc["la"], f"{geo.postcode_prefix}1 1AA")
-    reports = loc["reports"]
+    reports, saf_report = _assessments.split_reports(loc)
     rated = [r for r in reports if r["overall"] in RATINGS]
     current = rated[-1] if rated and not loc.get("closed") else None
     d = {
@@ -612,7 +677,7 @@ def _location_json(loc, world) -> dict:
     if reports:
         d["lastInspection"] = {"date": reports[-1]["visit_date"].isoformat()}
         d["lastReport"] = {"publicationDate": reports[-1]["report_date"].isoformat()}
-    return d
+    return _assessments.add_assessment(d, loc, saf_report)
 
 
 def _trust_json(t, world) -> dict:
@@ -677,21 +742,34 @@ def _write_api(world, folder: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # the public entry points
+def _current_share_good(matrix) -> float:
+    """Expected share Good or Outstanding among current ratings under a transition matrix.
+
+    A rating is current for as long as the gap to the next inspection, which depends on the
+    rating, so the current mix is the stationary distribution weighted by the mean gap.
+    """
+    w = _stationary(matrix) * np.array([GAP_MONTHS[r] for r in RATINGS])
+    return float(w[2:].sum() / w.sum())
+
+
 def _truth(world) -> dict:
-    matrices = {s: m for s, m in TRANSITIONS.items()}
+    planted = world.get("planted") or planted_parameters()
+    matrices = {s: m for s, m in planted["transitions"].items()}
+    struggling_matrix = planted["transitions_struggling"]
     geo = world["geo"]
     return {
         "description": "Planted effects of the cqc-research synthetic dataset. See README, 'Synthetic data'.",
         "seed": world["seed"], "scale": world["scale"], "data_date": DATA_DATE.isoformat(),
+        "null_world": bool(world.get("null", False)),
         "ratings": RATINGS,
-        "domain_agreement": {"p_agree": P_AGREE,
-                             "p_up_when_different": P_UP,
+        "domain_agreement": {"p_agree": planted["p_agree"],
+                             "p_up_when_different": planted["p_up"],
                              "note": "each key question equals Overall with p_agree, else one step up "
                                      "(probability p_up_when_different) or down; at the ends of the scale the "
                                      "only possible step"},
         "transitions": {
             "matrix": matrices,
-            "matrix_struggling_areas": {"Adult social care": TRANSITIONS_STRUGGLING},
+            "matrix_struggling_areas": {"Adult social care": struggling_matrix},
             "stationary": {s: _stationary(m).round(4).tolist() for s, m in matrices.items()},
             "improved_from_inadequate": {s: round(1 - m[0][0], 4) for s, m in matrices.items()},
             "gap_months": GAP_MONTHS,
@@ -700,7 +778,8 @@ def _truth(world) -> dict:
         },
         "indicator_signal": {
             "sector": "GP practices", "domain": "Overall", "year": "2022-23",
-            "beta_per_sd": GP_BETA, "odds_ratio_per_sd": {k: round(float(np.exp(v)), 4) for k, v in GP_BETA.items()},
+            "beta_per_sd": planted["gp_beta"],
+            "odds_ratio_per_sd": {k: round(float(np.exp(v)), 4) for k, v in planted["gp_beta"].items()},
             "thresholds": world["gp"][0]["gp"]["_cuts"] if world["gp"] else None,
             "note": ("ordered logit on the standardised 2022-23 measures; only qof_payments_per_patient and "
                      "list_size carry signal. Earlier years (2014-15 to 2021-22, three header layouts) hold the "
@@ -708,11 +787,13 @@ def _truth(world) -> dict:
                      "so a rating linked to the last year before its publication sees a slightly attenuated signal"),
         },
         "event_effect": {"sector": "NHS hospitals", "measure": "ae_4hr_performance_all", "event": "publication",
-                         "effect_pp": EVENT_EFFECT_PP, "lags": EVENT_LAGS, "leads_effect_pp": 0.0,
+                         "effect_pp": planted["event_effect_pp"], "lags": EVENT_LAGS, "leads_effect_pp": 0.0,
                          "note": "percentage points of A&E attendances seen within 4 hours, trust level"},
         "areas": {"struggling": geo.loc[geo.struggling, "la_name"].tolist(),
                   "struggling_codes": geo.loc[geo.struggling, "la_code"].tolist(),
-                  "dtoc_multiplier": 2.0,
+                  "dtoc_multiplier": planted["dtoc_multiplier"],
+                  "share_good_difference_asc": round(_current_share_good(struggling_matrix)
+                                                     - _current_share_good(matrices["Adult social care"]), 4),
                   "note": "adult social care follows matrix_struggling_areas; delayed days per 65+ doubled"},
         "linkage": {
             "closed_practices": sorted(loc["ods_code"] for loc in world["gp"] if loc.get("closed")),
@@ -730,7 +811,7 @@ def _truth(world) -> dict:
 
 
 def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
-             overwrite: bool = True, progress: bool = False) -> SyntheticDataset:
+             overwrite: bool = True, progress: bool = False, null: bool = False) -> SyntheticDataset:
     """Write the synthetic dataset in the published formats, with its planted truth.
 
     Parameters
@@ -744,6 +825,9 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         ~600 locations (tests), ~3,000 (the embedded default), or ~50,000.
     overwrite : bool
         Replace an existing dataset in ``folder``.
+    null : bool
+        Write the null world (:func:`planted_parameters` with ``null=True``): the same dataset
+        with every planted effect at its null, and its own ``truth.json``.
 
     Returns
     -------
@@ -757,7 +841,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
 
     steps = tqdm(total=6, desc="synthetic data", unit="step", disable=not progress)
     steps.set_postfix_str("organisations and rating histories")
-    world = _build_world(seed, scale)
+    world = _build_world(seed, scale, null=null)
     steps.update()
     tmp = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -774,6 +858,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         write()
         steps.update()
     truth = _truth(world)
+    truth["assessment_framework"] = _assessments.assessment_truth(world)
     truth.update(files.pop("_truth_extra", {}))
     truth["qualitative"] = files.pop("_truth_extra_qual", {})
     (tmp / "truth.json").write_text(json.dumps(truth, indent=2, default=str))
@@ -866,7 +951,7 @@ def _write_nhs(world, root: Path) -> dict:
                 m = _months(pub, lag + 0.5)
                 m = dt.date(m.year, m.month, 1)
                 if m in month_index:
-                    bump[month_index[m]] += EVENT_EFFECT_PP
+                    bump[month_index[m]] += world["planted"]["event_effect_pp"]
         effects[code] = bump
     for code, t in by_code.items():
         g = geo_rows[t["la"]]
@@ -911,7 +996,7 @@ def _write_nhs(world, root: Path) -> dict:
     dtoc_rows = []
     la_rate = {}
     for g in geo.itertuples(index=False):
-        rate = 1300 * float(np.exp(rng.normal(0, 0.25))) * (2.0 if g.struggling else 1.0)
+        rate = 1300 * float(np.exp(rng.normal(0, 0.25))) * (world["planted"]["dtoc_multiplier"] if g.struggling else 1.0)
         la_rate[g.la_name] = rate
         for m in _month_starts(dt.date(2016, 4, 1), dt.date(2019, 9, 1)):
             total = int(rng.poisson(g.pop_65plus * rate / 100_000))
@@ -960,11 +1045,18 @@ def _write_qualitative(world, root: Path) -> dict:
             if a == 0:
                 (improved if b > 0 else stuck).append(loc["location_id"])
                 break
-    pick = [(lid, True) for lid in rng.permutation(improved)[:20]] + \
-           [(lid, False) for lid in rng.permutation(stuck)[:20]]
+    k = world.get("qual_cases", QUAL_CASES)
+    pick = [(lid, True) for lid in rng.permutation(improved)[:k]] + \
+           [(lid, False) for lid in rng.permutation(stuck)[:k]]
     cases = pd.DataFrame({"case_id": [f"CASE{i + 1:02d}" for i in range(len(pick))],
                           "location_id": [p[0] for p in pick], "improved": [p[1] for p in pick]})
-    truth = write_synthetic_interviews(cases, root / "qual", seed=world["seed"])
+    truth = write_synthetic_interviews(cases, root / "qual", seed=world["seed"],
+                                       prevalence=world["planted"]["qual_prevalence"])
+    from .interviews import SYNTHETIC_PREVALENCE
+
+    # the codes planted with the largest difference in the default world (null in the null world),
+    # which the test scale detects with high probability (docs/DESIGN.md, "Tests that can fail")
+    truth["checked_codes"] = [c for c, (a, b) in SYNTHETIC_PREVALENCE.items() if a - b >= 0.35]
     (root / "qual" / "SYNTHETIC").unlink(missing_ok=True)  # the dataset root carries the marker
     return {"coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx",
             "_truth_extra_qual": truth}
@@ -1008,11 +1100,14 @@ def configure_parser(parser) -> None:
                         help="folder to write (default: data/raw/synthetic under $CQC_RESEARCH_DATA)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--scale", choices=list(SCALES), default="default",
-                        help="small (~600 locations), default (~3,000) or national (~50,000)")
+                        help="small (~600 locations), test (~3,500, every planted effect detectable; see "
+                             "docs/DESIGN.md), default (~3,000) or national (~50,000)")
+    parser.add_argument("--null", action="store_true",
+                        help="the null world: every planted effect at its null, with its own truth.json")
 
 
 def run_command(args) -> int:
-    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True)
+    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True, null=args.null)
     c = ds.truth["counts"]
     print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
           f"{c['trusts']} trusts, {c['local_authorities']} local authorities (seed {args.seed}, scale {args.scale})")
