@@ -17,7 +17,30 @@ __all__ = [
 
 # figures
 def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=None, codebook=None):
-    """Dot-and-interval plot of code prevalence in two groups (from :func:`compare_prevalence`)."""
+    """Dot-and-interval plot of code prevalence in two groups (from :func:`compare_prevalence`).
+
+    Each code is a row: the share of cases coded with it in the group (green) and outside it
+    (red), with the table's exact intervals; codes are labelled from the codebook.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        :func:`~cqc_research.qual.analysis.compare_prevalence` output, one row per code, drawn
+        top to bottom in its order.
+    group : str
+        The outcome compared (default ``"improved"``): the columns read are ``prev_<group>``,
+        ``prev_not_<group>`` and their ``ci_low_``/``ci_high_``/``n_`` twins.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default a new figure sized to the number of rows.
+    codebook : Codebook or path, optional
+        Supplies the code labels and order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     yes, no = group_labels(group)
@@ -53,7 +76,22 @@ _GROUP_COLOURS = {"mechanism": "#1f4e79", "theme": "#6fb33f", "unknown": "#a0a0a
 def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None):
     """Bars of the share of units coded with each code, with exact intervals.
 
-    ``freq`` is :func:`code_frequencies` output without ``by``; bars are coloured by code group.
+    Parameters
+    ----------
+    freq : pandas.DataFrame
+        :func:`~cqc_research.qual.analysis.code_frequencies` output without ``by``
+        (``code, code_group, share, ci_low, ci_high, n_total, unit``); bars are coloured by code
+        group.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default a new figure sized to the number of rows.
+    codebook : Codebook or path, optional
+        Supplies the code labels and order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     import matplotlib.pyplot as plt
 
@@ -79,7 +117,34 @@ def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None):
 def plot_heatmap(table: pd.DataFrame, *, index: str, columns: str, value: str, fmt: str = "{:.0%}",
                  vmax: float | None = None, ax=None, codebook=None, title: str | None = None):
     """A labelled heat map of one column of a tidy table (e.g. code share by respondent role, or
-    the Jaccard index of :func:`code_cooccurrence`). Code names are shown with their labels."""
+    the Jaccard index of :func:`code_cooccurrence`). Code names are shown with their labels.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A tidy table, one row per cell.
+    index, columns : str
+        The columns giving the heat map's rows and columns. ``code``, ``code_a`` and ``code_b``
+        are put in codebook order and shown by label.
+    value : str
+        The column shaded and written in the cells.
+    fmt : str
+        Format of the cell text (default whole percentages).
+    vmax : float, optional
+        Top of the colour scale; default the largest value.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default a new figure sized to the number of rows.
+    codebook : Codebook or path, optional
+        Supplies the code labels and order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+    title : str, optional
+        A title for the axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
 
     wide = table.pivot_table(index=index, columns=columns, values=value, aggfunc="first", observed=True)
@@ -111,7 +176,31 @@ def plot_heatmap(table: pd.DataFrame, *, index: str, columns: str, value: str, f
 
 
 def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved", ax=None, codebook=None):
-    """Heat map of the case-by-code matrix, cases sorted by outcome (from :func:`cases_with_outcomes`)."""
+    """Heat map of the case-by-code matrix, cases sorted by outcome (from :func:`cases_with_outcomes`).
+
+    One row per case, one column per code, dark where the code appears; cases with the outcome
+    come first, with a red line where the outcome changes.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        :func:`~cqc_research.qual.analysis.cases_with_outcomes` output: ``case_id``, the
+        ``group`` column (1/0/NA) and one count column per code.
+    codes : list of str, optional
+        The code columns, in order; default ``data.attrs["codes"]``.
+    group : str
+        The outcome column cases are sorted by (default ``"improved"``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes; default a new figure sized to the number of rows.
+    codebook : Codebook or path, optional
+        Supplies the code labels and order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
