@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pandas as pd
 import pytest
 
 from cqc_research.errors import DataFormatError
 from cqc_research.io.cqc_json import load_api_folder, load_api_record
+from cqc_research.ratings import UnknownRatingWarning
 
 pytestmark = pytest.mark.realdata
 
@@ -106,8 +108,40 @@ def test_single_record_and_bad_json(tmp_path, shared_data):
         load_api_folder(tmp_path / "api")
     (bad / "1-1.json").write_text('{"locationId": "1-1", "currentRatings": {"overall": {"rating": "Superb"}}}')
     with pytest.raises(DataFormatError, match=r"currentRatings\.overall.*'Superb'"):
-        load_api_folder(tmp_path / "api")
-    assert load_api_folder(tmp_path / "api", unknown="keep").history["rating_status"].tolist() == ["Unknown"]
+        load_api_folder(tmp_path / "api", strict=True, use_cache=False)
+    with pytest.raises(DataFormatError, match="'Superb'"):
+        load_api_folder(tmp_path / "api", unknown="raise", use_cache=False)  # the older spelling
+    # at the defaults an unknown value never stops a load: kept, counted, warned once with where
+    with pytest.warns(UnknownRatingWarning, match=r"'Superb' x 1.*1-1"):
+        kept = load_api_folder(tmp_path / "api", use_cache=False)
+    assert kept.history["rating_status"].tolist() == ["Unknown"]
+    assert kept.history["rating_text"].tolist() == ["Superb"]
+
+
+def test_older_vintages_day_first_dates_missing_fields_and_judgements(tmp_path):
+    loc = tmp_path / "api" / "locations"
+    loc.mkdir(parents=True)
+    # a 2016-style record: no inspectionCategories, no reports, day-first dates, 'No action'
+    # and 'Compliance action' judgements, deregistered
+    rec = {"locationId": "1-9", "providerId": "1-8", "type": "Social Care Org",
+           "registrationStatus": "Deregistered", "registrationDate": "04/11/2013",
+           "deregistrationDate": "2016-02-01",
+           "historicRatings": [{"reportDate": "2015-06-30", "reportLinkId": "r1",
+                                "overall": {"rating": "Requires improvement", "keyQuestionRatings": [
+                                    {"name": "Safe", "rating": "No action"},
+                                    {"name": "Well-led", "rating": "Compliance action"}]}}]}
+    (loc / "1-9.json").write_text(json.dumps(rec))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownRatingWarning)
+        api = load_api_folder(tmp_path / "api", use_cache=False)
+    row = api.locations.iloc[0]
+    assert row["registration_date"] == pd.Timestamp("2013-11-04")  # day-first, never NaT
+    assert row["deregistration_date"] == pd.Timestamp("2016-02-01")
+    assert row["inspection_category"] is None and row["sector"] == "Adult social care"
+    by_domain = dict(zip(api.history["domain"].astype(str), api.history["rating_status"].astype(str),
+                         strict=True))
+    assert by_domain == {"Overall": "Rated", "Safe": "No action", "Well-led": "Compliance action"}
+    assert api.history["rating"].notna().sum() == 1
 
 
 def test_cache_round_trip(shared_data):

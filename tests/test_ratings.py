@@ -1,9 +1,14 @@
+import warnings
+
 import pandas as pd
 import pytest
 
 from cqc_research.errors import UnknownRatingError
 from cqc_research.ratings import (
+    JUDGEMENTS,
     RATING_DTYPE,
+    STATUS_DTYPE,
+    UnknownRatingWarning,
     filter_sector,
     normalise_domain,
     normalise_rating,
@@ -41,16 +46,43 @@ def test_non_scale_values_are_kept_as_status_not_dropped():
     assert len(out) == 5
 
 
-def test_unknown_rating_names_value_and_row():
+def test_unknown_rating_names_value_and_row_when_strict():
     with pytest.raises(UnknownRatingError) as err:
-        parse_ratings(["Good", "Excellent"], where="f.ods", rows=[7, 8])
+        parse_ratings(["Good", "Excellent"], where="f.ods", rows=[7, 8], strict=True)
     assert "'Excellent'" in str(err.value) and "row 8" in str(err.value) and "f.ods" in str(err.value)
+    assert "strict=True" in str(err.value)  # the Python hint
+    assert "--strict" in err.value.for_command_line() and "strict=" not in err.value.for_command_line()
+    with pytest.raises(UnknownRatingError):
+        parse_ratings(["Excellent"], unknown="raise")  # the older spelling
 
 
-def test_unknown_rating_can_be_kept():
-    with pytest.warns(UserWarning, match="Excellent"):
-        out = parse_ratings(["Good", "Excellent"], unknown="keep")
-    assert out["rating_status"].tolist() == ["Rated", "Unknown"]
+def test_unknown_rating_is_kept_counted_and_warned_once_at_the_defaults():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = parse_ratings(["Good", "Excellent", "Excellent", "Superb"], where="f.ods",
+                            rows=[2, 3, 4, 5])
+    assert out["rating_status"].tolist() == ["Rated", "Unknown", "Unknown", "Unknown"]
+    assert out["rating_text"].tolist() == ["Good", "Excellent", "Excellent", "Superb"]
+    assert out["rating"].isna().tolist() == [False, True, True, True]
+    msgs = [str(w.message) for w in caught if issubclass(w.category, UnknownRatingWarning)]
+    assert len(msgs) == 1
+    assert "'Excellent' x 2" in msgs[0] and "'Superb' x 1" in msgs[0] and "f.ods, row 3" in msgs[0]
+
+
+@pytest.mark.parametrize("text, status", [
+    ("No action", "No action"), ("no action", "No action"),
+    ("Requirements notice", "Requirement notice"), ("Enforcement action", "Enforcement action"),
+    ("Compliance action", "Compliance action"), ("Warning notice", "Warning notice"),
+    ("Met this standard", "Met this standard"), ("Not meeting this standard", "Not met this standard"),
+])
+def test_older_regulatory_judgements_are_statuses_with_their_text(text, status):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = parse_ratings([text], strict=True)
+    assert out["rating_status"].tolist() == [status]
+    assert out["rating_text"].tolist() == [text]
+    assert out["rating"].isna().all()
+    assert status in JUDGEMENTS and status in STATUS_DTYPE.categories
 
 
 @pytest.mark.parametrize("text, expected", [("Well led", "Well-led"), ("well-led", "Well-led"),

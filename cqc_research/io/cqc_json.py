@@ -262,8 +262,6 @@ class _Collector:
                             (ratings, ("publication_date",))):
             for c in cols:
                 frame[c] = _api_dates(frame[c])
-        for frame in (history, services, ratings):
-            frame["rating_text"] = frame["rating_text"].astype("object").astype("category")
         for frame in (history, ratings):
             frame["sector"] = pd.Categorical(frame["sector"], dtype=SECTOR_DTYPE)
         # a report listed in both current and historic ratings is kept once (the current copy)
@@ -284,9 +282,12 @@ class _Collector:
             frame["care_home"] = frame["care_home"].astype("boolean")
             frame["number_of_beds"] = pd.to_numeric(frame["number_of_beds"], errors="coerce")
         rels = pd.DataFrame(self.relationships, columns=["org_id", "related_id", "related_name", "type", "reason"])
-        return _with_assessments(self, {"locations": locs, "providers": provs, "ratings": ratings,
-                                        "history": history, "service_ratings": services,
-                                        "relationships": rels})
+        tables = _with_assessments(self, {"locations": locs, "providers": provs, "ratings": ratings,
+                                          "history": history, "service_ratings": services,
+                                          "relationships": rels})
+        for t in ("history", "service_ratings", "ratings"):  # one dtype after the assessment rows join
+            tables[t]["rating_text"] = tables[t]["rating_text"].astype("object").astype("category")
+        return tables
 
 
 def _read_json(path: Path):
