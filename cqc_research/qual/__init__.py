@@ -87,6 +87,7 @@ __all__ = [
 
 # CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research qual`` options: the coded file, ``--codebook``, ``--out``, ``--qdpx``."""
     parser.add_argument("file", help="coded segments: a REFI-QDA .qdpx project or a .csv")
     parser.add_argument("--codebook", action="append", metavar="YAML", default=[],
                         help="extra codebook YAML merged onto the shipped one (repeatable)")
@@ -95,6 +96,8 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research qual``: read, report unknown codes, export; returns the exit status.
+    """
     cb = load_codebook(extend=args.codebook)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")

@@ -30,7 +30,19 @@ __all__ = [
 def clopper_pearson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Clopper-Pearson) confidence interval for a binomial proportion ``k / n``.
 
-    Returns NaN bounds where ``n`` is 0.
+    Parameters
+    ----------
+    k : int or array-like of int
+        Successes.
+    n : int or array-like of int
+        Trials (same shape as ``k``).
+    alpha : float
+        1 - confidence level (default 0.05, a 95% interval).
+
+    Returns
+    -------
+    ci_low, ci_high : numpy.ndarray
+        The bounds, shaped like ``k``; 0 and 1 at the extremes, NaN where ``n`` is 0.
 
     Examples
     --------
@@ -38,17 +50,10 @@ def clopper_pearson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.3475, 0.9333)
     """
-    from scipy.stats import beta
+    from ..metrics.intervals import proportion_ci
 
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo = np.where(k > 0, beta.ppf(alpha / 2, np.maximum(k, 1e-300), n - k + 1), 0.0)
-        hi = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, np.maximum(n - k, 1e-300)), 1.0)
-    bad = n <= 0
-    lo = np.where(bad, np.nan, lo)
-    hi = np.where(bad, np.nan, hi)
-    return lo, hi
+    lo, hi = proportion_ci(k, n, alpha=alpha, method="beta")
+    return np.asarray(lo), np.asarray(hi)
 
 
 _UNITS = {"case": ["case_id"], "respondent": ["case_id", "respondent_id"], "segment": ["segment_id"]}
@@ -67,6 +72,20 @@ def _as_list(x) -> list:
 
 
 def code_order(codes: Iterable[str], codebook=None) -> list[str]:
+    """The codes sorted in codebook order, codes not in the codebook last (alphabetically).
+
+    Parameters
+    ----------
+    codes : iterable of str
+        Code names; duplicates are dropped.
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+
+    Returns
+    -------
+    list of str
+    """
     cb = resolve_codebook(codebook)
     order = {c: i for i, c in enumerate(cb.code_order)}
     return sorted(set(codes), key=lambda c: (order.get(c, len(order)), c))
@@ -91,6 +110,9 @@ def code_frequencies(data: pd.DataFrame, *, by=None, unit: str = "case", level: 
         ``"group"`` counts a unit once if any code of the group (mechanism, theme) appears.
     alpha : float
         1 - confidence level of the exact (Clopper-Pearson) interval for ``share``.
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
 
     Returns
     -------
@@ -162,6 +184,9 @@ def code_cooccurrence(data: pd.DataFrame, *, unit: str = "case", by=None, codes=
         Restrict to these codes (default: every code present).
     alpha : float
         For the exact interval of ``share_both``.
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
 
     Returns
     -------
@@ -215,6 +240,19 @@ def case_table(segments: pd.DataFrame, cases: pd.DataFrame | None = None) -> pd.
     (columns ``case_id, location_id``, which wins). Cases listed in ``cases`` but with no coded
     segment are kept with zero counts.
 
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Coded segments (:func:`~cqc_research.qual.segments.read_coded_segments`).
+    cases : pandas.DataFrame, optional
+        ``case_id, location_id``: the CQC location each case is about.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``case_id, location_id, n_respondents, n_segments, roles`` (``roles``: the respondent
+        roles interviewed, as text), one row per case.
+
     Raises
     ------
     DataFormatError
@@ -254,6 +292,7 @@ def case_code_matrix(data: pd.DataFrame, *, unit: str = "case", value: str = "pr
     data : DataFrame
         Coded segments.
     unit : {"case", "respondent"}
+        What a row is: a case (``case_id``) or a respondent (``case_id, respondent_id``).
     value : {"presence", "segments"}
         1/0 for whether the code appears, or the number of coded excerpts.
     codes : list of str, optional
@@ -261,6 +300,9 @@ def case_code_matrix(data: pd.DataFrame, *, unit: str = "case", value: str = "pr
         data, in codebook order, unknown codes last.
     cases : iterable of str, optional
         Units to include even when they have no coded segment (all zeros).
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
 
     Returns
     -------
@@ -412,6 +454,30 @@ def cases_with_outcomes(segments: pd.DataFrame, history: pd.DataFrame, *, cases:
     One row per case: the :func:`case_outcomes` columns, ``n_respondents, n_segments``, then one
     0/1 column per code (:func:`case_code_matrix`). Cases are matched to CQC locations through
     the segments' ``location_id`` (or ``cases``, columns ``case_id, location_id[, index_date]``).
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Coded segments (:func:`~cqc_research.qual.segments.read_coded_segments`).
+    history : pandas.DataFrame
+        The rating-history panel (``io.cqc_json.load_api_folder(folder).history``).
+    cases : pandas.DataFrame, optional
+        ``case_id, location_id[, index_date]``, overriding the segments' locations and fixing
+        each case's index date.
+    codes : list of str, optional
+        The code columns (default: every code coded, in codebook order).
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
+    **outcome_options
+        Passed to :func:`case_outcomes` (``domain``, ``index``, ``censor_date``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case as above; ``attrs["codes"]`` lists the code columns (read by
+        :func:`compare_prevalence`), and the outcome notes of :func:`case_outcomes` are kept in
+        ``attrs``.
     """
     table = case_table(segments, cases)
     if cases is not None and "index_date" in cases:
@@ -428,12 +494,35 @@ def cases_with_outcomes(segments: pd.DataFrame, history: pd.DataFrame, *, cases:
 
 
 def group_labels(group: str) -> tuple[str, str]:
+    """The column suffixes of the two groups a 0/1 outcome splits cases into.
+
+    Parameters
+    ----------
+    group : str
+        The outcome column, e.g. ``"improved"``.
+
+    Returns
+    -------
+    tuple of str
+        ``(group, "not_" + group)``, e.g. ``("improved", "not_improved")``.
+    """
     return (group, f"not_{group}")
 
 
 def prevalence_by_group(data: pd.DataFrame, *, codes, group: str = "improved", alpha: float = 0.05
                         ) -> pd.DataFrame:
     """Share of cases coded with each code, in each group, with exact intervals (long form).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per case, as :func:`cases_with_outcomes` returns.
+    codes : list of str
+        The code columns (0/1 or counts; a count above 0 means present).
+    group : str
+        The column splitting the cases (default ``"improved"``).
+    alpha : float
+        1 - confidence level of the Clopper-Pearson intervals.
 
     Returns
     -------
@@ -470,6 +559,9 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
         The boolean column splitting the cases.
     alpha : float
         1 - confidence level.
+    codebook : Codebook or path, optional
+        Gives each code's group and the code order; default the shipped codebook
+        (:func:`~cqc_research.qual.codebook.load_codebook`).
 
     Returns
     -------
@@ -556,6 +648,10 @@ def time_to_improvement(data: pd.DataFrame, *, by=None, time: str = "time_months
         :func:`case_outcomes` gives.
     by : str, optional
         A grouping column, e.g. a code column (0/1) or ``"improved"``.
+    time : str
+        The follow-up column, in months (default ``"time_months"``).
+    event : str
+        The event indicator column (default ``"improved_ever"``).
     alpha : float
         1 - confidence level of the median's interval (statsmodels' ``SurvfuncRight``, log-log).
 
