@@ -14,7 +14,7 @@ WORKERS ?= 2
 # wheel round trip) find what they use.
 EXTRAS ?= dev,browser,cluster,lab,docs,release
 
-.PHONY: setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
+.PHONY: test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
 
 help:
 	@echo "make reports       run every notebook on the embedded data into outputs/<run-id>/"
@@ -68,6 +68,9 @@ lab: $(STAMP)
 
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -m browser
+
+test-realformats: $(STAMP)
+	$(BIN)/python -m pytest -m realformats
 
 lint: $(STAMP)
 	$(BIN)/ruff check cqc_research tests benchmarks notebooks

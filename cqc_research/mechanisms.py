@@ -133,10 +133,9 @@ def _share_moving_up(pairs: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 def _wilson(k, n, alpha=0.05):
-    from statsmodels.stats.proportion import proportion_confint
+    from .metrics.intervals import proportion_ci
 
-    lo, hi = proportion_confint(np.asarray(k), np.asarray(n), alpha=alpha, method="wilson")
-    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    return proportion_ci(k, n, alpha=alpha, method="wilson")
 
 
 def _upward_share(domain: str) -> Callable[[pd.DataFrame], pd.DataFrame]:

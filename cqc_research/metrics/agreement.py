@@ -135,19 +135,9 @@ def wilson_ci(count, n, *, alpha: float = 0.05):
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.7864, 0.9565)
     """
-    count = np.asarray(count, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = count / n
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    if low.ndim == 0:
-        return float(low), float(high)
-    return low, high
+    from .intervals import proportion_ci
+
+    return proportion_ci(count, n, alpha=alpha, method="wilson")
 
 
 # ---------------------------------------------------------------------------------------------

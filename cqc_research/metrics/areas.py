@@ -30,6 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..errors import DataFormatError
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
+from .intervals import proportion_ci
 
 __all__ = [
     "area_summary",
@@ -79,12 +80,7 @@ def _rated_locations(ratings: pd.DataFrame, level: str | None) -> pd.DataFrame:
 
 
 def _wilson(k, n, alpha):
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    lo, hi = proportion_confint(k, np.where(n > 0, n, 1), alpha=alpha, method="wilson")
-    lo = np.where(n > 0, lo, np.nan)
-    hi = np.where(n > 0, hi, np.nan)
-    return np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+    return proportion_ci(k, n, alpha=alpha, method="wilson")
 
 
 def _bed_share(g: pd.DataFrame, alpha: float):
