@@ -76,7 +76,23 @@ _QUESTION = re.compile(r"^\s*(?:q|question)\s*[-_.:]?\s*0*(\d{1,3})\b", re.I)
 
 
 def code_key(text) -> str:
-    """Fold case, spacing, underscores and dashes so that variants compare equal."""
+    """Fold case, spacing, underscores and dashes so that variants compare equal.
+
+    Parameters
+    ----------
+    text : object
+        A code, role or question name as written (converted with ``str``).
+
+    Returns
+    -------
+    str
+        Lower case, each run of other characters a single space, trimmed.
+
+    Examples
+    --------
+    >>> code_key("Person-centred_care ")
+    'person centred care'
+    """
     return re.sub(r"[^a-z0-9]+", " ", str(text).casefold()).strip()
 
 
@@ -90,6 +106,26 @@ class Codebook:
     ``roles``: ``role, label, aliases``; ``groups``: ``group, label, description``;
     ``codes``: ``code, group, label, definition, include, exclude, aliases``;
     ``questions``: ``id, number, topic, role, text`` (one row per question and role).
+
+    Attributes
+    ----------
+    name : str
+        The codebook's name (``name:`` in its YAML).
+    version : str
+        Its version (``version:``), written into exports.
+    description : str
+        What it is for, on one line.
+    roles : pandas.DataFrame
+        ``role, label, aliases``: respondent roles (manager, staff, person or family,
+        commissioner in the shipped codebook).
+    groups : pandas.DataFrame
+        ``group, label, description``: code groups (impact mechanisms, improvement themes).
+    codes : pandas.DataFrame
+        ``code, group, label, definition, include, exclude, aliases``, in codebook order.
+    questions : pandas.DataFrame
+        ``id, number, topic, role, text``: the interview guide, one row per question and role.
+    sources : tuple of str
+        The YAML files it was built from, in merge order.
     """
 
     name: str
@@ -114,6 +150,19 @@ class Codebook:
     def match_code(self, name) -> str | None:
         """The codebook code for a code as written (by code, label or alias), else None.
 
+        A path such as ``"Improvement themes/Leadership"`` matches on its whole text first, then on
+        its last part.
+
+        Parameters
+        ----------
+        name : str or None
+            The code as a coder or a QDA program wrote it.
+
+        Returns
+        -------
+        str or None
+            The ``code`` of :attr:`codes`, or ``None`` when nothing matches (or ``name`` is missing).
+
         Examples
         --------
         >>> cb = load_codebook()
@@ -130,13 +179,40 @@ class Codebook:
         return lookup.get(code_key(leaf))
 
     def match_role(self, name) -> str | None:
-        """The codebook role for a role as written (by role, label or alias), else None."""
+        """The codebook role for a role as written (by role, label or alias), else None.
+
+        Parameters
+        ----------
+        name : str or None
+            The respondent role as written, e.g. ``"Registered manager"``.
+
+        Returns
+        -------
+        str or None
+            The ``role`` of :attr:`roles`, or ``None`` when nothing matches.
+        """
         if name is None or (isinstance(name, float) and np.isnan(name)):
             return None
         return self._lookup("roles").get(code_key(name))
 
     def match_question(self, name) -> str | None:
-        """The guide question id for ``q5``, ``Q05 leadership``, ``5``, a topic or a wording."""
+        """The guide question id for ``q5``, ``Q05 leadership``, ``5``, a topic or a wording.
+
+        Parameters
+        ----------
+        name : str, int or None
+            The question as written.
+
+        Returns
+        -------
+        str or None
+            The question ``id`` (e.g. ``"q05"``), or ``None`` when nothing matches.
+
+        Examples
+        --------
+        >>> load_codebook().match_question("Q5 leadership")
+        'q05'
+        """
         if name is None or (isinstance(name, float) and np.isnan(name)):
             return None
         text = str(name).strip()
@@ -149,7 +225,20 @@ class Codebook:
         return None
 
     def question_text(self, question: str, role=None) -> str:
-        """The wording of a question for a role (the default wording when the role has none)."""
+        """The wording of a question for a role (the default wording when the role has none).
+
+        Parameters
+        ----------
+        question : str
+            The question, in any form :meth:`match_question` accepts.
+        role : str, optional
+            The respondent role, in any form :meth:`match_role` accepts.
+
+        Returns
+        -------
+        str
+            The question's text; ``""`` for an unknown question.
+        """
         qid = self.match_question(question) or question
         texts = self._spec["_texts"].get(qid, {})
         return texts.get(self.match_role(role) or role) or texts.get("default") or ""
@@ -160,7 +249,14 @@ class Codebook:
         return self.codes["code"].tolist()
 
     def to_dict(self) -> dict:
-        """The codebook as the dictionary its YAML holds."""
+        """The codebook as the dictionary its YAML holds.
+
+        Returns
+        -------
+        dict
+            ``name, version, description, roles, groups, codes, questions`` as plain lists and
+            dictionaries (what :meth:`to_yaml` writes).
+        """
         return {k: v for k, v in self._spec.items() if not k.startswith("_")}
 
     def to_qdc(self, path) -> Path:
@@ -170,6 +266,16 @@ class Codebook:
         one parent code per group (not codable) holding its codes, each with its definition and
         inclusion and exclusion notes, and an "Interview guide (structural codes)" parent
         holding one code per question (``q01 reaction`` ...) for coding whole answers.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.qdc`` file to write.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
         """
         from ..io.qdpx import write_qdc
 
@@ -183,7 +289,18 @@ class Codebook:
         return write_qdc(codes + questions, path, origin=f"cqc-research codebook {self.name} {self.version}")
 
     def to_yaml(self, path) -> Path:
-        """Write the codebook as YAML (atomically)."""
+        """Write the codebook as YAML (atomically).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The YAML file to write; :func:`load_codebook` reads it back.
+
+        Returns
+        -------
+        str or os.PathLike
+            ``path``, as given.
+        """
         import yaml
 
         path = Path(path)
@@ -453,6 +570,25 @@ def merge_codebooks(base=None, *others, replace: bool = False) -> Codebook:
     ``id``) already exists is an error unless ``replace=True``. The result is validated as a
     whole, so a partial file (only ``codes:``, say) can refer to groups defined earlier.
 
+    Parameters
+    ----------
+    base : Codebook or path, optional
+        The codebook merged onto; ``None`` is the shipped one.
+    *others : Codebook or path
+        Codebooks (or partial YAML files) merged on top, in order.
+    replace : bool
+        Let a later codebook redefine an existing entry.
+
+    Returns
+    -------
+    Codebook
+        The merged, validated codebook; ``sources`` lists every file.
+
+    Raises
+    ------
+    DataFormatError
+        A clash without ``replace=True``, or an invalid merged codebook.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -482,6 +618,15 @@ def codebook_from(path=None) -> Codebook:
     sections (roles, groups, codes, questions) is a complete codebook and is used alone; a file
     holding only some of them extends the shipped codebook (:func:`load_codebook` with
     ``extend=``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        ``None``, ``""``, ``"shipped"`` or a YAML file.
+
+    Returns
+    -------
+    Codebook
     """
     if path is None or str(path).strip() in ("", "shipped"):
         return load_codebook()
@@ -492,6 +637,17 @@ def codebook_from(path=None) -> Codebook:
 
 
 def resolve_codebook(codebook) -> Codebook:
+    """A :class:`Codebook` as given, or one loaded from a path (``None``: the shipped codebook).
+
+    Parameters
+    ----------
+    codebook : Codebook, str, os.PathLike or None
+        What a function's ``codebook=`` argument received.
+
+    Returns
+    -------
+    Codebook
+    """
     if isinstance(codebook, Codebook):
         return codebook
     return load_codebook(codebook)
