@@ -420,6 +420,73 @@ def test_ae_writer_round_trip_with_booked_and_names(tmp_path):
     assert nhs.detect_indicator_kind(tmp_path / "tidy.csv") == "ae_tidy"
 
 
+_PLANTED = pd.DataFrame({
+    "period": ["2016-05-01"] * 4, "org_code": ["RAA", "RAA", "RBB", "RBB"],
+    "type": ["1", "other", "1", "2"], "attendances": [1000, 300, 500, 50],
+    "breaches": [100, 3, 20, 1], "admissions": [200, 0, 90, 5]})
+
+
+@pytest.mark.parametrize("layout", ["csv-2018", "csv-2020", "csv-2020-booked", "workbook-2015",
+                                    "workbook-2017"])
+def test_ae_every_written_layout_reads_back_the_planted_counts(tmp_path, layout):
+    if layout.startswith("workbook"):
+        files = [writers.write_ae_by_provider(_PLANTED, tmp_path / "m.xlsx", layout=layout)]
+    else:
+        files = writers.write_ae_monthly(_PLANTED, tmp_path / "ae", layout=layout)
+    ae, reports = nhs.load_ae_monthly(files, with_report=True)
+    assert reports[0].layout == layout
+    # planted: RAA type 1 1000 attendances, 100 over 4 hours; RBB types 1 and 2
+    assert _value(ae, "RAA", "ae_attendances_type1").value == 1000
+    assert _value(ae, "RAA", "ae_attendances_all").value == 1300
+    assert _value(ae, "RBB", "ae_breaches_all").value == 21
+    assert _value(ae, "RBB", "emergency_admissions").value == 95
+    assert _value(ae, "RAA", "ae_4hr_performance_all").value == pytest.approx(100 * (1300 - 103) / 1300)
+    assert set(ae.period_start) == {pd.Timestamp("2016-05-01")}
+    assert reports[0].dropped.get("total row (TOTAL)", 0) + reports[0].dropped.get(
+        "England row (the national total)", 0) == 1
+    assert all(abs(a - b) < 1e-9 for a, b in reports[0].totals.values())
+
+
+def test_ae_header_drift_bom_spaces_case_and_total_without_period(tmp_path):
+    # columns renamed and reordered as in a year nobody here has seen; a byte-order mark;
+    # trailing spaces; a lower-case period; the total row marked 'Total' in Org name only
+    header = ["Org Code ", "Period", "Org name", "Parent Org",
+              "Attendances over 4 hours Type 1", "A&E attendances Type 1",
+              "A&E attendances Type 2", "Attendances over 4 hours Type 2",
+              "A&E attendances Other A&E Department", "Attendances over 4 hours Other Department",
+              "Emergency admissions via A&E - Type 1"]
+    rows = [["RAA ", "MSitAE-april-2019 ", "A Trust ", "NHS ENGLAND, LONDON ", "10", "100", "0",
+             "0", "40", "N/A", "30"],
+            ["", "", "Total", "", "10", "100", "0", "0", "40", "", "30"]]
+    path = tmp_path / "drift.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    ae, reports = nhs.load_ae_monthly(path, with_report=True)
+    assert _value(ae, "RAA", "ae_attendances_all").value == 140
+    assert np.isnan(_value(ae, "RAA", "ae_breaches_other").value)  # N/A is missing, never 0
+    assert _value(ae, "RAA", "ae_breaches_type1").value == 10
+    assert _value(ae, "RAA", "ae_attendances_all").period_start == pd.Timestamp("2019-04-01")
+    assert reports[0].dropped == {"total row (TOTAL)": 1}
+    roles = {c.source: c for c in reports[0].columns}
+    assert roles["Attendances over 4 hours Other Department"].missing == {"N/A": 1}
+    assert roles["Attendances over 4 hours Type 1"].role == "attendances over 4 hours, type1"
+
+
+def test_ae_unmappable_header_lists_expected_and_found(tmp_path):
+    header = list(writers.AE_MONTHLY_HEADER)
+    header[5] = "Mystery count"
+    path = tmp_path / "odd.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header, ["MSitAE-APRIL-2019", "RAA", "-", "A"] + ["1"] * 18])
+    with pytest.raises(DataFormatError) as exc:
+        nhs.load_ae_monthly(path)
+    msg = str(exc.value)
+    assert "'Mystery count'" in msg and "expected" in msg and "Columns found" in msg
+    assert "A&E attendances Type 1" in msg
+
+
 def test_ae_duplicate_month_is_an_error(tmp_path):
     row = ["MSitAE-APRIL-2019", "RAA", "-", "A"] + ["10"] * 18
     a = _official_csv(tmp_path / "a.csv", [row])
