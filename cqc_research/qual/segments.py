@@ -188,6 +188,26 @@ def read_coded_segments(path, *, codebook=None) -> pd.DataFrame:
     See :func:`read_qdpx` and :func:`read_segments_csv`. Codes not in the codebook are kept
     (``in_codebook`` False, ``code_group`` "unknown") and a warning counts them; list them with
     :func:`unknown_codes`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.qdpx`` project, or a ``.csv``/``.tsv``/``.txt`` table of coded segments.
+    codebook : Codebook or path, optional
+        The codebook codes, roles and questions are matched against; default the shipped one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per code applied to an excerpt, columns :data:`SEGMENT_COLUMNS`: ``case_id,
+        location_id, respondent_id, respondent_role, question, code, code_group, in_codebook,
+        excerpt, segment_id, start, end`` (text columns as strings, ``start``/``end`` nullable
+        integer offsets, ``in_codebook`` bool).
+
+    Raises
+    ------
+    DataFormatError
+        Another file type, or a file that cannot be read as coded segments.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -204,7 +224,24 @@ def standardise_segments(data: pd.DataFrame, *, codebook=None, where: str | None
 
     Known codes, roles and questions take their codebook names; anything else is kept as
     written (codes get ``code_group`` "unknown" and ``in_codebook`` False), with a warning that
-    counts them. Returns the columns :data:`SEGMENT_COLUMNS`.
+    counts them.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A raw segments table, with at least the codes and excerpts.
+    codebook : Codebook or path, optional
+        The codebook codes, roles and questions are matched against; default the shipped one.
+    where : str, optional
+        Where the table came from (a file name), to prefix warnings with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per code applied to an excerpt, columns :data:`SEGMENT_COLUMNS`: ``case_id,
+        location_id, respondent_id, respondent_role, question, code, code_group, in_codebook,
+        excerpt, segment_id, start, end`` (text columns as strings, ``start``/``end`` nullable
+        integer offsets, ``in_codebook`` bool).
     """
     cb = resolve_codebook(codebook)
     need = ["case_id", "respondent_role", "question", "code", "excerpt"]
@@ -297,6 +334,24 @@ def write_qdpx(segments: pd.DataFrame, path, *, codebook=None, project_name: str
     question (``q01`` ...), and transcripts are rebuilt from the excerpts, question by question,
     with the guide's wording for the respondent's role. :func:`read_qdpx` gives the same table
     back. See :func:`cqc_research.io.qdpx.write_qdpx_segments`.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        A segments table as :func:`read_coded_segments` returns.
+    path : str or os.PathLike
+        The ``.qdpx`` file to write.
+    codebook : Codebook or path, optional
+        The codebook codes, roles and questions are matched against; default the shipped one.
+    project_name : str, optional
+        The project's name as QDA software shows it.
+    description : str, optional
+        The project's description.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
     """
     from ..io.qdpx import write_qdpx_segments
 
