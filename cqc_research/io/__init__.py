@@ -17,10 +17,14 @@ NHS indicator files (CSV)                 :func:`nhs.load_indicators`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ..errors import DataFormatError
+
+if TYPE_CHECKING:
+    from .nhs.common import ReadReport
 
 __all__ = ["load", "explain", "detect_kind", "configure_parser", "run_command"]
 
@@ -126,7 +130,7 @@ def load(path, **kwargs):
 
 # ---------------------------------------------------------------------------------------------
 # How a file was read
-def _api_report(path: Path, data) -> "ReadReport":
+def _api_report(path: Path, data) -> ReadReport:
     import json
     from collections import Counter
 
@@ -173,7 +177,7 @@ def _api_report(path: Path, data) -> "ReadReport":
     return rep
 
 
-def _frame_report(path: Path, kind: str, frame) -> "ReadReport":
+def _frame_report(path: Path, kind: str, frame) -> ReadReport:
     from .nhs.common import ColumnReport, ReadReport
 
     rep = ReadReport(path=path, kind=kind, rows_kept=len(frame))
@@ -260,11 +264,10 @@ def _summary(frame: pd.DataFrame) -> list[str]:
 
 
 def run_command(args) -> int:
-    from .. import paths
-    from ..cache import atomic_path
-
     import warnings
 
+    from .. import paths
+    from ..cache import atomic_path
     from ..errors import CQCResearchError
     from ..ratings import UnknownRatingWarning
 

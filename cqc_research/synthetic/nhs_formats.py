@@ -489,7 +489,7 @@ def write_ae_by_provider(frame: pd.DataFrame, path, *, layout: str = "workbook-2
     ws.append([g for g, _, _ in cols])
     ws.append([h for _, h, _ in cols])
     totals = []
-    for g, h, v in cols:
+    for _, h, v in cols:
         if h in ("Code", "Region"):
             totals.append("-")
         elif h == "Name":
