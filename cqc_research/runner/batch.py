@@ -143,6 +143,20 @@ def entity_table(ratings, for_each: str):
 def select_entities(table, *, where: str | None = None, limit: int | None = None):
     """Filter the entity table with a pandas ``query`` expression and keep the first ``limit``.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The entity table (:func:`entity_table`).
+    where : str, optional
+        A :meth:`pandas.DataFrame.query` expression, e.g. ``"sector == 'NHS hospitals'"``.
+    limit : int, optional
+        Keep only the first ``limit`` rows (0 or more) after filtering.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The selected rows, same columns, index reset.
+
     Raises
     ------
     BatchError
@@ -206,6 +220,11 @@ def load_input(path, kind: str = "ratings"):
         an :class:`~cqc_research.io.cqc_json.ApiData`; ``"indicators"``:
         ``io.nhs.load_indicators``; ``"dtoc"``, ``"population"``, ``"la_codes"``: the
         ``io.nhs`` loaders of those files.
+
+    Returns
+    -------
+    pandas.DataFrame or ApiData
+        The table (or, for ``kind="api"``, the API tables); a shallow copy of what is cached.
     """
     import importlib
 
@@ -319,10 +338,24 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
 # ---------------------------------------------------------------------------------------------
 # Planning and running a batch
 def default_run_id(notebook: Path, for_each: str, parameters: Mapping) -> str:
-    """Deterministic, so the same command resumes in the same folder.
+    """The run id a batch uses when none is given; deterministic, so the same command resumes.
 
     Built from the notebook's path, ``--for-each`` and the ``-p`` parameters (not ``--where`` or
     ``--limit``, so widening a selection resumes too).
+
+    Parameters
+    ----------
+    notebook : pathlib.Path
+        The notebook run per entity.
+    for_each : str
+        ``"provider"``, ``"location"`` or ``"local_authority"``.
+    parameters : mapping
+        The notebook parameters, input paths included.
+
+    Returns
+    -------
+    str
+        ``<notebook stem>-<for_each>-<6 hex digits>``.
     """
     payload = json.dumps({"notebook": str(notebook.resolve()), "for_each": for_each,
                           "parameters": dict(parameters)}, sort_keys=True, default=str)
@@ -335,9 +368,52 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
                dry_run: bool = False, progress: bool = False):
     """Work out what a batch would do: its spec, its tasks, and which are already complete.
 
+    Nothing runs; input files are pre-loaded into the run's cache unless ``dry_run``.
+
+    Parameters
+    ----------
+    notebook : path
+        The notebook to run per entity; it must declare the entity parameter.
+    for_each : {"provider", "location", "local_authority"}
+        What an entity is.
+    where : str, optional
+        A pandas ``query`` over the entity table (:func:`select_entities`).
+    limit : int, optional
+        Only the first ``limit`` entities.
+    parameters : mapping, optional
+        Further notebook parameters (``-p``); ``output_dir`` and the entity parameter are
+        reserved.
+    output_root : path, optional
+        Parent of the run folder; default :func:`cqc_research.paths.outputs_root`.
+    run_id : str, optional
+        The run folder's name; default :func:`default_run_id`.
+    kernel_name : str
+        The Jupyter kernel.
+    timeout : float, optional
+        Seconds per cell.
+    recycle : int
+        Restart a worker's kernel after this many reports.
+    dry_run : bool
+        Write nothing (no input cache).
+    progress : bool
+        Say on standard error when the default synthetic data are written.
+
     Returns
     -------
-    (BatchSpec, list of EntityTask, list of (EntityTask, bool complete), DataFrame entities)
+    spec : BatchSpec
+        What every worker needs.
+    tasks : list of EntityTask
+        One per selected entity.
+    status : list of (EntityTask, bool)
+        Each task with whether its report is already complete.
+    entities : pandas.DataFrame
+        The selected rows of the entity table.
+
+    Raises
+    ------
+    BatchError
+        An unknown ``for_each``, a notebook without the entity parameter, a reserved ``-p``, or
+        a bad ``where``.
     """
     from ..cache import sha256_file
     from ..provenance import is_synthetic
@@ -588,6 +664,7 @@ def _finish(spec: BatchSpec, status, rows: dict, entities, for_each: str, second
 # ---------------------------------------------------------------------------------------------
 # CLI
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research batch`` options (notebook, ``--for-each``, selection, workers)."""
     from .run import add_parameter_option
 
     parser.add_argument("notebook", metavar="NOTEBOOK", help="the notebook to run per entity")
@@ -619,6 +696,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research batch`` and return the exit status (failed entities, at most 125)."""
     result = run_batch(args.notebook, args.for_each, where=args.where, limit=args.limit,
                        parameters=dict(args.parameter or []), workers=args.workers,
                        output_root=args.output_root, run_id=args.run_id, executor=args.executor,
