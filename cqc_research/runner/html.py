@@ -20,6 +20,23 @@ def export_html(nb, target, *, synthetic: bool, title: str | None = None) -> Pat
 
     Uses nbconvert's ``HTMLExporter`` with ``exclude_input=True`` (what ``--no-input`` does) and
     no prompts. Images are ``data:`` URIs, so the file stands alone. Written atomically.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The executed notebook.
+    target : str or os.PathLike
+        The HTML file to write.
+    synthetic : bool
+        Put the "SYNTHETIC DATA" banner at the top of the page (unless the notebook already shows
+        it).
+    title : str, optional
+        The page title; default ``"report"``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``target``.
     """
     fast_imports()
     from nbconvert import HTMLExporter
@@ -58,13 +75,19 @@ def write_index(run_dir, rows: Sequence[Mapping], *, title: str, subtitle: str =
         to ``href``), ``status`` ("ok", "failed", "skipped", ...), ``duration`` (seconds),
         ``error`` (shown in red), ``note``, and ``links`` (``[(label, href), ...]``).
     title, subtitle : str
+        The page's heading and the line under it.
     synthetic : bool
         Show the "SYNTHETIC DATA" banner at the top.
     headers : list of str
         Column titles before status, seconds, detail and files.
+    noun : str
+        What the rows are, for the counts line (``"notebooks"``, ``"reports"``).
     file_sections : list of (title, [(label, href), ...])
         Extra lists of links (figures, tables).
     footer_links : list of (label, href)
+        Links at the foot of the page (the manifest, the run log).
+    name : str
+        The file name in ``run_dir`` (default ``index.html``).
 
     Returns
     -------

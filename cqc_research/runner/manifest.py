@@ -66,6 +66,11 @@ def hash_inputs(inputs: Iterable[str | os.PathLike]) -> dict[str, dict]:
     ``"<sha256>  <relative path>\\n"`` of every file in it, sorted by path, so it changes when
     any file changes, appears or disappears.
 
+    Parameters
+    ----------
+    inputs : iterable of str or os.PathLike
+        Files and folders a run read.
+
     Returns
     -------
     dict
@@ -78,7 +83,14 @@ def hash_inputs(inputs: Iterable[str | os.PathLike]) -> dict[str, dict]:
 
 # Environment
 def environment_info() -> dict:
-    """Python, platform, key package versions and the git commit (when in a git checkout)."""
+    """Python, platform, key package versions and the git commit (when in a git checkout).
+
+    Returns
+    -------
+    dict
+        ``python`` (version), ``implementation``, ``platform``, ``packages`` (name -> version, or
+        ``None`` when not installed) and ``git`` (:func:`git_info`).
+    """
     import platform
     from importlib import metadata
 
@@ -93,7 +105,19 @@ def environment_info() -> dict:
 
 
 def git_info(root: str | os.PathLike | None = None) -> dict | None:
-    """The commit of the repository and whether the working tree has changes, or None."""
+    """The commit of the repository and whether the working tree has changes, or None.
+
+    Parameters
+    ----------
+    root : str or os.PathLike, optional
+        The repository; default :data:`cqc_research.paths.PROJECT_ROOT`.
+
+    Returns
+    -------
+    dict or None
+        ``{"commit": <40 hex digits>, "dirty": bool}`` (``dirty``: tracked files changed), or
+        ``None`` when git is missing, ``root`` is not a checkout, or git fails.
+    """
     root = Path(root) if root is not None else paths.PROJECT_ROOT
     if shutil.which("git") is None or not (root / ".git").exists():
         return None
