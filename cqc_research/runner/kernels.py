@@ -91,6 +91,7 @@ class KernelSession:
 
     @property
     def alive(self) -> bool:
+        """True while the kernel process is running and answering; False before :meth:`start` and after it dies."""
         if self.km is None:
             return False
         from jupyter_core.utils import run_sync
@@ -101,7 +102,18 @@ class KernelSession:
             return False
 
     def start(self) -> KernelSession:
-        """Start the kernel (retrying start-up failures); a no-op when it is running."""
+        """Start the kernel (retrying start-up failures); a no-op when it is running.
+
+        Returns
+        -------
+        KernelSession
+            ``self``, running.
+
+        Raises
+        ------
+        KernelStartError
+            The kernel did not start within ``retries + 1`` attempts.
+        """
         if self.km is not None and self.alive:
             return self
         self.shutdown()
@@ -159,7 +171,22 @@ class KernelSession:
     def run_code(self, code: str, *, timeout: float = 60) -> str:
         """Run a snippet on the kernel (outside any notebook) and return what it printed.
 
-        Raises ``nbclient.exceptions.CellExecutionError`` when the snippet fails.
+        Parameters
+        ----------
+        code : str
+            Python source run as one cell in the kernel's namespace.
+        timeout : float
+            Seconds the snippet may take.
+
+        Returns
+        -------
+        str
+            Everything the snippet printed to standard output.
+
+        Raises
+        ------
+        nbclient.exceptions.CellExecutionError
+            The snippet raised.
         """
         import nbformat
         from nbclient import NotebookClient
@@ -178,7 +205,13 @@ class KernelSession:
         self.run_code("import cqc_research.runner.kernels as _cqc_k; _cqc_k.kernel_track_writes()")
 
     def written_files(self) -> list[str]:
-        """Absolute paths written since :meth:`track_writes` (files opened to write, rename targets)."""
+        """Absolute paths written since :meth:`track_writes` (files opened to write, rename targets).
+
+        Returns
+        -------
+        list of str
+            Sorted absolute paths; empty when nothing was written.
+        """
         out = self.run_code("import cqc_research.runner.kernels as _cqc_k; _cqc_k.kernel_print_written()")
         return json.loads(out.strip().splitlines()[-1]) if out.strip() else []
 
@@ -188,6 +221,17 @@ class KernelSession:
 
         The executed notebook is written to a hidden temporary file beside ``output_path`` and
         renamed into place, so ``output_path`` never holds a half-written notebook.
+
+        Parameters
+        ----------
+        notebook : str or os.PathLike
+            The notebook to run.
+        output_path : str or os.PathLike
+            Where the executed notebook is written (its folder is created).
+        parameters : mapping, optional
+            Injected by papermill after the ``parameters`` cell; paths become strings.
+        timeout : float, optional
+            Seconds per cell; default no limit.
 
         Returns
         -------
@@ -260,6 +304,11 @@ def _kernel_audit(event: str, args) -> None:
 
 
 def kernel_track_writes() -> None:
+    """Start recording the files opened for writing in this process (runs inside the kernel).
+
+    Installs an audit hook (:func:`sys.addaudithook`) once per process and clears the record;
+    :meth:`KernelSession.track_writes` calls it in the kernel.
+    """
     global _WRITTEN
     if _WRITTEN is None:
         sys.addaudithook(_kernel_audit)
@@ -267,6 +316,10 @@ def kernel_track_writes() -> None:
 
 
 def kernel_print_written() -> None:
+    """Print, as one JSON list, the sorted paths recorded since :func:`kernel_track_writes`.
+
+    Runs inside the kernel; :meth:`KernelSession.written_files` reads the line it prints.
+    """
     written = sorted(_WRITTEN or ())
     print(json.dumps(written))
 
