@@ -43,6 +43,18 @@ class KernelStartError(CQCResearchError, RuntimeError):
 def make_run_id(when: _dt.datetime | None = None, *, token: str | None = None) -> str:
     """A sortable run id: local date and time to the minute plus a short random hex token.
 
+    Parameters
+    ----------
+    when : datetime.datetime, optional
+        The time stamped; default now (local time).
+    token : str, optional
+        The suffix; default 6 random hex digits, so two runs in the same minute differ.
+
+    Returns
+    -------
+    str
+        ``YYYY-MM-DDTHHMM-<token>``.
+
     Examples
     --------
     >>> import datetime as dt
@@ -65,6 +77,12 @@ def find_notebooks(names: Sequence[str | os.PathLike] | None = None, *,
         ``workshop/``).
     folder : path, optional
         Where to look instead of ``notebooks/``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The notebooks named, resolved, in the order given; for the default, every notebook in the
+        folder sorted by name.
 
     Raises
     ------
@@ -96,6 +114,11 @@ def notebook_parameters(notebook: str | os.PathLike) -> dict[str, dict]:
 
     The cell is read with Python's own parser (``ast``), so a comment holding quotes or ``#``
     cannot hide a parameter (papermill's line regex skips such lines).
+
+    Parameters
+    ----------
+    notebook : str or os.PathLike
+        The ``.ipynb`` file.
 
     Returns
     -------
@@ -160,6 +183,21 @@ def parse_value(text, type_name: str | None = None, *, name: str = "value"):
     parameter declared ``str`` keeps the text as it is (``-p org_id 123`` stays ``"123"``).
     Non-string values (from Python callers) pass through unchanged.
 
+    Parameters
+    ----------
+    text : str or object
+        The value as typed after ``-p NAME``; a non-string is returned as it is.
+    type_name : str, optional
+        The parameter's declared type (``inferred_type_name`` of :func:`notebook_parameters`);
+        ``"str"`` keeps the text.
+    name : str
+        The parameter's name, for error messages.
+
+    Returns
+    -------
+    object
+        ``bool``, ``None``, ``int``, ``float``, ``list``, ``dict`` or ``str``.
+
     Examples
     --------
     >>> parse_value("3"), parse_value("0.5"), parse_value("true"), parse_value("[1, 2]")
@@ -211,6 +249,19 @@ def resolve_parameters(specs: Mapping[Path, Mapping[str, dict]],
     A parameter goes to every notebook that declares it. A name that none of the notebooks
     declares is an error (a typo would otherwise be silently ignored).
 
+    Parameters
+    ----------
+    specs : mapping of pathlib.Path to mapping
+        Each notebook's declared parameters (:func:`notebook_parameters`).
+    parameters : mapping of str to object, optional
+        The ``-p`` values (text from the command line, or Python values).
+
+    Returns
+    -------
+    dict of pathlib.Path to dict
+        For each notebook, the parameters it declares, parsed with :func:`parse_value` and its
+        declared types.
+
     Raises
     ------
     ParameterError
@@ -245,6 +296,17 @@ def uses_default_data(spec: Mapping[str, dict], given: Mapping[str, object]) -> 
     The convention (see ``notebooks/00_data_overview.ipynb``): a parameter whose name ends in
     ``_path``, ``_dir``, ``_folder`` or ``_file`` and whose default is ``""`` means "the embedded
     synthetic dataset" when it is not given. ``output_dir`` is not an input.
+
+    Parameters
+    ----------
+    spec : mapping of str to dict
+        The notebook's declared parameters (:func:`notebook_parameters`).
+    given : mapping of str to object
+        The parameters passed to this run.
+
+    Returns
+    -------
+    bool
     """
     for name, s in spec.items():
         if name == OUTPUT_PARAMETER or not name.endswith(PATH_SUFFIXES):
@@ -278,6 +340,17 @@ def declared_inputs(notebook: str | os.PathLike) -> list[Path]:
     """Files a notebook declares in its metadata: ``{"cqc_research": {"inputs": [...]}}``.
 
     Relative paths are taken from the repository root.
+
+    Parameters
+    ----------
+    notebook : str or os.PathLike
+        The ``.ipynb`` file.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The declared inputs that exist, resolved (missing ones are left out); empty when the
+        notebook declares none.
     """
     with open(notebook, encoding="utf-8") as f:
         meta = json.load(f).get("metadata", {})
