@@ -357,7 +357,7 @@ def _rating_units(ratings, *, level, date, sector, rating_level) -> pd.DataFrame
         dcol = date or ("publication_date" if "publication_date" in r else "report_date")
         if dcol not in r:
             raise DataFormatError(f"ratings have no date column {dcol!r}", column=dcol)
-        ident = [c for c in r.columns if c not in {"domain", "rating", "rating_status",
+        ident = [c for c in r.columns if c not in {"domain", "rating", "rating_status", "rating_text",
                                                    "inherited", "report_type", "url", "source",
                                                    "organisation_id", "service_group",
                                                    "inspection_date"}]

@@ -127,14 +127,14 @@ def test_unknown_rating_names_sheet_row_and_column(tmp_path):
     rows[2][LOCATION_COLUMNS.index("Latest Rating")] = "Excellent"
     p = _workbook(tmp_path, rows)
     with pytest.raises(DataFormatError) as e:
-        load_latest_ratings(p)
+        load_latest_ratings(p, strict=True)
     # notice row 1, blank row 2, header row 3, data rows from 4: the third data row is row 6
     _expect(e, str(p), "sheet 'Locations'", "row 6", "'Latest Rating'", "'Excellent'")
     from cqc_research.cache import _cache_key
     from cqc_research.paths import processed_dir
 
     key = _cache_key(p, "latest_ratings", {"sheets": ["Locations", "Providers"], "unknown": "raise",
-                                           "duplicates": "raise", "v": 1})
+                                           "duplicates": "raise", "v": 2})
     assert not list(processed_dir().rglob(f"*{key}*"))  # a failed load leaves no cache entry
     kept = load_latest_ratings(p, unknown="keep")
     assert kept["rating_status"].astype(str).tolist().count("Unknown") == 1

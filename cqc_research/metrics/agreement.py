@@ -99,7 +99,7 @@ def _rating_codes(values, *, name: str = "rating", source=None) -> np.ndarray:
                 f"found {arr[bad]!r}", path=source, row=bad + 1, column=name)
         return np.where(np.isnan(arr), -1, arr).astype(np.int64)
     where = f"{source}, column {name!r}" if source else f"column {name!r}"
-    parsed = parse_ratings(s.to_numpy(dtype=object), where=where,
+    parsed = parse_ratings(s.to_numpy(dtype=object), where=where, strict=True,
                            rows=np.arange(1, len(s) + 1))
     return parsed["rating"].cat.codes.to_numpy(dtype=np.int64)
 
