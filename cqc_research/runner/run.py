@@ -62,7 +62,37 @@ from .notebooks import (
 # Results
 @dataclass
 class NotebookResult:
-    """What happened to one notebook (one row of ``manifest.json``)."""
+    """What happened to one notebook (one row of ``manifest.json``).
+
+    Attributes
+    ----------
+    name : str
+        The notebook's stem; its outputs are ``<name>.ipynb`` and ``<name>.html`` in the run
+        folder.
+    notebook : str
+        The source notebook's path.
+    parameters : dict
+        The parameters injected by papermill.
+    status : str
+        ``"pending"``, then ``"ok"`` or ``"failed"``.
+    started : str or None
+        Local start time, ISO 8601 to the second.
+    duration_s : float or None
+        Seconds taken.
+    error, error_cell, traceback : str, int, str or None
+        For a failure: the exception's last line, the execution count of the failing cell, and
+        the traceback without colour codes.
+    output_notebook, output_html : str or None
+        File names, relative to the run folder, of the executed notebook and its HTML.
+    inputs : list of str
+        The files and folders it read (path parameters, the embedded data, declared inputs).
+    synthetic : bool
+        Whether any input was synthetic.
+    unstamped : list of str
+        Files it wrote from synthetic data without the synthetic stamp (these fail the notebook).
+    skipped_sections : list of dict
+        Sections that printed a note instead of running: ``{"section", "reason"}``.
+    """
 
     name: str
     notebook: str
@@ -81,6 +111,7 @@ class NotebookResult:
 
     @property
     def ok(self) -> bool:
+        """True when the notebook ran to the end (``status == "ok"``)."""
         return self.status == "ok"
 
 
@@ -107,10 +138,12 @@ class RunResult:
 
     @property
     def failed(self) -> list[NotebookResult]:
+        """The notebooks that did not finish, in run order."""
         return [r for r in self.notebooks if not r.ok]
 
     @property
     def ok(self) -> bool:
+        """True when every notebook ran to the end."""
         return not self.failed
 
     def __repr__(self) -> str:
@@ -125,6 +158,16 @@ def runs_last(path) -> bool:
     A notebook that reads other notebooks' ``tables/`` (e.g. ``06_impact_mechanisms``) sets
     ``metadata["cqc_research"]["run_last"] = true``; :func:`run_notebooks` starts it only when
     every other notebook of the run has finished, whatever the number of workers.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.ipynb`` file.
+
+    Returns
+    -------
+    bool
+        ``False`` too for a file that cannot be read as JSON.
     """
     try:
         meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
@@ -370,13 +413,20 @@ def _write_run_index(run_dir: Path, run_id: str, results: Sequence[NotebookResul
 # ---------------------------------------------------------------------------------------------
 # CLI
 def add_parameter_option(parser) -> None:
-    """The ``-p NAME VALUE`` option shared by ``run`` and ``batch``."""
+    """The ``-p NAME VALUE`` option shared by ``run`` and ``batch``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser; ``args.parameter`` becomes a list of ``[NAME, VALUE]`` pairs.
+    """
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         default=[], help="set a notebook parameter (repeatable); values are parsed "
                         "like papermill's: ints, floats, true/false, [lists]")
 
 
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research run`` options (notebooks, ``-p``, workers, output folder, kernel)."""
     parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                         help="notebooks to run (default: every notebooks/*.ipynb, sorted)")
     add_parameter_option(parser)
@@ -394,6 +444,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research run`` and return the exit status (0 when every notebook ran)."""
     if args.workers < 1:
         raise ParameterError("--workers must be at least 1")
     params = dict(args.parameter or [])
