@@ -34,7 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cqc_research.synthetic import LOCATION_COLUMNS  # the published 28-column layout
+from cqc_research.synthetic import (  # the published 28- and 21-column layouts
+    LOCATION_COLUMNS,
+    PROVIDER_COLUMNS,
+)
 
 NOTICE = [
     "Care Quality Commission: latest ratings for locations and providers.",
@@ -124,18 +127,50 @@ def location_rows(n_rows: int, *, seed: int = 1):
                 produced += 1
 
 
-def make_workbook(path: Path, n_rows: int, *, seed: int = 1) -> Path:
-    """Write a CQC-like workbook: Locations (``n_rows`` rows) and a small Providers sheet."""
+def provider_rows(n_rows: int, *, seed: int = 2):
+    """Yield ``n_rows`` realistic rows of the Providers sheet (21 values each): one row per
+    provider and domain, as in the published file."""
+    rng = random.Random(seed)
+    produced = 0
+    k = 0
+    while produced < n_rows:
+        k += 1
+        region, nhs_region, *las = _REGIONS[rng.randrange(len(_REGIONS))]
+        la = rng.choice(las)
+        kind, category, _, _ = _KINDS[rng.randrange(len(_KINDS))]
+        name = f"{rng.choice(_NAMES)} {rng.choice(['Group', 'Care', 'Health'])} Ltd"
+        brand = rng.random() < 0.2
+        date = dt.date(2014, 1, 1) + dt.timedelta(days=rng.randrange(3650))
+        base = rng.choice(_RATINGS)
+        common = [f"1-{200000000 + k}", f"R{k:04d}" if kind.startswith("NHS") else None, name,
+                  kind, category, f"{rng.randrange(1, 400)} {rng.choice(_STREETS)}", None, la,
+                  f"{la[:2].upper()}{rng.randrange(1, 20)} {rng.randrange(1, 9)}AB", la, region,
+                  nhs_region]
+        for domain in _DOMAINS:
+            if produced >= n_rows:
+                return
+            rating = base if rng.random() < 0.75 else rng.choice(_RATINGS)
+            yield common + ["Overall", domain, rating, date, "Provider", "N",
+                            f"https://www.cqc.org.uk/provider/1-{200000000 + k}",
+                            f"BD{rng.randrange(100, 999)}" if brand else None,
+                            f"BRAND {rng.choice(_NAMES)}" if brand else None]
+            produced += 1
+
+
+def make_workbook(path: Path, n_rows: int, *, seed: int = 1,
+                  provider_rows_count: int | None = None) -> Path:
+    """Write a CQC-like workbook: Locations (``n_rows`` rows) and Providers (a tenth as many
+    rows by default), each with the notice block above its header, as the monthly file has."""
     from cqc_research.io.ods import write_ods
 
-    providers = ["Provider ID", "Provider Name", "Latest Rating"]
+    n_providers = n_rows // 10 if provider_rows_count is None else provider_rows_count
     return write_ods(
         path,
         {
             "Locations": (LOCATION_COLUMNS, location_rows(n_rows, seed=seed)),
-            "Providers": (providers, ([f"1-{k}", f"Provider {k}", "Good"] for k in range(100))),
+            "Providers": (PROVIDER_COLUMNS, provider_rows(n_providers, seed=seed + 1)),
         },
-        notice={"Locations": NOTICE},
+        notice={"Locations": NOTICE, "Providers": NOTICE},
     )
 
 

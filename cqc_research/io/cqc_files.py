@@ -170,7 +170,7 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     if kind == "ods":
         from .ods import read_ods
 
-        fast = _header_checked(read_ods(path, sheet, header="auto"), required_headers)
+        fast = _header_checked(read_ods(path, sheet, header="auto", strip=True), required_headers)
         return fast if fast is not None else _read_ods_searching(path, sheet, required_headers)
     if kind == "xlsx":
         from python_calamine import CalamineWorkbook
@@ -196,7 +196,7 @@ def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, pd.DataFra
     """
     from .ods import read_ods_sheets
 
-    frames = read_ods_sheets(path, list(sheets), header="auto", missing="skip")
+    frames = read_ods_sheets(path, list(sheets), header="auto", strip=True, missing="skip")
     out = {}
     for sheet, frame in frames.items():
         fast = _header_checked(frame, required.get(sheet))
@@ -219,76 +219,31 @@ def _read_ods_searching(path: Path, sheet, required_headers) -> pd.DataFrame:
 
 def _header_checked(frame: pd.DataFrame, required_headers) -> pd.DataFrame | None:
     """The vectorised path: a frame read by :func:`read_ods` with ``header="auto"`` (the first
-    full-width row), tidied as :func:`read_table` returns it.
+    full-width row) and ``strip=True``, tidied as :func:`read_table` returns it.
 
     Returns None when that row does not hold ``required_headers`` (compared case- and
     punctuation-insensitively), so the caller can search row by row instead. Columns stay
-    Arrow-backed strings; a column is only copied (stripped) when some value in it may start
-    or end with white space, which its bytes show without making Python strings.
+    Arrow-backed strings (no per-cell Python objects), white space already stripped by the
+    reader and blank cells missing.
     """
     names = {_norm(c) for c in frame.columns}
     want = [_norm(h) for h in (required_headers or [])]
     if not all(any(n == w or n.startswith(w) for n in names) for w in want):
         return None
     header_row = frame.attrs.get("header_row")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    keep = [c for c in frame.columns if c and not c.startswith("Unnamed")]
-    columns = {}
-    changed = len(keep) < frame.shape[1]
-    for position, col in enumerate(frame.columns):
-        if not col or col.startswith("Unnamed"):
-            continue
-        values = frame.iloc[:, position]
-        if _may_need_strip(values):  # blank or whitespace-only cells are missing, vectorised
-            stripped = values.str.strip()
-            values = stripped.where(stripped != "")
-            changed = True
-        columns[col] = values
+    names = [str(c).strip() for c in frame.columns]
+    keep = [k for k, c in enumerate(names) if c and not c.startswith("Unnamed")]
     rows = frame.index.to_numpy()
+    out = frame.iloc[:, keep].set_axis([names[k] for k in keep], axis=1)
     del frame
-    out = pd.DataFrame(columns, copy=False)
-    if changed and len(out.columns):
+    if len(keep) < len(names) and len(keep):  # rows with cells only in dropped columns
         filled = out.notna().any(axis=1).to_numpy()
         if not filled.all():
             out, rows = out[filled], rows[filled]
-    out = out.reset_index(drop=True)  # pandas strings, missing as NaN: no per-cell Python objects
-    out.attrs["rows"] = rows  # an array: pandas deep-copies attrs on every step
-    out.attrs["header_row"] = header_row
+    out = out.reset_index(drop=True)
+    out.attrs = {"rows": rows,  # an array: pandas deep-copies attrs on every step
+                 "header_row": header_row}
     return out
-
-
-def _may_need_strip(values: pd.Series) -> bool:
-    """Whether some value may be empty or start or end with white space (Unicode included).
-
-    Reads the Arrow buffers of a string column: a value may need stripping when its first or
-    last byte is at most 0x20 (ASCII white space and controls) or at least 0x80 (part of a
-    multi-byte character, which may be white space such as U+00A0). Other columns are True.
-    """
-    try:
-        import pyarrow as pa
-
-        chunks = pa.chunked_array(pa.array(values.array)).chunks
-    except (TypeError, ValueError, ImportError, pa.ArrowException):
-        return True
-    for chunk in chunks:
-        if not pa.types.is_large_string(chunk.type) and not pa.types.is_string(chunk.type):
-            return True
-        n = len(chunk)
-        if n == 0 or chunk.null_count == n:
-            continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], width)[chunk.offset: chunk.offset + n + 1]
-        lengths = np.diff(offsets)
-        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-        if (valid & (lengths == 0)).any():  # an empty string
-            return True
-        has = lengths > 0
-        data = np.frombuffer(chunk.buffers()[2], np.uint8)
-        first = data[offsets[:-1][has]]
-        last = data[offsets[1:][has] - 1]
-        if ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)).any():
-            return True
-    return False
 
 
 def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.ndarray]:

@@ -537,6 +537,15 @@ def _raw_expat_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str]
     return out
 
 
+def _strip_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """``strip=True`` for a frame read by the reference reader: every column stripped, cells
+    left empty missing, rows left empty dropped."""
+    for col in raw.columns:
+        stripped = raw[col].str.strip()
+        raw[col] = stripped.where(stripped != "")
+    return raw[raw.notna().any(axis=1)] if raw.shape[1] else raw
+
+
 def _missing_sheet(path: Path, sheet: str, names: list[str]) -> DataFormatError:
     present = ", ".join(repr(n) for n in names) or "none"
     return DataFormatError(f"no sheet named {sheet!r}; the sheets present are {present}",
@@ -820,19 +829,23 @@ def _memory_pool(pa):
         return pa.default_memory_pool()
 
 
-def _assemble_and_convert(pieces: list[tuple[bytes, int, int]], sheet: str) -> _Block:
+def _assemble_and_convert(pieces: list[tuple[bytes, int, int]], sheet: str,
+                          strip: bool = False) -> _Block:
     """Assemble and convert one block (in the converting thread, so its bytes are in cache)."""
     try:
-        return _convert_block(_assemble(pieces), sheet)
+        return _convert_block(_assemble(pieces), sheet, strip)
     except UnicodeDecodeError as exc:  # not UTF-8: the reference reader names the row
         raise _Unsupported(str(exc)) from exc
 
 
-def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) -> _Block:
+def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
+                   strip: bool = False) -> _Block:
     """Convert one block of whole rows (see :func:`_assemble`) into Arrow string columns.
 
     Row numbers are counted from the start of the block (1 = its first row). If the sheet ends
-    in the block (``</table:table>``), what follows is ignored and ``end`` is set.
+    in the block (``</table:table>``), what follows is kept in ``rest`` and ``end`` is set.
+    With ``strip``, white space is stripped from both ends of every cell (see
+    :func:`_strip_segments`), and rows left empty are dropped.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1192,25 +1205,64 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str) ->
     pool = _memory_pool(pa)
     compact = pc.take(segments, pa.array(np.arange(0, len(bounds) - 1, 2)), memory_pool=pool)
     del segments, source, work, bounds
+    try:
+        compact.validate(full=True)  # valid UTF-8, as promised by the XML declaration
+    except pa.ArrowInvalid as exc:  # the reference reader names the row
+        raise _Unsupported(str(exc)) from exc
     lengths = ends - starts
+    emptied = False
+    if strip:
+        compact, lengths, emptied = _strip_segments(compact, lengths, pa, pc)
     if (lengths == 0).any():  # empty cells are missing
         has = grid >= 0
         grid[has] = np.where(lengths[grid[has]] > 0, grid[has], -1)
     taken = pc.take(compact, pa.array(grid, mask=grid < 0), memory_pool=pool)
     del compact
-    try:
-        taken.validate(full=True)  # valid UTF-8, as promised by the XML declaration
-    except pa.ArrowInvalid as exc:  # the reference reader names the row
-        raise _Unsupported(str(exc)) from exc
     block.columns = [taken.slice(c * n_lines, n_lines) for c in range(width)]
 
     # the row number of each line: consecutive within a row repeated by its attribute
     numbers = np.repeat(numbers_of_row, lines_per_row)
     if complex_values:
         numbers += np.arange(n_lines) - np.repeat(line_of_row, lines_per_row)
+    if emptied and n_lines:  # rows whose cells were all white space are empty rows now
+        filled = (grid.reshape(width, n_lines) >= 0).any(axis=0)
+        if not filled.all():
+            keep = pa.array(np.flatnonzero(filled))
+            block.columns = [pc.take(column, keep, memory_pool=pool) for column in block.columns]
+            numbers = numbers[filled]
     block.numbers = numbers
     block.rows = int(row_rep.sum())
     return block
+
+
+def _strip_segments(compact, lengths: np.ndarray, pa, pc):
+    """Strip white space from both ends of the segments (cells' text) in ``compact``.
+
+    As :meth:`pandas.Series.str.strip` does on Arrow strings (``utf8_trim_whitespace``, Unicode
+    white space included). Most cells have none: a value can only change when its first or last
+    byte is at most 0x20 or at least 0x80 (a multi-byte character, perhaps U+00A0), which two
+    gathers show; only those are trimmed to check, and the whole array only if one changes.
+
+    Returns ``(compact, lengths, emptied)``: the new segments, their byte lengths, and whether
+    some segment became empty.
+    """
+    offsets = np.frombuffer(compact.buffers()[1], np.int64)[compact.offset:
+                                                            compact.offset + len(compact) + 1]
+    has = np.flatnonzero(lengths > 0)
+    if not len(has):
+        return compact, lengths, False
+    data = np.frombuffer(compact.buffers()[2], np.uint8)
+    first = data[offsets[has]]
+    last = data[offsets[has + 1] - 1]
+    maybe = has[(first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80)]
+    if not len(maybe):
+        return compact, lengths, False
+    some = compact.take(pa.array(maybe))
+    if pc.all(pc.equal(pc.utf8_trim_whitespace(some), some)).as_py():
+        return compact, lengths, False
+    compact = pc.utf8_trim_whitespace(compact)
+    lengths = pc.binary_length(compact).to_numpy(zero_copy_only=False).astype(np.int64)
+    return compact, lengths, True
 
 
 _ROW_CLOSE = b"</table:table-row>"
@@ -1336,7 +1388,8 @@ def _first_row(stream: _Stream) -> tuple[bytes, int] | None:
         buf = (buf[-32:] if i < 0 else buf[i:]) + block
 
 
-def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str) -> pd.DataFrame:
+def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str, strip: bool = False
+                     ) -> pd.DataFrame:
     """Convert the sheet that ``stream`` has just entered; leave ``stream`` just after it.
 
     ``content.xml`` is cut into blocks of whole rows (at ``</table:table-row>``), of about
@@ -1378,7 +1431,8 @@ def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str) -> pd.Da
                             pending = [(block, k, len(block))]
                             size = len(block) - k
                 if pieces:  # assembled by the converting thread: in its cache after
-                    ahead.append((executor.submit(_assemble_and_convert, pieces, sheet), pieces))
+                    ahead.append((executor.submit(_assemble_and_convert, pieces, sheet, strip),
+                                  pieces))
             if ahead and (exhausted or len(ahead) >= _AHEAD):
                 done = ahead.popleft()[0].result()
                 done.numbers += base
@@ -1429,7 +1483,7 @@ def _frame_of_blocks(converted: list[_Block]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=index) if columns else pd.DataFrame(index=index)
 
 
-def _raw_fast_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str]
+def _raw_fast_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str], strip: bool = False
                      ) -> tuple[dict[str, pd.DataFrame], list[str], str | None, bool]:
     """Read ``sheets`` with the fast reader in one pass over ``content.xml``.
 
@@ -1455,7 +1509,7 @@ def _raw_fast_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str]
                 complete = True
                 break
             try:
-                frames[name] = _read_sheet_fast(stream, executor, path, name)
+                frames[name] = _read_sheet_fast(stream, executor, path, name, strip)
             except _Unsupported as exc:
                 why = f"sheet {name!r}: {exc}"
                 break
@@ -1587,6 +1641,7 @@ def read_ods(
     header: str | int | None = "auto",
     required: Sequence[str] | None = None,
     usecols: Sequence[str | int] | None = None,
+    strip: bool = False,
     engine: str = "auto",
 ) -> pd.DataFrame:
     """Read one sheet of an ODS workbook into a frame of strings, streaming.
@@ -1612,6 +1667,11 @@ def read_ods(
         the header under ``header="auto"``.
     usecols : sequence of str (or int with ``header=None``), optional
         Keep only these columns, in this order.
+    strip : bool
+        Strip white space (Unicode's included) from both ends of every cell, as
+        :meth:`pandas.Series.str.strip` does, so that a cell holding only white space is
+        missing and a row of such cells is dropped. Done while reading, which is much quicker
+        than stripping every column afterwards.
     engine : {"auto", "fast", "reference"}
         Which reader turns the XML into cells (both give the same frame). ``"auto"``
         (default): the fast one, and the reference one for a sheet holding something the
@@ -1666,7 +1726,7 @@ def read_ods(
     {4: {'Name': 'A & B', 'Date': '2023-01-05'}}
     """
     return read_ods_sheets(path, [sheet], header=header, required=required, usecols=usecols,
-                           engine=engine)[sheet]
+                           strip=strip, engine=engine)[sheet]
 
 
 def read_ods_sheets(
@@ -1676,6 +1736,7 @@ def read_ods_sheets(
     header: str | int | None | dict = "auto",
     required: Sequence[str] | dict | None = None,
     usecols: Sequence[str | int] | dict | None = None,
+    strip: bool = False,
     engine: str = "auto",
     missing: str = "raise",
 ) -> dict[str, pd.DataFrame]:
@@ -1694,7 +1755,7 @@ def read_ods_sheets(
     header, required, usecols
         As in :func:`read_ods`, for every sheet, or a dict from sheet name to the value for
         that sheet (sheets not in the dict get the default).
-    engine : {"auto", "fast", "reference"}
+    strip, engine
         As in :func:`read_ods`.
     missing : {"raise", "skip"}
         A requested sheet absent from the workbook raises DataFormatError (listing the sheets
@@ -1736,7 +1797,7 @@ def read_ods_sheets(
         names: list[str] = []
         absent: list[str] = []
         if engine != "reference":
-            raw, names, why, complete = _raw_fast_sheets(zf, path, sheets)
+            raw, names, why, complete = _raw_fast_sheets(zf, path, sheets, strip)
             if why is not None:
                 if engine == "fast":
                     raise FastReaderUnsupported(
@@ -1754,7 +1815,7 @@ def read_ods_sheets(
                 if isinstance(frame, DataFormatError):
                     errors[sheet] = frame
                 else:
-                    raw[sheet] = frame
+                    raw[sheet] = _strip_frame(frame) if strip else frame
         if errors and missing == "raise":
             raise next(errors[s] for s in sheets if s in errors)
     return {sheet: _finish(raw[sheet], path, sheet, option(header, sheet, "auto"),
