@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import atomic_path
+from .errors import CQCResearchError
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
 from .templating import Markup, render
 
@@ -27,11 +28,101 @@ __all__ = [
     "BANNER_TEXT",
     "is_synthetic",
     "Report",
+    "Section",
+    "SectionSkipped",
+    "SKIPPED_METADATA_KEY",
+    "skipped_sections",
     "banner_html",
     "check_outputs",
 ]
 
 _PNG_KEY = "cqc-research-data"
+
+#: The output metadata key that marks a skipped section's note in an executed notebook.
+SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
+
+
+class SectionSkipped(CQCResearchError):
+    """A report section cannot be made because its inputs are missing or empty.
+
+    Raised by :meth:`Section.require`, :meth:`Report.skip`, or a library function given empty
+    inputs, inside ``with report.section(...)``: the section prints a short note saying what is
+    missing, and the rest of the report carries on. Any other exception still fails the notebook.
+    """
+
+
+class Section:
+    """One section of a report (made by :meth:`Report.section`); see :class:`SectionSkipped`.
+
+    Attributes
+    ----------
+    title : str
+    skipped : bool
+        True once the section was skipped.
+    reason : str or None
+        What was missing.
+    """
+
+    def __init__(self, report: Report, title: str):
+        self.report, self.title = report, title
+        self.skipped, self.reason = False, None
+
+    def require(self, condition, reason: str) -> None:
+        """Skip the section (raise :class:`SectionSkipped`) unless ``condition`` holds.
+
+        Parameters
+        ----------
+        condition : object
+            Anything with a truth value; a DataFrame or Series counts as met when not empty.
+        reason : str
+            What is missing, in a few words ("no local authority in the ratings").
+        """
+        if isinstance(condition, (pd.DataFrame, pd.Series)):
+            condition = not condition.empty
+        if not condition:
+            raise SectionSkipped(reason)
+
+    def __enter__(self) -> Section:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None or not issubclass(exc_type, SectionSkipped):
+            return False
+        self.skipped, self.reason = True, str(exc)
+        self.report.skipped.append({"section": self.title, "reason": self.reason})
+        _show_skip_note(self.title, self.reason)
+        return True
+
+
+def _show_skip_note(title: str, reason: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"*Section skipped: {title}. {reason[:1].upper() + reason[1:]}.*"),
+            metadata={SKIPPED_METADATA_KEY: {"section": title, "reason": reason}})
+
+
+def skipped_sections(notebook) -> list[dict]:
+    """The sections an executed notebook skipped: ``[{"section": ..., "reason": ...}, ...]``.
+
+    Parameters
+    ----------
+    notebook : path or nbformat.NotebookNode
+        An executed notebook.
+
+    Returns
+    -------
+    list of dict
+    """
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4) if not hasattr(notebook, "cells") else notebook
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = (o.get("metadata") or {}).get(SKIPPED_METADATA_KEY)
+            if meta:
+                out.append({"section": str(meta.get("section", "")), "reason": str(meta.get("reason", ""))})
+    return out
 
 
 _DEFAULT_NOTE = Markup(
@@ -89,6 +180,7 @@ class Report:
         self.sources = [s for s in sources if s is not None]
         self.synthetic = is_synthetic(*self.sources)
         self.title = title
+        self.skipped: list[dict] = []
 
     def __repr__(self) -> str:
         return (f"Report({str(self.output_dir)!r}, synthetic={self.synthetic}, "
@@ -130,6 +222,39 @@ class Report:
 
         if self.synthetic:
             display(HTML(banner_html(True)))
+
+    # -- sections -----------------------------------------------------------------------
+    def section(self, title: str) -> Section:
+        """A section that degrades, not dies: ``with rep.section("Funnel by area") as sec: ...``.
+
+        Inside the block, :meth:`Section.require` (or :meth:`skip`, or a library function that
+        raises :class:`SectionSkipped` on empty inputs) ends the section with a short note saying
+        what is missing; the report carries on, and the runner's index marks the notebook
+        "completed, N sections skipped". Any other error fails the notebook as before.
+
+        Parameters
+        ----------
+        title : str
+            The section's name, as the note and the index show it.
+
+        Returns
+        -------
+        Section
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> rep = Report(tempfile.mkdtemp(), sources=[])
+        >>> with rep.section("Funnel by local authority") as sec:  # doctest: +SKIP
+        ...     sec.require(False, "no local authority in the ratings")
+        >>> rep.skipped  # doctest: +SKIP
+        [{'section': 'Funnel by local authority', 'reason': 'no local authority in the ratings'}]
+        """
+        return Section(self, title)
+
+    def skip(self, reason: str):
+        """End the current section with a note saying what is missing (raises :class:`SectionSkipped`)."""
+        raise SectionSkipped(reason)
 
     # -- outputs ------------------------------------------------------------------------
     def save_table(self, frame: pd.DataFrame, name: str, *, index: bool = False) -> Path:

@@ -108,6 +108,9 @@ class NotebookResult:
     inputs: list[str] = field(default_factory=list)
     synthetic: bool = False
     unstamped: list[str] = field(default_factory=list)
+    #: sections that printed a note instead of running (missing or empty inputs):
+    #: ``[{"section": ..., "reason": ...}]`` (see ``notebook_output.Report.section``)
+    skipped_sections: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -276,6 +279,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                 if session.alive:
                     written[res.name] = set(session.written_files())
             res.output_notebook = out_nb.name
+            res.skipped_sections = _skipped_sections(executed if executed is not None else out_nb)
             export_html(executed, out_html, synthetic=res.synthetic, title=res.name)
             res.output_html = out_html.name
         except Exception as exc:  # a kernel that never started, an unreadable notebook
@@ -341,9 +345,21 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     }
     manifest_path = run_dir / "manifest.json"
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
+    atomic_write_text(run_dir / "sections.json", json.dumps(
+        {"skipped": {r.name: r.skipped_sections for r in results if r.skipped_sections}}, indent=2) + "\n")
     index = _write_run_index(run_dir, run_id, results, synthetic=synthetic, created=created)
     return RunResult(run_id=run_id, run_dir=run_dir, notebooks=results, manifest_path=manifest_path,
                      index_path=index, synthetic=synthetic)
+
+
+def _skipped_sections(notebook) -> list[dict]:
+    """The skipped sections recorded in an executed notebook (never fails the run)."""
+    from ..notebook_output import skipped_sections
+
+    try:
+        return skipped_sections(notebook)
+    except Exception:  # an unreadable output notebook is reported by its own failure
+        return []
 
 
 def _detect_unstamped(run_dir: Path, results: Sequence[NotebookResult],
@@ -395,6 +411,11 @@ def _write_run_index(run_dir: Path, run_id: str, results: Sequence[NotebookResul
         if r.output_notebook:
             links.append(("notebook", r.output_notebook))
         note = ", ".join(f"{k}={v}" for k, v in r.parameters.items() if k != OUTPUT_PARAMETER)
+        if r.ok and r.skipped_sections:
+            n = len(r.skipped_sections)
+            note = (f"completed, {n} section{'s' if n != 1 else ''} skipped: "
+                    + "; ".join(f"{s['section']} ({s['reason']})" for s in r.skipped_sections)
+                    + (f". {note}" if note else ""))
         rows.append({"cells": [r.name], "href": r.output_html, "status": r.status,
                      "duration": r.duration_s, "error": r.error, "note": note, "links": links})
     sections = []
