@@ -41,6 +41,20 @@ def slugify(name: str, key: str | None = None, *, max_length: int = 60) -> str:
     ``key`` (the entity id; the name when no key is given) keeps slugs unique when two names
     fold to the same text.
 
+    Parameters
+    ----------
+    name : str
+        The entity's name, e.g. a location name.
+    key : str, optional
+        The entity's id, hashed into the suffix; default ``name``.
+    max_length : int
+        Longest text part before the hash.
+
+    Returns
+    -------
+    str
+        ``<folded name>-<8 hex digits>``; ``entity-<hash>`` when nothing of the name survives.
+
     Examples
     --------
     >>> slugify("St Mary's / ../Hospital", "1-101")
@@ -57,7 +71,26 @@ def slugify(name: str, key: str | None = None, *, max_length: int = 60) -> str:
 
 
 def safe_join(root: str | os.PathLike, *parts: str) -> Path:
-    """``root / parts`` resolved, refusing anything that would land outside ``root``."""
+    """``root / parts`` resolved, refusing anything that would land outside ``root``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder the result must stay inside.
+    *parts : str
+        Path parts below ``root`` (e.g. a slug).
+
+    Returns
+    -------
+    pathlib.Path
+        The resolved path.
+
+    Raises
+    ------
+    BatchError
+        The path resolves to ``root`` itself or outside it (``..``, an absolute part, a
+        symbolic link).
+    """
     root = Path(root).resolve()
     target = root.joinpath(*parts).resolve()
     if target == root or not target.is_relative_to(root):
@@ -70,7 +103,25 @@ def safe_join(root: str | os.PathLike, *parts: str) -> Path:
 # Tasks
 @dataclass
 class BatchSpec:
-    """Everything a worker needs, shared by all entities of a batch (picklable)."""
+    """Everything a worker needs, shared by all entities of a batch (picklable).
+
+    Attributes
+    ----------
+    notebook : str
+        The notebook run per entity (absolute path).
+    run_dir : str
+        The run folder; each entity writes to ``<run_dir>/<slug>/``.
+    kernel_name : str
+        The Jupyter kernel.
+    timeout : float or None
+        Seconds per cell; ``None`` for no limit.
+    synthetic : bool
+        Whether the inputs are synthetic (reports get the banner and are checked for the stamp).
+    recycle : int
+        Restart a kernel after this many reports.
+    warmup : str
+        Import statements run once per kernel before its first report.
+    """
 
     notebook: str
     run_dir: str
@@ -82,12 +133,30 @@ class BatchSpec:
 
     @property
     def key(self) -> str:
+        """A 16-hex-digit digest of the whole spec; workers keep one runner per key."""
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
 class EntityTask:
-    """One report to make."""
+    """One report to make.
+
+    Attributes
+    ----------
+    key : str
+        The entity's id (provider or location id, or local-authority name).
+    name : str
+        The entity's name, shown in the index.
+    slug : str
+        Its folder under the run folder (:func:`slugify`).
+    parameters : dict
+        The notebook parameters for this entity (``output_dir`` is added when it runs).
+    fingerprint : str
+        Digest of the notebook, parameters, input data and kernel; a finished report with the
+        same fingerprint is skipped.
+    attempt : int
+        Retries so far (after a worker died).
+    """
 
     key: str
     name: str
@@ -99,7 +168,26 @@ class EntityTask:
 
 @dataclass
 class BatchResult:
-    """The outcome of :func:`run_batch`."""
+    """The outcome of :func:`run_batch`.
+
+    Attributes
+    ----------
+    run_id : str
+        The run folder's name.
+    run_dir : pathlib.Path
+        The run folder.
+    entities : list of dict
+        One per entity, in entity order: ``key, name, slug, status`` (``ok``, ``failed``,
+        ``skipped``, ``interrupted``, ``pending``, or ``would run`` for a dry run), ``error``,
+        ``started``, ``duration_s`` and the entity table's columns.
+    index_path, manifest_path : pathlib.Path or None
+        ``index.html`` and ``batch.json`` in the run folder; ``None`` for a dry run.
+    seconds : float
+        Wall-clock time of the batch.
+    stats : dict
+        Counts by status, ``seconds``, ``mean_report_seconds`` and the workers' time per step
+        (``worker_timings``); for a dry run ``entities`` and ``to_run``.
+    """
 
     run_id: str
     run_dir: Path
@@ -111,14 +199,17 @@ class BatchResult:
 
     @property
     def failed(self) -> list[dict]:
+        """The entities whose report failed."""
         return [e for e in self.entities if e["status"] == "failed"]
 
     @property
     def ran(self) -> list[dict]:
+        """The entities run this time (ok or failed), not those skipped as complete."""
         return [e for e in self.entities if e["status"] in ("ok", "failed")]
 
     @property
     def skipped(self) -> list[dict]:
+        """The entities skipped because their report was already complete."""
         return [e for e in self.entities if e["status"] == "skipped"]
 
     @property
@@ -138,7 +229,21 @@ def _fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kerne
 
 
 def is_complete(entity_dir: Path, fingerprint: str) -> bool:
-    """True when ``done.json`` says ok for this fingerprint and every file it lists is there."""
+    """True when ``done.json`` says ok for this fingerprint and every file it lists is there.
+
+    Parameters
+    ----------
+    entity_dir : pathlib.Path
+        The entity's folder in the run.
+    fingerprint : str
+        The task's fingerprint (:class:`EntityTask`).
+
+    Returns
+    -------
+    bool
+        ``False`` when ``done.json`` is missing, unreadable, records a failure or another
+        fingerprint, lists no files, or a listed file is missing or has changed size.
+    """
     done = entity_dir / DONE
     try:
         info = json.loads(done.read_text())
@@ -184,7 +289,15 @@ _KERNEL_STATE: dict = {}
 
 def kernel_warmup(code: str) -> None:
     """Run the notebook's imports in a throwaway namespace (modules stay loaded, names do not),
-    then remember the clean state that every report will start from."""
+    then remember the clean state that every report will start from.
+
+    Runs inside the kernel, once after it starts.
+
+    Parameters
+    ----------
+    code : str
+        The notebook's import statements, run as one block.
+    """
     import warnings
 
     import matplotlib
@@ -205,6 +318,13 @@ def kernel_reset(cwd: str) -> None:
     Removes every name the last report defined (like ``%reset -f``, without its slow history
     and garbage-collection work), empties the output cache, closes figures, restores matplotlib,
     warnings and pandas settings and the working folder.
+
+    Runs inside the kernel, before each report.
+
+    Parameters
+    ----------
+    cwd : str
+        The working folder to restore (the notebook's folder).
     """
     import warnings
 
@@ -257,7 +377,16 @@ def kernel_reset(cwd: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Running one entity (in a worker process, or in a Dask worker)
 class EntityRunner:
-    """Runs entities of one batch on a warm kernel; one per worker process or Dask thread."""
+    """Runs entities of one batch on a warm kernel; one per worker process or Dask thread.
+
+    The kernel starts on the first :meth:`run`, is reset between reports and restarted every
+    ``spec.recycle`` reports or after it dies.
+
+    Parameters
+    ----------
+    spec : BatchSpec
+        The batch's shared settings.
+    """
 
     def __init__(self, spec: BatchSpec):
         from .kernels import KernelSession
@@ -284,10 +413,26 @@ class EntityRunner:
             self.reports_on_kernel = 0
 
     def close(self) -> None:
+        """Shut the kernel down (a later :meth:`run` starts a new one)."""
         self.session.shutdown()
 
     def run(self, task: EntityTask) -> dict:
-        """Make one report; never raises for a failing notebook (the result says failed)."""
+        """Make one report; never raises for a failing notebook (the result says failed).
+
+        The entity's folder is emptied first; the report is ``report.ipynb`` and ``report.html``
+        there, with ``done.json`` written last.
+
+        Parameters
+        ----------
+        task : EntityTask
+            The entity to report on.
+
+        Returns
+        -------
+        dict
+            ``key, name, slug, status`` (``ok`` or ``failed``), ``error`` (one line, or ``None``),
+            ``started``, ``duration_s``, ``pid`` and ``attempt``.
+        """
         from .html import export_html
 
         run_dir = Path(self.spec.run_dir)
