@@ -653,7 +653,7 @@ def _with_assessments(col, tables: dict) -> dict:
     history = tables["history"]
     if "framework" not in history:
         history["framework"] = FRAMEWORK_2014
-    history["framework"] = history["framework"].fillna(FRAMEWORK_2014)
+    history["framework"] = history["framework"].astype(object).where(history["framework"].notna(), FRAMEWORK_2014)
     if len(saf_hist):
         saf_hist["domain"] = pd.Categorical(saf_hist["domain"], dtype=DOMAIN_DTYPE)
         saf_hist["rating"] = pd.Categorical(saf_hist["rating"], dtype=RATING_DTYPE)

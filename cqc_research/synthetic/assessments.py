@@ -67,9 +67,9 @@ EXCEPTION_SHARE = 0.04
 #: the sector matrices of the 2014 framework, Good and Outstanding services are downgraded more.
 SHIFT = {
     "Adult social care": [[0.30, 0.53, 0.17, 0.00], [0.08, 0.50, 0.41, 0.01],
-                          [0.02, 0.22, 0.74, 0.02], [0.00, 0.06, 0.54, 0.40]],
+                          [0.02, 0.28, 0.68, 0.02], [0.00, 0.08, 0.52, 0.40]],
     "GP practices": [[0.24, 0.38, 0.38, 0.00], [0.05, 0.38, 0.55, 0.02],
-                     [0.01, 0.12, 0.85, 0.02], [0.00, 0.04, 0.51, 0.45]],
+                     [0.01, 0.15, 0.82, 0.02], [0.00, 0.04, 0.51, 0.45]],
 }
 #: P(number of quality statements assessed = k), k = 1..33: 40% focused assessments (1-6
 #: statements), 45% typical ones (7-16), 15% wide ones (17-33), uniform within each.
@@ -283,10 +283,12 @@ def assessment_truth(world: dict) -> dict:
     """What the assessment hooks planted, for ``truth.json``."""
     rows, exceptions, n_kq = [], [], 0
     for loc in world["locations"]:
-        _, rep = split_reports(loc)
+        old, rep = split_reports(loc)
         if rep is None:
             continue
         saf = loc["saf"]
+        # the record has no currentRatings when planted so, and when there is no 2014 rating to show
+        absent = saf["current_absent"] or loc.get("closed") or not any(r["overall"] in RATINGS for r in old)
         kqs = statements_for(loc, rep)
         n_kq += len(kqs)
         for kq, spec in kqs.items():
@@ -295,7 +297,7 @@ def assessment_truth(world: dict) -> dict:
                                    "key_question": kq, "published_rating": spec["rating"],
                                    "rule_rating": spec["rule_rating"], "percentage": spec["percentage"]})
         rows.append((loc["location_id"], loc["sector"], saf["date"].year, len(saf["assessed"]),
-                     saf["current_absent"], rule_for(saf["assessment_date"]).version))
+                     bool(absent), rule_for(saf["assessment_date"]).version))
     by_sector: dict = {}
     by_year: dict = {}
     for _, sector, year, *_ in rows:
