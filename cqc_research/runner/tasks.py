@@ -58,7 +58,7 @@ def slugify(name: str, key: str | None = None, *, max_length: int = 60) -> str:
     Examples
     --------
     >>> slugify("St Mary's / ../Hospital", "1-101")
-    'st-mary-s-hospital-5b1bc4d6'
+    'st-mary-s-hospital-8cccb8cf'
     >>> slugify("..", "x")[:7]
     'entity-'
     """
