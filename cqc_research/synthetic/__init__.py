@@ -167,7 +167,21 @@ _STREETS = ["High Street", "Station Road", "Church Lane", "Mill Road", "Park Ave
 
 @dataclass
 class SyntheticDataset:
-    """What :func:`generate` wrote: the folder, the planted truth, and the path of each file."""
+    """What :func:`generate` wrote: the folder, the planted truth, and the path of each file.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        The dataset's folder (it holds the ``SYNTHETIC`` marker and ``truth.json``).
+    truth : dict
+        The planted truth, as in ``truth.json``: ``seed``, ``scale``, ``counts`` (locations,
+        trusts, local authorities, ...) and the planted effects each notebook should recover.
+    paths : dict
+        File name keys (``ratings_ods``, ``api_folder``, ``gp_payments``, ``ae_folder``,
+        ``shmi``, ...) to paths, as :func:`dataset_paths` gives.
+    seconds : float
+        Time taken to write it.
+    """
 
     root: Path
     truth: dict
@@ -821,10 +835,13 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         written to a temporary sibling and moved into place, so it is never half-written.
     seed : int
         Everything is deterministic given the seed and scale.
-    scale : {"small", "default", "national"}
-        ~600 locations (tests), ~3,000 (the embedded default), or ~50,000.
+    scale : {"small", "test", "default", "national"}
+        ~600 locations (quick tests), ~3,500 with every planted effect detectable (see
+        ``docs/DESIGN.md``), ~3,000 (the embedded default), or ~50,000.
     overwrite : bool
         Replace an existing dataset in ``folder``.
+    progress : bool
+        Show a progress bar of the steps on standard error.
     null : bool
         Write the null world (:func:`planted_parameters` with ``null=True``): the same dataset
         with every planted effect at its null, and its own ``truth.json``.
@@ -1063,7 +1080,19 @@ def _write_qualitative(world, root: Path) -> dict:
 
 
 def dataset_paths(root) -> dict:
-    """The file paths of a synthetic dataset already written at ``root``."""
+    """The file paths of a synthetic dataset already written at ``root``.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The dataset's folder.
+
+    Returns
+    -------
+    dict
+        The same keys as :attr:`SyntheticDataset.paths`; ``gp_payments`` is a sorted list of the
+        yearly files. Paths are built, not checked.
+    """
     root = Path(root)
     out = {"ratings_ods": root / "cqc" / "latest_ratings.ods", "api_folder": root / "cqc_api",
            "gp_payments": sorted((root / "gp_payments").glob("*.csv")),
@@ -1078,7 +1107,20 @@ def dataset_paths(root) -> dict:
 
 
 def ensure_default_data(*, quiet: bool = False) -> Path:
-    """Write the embedded default dataset if ``data/raw/`` holds no data; return its folder."""
+    """Write the embedded default dataset if ``data/raw/`` holds no data; return its folder.
+
+    Nothing is written when the folder already holds a dataset (its ``truth.json``).
+
+    Parameters
+    ----------
+    quiet : bool
+        Print nothing and show no progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        :func:`cqc_research.paths.synthetic_dir`, holding the dataset.
+    """
     target = paths.synthetic_dir()
     if (target / "truth.json").is_file():
         return target
@@ -1096,6 +1138,7 @@ def ensure_default_data(*, quiet: bool = False) -> Path:
 # ---------------------------------------------------------------------------------------------
 # CLI
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research synth`` options: ``--out``, ``--seed``, ``--scale``, ``--null``."""
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="folder to write (default: data/raw/synthetic under $CQC_RESEARCH_DATA)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
@@ -1107,6 +1150,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research synth``: write the dataset, print what was written; returns 0."""
     ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True, null=args.null)
     c = ds.truth["counts"]
     print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
