@@ -494,3 +494,159 @@ def test_styled_and_repeated_cells_in_libreoffice_attribute_order(tmp_path):
     pd.testing.assert_frame_equal(fast, ref)
     assert _values(read_ods(path, "S").loc[2]) == ["r", "r", "s8", "s9", "t", "t", "t", None,
                                                    None, "1999-12-31", None]
+
+
+# ---- pretty-printed XML, self-closing rows, several sheets, engines, strip --------------------
+
+_TEXT_P = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}p"
+
+
+def pretty_printed(source: Path, target: Path, indent: str = "  ") -> Path:
+    """Copy an ODS workbook with its content.xml re-serialised by ElementTree and indented.
+
+    Every element gets a newline and indentation before it, except inside paragraphs, where
+    white space is content. ElementTree also writes ``<x />`` with a space and single-quoted
+    XML declarations: another writer's habits.
+    """
+    import re
+    import xml.etree.ElementTree as ET
+
+    with zipfile.ZipFile(source) as zin:
+        xml = zin.read("content.xml")
+        for prefix, uri in re.findall(rb'xmlns:([\w-]+)="([^"]+)"', xml):
+            ET.register_namespace(prefix.decode(), uri.decode())
+        root = ET.fromstring(xml)
+
+        def walk(element, level):
+            children = list(element)
+            if not children or element.tag == _TEXT_P:
+                return
+            pad = "\n" + indent * (level + 1)
+            if not (element.text or "").strip():
+                element.text = pad
+            for child in children:
+                walk(child, level + 1)
+                if not (child.tail or "").strip():
+                    child.tail = pad
+            children[-1].tail = "\n" + indent * level
+
+        walk(root, 0)
+        out = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+        assert re.search(rb"\n +<table:table-cell", out)
+        with zipfile.ZipFile(target, "w") as zout:
+            for info in zin.infolist():
+                data = out if info.filename == "content.xml" else zin.read(info)
+                zout.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return target
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_pretty_printed_xml_is_read_by_the_fast_reader(tmp_path, seed, monkeypatch):
+    monkeypatch.setattr(ods, "_CONVERT_AT_LEAST", 1 << 14)  # many blocks, cut inside indentation
+    rng = random.Random(seed)
+    header = [f"h{k}" for k in range(8)]
+    rows = _random_rows(rng, 1500, 8)
+    compact = write_ods(tmp_path / "c.ods", {"A": (["x"], [["1"]]), "Data": (header, rows)},
+                        notice={"Data": ["A notice"]})
+    pretty = pretty_printed(compact, tmp_path / "p.ods")
+    assert b"\n" in zipfile.ZipFile(pretty).read("content.xml")[2000:4000]
+    got = read_ods(pretty, "Data", engine="fast")  # raises instead of falling back
+    pd.testing.assert_frame_equal(got, _frame_of(header, rows, first_row=4))
+    fast, ref = _both(pretty, "Data")
+    pd.testing.assert_frame_equal(fast, ref)
+
+
+def test_pretty_printed_rich_cells_keep_their_text(tmp_path):
+    body = ('<table:table-row>\n   <table:table-cell office:value-type="string">\n     '
+            '<text:p>  two  spaces </text:p>\n     <text:p>second</text:p>\n   '
+            '</table:table-cell>\n   <table:table-cell office:value-type="float" office:value="3"'
+            '>\n     <text:p>3</text:p>\n   </table:table-cell>\n   <table:table-cell\n     '
+            'table:number-columns-repeated="2" office:value-type="string" >\n     <text:p>r</text:p>'
+            '\n   </table:table-cell>\n   <table:table-cell />\n   <table:table-cell office:value-'
+            'type="string"><text:p><text:span text:style-name="T1">a</text:span> <text:span>b'
+            '</text:span></text:p></table:table-cell>\n</table:table-row>\n'
+            '<table:table-row table:number-rows-repeated="1000" >\n  <table:table-cell '
+            'table:number-columns-repeated="9" />\n</table:table-row>\n')
+    path = _raw_workbook(tmp_path / "rich.ods", list("abcdefg"), body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    # by hand: paragraphs joined by a newline, their spaces kept, the space between spans kept
+    assert _values(fast.loc[2]) == ["  two  spaces \nsecond", "3", "r", "r", None, "a b", None]
+    assert len(fast) == 2
+
+
+def test_self_closing_rows_count_as_empty_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(ods, "_CONVERT_AT_LEAST", 1 << 10)
+    cell = '<table:table-cell office:value-type="string"><text:p>{}</text:p></table:table-cell>'
+    body = ("<table:table-row/>" + f"<table:table-row>{cell.format('r3')}</table:table-row>"
+            + '<table:table-row table:number-rows-repeated="3"/>'
+            + "".join(f"<table:table-row>{cell.format(f'r{k}')}</table:table-row>"
+                      for k in range(7, 200)))
+    path = _raw_workbook(tmp_path / "s.ods", ["a"], body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    got = read_ods(path, "S", header=None, engine="fast")
+    # header row 1, empty row 2, "r3" on row 3, rows 4-6 empty, then r7, r8, ...
+    assert got.index.tolist() == [1, 3] + list(range(7, 200))
+    assert got[0].tolist() == ["a", "r3"] + [f"r{k}" for k in range(7, 200)]
+
+
+def test_several_sheets_in_one_pass(tmp_path, monkeypatch):
+    rng = random.Random(5)
+    sheets = {name: ([f"{name}{k}" for k in range(4)], _random_rows(rng, 400, 4))
+              for name in ("One", "Two", "Three")}
+    path = write_ods(tmp_path / "m.ods", sheets)
+    calls = []
+    blocks = ods._xml_blocks
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return blocks(*args, **kwargs)
+
+    monkeypatch.setattr(ods, "_xml_blocks", counted)
+    monkeypatch.setattr(ods, "_CONVERT_AT_LEAST", 1 << 12)
+    got = ods.read_ods_sheets(path, ["Three", "One", "Missing"], missing="skip", engine="fast")
+    assert calls == [1]  # content.xml inflated once
+    assert list(got) == ["Three", "One"]
+    for name in got:
+        header, rows = sheets[name]
+        pd.testing.assert_frame_equal(got[name], _frame_of(header, rows, first_row=2))
+    with pytest.raises(DataFormatError, match=r"no sheet named 'Missing'.*'One', 'Two', 'Three'"):
+        ods.read_ods_sheets(path, ["One", "Missing"])
+    per_sheet = {"One": ["One1"], "Two": ["Two3", "Two0"]}
+    got = ods.read_ods_sheets(path, ["One", "Two"], usecols=per_sheet)
+    assert {k: list(v.columns) for k, v in got.items()} == per_sheet
+
+
+def test_engine_fast_refuses_what_it_cannot_read_and_auto_falls_back(tmp_path, caplog):
+    body = ('<table:table-row><table:table-cell office:value-type="string">stray text<text:p>'
+            "kept</text:p></table:table-cell></table:table-row>")
+    path = _raw_workbook(tmp_path / "odd.ods", ["a"], body)
+    with pytest.raises(ods.FastReaderUnsupported, match="sheet 'S'"):
+        read_ods(path, "S", engine="fast")
+    with caplog.at_level("INFO", logger="cqc_research.io.ods"):
+        got = read_ods(path, "S")
+    assert "reference reader" in caplog.text and "sheet 'S'" in caplog.text
+    assert got["a"].tolist() == ["kept"]  # text outside paragraphs is not cell content
+    pd.testing.assert_frame_equal(read_ods(path, "S", engine="reference"), got)
+    with pytest.raises(ValueError, match="engine"):
+        read_ods(path, "S", engine="quick")
+
+
+def test_strip_while_reading_equals_stripping_afterwards(tmp_path, monkeypatch):
+    monkeypatch.setattr(ods, "_CONVERT_AT_LEAST", 1 << 12)
+    rng = random.Random(9)
+    spaced = ["  lead", "trail  ", " both ", "\u00a0nbsp\u00a0", "   ", "\t", "café",
+              "Ünï", "x", "a  b"]
+    rows = [[rng.choice(spaced + [None]) for _ in range(5)] for _ in range(600)]
+    rows[7] = ["   ", None, "\t", None, "  "]  # only white space: dropped when stripped
+    path = write_ods(tmp_path / "w.ods", {"S": ([f"c{k}" for k in range(5)], rows)})
+    plain = read_ods(path, "S", engine="fast")
+    expected = plain.apply(lambda col: col.str.strip().where(col.str.strip() != ""))
+    expected = expected[expected.notna().any(axis=1)]
+    for engine in ("fast", "reference"):
+        got = read_ods(path, "S", strip=True, engine=engine)
+        pd.testing.assert_frame_equal(got, expected)
+    assert 9 not in expected.index and 9 in plain.index  # spreadsheet row of rows[7]
+    # by hand: what str.strip does with NBSP and inner spaces
+    assert {"nbsp", "a  b", "lead", "trail"} <= set(expected.stack().tolist())

@@ -377,6 +377,9 @@ def _parse_one_date(value):
     raise ValueError(text)
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_dates(values, *, path=None, sheet=None, column=None, rows=None) -> pd.Series:
     """Parse ISO, day-first (``01/03/2019``) and Excel-serial dates; name the cell that fails.
 
@@ -387,7 +390,16 @@ def parse_dates(values, *, path=None, sheet=None, column=None, rows=None) -> pd.
     """
     s = pd.Series(values, dtype=object).reset_index(drop=True)
     mapping = {}
-    for u in pd.unique(s.dropna()):
+    uniques = pd.unique(s.dropna())
+    # ISO days (what ODS date cells hold) converted together; anything else, or an impossible
+    # ISO day, one by one below (which names the cell)
+    iso = [u for u in uniques if isinstance(u, str) and _ISO_DAY.fullmatch(u)]
+    if iso:
+        days = pd.to_datetime(pd.Series(iso, dtype=object), format="%Y-%m-%d", errors="coerce")
+        mapping.update((u, d) for u, d in zip(iso, days, strict=True) if not pd.isna(d))
+    for u in uniques:
+        if u in mapping:
+            continue
         try:
             mapping[u] = _parse_one_date(u)
         except (ValueError, OverflowError):
