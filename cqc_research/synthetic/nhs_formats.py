@@ -518,6 +518,11 @@ def write_ae_tidy(frame: pd.DataFrame, path) -> Path:
         Those columns; ``type`` is ``1``, ``2`` or ``other`` (``type1`` ... accepted).
     path : str or Path
         The CSV to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_ae_tidy` reads it back.
     """
     data = _ae_tidy_input(frame)
     out = pd.DataFrame({
@@ -549,6 +554,11 @@ def write_shmi(frame: pd.DataFrame, path) -> Path:
     path : str or Path
         The CSV to write. Columns: ``PROVIDER_CODE, PROVIDER_NAME, TIME_PERIOD, SPELLS,
         OBSERVED, EXPECTED, SHMI_VALUE, SHMI_BANDING``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_shmi` reads it back.
     """
     for c in ("org_code", "observed", "expected"):
         if c not in frame:
@@ -597,6 +607,11 @@ def write_staff_survey(frame: pd.DataFrame, path) -> Path:
         number; defaults ``Q21d``, ``Q21c``, ``Q21a`` for the three named measures).
     path : str or Path
         The CSV: ``Org code, Org name, Survey year, Question, Question text, Responses, Score``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_staff_survey` reads it back.
     """
     for c in ("org_code", "year", "measure", "value"):
         if c not in frame:
@@ -635,6 +650,11 @@ def write_dtoc(frame: pd.DataFrame, path, *, england: bool = True) -> Path:
     england : bool
         Add an ``England`` row (code ``-``) per month first, summing the authorities
         (suppressed cells count as 0 in that sum).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_dtoc` reads it back.
     """
     for c in ("org_code", "org_name", "period", "total"):
         if c not in frame:
@@ -683,6 +703,11 @@ def write_imd(frame: pd.DataFrame, path, *, level: str = "local_authority",
         deprived); practices ``Practice Code, Practice Name, IMD 2019 score``.
     year : int
         The IMD edition, written into the headers.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_imd` reads it back.
     """
     for c in ("org_code", "imd_score"):
         if c not in frame:
@@ -717,6 +742,11 @@ def write_population(frame: pd.DataFrame, path) -> Path:
         ``org_code``, ``org_name``, ``year``, ``population_65plus``.
     path : str or Path
         The CSV: ``Code, Name, Geography, Mid-year, Population aged 65 and over``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_population` reads it back.
     """
     for c in ("org_code", "year", "population_65plus"):
         if c not in frame:
@@ -739,6 +769,11 @@ def write_la_codes(frame: pd.DataFrame, path) -> Path:
         ``old_code``, ``new_code``; optional ``name``.
     path : str or Path
         The CSV to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_la_codes` reads it back.
     """
     for c in ("old_code", "new_code"):
         if c not in frame:
@@ -759,6 +794,11 @@ def write_tidy_indicator(frame: pd.DataFrame, path) -> Path:
         interval ``2019-04-01/2019-04-30``) or a frame that already has ``period`` text.
     path : str or Path
         The CSV to write; :func:`load_tidy_indicator` reads it back.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; :func:`cqc_research.io.nhs.load_tidy_indicator` reads it back.
     """
     d = frame.copy()
     if "period" not in d:
