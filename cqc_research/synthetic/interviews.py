@@ -172,9 +172,13 @@ def write_synthetic_interviews(cases: pd.DataFrame, folder, *, seed: int,
     folder : path
         Receives ``coded_segments.csv``, ``interviews.qdpx`` and a ``SYNTHETIC`` marker.
     seed : int
+        The random seed; the same seed gives the same interviews.
     prevalence : mapping, optional
         code -> (share in improved cases, share in the others); default
         :data:`SYNTHETIC_PREVALENCE`.
+    codebook : Codebook or path, optional
+        The codebook whose codes, roles and guide questions the interviews use; default the
+        shipped one.
 
     Returns
     -------
