@@ -140,6 +140,7 @@ class Feedback:
 
     @property
     def title(self) -> str:
+        """The exercise's short title, e.g. for the header of the feedback (``""`` if unknown)."""
         return _TITLES.get(self.exercise, "")
 
     @property
@@ -440,6 +441,11 @@ class Workshop:
 
     @cached_property
     def odds_ratios(self) -> pd.DataFrame:
+        """Ordered-logit odds ratios of the GP indicators for the GP practices' Overall rating.
+
+        The result of :func:`cqc_research.metrics.prediction.ordered_logit` on :attr:`gp` with
+        ``GP_INDICATORS``, computed once.
+        """
         from .metrics.prediction import ordered_logit
 
         return ordered_logit(self.gp, "Overall", GP_INDICATORS)
@@ -454,12 +460,21 @@ class Workshop:
 
     @cached_property
     def improvement(self) -> pd.DataFrame:
+        """What followed an Inadequate rating at the next inspection, by sector.
+
+        :func:`cqc_research.metrics.transitions.improvement_from` on :attr:`pairs`, computed once.
+        """
         from .metrics.transitions import improvement_from
 
         return improvement_from(self.pairs, "Inadequate", by="sector")
 
     @cached_property
     def times(self):
+        """Time from an Inadequate rating to the first better one, by sector (Kaplan-Meier).
+
+        An :class:`~cqc_research.metrics.transitions.ImprovementTimes`, censored at deregistration
+        dates, computed once.
+        """
         from .metrics.transitions import time_to_improvement
 
         return time_to_improvement(self.api.history, "Inadequate", by="sector",
@@ -467,7 +482,18 @@ class Workshop:
                                    end_dates=self.api.locations[["org_id", "deregistration_date"]])
 
     def prepare(self, *, progress: bool = True) -> Workshop:
-        """Load and compute everything the checks use (a facilitator's warm-up before a session)."""
+        """Load and compute everything the checks use (a facilitator's warm-up before a session).
+
+        Parameters
+        ----------
+        progress : bool
+            Show a progress bar of the steps.
+
+        Returns
+        -------
+        Workshop
+            ``self``, with every cached table computed.
+        """
         from tqdm.auto import tqdm
 
         steps = ["ratings", "wide", "api", "gp", "cv", "odds_ratios", "pairs", "improvement", "times"]
@@ -503,7 +529,13 @@ def start(data_dir=None, *, display_formatters: bool = True) -> Workshop:
 
 
 def current() -> Workshop:
-    """The workshop data the checks use (the embedded dataset if :func:`start` was not called)."""
+    """The workshop data the checks use (the embedded dataset if :func:`start` was not called).
+
+    Returns
+    -------
+    Workshop
+        The one :func:`start` opened, or a new one on the embedded synthetic dataset.
+    """
     global _CURRENT
     if _CURRENT is None:
         _CURRENT = Workshop()
