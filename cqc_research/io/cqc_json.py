@@ -10,6 +10,10 @@ one call with :func:`load_api_folder`, giving
 - ``service_ratings``: hospital core-service ratings, current and historic;
 - ``relationships``: predecessor links (e.g. NHS trust re-registration), so a history can be
   followed across a merger. Ratings inherited from a predecessor keep its ``organisation_id``.
+- ``assessments``, ``key_question_scores``, ``statement_scores``, ``assessment_text`` and
+  ``assessment_problems``: the single assessment framework's ``assessment`` objects (2023 onwards;
+  see ``docs/assessment_framework.md``). A newer assessment supplies the current rating, and each
+  rated assessment adds rows to ``history`` (``framework`` column).
 """
 
 from __future__ import annotations
@@ -49,8 +53,12 @@ SERVICE_COLUMNS = [
     "org_id", "report_date", "report_link_id", "service", "service_name", "domain", "rating",
     "rating_status", "rating_text", "source", "organisation_id",
 ]
+REPORT_COLUMNS = [
+    "org_id", "level", "provider_id", "location_type", "inspection_category", "sector",
+    "report_link_id", "report_type", "report_date", "first_visit_date", "rated",
+]
 _TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
-           "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
+           "reports", "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
 _FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Organisation": "NHS hospitals"}
 
 
@@ -64,6 +72,9 @@ class ApiData:
     history: pd.DataFrame
     service_ratings: pd.DataFrame
     relationships: pd.DataFrame
+    #: every inspection report listed in ``reports[]``, rated or not (:data:`REPORT_COLUMNS`):
+    #: ``rated`` is True when the report carries an Overall rating on the scale
+    reports: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
     #: single assessment framework (see :func:`_collect_assessments`): one row per assessment
     #: (service group), per key question, per quality statement; free text; malformed parts
     assessments: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -82,10 +93,12 @@ class ApiData:
                 f"synthetic={self.synthetic})")
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{name}</td><td>{len(getattr(self, name)):,}</td></tr>" for name in _TABLES)
-        banner = "<p style='color:#c8102e;font-weight:bold'>SYNTHETIC DATA</p>" if self.synthetic else ""
-        return (f"<div><strong>CQC API data</strong> from <code>{self.source}</code>{banner}"
-                f"<table><tr><th>table</th><th>rows</th></tr>{rows}</table></div>")
+        from ..provenance import BANNER_TEXT
+        from ..templating import render
+
+        return str(render("fragments/api_data.html.j2", source=self.source, synthetic=self.synthetic,
+                          banner_text=BANNER_TEXT,
+                          tables=[(t, f"{len(getattr(self, t)):,}") for t in _TABLES]))
 
 
 def _rating(value, where: str, unknown: str):
@@ -136,6 +149,7 @@ class _Collector:
         self.unknown = unknown
         self.locations, self.providers, self.ratings = [], [], []
         self.history, self.services, self.relationships = [], [], []
+        self.reports = []
 
     # -- one record -----------------------------------------------------------------------
     def add(self, rec: dict, path: Path, level: str):
@@ -180,6 +194,13 @@ class _Collector:
         }
         (self.locations if level == "location" else self.providers).append({**org, **extra})
         visits = {r.get("linkId"): r.get("firstVisitDate") for r in rec.get("reports") or [] if r.get("linkId")}
+        for r in rec.get("reports") or []:
+            self.reports.append({"org_id": org_id, "level": level, "provider_id": org["provider_id"],
+                                 "location_type": org["location_type"],
+                                 "inspection_category": primary, "sector": sector,
+                                 "report_link_id": r.get("linkId"), "report_type": r.get("reportType"),
+                                 "report_date": r.get("reportDate"),
+                                 "first_visit_date": r.get("firstVisitDate")})
         areas = {a.get("inspectionAreaId"): a.get("inspectionAreaName") for a in rec.get("inspectionAreas") or []}
         hist_base = {k: org[k] for k in ("org_id", "level", "provider_id", "sector", "inspection_category",
                                          "local_authority", "region")}
@@ -282,9 +303,17 @@ class _Collector:
             frame["care_home"] = frame["care_home"].astype("boolean")
             frame["number_of_beds"] = pd.to_numeric(frame["number_of_beds"], errors="coerce")
         rels = pd.DataFrame(self.relationships, columns=["org_id", "related_id", "related_name", "type", "reason"])
+        reports = pd.DataFrame(self.reports, columns=REPORT_COLUMNS)
+        for c in ("report_date", "first_visit_date"):
+            reports[c] = _api_dates(reports[c])
+        rated = history[(history["domain"] == "Overall") & history["rating"].notna()]
+        rated_keys = set(zip(rated["org_id"], rated["report_link_id"], strict=True))
+        reports["rated"] = [(o, lk) in rated_keys for o, lk in
+                            zip(reports["org_id"], reports["report_link_id"], strict=True)]
+        reports["sector"] = pd.Categorical(reports["sector"], dtype=SECTOR_DTYPE)
         tables = _with_assessments(self, {"locations": locs, "providers": provs, "ratings": ratings,
                                           "history": history, "service_ratings": services,
-                                          "relationships": rels})
+                                          "relationships": rels, "reports": reports})
         for t in ("history", "service_ratings", "ratings"):  # one dtype after the assessment rows join
             tables[t]["rating_text"] = tables[t]["rating_text"].astype("object").astype("category")
         return tables
@@ -324,7 +353,7 @@ def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -
 
 
 def _folder_key(folder: Path, files: list[Path], unknown: str) -> str:
-    h = hashlib.sha256(f"v3|{unknown}".encode())
+    h = hashlib.sha256(f"v4|{unknown}".encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(folder)}|{st.st_size}|{st.st_mtime_ns}\n".encode())

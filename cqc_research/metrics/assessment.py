@@ -17,14 +17,18 @@ Inputs are the tables :func:`cqc_research.io.cqc_json.load_api_folder` builds fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..assessment_framework import FRAMEWORK_2014, FRAMEWORK_SAF, key_question_result, rating_from_percentage
+from ..assessment_framework import (
+    FRAMEWORK_2014,
+    FRAMEWORK_SAF,
+    key_question_result,
+    rating_from_percentage,
+)
 from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
 from .agreement import wilson_ci
@@ -293,8 +297,9 @@ class FrameworkShift:
     summary : DataFrame
         Per group: ``[*by], n, direction`` (worse, same, improved), ``observed`` share with
         Wilson ``ci_low, ci_high``; ``expected``, the share the 2014-framework transitions give for
-        the same mix of starting ratings, and ``difference`` (observed minus expected) with a
-        normal-approximation interval ``difference_ci_low, difference_ci_high``.
+        the same mix of starting ratings, and ``difference`` (observed minus expected) with
+        Newcombe's MOVER interval ``difference_ci_low, difference_ci_high`` (the Wilson limits of
+        the observed share combined with the normal error of the expected share).
     """
 
     pairs: pd.DataFrame
@@ -387,11 +392,14 @@ def framework_shift(history: pd.DataFrame, *, domain: str = "Overall", by="secto
                 exp += w * pf
                 var_exp += w**2 * pf * (1 - pf) / len(b)
             exp = exp if usable else np.nan
-            se = np.sqrt(obs * (1 - obs) / n + var_exp) if n and usable else np.nan
+            # Newcombe's MOVER: the Wilson limits of the observed share combined with the
+            # standard error of the expected one (sound at shares of 0 or 1 and small n)
+            d = obs - exp if usable else np.nan
+            half_e = z * np.sqrt(var_exp) if usable else np.nan
             rows.append({**labels, "n": n, "direction": direction, "observed": obs, "ci_low": lo, "ci_high": hi,
-                         "expected": exp, "difference": obs - exp if usable else np.nan,
-                         "difference_ci_low": obs - exp - z * se if usable else np.nan,
-                         "difference_ci_high": obs - exp + z * se if usable else np.nan,
+                         "expected": exp, "difference": d,
+                         "difference_ci_low": d - np.sqrt((obs - lo) ** 2 + half_e ** 2) if usable else np.nan,
+                         "difference_ci_high": d + np.sqrt((hi - obs) ** 2 + half_e ** 2) if usable else np.nan,
                          "n_within_2014": len(base)})
     summary = pd.DataFrame(rows, columns=[*by, "n", "direction", "observed", "ci_low", "ci_high", "expected",
                                           "difference", "difference_ci_low", "difference_ci_high", "n_within_2014"])
