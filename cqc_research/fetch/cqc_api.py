@@ -534,7 +534,8 @@ class CQCApiClient:
         -------
         dict
             The full location record (``currentRatings``, ``historicRatings``, ``relationships``,
-            ``regulatedActivities``, ...), as :func:`cqc_research.io.cqc_json.load_api_folder` reads it.
+            ``regulatedActivities``, ...), as
+            :func:`cqc_research.io.cqc_json.load_api_folder` reads it.
 
         Raises
         ------

@@ -176,7 +176,7 @@ def plot_heatmap(table: pd.DataFrame, *, index: str, columns: str, value: str, f
 
 
 def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved", ax=None, codebook=None):
-    """Heat map of the case-by-code matrix, cases sorted by outcome (from :func:`cases_with_outcomes`).
+    """Heat map of the case-by-code matrix, cases sorted by outcome (:func:`cases_with_outcomes`).
 
     One row per case, one column per code, dark where the code appears; cases with the outcome
     come first, with a red line where the outcome changes.

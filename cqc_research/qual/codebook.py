@@ -161,7 +161,8 @@ class Codebook:
         Returns
         -------
         str or None
-            The ``code`` of :attr:`codes`, or ``None`` when nothing matches (or ``name`` is missing).
+            The ``code`` of :attr:`codes`, or ``None`` when nothing matches (or ``name`` is
+            missing).
 
         Examples
         --------

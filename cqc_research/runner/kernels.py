@@ -91,7 +91,8 @@ class KernelSession:
 
     @property
     def alive(self) -> bool:
-        """True while the kernel process is running and answering; False before :meth:`start` and after it dies."""
+        """True while the kernel is running and answering; False before :meth:`start` and after it dies.
+        """
         if self.km is None:
             return False
         from jupyter_core.utils import run_sync
