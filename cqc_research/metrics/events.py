@@ -32,9 +32,7 @@ Event dates come from :func:`api_reports` (``reports[].reportDate`` for publicat
 
 from __future__ import annotations
 
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +40,6 @@ from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
 from ..errors import DataFormatError
-from ..ratings import normalise_rating, sector_of
 
 __all__ = [
     "event_study",
@@ -96,29 +93,11 @@ def month_index(values, *, name: str = "time") -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # event dates from CQC API records
 # ----------------------------------------------------------------------------------------------
-def _load_json(path: Path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"not valid JSON ({exc.msg} at line {exc.lineno})", path=path) from exc
-
-
-def _rated_link_ids(record: dict) -> set[str]:
-    """Report link IDs that carry an Overall rating on the scale (current or historic)."""
-    ids = set()
-    cur = (record.get("currentRatings") or {}).get("overall") or {}
-    if normalise_rating(cur.get("rating"))[0] is not None and cur.get("reportLinkId"):
-        ids.add(cur["reportLinkId"])
-    for h in record.get("historicRatings") or []:
-        overall = h.get("overall") or {}
-        if normalise_rating(overall.get("rating"))[0] is not None and h.get("reportLinkId"):
-            ids.add(h["reportLinkId"])
-    return ids
-
-
-def api_reports(folder) -> pd.DataFrame:
+def api_reports(folder, **kwargs) -> pd.DataFrame:
     """Every inspection report listed in a folder of CQC API records, one row per report.
+
+    A shortcut for ``load_api_folder(folder).reports``: the one CQC API reader is
+    :func:`cqc_research.io.cqc_json.load_api_folder`.
 
     Parameters
     ----------
@@ -126,6 +105,8 @@ def api_reports(folder) -> pd.DataFrame:
         A CQC API folder holding ``locations/<id>.json`` and optionally
         ``providers/<id>.json`` (the layout of ``cqc-research sync-api`` and the synthetic
         dataset).
+    **kwargs
+        Passed to :func:`~cqc_research.io.cqc_json.load_api_folder` (``strict``, ``use_cache``).
 
     Returns
     -------
@@ -138,72 +119,12 @@ def api_reports(folder) -> pd.DataFrame:
 
     Raises
     ------
-    FileNotFoundError
-        When the folder has no ``locations`` or ``providers`` sub-folder.
     DataFormatError
-        For a file that is not valid JSON or a report date that is not a date.
+        For a folder with no records, or a file that is not valid JSON.
     """
-    folder = Path(folder)
-    subs = [(folder / "locations", "location"), (folder / "providers", "provider")]
-    if not any(p.is_dir() for p, _ in subs):
-        raise FileNotFoundError(
-            f"{folder}: expected a CQC API folder with 'locations/' and/or 'providers/' "
-            "sub-folders of <id>.json records"
-        )
-    rows = []
-    for sub, level in subs:
-        if not sub.is_dir():
-            continue
-        for path in sorted(sub.glob("*.json")):
-            rec = _load_json(path)
-            if not isinstance(rec, dict):
-                raise DataFormatError("expected one JSON object (an API record)", path=path)
-            org_id = rec.get("locationId" if level == "location" else "providerId") or path.stem
-            provider_id = rec.get("providerId") if level == "location" else org_id
-            cats = rec.get("inspectionCategories") or []
-            primary = next((c for c in cats if str(c.get("primary")).lower() == "true"),
-                           cats[0] if cats else {})
-            category = primary.get("name") if isinstance(primary, dict) else None
-            location_type = rec.get("type")
-            rated = _rated_link_ids(rec)
-            for rep in rec.get("reports") or []:
-                rows.append(
-                    {
-                        "org_id": org_id,
-                        "level": level,
-                        "provider_id": provider_id,
-                        "location_type": location_type,
-                        "inspection_category": category,
-                        "report_link_id": rep.get("linkId"),
-                        "report_type": rep.get("reportType"),
-                        "report_date": rep.get("reportDate"),
-                        "first_visit_date": rep.get("firstVisitDate"),
-                        "rated": rep.get("linkId") in rated,
-                        "_path": str(path),
-                    }
-                )
-    cols = ["org_id", "level", "provider_id", "location_type", "inspection_category", "sector",
-            "report_link_id", "report_type", "report_date", "first_visit_date", "rated"]
-    if not rows:
-        return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows)
-    for col in ("report_date", "first_visit_date"):
-        parsed = pd.to_datetime(out[col], errors="coerce", format="ISO8601")
-        bad = out[col].notna() & parsed.isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataFormatError(
-                f"expected an ISO date in reports[].{'reportDate' if col == 'report_date' else 'firstVisitDate'}, "
-                f"found {out[col].iloc[i]!r}",
-                path=out["_path"].iloc[i],
-            )
-        out[col] = parsed
-    # Location type first (NHS trusts), then the inspection category.
-    out["sector"] = [
-        sector_of(t) if sector_of(t) != "Other" else sector_of(c)
-        for t, c in zip(out["location_type"], out["inspection_category"], strict=True)
-    ]
-    return out[cols]
+    from ..io.cqc_json import load_api_folder
+
+    return load_api_folder(folder, **kwargs).reports
 
 
 def _as_reports(reports) -> pd.DataFrame:
