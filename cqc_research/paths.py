@@ -33,9 +33,8 @@ from pathlib import Path
 
 from .errors import CQCResearchError
 
+# PROJECT_ROOT and NOTEBOOKS are importable too (computed on access by __getattr__ below).
 __all__ = [
-    "PROJECT_ROOT",
-    "NOTEBOOKS",
     "MARKER",
     "STUDY_ENV",
     "NoStudyError",

@@ -70,8 +70,7 @@ def _api_pages() -> list[str]:
         names.append(info.name)
     wanted = set()
     for name in sorted(names):
-        module = importlib.import_module(name)
-        first = ((module.__doc__ or "").strip().splitlines() or [""])[0]
+        importlib.import_module(name)  # a module that cannot be imported fails the build here
         path = out_dir / f"{name}.rst"
         text = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
         wanted.add(path.name)

@@ -77,7 +77,7 @@ class _Links(html.parser.HTMLParser):
         self.classes.update((a.get("class") or "").split())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(path: Path) -> _Links:
     p = _Links()
     p.feed(path.read_text(encoding="utf-8"))
@@ -120,8 +120,6 @@ def test_gallery_has_every_notebook_executed_with_figures_and_the_banner(site):
 
 def test_api_reference_names_the_loaders_and_metrics(site):
     text = "".join(p.read_text(encoding="utf-8") for p in (site / "api" / "generated").glob("*.html"))
-    for name in LOADERS + METRICS:
-        assert f'id="{name}"' in text or f'id="cqc_research.' in text and name in text, name
     for loader in LOADERS:
         assert any(f'id="cqc_research.io.{mod}.{loader}"' in text
                    for mod in ("cqc_files", "cqc_json", "nhs.gp_payments", "nhs.ae")), loader
