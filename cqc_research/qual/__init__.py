@@ -87,8 +87,7 @@ __all__ = [
 
 # CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)
 def configure_parser(parser) -> None:
-    """Add the ``cqc-research qual`` options: the file, ``--codebook``, ``--out``, ``--qdpx``.
-    """
+    """Add the ``cqc-research qual`` options: the file, ``--codebook``, ``--out``, ``--qdpx``."""
     parser.add_argument("file", help="coded segments: a REFI-QDA .qdpx project or a .csv")
     parser.add_argument("--codebook", action="append", metavar="YAML", default=[],
                         help="extra codebook YAML merged onto the shipped one (repeatable)")

@@ -91,8 +91,7 @@ class KernelSession:
 
     @property
     def alive(self) -> bool:
-        """True while the kernel is running and answering; False before :meth:`start` and after it dies.
-        """
+        """True while the kernel answers; False before :meth:`start` and after it dies."""
         if self.km is None:
             return False
         from jupyter_core.utils import run_sync
