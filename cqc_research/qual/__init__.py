@@ -96,8 +96,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
-    """Run ``cqc-research qual``: read, report unknown codes, export; returns the exit status.
-    """
+    """Run ``cqc-research qual``: read, report unknown codes, export; returns the exit status."""
     cb = load_codebook(extend=args.codebook)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
