@@ -650,3 +650,16 @@ def test_strip_while_reading_equals_stripping_afterwards(tmp_path, monkeypatch):
     assert 9 not in expected.index and 9 in plain.index  # spreadsheet row of rows[7]
     # by hand: what str.strip does with NBSP and inner spaces
     assert {"nbsp", "a  b", "lead", "trail"} <= set(expected.stack().tolist())
+
+
+def test_literal_tabs_and_line_ends_in_attribute_values_read_as_spaces(tmp_path):
+    """XML normalises attribute values: pandas' odf writer leaves a tab in office:string-value
+    (which then wins over the paragraph), while &#10; stays a newline."""
+    body = ('<table:table-row><table:table-cell office:value-type="string" office:string-value='
+            '"tab\there"><text:p>tab\there</text:p></table:table-cell><table:table-cell office:'
+            'value-type="string" office:string-value="a&#10;b\nc"><text:p>x</text:p>'
+            '</table:table-cell></table:table-row>')
+    path = _raw_workbook(tmp_path / "t.ods", ["p", "q"], body)
+    fast, ref = _both(path, "S")
+    pd.testing.assert_frame_equal(fast, ref)
+    assert _values(fast.loc[2]) == ["tab here", "a\nb c"]

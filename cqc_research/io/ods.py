@@ -703,6 +703,28 @@ def _tag_ends(view, a: np.ndarray, lt: np.ndarray, nxt: np.ndarray, which: np.nd
     return out
 
 
+_ABOVE_CONTROL = np.uint64(0x6060606060606060)  # 0x80 - 0x20 in each byte
+
+
+def _attribute_spaces(work: np.ndarray, view, start: np.ndarray, stop: np.ndarray) -> None:
+    """XML's attribute-value normalisation, in place: a literal tab, newline or carriage
+    return in the values ``work[start:stop]`` reads as a space (XML 1.0, section 3.3.3; a
+    character reference such as ``&#10;`` stays a newline). pandas' odf writer leaves tabs in
+    ``office:string-value``. The values are read 8 bytes at a time; a byte below 0x20 is one
+    of those three in well-formed XML."""
+    words = np.maximum((stop - start + 7) >> 3, 1)
+    first = np.cumsum(words) - words
+    owner = np.repeat(np.arange(len(start)), words)
+    at = start[owner] + ((np.arange(len(owner)) - first[owner]) << 3)
+    x = view[at]
+    control = ~(((x & _LOW7) + _ABOVE_CONTROL) | x) & _HIGH
+    if not control.any():
+        return
+    hits = np.flatnonzero(control.view(np.uint8))
+    where = at[hits >> 3] + (hits & 7)
+    work[where[where < stop[owner[hits >> 3]]]] = 0x20
+
+
 def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Decimal integers written between byte offsets ``start`` and ``stop`` (at most 8 digits)."""
     length = stop - start
@@ -1061,6 +1083,8 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
             val_stop[owner] = qc[sel[first]]
     del q, qv, b1, cand
     has_val = val_start >= 0
+    if has_val.any():  # a literal tab or line end in an attribute value reads as a space
+        _attribute_spaces(work, view, val_start[has_val], val_stop[has_val])
 
     # one segment per cell: its paragraph's text, or its value, or nothing
     seg_start = np.zeros(n_cells, np.int64)
