@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync-api": ("cqc_research.fetch.cqc_api", "sync CQC API location records to a folder (network)"),
     "qual": ("cqc_research.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
              "codes; export tidy CSV or .qdpx"),
+    "truth": ("cqc_research.truth", "check a run's tables against the planted truth of the synthetic data"),
     "replicate": ("cqc_research.replications", "estimate every published claim about CQC ratings on the data given"),
 }
 
