@@ -7,7 +7,7 @@
    myst-nb, which renders them without executing anything (``nb_execution_mode = "off"``). The
    run is cached: it is skipped when the notebooks, the package source and its data files are
    unchanged since the last run (a SHA-256 over them in ``docs/_build/gallery.key``).
-2. Sphinx, with warnings as errors (``-W --keep-going``), into ``docs/_build/html/``.
+2. Sphinx, afresh and with warnings as errors (``-E -W --keep-going``), into ``docs/_build/html/``.
 
 Options: ``--force`` re-runs the gallery; ``--skip-gallery`` builds with whatever gallery is
 there; ``--workers N`` (default 2) for the run.
@@ -90,9 +90,11 @@ def run_gallery(*, workers: int, force: bool) -> None:
 
 
 def build_html() -> int:
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+    # -E: read every page afresh, because an incremental build repeats no warning of a page it
+    # does not re-read, and -W must see them all.
+    cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html",
            str(DOCS), str(BUILD / "html")]
-    print("docs: sphinx-build -W --keep-going -b html docs docs/_build/html", flush=True)
+    print("docs: sphinx-build -E -W --keep-going -b html docs docs/_build/html", flush=True)
     done = subprocess.run(cmd, cwd=ROOT, check=False)
     if done.returncode == 0:
         print(f"docs: built {BUILD / 'html' / 'index.html'}")

@@ -54,6 +54,7 @@ autodoc_typehints_format = "short"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+napoleon_use_ivar = True   # "Attributes" sections as fields: a dataclass field with a #: comment is then described once
 
 #: Modules not worth a page (command routing, private helpers).
 API_SKIP = {"cqc_research.cli"}
