@@ -311,7 +311,6 @@ def test_event_study_on_real_ae_matches_dummies(shared_data):
 
 # -- the planted truth --------------------------------------------------------------------------
 def test_recovers_planted_post_publication_shift(synthetic_small):
-    pytest.importorskip("cqc_research.io.nhs")
     from cqc_research.io.nhs import load_ae_monthly
 
     if "ae_folder" not in synthetic_small.paths:
@@ -390,9 +389,10 @@ def test_notebook_04_on_synthetic(synthetic_small, tmp_path):
         assert nb.loc[c, "estimate"] == pytest.approx(direct.loc[c, "estimate"])
         assert nb.loc[c, "ci_low"] == pytest.approx(direct.loc[c, "ci_low"])
     # the planted effect is inside the notebook's intervals
-    check = pd.read_csv(run / "tables" / "planted_event_effect.csv").set_index("what")
-    assert check.loc["mean of months 1 to 6", "covered"]
-    assert check.loc["mean of months -11 to -2", "covered"]
+    check = pd.read_csv(run / "tables" / "planted_truth_event_effect.csv").set_index("quantity")
+    assert (check["verdict"] == "recovered").all(), check.to_string()
+    after = check.loc["mean change in months 1 to 6 after publication"]
+    assert after["detectable"] and after["ci_low"] > 0  # detected even at the small scale
     spc = pd.read_csv(run / "tables" / "spc_points.csv")
     assert spc["org_code"].nunique() == 1 and len(spc) > 24
     for fig in ("event_study_publication", "event_study_inspection_vs_publication", "spc_chart"):

@@ -598,10 +598,10 @@ def test_time_to_improvement_hand_worked_kaplan_meier():
     # events at 1, 3, 4; censored at 2 and 5: S(1)=0.8, S(3)=0.8*2/3=0.533, S(4)=0.267 -> median 4
     d = pd.DataFrame({"time_months": [1, 2, 3, 4, 5], "improved_ever": [True, False, True, True, False],
                       "leadership": [1, 1, 0, 0, 0]})
-    t = qual.time_to_improvement(d)
+    t = qual.case_improvement_times(d)
     assert t[["n", "events", "median_months"]].values.tolist() == [[5, 3, 4.0]]
     assert t["ci_low"].iloc[0] <= 4.0
-    by = qual.time_to_improvement(d, by="leadership").set_index("leadership")
+    by = qual.case_improvement_times(d, by="leadership").set_index("leadership")
     # without leadership: events at 3 and 4, censored at 5: S(3)=2/3, S(4)=1/3 -> median 4
     assert by.loc[0, ["n", "events", "median_months"]].tolist() == [3, 2, 4.0]
     # with leadership: S(1)=0.5 and no later event, so the median is not reached
@@ -732,6 +732,10 @@ def test_outcomes_on_the_synthetic_history_match_an_independent_walk(synthetic_s
             ov = h.get("overall") or {}
             if ov.get("rating"):
                 reports.setdefault((ov.get("reportDate") or h["reportDate"])[:10], ov["rating"])
+        for a in rec.get("assessment") or []:  # the single assessment framework (2023-)
+            for g in (a.get("ratings") or {}).get("asgRatings") or []:
+                if g.get("rating") and a.get("assessmentPlanPublishedDateTime"):
+                    reports.setdefault(a["assessmentPlanPublishedDateTime"][:10], g["rating"])
         scale = ["Inadequate", "Requires improvement", "Good", "Outstanding"]
         seq = [(d, r) for d, r in sorted(reports.items()) if r.capitalize() in [s.capitalize() for s in scale]]
         first = next(i for i, (_, r) in enumerate(seq) if r.lower() == "inadequate")
@@ -816,8 +820,8 @@ def test_notebook_07_runs_on_synthetic_data(synthetic_small, tmp_path):
         assert cmp.loc[code, "k_improved"] == r["k_improved"], code
         assert cmp.loc[code, "k_not_improved"] == r["k_not_improved"], code
         assert cmp.loc[code, "n_improved"] == r["n_improved"]
-    check = pd.read_csv(run / "tables" / "truth_check.csv")
-    assert check["counts_match_written"].all()
+    check = pd.read_csv(run / "tables" / "planted_truth_qualitative.csv")
+    assert check["quantity"].str.contains("leadership").all() and (check["verdict"] == "recovered").all()
     unknown = pd.read_csv(run / "tables" / "unknown_codes.csv")
     assert unknown["code"].tolist() == truth["unknown_codes"]
     for fig in ("code_frequencies", "code_by_role", "cooccurrence_case", "case_code_matrix",
