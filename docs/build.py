@@ -6,7 +6,8 @@
    real data ``data/raw/`` holds). The executed notebooks are copied to ``docs/gallery/`` for
    myst-nb, which renders them without executing anything (``nb_execution_mode = "off"``). The
    run is cached: it is skipped when the notebooks, the package source and its data files are
-   unchanged since the last run (a SHA-256 over them in ``docs/_build/gallery.key``).
+   unchanged since the last run (a SHA-256 over them in ``docs/_build/gallery.key``); otherwise
+   the synthetic data and the run are made afresh.
 2. Sphinx, afresh and with warnings as errors (``-E -W --keep-going``), into ``docs/_build/html/``.
 
 Options: ``--force`` re-runs the gallery; ``--skip-gallery`` builds with whatever gallery is
@@ -62,7 +63,9 @@ def run_gallery(*, workers: int, force: bool) -> None:
     if not force and have and KEY_FILE.is_file() and KEY_FILE.read_text().strip() == key:
         print(f"docs: gallery up to date ({len(have)} executed notebooks; `--force` re-runs it)")
         return
+    # the synthetic data are rewritten too: the generator is part of the source the key covers
     shutil.rmtree(RUN_ROOT, ignore_errors=True)
+    shutil.rmtree(DATA_ROOT, ignore_errors=True)
     RUN_ROOT.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CQC_RESEARCH_")}
     env.update(CQC_RESEARCH_DATA=str(DATA_ROOT), CQC_RESEARCH_OUTPUTS=str(RUN_ROOT),
