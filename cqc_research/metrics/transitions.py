@@ -41,6 +41,8 @@ from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
 
 __all__ = [
+    "rated_series",
+    "kaplan_meier",
     "history_from_snapshots",
     "consecutive_pairs",
     "transition_matrix",
@@ -169,9 +171,35 @@ def _journeys(org_ids: Iterable, relationships: pd.DataFrame | None,
     return mapping, report
 
 
-def _rated_series(history: pd.DataFrame, *, domain, relationships, level, follow_predecessors,
-                  predecessor_types) -> tuple[pd.DataFrame, dict]:
-    """The cleaned, sorted rated series: one row per journey x domain x report date."""
+def rated_series(history: pd.DataFrame, *, domain="Overall", relationships=None, level="location",
+                 follow_predecessors: bool = True,
+                 predecessor_types=("HSCA Predecessor",)) -> tuple[pd.DataFrame, dict]:
+    """The cleaned, sorted series of ratings on the scale: one row per journey x domain x date.
+
+    The one place where a rating history becomes journeys: every transition, improvement and
+    time-to-improvement analysis (here and in :mod:`cqc_research.qual`) starts from it.
+
+    Parameters
+    ----------
+    history : DataFrame
+        The rating-history panel (``io.cqc_json.load_api_folder(folder).history``).
+    domain : str or list of str, optional
+        The domain(s) kept (None: all).
+    relationships : DataFrame, optional
+        ``org_id, related_id, type`` (``ApiData.relationships``), to follow re-registrations.
+    level : str, optional
+        ``"location"`` or ``"provider"`` rows only (None: both).
+    follow_predecessors : bool
+        Join an organisation's journey to its predecessors' (otherwise inherited rows are dropped).
+    predecessor_types : tuple of str
+        The relationship types that mean "predecessor".
+
+    Returns
+    -------
+    (series, report) : tuple of DataFrame and dict
+        The series (the panel's columns plus ``journey_id``, ``rating`` as ``RATING_DTYPE``) and
+        a report of what was dropped and why (non-scale, duplicates, other level, inherited).
+    """
     _check_history(history)
     h = history
     report: dict = {"rows_in": int(len(h))}
@@ -282,7 +310,7 @@ def consecutive_pairs(
     >>> p.attrs["report"]["non_scale_dropped"]
     1
     """
-    series, report = _rated_series(history, domain=domain, relationships=relationships, level=level,
+    series, report = rated_series(history, domain=domain, relationships=relationships, level=level,
                                    follow_predecessors=follow_predecessors,
                                    predecessor_types=predecessor_types)
     g = series.groupby(["journey_id", "domain"], observed=True, sort=False)
@@ -546,7 +574,26 @@ class ImprovementTimes:
     report: dict = field(default_factory=dict)
 
 
-def _km(months: np.ndarray, status: np.ndarray, alpha: float):
+def kaplan_meier(months, status, *, alpha: float = 0.05):
+    """Kaplan-Meier survival table and median, with log(-log) intervals (statsmodels).
+
+    Parameters
+    ----------
+    months : array-like of float
+        Time to the event or to censoring.
+    status : array-like of int
+        1 for an event, 0 for censored.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    (table, median, median_low, median_high) : tuple
+        ``table`` has ``months, at_risk, events, surv, se, ci_low, ci_high`` (starting at 0);
+        the median and its interval are NaN where the curve does not reach or bound them.
+    """
+    months = np.asarray(months, dtype=float)
+    status = np.asarray(status, dtype=int)
     from statsmodels.duration.survfunc import SurvfuncRight
 
     sf = SurvfuncRight(months, status)
@@ -642,7 +689,7 @@ def time_to_improvement(
     pair_options.setdefault("relationships", None)
     pair_options.setdefault("level", "location")
     pair_options.setdefault("follow_predecessors", True)
-    series, report = _rated_series(history, domain=domain, **pair_options)
+    series, report = rated_series(history, domain=domain, **pair_options)
     by = _as_list(by)
     missing = [c for c in by if c not in series.columns]
     if missing:
@@ -702,7 +749,7 @@ def time_to_improvement(
         labels = dict(zip(by, key, strict=True))
         if len(g) == 0:
             continue
-        table, med, mlo, mhi = _km(g["months"].to_numpy(float), g["improved"].to_numpy(int), alpha)
+        table, med, mlo, mhi = kaplan_meier(g["months"].to_numpy(float), g["improved"].to_numpy(int), alpha=alpha)
         med_rows.append({**labels, "from_rating": rating, "n": len(g), "events": int(g["improved"].sum()),
                          "censored": int((g["improved"] == 0).sum()), "median_months": med,
                          "ci_low": mlo, "ci_high": mhi})

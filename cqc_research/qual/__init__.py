@@ -18,7 +18,7 @@ This module lets coded interviews sit beside the numbers:
    segment, by role and by mechanism; :func:`case_outcomes` follows each case's CQC location
    through its rating history (improved or not at the next inspection, time to improvement);
    :func:`cases_with_outcomes` gives the case-by-code matrix joined to those outcomes;
-   :func:`compare_prevalence` and :func:`time_to_improvement` set codes beside outcomes with
+   :func:`compare_prevalence` and :func:`case_improvement_times` set codes beside outcomes with
    exact confidence intervals. Read them as description: see :data:`DESCRIPTIVE_CAVEAT`.
 4. **Synthetic coded interviews** (:func:`write_synthetic_interviews`): invented excerpts, each
    labelled ``[SYNTHETIC]``, with planted patterns and their truth.
@@ -31,6 +31,7 @@ import warnings
 from ..cache import atomic_path
 from .analysis import (  # noqa: F401
     case_code_matrix,
+    case_improvement_times,
     case_outcomes,
     case_table,
     cases_with_outcomes,
@@ -39,7 +40,6 @@ from .analysis import (  # noqa: F401
     code_frequencies,
     compare_prevalence,
     prevalence_by_group,
-    time_to_improvement,
 )
 from .codebook import (  # noqa: F401
     DEFAULT_CODEBOOK,
@@ -82,7 +82,7 @@ __all__ = [
     "cases_with_outcomes",
     "prevalence_by_group",
     "compare_prevalence",
-    "time_to_improvement",
+    "case_improvement_times",
 ]
 
 # CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)

@@ -23,7 +23,7 @@ __all__ = [
     "group_labels",
     "prevalence_by_group",
     "compare_prevalence",
-    "time_to_improvement",
+    "case_improvement_times",
 ]
 
 # analysis helpers
@@ -381,9 +381,11 @@ def case_outcomes(cases: pd.DataFrame, history: pd.DataFrame, *, domain: str = "
     for col in ("org_id", "report_date", "domain", "rating"):
         if col not in history:
             raise ValueError(f"history needs a {col!r} column (the rating-history panel)")
-    h = history[(history["domain"].astype(str) == domain) & history["rating"].notna()]
-    h = (h[["org_id", "report_date", "rating"]].sort_values(["org_id", "report_date"], kind="stable")
-         .drop_duplicates(["org_id", "report_date"]))
+    from ..metrics.transitions import rated_series
+
+    # the same cleaning as every transition analysis: ratings on the scale, one per report date
+    h, _ = rated_series(history, domain=domain, level=None, relationships=None)
+    h = h[["org_id", "report_date", "rating"]]
     h = h.assign(score=pd.Categorical(h["rating"], dtype=RATING_DTYPE).codes)
     censor = pd.Timestamp(censor_date) if censor_date is not None else pd.Timestamp(history["report_date"].max())
     groups = {k: g for k, g in h.groupby("org_id", sort=False)}
@@ -636,9 +638,12 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
     return out
 
 
-def time_to_improvement(data: pd.DataFrame, *, by=None, time: str = "time_months",
-                        event: str = "improved_ever", alpha: float = 0.05) -> pd.DataFrame:
-    """Median time to a better rating (Kaplan-Meier, censored at the end of follow-up).
+def case_improvement_times(data: pd.DataFrame, *, by=None, time: str = "time_months",
+                           event: str = "improved_ever", alpha: float = 0.05) -> pd.DataFrame:
+    """Median time to a better rating for interview cases (Kaplan-Meier, censored at follow-up end).
+
+    The estimator is :func:`cqc_research.metrics.transitions.kaplan_meier`, the one used by
+    :func:`~cqc_research.metrics.transitions.time_to_improvement` for whole rating histories.
 
     Parameters
     ----------
@@ -662,7 +667,7 @@ def time_to_improvement(data: pd.DataFrame, *, by=None, time: str = "time_months
         half the cases improved during follow-up, and an interval bound is NaN when the data
         cannot bound it.
     """
-    from statsmodels.duration.survfunc import SurvfuncRight
+    from ..metrics.transitions import kaplan_meier
 
     d = data[data[time].notna() & data[event].notna()]
     groups = d.groupby(by, sort=True) if by else [(None, d)]
@@ -675,13 +680,7 @@ def time_to_improvement(data: pd.DataFrame, *, by=None, time: str = "time_months
         if len(g) and e.sum():
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                sf = SurvfuncRight(t, e)
-                med = sf.quantile(0.5)
-                lo, hi = sf.quantile_ci(0.5, alpha=alpha)
-            row.update(median_months=float(med) if med is not None else np.nan,
-                       ci_low=float(lo) if lo is not None else np.nan,
-                       ci_high=float(hi) if hi is not None else np.nan)
+                _, med, lo, hi = kaplan_meier(t, e, alpha=alpha)
+            row.update(median_months=med, ci_low=lo, ci_high=hi)
         rows.append(row)
-    out = pd.DataFrame(rows)
-    out.attrs["caveat"] = DESCRIPTIVE_CAVEAT
-    return out
+    return pd.DataFrame(rows)
