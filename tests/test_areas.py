@@ -256,7 +256,13 @@ def test_oldham_area_summary_matches_plain_loops(shared_data):
         d = json.loads(f.read_text())
         if d.get("registrationStatus") != "Registered":
             continue
-        rating = d.get("currentRatings", {}).get("overall", {}).get("rating")
+        cur = (d.get("currentRatings") or {}).get("overall") or {}
+        rating, when = cur.get("rating"), (cur.get("reportDate") or "")[:10]
+        for a in d.get("assessment") or []:  # a newer published assessment is the current rating
+            pub = (a.get("assessmentPlanPublishedDateTime") or "")[:10]
+            for g in (a.get("ratings") or {}).get("asgRatings") or []:
+                if g.get("rating") in RATINGS and pub and pub > when:
+                    rating, when = g["rating"], pub
         if rating not in RATINGS:
             continue
         n_rated += 1
