@@ -21,6 +21,10 @@ Environment variables override, in this order of precedence over the study folde
 ``CQC_RESEARCH_OUTPUTS``
     The outputs root, holding one folder per report run.
 
+Caches are the exception to "no study folder, no paths": outside one, :func:`processed_dir` is a
+folder of the user's cache (``~/.cache/cqc-research/processed``), so the library's loaders work
+in any folder.
+
 ``PROJECT_ROOT`` and ``NOTEBOOKS`` are still importable names; they are computed when read
 (the study root and its ``notebooks/``), so they follow the current directory.
 """
@@ -45,6 +49,7 @@ __all__ = [
     "data_root",
     "raw_dir",
     "processed_dir",
+    "user_cache_dir",
     "outputs_root",
     "synthetic_dir",
     "is_inside_installation",
@@ -184,9 +189,25 @@ def raw_dir() -> Path:
     return data_root() / "raw"
 
 
+def user_cache_dir() -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME/cqc-research`` or ``~/.cache/cqc-research``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "cqc-research"
+
+
 def processed_dir() -> Path:
-    """Derived files that can always be rebuilt (Parquet caches)."""
-    return data_root() / "processed"
+    """Derived files that can always be rebuilt (Parquet caches): ``<data root>/processed``.
+
+    Outside any study folder (an installed package used as a library, with no
+    ``CQC_RESEARCH_DATA``), ``<user cache>/processed`` (:func:`user_cache_dir`), so that
+    ``cqc_research.load(path)`` works anywhere and still never writes inside ``site-packages``.
+    """
+    if os.environ.get(DATA_ENV):
+        return data_root() / "processed"
+    try:
+        return study_root() / "data" / "processed"
+    except NoStudyError:
+        return user_cache_dir() / "processed"
 
 
 def outputs_root() -> Path:

@@ -249,6 +249,15 @@ def test_the_wheel_route_end_to_end_writes_nothing_to_site_packages(dist, tmp_pa
         assert "SYNTHETIC DATA" in (runs[0] / f"{name}.html").read_text(encoding="utf-8")
     assert (runs[0] / "index.html").is_file()
 
+    # the library, outside any study folder: caches go to the user's cache folder
+    lib_env = {**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    ods = study / "data" / "raw" / "synthetic" / "cqc" / "latest_ratings.ods"
+    lib = subprocess.run([str(py), "-c", f"import cqc_research as c; print(len(c.load({str(ods)!r})))"],
+                         cwd=work, capture_output=True, text=True, timeout=600, env=lib_env)
+    assert lib.returncode == 0 and int(lib.stdout.strip()) > 0, lib.stderr[-2000:]
+    assert sorted(p.name for p in work.iterdir()) == ["my-study"]
+    assert list((tmp_path / "xdg" / "cqc-research" / "processed").rglob("*.parquet"))
+
     after = _snapshot(site)
     assert after == before, {"added": sorted(set(after) - set(before))[:20],
                              "changed": sorted(k for k in before if k in after and after[k] != before[k])[:20],

@@ -143,3 +143,26 @@ def test_version_names_the_commit_in_a_checkout(capsys):
 def test_version_without_a_checkout(monkeypatch):
     monkeypatch.setattr(paths, "checkout_root", lambda: None)
     assert study.version_text() == f"cqc-research {__version__}"
+
+
+def test_outside_a_study_caches_go_to_the_user_cache(tmp_path, monkeypatch, installed):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert paths.processed_dir() == (tmp_path / "xdg" / "cqc-research" / "processed").resolve()
+    with pytest.raises(paths.NoStudyError):
+        paths.raw_dir()
+    with pytest.raises(paths.NoStudyError):
+        paths.outputs_root()
+    monkeypatch.setenv(paths.DATA_ENV, str(tmp_path / "d"))
+    assert paths.processed_dir() == (tmp_path / "d" / "processed").resolve()
+
+
+def test_the_library_loads_a_file_outside_any_study(tmp_path, monkeypatch, installed, synthetic_small):
+    import cqc_research
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    long = cqc_research.load(synthetic_small.paths["ratings_ods"])
+    assert len(long) > 0
+    assert list((tmp_path / "xdg" / "cqc-research" / "processed").rglob("*"))  # the cache is there
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xdg"]
