@@ -732,14 +732,19 @@ def _parse_ints(view, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.int64)
     if length.min() < 1 or length.max() > 8:
         raise _Unsupported("an attribute number is empty or too long")
-    # the digits as a (count x 8) matrix of bytes, left-aligned, padded with "0"
-    raw = view[start]
-    digits = raw.view(np.uint8).reshape(-1, 8).astype(np.int64) - 48
-    used = np.arange(8) < length[:, None]
-    if ((digits < 0) | (digits > 9))[used].any():
-        raise _Unsupported("an attribute number is not a number")
-    power = 10 ** np.clip(length[:, None] - 1 - np.arange(8), 0, None)
-    return (np.where(used, digits, 0) * power).sum(axis=1)
+    # the digits as a (count x 8) matrix of bytes, left-aligned; one pass per digit position
+    digits = view[start].view(np.uint8).reshape(-1, 8)
+    out = np.zeros(len(start), np.int64)
+    for k in range(int(length.max())):
+        rows = None if k == 0 else np.flatnonzero(length > k)
+        digit = (digits[:, k] if rows is None else digits[rows, k]).astype(np.int64) - 48
+        if ((digit < 0) | (digit > 9)).any():
+            raise _Unsupported("an attribute number is not a number")
+        if rows is None:
+            out = digit
+        else:
+            out[rows] = out[rows] * 10 + digit
+    return out
 
 
 _local = threading.local()
