@@ -208,6 +208,29 @@ def pretty_print(source: Path, target: Path) -> Path:
     return target
 
 
+def libreoffice_copy(source: Path, folder: Path) -> Path:
+    """``source`` re-saved by LibreOffice (``soffice --headless --convert-to ods``), in a
+    profile of its own."""
+    import shutil
+
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if exe is None:
+        raise SystemExit("LibreOffice is not installed: apt-get install libreoffice-calc-nogui")
+    out = folder / "libreoffice"
+    profile = folder / "lo-profile"
+    subprocess.run([exe, "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+                    "--convert-to", "ods", "--outdir", str(out), str(source)], check=True,
+                   capture_output=True)
+    return out / source.name
+
+
+def _xml_size(path: Path) -> int:
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return zf.getinfo("content.xml").file_size
+
+
 # ---- the readers, each run as `python bench_ods.py --child NAME PATH SHEET` ------------------
 
 def _child_calamine(path: str, sheet: str):
@@ -225,7 +248,7 @@ def _child_calamine(path: str, sheet: str):
 def _child_read_ods(path: str, sheet: str):
     from cqc_research.io.ods import read_ods
 
-    return read_ods(path, sheet)
+    return read_ods(path, sheet, engine="fast")  # raises rather than use the slow reader
 
 
 READERS = {"calamine": _child_calamine, "read_ods": _child_read_ods}
@@ -264,6 +287,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sheet", default="Locations")
     parser.add_argument("--repeat", type=int, default=1, help="runs per reader (best is kept)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--variant", choices=["ours", "libreoffice", "pretty"], default="ours",
+                        help="read the generated workbook as written, re-saved by LibreOffice "
+                        "(soffice --convert-to ods), or pretty-printed (calamine cannot read "
+                        "that one, so it reads the compact original)")
     parser.add_argument("--child", nargs=3, metavar=("READER", "PATH", "SHEET"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -278,10 +305,20 @@ def main(argv=None) -> int:
             make_workbook(path, args.rows, seed=args.seed)
             print(f"wrote {path.name}: {args.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB "
                   f"in {time.perf_counter() - start:.0f} s", flush=True)
+        paths = {name: path for name in READERS}
+        if args.variant != "ours":
+            start = time.perf_counter()
+            derived = (libreoffice_copy(path, Path(tmp)) if args.variant == "libreoffice"
+                       else pretty_print(path, Path(tmp) / f"pretty-{path.name}"))
+            paths = {"calamine": derived if args.variant == "libreoffice" else path,
+                     "read_ods": derived}
+            print(f"{args.variant}: {derived.name}, content.xml {_xml_size(derived) / 1e6:.0f} MB "
+                  f"(the original's {_xml_size(path) / 1e6:.0f} MB), in "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
         runs = {name: [] for name in READERS}
         for _ in range(args.repeat):  # interleaved, so that both meet the same machine load
             for name in READERS:
-                r = run_one(name, path, args.sheet)
+                r = run_one(name, paths[name], args.sheet)
                 runs[name].append(r)
                 print(f"  {name:9s} wall {r['wall_s']:6.2f} s  cpu {r['cpu_s']:6.2f} s  "
                       f"peak {r['peak_mb']:7.0f} MB  ({r['rows']:,} rows x {r['columns']} "
