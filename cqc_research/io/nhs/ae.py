@@ -171,6 +171,25 @@ def ae_role(norm: str):
     """The measure an official A&E header holds, ``(quantity, type)``, or None.
 
     Kept for header sniffing (:mod:`.detect`); see :func:`ae_column_role` for the full rules.
+
+    Parameters
+    ----------
+    norm : str
+        The header, already folded by :func:`~cqc_research.io.nhs.common.meaning_text`
+        (or :func:`~cqc_research.io.nhs.common.normalise_header`).
+
+    Returns
+    -------
+    tuple of (str, str or None), or None
+        The ``(quantity, type)`` of a measure column as in :func:`ae_column_role`; None for
+        label columns, ignored columns and headers that mean nothing known.
+
+    Examples
+    --------
+    >>> ae_role("number of attendances over 4 hrs type 1")
+    ('breaches', 'type1')
+    >>> ae_role("org code") is None
+    True
     """
     role = ae_column_role(norm)
     return role if role is not None and role[0] in _MEASURE_QUANTITIES else None

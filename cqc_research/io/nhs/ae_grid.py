@@ -50,6 +50,7 @@ class AeGrid:
 
     @property
     def header(self) -> list[str]:
+        """The row of column names (``rows[header_row]``), cells as text."""
         return self.rows[self.header_row]
 
 
@@ -135,7 +136,24 @@ def _groups(above, header) -> list[str]:
 
 
 def is_ae_workbook(path) -> bool:
-    """True when ``path`` is an 'A&E by provider' workbook (header found in one of its sheets)."""
+    """True when ``path`` is an 'A&E by provider' workbook (header found in one of its sheets).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to test. Only ``.xls``/``.xlsx`` files are opened (the first three sheets,
+        in the order :func:`read_grid` tries them).
+
+    Returns
+    -------
+    bool
+        False for other suffixes, unreadable workbooks and workbooks without the header.
+
+    Examples
+    --------
+    >>> is_ae_workbook("ae_monthly.csv")
+    False
+    """
     path = Path(path)
     if path.suffix.lower() not in WORKBOOK_SUFFIXES:
         return False
@@ -164,8 +182,22 @@ def _sheet_order(names) -> list[str]:
 def read_grid(path) -> AeGrid:
     """Read a monthly A&E CSV or 'A&E by provider' workbook as an :class:`AeGrid`.
 
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file, or an ``.xls``/``.xlsx`` workbook (whose sheets are tried provider sheets
+        first, notes and mapping sheets last, until one has the header).
+
+    Returns
+    -------
+    AeGrid
+        Every row of the file (or of the sheet read) as text, with the header row located,
+        the group headings above the columns and the preamble's labels.
+
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     DataFormatError
         When no row looks like the header (an organisation-code column and at least three
         columns of attendances, breaches or admissions).

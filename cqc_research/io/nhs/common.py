@@ -87,6 +87,19 @@ class IndicatorParseWarning(UserWarning):
 def normalise_header(name) -> str:
     """Fold a header for matching: BOM, case, ``&`` -> ``and``, punctuation and spacing.
 
+    Parameters
+    ----------
+    name : object
+        A column header as read (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The header case-folded, with a byte-order mark removed, ``&`` spelt ``and`` and every
+        run of characters other than ``0-9a-z`` replaced by one space, ends stripped.
+
+    Examples
+    --------
     >>> normalise_header("\\ufeffA&E attendances Type 1 ")
     'a and e attendances type 1'
     """
@@ -95,11 +108,44 @@ def normalise_header(name) -> str:
 
 
 def snake_case(name) -> str:
+    """A header as a Python-friendly column name: :func:`normalise_header` with ``_`` for spaces.
+
+    Parameters
+    ----------
+    name : object
+        A column header as read (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The normalised header with words joined by underscores.
+
+    Examples
+    --------
+    >>> snake_case("A&E attendances Type 1")
+    'a_and_e_attendances_type_1'
+    """
     return normalise_header(name).replace(" ", "_")
 
 
 def clean_header(name) -> str:
-    """A header as shown to users: BOM removed, inner whitespace collapsed, ends stripped."""
+    """A header as shown to users: BOM removed, inner whitespace collapsed, ends stripped.
+
+    Parameters
+    ----------
+    name : object
+        A column header as read (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The header with its case and punctuation kept.
+
+    Examples
+    --------
+    >>> clean_header(" Org  name\\n")
+    'Org name'
+    """
     return " ".join(str(name).replace("\ufeff", "").split())
 
 
@@ -116,6 +162,46 @@ def parse_numeric(values, *, column: str, rows, report: dict, path, errors: str 
     Blank and NA cells are ``missing``; ``-``, ``*`` and similar markers are ``suppressed``;
     anything else that is not a number is ``unparseable``. All three become NaN, never 0, and
     are counted in ``report[column]``.
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of one column, as text or numbers.
+    column : str
+        The column's name, the key of its entry in ``report`` and the column named in errors.
+    rows : array-like of int or None
+        Each cell's row number in the file (as a spreadsheet shows it), used to say where the
+        first unparseable cell is; ``None`` when unknown.
+    report : dict
+        The parse report being filled, updated in place: ``report[column]`` holds the counts
+        ``missing``, ``suppressed`` and ``unparseable`` and, for the first unparseable cell,
+        ``first_row``, ``first_value`` and ``file``.
+    path : str or Path or None
+        The file read, for messages.
+    errors : {"report", "raise"}, default "report"
+        ``"report"`` counts unparseable cells in ``report``; ``"raise"`` raises instead.
+    suppressed_tokens : set of str, default SUPPRESSED_TOKENS
+        Case-folded markers of suppressed values.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` values, one per cell, NaN where a cell is missing, suppressed, unparseable
+        or infinite.
+
+    Raises
+    ------
+    DataFormatError
+        With ``errors="raise"``, when a cell is not a number; the error names the first one.
+
+    Examples
+    --------
+    >>> report = {}
+    >>> parse_numeric(["1,234", "£5", "(2.5)", "-", "", "abc"], column="x",
+    ...               rows=[2, 3, 4, 5, 6, 7], report=report, path=None).tolist()
+    [1234.0, 5.0, -2.5, nan, nan, nan]
+    >>> {k: report["x"][k] for k in ("missing", "suppressed", "unparseable", "first_row")}
+    {'missing': 1, 'suppressed': 1, 'unparseable': 1, 'first_row': 7}
     """
     s = pd.Series(values).reset_index(drop=True).fillna("").astype("str").str.strip()
     num = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
@@ -158,6 +244,20 @@ def parse_numeric(values, *, column: str, rows, report: dict, path, errors: str 
 
 
 def warn_unparseable(report: dict, path) -> None:
+    """Warn once per column of a parse report that has cells which are not numbers.
+
+    Parameters
+    ----------
+    report : dict
+        A parse report as filled by :func:`parse_numeric` (column -> counts).
+    path : str or Path
+        The file read, named in each warning.
+
+    Warns
+    -----
+    IndicatorParseWarning
+        For each column with ``unparseable`` cells, giving their number and the first one.
+    """
     for column, entry in report.items():
         if entry.get("unparseable"):
             warnings.warn(
@@ -187,6 +287,19 @@ def parse_report_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def decode_text(path: Path) -> str:
+    """The text of a file, as UTF-8 (a byte-order mark dropped) or else Windows-1252.
+
+    Parameters
+    ----------
+    path : Path
+        The file to read.
+
+    Returns
+    -------
+    str
+        The decoded text. Bytes that are not valid UTF-8 make the whole file be read as
+        cp1252, with undecodable bytes replaced.
+    """
     raw = path.read_bytes()
     try:
         return raw.decode("utf-8-sig")
@@ -197,8 +310,31 @@ def decode_text(path: Path) -> str:
 def read_table_csv(path, *, header_markers: Sequence[str] = (), max_scan: int = 40):
     """Read a CSV as text cells, locating the header row below any preamble.
 
-    Returns ``(frame, rows)``: ``frame`` has cleaned header names and ``str`` cells; ``rows``
-    holds each data row's number as a spreadsheet shows it (header row included in the count).
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+    header_markers : sequence of str, optional
+        Header names that together identify the header row (matched after
+        :func:`normalise_header`). The first of the first ``max_scan`` lines holding all of
+        them is taken as the header; without markers, or if none matches, the first line is.
+    max_scan : int, default 40
+        How many lines to search for the header row.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The data rows below the header, entirely blank rows dropped, with cleaned header
+        names (:func:`clean_header`) and ``str`` cells.
+    rows : numpy.ndarray of int
+        Each kept row's number as a spreadsheet shows it (the header row included in the count).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If ``path`` is a folder or cannot be parsed as CSV.
     """
     path = Path(path)
     if not path.exists():
@@ -237,6 +373,25 @@ def read_table_csv(path, *, header_markers: Sequence[str] = (), max_scan: int = 
 
 
 def columns_by_norm(frame: pd.DataFrame) -> dict[str, str]:
+    """Map each normalised header of a frame to its column name.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table whose columns are looked up.
+
+    Returns
+    -------
+    dict of str to str
+        :func:`normalise_header` of each column -> the column's name; where two columns
+        normalise alike, the first (leftmost) one is kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> columns_by_norm(pd.DataFrame(columns=["Org Code", "ORG_CODE", "Name"]))
+    {'org code': 'Org Code', 'name': 'Name'}
+    """
     out = {}
     for c in frame.columns:
         out.setdefault(normalise_header(c), c)
@@ -245,7 +400,49 @@ def columns_by_norm(frame: pd.DataFrame) -> dict[str, str]:
 
 def find_column(frame, aliases, *, path=None, required: bool = False, what: str | None = None,
           expected_kind: str | None = None, prefix: bool = False, exclude=()):
-    """The column whose normalised name equals one of ``aliases`` (or starts with one)."""
+    """The column whose normalised name equals one of ``aliases`` (or starts with one).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table to search.
+    aliases : sequence of str
+        Names the column may have, in order of preference; compared after
+        :func:`normalise_header`.
+    path : str or Path, optional
+        The file read, for the error raised when ``required``.
+    required : bool, default False
+        Raise instead of returning ``None`` when no column matches.
+    what : str, optional
+        The column's name in the error message (default: the first alias).
+    expected_kind : str, optional
+        The kind of file the caller expects (e.g. ``"ae_monthly"``), so that the error can
+        say when the columns look like another kind of file.
+    prefix : bool, default False
+        If no name matches exactly, accept the first column whose normalised name starts
+        with an alias.
+    exclude : sequence of str, default ()
+        With ``prefix``, skip columns whose normalised name contains any of these.
+
+    Returns
+    -------
+    str or None
+        The matching column's name, or ``None`` if none matches and not ``required``.
+
+    Raises
+    ------
+    DataFormatError
+        If ``required`` and no column matches (see :func:`missing_column_error`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame(columns=["Org Code", "Total attendances type 1"])
+    >>> find_column(frame, ["org_code"])
+    'Org Code'
+    >>> find_column(frame, ["total attendances"], prefix=True)
+    'Total attendances type 1'
+    """
     by_norm = columns_by_norm(frame)
     for a in aliases:
         if normalise_header(a) in by_norm:
@@ -262,6 +459,25 @@ def find_column(frame, aliases, *, path=None, required: bool = False, what: str 
 
 
 def missing_column_error(frame, what, path, expected_kind) -> DataFormatError:
+    """The error for a required column that a file lacks, listing the columns it has.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table read (its first 12 column names are shown).
+    what : str
+        The missing column, as named in the error.
+    path : str or Path or None
+        The file read.
+    expected_kind : str or None
+        The kind of file expected; if the columns look like another known kind, the message
+        names that kind and its loader.
+
+    Returns
+    -------
+    DataFormatError
+        The error, for the caller to raise.
+    """
     from .detect import KIND_LABEL, KIND_LOADER, kind_from_columns
 
     kind = kind_from_columns(list(frame.columns))
@@ -276,6 +492,31 @@ def missing_column_error(frame, what, path, expected_kind) -> DataFormatError:
 
 
 def set_table_attrs(frame, paths, *, kind, report, excluded=None, extra=None):
+    """Record a loaded table's provenance and parse report in ``frame.attrs``.
+
+    Sets ``source`` (path or list of paths), ``sha256`` (of the file, or of the files'
+    hashes together), ``synthetic``, ``kind``, ``parse_report`` and ``excluded_rows``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The loaded table, modified in place.
+    paths : str or Path, or list or tuple of them
+        The file or files it was read from.
+    kind : str
+        The loader's kind, e.g. ``"ae_monthly"``.
+    report : dict
+        The parse report (see :func:`parse_numeric`).
+    excluded : dict, optional
+        Rows dropped on purpose, by reason.
+    extra : dict, optional
+        Further attributes to set.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself.
+    """
     from ...provenance import is_synthetic
 
     paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
@@ -293,7 +534,26 @@ def set_table_attrs(frame, paths, *, kind, report, excluded=None, extra=None):
 
 
 def stack_measures(keys: pd.DataFrame, specs, *, org_level) -> pd.DataFrame:
-    """Stack ``(measure, value, numerator, denominator, keep)`` specs into the tidy table."""
+    """Stack ``(measure, value, numerator, denominator, keep)`` specs into the tidy table.
+
+    Parameters
+    ----------
+    keys : pandas.DataFrame
+        One row per organisation and period, with columns ``org_code``, ``period_start``,
+        ``period_end`` and optionally ``org_name``.
+    specs : iterable of tuple
+        ``(measure, value, numerator, denominator)`` or ``(..., keep)``: the measure's name,
+        arrays aligned with ``keys`` (``numerator``/``denominator`` may be ``None``), and an
+        optional boolean mask of the rows to keep (``None`` keeps all).
+    org_level : str or array-like of str
+        The organisation level (one of :data:`ORG_LEVELS`), for all rows or per row of ``keys``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tidy indicator table (:data:`INDICATOR_COLUMNS`, see :func:`finish_table`),
+        one row per kept row of ``keys`` and measure.
+    """
     parts = []
     n = len(keys)
     nan = np.full(n, np.nan)
@@ -316,12 +576,39 @@ def stack_measures(keys: pd.DataFrame, specs, *, org_level) -> pd.DataFrame:
 
 
 def empty_table() -> pd.DataFrame:
+    """An indicator table with no rows, with the columns and dtypes of :func:`finish_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`INDICATOR_COLUMNS`: periods as ``datetime64[us]``, ``value``,
+        ``numerator``, ``denominator`` as ``float64``, the others as ``str``.
+
+    Examples
+    --------
+    >>> list(empty_table().columns) == INDICATOR_COLUMNS
+    True
+    """
     return pd.DataFrame({c: pd.Series(dtype=DATE_DTYPE if c.startswith("period") else
                                       ("float64" if c in ("value", "numerator", "denominator")
                                        else "str")) for c in INDICATOR_COLUMNS})
 
 
 def finish_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give an indicator table its standard column order, dtypes and row order.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table with (at least) the columns :data:`INDICATOR_COLUMNS`; not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with only :data:`INDICATOR_COLUMNS`, org codes stripped, periods as
+        ``datetime64[us]``, numbers as ``float64``, ``org_name`` missing throughout if it had
+        no values, sorted by ``org_code``, ``period_start``, ``measure`` and newly indexed.
+    """
     frame = frame.copy()
     frame["org_code"] = frame["org_code"].astype("str").str.strip()
     frame["org_level"] = frame["org_level"].astype("str")
@@ -338,6 +625,25 @@ def finish_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ratio(num, den, scale=1.0):
+    """``scale * num / den``, element by element, NaN where the result is not finite.
+
+    Parameters
+    ----------
+    num, den : array-like
+        Numerators and denominators.
+    scale : float, default 1.0
+        Multiplier, e.g. 100 for a percentage.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` ratios; division by zero and missing inputs give NaN, never ``inf``.
+
+    Examples
+    --------
+    >>> ratio([1, 2, 3], [2, 0, 4], scale=100).tolist()
+    [50.0, nan, 75.0]
+    """
     num = np.asarray(num, dtype="float64")
     den = np.asarray(den, dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -358,15 +664,71 @@ MONTHS["sept"] = 9
 
 
 def month_start(year: int, month: int) -> pd.Timestamp:
+    """The first day of a month.
+
+    Parameters
+    ----------
+    year, month : int
+        The calendar year and month (1-12).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight on the first day of the month.
+
+    Examples
+    --------
+    >>> month_start(2019, 4)
+    Timestamp('2019-04-01 00:00:00')
+    """
     return pd.Timestamp(year=int(year), month=int(month), day=1)
 
 
 def month_end(ts: pd.Timestamp) -> pd.Timestamp:
+    """The last day of the month of a date.
+
+    Parameters
+    ----------
+    ts : pandas.Timestamp
+        Any date in the month (a Series or DatetimeIndex of dates also works).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight on the month's last day.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> month_end(pd.Timestamp("2019-02-10"))
+    Timestamp('2019-02-28 00:00:00')
+    """
     return (ts + pd.offsets.MonthEnd(0)).normalize()
 
 
 def parse_month_text(text) -> pd.Timestamp | None:
-    """``MSitAE-MARCH-2019``, ``April 2019``, ``Apr-19``, ``2019-04``, ``2019-04-01`` -> month."""
+    """``MSitAE-MARCH-2019``, ``April 2019``, ``Apr-19``, ``2019-04``, ``2019-04-01`` -> month.
+
+    Parameters
+    ----------
+    text : object
+        A period as published (converted with ``str``): an ISO year-month or date, or text
+        ending in a month name (full or three letters) and a 4- or 2-digit year.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        The first day of the month, or ``None`` if ``text`` is not read as a month.
+
+    Examples
+    --------
+    >>> parse_month_text("MSitAE-MARCH-2019")
+    Timestamp('2019-03-01 00:00:00')
+    >>> parse_month_text("Apr-19")
+    Timestamp('2019-04-01 00:00:00')
+    >>> parse_month_text("not a month") is None
+    True
+    """
     t = str(text).strip()
     m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[ T].*)?", t)
     if m:
@@ -380,6 +742,34 @@ def parse_month_text(text) -> pd.Timestamp | None:
 
 
 def parse_months(values, *, column, rows, path) -> pd.Series:
+    """Read a column of months with :func:`parse_month_text`, failing on any it cannot read.
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of the column.
+    column : str
+        The column's name, for the error.
+    rows : array-like of int
+        Each cell's row number in the file, for the error.
+    path : str or Path or None
+        The file read, for the error.
+
+    Returns
+    -------
+    pandas.Series
+        The first day of each month, as ``datetime64[us]``.
+
+    Raises
+    ------
+    DataFormatError
+        If a cell is not read as a month; the error names the first such cell and its row.
+
+    Examples
+    --------
+    >>> parse_months(["April 2019", "2019-05"], column="period", rows=[2, 3], path=None).tolist()
+    [Timestamp('2019-04-01 00:00:00'), Timestamp('2019-05-01 00:00:00')]
+    """
     s = pd.Series(values, dtype="object")
     lookup = {u: parse_month_text(u) for u in pd.unique(s)}
     bad = [u for u, v in lookup.items() if v is None]
@@ -394,10 +784,21 @@ def parse_months(values, *, column, rows, path) -> pd.Series:
 def financial_year(value) -> tuple[pd.Timestamp, pd.Timestamp, str]:
     """Parse an English financial year: ``"2018-19"``, ``"2018/19"``, ``2018`` or ``"2018-2019"``.
 
+    Parameters
+    ----------
+    value : int or str
+        The year the financial year starts in, alone or followed by the next year (two or
+        four digits) after ``-``, ``/``, ``_`` or a space.
+
     Returns
     -------
     start, end, label : Timestamp, Timestamp, str
         1 April, 31 March, and the label ``"2018-19"``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a year, or its second year does not follow the first.
 
     Examples
     --------
@@ -419,6 +820,25 @@ def financial_year(value) -> tuple[pd.Timestamp, pd.Timestamp, str]:
 
 
 def year_from_name(path) -> str | None:
+    """The financial year written in a file's name, e.g. ``2018-19`` or ``201819``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; only its name is read.
+
+    Returns
+    -------
+    str or None
+        The label ``"2018-19"`` of the first pair of consecutive years in the name, or ``None``.
+
+    Examples
+    --------
+    >>> year_from_name("data/NHSPaymentsGP_2018-19.csv")
+    '2018-19'
+    >>> year_from_name("payments.csv") is None
+    True
+    """
     for m in re.finditer(r"(?<!\d)(20\d{2})[-_ ]?(\d{2}|20\d{2})(?!\d)", Path(path).name):
         y, nxt = int(m.group(1)), int(m.group(2))
         if nxt % 100 == (y + 1) % 100:
@@ -427,7 +847,38 @@ def year_from_name(path) -> str | None:
 
 
 def parse_dates(values, *, column, rows, report, path) -> pd.Series:
-    """Day-first dates (``01/04/1999``); ``-`` and blanks are missing, others unparseable."""
+    """Day-first dates (``01/04/1999``); ``-`` and blanks are missing, others unparseable.
+
+    ISO dates (``1999-04-01``) are read too. Counts go in ``report[column]`` as in
+    :func:`parse_numeric`; unparseable dates are counted, never raised.
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of one column.
+    column : str
+        The column's name, its key in ``report``.
+    rows : array-like of int
+        Each cell's row number in the file, recorded for the first unparseable cell.
+    report : dict
+        The parse report being filled, updated in place.
+    path : str or Path
+        The file read, recorded for the first unparseable cell.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[us]`` dates, ``NaT`` where missing or unparseable.
+
+    Examples
+    --------
+    >>> report = {}
+    >>> parse_dates(["01/04/1999", "2019-01-02", "-", "x"], column="date", rows=[2, 3, 4, 5],
+    ...             report=report, path="f.csv").tolist()
+    [Timestamp('1999-04-01 00:00:00'), Timestamp('2019-01-02 00:00:00'), NaT, NaT]
+    >>> report["date"]["missing"], report["date"]["unparseable"], report["date"]["first_row"]
+    (1, 1, 5)
+    """
     s = pd.Series(values, dtype="object").astype(str).str.strip()
     blank = s.str.casefold().isin(MISSING_TOKENS | {"-"})
     out = pd.to_datetime(s.where(~blank, None), format="%d/%m/%Y", errors="coerce")
@@ -446,11 +897,44 @@ def parse_dates(values, *, column, rows, report, path) -> pd.Series:
 
 
 def clean_text(values, *, unknown=("unknown", "missing", "-", "")) -> pd.Series:
+    """Strip text cells and read placeholders such as ``Unknown`` or ``-`` as missing.
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of one column.
+    unknown : iterable of str, default ("unknown", "missing", "-", "")
+        Case-folded values that mean "no value".
+
+    Returns
+    -------
+    pandas.Series
+        ``str`` values with surrounding whitespace removed, missing (``NA``) where the
+        stripped, case-folded text is in ``unknown``.
+
+    Examples
+    --------
+    >>> s = clean_text([" Leeds ", "Unknown", "-"])
+    >>> s[0], s.isna().tolist()
+    ('Leeds', [False, True, True])
+    """
     s = pd.Series(values, dtype="str").str.strip()
     return s.where(~s.str.casefold().isin(set(unknown)), pd.NA)
 
 
 def check_errors(errors):
+    """Check a loader's ``errors=`` option.
+
+    Parameters
+    ----------
+    errors : str
+        The value given; ``"report"`` or ``"raise"``.
+
+    Raises
+    ------
+    ValueError
+        If ``errors`` is anything else.
+    """
     if errors not in {"report", "raise"}:
         raise ValueError(f"errors must be 'report' or 'raise', not {errors!r}")
 
@@ -526,7 +1010,15 @@ class ReadReport:
     notes: list = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """The report as lines of text."""
+        """The report as lines of text.
+
+        Returns
+        -------
+        list of str
+            File, kind and layout, sheet, period, header row, each column's role, rows read,
+            kept and dropped, values read as missing, total checks and notes; joined with
+            newlines, they are ``str(report)``.
+        """
         out = [f"file: {self.path}", f"kind: {self.kind}" + (f"; layout: {self.layout}" if self.layout else "")]
         if self.sheet is not None:
             out.append(f"sheet: {self.sheet!r}")
@@ -563,6 +1055,19 @@ class ReadReport:
 def meaning_text(name) -> str:
     """Fold a header for matching by meaning, keeping the sense of ``>``, ``<``, ``+`` and ``%``.
 
+    Parameters
+    ----------
+    name : object
+        A column header as read (converted with ``str``).
+
+    Returns
+    -------
+    str
+        As :func:`normalise_header`, but with ``>``, ``<``, ``+``, ``%`` spelt ``over``,
+        ``under``, ``plus``, ``percent`` and ``12hrs`` split as ``12 hrs``.
+
+    Examples
+    --------
     >>> meaning_text("A&E attendances > 4 hours")
     'a and e attendances over 4 hours'
     >>> meaning_text("Patients who have waited 12+ hrs")
@@ -580,6 +1085,21 @@ def missing_token_counts(values) -> dict:
     """Counts of the published missing / suppressed markers (``N/A``, ``-``, ...) in a column.
 
     Blank cells are not counted (they are padding more often than data).
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of one column.
+
+    Returns
+    -------
+    dict of str to int
+        Each marker as published (e.g. ``"N/A"``) -> how many cells hold it, most frequent first.
+
+    Examples
+    --------
+    >>> missing_token_counts(["1", "N/A", "-", "", "N/A"])
+    {'N/A': 2, '-': 1}
     """
     s = pd.Series(values, dtype="object").dropna().astype(str).str.strip()
     s = s[s != ""]
