@@ -45,8 +45,24 @@ def detect_kind(path) -> str:
     """What a file (or folder) is: ``api_folder``, ``api_record``, ``latest_ratings``,
     ``active_locations``, ``care_directory`` or ``indicators``.
 
+    Parameters
+    ----------
+    path : str or Path
+        A file, or a folder (a CQC API sync with ``locations/`` or ``providers/``, or a
+        folder of monthly A&E files).
+
+    Returns
+    -------
+    str
+        The kind, which picks the loader in :func:`load`: a ``.json`` file is an API record;
+        a workbook is an 'A&E by provider' file (``indicators``), Latest ratings (it has a
+        ``Locations`` or ``Providers`` sheet) or else active locations; a CSV is told apart by
+        its first lines, and any other CSV is taken for NHS ``indicators``.
+
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     DataFormatError
         When the file matches none of them; the message says what was looked for.
     """
@@ -231,6 +247,7 @@ def explain(path, **kwargs):
 # ---------------------------------------------------------------------------------------------
 # CLI: cqc-research load FILE
 def configure_parser(parser) -> None:
+    """Add the arguments of ``cqc-research load FILE`` (``--out``, ``--strict``, ``--explain``)."""
     parser.add_argument("path", metavar="FILE", help="a CQC or NHS file, or a CQC API folder")
     parser.add_argument("--out", metavar="PARQUET", default=None,
                         help="where to write the tidy table (default: data/processed/<name>.parquet)")
@@ -264,6 +281,7 @@ def _summary(frame: pd.DataFrame) -> list[str]:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research load FILE``: load, print a summary, write the tables as Parquet."""
     import warnings
 
     from .. import paths

@@ -116,7 +116,25 @@ def _norm(text) -> str:
 # ---------------------------------------------------------------------------------------------
 # reading any spreadsheet-like file into raw strings
 def sheet_names(path) -> list[str]:
-    """Sheet names of an ODS or XLSX workbook (``["csv"]`` for a CSV file)."""
+    """Sheet names of an ODS or XLSX workbook (``["csv"]`` for a CSV file).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.ods`` or ``.xlsx`` workbook, or a CSV file.
+
+    Returns
+    -------
+    list of str
+        The workbook's sheet names in workbook order, or ``["csv"]``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If the file is empty, a folder, an HTML page, or a workbook that cannot be opened.
+    """
     path = Path(path)
     kind = _kind(path)
     if kind == "csv":
@@ -164,6 +182,31 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     case-insensitively, ignoring punctuation), so notice rows above it are skipped. Trailing
     empty rows (the million-row padding) are ignored. ``frame.attrs["rows"]`` holds each data
     row's 1-based row number in the file, for error messages.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.ods`` or ``.xlsx`` workbook, or a CSV file.
+    sheet : str, optional
+        The sheet to read from a workbook (ignored for a CSV file).
+    required_headers : sequence of str, optional
+        Names the header row must hold (a cell may also start with one). Without them the
+        first row is the header.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows below the header, columns named by the header (blank names dropped, repeated
+        names made unique), cells as read with blanks as ``None``, entirely empty rows
+        dropped; ``attrs["rows"]`` (row numbers) and ``attrs["header_row"]`` say where they
+        were.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If the sheet is missing or empty, or no row in the first 60 holds ``required_headers``.
     """
     path = Path(path)
     kind = _kind(path)
@@ -382,6 +425,32 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def parse_dates(values, *, path=None, sheet=None, column=None, rows=None) -> pd.Series:
     """Parse ISO, day-first (``01/03/2019``) and Excel-serial dates; name the cell that fails.
+
+    Dates written out (``1 March 2019``, ``01-Mar-2019``) and date cells already read as dates
+    are accepted too; ``None`` is missing.
+
+    Parameters
+    ----------
+    values : array-like
+        The cells of one column.
+    path : str or Path, optional
+        The file read, for the error.
+    sheet : str, optional
+        The sheet read, for the error.
+    column : str, optional
+        The column as published, for the error.
+    rows : array-like of int, optional
+        Each cell's row number in the file, so that the error names the failing cell's row.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[ns]`` dates, ``NaT`` where missing.
+
+    Raises
+    ------
+    DataFormatError
+        At the first cell that is not a date (or is an impossible one, such as 31/02/2019).
 
     Examples
     --------
@@ -738,9 +807,24 @@ def _split_list(value) -> list[str]:
 def load_care_directory(path, *, use_cache: bool = True) -> pd.DataFrame:
     """Load the "CQC care directory" CSV (with its preamble lines above the header).
 
-    Returns one row per location: ``location_id, name, postcode, local_authority, region,
-    provider_id, provider_name, latest_check_date, service_types, specialisms`` (the last two as
-    lists, split on ``|``).
+    Parameters
+    ----------
+    path : str or Path
+        The care directory CSV (``Name`` and ``CQC Location ID`` columns).
+    use_cache : bool, default True
+        Read and write the Parquet cache in ``data/processed/cache``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per location: ``location_id, name, also_known_as, address, postcode, phone,
+        website, provider_id, provider_name, local_authority, region, url, latest_check_date,
+        service_types, specialisms`` (the last two as lists, split on ``|``).
+
+    Raises
+    ------
+    DataFormatError
+        If the header row or a required column is missing, or a date cannot be read.
     """
     path = Path(path)
 
@@ -791,6 +875,29 @@ def load_active_locations(path, *, sheet: str | None = None, use_cache: bool = T
     one-hot ``Regulated activity - ...``, ``Service type - ...`` and ``Service user band - ...``
     columns become list columns ``regulated_activities``, ``service_types`` and
     ``service_user_bands``. The latest overall rating is parsed onto the rating scale.
+
+    Parameters
+    ----------
+    path : str or Path
+        The workbook (``.ods``/``.xlsx``).
+    sheet : str, optional
+        The sheet to read; by default the first sheet whose header holds ``Location ID`` and
+        ``Location HSCA start date``.
+    use_cache : bool, default True
+        Read and write the Parquet cache in ``data/processed/cache``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per location: its published columns under tidy names (``location_id``,
+        ``registration_date``, ``care_home``, ``beds``, ``local_authority``, ...), plus
+        ``latest_overall_rating`` (:data:`~cqc_research.ratings.RATING_DTYPE`),
+        ``latest_overall_status``, ``sector`` and the three list columns.
+
+    Raises
+    ------
+    DataFormatError
+        If no sheet has the header, or a date cannot be read.
     """
     path = Path(path)
 

@@ -64,7 +64,45 @@ _FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Orga
 
 @dataclass
 class ApiData:
-    """Tidy tables loaded from a folder of CQC API responses."""
+    """Tidy tables loaded from a folder of CQC API responses.
+
+    Returned by :func:`load_api_folder` and :func:`load_api_record`; the module docstring
+    says what each table holds.
+
+    Attributes
+    ----------
+    locations, providers : pandas.DataFrame
+        One row per organisation: identifiers, names, address, registration and
+        deregistration dates, ``sector``, ``care_home``, ``number_of_beds``, ...
+    ratings : pandas.DataFrame
+        Current ratings, in the long shape of
+        :func:`~cqc_research.io.cqc_files.load_latest_ratings`.
+    history : pandas.DataFrame
+        The rating-history panel, one row per organisation x report x domain
+        (:data:`HISTORY_COLUMNS`).
+    service_ratings : pandas.DataFrame
+        Hospital core-service ratings, current and historic.
+    relationships : pandas.DataFrame
+        Predecessor links: ``org_id, related_id, related_name, type, reason``.
+    reports : pandas.DataFrame
+        Every inspection report listed in ``reports[]``, rated or not (``rated`` is True when
+        the report carries an Overall rating on the scale).
+    assessments, key_question_scores, statement_scores : pandas.DataFrame
+        The single assessment framework: one row per assessment (service group), per key
+        question, per quality statement.
+    assessment_text : pandas.DataFrame
+        The assessments' free text, one row per part.
+    assessment_problems : pandas.DataFrame
+        Malformed parts of assessments: ``file, json_path, org_id, problem, value``.
+    source : str
+        The folder or file loaded.
+    synthetic : bool
+        True when the data were written by ``cqc-research synth``.
+    files : int
+        How many record files were read.
+    notes : list of str
+        Remarks about the load.
+    """
 
     locations: pd.DataFrame
     providers: pd.DataFrame
@@ -334,7 +372,27 @@ def _read_json(path: Path):
 def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -> ApiData:
     """Load a single ``/locations/{id}`` or ``/providers/{id}`` response file.
 
-    ``strict`` and ``unknown`` are as in :func:`load_api_folder`.
+    Parameters
+    ----------
+    path : str or Path
+        A JSON file holding one location (``locationId``) or provider (``providerId``) record.
+    strict : bool, default False
+        Raise at a rating value that is neither on the scale nor a known status, instead of
+        keeping it as ``Unknown`` with one warning; as in :func:`load_api_folder`.
+    unknown : {"raise", "keep"}, optional
+        The older spelling of ``strict`` (``"raise"`` is ``strict=True``).
+
+    Returns
+    -------
+    ApiData
+        The record's tables (``files`` is 1); not cached.
+
+    Raises
+    ------
+    DataFormatError
+        If the file is not valid JSON, not an object, or neither a location nor a provider.
+    UnknownRatingError
+        With ``strict``, at the first unknown rating value.
     """
     path = Path(path)
     unknown = "raise" if _strict_from(strict, unknown) else "keep"
