@@ -192,7 +192,25 @@ def normalise_rating(value) -> tuple[str | None, str | None]:
 
 
 def unknown_rating_message(counts: dict, first_where: str | None) -> str:
-    """One sentence naming unknown rating values, how often each occurs, and where the first is."""
+    """One sentence naming unknown rating values, how often each occurs, and where the first is.
+
+    Parameters
+    ----------
+    counts : dict of str to int
+        Each unknown value as published -> how many times it occurs (the first 8 are named).
+    first_where : str or None
+        Where the first one was found (file, sheet, row, organisation), if known.
+
+    Returns
+    -------
+    str
+        The message of an :class:`UnknownRatingWarning`.
+
+    Examples
+    --------
+    >>> unknown_rating_message({"Great": 3}, "ratings.csv, row 4")[-40:]
+    "'Great' x 3; first at ratings.csv, row 4"
+    """
     shown = ", ".join(f"{v!r} x {n:,}" for v, n in list(counts.items())[:8])
     more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
     return (f"kept {sum(counts.values()):,} rating value(s) that are neither on the scale nor a "
@@ -205,6 +223,28 @@ def warn_unknown_ratings(frame: pd.DataFrame, where: str, *, id_column: str = "o
     """Warn once about the ``Unknown`` ratings of a loaded table; returns ``{text: count}``.
 
     ``where`` names the source; the first row's organisation (``id_column``) is added.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A loaded table with ``rating_status`` and ``rating_text`` columns (tables without
+        them are left alone).
+    where : str
+        The source, e.g. the file's path, for the message.
+    id_column : str, default "org_id"
+        The column naming the organisation of the first ``Unknown`` row, if present.
+    stacklevel : int, default 3
+        Passed to :func:`warnings.warn`, so that the warning points at the loader's caller.
+
+    Returns
+    -------
+    dict of str to int
+        Each unknown published text -> its count; empty (and no warning) when there are none.
+
+    Warns
+    -----
+    UnknownRatingWarning
+        One, naming the values, their counts and where the first is.
     """
     if "rating_status" not in frame or "rating_text" not in frame:
         return {}
@@ -222,7 +262,31 @@ def warn_unknown_ratings(frame: pd.DataFrame, where: str, *, id_column: str = "o
     return counts
 
 
-def _strict_from(strict, unknown) -> bool:
+def strict_from(strict, unknown) -> bool:
+    """Whether a loader should stop at unknown ratings, from ``strict`` or its older ``unknown``.
+
+    Parameters
+    ----------
+    strict : bool
+        The loader's ``strict`` option.
+    unknown : {"raise", "keep"} or None
+        The older spelling; when given it wins over ``strict``.
+
+    Returns
+    -------
+    bool
+        True to raise at unknown rating values, False to keep them as ``Unknown``.
+
+    Raises
+    ------
+    ValueError
+        If ``unknown`` is neither None, ``"raise"`` nor ``"keep"``.
+
+    Examples
+    --------
+    >>> strict_from(False, "raise"), strict_from(True, None)
+    (True, True)
+    """
     if unknown is None:
         return bool(strict)
     if unknown not in {"raise", "keep"}:
@@ -266,7 +330,7 @@ def parse_ratings(values, *, strict: bool = False, unknown: str | None = None,
     >>> parse_ratings(["No action"])["rating_status"].tolist()
     ['No action']
     """
-    strict = _strict_from(strict, unknown)
+    strict = strict_from(strict, unknown)
     s = pd.Series(values, dtype="object").reset_index(drop=True)
     text = s.where(s.isna(), s.astype(str).str.strip())
     blank = s.isna() | (text == "")
@@ -309,10 +373,27 @@ def parse_ratings(values, *, strict: bool = False, unknown: str | None = None,
 def normalise_domain(value, *, where: str | None = None) -> str:
     """Normalise a domain (key question) name: ``"Well led"`` -> ``"Well-led"``.
 
+    Parameters
+    ----------
+    value : str
+        A domain as published, in any case and spacing (``Key Question`` names included).
+    where : str, optional
+        The source (file, sheet), for the error.
+
+    Returns
+    -------
+    str
+        One of :data:`DOMAINS`.
+
     Raises
     ------
     DataFormatError
         For a value that is not Overall or one of the five key questions.
+
+    Examples
+    --------
+    >>> normalise_domain("well led")
+    'Well-led'
     """
     key = _key(value)
     if key in _DOMAIN_LOOKUP:
@@ -323,7 +404,30 @@ def normalise_domain(value, *, where: str | None = None) -> str:
 
 
 def normalise_domains(values, *, where: str | None = None) -> pd.Categorical:
-    """Vectorised :func:`normalise_domain`, returning an ordered categorical."""
+    """Vectorised :func:`normalise_domain`, returning an ordered categorical.
+
+    Parameters
+    ----------
+    values : array-like of str
+        Domains as published; missing values stay missing.
+    where : str, optional
+        The source (file, sheet), for the error.
+
+    Returns
+    -------
+    pandas.Categorical
+        With dtype :data:`DOMAIN_DTYPE`.
+
+    Raises
+    ------
+    DataFormatError
+        At the first value that is not a domain.
+
+    Examples
+    --------
+    >>> normalise_domains(["safe", "Overall"]).tolist()
+    ['Safe', 'Overall']
+    """
     s = pd.Series(values, dtype="object")
     mapping = {u: normalise_domain(u, where=where) for u in pd.unique(s.dropna())}
     return pd.Categorical(s.map(mapping), dtype=DOMAIN_DTYPE)
@@ -339,6 +443,16 @@ _SECTOR_RULES = [
 
 def sector_of(inspection_category) -> str:
     """Map a CQC primary inspection category to a coarse sector.
+
+    Parameters
+    ----------
+    inspection_category : str or None
+        A location's or provider's primary inspection category as published.
+
+    Returns
+    -------
+    str
+        One of :data:`SECTORS`; ``"Other"`` for a missing or unmatched category.
 
     Examples
     --------
@@ -357,7 +471,23 @@ def sector_of(inspection_category) -> str:
 
 
 def sectors_of(categories: Iterable) -> pd.Categorical:
-    """Vectorised :func:`sector_of`."""
+    """Vectorised :func:`sector_of`.
+
+    Parameters
+    ----------
+    categories : iterable of str
+        Primary inspection categories; missing values give ``"Other"``.
+
+    Returns
+    -------
+    pandas.Categorical
+        With dtype :data:`SECTOR_DTYPE`, one value per category.
+
+    Examples
+    --------
+    >>> sectors_of(["GP Practices", None, "Acute hospital - NHS"]).tolist()
+    ['GP practices', 'Other', 'NHS hospitals']
+    """
     s = pd.Series(list(categories) if not isinstance(categories, pd.Series) else categories,
                   dtype="object")
     mapping = {u: sector_of(u) for u in pd.unique(s.dropna())}
@@ -365,7 +495,25 @@ def sectors_of(categories: Iterable) -> pd.Categorical:
 
 
 def rating_codes(ratings) -> np.ndarray:
-    """Ratings as integer scores 1 (Inadequate) to 4 (Outstanding), NaN when not rated."""
+    """Ratings as integer scores 1 (Inadequate) to 4 (Outstanding), NaN when not rated.
+
+    Parameters
+    ----------
+    ratings : array-like
+        Ratings on the scale (strings or :data:`RATING_DTYPE`), missing where not rated.
+        (Values off the scale, such as ``"Not rated"``, give NaN too, but pandas deprecates
+        them: pass the ``rating`` column, not ``rating_text``.)
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64`` scores.
+
+    Examples
+    --------
+    >>> rating_codes(["Good", "Inadequate", None, "Outstanding"]).tolist()
+    [3.0, 1.0, nan, 4.0]
+    """
     cat = pd.Categorical(ratings, dtype=RATING_DTYPE)
     codes = cat.codes.astype(float) + 1
     codes[cat.codes < 0] = np.nan
@@ -377,6 +525,31 @@ def filter_sector(data: pd.DataFrame, sector: str | None) -> pd.DataFrame:
 
     ``None``, ``""`` and ``"All"`` keep every row. This lets notebooks take either a coarse sector
     ("GP practices") or a CQC inspection category ("GP Practices").
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A table with a ``sector`` and/or ``inspection_category`` column.
+    sector : str or None
+        A sector (:data:`SECTORS`) or inspection category, compared ignoring case and spacing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching rows (``data`` itself when every row is kept).
+
+    Raises
+    ------
+    ValueError
+        If no row matches; the message lists the sectors present.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = pd.DataFrame({"sector": ["GP practices", "Other"],
+    ...                      "inspection_category": ["GP Practices", "Dentists"]})
+    >>> filter_sector(data, "dentists").index.tolist()
+    [1]
     """
     if sector is None or _key(sector) in {"", "all"}:
         return data

@@ -908,10 +908,10 @@ def check_modal_share(answer, *, workshop: Workshop | None = None) -> Feedback:
 
 
 def _in_sample_accuracy(ws: Workshop) -> float:
-    from .metrics.agreement import _rating_codes
+    from .metrics.inputs import rating_codes
     from .metrics.prediction import OrderedLogit
 
-    y = _rating_codes(ws.gp["Overall"])
+    y = rating_codes(ws.gp["Overall"])
     X = ws.gp[GP_INDICATORS].to_numpy(dtype=float)
     model = OrderedLogit().fit(X, y)
     return float((model.predict_proba(X).argmax(1) == y).mean())

@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cqc_research.runner import batch as B
 from cqc_research import cli
 from cqc_research.ratings import RATING_DTYPE
+from cqc_research.runner import batch as B
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "notebooks" / "tiny_profile.ipynb"
@@ -130,8 +130,8 @@ def test_is_complete_needs_ok_status_same_fingerprint_and_all_files(tmp_path):
 
 
 def test_warmup_runs_only_the_notebooks_imports():
-    code = B._warmup_code(NOTEBOOK)
-    assert "from cqc_research.runner.batch import load_input" in code
+    code = B.warmup_code(NOTEBOOK)
+    assert "from cqc_research.io.prepared import load_input" in code
     assert "import matplotlib.pyplot as plt" in code
     assert "time.sleep" not in code and "load_input(ratings_path" not in code
     compile(code, "warmup", "exec")

@@ -99,3 +99,40 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     there = layer_of("runner.run")
     assert here[0] < there[0]
     assert layer_of("qual.codebook")[0] < layer_of("qual")[0]
+
+
+def _private_imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("cqc_research")):
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    yield a.name, node.lineno
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+def test_no_private_names_imported_across_modules(path):
+    """Shared helpers are public names of one module, never private names reached into."""
+    found = [f"line {line}: {name}" for name, line in _private_imports(path)]
+    assert not found, f"{_module_name(path)} imports private names: {found}"
+
+
+NOTEBOOKS = sorted((PACKAGE.parent / "notebooks").rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_import_no_private_names_and_not_the_runner(path):
+    import json
+
+    code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                     if c["cell_type"] == "code")
+    bad = []
+    for line in code.splitlines():
+        s = line.strip()
+        if s.startswith(("from cqc_research", "import cqc_research")):
+            if "runner" in s:
+                bad.append(s)
+            names = s.split(" import ", 1)[1] if " import " in s else ""
+            if any(n.strip().startswith("_") for n in names.replace("(", "").split(",")):
+                bad.append(s)
+    assert not bad, f"{path.name}: {bad}"

@@ -40,7 +40,7 @@ def _load_builder():
 builder = _load_builder()
 
 
-def _rel(path: Path) -> str:
+def relative_to(path: Path) -> str:
     return str(path.relative_to(WORKSHOP))
 
 
@@ -50,7 +50,7 @@ def test_committed_notebooks_match_a_fresh_build():
     assert builder.stale() == [], ("workshop notebooks are out of date with notebooks/workshop/source: "
                                    "run python tools/build_workshop.py")
     built = builder.build_all()
-    assert sorted(map(str, built)) == sorted(_rel(p) for p in ALL)
+    assert sorted(map(str, built)) == sorted(relative_to(p) for p in ALL)
 
 
 def test_four_sessions_with_learner_and_solution_versions():
@@ -74,7 +74,7 @@ def test_every_exercise_appears_once_with_exercise_solution_and_check():
     assert sorted(seen) == sorted(expected)
 
 
-@pytest.mark.parametrize("path", ALL, ids=_rel)
+@pytest.mark.parametrize("path", ALL, ids=relative_to)
 def test_notebooks_are_clean_and_tagged(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
@@ -167,17 +167,17 @@ def _feedback(nb) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("path", ALL, ids=_rel)
+@pytest.mark.parametrize("path", ALL, ids=relative_to)
 def test_notebook_runs_without_error(path, executed):
     nb, error = executed[path]
-    assert error is None, f"{_rel(path)} failed in cell {error['cell']}: {error['error']}\n{error['traceback']}"
+    assert error is None, f"{relative_to(path)} failed in cell {error['cell']}: {error['error']}\n{error['traceback']}"
     errors = [o for o in _outputs(nb) if o.get("output_type") == "error"]
     assert not errors
     html = "".join(o.get("data", {}).get("text/html", "") for o in _outputs(nb))
     assert "SYNTHETIC DATA" in html, "the workshop data must be marked synthetic"
 
 
-@pytest.mark.parametrize("path", LEARNER, ids=_rel)
+@pytest.mark.parametrize("path", LEARNER, ids=relative_to)
 def test_learner_checks_say_not_attempted(path, executed):
     nb, error = executed[path]
     assert error is None
@@ -186,7 +186,7 @@ def test_learner_checks_say_not_attempted(path, executed):
     assert all(line.endswith(": not attempted yet") for line in feedback), feedback
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=_rel)
+@pytest.mark.parametrize("path", SOLUTIONS, ids=relative_to)
 def test_solution_checks_say_correct(path, executed):
     nb, error = executed[path]
     assert error is None

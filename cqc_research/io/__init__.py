@@ -86,9 +86,9 @@ def detect_kind(path) -> str:
 
         if is_ae_workbook(path):
             return "indicators"
-    from .cqc_files import _kind, sheet_names
+    from .cqc_files import file_kind, sheet_names
 
-    kind = _kind(path)
+    kind = file_kind(path)
     if kind in {"ods", "xlsx"}:
         names = sheet_names(path)
         if "Locations" in names or "Providers" in names:

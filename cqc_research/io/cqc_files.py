@@ -24,10 +24,10 @@ from ..ratings import (
     RATING_DTYPE,
     SECTOR_DTYPE,
     STATUS_DTYPE,
-    _strict_from,
     normalise_domains,
     parse_ratings,
     sectors_of,
+    strict_from,
     warn_unknown_ratings,
 )
 
@@ -136,7 +136,7 @@ def sheet_names(path) -> list[str]:
         If the file is empty, a folder, an HTML page, or a workbook that cannot be opened.
     """
     path = Path(path)
-    kind = _kind(path)
+    kind = file_kind(path)
     if kind == "csv":
         return ["csv"]
     if kind == "ods":
@@ -151,7 +151,28 @@ def sheet_names(path) -> list[str]:
         raise DataFormatError(f"cannot open as an XLSX workbook ({exc})", path=path) from exc
 
 
-def _kind(path: Path) -> str:
+def file_kind(path: Path) -> str:
+    """What kind of spreadsheet-like file ``path`` is, from its first bytes and its suffix.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+
+    Returns
+    -------
+    str
+        ``"xlsx"`` (a zip archive named ``.xlsx``/``.xlsm``), ``"ods"`` (any other zip
+        archive) or ``"csv"`` (anything else).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If it is a folder, an empty file, an HTML page, or named as a workbook but not a zip
+        archive.
+    """
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
@@ -209,7 +230,7 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
         If the sheet is missing or empty, or no row in the first 60 holds ``required_headers``.
     """
     path = Path(path)
-    kind = _kind(path)
+    kind = file_kind(path)
     if kind == "ods":
         from .ods import read_ods
 
@@ -531,7 +552,7 @@ def load_latest_ratings(path, *, sheets=("Locations", "Providers"), strict: bool
         With the file, sheet, row and column, for anything not in the expected form.
     """
     path = Path(path)
-    unknown = "raise" if _strict_from(strict, unknown) else "keep"
+    unknown = "raise" if strict_from(strict, unknown) else "keep"
     options = {"sheets": list(sheets), "unknown": unknown, "duplicates": duplicates, "v": 2}
     frame = cached_frame(path, lambda: _build_latest(path, sheets, unknown, duplicates),
                          loader="latest_ratings", options=options, use_cache=use_cache)
@@ -542,7 +563,7 @@ def load_latest_ratings(path, *, sheets=("Locations", "Providers"), strict: bool
 
 
 def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
-    kind = _kind(path)
+    kind = file_kind(path)
     parts = []
     if kind == "csv":
         head = read_table(path, None, required_headers=["Latest Rating"])

@@ -35,14 +35,14 @@ from ..ratings import (
     RATING_DTYPE,
     SECTOR_DTYPE,
     STATUS_DTYPE,
-    _strict_from,
     normalise_domain,
     normalise_rating,
     sector_of,
+    strict_from,
     warn_unknown_ratings,
 )
 
-__all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS"]
+__all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS", "API_TABLES", "REPORT_COLUMNS"]
 
 HISTORY_COLUMNS = [
     "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
@@ -57,7 +57,7 @@ REPORT_COLUMNS = [
     "org_id", "level", "provider_id", "location_type", "inspection_category", "sector",
     "report_link_id", "report_type", "report_date", "first_visit_date", "rated",
 ]
-_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
+API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
            "reports", "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
 _FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Organisation": "NHS hospitals"}
 
@@ -136,7 +136,7 @@ class ApiData:
 
         return str(render("fragments/api_data.html.j2", source=self.source, synthetic=self.synthetic,
                           banner_text=BANNER_TEXT,
-                          tables=[(t, f"{len(getattr(self, t)):,}") for t in _TABLES]))
+                          tables=[(t, f"{len(getattr(self, t)):,}") for t in API_TABLES]))
 
 
 def _rating(value, where: str, unknown: str):
@@ -395,7 +395,7 @@ def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -
         With ``strict``, at the first unknown rating value.
     """
     path = Path(path)
-    unknown = "raise" if _strict_from(strict, unknown) else "keep"
+    unknown = "raise" if strict_from(strict, unknown) else "keep"
     rec = _read_json(path)
     if not isinstance(rec, dict):
         raise DataFormatError("expected a JSON object (one organisation)", path=path)
@@ -454,13 +454,13 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
         raise DataFormatError("no locations/*.json or providers/*.json files; expected a folder laid out "
                               "like the CQC API sync", path=folder)
     files = loc_files + prov_files
-    unknown = "raise" if _strict_from(strict, unknown) else "keep"
+    unknown = "raise" if strict_from(strict, unknown) else "keep"
     key = _folder_key(folder, files, unknown)
     cache = paths.processed_dir() / "cache" / f"api-{key}"
     synthetic = is_synthetic(folder)
     if use_cache and (cache / "done").is_file():
         try:
-            tables = {t: pd.read_parquet(cache / f"{t}.parquet") for t in _TABLES}
+            tables = {t: pd.read_parquet(cache / f"{t}.parquet") for t in API_TABLES}
             _warn_unknown(tables, str(folder))
             return ApiData(**tables, source=str(folder), synthetic=synthetic, files=len(files))
         except Exception:  # a corrupt entry is rebuilt, never trusted

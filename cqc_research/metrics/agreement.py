@@ -32,7 +32,7 @@ the scale for either column (not rated, inspected but not rated, missing) are le
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import combinations
 
 import numpy as np
@@ -40,7 +40,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataFormatError
-from ..ratings import DOMAINS, KEY_QUESTIONS, RATING_DTYPE, RATINGS, parse_ratings
+from ..ratings import DOMAINS, KEY_QUESTIONS, RATING_DTYPE, RATINGS
+from .inputs import K, as_list, check_frame, code_table, rating_codes
 
 __all__ = [
     "wilson_ci",
@@ -55,7 +56,6 @@ __all__ = [
     "aggregation_consistency",
 ]
 
-K = len(RATINGS)
 _KAPPA_CI_NOTE = {
     "asymptotic": "asymptotic SE (Fleiss, Cohen & Everitt 1969)",
     "bootstrap": "percentile bootstrap",
@@ -64,54 +64,6 @@ _KAPPA_CI_NOTE = {
 
 # ---------------------------------------------------------------------------------------------
 # input checks
-def _check_frame(data, columns: Iterable[str], func: str) -> pd.DataFrame:
-    """Friendly errors for a wrong ``data`` argument or missing columns."""
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"{func}: data must be a pandas DataFrame, not {type(data).__name__}; "
-                        "pass column names as the other arguments")
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise DataFormatError(
-            f"{func}: missing column(s) {missing}; expected the wide ratings table "
-            f"(io.cqc_files.ratings_wide) with columns {DOMAINS}; columns present: "
-            f"{list(map(str, data.columns))[:20]}",
-            path=data.attrs.get("source"), column=missing[0])
-    return data
-
-
-def _rating_codes(values, *, name: str = "rating", source=None) -> np.ndarray:
-    """Integer codes 0..3 (Inadequate..Outstanding), -1 where there is no rating on the scale.
-
-    Categoricals with the rating scale's categories are used as they are; strings are parsed
-    with :func:`cqc_research.ratings.parse_ratings`, which raises a :class:`DataFormatError`
-    naming the column and row for a value that is neither a rating nor a known status.
-    """
-    s = values if isinstance(values, pd.Series) else pd.Series(values)
-    if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == RATINGS:
-        return s.cat.codes.to_numpy(dtype=np.int64)
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        arr = s.to_numpy(dtype=float, na_value=np.nan)
-        ok = np.isnan(arr) | np.isin(arr, np.arange(K))
-        if not ok.all():
-            bad = int(np.flatnonzero(~ok)[0])
-            raise DataFormatError(
-                f"numeric ratings must be codes 0-3 (Inadequate..Outstanding) or NaN, "
-                f"found {arr[bad]!r}", path=source, row=bad + 1, column=name)
-        return np.where(np.isnan(arr), -1, arr).astype(np.int64)
-    where = f"{source}, column {name!r}" if source else f"column {name!r}"
-    parsed = parse_ratings(s.to_numpy(dtype=object), where=where, strict=True,
-                           rows=np.arange(1, len(s) + 1))
-    return parsed["rating"].cat.codes.to_numpy(dtype=np.int64)
-
-
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    return list(x)
-
-
 # ---------------------------------------------------------------------------------------------
 # proportions
 def wilson_ci(count, n, *, alpha: float = 0.05):
@@ -257,12 +209,6 @@ def _percentile(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))
 
 
-def _table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """4 x 4 counts of (a, b) codes, pairs with a missing code left out."""
-    ok = (a >= 0) & (b >= 0)
-    return np.bincount(a[ok] * K + b[ok], minlength=K * K).reshape(K, K)
-
-
 def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
                    ci: str = "asymptotic", alpha: float = 0.05, n_boot: int = 2000,
                    seed=None) -> pd.DataFrame:
@@ -295,16 +241,16 @@ def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
     0.556
     """
     if data is not None:
-        _check_frame(data, [a, b], "weighted_kappa")
+        check_frame(data, [a, b], "weighted_kappa")
         src = data.attrs.get("source")
-        ca = _rating_codes(data[a], name=a, source=src)
-        cb = _rating_codes(data[b], name=b, source=src)
+        ca = rating_codes(data[a], name=a, source=src)
+        cb = rating_codes(data[b], name=b, source=src)
     else:
-        ca = _rating_codes(a, name="a")
-        cb = _rating_codes(b, name="b")
+        ca = rating_codes(a, name="a")
+        cb = rating_codes(b, name="b")
         if len(ca) != len(cb):
             raise ValueError(f"a and b must have the same length ({len(ca)} != {len(cb)})")
-    return kappa_from_table(_table(ca, cb), weights=weights, ci=ci, alpha=alpha,
+    return kappa_from_table(code_table(ca, cb), weights=weights, ci=ci, alpha=alpha,
                             n_boot=n_boot, seed=seed)
 
 
@@ -333,10 +279,10 @@ def crosstab(data: pd.DataFrame, a: str, b: str, *, normalize: str | None = None
     >>> int(crosstab(df, "Overall", "Safe").loc["Good", "Requires improvement"])
     1
     """
-    _check_frame(data, [a, b], "crosstab")
+    check_frame(data, [a, b], "crosstab")
     src = data.attrs.get("source")
-    t = _table(_rating_codes(data[a], name=a, source=src),
-               _rating_codes(data[b], name=b, source=src)).astype(float)
+    t = code_table(rating_codes(data[a], name=a, source=src),
+               rating_codes(data[b], name=b, source=src)).astype(float)
     if normalize in ("index", "rows"):
         t = t / np.where(t.sum(1, keepdims=True) == 0, np.nan, t.sum(1, keepdims=True))
     elif normalize == "columns":
@@ -381,15 +327,15 @@ def agreement_crosstabs(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUES
         included): ``[*by], domain, reference, reference_rating, domain_rating, count,
         share_of_reference_rating``.
     """
-    by = _as_list(by)
-    domains = _as_list(domains)
-    _check_frame(data, [reference, *domains, *by], "agreement_crosstabs")
+    by = as_list(by)
+    domains = as_list(domains)
+    check_frame(data, [reference, *domains, *by], "agreement_crosstabs")
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        ref = _rating_codes(g[reference], name=reference, source=src)
+        ref = rating_codes(g[reference], name=reference, source=src)
         for d in domains:
-            t = _table(ref, _rating_codes(g[d], name=d, source=src))
+            t = code_table(ref, rating_codes(g[d], name=d, source=src))
             rs = t.sum(1)
             for i in range(K):
                 for j in range(K):
@@ -494,16 +440,16 @@ def domain_agreement(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUESTIO
       domain  n  agreement
     0   Safe  4       0.75
     """
-    by = _as_list(by)
-    domains = _as_list(domains)
-    _check_frame(data, [reference, *domains, *by], "domain_agreement")
+    by = as_list(by)
+    domains = as_list(domains)
+    check_frame(data, [reference, *domains, *by], "domain_agreement")
     rng = np.random.default_rng(seed)
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        ref = _rating_codes(g[reference], name=reference, source=src)
+        ref = rating_codes(g[reference], name=reference, source=src)
         for d in domains:
-            t = _table(ref, _rating_codes(g[d], name=d, source=src))
+            t = code_table(ref, rating_codes(g[d], name=d, source=src))
             row = dict(zip(by, key, strict=True))
             row.update({"domain": d, "reference": reference})
             if t.sum() >= max(min_n, 1):
@@ -554,16 +500,16 @@ def pairwise_agreement(data: pd.DataFrame, *, domains: Sequence[str] = DOMAINS, 
         :func:`domain_agreement` (``share_domain_higher`` means ``domain_b`` rated higher than
         ``domain_a``).
     """
-    by = _as_list(by)
-    domains = _as_list(domains)
-    _check_frame(data, [*domains, *by], "pairwise_agreement")
+    by = as_list(by)
+    domains = as_list(domains)
+    check_frame(data, [*domains, *by], "pairwise_agreement")
     rng = np.random.default_rng(seed)
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        codes = {d: _rating_codes(g[d], name=d, source=src) for d in domains}
+        codes = {d: rating_codes(g[d], name=d, source=src) for d in domains}
         for da, db in combinations(domains, 2):
-            t = _table(codes[da], codes[db])
+            t = code_table(codes[da], codes[db])
             row = dict(zip(by, key, strict=True))
             row.update({"domain_a": da, "domain_b": db})
             if t.sum() > 0:
@@ -667,7 +613,7 @@ def aggregate_overall(ratings, *, sector: str = "Adult social care") -> str | No
     """
     if sector not in RULE_SETS:
         raise ValueError(f"sector must be one of {list(RULE_SETS)}, not {sector!r}")
-    codes = _rating_codes(pd.Series(list(ratings), dtype=object), name="ratings")
+    codes = rating_codes(pd.Series(list(ratings), dtype=object), name="ratings")
     counts = np.bincount(codes[codes >= 0], minlength=K)[None, :]
     code = int(RULE_SETS[sector](counts)[0])
     return RATINGS[code] if code >= 0 else None
@@ -724,13 +670,13 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     >>> exceptions["predicted_overall"].tolist()
     ['Inadequate']
     """
-    by = _as_list(by)
-    domains = _as_list(domains)
+    by = as_list(by)
+    domains = as_list(domains)
     cols = [overall, *domains, *by] + ([sector_col] if sector_col else [])
-    _check_frame(data, cols, "aggregation_consistency")
+    check_frame(data, cols, "aggregation_consistency")
     rules = dict(RULE_SETS if rules is None else rules)
     src = data.attrs.get("source")
-    kq = np.column_stack([_rating_codes(data[d], name=d, source=src) for d in domains])
+    kq = np.column_stack([rating_codes(data[d], name=d, source=src) for d in domains])
     counts = np.stack([(kq == c).sum(1) for c in range(K)], axis=1)
     if sector_col:
         sectors = data[sector_col].astype("object").to_numpy()
@@ -748,7 +694,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         if m.any():
             predicted[m] = fn(counts[m])
             rule_name[m] = _RULE_NAMES.get(fn, getattr(fn, "__name__", str(fn)))
-    published = _rating_codes(data[overall], name=overall, source=src)
+    published = rating_codes(data[overall], name=overall, source=src)
     work = data.copy()
     work["_sector"] = sectors
     work["rule"] = rule_name

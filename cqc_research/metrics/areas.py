@@ -30,6 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..errors import DataFormatError
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
+from .inputs import as_list
 from .intervals import proportion_ci
 
 __all__ = [
@@ -44,12 +45,6 @@ __all__ = [
 #: The ratings counted as "Good or Outstanding".
 GOOD_OR_BETTER = ("Good", "Outstanding")
 ALL = "All sectors"
-
-
-def _as_list(by) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
 
 
 def _rated_locations(ratings: pd.DataFrame, level: str | None) -> pd.DataFrame:
@@ -161,7 +156,7 @@ def area_summary(
     >>> s[["local_authority", "n_rated", "n_good", "share_good", "england_share_good"]].values.tolist()
     [['X', 3, 2, 0.6666666666666666, 0.8333333333333334], ['Y', 3, 3, 1.0, 0.8333333333333334]]
     """
-    by = _as_list(by)
+    by = as_list(by)
     d = _rated_locations(ratings, level)
     missing = [c for c in [*by, "sector"] if c not in d.columns]
     if missing:

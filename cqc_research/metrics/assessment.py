@@ -32,6 +32,7 @@ from ..assessment_framework import (
 from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
 from .agreement import wilson_ci
+from .inputs import as_list
 from .transitions import DAYS_PER_MONTH, consecutive_pairs, transition_matrix
 
 __all__ = [
@@ -45,12 +46,6 @@ __all__ = [
 ]
 
 _ASSESSMENT_KEYS = ["org_id", "assessment_plan_id", "service_group"]
-
-
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    return [x] if isinstance(x, str) else list(x)
 
 
 def _need(data, cols, func, what):
@@ -124,7 +119,7 @@ def scoring_consistency(key_question_scores: pd.DataFrame, statement_scores: pd.
     >>> exceptions[["org_id", "rule_percentage", "rule_rating", "kind"]].values.tolist()
     [['b', 63, 'Good', 'percentage']]
     """
-    by = _as_list(by)
+    by = as_list(by)
     _need(key_question_scores, [*_ASSESSMENT_KEYS, "domain", "rating", "rating_status", "percentage_score",
                                 "rule_version", "n_statements", *by], "scoring_consistency",
           "the key-question scores (ApiData.key_question_scores)")
@@ -250,7 +245,7 @@ def statements_assessed(statement_scores: pd.DataFrame, *, by=None, alpha: float
     >>> statements_assessed(st).distribution[["n_assessed", "assessments"]].values.tolist()
     [[0, 0], [1, 1], [2, 1]]
     """
-    by = _as_list(by)
+    by = as_list(by)
     _need(statement_scores, [*_ASSESSMENT_KEYS, "assessed", *by], "statements_assessed",
           "the quality-statement scores (ApiData.statement_scores)")
     st = statement_scores.copy()
@@ -340,7 +335,7 @@ def framework_shift(history: pd.DataFrame, *, domain: str = "Overall", by="secto
     -------
     FrameworkShift
     """
-    by = _as_list(by)
+    by = as_list(by)
     _need(history, ["org_id", "report_date", "domain", "rating", "framework", *by], "framework_shift",
           "the rating history (ApiData.history) with its framework column")
     h = history.copy()
@@ -460,7 +455,7 @@ def rating_age(ratings: pd.DataFrame, *, as_of=None, by="sector", level: str | N
     >>> rating_age(r, as_of="2024-01-01").summary[["framework", "n", "share_over_24_months"]].values.tolist()
     [['All', 2, 0.5]]
     """
-    by = _as_list(by)
+    by = as_list(by)
     _need(ratings, ["org_id", "service_group", "domain", "rating", "publication_date", *by], "rating_age",
           "the long current-ratings table (ApiData.ratings)")
     r = ratings[(ratings["service_group"] == "Overall") & (ratings["domain"].astype("object") == "Overall")]

@@ -34,7 +34,8 @@ from scipy import stats
 
 from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
-from .agreement import _as_list, _check_frame, _rating_codes, _table, kappa_from_table, wilson_ci
+from .agreement import kappa_from_table, wilson_ci
+from .inputs import as_list, check_frame, code_table, rating_codes
 
 __all__ = [
     "spearman_by_domain",
@@ -69,10 +70,10 @@ def _numeric(data: pd.DataFrame, col: str) -> np.ndarray:
 
 def _model_frame(data: pd.DataFrame, rating: str, indicators: Sequence[str], func: str):
     """Complete cases: (codes, X array, kept row labels)."""
-    _check_frame(data, [rating, *indicators], func)
+    check_frame(data, [rating, *indicators], func)
     if not indicators:
         raise ValueError(f"{func}: give at least one indicator column")
-    y = _rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
+    y = rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
     X = np.column_stack([_numeric(data, c) for c in indicators])
     ok = (y >= 0) & np.isfinite(X).all(axis=1)
     return y[ok], X[ok], data.index[ok]
@@ -114,8 +115,8 @@ def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
     >>> spearman_by_domain(df, ["x"])["rho"].round(3).item()
     0.894
     """
-    by, indicators, domains = _as_list(by), _as_list(indicators), _as_list(domains)
-    _check_frame(data, [*indicators, *domains, *by], "spearman_by_domain")
+    by, indicators, domains = as_list(by), as_list(indicators), as_list(domains)
+    check_frame(data, [*indicators, *domains, *by], "spearman_by_domain")
     if ci not in ("fisher", "bootstrap"):
         raise ValueError(f"ci must be 'fisher' or 'bootstrap', not {ci!r}")
     rng = np.random.default_rng(seed)
@@ -128,7 +129,7 @@ def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
         for ind in indicators:
             x_all = _numeric(g, ind)
             for d in domains:
-                y_all = _rating_codes(g[d], name=d, source=data.attrs.get("source")).astype(float)
+                y_all = rating_codes(g[d], name=d, source=data.attrs.get("source")).astype(float)
                 ok = (y_all >= 0) & np.isfinite(x_all)
                 x, y = x_all[ok], y_all[ok]
                 n = int(ok.sum())
@@ -286,7 +287,7 @@ def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
     >>> ordered_logit(df, "Overall", ["x"])["odds_ratio_per_sd"].round(1).item()
     2.4
     """
-    indicators = _as_list(indicators)
+    indicators = as_list(indicators)
     y, X, _ = _model_frame(data, rating, indicators, "ordered_logit")
     if len(y) <= len(indicators) + 3:
         raise ValueError(f"ordered_logit: only {len(y)} complete rows for {len(indicators)} "
@@ -478,7 +479,7 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     kappa, DeLong for the AUC (pooled out-of-fold scores). They treat the out-of-fold
     predictions as independent, which slightly understates the uncertainty from refitting.
     """
-    indicators = _as_list(indicators)
+    indicators = as_list(indicators)
     y, X, index = _model_frame(data, rating, indicators, "cross_validated_prediction")
     n = len(y)
     fold = stratified_folds(y, folds, seed)
@@ -515,7 +516,7 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     d = correct.astype(float) - modal_ok
     z = stats.norm.ppf(1 - alpha / 2)
     d_se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    table = _table(y, pred)
+    table = code_table(y, pred)
     kl = kappa_from_table(table, weights="linear", alpha=alpha)
     kq = kappa_from_table(table, weights="quadratic", alpha=alpha)
     cut = RATINGS.index(good_or_better)
@@ -616,8 +617,8 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
     >>> t.loc[t.rating == "Good", "share"].tolist()
     [0.5, 0.5]
     """
-    _check_frame(data, [rating, resource], "variation_at_equal_resources")
-    y = _rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
+    check_frame(data, [rating, resource], "variation_at_equal_resources")
+    y = rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
     x = _numeric(data, resource)
     ok = (y >= 0) & np.isfinite(x)
     y, x = y[ok], x[ok]

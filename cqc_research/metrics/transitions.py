@@ -39,6 +39,7 @@ from statsmodels.stats.proportion import multinomial_proportions_confint, propor
 
 from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
+from .inputs import as_list
 
 __all__ = [
     "rated_series",
@@ -354,12 +355,6 @@ def _pairs(data, carry=(), **kwargs) -> pd.DataFrame:
     return consecutive_pairs(data, carry=carry, **kwargs)
 
 
-def _as_list(by) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
 def transition_matrix(
     data: pd.DataFrame,
     *,
@@ -404,7 +399,7 @@ def transition_matrix(
     """
     if ci not in ("goodman", "wilson"):
         raise ValueError(f"ci must be 'goodman' or 'wilson', not {ci!r}")
-    by = _as_list(by)
+    by = as_list(by)
     pairs = _pairs(data, carry=by, **pair_options)
     missing = [c for c in by if c not in pairs.columns]
     if missing:
@@ -501,7 +496,7 @@ def improvement_from(
     """
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
-    by = _as_list(by)
+    by = as_list(by)
     pairs = _pairs(data, carry=by, domain=domain, **pair_options)
     missing = [c for c in by if c not in pairs.columns]
     if missing:
@@ -690,7 +685,7 @@ def time_to_improvement(
     pair_options.setdefault("level", "location")
     pair_options.setdefault("follow_predecessors", True)
     series, report = rated_series(history, domain=domain, **pair_options)
-    by = _as_list(by)
+    by = as_list(by)
     missing = [c for c in by if c not in series.columns]
     if missing:
         raise DataFormatError(f"no column(s) {missing} to group by; columns: {list(series.columns)}",

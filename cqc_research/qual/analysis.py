@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError
+from ..metrics.inputs import as_list
 from .codebook import DESCRIPTIVE_CAVEAT, resolve_codebook
 
 __all__ = [
@@ -65,12 +66,6 @@ def _unit_cols(unit: str) -> list[str]:
     return _UNITS[unit]
 
 
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    return [x] if isinstance(x, str) else list(x)
-
-
 def code_order(codes: Iterable[str], codebook=None) -> list[str]:
     """The codes sorted in codebook order, codes not in the codebook last (alphabetically).
 
@@ -123,7 +118,7 @@ def code_frequencies(data: pd.DataFrame, *, by=None, unit: str = "case", level: 
     """
     if level not in ("code", "group"):
         raise ValueError(f"level must be 'code' or 'group', not {level!r}")
-    by = _as_list(by)
+    by = as_list(by)
     ucols = _unit_cols(unit)
     df = data.copy()
     if level == "group":
@@ -196,7 +191,7 @@ def code_cooccurrence(data: pd.DataFrame, *, unit: str = "case", by=None, codes=
         ci_low, ci_high, expected_both, jaccard``. ``expected_both`` = n_a * n_b / n_units is
         the count expected if the codes were unrelated; ``jaccard`` = n_both / (n_a + n_b - n_both).
     """
-    by = _as_list(by)
+    by = as_list(by)
     ucols = _unit_cols(unit)
     df = data if codes is None else data[data["code"].isin(codes)]
     strata = df.groupby(by, dropna=False) if by else [((), df)]

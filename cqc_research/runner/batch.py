@@ -39,13 +39,14 @@ import datetime as _dt
 import hashlib
 import json
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from .. import paths
-from .executors import _LocalPool, _run_dask
+from ..io.cqc_json import API_TABLES
+from ..io.prepared import load_input
+from .executors import LocalPool, run_dask
 from .tasks import (
     DONE,
     FOR_EACH,
@@ -54,11 +55,11 @@ from .tasks import (
     BatchResult,
     BatchSpec,
     EntityTask,
-    _fingerprint,
-    _warmup_code,
+    fingerprint,
     is_complete,
     safe_join,
     slugify,
+    warmup_code,
 )
 
 
@@ -178,8 +179,6 @@ def select_entities(table, *, where: str | None = None, limit: int | None = None
 
 # ---------------------------------------------------------------------------------------------
 # Data: loaded once per batch, read by the notebooks (once per kernel)
-_INPUT_CACHE: dict[tuple, object] = {}
-_INPUT_LOCK = threading.Lock()
 
 
 #: Notebook parameters that batch loads once and hands over as Parquet:
@@ -192,78 +191,6 @@ PRELOAD = {
     "population_path": ("population", "population/la_population_65plus.csv"),
     "la_codes_path": ("la_codes", "population/la_codes.csv"),
 }
-_TABLE_LOADERS = {
-    "ratings": ("cqc_research.io.cqc_files", "load_latest_ratings"),
-    "indicators": ("cqc_research.io.nhs", "load_indicators"),
-    "dtoc": ("cqc_research.io.nhs", "load_dtoc"),
-    "population": ("cqc_research.io.nhs", "load_population"),
-    "la_codes": ("cqc_research.io.nhs", "load_la_codes"),
-}
-_API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships")
-
-
-def load_input(path, kind: str = "ratings"):
-    """Read a batch's pre-loaded input, or load the raw file when given one.
-
-    Notebooks call this so that they run the same under ``batch`` (Parquet from the run's
-    cache) and on their own (the raw file). The result is kept in memory for the kernel's next
-    report (keyed by path, size and modification time) and handed out as a copy-on-write copy,
-    so one report cannot change what the next one sees.
-
-    Parameters
-    ----------
-    path : path
-        A ``.parquet`` file, a folder of ``<table>.parquet`` files (API tables), or the raw file
-        or folder.
-    kind : {"ratings", "api", "indicators", "dtoc", "population", "la_codes"}
-        ``"ratings"``: the long ratings table (``io.cqc_files.load_latest_ratings``); ``"api"``:
-        an :class:`~cqc_research.io.cqc_json.ApiData`; ``"indicators"``:
-        ``io.nhs.load_indicators``; ``"dtoc"``, ``"population"``, ``"la_codes"``: the
-        ``io.nhs`` loaders of those files.
-
-    Returns
-    -------
-    pandas.DataFrame or ApiData
-        The table (or, for ``kind="api"``, the API tables); a shallow copy of what is cached.
-    """
-    import importlib
-
-    import pandas as pd
-
-    if kind not in _TABLE_LOADERS and kind != "api":
-        raise ValueError(f"kind must be one of {', '.join([*_TABLE_LOADERS, 'api'])}, not {kind!r}")
-    p = Path(path).expanduser().resolve()
-    st = p.stat()
-    key = (str(p), kind, st.st_size, st.st_mtime_ns)
-    with _INPUT_LOCK:
-        hit = _INPUT_CACHE.get(key)
-    if hit is None:
-        if kind == "api":
-            from ..io.cqc_json import ApiData, load_api_folder
-
-            if (p / "meta.json").is_file():
-                meta = json.loads((p / "meta.json").read_text())
-                tables = {name: pd.read_parquet(p / f"{name}.parquet") for name in _API_TABLES}
-                hit = ApiData(**tables, source=meta.get("source", str(p)),
-                              synthetic=bool(meta.get("synthetic")), files=int(meta.get("files", 0)))
-            else:
-                hit = load_api_folder(p)
-        elif p.suffix == ".parquet":
-            hit = pd.read_parquet(p)
-        else:
-            module, func = _TABLE_LOADERS[kind]
-            hit = getattr(importlib.import_module(module), func)(p)
-        with _INPUT_LOCK:
-            for k in [k for k in _INPUT_CACHE if k[0] == key[0] and k[1] == kind]:
-                del _INPUT_CACHE[k]
-            _INPUT_CACHE[key] = hit
-    if isinstance(hit, pd.DataFrame):
-        return hit.copy(deep=False)
-    import copy
-
-    return copy.copy(hit)
-
-
 def _json_attrs(frame):
     """A shallow copy whose ``attrs`` survive Parquet (JSON-safe values only)."""
     out = frame.copy(deep=False)
@@ -316,7 +243,7 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
             if not (folder / "meta.json").exists():
                 api = load_input(src, "api")
                 folder.mkdir(parents=True, exist_ok=True)
-                for table in _API_TABLES:
+                for table in API_TABLES:
                     with atomic_path(folder / f"{table}.parquet") as tmp:
                         _json_attrs(getattr(api, table)).to_parquet(tmp, index=False)
                 meta = {"source": str(src), "synthetic": bool(api.synthetic), "files": api.files}
@@ -470,7 +397,7 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
     base.update({k: v for k, v in data_params.items() if k in spec_params})
     spec = BatchSpec(notebook=str(nb), run_dir=str(run_dir), kernel_name=kernel_name,
                      timeout=timeout, synthetic=synthetic, recycle=max(1, int(recycle)),
-                     warmup=_warmup_code(nb))
+                     warmup=warmup_code(nb))
     tasks, status = [], []
     slugs: set[str] = set()
     for row in entities.itertuples(index=False):
@@ -486,7 +413,7 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
         fp_params = {**stable_params, entity_param: key}
         if NAME_PARAMETER in spec_params:
             fp_params[NAME_PARAMETER] = name
-        fp = _fingerprint(notebook_sha, fp_params, digests, kernel_name)
+        fp = fingerprint(notebook_sha, fp_params, digests, kernel_name)
         task = EntityTask(key=key, name=name, slug=slug, parameters=params, fingerprint=fp)
         tasks.append(task)
         status.append((task, is_complete(run_dir / slug, fp)))
@@ -594,14 +521,14 @@ def run_batch(notebook, for_each: str, *, where: str | None = None, limit: int |
     try:
         if todo:
             if executor == "local":
-                pool = _LocalPool(spec, min(workers, len(todo)))
+                pool = LocalPool(spec, min(workers, len(todo)))
                 try:
                     pool.run(todo, on_result, retries=retries)
                     timings = pool.timings()
                 finally:
                     pool.close()
             else:
-                _run_dask(spec, todo, on_result, scheduler, retries)
+                run_dask(spec, todo, on_result, scheduler, retries)
     except KeyboardInterrupt:
         interrupted = True
         raise

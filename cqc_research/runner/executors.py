@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from .tasks import BatchError, BatchSpec, EntityRunner, EntityTask, _one_line
+from .tasks import BatchError, BatchSpec, EntityRunner, EntityTask, one_line
 
 
 # Local executor: worker processes, one warm kernel each
@@ -56,7 +56,7 @@ def _worker_main(conn, spec: BatchSpec, parent_pid: int) -> None:
         runner.close()
 
 
-class _LocalPool:
+class LocalPool:
     """Bounded worker processes with per-worker pipes, so a dead worker's task is known."""
 
     def __init__(self, spec: BatchSpec, workers: int):
@@ -187,7 +187,7 @@ def _dask_close_all(spec_key: str) -> int:
     return closed
 
 
-def _run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: str | None,
+def run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: str | None,
               retries: int) -> None:
     try:
         from distributed import Client, as_completed
@@ -204,7 +204,7 @@ def _run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: st
             except Exception as exc:
                 t = tasks[futures.index(fut)]
                 on_result({"key": t.key, "name": t.name, "slug": t.slug, "status": "failed",
-                           "error": f"dask task failed: {_one_line(exc)}", "duration_s": None,
+                           "error": f"dask task failed: {one_line(exc)}", "duration_s": None,
                            "started": None, "attempt": retries})
         # Each Dask worker thread keeps a kernel; shut them down where they live.
         try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..cache import atomic_path
-from .notebooks import _ANSI, ENGINE_NAME, KernelStartError
+from .notebooks import ANSI_ESCAPE, ENGINE_NAME, KernelStartError
 
 # Kernels
 _engine_lock = threading.Lock()
@@ -263,12 +263,12 @@ class KernelSession:
                     execution_timeout=timeout)
             except PapermillExecutionError as exc:
                 nb = nbformat.read(tmp_nb, as_version=4) if tmp_nb.exists() else None
-                error = {"error": _last_line(f"{exc.ename}: {exc.evalue}"),
+                error = {"error": last_line(f"{exc.ename}: {exc.evalue}"),
                          "cell": exc.exec_count,
                          "traceback": _clean_traceback(exc.traceback)}
             except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook
-                error = {"error": _last_line(f"{type(exc).__name__}: {exc}"), "cell": None,
-                         "traceback": _ANSI.sub("", str(exc))[-4000:]}
+                error = {"error": last_line(f"{type(exc).__name__}: {exc}"), "cell": None,
+                         "traceback": ANSI_ESCAPE.sub("", str(exc))[-4000:]}
                 if not self.alive:
                     self.shutdown()
             self.executions += 1
@@ -334,14 +334,14 @@ def fast_imports() -> None:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
 
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in _ANSI.sub("", str(text)).strip().splitlines() if ln.strip()]
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in ANSI_ESCAPE.sub("", str(text)).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else str(text)
 
 
 def _clean_traceback(tb) -> str:
     text = "\n".join(tb) if isinstance(tb, list | tuple) else str(tb or "")
-    text = _ANSI.sub("", text)
+    text = ANSI_ESCAPE.sub("", text)
     return text[-4000:]
 
 

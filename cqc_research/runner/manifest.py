@@ -17,7 +17,7 @@ from .notebooks import KEY_PACKAGES
 
 
 # Hashing inputs
-class _Hasher:
+class InputHasher:
     """Hash files and folders once per run (thread-safe)."""
 
     def __init__(self):
@@ -77,7 +77,7 @@ def hash_inputs(inputs: Iterable[str | os.PathLike]) -> dict[str, dict]:
         path -> ``{"kind": "file", "sha256", "bytes"}`` or
         ``{"kind": "folder", "sha256_tree", "files", "bytes"}``.
     """
-    h = _Hasher()
+    h = InputHasher()
     return {str(Path(p).resolve()): h.entry(Path(p).resolve()) for p in inputs}
 
 
@@ -131,14 +131,14 @@ def git_info(root: str | os.PathLike | None = None) -> dict | None:
     return {"commit": commit, "dirty": dirty}
 
 
-def _inside_dir(path: str, root: Path) -> bool:
+def inside_dir(path: str, root: Path) -> bool:
     try:
         return Path(path).resolve().is_relative_to(root.resolve())
     except OSError:
         return False
 
 
-def _rel(p: Path, root: Path) -> str:
+def relative_path(p: Path, root: Path) -> str:
     try:
         return Path(p).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

@@ -24,7 +24,7 @@ KEY_PACKAGES = ("cqc-research", "pandas", "numpy", "scipy", "statsmodels", "matp
                 "seaborn", "pyarrow", "papermill", "nbclient", "nbconvert", "ipykernel",
                 "jupyter_client", "dask", "distributed")
 ENGINE_NAME = "cqc_research"
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class NotebookError(CQCResearchError, FileNotFoundError):
@@ -320,10 +320,10 @@ def uses_default_data(spec: Mapping[str, dict], given: Mapping[str, object]) -> 
     return False
 
 
-def _path_values(value) -> list[Path]:
+def path_values(value) -> list[Path]:
     """Existing files or folders named by a parameter value (a string, a path or a list)."""
     if isinstance(value, list | tuple):
-        return [p for v in value for p in _path_values(v)]
+        return [p for v in value for p in path_values(v)]
     if not isinstance(value, str | os.PathLike) or not str(value).strip():
         return []
     text = str(value)
@@ -358,7 +358,7 @@ def declared_inputs(notebook: str | os.PathLike) -> list[Path]:
     for item in (meta.get("cqc_research") or {}).get("inputs", []) or []:
         p = Path(item)
         p = p if p.is_absolute() else paths.PROJECT_ROOT / p
-        out.extend(_path_values(str(p)))
+        out.extend(path_values(str(p)))
     return out
 
 

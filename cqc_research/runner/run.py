@@ -44,16 +44,16 @@ from pathlib import Path
 from .. import paths
 from ..cache import atomic_write_text
 from .html import export_html, write_index
-from .kernels import KernelSession, _last_line
-from .manifest import _Hasher, _inside_dir, _rel, environment_info
+from .kernels import KernelSession, last_line
+from .manifest import InputHasher, environment_info, inside_dir, relative_path
 from .notebooks import (
     OUTPUT_PARAMETER,
     ParameterError,
-    _path_values,
     declared_inputs,
     find_notebooks,
     make_run_id,
     notebook_parameters,
+    path_values,
     resolve_parameters,
     uses_default_data,
 )
@@ -240,7 +240,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
 
         default_dir = ensure_default_data(quiet=not progress).resolve()
 
-    hasher = _Hasher()
+    hasher = InputHasher()
     results: list[NotebookResult] = []
     plans = []
     for nb in nbs:
@@ -250,13 +250,13 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
         inputs = []
         for name, value in params.items():
             if name != OUTPUT_PARAMETER:
-                inputs.extend(_path_values(value))
+                inputs.extend(path_values(value))
         if default_dir is not None and uses_default_data(specs[nb], given[nb]):
             inputs.append(default_dir)
         inputs.extend(declared_inputs(nb))
         inputs = list(dict.fromkeys(inputs))
         stem = nb.stem
-        res = NotebookResult(name=stem, notebook=_rel(nb, paths.PROJECT_ROOT), parameters=params,
+        res = NotebookResult(name=stem, notebook=relative_path(nb, paths.PROJECT_ROOT), parameters=params,
                              inputs=[str(p) for p in inputs], synthetic=is_synthetic(*inputs))
         results.append(res)
         plans.append((nb, res))
@@ -283,7 +283,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
             export_html(executed, out_html, synthetic=res.synthetic, title=res.name)
             res.output_html = out_html.name
         except Exception as exc:  # a kernel that never started, an unreadable notebook
-            error = {"error": _last_line(f"{type(exc).__name__}: {exc}"), "cell": None,
+            error = {"error": last_line(f"{type(exc).__name__}: {exc}"), "cell": None,
                      "traceback": None}
         res.duration_s = round(time.perf_counter() - t0, 3)
         windows[res.name] = (started, time.time())
@@ -318,8 +318,8 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     writers: dict[str, list[str]] = {}
     for r in results:
         for w in written.get(r.name, ()):
-            if _inside_dir(w, run_dir) and Path(w).parent.name in ("tables", "figures"):
-                writers.setdefault(_rel(Path(w), run_dir), []).append(r.name)
+            if inside_dir(w, run_dir) and Path(w).parent.name in ("tables", "figures"):
+                writers.setdefault(relative_path(Path(w), run_dir), []).append(r.name)
     collisions = {f: names for f, names in sorted(writers.items()) if len(names) > 1}
     if collisions and progress:
         print(f"warning: {len(collisions)} outputs were written by more than one notebook "

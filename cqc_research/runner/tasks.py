@@ -222,7 +222,7 @@ class BatchResult:
                 f"{len(self.skipped)} skipped, {len(self.failed)} failed)")
 
 
-def _fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kernel_name: str) -> str:
+def fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kernel_name: str) -> str:
     payload = {"notebook": notebook_sha, "parameters": parameters, "inputs": dict(digests),
                "kernel": kernel_name}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
@@ -261,7 +261,7 @@ def is_complete(entity_dir: Path, fingerprint: str) -> bool:
     return bool(info.get("files"))
 
 
-def _warmup_code(notebook: Path) -> str:
+def warmup_code(notebook: Path) -> str:
     """The notebook's top-level imports, run once per kernel so reports do not pay for them."""
     import ast
 
@@ -478,13 +478,13 @@ class EntityRunner:
             result["status"] = "ok" if error is None else "failed"
             result["error"] = None if error is None else error["error"]
         except Exception as exc:  # kernel start failure, disk full, ...
-            result["error"] = _one_line(exc)
+            result["error"] = one_line(exc)
         result["duration_s"] = round(time.perf_counter() - t_start, 3)
         try:
             _write_done(entity_dir, task, result)
         except Exception as exc:
             result["status"] = "failed"
-            result["error"] = f"could not write {DONE}: {_one_line(exc)}"
+            result["error"] = f"could not write {DONE}: {one_line(exc)}"
         return result
 
 
@@ -505,7 +505,7 @@ def _is_scratch(path: str) -> bool:
     return p.startswith(scratch) or "__pycache__" in p or p.endswith((".pyc", ".lock"))
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1] if text else ''}".strip()
 
