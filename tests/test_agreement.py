@@ -400,8 +400,8 @@ def test_crosstab_heatmaps_write_the_counts():
 
 def test_notebook_01_runs_on_synthetic_data(synthetic_small, tmp_path):
     from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
-    from cqc_research.paths import NOTEBOOKS
     from cqc_research.notebook_output import check_outputs
+    from cqc_research.paths import NOTEBOOKS
     from cqc_research.runner import KernelSession
 
     run = tmp_path / "run"

@@ -6,8 +6,8 @@ import json
 import shutil
 
 from cqc_research.cli import main
-from cqc_research.paths import NOTEBOOKS
 from cqc_research.notebook_output import BANNER_TEXT, check_outputs
+from cqc_research.paths import NOTEBOOKS
 
 
 def test_main_job_runs_every_notebook_green_with_manifest_index_and_banner(

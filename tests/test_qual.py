@@ -15,8 +15,8 @@ import pytest
 from conftest import notebook_text as _notebook_text
 
 from cqc_research import qual
-from cqc_research.synthetic import interviews
 from cqc_research.errors import DataFormatError
+from cqc_research.synthetic import interviews
 
 NS = "urn:QDA-XML:project:1.0"
 MECHANISMS = ["anticipatory", "directive", "organisational", "relational", "informational",
@@ -801,8 +801,8 @@ def test_cli_summary_and_export(tmp_path, capsys):
 
 
 def test_notebook_07_runs_on_synthetic_data(synthetic_small, tmp_path):
-    from cqc_research.paths import NOTEBOOKS
     from cqc_research.notebook_output import check_outputs
+    from cqc_research.paths import NOTEBOOKS
     from cqc_research.runner import KernelSession
 
     truth = synthetic_small.truth["qualitative"]
