@@ -49,7 +49,21 @@ class DataFormatError(CQCResearchError, ValueError):
         super().__init__(self._format())
 
     def for_command_line(self) -> str:
-        """The message with the hint for ``cqc-research`` users (flags, not Python arguments)."""
+        """The message with the hint for ``cqc-research`` users (flags, not Python arguments).
+
+        Returns
+        -------
+        str
+            As ``str(error)``, but with ``cli_hint`` in brackets in place of ``hint`` (``hint``
+            when there is no ``cli_hint``).
+
+        Examples
+        --------
+        >>> err = DataFormatError("unknown rating 'Great'", path="x.csv", hint="pass strict=False",
+        ...                       cli_hint="drop --strict")
+        >>> err.for_command_line()
+        "x.csv: unknown rating 'Great' (drop --strict)"
+        """
         return self._format(self.cli_hint if self.cli_hint is not None else self.hint)
 
     def _format(self, hint: str | None = None) -> str:

@@ -48,12 +48,10 @@ ALLOWED_INCOMPLETE = frozenset(
     {
         "cqc_research",
         "cqc_research.assessment_framework",
-        "cqc_research.errors",
         "cqc_research.narrative",
         "cqc_research.notebook_output",
         "cqc_research.paths",
         "cqc_research.plots.spc",
-        "cqc_research.ratings",
         "cqc_research.replications",
         "cqc_research.study",
         "cqc_research.synthetic.assessments",
