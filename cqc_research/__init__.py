@@ -20,7 +20,22 @@ from .ratings import (  # noqa: E402
 
 
 def load(path, **kwargs):
-    """Load any supported CQC or NHS file (or CQC API folder); see :func:`cqc_research.io.load`."""
+    """Load any supported CQC or NHS file (or CQC API folder); see :func:`cqc_research.io.load`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file or a CQC API folder; what it is is detected
+        (:func:`cqc_research.io.detect_kind`).
+    **kwargs
+        Passed to the chosen loader (e.g. ``strict=True``).
+
+    Returns
+    -------
+    pandas.DataFrame or cqc_research.io.cqc_json.ApiData
+        A tidy table (``frame.attrs["kind"]`` names what was loaded), or the tables of a CQC
+        API folder or record.
+    """
     from .io import load as _load
 
     return _load(path, **kwargs)

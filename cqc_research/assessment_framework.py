@@ -265,6 +265,21 @@ def round_percentage(value: float) -> int:
 
     CQC publishes whole percentages; the rounding of halves is not stated on its pages, so this
     is an assumption, checked by :func:`cqc_research.metrics.assessment.scoring_consistency`.
+
+    Parameters
+    ----------
+    value : float
+        A percentage (a tiny tolerance keeps ``62.4999999999`` from floating-point sums at 63).
+
+    Returns
+    -------
+    int
+        The whole percentage.
+
+    Examples
+    --------
+    >>> round_percentage(62.5), round_percentage(62.4)
+    (63, 62)
     """
     return int(math.floor(value + 0.5 + 1e-9))
 
@@ -302,6 +317,22 @@ def percentage_score(scores: Iterable[int], *, rounded: bool = True) -> float:
 
 def rating_from_percentage(pct) -> str | None:
     """The rating band of a (whole) percentage; None for a missing value.
+
+    Parameters
+    ----------
+    pct : float or None
+        A key question's percentage score, rounded with :func:`round_percentage` first.
+
+    Returns
+    -------
+    str or None
+        The rating whose band in :data:`BANDS` holds the percentage (25-38 Inadequate, 39-62
+        Requires improvement, 63-87 Good, 88-100 Outstanding); None when ``pct`` is missing.
+
+    Raises
+    ------
+    ValueError
+        If the percentage lies outside 25-100.
 
     Examples
     --------
@@ -382,6 +413,16 @@ def first_statement_score(previous_rating) -> int | None:
     assess a score from the key question's rating under the 2014 framework: Inadequate 1,
     Requires improvement 2, Good 3, Outstanding 4 (the real Oldham records agree: every
     statement not assessed at a service previously rated Good scores 3).
+
+    Parameters
+    ----------
+    previous_rating : str or None
+        The key question's previous rating as published (any case and spacing).
+
+    Returns
+    -------
+    int or None
+        The score 1-4, or None when the previous rating is missing or not on the scale.
 
     Examples
     --------

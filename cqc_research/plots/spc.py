@@ -78,6 +78,8 @@ def spc_chart(data: pd.DataFrame, *, value: str | None = None, time: str | None 
         Passed to ``spc_rules`` when it is applied here.
     event_date : date-like, optional
         Drawn as a vertical dashed line labelled ``event_label`` (e.g. the inspection visit).
+    event_label : str, default "inspection"
+        The legend label of the ``event_date`` line.
     extra_events : iterable of (date, label), optional
         Further vertical lines (e.g. the publication of the report).
     title, ylabel : str, optional

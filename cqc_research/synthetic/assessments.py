@@ -147,7 +147,24 @@ def plan_assessments(locations: list[dict], seed: int, *, null: bool = False, tr
 
 
 def split_reports(loc: dict) -> tuple[list[dict], dict | None]:
-    """A location's 2014-framework reports, and its new-framework assessment report (or None)."""
+    """A location's 2014-framework reports, and its new-framework assessment report (or None).
+
+    Parameters
+    ----------
+    loc : dict
+        A generator location; ``loc["reports"]`` lists its reports (dicts with
+        ``report_date``, ``overall``, ``domains``) and ``loc["saf"]`` is its plan from
+        :func:`plan_assessments`, if any.
+
+    Returns
+    -------
+    reports : list of dict
+        The reports to write as 2014-framework ratings (all of them when there is no
+        assessment).
+    assessment : dict or None
+        The report published on the planned assessment's date with an Overall rating on the
+        scale, to be written by :func:`add_assessment`; None when the location has none.
+    """
     saf = loc.get("saf")
     reports = loc.get("reports") or []
     if not saf:
@@ -191,6 +208,14 @@ def statements_for(loc: dict, report: dict) -> dict[str, dict]:
 
     Deterministic given the location's plan, so the writer and :func:`assessment_truth` agree.
 
+    Parameters
+    ----------
+    loc : dict
+        A generator location with a plan (``loc["saf"]``, from :func:`plan_assessments`).
+    report : dict
+        Its assessment report (from :func:`split_reports`); ``report["domains"]`` holds the
+        published rating of each key question.
+
     Returns
     -------
     dict
@@ -222,7 +247,27 @@ def _evidence(rng, assessed: bool, date: str) -> list[dict]:
 
 
 def add_assessment(d: dict, loc: dict, report: dict | None) -> dict:
-    """Write the location's assessment into its API record ``d`` (in place); return ``d``."""
+    """Write the location's assessment into its API record ``d`` (in place); return ``d``.
+
+    Adds ``assessment`` (one object with ``ratings.asgRatings[]``: key questions, percentage
+    scores and quality statements under ``topicareas``) and ``assessmentServiceGroup``. When
+    the plan says so, ``currentRatings`` is removed and its Overall rating moved to
+    ``historicRatings``, as in the real records.
+
+    Parameters
+    ----------
+    d : dict
+        The location's API record, as about to be written to ``locations/<id>.json``.
+    loc : dict
+        The generator location, with its plan (``loc["saf"]``).
+    report : dict or None
+        Its assessment report from :func:`split_reports`; None leaves ``d`` unchanged.
+
+    Returns
+    -------
+    dict
+        ``d`` itself.
+    """
     if report is None:
         return d
     saf = loc["saf"]
@@ -280,7 +325,23 @@ def add_assessment(d: dict, loc: dict, report: dict | None) -> dict:
 
 
 def assessment_truth(world: dict) -> dict:
-    """What the assessment hooks planted, for ``truth.json``."""
+    """What the assessment hooks planted, for ``truth.json``.
+
+    Parameters
+    ----------
+    world : dict
+        The generator's world: ``world["locations"]`` (with their plans and reports) and
+        ``world["null"]`` (True for the null world).
+
+    Returns
+    -------
+    dict
+        JSON-ready: the assessed share and window, the rule change date, how many locations
+        were assessed (by sector, year and rule version), the locations written without
+        ``currentRatings``, the planted distribution of statements assessed, the scoring-rule
+        exceptions (location, key question, published and rule ratings, percentage) and the
+        cross-framework shift matrix.
+    """
     rows, exceptions, n_kq = [], [], 0
     for loc in world["locations"]:
         old, rep = split_reports(loc)
