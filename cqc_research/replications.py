@@ -361,14 +361,46 @@ class ReplicationData:
         return [p for p in [self.ratings_path, self.api_path, *self.indicators_paths] if p is not None]
 
     def memo(self, key, compute: Callable):
-        """``compute()`` the first time ``key`` is asked for, the stored result afterwards."""
+        """``compute()`` the first time ``key`` is asked for, the stored result afterwards.
+
+        Parameters
+        ----------
+        key : hashable
+            Names the result (e.g. ``("wide", "location")``).
+        compute : callable
+            Called with no arguments to make the result; an exception it raises is not stored.
+
+        Returns
+        -------
+        object
+            The result stored under ``key``.
+
+        Examples
+        --------
+        >>> data = ReplicationData()
+        >>> data.memo("answer", lambda: 42), data.memo("answer", lambda: 0)
+        (42, 42)
+        """
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
 
     # -- ratings --------------------------------------------------------------------------
     def ratings(self) -> pd.DataFrame:
-        """The long current-ratings table (from ``ratings_path``, else from the API folder)."""
+        """The long current-ratings table (from ``ratings_path``, else from the API folder).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``tables["ratings"]`` when given, else the long table of
+            :func:`~cqc_research.io.cqc_files.load_latest_ratings`, else the API folder's
+            ``ratings``; loaded once.
+
+        Raises
+        ------
+        NotComputable
+            When there is neither a ratings file nor an API folder.
+        """
         if "ratings" in self.tables:
             return self.tables["ratings"]
 
@@ -384,7 +416,19 @@ class ReplicationData:
         return self.memo("ratings", load)
 
     def ratings_source(self) -> str:
-        """Where the current ratings come from, in words."""
+        """Where the current ratings come from, in words.
+
+        Returns
+        -------
+        str
+            E.g. ``"Latest ratings latest_ratings.ods"``, ``"CQC API records cqc_api"``,
+            ``"ratings table given"`` or ``"none"``.
+
+        Examples
+        --------
+        >>> ReplicationData().ratings_source()
+        'none'
+        """
         if "ratings" in self.tables:
             return "ratings table given"
         if self.ratings_path is not None:
@@ -392,7 +436,23 @@ class ReplicationData:
         return f"CQC API records {self.api_path.name}" if self.api_path else "none"
 
     def wide(self, level: str = "location") -> pd.DataFrame:
-        """Wide ratings (``io.cqc_files.ratings_wide``) of one level."""
+        """Wide ratings (``io.cqc_files.ratings_wide``) of one level.
+
+        Parameters
+        ----------
+        level : {"location", "provider"}, default "location"
+            The organisations wanted.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per organisation of that level, a column per domain; built once.
+
+        Raises
+        ------
+        NotComputable
+            When the current ratings hold no organisation of that level.
+        """
         from .io.cqc_files import ratings_wide
 
         def load():
@@ -410,13 +470,39 @@ class ReplicationData:
         return self.memo(("wide", level), load)
 
     def ratings_vintage(self, frame: pd.DataFrame | None = None, date: str = "publication_date") -> str:
-        """``"<source>, ratings published <first> to <last>"``."""
+        """``"<source>, ratings published <first> to <last>"``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame, optional
+            The table whose dates are described; default :meth:`ratings`.
+        date : str, default "publication_date"
+            Its column of dates.
+
+        Returns
+        -------
+        str
+            The ratings' source (:meth:`ratings_source`) and the range of dates, for an
+            :class:`Estimate`'s ``vintage``.
+        """
         frame = self.ratings() if frame is None else frame
         return f"{self.ratings_source()}, ratings published {_dates(frame[date])}"
 
     # -- histories ------------------------------------------------------------------------
     def api(self):
-        """The ``ApiData`` of ``api_path``."""
+        """The ``ApiData`` of ``api_path``.
+
+        Returns
+        -------
+        cqc_research.io.cqc_json.ApiData
+            ``tables["api"]`` when given, else :func:`~cqc_research.io.cqc_json.load_api_folder`
+            of ``api_path``, loaded once.
+
+        Raises
+        ------
+        NotComputable
+            When there is no API folder.
+        """
         if "api" in self.tables:
             return self.tables["api"]
         if self.api_path is None:
@@ -426,13 +512,40 @@ class ReplicationData:
         return self.memo("api", lambda: load_api_folder(self.api_path))
 
     def history(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """The rating-history panel and the predecessor relationships."""
+        """The rating-history panel and the predecessor relationships.
+
+        Returns
+        -------
+        history : pandas.DataFrame
+            One row per organisation x report x domain
+            (:data:`~cqc_research.io.cqc_json.HISTORY_COLUMNS`).
+        relationships : pandas.DataFrame or None
+            Predecessor links (None when a history table was given without them).
+
+        Raises
+        ------
+        NotComputable
+            When there is neither a history table nor an API folder.
+        """
         if "history" in self.tables:
             return self.tables["history"], self.tables.get("relationships")
         api = self.api()
         return api.history, api.relationships
 
     def history_vintage(self) -> str:
+        """``"<source>, reports <first> to <last>"`` for the rating histories.
+
+        Returns
+        -------
+        str
+            Where the histories come from and the range of their report dates, for an
+            :class:`Estimate`'s ``vintage``.
+
+        Raises
+        ------
+        NotComputable
+            When there are no histories (see :meth:`history`).
+        """
         history, _ = self.history()
         name = f"CQC API records {self.api_path.name}" if self.api_path is not None else "history table given"
         return f"{name}, reports {_dates(history['report_date'])}"
@@ -456,7 +569,19 @@ class ReplicationData:
         return self.memo("indicator_files", scan)
 
     def gp_payments(self) -> list[pd.DataFrame]:
-        """NHS Payments to General Practice tables, oldest year first."""
+        """NHS Payments to General Practice tables, oldest year first.
+
+        Returns
+        -------
+        list of pandas.DataFrame
+            One tidy indicator table per payments file among ``indicators_paths`` (or
+            ``tables["gp_payments"]``), loaded once.
+
+        Raises
+        ------
+        NotComputable
+            When no GP payments file was given.
+        """
         if "gp_payments" in self.tables:
             return self.tables["gp_payments"]
         files = [p for k, p in self._indicator_files() if k == "gp_payments"]
@@ -468,7 +593,19 @@ class ReplicationData:
         return self.memo("gp_payments", lambda: [load_gp_payments(f) for f in files])
 
     def trust_indicators(self) -> list[pd.DataFrame]:
-        """Trust-level indicator tables (A&E, SHMI, staff survey)."""
+        """Trust-level indicator tables (A&E, SHMI, staff survey).
+
+        Returns
+        -------
+        list of pandas.DataFrame
+            The trust rows of each trust-level indicator file among ``indicators_paths`` (or
+            ``tables["trust_indicators"]``), files with none left out; loaded once.
+
+        Raises
+        ------
+        NotComputable
+            When no trust-level indicator file was given.
+        """
         if "trust_indicators" in self.tables:
             return self.tables["trust_indicators"]
         files = [p for k, p in self._indicator_files() if k in _TRUST_KINDS]
@@ -484,7 +621,19 @@ class ReplicationData:
         return self.memo("trust_indicators", load)
 
     def gp_linked(self) -> pd.DataFrame:
-        """GP practices' wide ratings joined to the payments year that ended before each rating."""
+        """GP practices' wide ratings joined to the payments year that ended before each rating.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``link_indicators(...).data`` of the GP practices' location ratings and the GP
+            payments measures (or ``tables["gp_linked"]``); built once.
+
+        Raises
+        ------
+        NotComputable
+            When there are no GP practice ratings or no GP payments files.
+        """
         from .link import link_indicators
         from .ratings import filter_sector
 
@@ -502,6 +651,18 @@ class ReplicationData:
         return self.memo("gp_linked", load)
 
     def gp_vintage(self) -> str:
+        """The vintage of :meth:`gp_linked`: ratings published when, and which payments years.
+
+        Returns
+        -------
+        str
+            For an :class:`Estimate`'s ``vintage``.
+
+        Raises
+        ------
+        NotComputable
+            When the GP data cannot be loaded (see :meth:`gp_linked`).
+        """
         if "gp_linked" in self.tables:
             return f"linked table given, ratings published {_dates(self.tables['gp_linked']['publication_date'])}"
         years = [p.attrs.get("financial_year", "?") for p in self.gp_payments()]
@@ -729,7 +890,20 @@ def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_
 
 
 def not_loaded(data: ReplicationData, *, needs: str) -> Estimate:
-    """For claims on data the project does not load: always :class:`NotComputable`."""
+    """For claims on data the project does not load: always :class:`NotComputable`.
+
+    Parameters
+    ----------
+    data : ReplicationData
+        Not used (taken so that every estimator has the same signature).
+    needs : str
+        The data the claim rests on, named in the error.
+
+    Raises
+    ------
+    NotComputable
+        Always: ``"needs <needs>, which cqc-research does not load"``.
+    """
     raise NotComputable(f"needs {needs}, which cqc-research does not load")
 
 
@@ -1125,6 +1299,16 @@ def write_outputs(table: pd.DataFrame, out_dir, *, sources: Sequence = ()) -> di
 
     A synthetic table gets a leading ``data_status`` column reading ``SYNTHETIC DATA``, like every
     table a notebook saves.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table of :func:`replicate` (one row per published figure, with a ``synthetic``
+        column).
+    out_dir : str or Path
+        The folder to write into (created if needed).
+    sources : sequence, optional
+        The data's sources (paths), listed in the HTML page.
 
     Returns
     -------

@@ -49,7 +49,6 @@ ALLOWED_INCOMPLETE = frozenset(
         "cqc_research.narrative",
         "cqc_research.notebook_output",
         "cqc_research.paths",
-        "cqc_research.replications",
         "cqc_research.study",
         "cqc_research.truth",
     }
