@@ -23,6 +23,11 @@ from cqc_research.metrics.transitions import (
 from cqc_research.ratings import RATINGS, sector_of
 
 
+def _pairs_with_report(*args, **kwargs):
+    """consecutive_pairs with its report of what was dropped (``with_report=True``)."""
+    return consecutive_pairs(*args, with_report=True, **kwargs)
+
+
 def _panel(rows, **const):
     """A history panel from (org_id, date, rating or status[, extra columns]) tuples."""
     out = []
@@ -49,14 +54,14 @@ def test_pairs_sorted_non_scale_dropped_and_counted():
         ("b", "2018-01-01", "Good"),
         ("b", "2020-01-01", "No published rating"),
     ])
-    p = consecutive_pairs(h)
+    p, p_report = _pairs_with_report(h)
     assert p[["from_rating", "to_rating"]].astype(str).values.tolist() == [
         ["Inadequate", "Requires improvement"], ["Requires improvement", "Good"]]
     assert p["change"].tolist() == ["improved", "improved"]
     assert p["step"].tolist() == [1, 1]
     assert p["months"].iloc[0] == pytest.approx((pd.Timestamp("2017-06-01") - pd.Timestamp("2016-01-01")).days
                                                 / DAYS_PER_MONTH)
-    rep = p.attrs["report"]
+    rep = p_report
     assert rep["non_scale_dropped"] == 2
     assert rep["non_scale_by_status"] == {"Inspected but not rated": 1, "No published rating": 1}
     assert rep["pairs"] == 2 and rep["journeys"] == 2
@@ -65,9 +70,9 @@ def test_pairs_sorted_non_scale_dropped_and_counted():
 def test_repeated_reports_are_counted_once_preferring_current():
     h = _panel([("a", "2016-01-01", "Inadequate"), ("a", "2017-01-01", "Good")])
     dup = h.iloc[[1]].assign(source="current")  # the same report in currentRatings
-    p = consecutive_pairs(pd.concat([h, dup], ignore_index=True))
-    assert len(p) == 1 and p.attrs["report"]["duplicates_dropped"] == 1
-    assert p.attrs["report"]["duplicates_with_different_ratings"] == 0
+    p, p_report = _pairs_with_report(pd.concat([h, dup], ignore_index=True))
+    assert len(p) == 1 and p_report["duplicates_dropped"] == 1
+    assert p_report["duplicates_with_different_ratings"] == 0
 
 
 def test_predecessor_chain_continues_one_history():
@@ -81,19 +86,19 @@ def test_predecessor_chain_continues_one_history():
                   ("new", "2022-12-22", "Good")], sector="NHS hospitals")
     rel = pd.DataFrame({"org_id": ["new", "old"], "related_id": ["old", "new"],
                         "type": ["HSCA Predecessor", "HSCA Successor"]})
-    p = consecutive_pairs(pd.concat([old, new], ignore_index=True), relationships=rel)
+    p, p_report = _pairs_with_report(pd.concat([old, new], ignore_index=True), relationships=rel)
     assert p["journey_id"].unique().tolist() == ["new"]
     assert p[["from_rating", "to_rating"]].astype(str).values.tolist() == [
         ["Inadequate", "Requires improvement"], ["Requires improvement", "Requires improvement"],
         ["Requires improvement", "Good"]]
     assert p["from_org_id"].tolist()[-1] == "old" and p["org_id"].tolist()[-1] == "new"
-    assert p.attrs["report"]["links_followed"] == 1
-    assert p.attrs["report"]["duplicates_dropped"] == 2
+    assert p_report["links_followed"] == 1
+    assert p_report["duplicates_dropped"] == 2
     # Without following predecessors: two journeys, and the successor's inherited rows go.
-    q = consecutive_pairs(pd.concat([old, new], ignore_index=True), relationships=rel,
+    q, q_report = _pairs_with_report(pd.concat([old, new], ignore_index=True), relationships=rel,
                           follow_predecessors=False)
     assert sorted(q["journey_id"].unique()) == ["old"]  # "new" has one own rating: no pair
-    assert q.attrs["report"]["inherited_rows_dropped"] == 2
+    assert q_report["inherited_rows_dropped"] == 2
     assert len(q) == 2
 
 
@@ -102,8 +107,8 @@ def test_splits_and_mergers_are_not_chained():
                 ("s2", "2018-02-01", "Good"), ("s1", "2020-01-01", "Good")])
     rel = pd.DataFrame({"org_id": ["s1", "s2"], "related_id": ["p", "p"],
                         "type": ["HSCA Predecessor", "HSCA Predecessor"]})
-    p = consecutive_pairs(h, relationships=rel)
-    assert p.attrs["report"]["links_not_one_to_one"] == 2 and p.attrs["report"]["links_followed"] == 0
+    p, p_report = _pairs_with_report(h, relationships=rel)
+    assert p_report["links_not_one_to_one"] == 2 and p_report["links_followed"] == 0
     assert p[["from_rating", "to_rating"]].astype(str).values.tolist() == [["Good", "Good"]]
 
 
@@ -425,12 +430,12 @@ def test_oldham_transitions_match_plain_loop_counts(shared_data):
     assert sum(expected.values()) > 200  # Oldham has a few hundred consecutive pairs
     # Hand-checked case: the Royal Oldham Hospital re-registered from RW603 to RM317 in 2021;
     # its journey runs Inadequate (2016) -> Requires improvement (2018, 2020, 2021).
-    p = consecutive_pairs(history, domain="Overall", relationships=rel)
+    p, p_report = _pairs_with_report(history, domain="Overall", relationships=rel)
     roh = p[p["journey_id"] == "RM317"]
     assert roh[["from_rating", "to_rating"]].astype(str).values.tolist() == [
         ["Inadequate", "Requires improvement"], ["Requires improvement", "Requires improvement"],
         ["Requires improvement", "Requires improvement"]]
-    assert p.attrs["report"]["non_scale_dropped"] > 0
+    assert p_report["non_scale_dropped"] > 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -603,11 +603,11 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
     -------
     pandas.DataFrame
         One row per group x rating: ``decile, resource_low, resource_high, resource_median, n,
-        rating, count, share, ci_low, ci_high``. ``attrs["chi2"]`` holds a chi-square test of
-        the same rating mix in every group: ``statistic, dof, p_value`` (the chi-square
-        approximation, rough when expected counts are small) and ``p_value_permutation``
-        (ratings shuffled across groups ``n_perm`` times, which does not rely on large counts).
-        ``attrs["n_dropped"]`` counts the rows without a rating or resource value.
+        rating, count, share, ci_low, ci_high``, then the same values on every row: ``resource``;
+        a chi-square test of the same rating mix in every group, ``chi2_statistic, chi2_dof,
+        chi2_p_value`` (the chi-square approximation, rough when expected counts are small) and
+        ``chi2_p_value_permutation`` (ratings shuffled across groups ``n_perm`` times, which does
+        not rely on large counts); and ``n_dropped``, the rows without a rating or resource value.
 
     Examples
     --------
@@ -645,15 +645,17 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
     table = table[:, keep]
     if table.shape[0] > 1 and table.shape[1] > 1:
         chi = stats.chi2_contingency(table, correction=False)
-        out.attrs["chi2"] = {"statistic": float(chi.statistic), "dof": int(chi.dof),
-                             "p_value": float(chi.pvalue),
-                             "p_value_permutation": _chi2_permutation(
-                                 groups, y, float(chi.statistic), n_perm, seed)}
+        statistic, dof, p = float(chi.statistic), int(chi.dof), float(chi.pvalue)
+        p_perm = _chi2_permutation(groups, y, statistic, n_perm, seed)
     else:
-        out.attrs["chi2"] = {"statistic": np.nan, "dof": 0, "p_value": np.nan,
-                             "p_value_permutation": np.nan}
-    out.attrs["n_dropped"] = int((~ok).sum())
-    out.attrs["resource"] = resource
+        statistic, dof, p, p_perm = np.nan, 0, np.nan, np.nan
+    # the test of the whole table, on every row, so it survives filtering, merging and CSV
+    out["resource"] = resource
+    out["chi2_statistic"] = statistic
+    out["chi2_dof"] = dof
+    out["chi2_p_value"] = p
+    out["chi2_p_value_permutation"] = p_perm
+    out["n_dropped"] = int((~ok).sum())
     return out
 
 

@@ -7,7 +7,7 @@ from). :func:`cqc_research.io.cqc_json.load_api_folder` builds it from CQC API r
 (``.history``; ``.relationships`` holds the predecessor links). A series of monthly "Latest
 ratings" files can stand in for it through :func:`history_from_snapshots`.
 
-The steps, each reported in ``attrs["report"]`` so nothing is dropped silently:
+The steps, each counted in the report of ``consecutive_pairs(..., with_report=True)`` so nothing is dropped silently:
 
 1. keep one level (locations by default) and the requested domains;
 2. follow predecessor relationships (``HSCA Predecessor`` / ``HSCA Successor``), so that an NHS
@@ -263,7 +263,8 @@ def consecutive_pairs(
     follow_predecessors: bool = True,
     predecessor_types: Sequence[str] = ("HSCA Predecessor",),
     carry: Sequence[str] = (),
-) -> pd.DataFrame:
+    with_report: bool = False,
+):
     """Pairs of consecutive ratings (one inspection and the next) within each journey and domain.
 
     Parameters
@@ -294,9 +295,10 @@ def consecutive_pairs(
         One row per pair: ``journey_id, org_id`` (at the later inspection), ``from_org_id``,
         ``sector`` (when present), ``domain, from_date, to_date, months, from_rating,
         to_rating, step`` (+1 = one step better) and ``change`` ("improved", "same", "worse").
-        ``attrs["report"]`` counts what was dropped and why: ``non_scale_dropped`` (with
-        ``non_scale_by_status``), ``duplicates_dropped``, ``links_followed``,
-        ``links_not_one_to_one``, ``journeys``, ``pairs``.
+        With ``with_report=True``, a tuple ``(pairs, report)``: ``report`` is a dict counting
+        what was dropped and why: ``non_scale_dropped`` (with ``non_scale_by_status``),
+        ``duplicates_dropped``, ``links_followed``, ``links_not_one_to_one``, ``journeys``,
+        ``pairs``.
 
     Examples
     --------
@@ -308,7 +310,8 @@ def consecutive_pairs(
     >>> p = consecutive_pairs(h)
     >>> p[["from_rating", "to_rating", "change"]].values.tolist()
     [['Inadequate', 'Requires improvement', 'improved'], ['Requires improvement', 'Good', 'improved']]
-    >>> p.attrs["report"]["non_scale_dropped"]
+    >>> p, report = consecutive_pairs(h, with_report=True)
+    >>> report["non_scale_dropped"]
     1
     """
     series, report = rated_series(history, domain=domain, relationships=relationships, level=level,
@@ -339,9 +342,8 @@ def consecutive_pairs(
     out["step"] = out["to_rating"].cat.codes - out["from_rating"].cat.codes
     out["change"] = np.select([out["step"] > 0, out["step"] < 0], ["improved", "worse"], "same")
     report["pairs"] = int(len(out))
-    out.attrs["report"] = report
-    out.attrs["synthetic"] = bool(history.attrs.get("synthetic", False))
-    return out
+    out.attrs["synthetic"] = bool(history.attrs.get("synthetic", False))  # provenance only
+    return (out, report) if with_report else out
 
 
 def _pairs(data, carry=(), **kwargs) -> pd.DataFrame:
@@ -387,7 +389,8 @@ def transition_matrix(
     DataFrame
         Tidy, one row per group x from x to (all 16 cells, zeros included): the ``by``
         columns, ``from_rating, to_rating, n, row_n, share, ci_low, ci_high``. ``share`` is
-        ``n / row_n`` (NaN for an empty row). ``attrs["report"]`` is the pairing report.
+        ``n / row_n`` (NaN for an empty row), and ``ci_method``. The pairing report comes from
+        :func:`consecutive_pairs` with ``with_report=True``.
 
     Examples
     --------
@@ -434,8 +437,7 @@ def transition_matrix(
                                       "ci_low", "ci_high"])
     out["from_rating"] = pd.Categorical(out["from_rating"], dtype=RATING_DTYPE)
     out["to_rating"] = pd.Categorical(out["to_rating"], dtype=RATING_DTYPE)
-    out.attrs["report"] = pairs.attrs.get("report", {})
-    out.attrs["ci"] = {"method": ci, "alpha": alpha}
+    out["ci_method"] = ci
     return out
 
 
@@ -526,7 +528,6 @@ def improvement_from(
                          "ci_high": min(hi, 1.0)})
     out = pd.DataFrame(rows, columns=[*by, "from_rating", "outcome", "n", "total", "share", "ci_low",
                                       "ci_high"])
-    out.attrs["report"] = pairs.attrs.get("report", {})
     return out
 
 
@@ -557,8 +558,8 @@ class ImprovementTimes:
         ``1 - S(t)``, the share improved by ``t`` months, with its interval, at the horizons
         asked for.
     report : dict
-        What the pairing steps dropped and kept (as in :func:`consecutive_pairs`'s
-        ``attrs["report"]``), plus ``episodes`` (the number of spells) and ``data_date`` (the
+        What the pairing steps dropped and kept (as in the report of
+        ``consecutive_pairs(..., with_report=True)``), plus ``episodes`` (the number of spells) and ``data_date`` (the
         censoring date, ISO format).
     """
 

@@ -59,8 +59,9 @@ show_ratings(overall[overall["org_id"] == example].sort_values("report_date"),
 # what each step removed.
 
 # %%
-pairs = consecutive_pairs(api.history, relationships=api.relationships, domain="Overall")
-print(pairs.attrs["report"])
+pairs, report = consecutive_pairs(api.history, relationships=api.relationships, domain="Overall",
+                                  with_report=True)
+print(report)
 pairs[["org_id", "sector", "from_date", "to_date", "months", "from_rating", "to_rating",
        "change"]].head()
 
