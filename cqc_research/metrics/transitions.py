@@ -288,6 +288,9 @@ def consecutive_pairs(
     carry : sequence of str
         Further columns of the panel to copy onto each pair, from the later inspection's row
         (``sector``, ``local_authority`` and ``region`` are always carried when present).
+    with_report : bool
+        Also return the pairing report, a dict counting what was dropped and why (see
+        Returns). Default False.
 
     Returns
     -------

@@ -57,7 +57,18 @@ def _worker_main(conn, spec: BatchSpec, parent_pid: int) -> None:
 
 
 class LocalPool:
-    """Bounded worker processes with per-worker pipes, so a dead worker's task is known."""
+    """Bounded worker processes with per-worker pipes, so a dead worker's task is known.
+
+    The workers are started (``spawn`` context) when the pool is made; each keeps one warm
+    kernel (:class:`~cqc_research.runner.tasks.EntityRunner`). A worker that dies is replaced.
+
+    Parameters
+    ----------
+    spec : BatchSpec
+        What every worker needs for this batch (notebook, kernel, run folder, ...).
+    workers : int
+        How many worker processes to start (and keep running).
+    """
 
     def __init__(self, spec: BatchSpec, workers: int):
         import multiprocessing as mp
@@ -79,6 +90,26 @@ class LocalPool:
         self.workers[proc.pid] = {"proc": proc, "conn": parent, "task": None}
 
     def run(self, tasks: list[EntityTask], on_result, *, retries: int = 1) -> None:
+        """Run tasks on the workers, one at a time each, until all have a result.
+
+        Parameters
+        ----------
+        tasks : list of EntityTask
+            The reports to make, handed out in order.
+        on_result : callable
+            Called in this process with each task's result dict (``key``, ``name``, ``slug``,
+            ``status``, ``error``, ``duration_s``, ...) as it arrives.
+        retries : int
+            How many times a task is run again after its worker process died; once used up,
+            the task gets a ``"failed"`` result. A task that fails inside the kernel is not
+            retried (its result already says so).
+
+        Raises
+        ------
+        BatchError
+            When worker processes keep dying (more than ``10 * workers + len(tasks)``
+            replacements).
+        """
         from multiprocessing.connection import wait
 
         queue = list(tasks)
@@ -128,6 +159,15 @@ class LocalPool:
                 self._spawn()
 
     def timings(self) -> dict:
+        """Time the live workers spent on each phase, summed over workers.
+
+        Returns
+        -------
+        dict
+            Seconds per phase (``kernel_start``, ``warmup``, ``reset``, ``execute``, ``html``)
+            and ``starts``, the number of kernel starts. Workers that do not answer within
+            30 s, or have died, are left out; empty when none answer.
+        """
         total: dict[str, float] = {}
         for w in self.workers.values():
             try:
@@ -141,6 +181,7 @@ class LocalPool:
         return total
 
     def close(self) -> None:
+        """Ask every worker to stop, and terminate those still running after about 20 s."""
         for w in self.workers.values():
             try:
                 w["conn"].send(None)
@@ -189,6 +230,27 @@ def _dask_close_all(spec_key: str) -> int:
 
 def run_dask(spec: BatchSpec, tasks: list[EntityTask], on_result, scheduler: str | None,
               retries: int) -> None:
+    """Run tasks on a Dask cluster, each worker thread keeping one warm kernel.
+
+    Parameters
+    ----------
+    spec : BatchSpec
+        What every task needs for this batch (notebook, kernel, run folder, ...).
+    tasks : list of EntityTask
+        The reports to make, one Dask task each.
+    on_result : callable
+        Called in this process with each task's result dict as it completes (in completion
+        order); a task Dask could not run gets a ``"failed"`` result.
+    scheduler : str or None
+        Address of the Dask scheduler, e.g. ``"tcp://host:8786"``.
+    retries : int
+        How many times Dask runs a task again after it raised (Dask's own ``retries``).
+
+    Raises
+    ------
+    BatchError
+        When the ``distributed`` package is missing or no ``scheduler`` is given.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - distributed is a dependency

@@ -335,6 +335,26 @@ def fast_imports() -> None:
 
 
 def last_line(text: str) -> str:
+    """The last non-blank line of a message, without ANSI colour codes.
+
+    Used to turn a multi-line error into the one line shown in the batch index.
+
+    Parameters
+    ----------
+    text : str
+        The message (anything else is converted with ``str``).
+
+    Returns
+    -------
+    str
+        That line, stripped of surrounding whitespace; ``str(text)`` unchanged when it has
+        no non-blank line.
+
+    Examples
+    --------
+    >>> last_line("Traceback ...\\n  \\nValueError: bad value  \\n")
+    'ValueError: bad value'
+    """
     lines = [ln.strip() for ln in ANSI_ESCAPE.sub("", str(text)).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else str(text)
 

@@ -26,6 +26,18 @@ class InputHasher:
         self._entries: dict[str, dict] = {}
 
     def file(self, p: Path) -> str:
+        """SHA-256 of one file, read from disk only the first time it is asked for.
+
+        Parameters
+        ----------
+        p : pathlib.Path
+            The file (cached under this path exactly as given, not resolved).
+
+        Returns
+        -------
+        str
+            The 64-character lower-case hex digest.
+        """
         with self._lock:
             if p in self._files:
                 return self._files[p]
@@ -35,6 +47,24 @@ class InputHasher:
         return digest
 
     def entry(self, p: Path) -> dict:
+        """The manifest entry for a file or folder, computed once per path.
+
+        A folder's ``sha256_tree`` is the SHA-256 of the ``sha256sum``-style listing
+        ``"<sha256>  <relative path>\\n"`` of every file in it, sorted by path (see
+        :func:`hash_inputs`).
+
+        Parameters
+        ----------
+        p : pathlib.Path
+            The file or folder (cached under ``str(p)``, not resolved).
+
+        Returns
+        -------
+        dict
+            ``{"kind": "file", "sha256", "bytes"}`` or
+            ``{"kind": "folder", "sha256_tree", "files", "bytes"}`` (``files`` and ``bytes``
+            counted over every file below the folder).
+        """
         key = str(p)
         with self._lock:
             if key in self._entries:
@@ -55,6 +85,14 @@ class InputHasher:
         return info
 
     def sums(self) -> str:
+        """A ``SHA256SUMS`` listing of every file hashed so far (folders' files included).
+
+        Returns
+        -------
+        str
+            One ``"<sha256>  <path>\\n"`` line per file, sorted by path, in the format
+            ``sha256sum --check`` reads; empty when nothing has been hashed.
+        """
         with self._lock:
             return "".join(f"{h}  {p}\n" for p, h in sorted(self._files.items()))
 
@@ -132,6 +170,20 @@ def git_info(root: str | os.PathLike | None = None) -> dict | None:
 
 
 def inside_dir(path: str, root: Path) -> bool:
+    """Whether a path is ``root`` itself or lies below it, once both are resolved.
+
+    Parameters
+    ----------
+    path : str
+        The path to test (symbolic links and ``..`` are resolved first).
+    root : pathlib.Path
+        The folder.
+
+    Returns
+    -------
+    bool
+        ``False`` also when either path cannot be resolved.
+    """
     try:
         return Path(path).resolve().is_relative_to(root.resolve())
     except OSError:
@@ -139,6 +191,21 @@ def inside_dir(path: str, root: Path) -> bool:
 
 
 def relative_path(p: Path, root: Path) -> str:
+    """A path relative to ``root``, in ``/`` form, so manifests do not depend on the machine.
+
+    Parameters
+    ----------
+    p : pathlib.Path
+        The path (resolved first).
+    root : pathlib.Path
+        The folder it is expressed from (resolved first).
+
+    Returns
+    -------
+    str
+        The POSIX relative path (``"."`` for ``root`` itself), or ``str(p)`` unchanged when
+        ``p`` is not inside ``root``.
+    """
     try:
         return Path(p).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

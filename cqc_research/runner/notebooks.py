@@ -321,7 +321,23 @@ def uses_default_data(spec: Mapping[str, dict], given: Mapping[str, object]) -> 
 
 
 def path_values(value) -> list[Path]:
-    """Existing files or folders named by a parameter value (a string, a path or a list)."""
+    """Existing files or folders named by a parameter value (a string, a path or a list).
+
+    Used to find the data a notebook read from its parameters, for the run manifest.
+
+    Parameters
+    ----------
+    value : object
+        A notebook parameter's value: a str or os.PathLike (``~`` is expanded; relative paths
+        are taken from the current folder), or a list or tuple of them, searched recursively.
+        Anything else, blank or multi-line strings, and strings over 4096 characters name
+        no path.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The named paths that exist, resolved, in order; empty when there are none.
+    """
     if isinstance(value, list | tuple):
         return [p for v in value for p in path_values(v)]
     if not isinstance(value, str | os.PathLike) or not str(value).strip():

@@ -223,6 +223,27 @@ class BatchResult:
 
 
 def fingerprint(notebook_sha: str, parameters: Mapping, digests: Mapping, kernel_name: str) -> str:
+    """Digest of what a report depends on; a finished report with the same one is skipped.
+
+    Parameters
+    ----------
+    notebook_sha : str
+        SHA-256 of the notebook file.
+    parameters : Mapping
+        The entity's notebook parameters that affect the report (values that are not JSON
+        are hashed as their ``str``).
+    digests : Mapping
+        The input data: notebook parameter (e.g. ``ratings_path``) -> SHA-256 of the file or
+        folder it names, so a report is redone when its data changes.
+    kernel_name : str
+        The Jupyter kernel the report runs on.
+
+    Returns
+    -------
+    str
+        Hex SHA-256 of the canonical JSON (sorted keys) of all four, so it does not depend on
+        the order of the mappings.
+    """
     payload = {"notebook": notebook_sha, "parameters": parameters, "inputs": dict(digests),
                "kernel": kernel_name}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
@@ -262,7 +283,21 @@ def is_complete(entity_dir: Path, fingerprint: str) -> bool:
 
 
 def warmup_code(notebook: Path) -> str:
-    """The notebook's top-level imports, run once per kernel so reports do not pay for them."""
+    """The notebook's top-level imports, run once per kernel so reports do not pay for them.
+
+    Parameters
+    ----------
+    notebook : pathlib.Path
+        The ``.ipynb`` file. Code cells that do not parse are skipped, as are
+        ``from __future__`` imports and imports nested in functions or blocks.
+
+    Returns
+    -------
+    str
+        Python source: ``import matplotlib``, ``import matplotlib.pyplot`` and then each
+        distinct import statement in order of first appearance, each wrapped in its own
+        ``try: ... except Exception: pass`` so one failing import does not stop the rest.
+    """
     import ast
 
     nb = json.loads(notebook.read_text(encoding="utf-8"))
@@ -506,6 +541,23 @@ def _is_scratch(path: str) -> bool:
 
 
 def one_line(exc: BaseException) -> str:
+    """An exception as one line, ``"<type>: <last line of its message>"``, for the index.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+        E.g. ``"ValueError: bad value"``; just ``"KeyError:"`` when the message is empty.
+
+    Examples
+    --------
+    >>> one_line(ValueError("first\\nsecond"))
+    'ValueError: second'
+    """
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[-1] if text else ''}".strip()
 
