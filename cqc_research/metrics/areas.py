@@ -131,7 +131,7 @@ def area_summary(
     registered_only : bool
         Leave out deregistered locations (API folders keep the last ratings of closed
         services), using ``registration_status`` from ``ratings`` or ``locations``. The number
-        left out is in ``attrs["deregistered_dropped"]``.
+        left out is in the ``deregistered_dropped`` column.
     alpha : float
         1 - confidence level.
 
@@ -230,8 +230,7 @@ def area_summary(
              "beds_ci_low", "beds_ci_high"]
     rest = [c for c in out.columns if c not in order]
     out = out[order + rest]
-    out.attrs["alpha"] = alpha
-    out.attrs["deregistered_dropped"] = dropped
+    out["deregistered_dropped"] = dropped  # locations left out as deregistered (whole table)
     out.attrs["synthetic"] = bool(ratings.attrs.get("synthetic", False))
     return out
 
@@ -341,7 +340,7 @@ def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_
     """Attach delayed-transfer rates (:func:`dtoc_rates`) to an area summary.
 
     Areas are matched on ``code`` (a column of ``summary`` holding ONS codes) when given, else on
-    :func:`normalise_area_name` of ``area`` against ``org_name``. ``attrs["linkage"]`` lists
+    :func:`normalise_area_name` of ``area`` against ``org_name``. The result lists
     the areas on either side that found no partner.
 
     Parameters
@@ -360,8 +359,8 @@ def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_
     pandas.DataFrame
         ``summary`` (row order kept; a left join) plus ``org_code, dtoc_days, population_65plus,
         dtoc_per_100k, dtoc_ci_low, dtoc_ci_high, days_per_day_per_100k, months_missing``, NaN
-        where an area has no delayed-transfer figures. ``attrs["linkage"]`` holds
-        ``areas_without_dtoc`` (a list of area names) and ``dtoc_areas_without_ratings`` (a count).
+        where an area has no delayed-transfer figures, and ``dtoc_areas_without_ratings`` (the
+        number of delayed-transfer areas that matched no area of ``summary``, on every row).
 
     Raises
     ------
@@ -388,11 +387,9 @@ def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_
         out = s.merge(rr[["_key", "org_code", *keep]], on="_key", how="left").drop(columns="_key")
         left_keys, right_keys = set(s["_key"]), set(rr["_key"])
     out.attrs = dict(summary.attrs)
-    out.attrs["linkage"] = {
-        "areas_without_dtoc": sorted(str(a) for a in summary.loc[out["dtoc_per_100k"].isna().to_numpy(), area]
-                                     .unique()),
-        "dtoc_areas_without_ratings": len(right_keys - left_keys),
-    }
+    # areas without figures are the rows whose dtoc_per_100k is missing; the count the other
+    # way round (delayed-transfer areas with no ratings) is on every row
+    out["dtoc_areas_without_ratings"] = len(right_keys - left_keys)
     return out
 
 
@@ -452,7 +449,8 @@ def rank_with_uncertainty(
     DataFrame
         Sorted best first: ``unit, estimate, estimate_low, estimate_high`` (posterior interval),
         ``rank`` (of the observed estimate), ``rank_median, rank_low, rank_high``, ``p_top``
-        (among the best ``bottom``), ``p_bottom``.
+        (among the best ``bottom``), ``p_bottom``, and on every row ``bottom_k`` (the ``bottom``
+        used) and ``n_sim``.
     """
     if unit not in data.columns:
         raise DataFormatError(f"no unit column {unit!r}", column=unit)
@@ -504,7 +502,6 @@ def rank_with_uncertainty(
         "p_bottom": (ranks > units - k_bottom).mean(axis=1),
     })
     out = out.sort_values(["rank", "rank_median"], kind="stable").reset_index(drop=True)
-    out.attrs["ranking"] = {"n_sim": n_sim, "seed": seed, "bottom": k_bottom, "units": units,
-                            "higher_is_better": higher_is_better,
-                            "posterior": "beta" if proportion else "gamma", "prior": prior if proportion else (0.5, 0)}
+    out["bottom_k"] = k_bottom  # p_bottom is the chance of ranking among the bottom k
+    out["n_sim"] = n_sim
     return out

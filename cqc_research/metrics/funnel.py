@@ -94,7 +94,7 @@ FunnelPlotR always does, and the result has one row per group.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -594,9 +594,6 @@ def funnel_limits(
     for name in SPEC_COLUMNS:
         v = getattr(spec, name)
         out[name] = np.nan if v is None else v
-    # Deprecated mirror for code written against the old attrs API; read the columns instead
-    # (pandas drops attrs on many operations).
-    out.attrs["funnel"] = asdict(spec)
     return out
 
 
