@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CQCResearchError", "DataFormatError", "UnknownRatingError"]
+__all__ = [
+    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped"]
 
 
 class CQCResearchError(Exception):
@@ -88,4 +89,13 @@ class UnknownRatingError(DataFormatError):
     """A rating string that is neither on the scale nor a known status (raised only when strict).
 
     ``hint`` says how to keep such values from Python, ``cli_hint`` from the command line.
+    """
+
+
+class SectionSkipped(CQCResearchError):
+    """A report section cannot be made because its inputs are missing or empty.
+
+    Raised by :meth:`Section.require`, :meth:`Report.skip`, or a library function given empty
+    inputs, inside ``with report.section(...)``: the section prints a short note saying what is
+    missing, and the rest of the report carries on. Any other exception still fails the notebook.
     """

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import atomic_path
-from .errors import CQCResearchError
+from .errors import SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
 from .templating import Markup, render
 
@@ -40,15 +40,6 @@ _PNG_KEY = "cqc-research-data"
 
 #: The output metadata key that marks a skipped section's note in an executed notebook.
 SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
-
-
-class SectionSkipped(CQCResearchError):
-    """A report section cannot be made because its inputs are missing or empty.
-
-    Raised by :meth:`Section.require`, :meth:`Report.skip`, or a library function given empty
-    inputs, inside ``with report.section(...)``: the section prints a short note saying what is
-    missing, and the rest of the report carries on. Any other exception still fails the notebook.
-    """
 
 
 class Section:
