@@ -949,10 +949,10 @@ def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performan
     panel, res = data.memo(("event", measure, event, window, post_months), compute)
     lag = event_contrasts(res).set_index("contrast").loc["lags"]
     return Estimate(float(lag["estimate"]), float(lag["ci_low"]), float(lag["ci_high"]),
-                    int(res.attrs["n_event_units"]),
+                    int(res["n_event_units"].iloc[0]),
                     f"{data.history_vintage()}; {measure} {_dates(panel['period_start'])}",
-                    note=f"{int(res.attrs['n_events'])} {event}s in {int(res.attrs['n_event_units'])} trusts, "
-                         f"{int(res.attrs['n_units'])} trusts in all")
+                    note=f"{int(res['n_events'].iloc[0])} {event}s in {int(res['n_event_units'].iloc[0])} trusts, "
+                         f"{int(res['n_units_total'].iloc[0])} trusts in all")
 
 
 def rating_age(data: ReplicationData, *, location_type: str | None = None, min_n: int = 5) -> Estimate:

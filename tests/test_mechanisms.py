@@ -244,7 +244,7 @@ def test_notebook_06_on_synthetic(synthetic_small, tmp_path):
         res = event_study(ae, events=ev, window=(-12, 12), lags=(1, 6))
         rows.append(event_contrasts(res).assign(event=event, sector="NHS hospitals",
                                                 measure="ae_4hr_performance_all",
-                                                n_event_units=res.attrs["n_event_units"]))
+                                                n_event_units=int(res["n_event_units"].iloc[0])))
     rep.save_table(pd.concat(rows, ignore_index=True), "event_study_contrasts")
 
     pm.execute_notebook(str(NOTEBOOKS / "06_impact_mechanisms.ipynb"), str(tmp_path / "06.ipynb"),

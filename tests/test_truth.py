@@ -65,7 +65,7 @@ def _write_tables(ds, run_dir):
     ev = ev[ev["org_code"].isin(set(panel["org_code"]))]
     res = event_study(panel, events=ev, window=(-12, 12), lags=(1, 6))
     event_contrasts(res).assign(event="publication", measure="ae_4hr_performance_all",
-                                n_clusters=res.attrs["n_clusters"]).to_csv(
+                                n_clusters=int(res["n_clusters"].iloc[0])).to_csv(
         tables / "event_study_contrasts.csv", index=False)
     summary = area_summary(long, by="local_authority", locations=api.locations)  # notebook 05
     summary.to_csv(tables / "area_summary.csv", index=False)

@@ -335,12 +335,17 @@ def event_study(
         observed at that relative month) and ``n_obs``. The reference row has estimate 0 and no
         interval.
 
-        ``.attrs`` holds ``contrasts`` (records of :func:`event_contrast` for the mean of the
-        leads and of the lags; :func:`event_contrasts` returns them as a DataFrame), ``vcov``
-        (the coefficients' covariance, as plain lists so that results still concatenate), ``n_obs``,
-        ``n_units``, ``n_event_units``, ``n_events``, ``n_clusters``, ``df`` (clusters - 1,
-        the degrees of freedom of the t intervals), ``window``, ``reference``, ``endpoints``,
-        ``outcome``, ``alpha``.
+        Every row also carries the study's constants, so that nothing is lost when pandas drops
+        ``attrs`` (concatenation, ``groupby``, Parquet): ``n_obs_total``, ``n_units_total``,
+        ``n_event_units``, ``n_events``, ``n_clusters``, ``df`` (clusters - 1, the degrees of
+        freedom of the t intervals), ``window_from``, ``window_to``, ``reference_month``,
+        ``endpoints``, ``outcome`` (the outcome column, or the measure analysed) and ``alpha``;
+        ``in_leads`` and ``in_lags`` mark the months averaged in the summary contrasts; and one
+        column ``cov_<k>`` per month *k* of the window holds the coefficients' clustered
+        covariance (row *j*, column ``cov_<k>``: Cov(beta_j, beta_k); missing for the reference
+        month and for coefficients that could not be estimated). :func:`event_contrast` and
+        :func:`event_contrasts` read these columns, so they work on the returned frame, on a
+        copy of it, or on a single study read back from a saved table.
 
     Notes
     -----
@@ -522,32 +527,52 @@ def event_study(
             "n_obs": int(n_obs_k.get(k, 0)),
         })
     out = pd.DataFrame(rows)
-    out.attrs.update({
-        # plain Python only: pandas compares attrs when concatenating, and frames or arrays
-        # there would make pd.concat of two results fail
-        "vcov": {"rel_time": [int(k) for k in fitted_k], "values": [[float(v) for v in row] for row in vcov]},
-        "n_obs": n,
-        "n_units": int(ucode.max() + 1),
-        "n_event_units": len(event_units & set(d["u"])),
-        "n_events": len(ev),
-        "n_clusters": n_clusters,
-        "df": dof,
-        "window": (lo, hi),
-        "reference": reference,
-        "endpoints": endpoints,
-        "outcome": outcome if measure is None else measure,
-        "alpha": alpha,
-    })
     leads = leads or (lo + 1, -2)
     lags = lags or (1, hi - 1)
-    parts = []
-    if leads[0] <= leads[1]:
-        parts.append(event_contrast(out, range(leads[0], leads[1] + 1), name="leads",
-                                    mechanism="anticipatory"))
-    parts.append(event_contrast(out, range(lags[0], lags[1] + 1), name="lags",
-                                mechanism="directive / informational"))
-    out.attrs["contrasts"] = pd.concat(parts, ignore_index=True).to_dict("records")
+    out = out.assign(
+        n_obs_total=n,
+        n_units_total=int(ucode.max() + 1),
+        n_event_units=len(event_units & set(d["u"])),
+        n_events=len(ev),
+        n_clusters=n_clusters,
+        df=dof,
+        window_from=lo,
+        window_to=hi,
+        reference_month=reference,
+        endpoints=endpoints,
+        outcome=outcome if measure is None else measure,
+        alpha=float(alpha),
+        in_leads=out["rel_time"].between(leads[0], leads[1]) & (out["rel_time"] != reference),
+        in_lags=out["rel_time"].between(lags[0], lags[1]) & (out["rel_time"] != reference),
+    )
+    cov = np.full((len(out), len(out)), np.nan)
+    pos = {int(k): j for j, k in enumerate(out["rel_time"])}
+    idx = np.array([pos[int(k)] for k in fitted_k], dtype=int)
+    cov[np.ix_(idx, idx)] = vcov
+    out = pd.concat([out, pd.DataFrame(cov, columns=[_cov_col(k) for k in out["rel_time"]])], axis=1)
+    # the contrasts are computed here once so that a bad leads=/lags= range fails at once
+    event_contrasts(out)
     return out
+
+
+def _cov_col(k) -> str:
+    """The name of the covariance column of relative month ``k``."""
+    return f"cov_{int(k)}"
+
+
+def _one_study(result: pd.DataFrame) -> pd.DataFrame:
+    """Check that ``result`` is one :func:`event_study` result (with its covariance columns)."""
+    if not isinstance(result, pd.DataFrame):
+        raise TypeError(f"result must be the DataFrame of event_study, not {type(result).__name__}")
+    need = {"rel_time", "estimate", "df", "alpha", "reference_month", "in_leads", "in_lags"}
+    missing = need - set(result.columns)
+    if missing or not any(str(c).startswith("cov_") for c in result.columns):
+        raise ValueError(f"result lacks the columns of event_study ({sorted(missing) or 'cov_<k>'}); "
+                         "pass the output of event_study")
+    if result["rel_time"].duplicated().any():
+        raise ValueError("result holds more than one event study (a relative month repeats); "
+                         "pass one study's rows, e.g. filtered by event")
+    return result
 
 
 def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
@@ -556,18 +581,33 @@ def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     result : pandas.DataFrame
-        The output of :func:`event_study`; the contrasts are read from its ``attrs["contrasts"]``.
+        The output of :func:`event_study`; the months averaged are those its ``in_leads`` and
+        ``in_lags`` columns mark (set by its ``leads=`` and ``lags=``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per contrast (``leads``: anticipatory; ``lags``: directive / informational), with
-        the columns of :func:`event_contrast`.
+        One row per contrast (``leads``: anticipatory, left out when the study has no interior
+        leads; ``lags``: directive / informational), with the columns of :func:`event_contrast`.
+
+    Examples
+    --------
+    >>> panel = pd.DataFrame([(u, t) for u in "ABCDEF" for t in range(24)], columns=["org", "t"])
+    >>> ev = pd.DataFrame({"org": ["A", "B", "C"], "event_date": [8, 10, 12]})
+    >>> rel = panel["t"] - panel["org"].map(ev.set_index("org")["event_date"])
+    >>> panel["y"] = np.where(rel.between(1, 6), 2.0, 0.0) + np.random.default_rng(1).normal(0, 0.1, len(panel))
+    >>> res = event_study(panel, unit="org", time="t", outcome="y", events=ev, window=(-8, 8))
+    >>> list(event_contrasts(res)["contrast"])
+    ['leads', 'lags']
     """
-    records = result.attrs.get("contrasts")
-    if records is None:
-        raise ValueError("result has no contrasts in .attrs; pass the output of event_study")
-    return pd.DataFrame.from_records(records)
+    _one_study(result)
+    parts = []
+    for flag, name, mechanism in (("in_leads", "leads", "anticipatory"),
+                                  ("in_lags", "lags", "directive / informational")):
+        months = result.loc[result[flag].astype(bool), "rel_time"]
+        if len(months):
+            parts.append(event_contrast(result, months, name=name, mechanism=mechanism))
+    return pd.concat(parts, ignore_index=True)
 
 
 def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
@@ -577,7 +617,8 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
     Parameters
     ----------
     result : DataFrame
-        The output of :func:`event_study` (its ``.attrs`` carry the covariance).
+        The output of :func:`event_study` (one study: its ``cov_<k>`` columns carry the
+        covariance, ``df`` and ``alpha`` the degrees of freedom and default level).
     rel_times : iterable of int
         The months relative to the event to average (the reference month is skipped: it is 0 by
         construction).
@@ -594,18 +635,18 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
         coefficient in the set is zero, F(q, clusters - 1); missing when there are fewer
         clusters than q + 1, where the clustered covariance cannot support the test).
     """
-    raw = result.attrs.get("vcov")
-    if raw is None:
-        raise ValueError("result has no covariance in .attrs; pass the output of event_study")
-    vcov = pd.DataFrame(raw["values"], index=raw["rel_time"], columns=raw["rel_time"])
-    alpha = result.attrs.get("alpha", 0.05) if alpha is None else alpha
-    dof = result.attrs["df"]
-    ks = [int(k) for k in rel_times if int(k) != result.attrs["reference"]]
-    missing = [k for k in ks if k not in vcov.index]
+    _one_study(result)
+    alpha = float(result["alpha"].iloc[0]) if alpha is None else alpha
+    dof = int(result["df"].iloc[0])
+    reference = int(result["reference_month"].iloc[0])
+    ks = [int(k) for k in rel_times if int(k) != reference]
+    r = result.set_index("rel_time")
+    missing = [k for k in ks if k not in r.index or _cov_col(k) not in r.columns
+               or not np.isfinite(r.at[k, _cov_col(k)])]
     if not ks or missing:
         raise ValueError(f"months {missing or list(rel_times)} have no estimated coefficient")
-    b = result.set_index("rel_time").loc[ks, "estimate"].to_numpy(dtype=float)
-    V = vcov.loc[ks, ks].to_numpy()
+    b = r.loc[ks, "estimate"].to_numpy(dtype=float)
+    V = r.loc[ks, [_cov_col(k) for k in ks]].to_numpy(dtype=float)
     w = np.full(len(ks), 1 / len(ks))
     est = float(w @ b)
     se = float(np.sqrt(w @ V @ w))

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..metrics.events import event_contrasts
+
 __all__ = ["event_study_plot"]
 
 _POINT = "#005eb8"  # NHS blue
@@ -51,7 +53,7 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
     binned = r["label"].str.contains("[<>]=", regex=True)
     ref = r["period"] == "reference"
     inner = ~binned & ~ref & r["estimate"].notna()
-    alpha = result.attrs.get("alpha", 0.05)
+    alpha = float(result["alpha"].iloc[0]) if "alpha" in result.columns else 0.05
     for mask, face, lab in ((inner, _POINT, f"estimate, {100 * (1 - alpha):.0f}% CI"),
                             (binned & r["estimate"].notna(), "white", "binned endpoint")):
         if not mask.any():
@@ -73,18 +75,18 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
     ax.set_xticks(r["rel_time"].to_numpy(),
                   [_tick(lbl) if k else "" for lbl, k in zip(r["label"], keep, strict=True)], fontsize=8.5)
     ax.set_xlabel(f"months relative to {event_label}")
-    ax.set_ylabel(ylabel or f"change in {result.attrs.get('outcome', 'outcome')}")
+    outcome = str(result["outcome"].iloc[0]) if "outcome" in result.columns else "outcome"
+    ax.set_ylabel(ylabel or f"change in {outcome}")
     ax.set_title(title or f"Event study around {event_label}")
-    if show_contrasts and result.attrs.get("contrasts"):
+    if show_contrasts and {"in_leads", "in_lags", "n_event_units", "n_units_total"} <= set(result.columns):
         lines = []
-        for c in result.attrs["contrasts"]:
+        for _, c in event_contrasts(result).iterrows():
             if not np.isfinite(c["estimate"]):
                 continue
             lines.append(f"mean of {c['contrast']} {int(c['rel_from'])}..{int(c['rel_to'])}: "
                          f"{c['estimate']:+.2f} ({c['ci_low']:+.2f} to {c['ci_high']:+.2f})")
-        n = result.attrs.get("n_event_units")
-        if n is not None:
-            lines.append(f"{n} organisations with events, {result.attrs.get('n_units')} in all")
+        lines.append(f"{int(result['n_event_units'].iloc[0])} organisations with events, "
+                     f"{int(result['n_units_total'].iloc[0])} in all")
         # below the axes, so it never hides an interval
         ax.text(0.0, -0.32, "\n".join(lines), transform=ax.transAxes, fontsize=8.5, va="top",
                 ha="left")
