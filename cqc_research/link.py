@@ -13,14 +13,14 @@ visible. It returns a :class:`Linkage` with
 
 Codes at each level
 -------------------
-=================  ===========================================  ===============================
-level              ratings side                                 indicators (``org_level``)
-=================  ===========================================  ===============================
-``practice``       location ODS code (GP practice code)         ``practice`` (GP payments, IMD)
-``site``           location ODS code (``RXX01``)                ``site``
-``trust``          provider ID (= trust ODS code, ``RXX``)      ``trust`` (A&E, SHMI, staff)
-``local_authority`` location's local authority *name*           ``local_authority`` (DTOC, ...)
-=================  ===========================================  ===============================
+===================  ===========================================  ===============================
+level                ratings side                                 indicators (``org_level``)
+===================  ===========================================  ===============================
+``practice``         location ODS code (GP practice code)         ``practice`` (GP payments, IMD)
+``site``             location ODS code (``RXX01``)                ``site``
+``trust``            provider ID (= trust ODS code, ``RXX``)      ``trust`` (A&E, SHMI, staff)
+``local_authority``  location's local authority *name*            ``local_authority`` (DTOC, ...)
+===================  ===========================================  ===============================
 
 Time: no leakage
 ----------------
@@ -67,6 +67,8 @@ __all__ = [
     "REASONS",
     "Linkage",
     "link_indicators",
+    "PaymentsLink",
+    "link_ratings_to_payments",
     "successor_map",
     "reconcile_la_codes",
     "normalise_area_name",
@@ -858,3 +860,90 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
     report["status"] = pd.Categorical(report["status"], categories=["matched", "unmatched"])
     return report.sort_values(["side", "status", "reason", "org_code"], kind="stable") \
         .reset_index(drop=True)
+
+
+# =============================================================================================
+@dataclass
+class PaymentsLink:
+    """Rated locations of one sector joined to GP payments, as notebook 02 uses them.
+
+    Attributes
+    ----------
+    rated : DataFrame
+        The wide ratings (one row per location) in the sector.
+    payments : list of DataFrame
+        One payments table per file, in file order.
+    linkage : Linkage
+        The result of :func:`link_indicators` (``.data``, ``.report``, ``.summary()``).
+    years : str
+        The financial years of the files, comma-separated ("?" where a file does not say).
+    n_matched : int
+        Rated locations linked to indicators published before their rating.
+    """
+
+    rated: pd.DataFrame
+    payments: list
+    linkage: Linkage
+    years: str
+    n_matched: int
+
+    def analysis_data(self, rating: str, indicators, *, minimum: int = 30) -> pd.DataFrame:
+        """Linked rows with a scale ``rating`` and a value of every indicator.
+
+        Parameters
+        ----------
+        rating : str
+            The rating column.
+        indicators : list of str
+            The indicator columns.
+        minimum : int
+            Fewest rows (with at least two rating values) worth modelling.
+
+        Returns
+        -------
+        DataFrame
+
+        Raises
+        ------
+        ValueError
+            When fewer rows remain (or a single rating value): see ``tables/linkage_report.csv``.
+        """
+        data = self.linkage.data.dropna(subset=[rating, *indicators]).copy()
+        if len(data) < minimum or data[rating].nunique() < 2:
+            raise ValueError(f"only {len(data)} linked locations with a {rating} rating and every "
+                             "indicator (or a single rating value): too few to analyse; see "
+                             "tables/linkage_report.csv for why")
+        return data
+
+
+def link_ratings_to_payments(ratings_path, payment_files, *, sector: str | None,
+                             measures) -> PaymentsLink:
+    """Read a Latest ratings file and GP payments files and link them at practice level.
+
+    Parameters
+    ----------
+    ratings_path : path
+        CQC Latest ratings workbook or CSV.
+    payment_files : list of path
+        NHS Payments to General Practice CSVs.
+    sector : str or None
+        Sector or inspection category of the rated locations (None: all).
+    measures : list of str
+        Indicator measures to attach.
+
+    Returns
+    -------
+    PaymentsLink
+    """
+    from .io.cqc_files import load_latest_ratings, ratings_wide
+    from .io.nhs import load_gp_payments
+    from .ratings import filter_sector
+
+    rated = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level="location"), sector)
+    payments = [load_gp_payments(f) for f in payment_files]
+    link = link_indicators(rated, payments, level="practice", measures=list(measures), sector=None)
+    years = ", ".join(str(p["financial_year"].iloc[0]) if "financial_year" in p and len(p) else "?"
+                      for p in payments)
+    rep = link.report
+    n_matched = int(((rep["side"] == "ratings") & (rep["status"] == "matched")).sum())
+    return PaymentsLink(rated, payments, link, years, n_matched)

@@ -1032,7 +1032,7 @@ def variation_at_equal_resources(data: ReplicationData, *, resource: str = "paym
                          f"{per['share'].min():.0%} to {per['share'].max():.0%}")
 
 
-#: Estimator name (the registry's ``function``) -> function(data, **params) -> Estimate.
+#: Estimator name (the registry's ``function``) -> ``function(data, **params) -> Estimate``.
 ESTIMATORS: dict[str, Callable[..., Estimate]] = {
     "agreement_with_overall": agreement_with_overall,
     "improvement_after": improvement_after,

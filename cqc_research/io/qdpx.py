@@ -7,12 +7,12 @@ ATLAS.ti, MAXQDA and QualCoder export it. The parts read here:
 ``CodeBook/Codes/Code`` (``guid``, ``name``, nested codes)
     The codes. A nested code keeps its path (``"Improvement themes/Leadership"``) in
     ``code_path``; ``code`` is its own name.
-``Sources/TextSource`` (``guid``, ``name``, ``plainTextPath="internal://<file>"`` or an inline
-``PlainTextContent``)
-    One interview transcript per source; ``respondent_id`` is the source's name.
-``TextSource/PlainTextSelection`` (``startPosition``, ``endPosition``) with
-``Coding/CodeRef(targetGUID)``
-    A coded excerpt: the characters ``[startPosition, endPosition)`` of the source's text.
+``Sources/TextSource``
+    One interview transcript per source (``guid``, ``name``, ``plainTextPath="internal://<file>"``
+    or an inline ``PlainTextContent``); ``respondent_id`` is the source's name.
+``TextSource/PlainTextSelection``
+    A coded excerpt (``startPosition``, ``endPosition``, with ``Coding/CodeRef(targetGUID)``): the
+    characters ``[startPosition, endPosition)`` of the source's text.
 ``Cases/Case`` (``name``) with ``SourceRef(targetGUID)`` / ``SelectionRef(targetGUID)``
     The case (the service studied) each interview belongs to; ``case_id`` is the case's name.
 ``Variables/Variable`` and ``VariableValue`` on a case or a source
