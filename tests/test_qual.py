@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import textwrap
@@ -537,6 +538,7 @@ CASES = pd.DataFrame({"case_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
 
 def test_case_outcomes_hand_worked():
     out = qual.case_outcomes(CASES, HISTORY, censor_date="2022-07-15").set_index("case_id")
+    assert (out["censor_date"] == pd.Timestamp("2022-07-15")).all() and (out["domain"] == "Overall").all()
     assert out["status"].tolist() == ["improved", "not improved", "no later inspection", "no index rating",
                                       "location not found", "not improved"]
     assert out.loc["c1", "next_rating"] == "Requires improvement"
@@ -580,7 +582,7 @@ def test_compare_prevalence_against_independent_computation():
     assert 1 < row["odds_ratio"] < 7 and row["or_ci_low"] < row["odds_ratio"] < row["or_ci_high"]
     assert cmp["p_holm"].tolist() == pytest.approx(
         [min(1, 2 * cmp["p_fisher"].min()), max(cmp["p_fisher"].max(), min(1, 2 * cmp["p_fisher"].min()))])
-    assert "descriptive" in cmp.attrs["caveat"]
+    assert cmp.attrs == {} and "descriptive" in qual.DESCRIPTIVE_CAVEAT  # the caveat is a constant, not attrs
     long = qual.prevalence_by_group(data, codes=["leadership"])
     assert long[["group", "k", "n"]].values.tolist() == [[False, 2, 8], [True, 7, 10]]
 
@@ -616,7 +618,13 @@ def test_cases_with_outcomes_joins_codes_to_history(tmp_path):
     joined = qual.cases_with_outcomes(seg, HISTORY, censor_date="2022-07-15").set_index("case_id")
     assert joined["status"].tolist() == ["improved", "not improved", "no later inspection"]
     assert joined[["directive", "leadership", "staffing"]].values.tolist() == [[0, 1, 1], [1, 0, 0], [0, 1, 0]]
-    assert joined.attrs["codes"] == ["directive", "leadership", "staffing"]
+    assert qual.code_columns(joined) == ["directive", "leadership", "staffing"]
+    assert (joined["domain"] == "Overall").all() and (joined["censor_date"] == pd.Timestamp("2022-07-15")).all()
+    # the code columns survive a saved table with its stamp column, and a concat
+    buf = io.StringIO()
+    joined.reset_index().assign(data_status="SYNTHETIC DATA").to_csv(buf, index=False)
+    back = pd.read_csv(io.StringIO(buf.getvalue()))
+    assert qual.code_columns(pd.concat([back, back])) == ["directive", "leadership", "staffing"]
     cmp = qual.compare_prevalence(joined.reset_index())
     assert cmp.set_index("code").loc["leadership", ["k_improved", "k_not_improved"]].tolist() == [1, 0]
 

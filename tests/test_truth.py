@@ -75,7 +75,7 @@ def _write_tables(ds, run_dir):
     segments = qual.read_coded_segments(p["coded_segments"])  # notebook 07
     joined = qual.cases_with_outcomes(segments, api.history)
     followed = joined[joined["improved"].notna()]
-    qual.compare_prevalence(followed, codes=list(joined.attrs["codes"])).to_csv(
+    qual.compare_prevalence(followed, codes=qual.code_columns(joined)).to_csv(
         tables / "prevalence_by_outcome.csv", index=False)
     (run_dir / "manifest.json").write_text(json.dumps({"inputs": {str(ds.root): {}}, "notebooks": []}))
     return run_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..qual.analysis import code_order, group_labels
+from ..qual.analysis import code_columns, code_order, group_labels
 from ..qual.codebook import resolve_codebook
 
 __all__ = [
@@ -187,7 +187,8 @@ def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved",
         :func:`~cqc_research.qual.analysis.cases_with_outcomes` output: ``case_id``, the
         ``group`` column (1/0/NA) and one count column per code.
     codes : list of str, optional
-        The code columns, in order; default ``data.attrs["codes"]``.
+        The code columns, in order; default
+        :func:`~cqc_research.qual.analysis.code_columns` of ``data``.
     group : str
         The outcome column cases are sorted by (default ``"improved"``).
     ax : matplotlib.axes.Axes, optional
@@ -204,7 +205,7 @@ def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved",
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    codes = list(codes if codes is not None else data.attrs.get("codes", []))
+    codes = list(codes if codes is not None else code_columns(data))
     d = data.assign(_g=data[group].astype("float")).sort_values(["_g", "case_id"], ascending=[False, True],
                                                                  na_position="last")
     m = (d[codes].to_numpy() > 0).astype(float)

@@ -30,12 +30,14 @@ import warnings
 
 from ..cache import atomic_path
 from .analysis import (  # noqa: F401
+    COMPARISON_METHODS,
     case_code_matrix,
     case_improvement_times,
     case_outcomes,
     case_table,
     cases_with_outcomes,
     clopper_pearson,
+    code_columns,
     code_cooccurrence,
     code_frequencies,
     compare_prevalence,
@@ -80,6 +82,8 @@ __all__ = [
     "case_code_matrix",
     "case_outcomes",
     "cases_with_outcomes",
+    "code_columns",
+    "COMPARISON_METHODS",
     "prevalence_by_group",
     "compare_prevalence",
     "case_improvement_times",

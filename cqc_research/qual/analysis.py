@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import DataFormatError
 from ..metrics.inputs import as_list
-from .codebook import DESCRIPTIVE_CAVEAT, resolve_codebook
+from .codebook import resolve_codebook
 
 __all__ = [
     "clopper_pearson",
@@ -21,11 +21,18 @@ __all__ = [
     "case_code_matrix",
     "case_outcomes",
     "cases_with_outcomes",
+    "code_columns",
+    "COMPARISON_METHODS",
     "group_labels",
     "prevalence_by_group",
     "compare_prevalence",
     "case_improvement_times",
 ]
+
+#: How :func:`compare_prevalence` computes its intervals and tests (quote it beside the table).
+COMPARISON_METHODS = ("prevalence: exact Clopper-Pearson; difference: Newcombe score interval; "
+                      "odds ratio: conditional MLE with exact interval; p: Fisher's exact, Holm-adjusted")
+
 
 # analysis helpers
 def clopper_pearson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +157,6 @@ def code_frequencies(data: pd.DataFrame, *, by=None, unit: str = "case", level: 
         rank = counted["code"].map(order)
     counted = counted.assign(_rank=rank).sort_values([*by, "_rank"], kind="stable").drop(columns="_rank")
     counted.insert(len(by), "unit", unit)
-    counted.attrs["caveat"] = DESCRIPTIVE_CAVEAT
     return counted.reset_index(drop=True)
 
 
@@ -224,7 +230,6 @@ def code_cooccurrence(data: pd.DataFrame, *, unit: str = "case", by=None, codes=
     res["expected_both"] = res["n_a"] * res["n_b"] / res["n_units"]
     res["jaccard"] = res["n_both"] / (res["n_a"] + res["n_b"] - res["n_both"])
     res.insert(len(by), "unit", unit)
-    res.attrs["caveat"] = DESCRIPTIVE_CAVEAT
     return res
 
 
@@ -365,6 +370,8 @@ def case_outcomes(cases: pd.DataFrame, history: pd.DataFrame, *, domain: str = "
         ``not improved``, ``no later inspection``, ``no index rating``, ``location not found``;
         ``improved`` is NA unless there is a later inspection. ``time_months`` and
         ``improved_ever`` are the survival-analysis pair (time to improvement or to censoring).
+        Two constant columns record the settings: ``domain`` and ``censor_date`` (the end of
+        follow-up used).
     """
     from ..ratings import RATING_DTYPE
 
@@ -439,8 +446,8 @@ def case_outcomes(cases: pd.DataFrame, history: pd.DataFrame, *, domain: str = "
     out["improved_ever"] = out["improved_ever"].astype("boolean")
     out["location_id"] = out["location_id"].astype("str")
     out["case_id"] = out["case_id"].astype("str")
-    out.attrs["domain"] = domain
-    out.attrs["censor_date"] = str(censor.date())
+    out["domain"] = domain
+    out["censor_date"] = censor.normalize()
     return out
 
 
@@ -472,9 +479,10 @@ def cases_with_outcomes(segments: pd.DataFrame, history: pd.DataFrame, *, cases:
     Returns
     -------
     pandas.DataFrame
-        One row per case as above; ``attrs["codes"]`` lists the code columns (read by
-        :func:`compare_prevalence`), and the outcome notes of :func:`case_outcomes` are kept in
-        ``attrs``.
+        One row per case as above (the outcome settings are the ``domain`` and ``censor_date``
+        columns of :func:`case_outcomes`). The code columns are the integer columns after
+        ``n_segments``: :func:`code_columns` lists them (and :func:`compare_prevalence` and
+        :func:`~cqc_research.plots.qual.plot_case_matrix` use it by default).
     """
     table = case_table(segments, cases)
     if cases is not None and "index_date" in cases:
@@ -485,9 +493,44 @@ def cases_with_outcomes(segments: pd.DataFrame, history: pd.DataFrame, *, cases:
         .merge(matrix, on="case_id", how="left")
     code_cols = list(matrix.columns[1:])
     out[code_cols] = out[code_cols].fillna(0).astype(int)
-    out.attrs.update(outcomes.attrs)
-    out.attrs["codes"] = code_cols
     return out
+
+
+def code_columns(data: pd.DataFrame) -> list[str]:
+    """The code columns of a :func:`cases_with_outcomes` frame (or of that table read back).
+
+    They are the columns after ``n_segments`` up to the first column that does not hold whole
+    counts: columns added later (a ``data_status`` stamp, labels) are not codes, but a numeric
+    integer column appended after the codes would be taken for one, so pass ``codes=``
+    explicitly after adding such columns.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per case, as :func:`cases_with_outcomes` returns.
+
+    Returns
+    -------
+    list of str
+        The code columns, in order.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"case_id": ["A"], "n_respondents": [2], "n_segments": [5],
+    ...                       "leadership": [1], "staffing": [0], "data_status": ["SYNTHETIC DATA"]})
+    >>> code_columns(frame)
+    ['leadership', 'staffing']
+    """
+    if "n_segments" not in data.columns:
+        raise ValueError("data has no 'n_segments' column: pass the output of cases_with_outcomes, "
+                         "or give codes= explicitly")
+    cols = list(data.columns)
+    codes = []
+    for col in cols[cols.index("n_segments") + 1:]:
+        if not (pd.api.types.is_integer_dtype(data[col]) and not pd.api.types.is_bool_dtype(data[col])):
+            break
+        codes.append(col)
+    return codes
 
 
 def group_labels(group: str) -> tuple[str, str]:
@@ -536,7 +579,6 @@ def prevalence_by_group(data: pd.DataFrame, *, codes, group: str = "improved", a
     out = pd.DataFrame(rows, columns=["code", "group", "n", "k"])
     out["prevalence"] = out["k"] / out["n"]
     out["ci_low"], out["ci_high"] = clopper_pearson(out["k"], out["n"], alpha)
-    out.attrs["caveat"] = DESCRIPTIVE_CAVEAT
     return out
 
 
@@ -551,7 +593,7 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
         :func:`cases_with_outcomes` returns. Cases whose group is missing are left out (counted
         in ``n_excluded``).
     codes : list of str, optional
-        Default: ``data.attrs["codes"]``.
+        Default: :func:`code_columns` of ``data``.
     group : str
         The boolean column splitting the cases.
     alpha : float
@@ -568,15 +610,15 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
         Clopper-Pearson); ``difference`` with ``diff_ci_low, diff_ci_high`` (Newcombe's score
         interval); ``odds_ratio`` (conditional maximum likelihood) with its exact interval
         ``or_ci_low, or_ci_high``; ``p_fisher`` (Fisher's exact test, two-sided) and ``p_holm``
-        (Holm-adjusted over the codes compared); ``n_excluded``. ``attrs["caveat"]`` is
-        :data:`DESCRIPTIVE_CAVEAT`.
+        (Holm-adjusted over the codes compared); ``n_excluded``. The methods are named in
+        :data:`COMPARISON_METHODS`; quote :data:`DESCRIPTIVE_CAVEAT` beside the table.
     """
     from scipy.stats import fisher_exact
     from scipy.stats.contingency import odds_ratio
     from statsmodels.stats.multitest import multipletests
     from statsmodels.stats.proportion import confint_proportions_2indep
 
-    codes = list(codes if codes is not None else data.attrs.get("codes", []))
+    codes = list(codes if codes is not None else code_columns(data))
     if not codes:
         raise ValueError("no codes to compare: pass codes= (columns of data holding 0/1 code presence)")
     if group not in data:
@@ -627,9 +669,6 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
     cols += ["difference", "diff_ci_low", "diff_ci_high", "odds_ratio", "or_ci_low", "or_ci_high",
              "p_fisher", "p_holm", "n_excluded"]
     out = out[cols]
-    out.attrs["caveat"] = DESCRIPTIVE_CAVEAT
-    out.attrs["methods"] = ("prevalence: exact Clopper-Pearson; difference: Newcombe score interval; "
-                            "odds ratio: conditional MLE with exact interval; p: Fisher's exact, Holm-adjusted")
     return out
 
 
