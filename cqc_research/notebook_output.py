@@ -34,6 +34,10 @@ __all__ = [
     "skipped_sections",
     "banner_html",
     "check_outputs",
+    "DEFAULT_INPUTS",
+    "default_inputs",
+    "input_files",
+    "run_folder",
 ]
 
 _PNG_KEY = "cqc-research-data"
@@ -274,6 +278,61 @@ class Report:
                         metadata={_PNG_KEY: BANNER_TEXT if self.synthetic else "real"})
         return target
 
+    def save(self, name: str, table: pd.DataFrame | None = None, figure=None, *,
+             index: bool = False) -> list[Path]:
+        """Save a table and/or a figure under one name (``tables/<name>.csv``, ``figures/<name>.png``).
+
+        Parameters
+        ----------
+        name : str
+            The file name without its extension.
+        table : DataFrame, optional
+            Saved with :meth:`save_table`.
+        figure : matplotlib figure or axes, optional
+            Saved with :meth:`save_figure`.
+        index : bool
+            Keep the table's index as columns.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        out = []
+        if table is not None:
+            out.append(self.save_table(table, name, index=index))
+        if figure is not None:
+            out.append(self.save_figure(figure, name))
+        return out
+
+    def save_tables(self, tables: dict, *, index: bool = False) -> list[Path]:
+        """Save several tables: ``{name: frame}`` (see :meth:`save_table`).
+
+        Parameters
+        ----------
+        tables : dict of str to DataFrame
+        index : bool
+            Keep each table's index as columns.
+
+        Returns
+        -------
+        list of pathlib.Path
+        """
+        return [self.save_table(frame, name, index=index) for name, frame in tables.items()]
+
+    def say(self, text: str) -> None:
+        """Display ``text`` as markdown (the sentences that tell the story).
+
+        Parameters
+        ----------
+        text : str
+            Markdown; an empty string displays nothing.
+        """
+        if text:
+            from IPython.display import Markdown, display
+
+            display(Markdown(text))
+
 
 def stamp_figure(fig) -> None:
     """Write "SYNTHETIC DATA" across the top of a matplotlib figure (once)."""
@@ -316,3 +375,95 @@ def check_outputs(run_dir, *, synthetic: bool) -> list[str]:
             if im.info.get(_PNG_KEY) != BANNER_TEXT:
                 missing.append(str(png.relative_to(run_dir)))
     return sorted(missing)
+
+
+# -- inputs of a notebook -------------------------------------------------------------------
+#: Where each notebook input lies in the embedded synthetic dataset (relative to its folder).
+DEFAULT_INPUTS = {
+    "ratings_path": "cqc/latest_ratings.ods",
+    "api_path": "cqc_api",
+    "indicators_path": "gp_payments",
+    "ae_path": "ae",
+    "dtoc_path": "dtoc/dtoc_la_days_by_reason.csv",
+    "population_path": "population/la_population_65plus.csv",
+    "la_codes_path": "population/la_codes.csv",
+}
+
+
+def default_inputs(**given: str) -> list[str]:
+    """The given input paths, each empty one replaced by its file in the synthetic dataset.
+
+    The synthetic dataset is written (quietly) only when some input is empty.
+
+    Parameters
+    ----------
+    **given : str
+        Parameter name (a key of :data:`DEFAULT_INPUTS`) and the value the notebook was given.
+
+    Returns
+    -------
+    list of str
+        The paths in the order given.
+
+    Examples
+    --------
+    >>> default_inputs(ratings_path="r.ods", api_path="api")
+    ['r.ods', 'api']
+    """
+    unknown = sorted(set(given) - set(DEFAULT_INPUTS))
+    if unknown:
+        raise KeyError(f"no default for {unknown}; known: {sorted(DEFAULT_INPUTS)}")
+    if all(given.values()):
+        return list(given.values())
+    from .synthetic import ensure_default_data
+
+    folder = ensure_default_data(quiet=True)
+    return [value or str(folder / DEFAULT_INPUTS[name]) for name, value in given.items()]
+
+
+def input_files(path, pattern: str = "*.csv") -> list[Path]:
+    """The files matching ``pattern`` in a folder, or the one file given.
+
+    Parameters
+    ----------
+    path : path
+        A folder or a file.
+    pattern : str
+        Glob within a folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted by name.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a folder holds no matching file.
+    """
+    folder = Path(path)
+    files = sorted(folder.glob(pattern)) if folder.is_dir() else [folder]
+    if not files:
+        raise FileNotFoundError(f"no {pattern} files in {folder}")
+    return files
+
+
+def run_folder(output_dir: str) -> str:
+    """``output_dir``, or the interactive run folder under ``outputs/`` when it is empty.
+
+    Parameters
+    ----------
+    output_dir : str
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> run_folder("/tmp/run")
+    '/tmp/run'
+    """
+    from . import paths
+
+    return output_dir or str(paths.outputs_root() / "interactive")

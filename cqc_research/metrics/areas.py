@@ -38,6 +38,8 @@ __all__ = [
     "dtoc_rates",
     "join_dtoc",
     "rank_with_uncertainty",
+    "good_or_better_by",
+    "good_or_better_funnel",
     "normalise_area_name",
     "GOOD_OR_BETTER",
 ]
@@ -505,3 +507,76 @@ def rank_with_uncertainty(
     out["bottom_k"] = k_bottom  # p_bottom is the chance of ranking among the bottom k
     out["n_sim"] = n_sim
     return out
+
+
+def good_or_better_by(data: pd.DataFrame, rating: str, by: str = "local_authority", *,
+                      n_name: str = "n") -> pd.DataFrame:
+    """Count the units rated Good or Outstanding in each group, for a funnel plot.
+
+    Rows without a group are left out; rows without a scale rating count as not Good.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per rated unit.
+    rating : str
+        The rating column.
+    by : str
+        The group column.
+    n_name : str
+        Name of the column counting units.
+
+    Returns
+    -------
+    DataFrame
+        ``by, good, <n_name>``, one row per group.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"la": ["a", "a", "b"], "Overall": ["Good", "Inadequate", "Outstanding"]})
+    >>> good_or_better_by(d, "Overall", "la").to_dict("list")
+    {'la': ['a', 'b'], 'good': [1, 1], 'n': [2, 1]}
+    """
+    rows = data.dropna(subset=[by])
+    good = rows[rating].astype(object).isin(GOOD_OR_BETTER)
+    return (rows.assign(good=good).groupby(by, observed=True)
+            .agg(good=("good", "sum"), **{n_name: ("good", "size")}).reset_index()
+            .astype({"good": int, n_name: int}))
+
+
+def good_or_better_funnel(data: pd.DataFrame, rating: str, by: str = "local_authority", *,
+                          n_name: str = "n", min_units: int = 3) -> pd.DataFrame:
+    """Funnel limits for the share rated Good or Outstanding in each group.
+
+    :func:`good_or_better_by` followed by :func:`cqc_research.metrics.funnel.funnel_limits`
+    (``kind="proportion"``).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per rated unit.
+    rating, by : str
+        The rating and group columns.
+    n_name : str
+        Name of the column counting units.
+    min_units : int
+        Fewest groups for a funnel.
+
+    Returns
+    -------
+    DataFrame
+        The funnel table, one row per group.
+
+    Raises
+    ------
+    SectionSkipped
+        When fewer than ``min_units`` groups have a value of ``by``.
+    """
+    from ..errors import SectionSkipped
+    from .funnel import funnel_limits
+
+    counts = good_or_better_by(data, rating, by, n_name=n_name)
+    if len(counts) < min_units:
+        raise SectionSkipped(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
+                             f"a funnel needs {min_units}")
+    return funnel_limits(counts, "good", n_name, unit=by, kind="proportion")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["proportion_ci"]
+__all__ = ["proportion_ci", "spearman_ci"]
 
 
 def proportion_ci(count, n, *, alpha: float = 0.05, method: str = "wilson"):
@@ -46,6 +46,57 @@ def proportion_ci(count, n, *, alpha: float = 0.05, method: str = "wilson"):
                                 method=method)
     lo = np.where(ok, np.clip(lo, 0, 1), np.nan)
     hi = np.where(ok, np.clip(hi, 0, 1), np.nan)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+#: Variance of atanh(rho) for a Spearman correlation, as a function of (rho, n).
+_SPEARMAN_VARIANCE = {
+    "bonett-wright": lambda rho, n: (1 + rho**2 / 2) / (n - 3),   # Bonett & Wright (2000)
+    "fieller": lambda rho, n: 1.06 / (n - 3),                     # Fieller, Hartley & Pearson (1957)
+}
+
+
+def spearman_ci(rho, n, *, alpha: float = 0.05, variance: str = "bonett-wright"):
+    """Fisher-z confidence interval for a Spearman correlation.
+
+    ``tanh(atanh(rho) -/+ z * se)``, with the variance of ``atanh(rho)`` either Bonett & Wright's
+    ``(1 + rho**2 / 2) / (n - 3)`` (default) or Fieller, Hartley & Pearson's ``1.06 / (n - 3)``.
+
+    Parameters
+    ----------
+    rho : float or array-like
+        The correlation(s); clipped to +-0.999999 before the transform.
+    n : int or array-like
+        Pairs behind each correlation; NaN limits where ``n <= 3``.
+    alpha : float
+        1 - confidence level.
+    variance : {"bonett-wright", "fieller"}
+        Which variance of ``atanh(rho)``.
+
+    Returns
+    -------
+    (low, high) : tuple of float or numpy arrays
+
+    Examples
+    --------
+    >>> lo, hi = spearman_ci(0.5, 28, variance="fieller")
+    >>> round(lo, 4), round(hi, 4)
+    (0.1447, 0.7411)
+    """
+    from scipy import stats
+
+    if variance not in _SPEARMAN_VARIANCE:
+        raise ValueError(f"variance must be one of {sorted(_SPEARMAN_VARIANCE)}, not {variance!r}")
+    rho = np.asarray(rho, dtype=float)
+    n = np.asarray(n, dtype=float)
+    ok = n > 3
+    se = np.sqrt(_SPEARMAN_VARIANCE[variance](rho, np.where(ok, n, 4)))
+    z = np.arctanh(np.clip(rho, -0.999999, 0.999999))
+    q = stats.norm.ppf(1 - alpha / 2)
+    lo = np.where(ok, np.tanh(z - q * se), np.nan)
+    hi = np.where(ok, np.tanh(z + q * se), np.nan)
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi

@@ -36,6 +36,7 @@ from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
 from .agreement import kappa_from_table, wilson_ci
 from .inputs import as_list, check_frame, code_table, rating_codes
+from .intervals import spearman_ci
 
 __all__ = [
     "spearman_by_domain",
@@ -46,7 +47,17 @@ __all__ = [
     "CVResult",
     "auc_delong",
     "variation_at_equal_resources",
+    "rating_shares",
+    "cross_validated_rules",
+    "combined_summary",
+    "rated_domains",
+    "SUMMARY_COLUMNS",
 ]
+
+#: The columns of a prediction summary that notebook 02 shows.
+SUMMARY_COLUMNS = ["domain", "rule", "n", "accuracy", "modal_share", "accuracy_minus_modal",
+                   "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high", "auc",
+                   "auc_ci_low", "auc_ci_high"]
 
 K = len(RATINGS)
 
@@ -120,7 +131,6 @@ def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
     if ci not in ("fisher", "bootstrap"):
         raise ValueError(f"ci must be 'fisher' or 'bootstrap', not {ci!r}")
     rng = np.random.default_rng(seed)
-    z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     groups = [((), data)] if not by else [
         ((k if isinstance(k, tuple) else (k,)), g)
@@ -138,9 +148,7 @@ def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
                     res = stats.spearmanr(x, y)
                     rho, p = float(res.statistic), float(res.pvalue)
                     if ci == "fisher":
-                        se = np.sqrt((1 + rho**2 / 2) / (n - 3))
-                        zr = np.arctanh(np.clip(rho, -0.999999, 0.999999))
-                        lo, hi = float(np.tanh(zr - z * se)), float(np.tanh(zr + z * se))
+                        lo, hi = spearman_ci(rho, n, alpha=alpha)
                     else:
                         lo, hi = _boot_spearman(x, y, n_boot, rng, alpha)
                 rows.append((*key, ind, d, n, rho, lo, hi, p))
@@ -655,6 +663,7 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
     out["chi2_dof"] = dof
     out["chi2_p_value"] = p
     out["chi2_p_value_permutation"] = p_perm
+    out["n_perm"] = int(n_perm)
     out["n_dropped"] = int((~ok).sum())
     return out
 
@@ -674,3 +683,82 @@ def _chi2_permutation(groups, y, observed: float, n_perm: int, seed) -> float:
         t = np.bincount(g * L + rng.permutation(levels), minlength=G * L).reshape(G, L)
         hits += ((t - expected) ** 2 / expected).sum() >= observed - 1e-9
     return float((hits + 1) / (n_perm + 1))
+
+
+def rating_shares(ratings: pd.Series) -> pd.DataFrame:
+    """Count and share of each rating on the scale (the baseline every prediction must beat).
+
+    Parameters
+    ----------
+    ratings : Series
+        Ratings; values off the scale are not counted.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by rating (Inadequate to Outstanding): ``organisations, share``.
+
+    Examples
+    --------
+    >>> rating_shares(pd.Series(["Good", "Good", "Inadequate", "Good"]))["share"].tolist()
+    [0.25, 0.0, 0.75, 0.0]
+    """
+    counts = ratings.astype(object).value_counts().reindex(RATINGS, fill_value=0)
+    out = counts.rename("organisations").to_frame()
+    out["share"] = out["organisations"] / out["organisations"].sum()
+    return out
+
+
+def rated_domains(data: pd.DataFrame, *, minimum: int = 10) -> list[str]:
+    """The domains (Overall and the five key questions) with at least ``minimum`` ratings.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings: one column per domain.
+    minimum : int
+        Fewest ratings a domain needs.
+
+    Returns
+    -------
+    list of str
+        In the order of :data:`cqc_research.ratings.DOMAINS`.
+    """
+    from ..ratings import DOMAINS
+
+    return [d for d in DOMAINS if d in data and data[d].notna().sum() >= minimum]
+
+
+def cross_validated_rules(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
+                          folds: int = 5, seed=0,
+                          rules: Sequence[str] = ("most_probable", "match_margins")) -> tuple:
+    """:func:`cross_validated_prediction` under each decision rule, on the same folds.
+
+    Parameters
+    ----------
+    data, rating, indicators, folds, seed
+        As for :func:`cross_validated_prediction`.
+    rules : sequence of str
+        The decision rules, in the order returned.
+
+    Returns
+    -------
+    tuple of CVResult
+        One per rule.
+    """
+    return tuple(cross_validated_prediction(data, rating, indicators, folds=folds, seed=seed,
+                                            rule=rule) for rule in rules)
+
+
+def combined_summary(*results: CVResult) -> pd.DataFrame:
+    """The ``summary`` rows of several :class:`CVResult`, one table.
+
+    Parameters
+    ----------
+    *results : CVResult
+
+    Returns
+    -------
+    DataFrame
+    """
+    return pd.concat([r.summary for r in results], ignore_index=True)

@@ -1,0 +1,496 @@
+"""Sentences that tell a result: an estimate with its interval, a share, a comparison with a baseline.
+
+The analysis notebooks keep their story in markdown cells and the numbers in tables; the sentence
+that joins the two ("the largest correlation is +0.31 (95% CI +0.12 to +0.48)") is written here
+once, tested against hand-written strings, and called from every notebook that needs it.
+
+Every function returns plain text (markdown emphasis where the notebooks used it) and takes
+results as the library returns them: a row of a summary table, or the table itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .metrics.intervals import proportion_ci
+
+__all__ = [
+    "plural",
+    "interval",
+    "share",
+    "listing",
+    "linkage_sentence",
+    "modal_sentence",
+    "largest_correlation",
+    "versus_baseline",
+    "odds_ratios_sentence",
+    "prediction_sentence",
+    "margin_matched_sentence",
+    "auc_sentence",
+    "variation_sentence",
+    "outside_limits_sentence",
+    "chi2_sentence",
+]
+
+
+def _f3(x: float) -> str:
+    """Three decimals without a negative zero ('-0.000' reads as '0.000')."""
+    return f"{round(float(x), 3) + 0:.3f}"
+
+
+def plural(n, word: str, many: str | None = None) -> str:
+    """``n`` and the word, in the plural unless ``n`` is 1.
+
+    Parameters
+    ----------
+    n : int
+        The count (shown with thousands separators).
+    word : str
+        The singular.
+    many : str, optional
+        The plural, when it is not ``word + "s"``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> plural(1, "spell"), plural(1200, "spell"), plural(2, "area has", "areas have")
+    ('1 spell', '1,200 spells', '2 areas have')
+    """
+    n = int(n)
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def interval(estimate, low, high, *, fmt: str = "{:.2f}", label: str = "95% CI") -> str:
+    """An estimate followed by its interval in brackets.
+
+    Parameters
+    ----------
+    estimate, low, high : float
+        The estimate and its limits. A missing limit gives "(no interval)".
+    fmt : str
+        Format of each number, e.g. ``"{:+.2f}"`` or ``"{:.0%}"``.
+    label : str
+        Name of the interval.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> interval(0.123, 0.05, 0.2)
+    '0.12 (95% CI 0.05 to 0.20)'
+    >>> interval(0.7, 0.4, 0.89, fmt="{:.0%}")
+    '70% (95% CI 40% to 89%)'
+    >>> interval(2.5, float("nan"), 3.0, fmt="{:.1f}")
+    '2.5 (no interval)'
+    """
+    head = fmt.format(estimate)
+    if pd.isna(low) or pd.isna(high):
+        return f"{head} (no interval)"
+    return f"{head} ({label} {fmt.format(low)} to {fmt.format(high)})"
+
+
+def share(k, n, *, digits: int = 0, alpha: float = 0.05) -> str:
+    """'k of n (p%, 95% CI a% to b%)' with a Wilson interval.
+
+    Parameters
+    ----------
+    k, n : int
+        Count and total.
+    digits : int
+        Decimals of the percentages.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    str
+        "0 of 0 (no data)" when ``n`` is 0.
+
+    Examples
+    --------
+    >>> share(7, 10)
+    '7 of 10 (70%, 95% CI 40% to 89%)'
+    >>> share(1, 4, digits=1)
+    '1 of 4 (25.0%, 95% CI 4.6% to 69.9%)'
+    """
+    k, n = int(k), int(n)
+    if n == 0:
+        return "0 of 0 (no data)"
+    lo, hi = proportion_ci(k, n, alpha=alpha)
+    f = f"{{:.{digits}%}}"
+    level = f"{100 * (1 - alpha):g}%"
+    return f"{k:,} of {n:,} ({f.format(k / n)}, {level} CI {f.format(lo)} to {f.format(hi)})"
+
+
+def listing(items: Iterable[str], *, empty: str = "none") -> str:
+    """Items joined with commas, or ``empty``.
+
+    Parameters
+    ----------
+    items : iterable of str
+        The items, in order.
+    empty : str
+        What to say when there are none.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> listing(["a", "b"]), listing([])
+    ('a, b', 'none')
+    """
+    items = [str(i) for i in items]
+    return ", ".join(items) if items else empty
+
+
+def linkage_sentence(n_rated: int, years: str, n_matched: int, n_analysed: int,
+                     domain: str) -> str:
+    """How many rated locations were linked to indicators and how many enter the analysis.
+
+    Parameters
+    ----------
+    n_rated : int
+        Rated locations in scope.
+    years : str
+        The indicator files' years.
+    n_matched : int
+        Locations linked to indicators published before their rating.
+    n_analysed : int
+        Linked locations with a scale rating and every indicator.
+    domain : str
+        The rating analysed.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(linkage_sentence(1200, "2018-19", 1000, 950, "Overall"))
+    1,200 rated locations in scope; indicator files for 2018-19. 1,000 locations were linked to indicators published before their rating, and **950** have a rating on the scale for Overall and every indicator, so they enter the analysis below.
+    """
+    return (f"{n_rated:,} rated locations in scope; indicator files for {years}. "
+            f"{n_matched:,} locations were linked to indicators published before their rating, and "
+            f"**{n_analysed:,}** have a rating on the scale for {domain} and every indicator, so "
+            "they enter the analysis below.")
+
+
+def modal_sentence(counts: pd.Series, domain: str, what: str = "linked locations") -> str:
+    """The share of the commonest rating: what always guessing it scores.
+
+    Parameters
+    ----------
+    counts : Series
+        Count of each rating (index: ratings).
+    domain : str
+        The rating described.
+    what : str
+        What is counted, in the plural.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> counts = pd.Series({"Inadequate": 1, "Requires improvement": 4, "Good": 15, "Outstanding": 0})
+    >>> print(modal_sentence(counts, "Overall"))
+    **75.0%** of the 20 linked locations are rated Good (Overall). Always guessing Good is right that often.
+    """
+    n = int(counts.sum())
+    modal = counts.idxmax()
+    return (f"**{counts[modal] / n:.1%}** of the {n:,} {what} are rated {modal} ({domain}). "
+            f"Always guessing {modal} is right that often.")
+
+
+def largest_correlation(corr: pd.DataFrame, domain: str = "Overall") -> str:
+    """The largest correlation in one domain, and how many intervals exclude zero.
+
+    Parameters
+    ----------
+    corr : DataFrame
+        :func:`cqc_research.metrics.prediction.spearman_by_domain` output (``indicator, domain,
+        rho, ci_low, ci_high``).
+    domain : str
+        The domain to describe.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> corr = pd.DataFrame({"indicator": ["a", "b"], "domain": "Overall", "rho": [0.1, -0.31],
+    ...                      "ci_low": [-0.05, -0.45], "ci_high": [0.25, -0.15]})
+    >>> largest_correlation(corr)
+    'The largest correlation with the Overall rating is -0.31 (b; 95% CI -0.45 to -0.15). 1 of 2 indicators have an interval that excludes zero.'
+    """
+    focus = corr[corr["domain"] == domain]
+    if focus["rho"].notna().sum() == 0:
+        return f"No correlation with the {domain} rating could be estimated."
+    top = focus.loc[focus["rho"].abs().idxmax()]
+    clear = focus[(focus["ci_low"] > 0) | (focus["ci_high"] < 0)]
+    return (f"The largest correlation with the {domain} rating is {top['rho']:+.2f} "
+            f"({top['indicator']}; 95% CI {top['ci_low']:+.2f} to {top['ci_high']:+.2f}). "
+            + (f"{len(clear)} of {len(focus)} indicators have an interval that excludes zero."
+               if len(clear) else "Every interval includes zero."))
+
+
+def versus_baseline(difference, low, high, *, unit: str = "percentage points",
+                    scale: float = 100, better: str = "so the indicators do add something over "
+                    "the baseline.", no_better: str = "so this data gives no evidence that the "
+                    "model beats the baseline.") -> str:
+    """A difference from a baseline with its interval, and what the interval says.
+
+    Parameters
+    ----------
+    difference, low, high : float
+        Estimate minus baseline, and its interval (as fractions when ``scale`` is 100).
+    unit : str
+        Unit of the scaled difference.
+    scale : float
+        Multiplier before printing (100 turns fractions into percentage points).
+    better, no_better : str
+        The reading when the interval lies above zero, and otherwise.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> versus_baseline(0.031, 0.004, 0.058)
+    'The difference is +3.1 percentage points (95% CI +0.4 to +5.8), so the indicators do add something over the baseline.'
+    >>> versus_baseline(-0.01, -0.03, 0.012, better="up.", no_better="not up.")
+    'The difference is -1.0 percentage points (95% CI -3.0 to +1.2), not up.'
+    """
+    return (f"The difference is {scale * difference:+.1f} {unit} (95% CI {scale * low:+.1f} to "
+            f"{scale * high:+.1f}), " + (better if low > 0 else no_better))
+
+
+def odds_ratios_sentence(odds: pd.DataFrame) -> str:
+    """Which odds ratios per SD have an interval that excludes 1.
+
+    Parameters
+    ----------
+    odds : DataFrame
+        :func:`cqc_research.metrics.prediction.ordered_logit` output.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> odds = pd.DataFrame({"indicator": ["qof", "size"], "odds_ratio_per_sd": [1.35, 0.97],
+    ...                      "ci_low": [1.1, 0.8], "ci_high": [1.66, 1.18]})
+    >>> odds_ratios_sentence(odds)
+    'Intervals that exclude 1: qof 1.35 (1.10 to 1.66).'
+    """
+    clear = odds[(odds["ci_low"] > 1) | (odds["ci_high"] < 1)]
+    if not len(clear):
+        return ("Every odds ratio's 95% interval includes 1: no indicator is clearly associated "
+                "with the rating once the others are held fixed.")
+    return "Intervals that exclude 1: " + "; ".join(
+        f"{r.indicator} {r.odds_ratio_per_sd:.2f} ({r.ci_low:.2f} to {r.ci_high:.2f})"
+        for r in clear.itertuples()) + "."
+
+
+def prediction_sentence(s) -> str:
+    """Cross-validated accuracy against the modal share, and weighted kappa.
+
+    Parameters
+    ----------
+    s : Series
+        One row of ``cross_validated_prediction(...).summary``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> s = pd.Series({"accuracy": 0.8, "accuracy_ci_low": 0.75, "accuracy_ci_high": 0.84,
+    ...                "modal_share": 0.79, "accuracy_minus_modal": 0.01,
+    ...                "accuracy_minus_modal_ci_low": -0.02, "accuracy_minus_modal_ci_high": 0.04,
+    ...                "weighted_kappa": -0.0001, "weighted_kappa_ci_low": -0.05,
+    ...                "weighted_kappa_ci_high": 0.05, "note": ""})
+    >>> print(prediction_sentence(s))
+    Cross-validated accuracy is **80.0%** (95% CI 75.0% to 84.0%); always guessing the commonest rating scores **79.0%**. The difference is +1.0 percentage points (95% CI -2.0 to +4.0), so this data gives no evidence that the model beats the baseline. Weighted kappa is 0.000 (95% CI -0.050 to 0.050).
+    """
+    text = (f"Cross-validated accuracy is **{s['accuracy']:.1%}** (95% CI {s['accuracy_ci_low']:.1%} "
+            f"to {s['accuracy_ci_high']:.1%}); always guessing the commonest rating scores "
+            f"**{s['modal_share']:.1%}**. "
+            + versus_baseline(s["accuracy_minus_modal"], s["accuracy_minus_modal_ci_low"],
+                              s["accuracy_minus_modal_ci_high"])
+            + f" Weighted kappa is {_f3(s['weighted_kappa'])} (95% CI "
+            f"{_f3(s['weighted_kappa_ci_low'])} to {_f3(s['weighted_kappa_ci_high'])}).")
+    note = s.get("note")
+    return text + (f" Note: {note}." if isinstance(note, str) and note else "")
+
+
+def margin_matched_sentence(s) -> str:
+    """Accuracy and weighted kappa of the margin-matched rule, and whether kappa excludes 0.
+
+    Parameters
+    ----------
+    s : Series
+        One row of ``cross_validated_prediction(..., rule="match_margins").summary``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> s = pd.Series({"accuracy": 0.6, "accuracy_ci_low": 0.55, "accuracy_ci_high": 0.65,
+    ...                "accuracy_minus_modal": -0.19, "weighted_kappa": 0.12,
+    ...                "weighted_kappa_ci_low": 0.02, "weighted_kappa_ci_high": 0.22})
+    >>> print(margin_matched_sentence(s))
+    With predictions in the training proportions, accuracy is **60.0%** (95% CI 55.0% to 65.0%), -19.0 percentage points against always guessing the commonest rating, and weighted kappa is **0.120** (95% CI 0.020 to 0.220). The kappa interval excludes 0: the indicators rank organisations somewhat better than chance, even though they do not improve accuracy.
+    """
+    return (f"With predictions in the training proportions, accuracy is **{s['accuracy']:.1%}** "
+            f"(95% CI {s['accuracy_ci_low']:.1%} to {s['accuracy_ci_high']:.1%}), "
+            f"{100 * s['accuracy_minus_modal']:+.1f} percentage points against always guessing the "
+            f"commonest rating, and weighted kappa is **{_f3(s['weighted_kappa'])}** (95% CI "
+            f"{_f3(s['weighted_kappa_ci_low'])} to {_f3(s['weighted_kappa_ci_high'])}). "
+            + ("The kappa interval excludes 0: the indicators rank organisations somewhat better "
+               "than chance, even though they do not improve accuracy."
+               if s["weighted_kappa_ci_low"] > 0 else
+               "The kappa interval includes 0: the ranking is no better than chance."))
+
+
+def auc_sentence(s, *, min_side: int = 10) -> str:
+    """The share rated Good or better and the cross-validated AUC with its reading.
+
+    Parameters
+    ----------
+    s : Series
+        One row of ``cross_validated_prediction(...).summary`` (``n, n_good_or_better, n_worse,
+        share_good_or_better, auc, auc_ci_low, auc_ci_high``).
+    min_side : int
+        Fewer organisations than this on either side: the AUC is called unreliable.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> s = pd.Series({"n": 200, "n_good_or_better": 160, "n_worse": 40,
+    ...                "share_good_or_better": 0.8, "auc": 0.5, "auc_ci_low": 0.41,
+    ...                "auc_ci_high": 0.6})
+    >>> print(auc_sentence(s))
+    80.0% of linked locations (160 of 200) are rated Good or better. The cross-validated AUC is **0.50** (95% CI 0.41 to 0.60, DeLong): an interval that includes 0.5, a coin toss.
+    """
+    few = min(int(s["n_good_or_better"]), int(s["n_worse"]))
+    if few < min_side:
+        verdict = (f", but with only {few} organisations on one side it cannot be estimated "
+                   "reliably; read it as no evidence either way.")
+    elif s["auc_ci_low"] > 0.5:
+        verdict = (": the indicators rank organisations rated Good or better above the others "
+                   "more often than a coin toss would.")
+    elif s["auc_ci_high"] < 0.5:
+        verdict = (": below 0.5, so the held-out scores rank the worse-rated organisations higher; "
+                   "for a model with no real signal this can happen by chance under cross-validation.")
+    else:
+        verdict = ": an interval that includes 0.5, a coin toss."
+    return (f"{s['share_good_or_better']:.1%} of linked locations ({int(s['n_good_or_better']):,} of "
+            f"{int(s['n']):,}) are rated Good or better. The cross-validated AUC is **{s['auc']:.2f}** "
+            f"(95% CI {s['auc_ci_low']:.2f} to {s['auc_ci_high']:.2f}, DeLong)" + verdict)
+
+
+def chi2_sentence(statistic, dof, p_value, *, alpha: float = 0.05, differs: str = "",
+                  same: str = "") -> str:
+    """'chi-square 12.3 on 4 degrees of freedom, p = 0.0152', with a reading.
+
+    Parameters
+    ----------
+    statistic, dof, p_value : float
+        The test.
+    alpha : float
+        Threshold for the reading.
+    differs, same : str
+        Appended (after a space) when ``p_value < alpha``, and otherwise; empty for none.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> chi2_sentence(12.34, 4, 0.01498, differs="They differ.")
+    'chi-square 12.3 on 4 degrees of freedom, p = 0.015. They differ.'
+    """
+    text = f"chi-square {statistic:.1f} on {int(dof)} degrees of freedom, p = {p_value:.3g}."
+    reading = differs if p_value < alpha else same
+    return text + (f" {reading}" if reading else "")
+
+
+def variation_sentence(var: pd.DataFrame, resource: str) -> str:
+    """The 'variation at equal resources' paragraph: spread within deciles and the test between.
+
+    Parameters
+    ----------
+    var : DataFrame
+        :func:`cqc_research.metrics.prediction.variation_at_equal_resources` output (``decile,
+        share, chi2_statistic, chi2_dof, chi2_p_value_permutation, n_perm``).
+    resource : str
+        The resource column (underscores read as spaces).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> var = pd.DataFrame({"decile": [1, 1, 2, 2], "share": [0.7, 0.3, 0.9, 0.1],
+    ...                     "chi2_statistic": 3.2, "chi2_dof": 1, "chi2_p_value_permutation": 0.08,
+    ...                     "n_perm": 100})
+    >>> print(variation_sentence(var, "payments_per_patient"))
+    Within each decile of payments per patient, between 10% and 30% of practices have a rating other than their decile's commonest one. A test of the same rating mix in every decile gives p = 0.08 (chi-square 3.2 on 1 degrees of freedom; p from 100 random shuffles of the ratings, which stays valid when some ratings are rare). So this data gives no evidence that the rating mix differs between deciles.
+    """
+    chi = var.iloc[0]
+    other = 1 - var.groupby("decile")["share"].max()
+    p = chi["chi2_p_value_permutation"]
+    return (f"Within each decile of {resource.replace('_', ' ')}, between {other.min():.0%} and "
+            f"{other.max():.0%} of practices have a rating other than their decile's commonest one. "
+            f"A test of the same rating mix in every decile gives p = {p:.3g} (chi-square "
+            f"{chi['chi2_statistic']:.1f} on {int(chi['chi2_dof'])} degrees of freedom; p from "
+            f"{int(chi['n_perm']):,} random shuffles of the ratings, which stays valid when some ratings are "
+            "rare)." + (" So the mix does differ between deciles." if p < 0.05 else
+                        " So this data gives no evidence that the rating mix differs between deciles."))
+
+
+def outside_limits_sentence(funnel: pd.DataFrame, units: str = "local authorities") -> str:
+    """How many units of a funnel plot lie outside its 95% and 99.8% limits.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        :func:`cqc_research.metrics.funnel.funnel_limits` output (``outside_95, outside_998``).
+    units : str
+        What the units are, in the plural.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"outside_95": [True, True, False], "outside_998": [True, False, False]})
+    >>> outside_limits_sentence(f)
+    '2 of 3 local authorities lie outside the 95% limits (1 outside 99.8%).'
+    """
+    return (f"{int(np.sum(funnel['outside_95']))} of {len(funnel)} {units} lie outside the 95% "
+            f"limits ({int(np.sum(funnel['outside_998']))} outside 99.8%).")

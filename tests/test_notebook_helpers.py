@@ -1,0 +1,123 @@
+"""Statistics and data building moved out of the analysis notebooks (issue 15, point 4), each
+checked against an independent computation: scipy, a closed formula, or a plain loop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from cqc_research.metrics.areas import good_or_better_by, good_or_better_funnel
+from cqc_research.metrics.intervals import spearman_ci
+from cqc_research.metrics.prediction import rated_domains, rating_shares, spearman_by_domain
+
+
+# -- Spearman interval: one implementation for notebook 05 and metrics.prediction -------------
+@pytest.mark.parametrize("rho,n", [(0.5, 28), (-0.2, 100), (0.93, 12)])
+def test_spearman_ci_is_the_fisher_z_interval_by_hand(rho, n):
+    z = 1.959963984540054
+    se_fhp = math.sqrt(1.06 / (n - 3))
+    se_bw = math.sqrt((1 + rho * rho / 2) / (n - 3))
+    for variance, se in (("fieller", se_fhp), ("bonett-wright", se_bw)):
+        lo, hi = spearman_ci(rho, n, variance=variance)
+        assert lo == pytest.approx(math.tanh(math.atanh(rho) - z * se), abs=1e-12)
+        assert hi == pytest.approx(math.tanh(math.atanh(rho) + z * se), abs=1e-12)
+
+
+def test_spearman_ci_hand_numbers_and_edge_cases():
+    # atanh(0.5) = 0.549306; se = sqrt(1.06 / 25) = 0.205913; 1.96 * se = 0.403583
+    lo, hi = spearman_ci(0.5, 28, variance="fieller")
+    assert (round(lo, 4), round(hi, 4)) == (0.1447, 0.7411)
+    assert all(np.isnan(spearman_ci(0.5, 3)))
+    lo, hi = spearman_ci(np.array([0.1, 0.2]), np.array([50, 2]))
+    assert np.isfinite(lo[0]) and np.isnan(lo[1])
+    with pytest.raises(ValueError, match="variance"):
+        spearman_ci(0.1, 10, variance="bootstrap")
+
+
+def test_spearman_by_domain_uses_the_shared_interval():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=80)
+    ratings = np.array(["Inadequate", "Requires improvement", "Good", "Outstanding"])
+    y = ratings[np.clip(np.round(1.5 + x + rng.normal(size=80)), 0, 3).astype(int)]
+    out = spearman_by_domain(pd.DataFrame({"Overall": y, "x": x}), ["x"]).iloc[0]
+    codes = pd.Series(y).map({r: i for i, r in enumerate(ratings)})
+    rho = stats.spearmanr(x, codes).statistic
+    assert out["rho"] == pytest.approx(rho)
+    se = math.sqrt((1 + rho**2 / 2) / 77)
+    assert out["ci_low"] == pytest.approx(math.tanh(math.atanh(rho) - 1.959963984540054 * se))
+
+
+# -- counts for the funnel of notebook 02 ------------------------------------------------------
+def test_good_or_better_by_counts_like_a_loop():
+    rng = np.random.default_rng(1)
+    la = rng.choice(["A", "B", "C", None], size=200)
+    rating = rng.choice(["Inadequate", "Requires improvement", "Good", "Outstanding", None],
+                        size=200)
+    data = pd.DataFrame({"local_authority": la, "Overall": rating})
+    out = good_or_better_by(data, "Overall", "local_authority", n_name="practices")
+    expected = {}
+    for a, r in zip(la, rating, strict=True):
+        if a is None:
+            continue
+        good, n = expected.get(a, (0, 0))
+        expected[a] = (good + (r in ("Good", "Outstanding")), n + 1)
+    got = {row.local_authority: (row.good, row.practices) for row in out.itertuples()}
+    assert got == expected
+
+
+def test_good_or_better_funnel_skips_with_too_few_groups():
+    from cqc_research.errors import SectionSkipped
+
+    data = pd.DataFrame({"la": ["A", "A", "B"], "Overall": ["Good", "Inadequate", "Good"]})
+    with pytest.raises(SectionSkipped, match="a funnel needs 3"):
+        good_or_better_funnel(data, "Overall", "la")
+
+
+def test_rating_shares_and_rated_domains():
+    s = pd.Series(["Good"] * 6 + ["Inadequate"] * 2 + ["Not rated", None])
+    out = rating_shares(s)
+    assert out["organisations"].tolist() == [2, 0, 6, 0]
+    assert out["share"].tolist() == [0.25, 0.0, 0.75, 0.0]
+    wide = pd.DataFrame({"Overall": ["Good"] * 12, "Safe": ["Good"] * 9 + [None] * 3})
+    assert rated_domains(wide) == ["Overall"]
+    assert rated_domains(wide, minimum=9) == ["Overall", "Safe"]
+
+
+# -- presentation glue --------------------------------------------------------------------------
+def test_report_save_writes_table_and_figure_under_one_name(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cqc_research.notebook_output import Report
+
+    rep = Report(tmp_path, sources=[])
+    fig, ax = plt.subplots()
+    written = rep.save("x", pd.DataFrame({"a": [1]}), fig)
+    assert [p.name for p in written] == ["x.csv", "x.png"]
+    assert pd.read_csv(tmp_path / "tables" / "x.csv").to_dict("list") == {"a": [1]}
+    rep.save_tables({"y": pd.DataFrame({"b": [2]}), "z": pd.DataFrame({"c": [3]})})
+    assert sorted(p.name for p in (tmp_path / "tables").iterdir()) == ["x.csv", "y.csv", "z.csv"]
+    plt.close(fig)
+
+
+def test_default_inputs_keeps_given_paths_and_input_files(tmp_path):
+    from cqc_research.notebook_output import default_inputs, input_files
+
+    assert default_inputs(ratings_path="a.ods", api_path="b") == ["a.ods", "b"]
+    with pytest.raises(KeyError, match="no default"):
+        default_inputs(unknown_path="x")
+    (tmp_path / "b.csv").write_text("x\n")
+    (tmp_path / "a.csv").write_text("x\n")
+    (tmp_path / "c.txt").write_text("x\n")
+    assert [p.name for p in input_files(tmp_path)] == ["a.csv", "b.csv"]
+    assert input_files(tmp_path / "c.txt") == [tmp_path / "c.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no"):
+        input_files(empty)
