@@ -45,6 +45,7 @@ __all__ = [
     "MECHANISMS",
     "mechanisms_table",
     "headline_figures",
+    "tables_read",
     "headline_table",
     "headline_plot",
     "headline_sentences",
@@ -498,8 +499,8 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
         when none of its proxies was measured.
 
         ``attrs["synthetic"]`` is True when any table read carries the "SYNTHETIC DATA" stamp
-        (so a report built from the result shows the banner), and ``attrs["tables"]`` lists the
-        tables found.
+        (so a report built from the result shows the banner; provenance, not a result).
+        :func:`tables_read` lists the tables the figures come from (the ``table`` column).
     """
     run_dir = Path(run_dir)
     tables_dir = run_dir / "tables"
@@ -552,8 +553,35 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
     out = out.reset_index(drop=True)
     found = {k: v for k, v in cache.items() if v is not None}
     out.attrs["synthetic"] = any(v.attrs.get("synthetic") for v in found.values())
-    out.attrs["tables"] = sorted(found)
     return out
+
+
+#: The statuses of :func:`headline_figures` rows whose table was found and read.
+_READ = ("measured", "no estimate", "unreadable")
+
+
+def tables_read(headlines: pd.DataFrame) -> list[str]:
+    """The run's tables that :func:`headline_figures` read, from its ``table`` and ``status`` columns.
+
+    Parameters
+    ----------
+    headlines : pandas.DataFrame
+        The output of :func:`headline_figures` (or that table read back).
+
+    Returns
+    -------
+    list of str
+        Table names (``tables/<name>.csv``), sorted; empty when no notebook's table was found.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"table": ["transitions", "event_study_contrasts", ""],
+    ...                   "status": ["measured", "not run", "qualitative"]})
+    >>> tables_read(h)
+    ['transitions']
+    """
+    read = headlines.loc[headlines["status"].isin(_READ), "table"]
+    return sorted({str(t) for t in read if isinstance(t, str) and t})
 
 
 def format_estimate(estimate, ci_low, ci_high, unit: str) -> str:

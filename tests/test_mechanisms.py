@@ -91,7 +91,7 @@ def test_empty_run_folder_reports_not_run(tmp_path):
     assert h["estimate"].isna().all()
     assert set(h.loc[h["status"] == "qualitative", "mechanism"]) == {"relational", "stakeholder", "lateral"}
     assert set(h["mechanism"]) == set(EIGHT)
-    assert h.attrs["synthetic"] is False and h.attrs["tables"] == []
+    assert h.attrs["synthetic"] is False and mechanisms.tables_read(h) == []
 
 
 def _transitions():
@@ -181,7 +181,7 @@ def test_headlines_from_hand_made_tables(tmp_path):
     plt.close(fig)
     # the synthetic stamp of transitions.csv carries over, for the report banner
     assert h.attrs["synthetic"] is True
-    assert h.attrs["tables"] == ["code_frequencies", "event_study_contrasts", "transitions"]
+    assert mechanisms.tables_read(h) == ["code_frequencies", "event_study_contrasts", "transitions"]
 
 
 def test_directive_prefers_the_improvement_table(tmp_path):

@@ -127,7 +127,8 @@ def test_ordered_logit_recovers_planted_odds_ratios_per_sd():
 
 def test_ordered_logit_matches_hand_written_likelihood():
     df = simulate(1500, seed=4)
-    out = ordered_logit(df, "Overall", ["a", "b"]).set_index("indicator")
+    out, model = ordered_logit(df, "Overall", ["a", "b"], return_model=True)
+    out = out.set_index("indicator")
     X = df[["a", "b"]].to_numpy()
     Z = (X - X.mean(0)) / X.std(0, ddof=1)
     y = df["Overall"].cat.codes.to_numpy()
@@ -137,7 +138,9 @@ def test_ordered_logit_matches_hand_written_likelihood():
     H = _hessian(lambda q: _negloglik(q, Z, y, 4), fit.x)
     np.testing.assert_allclose(out["se"].to_numpy(), np.sqrt(np.diag(np.linalg.inv(H)))[:2],
                                rtol=1e-3)
-    assert out.attrs["levels"] == RATINGS
+    assert (out["levels"] == " | ".join(RATINGS)).all() and out["converged"].all() and out.attrs == {}
+    # the cut-points on the model equal those of the hand-written likelihood
+    np.testing.assert_allclose(model.thresholds_, np.cumsum(np.r_[fit.x[2], np.exp(fit.x[3:])]), atol=2e-3)
 
 
 def test_ordered_logit_drops_incomplete_rows_and_unused_levels():
@@ -145,7 +148,7 @@ def test_ordered_logit_drops_incomplete_rows_and_unused_levels():
     df.loc[:9, "a"] = np.nan
     out = ordered_logit(df, "Overall", ["a"])
     assert out["n"].item() == 590
-    assert out.attrs["levels"] == ["Requires improvement", "Good"]
+    assert out["levels"].item() == "Requires improvement | Good"
     m = OrderedLogit().fit(df[["a"]].dropna().to_numpy(), df.loc[10:, "Overall"].cat.codes)
     p = m.predict_proba(np.array([[0.0], [1.0]]))
     assert p.shape == (2, 4)

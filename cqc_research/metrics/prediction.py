@@ -209,8 +209,10 @@ class OrderedLogit:
         Returns
         -------
         OrderedLogit
-            ``self``, fitted: ``result_`` is the statsmodels result, ``levels_`` the codes seen and
-            ``n_`` the sample size.
+            ``self``, fitted: ``result_`` is the statsmodels result, ``levels_`` the codes seen,
+            ``level_names_`` their ratings, ``thresholds_`` the cut-points between them on the
+            standardised logit scale (increasing, one fewer than the levels), ``converged_``
+            whether BFGS converged, and ``n_`` the sample size.
 
         Raises
         ------
@@ -236,6 +238,10 @@ class OrderedLogit:
             warnings.simplefilter("ignore")
             self.result_ = OrderedModel(yy, Z, distr="logit").fit(
                 method="bfgs", disp=False, maxiter=self.maxiter)
+        th = np.asarray(self.result_.params)[X.shape[1]:]  # first cut-point, then log increments
+        self.thresholds_ = np.concatenate([th[:1], th[0] + np.cumsum(np.exp(th[1:]))])
+        self.level_names_ = [RATINGS[i] for i in self.levels_]
+        self.converged_ = bool(self.result_.mle_retvals.get("converged", True))
         self.n_ = len(y)
         return self
 
@@ -283,8 +289,9 @@ def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
         One row per indicator: ``indicator, n, mean, sd, coef_per_sd, se, odds_ratio_per_sd,
         ci_low, ci_high, p_value`` (Wald). An odds ratio above 1 means a higher indicator goes
         with better ratings (the odds of being above any rating threshold multiply by it per SD).
-        ``attrs["thresholds"]`` holds the cut-points on the standardised scale and
-        ``attrs["levels"]`` the ratings observed.
+        ``levels`` names the ratings observed (``"Inadequate | Requires improvement | Good"``) and
+        ``converged`` says whether the optimiser converged (the same on every row). The
+        cut-points are on the model: ``return_model=True`` and its ``thresholds_``.
 
     Examples
     --------
@@ -311,11 +318,9 @@ def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
         "coef_per_sd": coef, "se": se, "odds_ratio_per_sd": np.exp(coef),
         "ci_low": np.exp(coef - zc * se), "ci_high": np.exp(coef + zc * se),
         "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
+        "levels": " | ".join(model.level_names_),
+        "converged": model.converged_,
     })
-    th = np.asarray(res.params)[p:]
-    out.attrs["thresholds"] = np.concatenate([th[:1], th[0] + np.cumsum(np.exp(th[1:]))]).tolist()
-    out.attrs["levels"] = [RATINGS[i] for i in model.levels_]
-    out.attrs["converged"] = bool(res.mle_retvals.get("converged", True))
     return (out, model) if return_model else out
 
 
