@@ -33,6 +33,11 @@ __all__ = [
     "variation_sentence",
     "outside_limits_sentence",
     "chi2_sentence",
+    "non_scale_sentence",
+    "stay_good_lines",
+    "improvement_lines",
+    "time_to_improvement_lines",
+    "share_cells",
 ]
 
 
@@ -494,3 +499,198 @@ def outside_limits_sentence(funnel: pd.DataFrame, units: str = "local authoritie
     """
     return (f"{int(np.sum(funnel['outside_95']))} of {len(funnel)} {units} lie outside the 95% "
             f"limits ({int(np.sum(funnel['outside_998']))} outside 99.8%).")
+
+
+# -- rating transitions (notebook 03) --------------------------------------------------------
+def non_scale_sentence(by_status: dict) -> str:
+    """'Non-scale outcomes by status: ...' from the pairing report's ``non_scale_by_status``.
+
+    Parameters
+    ----------
+    by_status : dict of str to int
+        Count of each non-scale outcome; zeros are left out.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> non_scale_sentence({"Inspected but not rated": 1200, "Suspended": 0})
+    'Non-scale outcomes by status: Inspected but not rated: 1,200.'
+    """
+    items = [f"{k}: {v:,}" for k, v in by_status.items() if v]
+    return f"Non-scale outcomes by status: {listing(items)}."
+
+
+def stay_good_lines(matrix: pd.DataFrame, sectors) -> str:
+    """One bullet per sector: the share of Good Overall ratings followed by Good again.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        :func:`cqc_research.metrics.transitions.transition_matrix` by sector and domain.
+    sectors : list of str
+        The sectors to describe, in order; sectors without Good ratings are left out.
+
+    Returns
+    -------
+    str
+        Markdown bullets.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"sector": ["GP practices"], "domain": ["Overall"], "from_rating": ["Good"],
+    ...                   "to_rating": ["Good"], "share": [0.9], "ci_low": [0.85], "ci_high": [0.94],
+    ...                   "row_n": [1500]})
+    >>> stay_good_lines(m, ["GP practices"])
+    '- GP practices: 90% of Good ratings were followed by Good again (95% CI 85% to 94%; 1,500 pairs).'
+    """
+    m = matrix[(matrix["domain"].astype(str) == "Overall")
+               & (matrix["from_rating"].astype(str) == "Good")
+               & (matrix["to_rating"].astype(str) == "Good")]
+    stay = m.assign(sector=m["sector"].astype(str)).set_index("sector")
+    return "\n".join(
+        f"- {s}: {stay.loc[s, 'share']:.0%} of Good ratings were followed by Good again "
+        f"(95% CI {stay.loc[s, 'ci_low']:.0%} to {stay.loc[s, 'ci_high']:.0%}; "
+        f"{int(stay.loc[s, 'row_n']):,} pairs)."
+        for s in sectors if s in stay.index and stay.loc[s, "row_n"] > 0)
+
+
+def improvement_lines(improved: pd.DataFrame, overall: pd.DataFrame, start_rating: str,
+                      test: dict | None = None, *, published: str | None = "76%") -> str:
+    """What followed a rating, by sector and for all sectors, with the test between sectors.
+
+    Parameters
+    ----------
+    improved : DataFrame
+        ``improvement_from(pairs, start_rating, by="sector")``.
+    overall : DataFrame
+        ``improvement_from(pairs, start_rating, by=None)``.
+    start_rating : str
+        The starting rating; for Inadequate the destinations (Good, Requires improvement) are
+        given, with CQC's published figure.
+    test : dict, optional
+        :func:`cqc_research.metrics.transitions.improvement_differs` output.
+    published : str, optional
+        CQC's published share for Inadequate services.
+
+    Returns
+    -------
+    str
+        Markdown bullets, or a sentence saying there were no re-inspections.
+
+    Examples
+    --------
+    >>> imp = pd.DataFrame({"sector": ["GP practices"] * 3, "outcome": ["improved", "to Good",
+    ...                     "to Requires improvement"], "n": [8, 3, 5], "total": 10,
+    ...                     "share": [0.8, 0.3, 0.5], "ci_low": [0.49, 0.11, 0.24],
+    ...                     "ci_high": [0.94, 0.6, 0.76]})
+    >>> print(improvement_lines(imp, imp.drop(columns="sector"), "Inadequate"))
+    - **GP practices**: 80% improved: 30% to Good and 50% to Requires improvement (95% CI for the share improved 49% to 94%; 10 re-inspections).
+    - **All sectors**: 80% (95% CI 49% to 94%; 10 re-inspections). CQC's published figure for Inadequate services is 76%.
+    """
+    imp = improved[improved["outcome"] == "improved"].set_index("sector")
+    dest = improved.pivot_table(index="sector", columns="outcome", values="share", observed=True)
+    lines = []
+    for s, row in imp.iterrows():
+        if row["total"] == 0:
+            continue
+        extra = (f": {dest.loc[s, 'to Good']:.0%} to Good and "
+                 f"{dest.loc[s, 'to Requires improvement']:.0%} to Requires improvement"
+                 if start_rating == "Inadequate" else "")
+        lines.append(f"- **{s}**: {row['share']:.0%} improved{extra} (95% CI for the share "
+                     f"improved {row['ci_low']:.0%} to {row['ci_high']:.0%}; "
+                     f"{plural(row['total'], 're-inspection')}).")
+    a = overall.set_index("outcome").loc["improved"]
+    if a["total"]:
+        cqc = (f" CQC's published figure for Inadequate services is {published}."
+               if published and start_rating == "Inadequate" else "")
+        lines.append(f"- **All sectors**: {a['share']:.0%} (95% CI {a['ci_low']:.0%} to "
+                     f"{a['ci_high']:.0%}; {plural(a['total'], 're-inspection')}).{cqc}")
+    if test:
+        lines.append(f"\nDo sectors differ? A chi-squared test of equal shares improved across the "
+                     f"{test['groups']} sectors with at least five re-inspections gives chi-squared "
+                     f"= {test['statistic']:.1f} on {test['dof']} df, p = {test['p_value']:.3g} "
+                     "(small counts make this approximate).")
+    return "\n".join(lines) or "No re-inspections after this rating."
+
+
+def time_to_improvement_lines(times, *, months: float = 12, min_spells: int = 5) -> str:
+    """One bullet per group: spells, improvements, the median time and the share by ``months``.
+
+    Parameters
+    ----------
+    times : ImprovementTimes
+        :func:`cqc_research.metrics.transitions.time_to_improvement` output (``median`` and
+        ``improved_by``, grouped by ``sector``).
+    months : float
+        The horizon quoted.
+    min_spells : int
+        Groups with fewer spells are called too few to estimate.
+
+    Returns
+    -------
+    str
+        Markdown bullets.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> t = SimpleNamespace(
+    ...     median=pd.DataFrame({"sector": ["GP practices", "Other"], "n": [40, 3], "events": [30, 1],
+    ...                          "median_months": [7.25, 9.0], "ci_low": [5.5, 1], "ci_high": [9.0, 20]}),
+    ...     improved_by=pd.DataFrame({"sector": ["GP practices"], "months": [12], "improved_share": [0.7],
+    ...                               "ci_low": [0.55], "ci_high": [0.82]}))
+    >>> print(time_to_improvement_lines(t))
+    - **GP practices**: 40 spells, 30 improved, median 7.2 months (95% CI 5.5 to 9.0); 70% improved within 12 months (55% to 82%).
+    - Other: only 3 spells, too few to estimate.
+    """
+    lines = []
+    for _, m in times.median.iterrows():
+        if m["n"] < min_spells:
+            lines.append(f"- {m['sector']}: only {plural(m['n'], 'spell')}, too few to estimate.")
+            continue
+        if pd.notna(m["median_months"]) and pd.notna(m["ci_low"]) and pd.notna(m["ci_high"]):
+            med = (f"median {m['median_months']:.1f} months (95% CI {m['ci_low']:.1f} to "
+                   f"{m['ci_high']:.1f})")
+        elif pd.notna(m["median_months"]):
+            med = f"median {m['median_months']:.1f} months (interval open-ended)"
+        else:
+            med = "median not reached"
+        by = times.improved_by[(times.improved_by["sector"] == m["sector"])
+                               & (times.improved_by["months"] == months)]
+        at = ""
+        if len(by):
+            b = by.iloc[0]
+            ci = (f" ({b['ci_low']:.0%} to {b['ci_high']:.0%})" if pd.notna(b["ci_low"])
+                  else " (no interval: every spell had ended)")
+            at = f"; {b['improved_share']:.0%} improved within {months:g} months{ci}"
+        lines.append(f"- **{m['sector']}**: {int(m['n'])} spells, {int(m['events'])} improved, "
+                     f"{med}{at}.")
+    return "\n".join(lines) or "No spells to analyse."
+
+
+def share_cells(frame: pd.DataFrame, share: str = "share", low: str = "ci_low",
+                high: str = "ci_high", n: str = "total") -> pd.Series:
+    """Table cells '43% (30% to 57%; n=40)' from a share, its interval and its count.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per cell.
+    share, low, high, n : str
+        Column names.
+
+    Returns
+    -------
+    Series of str
+        Indexed like ``frame``.
+
+    Examples
+    --------
+    >>> share_cells(pd.DataFrame({"share": [0.425], "ci_low": [0.3], "ci_high": [0.57], "total": [40]})).item()
+    '42% (30% to 57%; n=40)'
+    """
+    return (frame[share].map("{:.0%}".format) + " (" + frame[low].map("{:.0%}".format) + " to "
+            + frame[high].map("{:.0%}".format) + "; n=" + frame[n].astype(int).astype(str) + ")")

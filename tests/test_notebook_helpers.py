@@ -121,3 +121,69 @@ def test_default_inputs_keeps_given_paths_and_input_files(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="no"):
         input_files(empty)
+
+
+# -- notebook 03: the chi-square test between sectors, and the sentences ------------------------
+def _improved(rows):
+    """improvement_from-like rows: (sector, improved, total)."""
+    out = []
+    for sector, k, n in rows:
+        out.append({"sector": sector, "outcome": "improved", "n": k, "total": n,
+                    "share": k / n if n else np.nan, "ci_low": 0.0, "ci_high": 1.0})
+        out.append({"sector": sector, "outcome": "to Good", "n": k // 2, "total": n,
+                    "share": (k // 2) / n if n else np.nan, "ci_low": 0.0, "ci_high": 1.0})
+    return pd.DataFrame(out)
+
+
+def test_improvement_differs_is_pearsons_chi_square_by_hand():
+    from cqc_research.metrics.transitions import improvement_differs
+
+    rows = [("A", 30, 40), ("B", 10, 30), ("C", 20, 30), ("D", 1, 3)]   # D: too few, left out
+    res = improvement_differs(_improved(rows), min_total=5)
+    k = np.array([30, 10, 20])
+    n = np.array([40, 30, 30])
+    observed = np.vstack([k, n - k]).astype(float)
+    expected = observed.sum(1, keepdims=True) * observed.sum(0, keepdims=True) / observed.sum()
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    assert res["groups"] == 3 and res["dof"] == 2
+    assert res["statistic"] == pytest.approx(chi2)
+    assert res["p_value"] == pytest.approx(math.exp(-chi2 / 2))   # chi-square survival, 2 df
+    assert improvement_differs(_improved([("A", 3, 10), ("B", 1, 3)])) is None
+
+
+def test_pairing_steps_and_sectors_with_pairs():
+    from cqc_research.metrics.transitions import pairing_steps, sectors_with_pairs
+
+    steps = pairing_steps({"rows_in": 100, "rows_other_level": 5, "non_scale_dropped": 7,
+                           "duplicates_dropped": 3, "links_followed": 2, "journeys": 20,
+                           "pairs": 60})
+    assert dict(zip(steps["step"], steps["count"], strict=True))["links not followed (splits and mergers)"] == 0
+    assert steps["count"].tolist() == [100, 5, 7, 3, 2, 0, 20, 60]
+    matrix = pd.DataFrame({"sector": ["Other", "GP practices", "NHS hospitals", "GP practices"],
+                           "n": [0, 3, 1, 2]})
+    assert sectors_with_pairs(matrix) == ["NHS hospitals", "GP practices"]
+
+
+def test_improvement_lines_by_hand():
+    from cqc_research import narrative as say
+
+    imp = pd.DataFrame({"sector": ["GP practices"] * 3 + ["Other"] * 3,
+                        "outcome": ["improved", "to Good", "to Requires improvement"] * 2,
+                        "n": [8, 3, 5, 0, 0, 0], "total": [10, 10, 10, 0, 0, 0],
+                        "share": [0.8, 0.3, 0.5, np.nan, np.nan, np.nan],
+                        "ci_low": [0.49, 0.11, 0.24] + [np.nan] * 3,
+                        "ci_high": [0.94, 0.6, 0.76] + [np.nan] * 3})
+    overall = imp[imp["sector"] == "GP practices"].drop(columns="sector")
+    test = {"groups": 2, "statistic": 4.321, "dof": 1, "p_value": 0.03764}
+    assert say.improvement_lines(imp, overall, "Inadequate", test) == (
+        "- **GP practices**: 80% improved: 30% to Good and 50% to Requires improvement (95% CI "
+        "for the share improved 49% to 94%; 10 re-inspections).\n"
+        "- **All sectors**: 80% (95% CI 49% to 94%; 10 re-inspections). CQC's published figure "
+        "for Inadequate services is 76%.\n"
+        "\nDo sectors differ? A chi-squared test of equal shares improved across the 2 sectors "
+        "with at least five re-inspections gives chi-squared = 4.3 on 1 df, p = 0.0376 (small "
+        "counts make this approximate).")
+    ri = say.improvement_lines(imp, overall, "Requires improvement")
+    assert ri.startswith("- **GP practices**: 80% improved (95% CI") and "CQC" not in ri
+    assert say.improvement_lines(imp.assign(total=0), overall.assign(total=0), "Inadequate") == \
+        "No re-inspections after this rating."

@@ -51,6 +51,12 @@ __all__ = [
     "time_to_improvement",
     "ImprovementTimes",
     "DAYS_PER_MONTH",
+    "Histories",
+    "load_histories",
+    "pairing_steps",
+    "sectors_with_pairs",
+    "within_framework",
+    "improvement_differs",
 ]
 
 #: Average days per month, for durations in months.
@@ -773,3 +779,163 @@ def time_to_improvement(
                                                    "ci_high", "followed_up"]),
         report=report,
     )
+
+
+
+# ----------------------------------------------------------------------------------------------
+# what notebook 03 reads and tests
+@dataclass
+class Histories:
+    """Rating histories read for notebook 03, with what they came from.
+
+    Attributes
+    ----------
+    history : DataFrame
+        One row per published rating (see :func:`consecutive_pairs`).
+    relationships : DataFrame or None
+        Predecessor/successor links (API folders only).
+    end_dates : DataFrame or None
+        ``org_id, deregistration_date`` (API folders only), for censoring.
+    sources : list of str
+        The files or folder read.
+    note : str
+        One sentence on the data and its limits.
+    """
+
+    history: pd.DataFrame
+    relationships: pd.DataFrame | None
+    end_dates: pd.DataFrame | None
+    sources: list
+    note: str
+
+
+def load_histories(api_path: str = "", ratings_files: str = "", *,
+                   level: str = "location") -> Histories:
+    """Rating histories from a CQC API folder, or from monthly Latest ratings files.
+
+    Parameters
+    ----------
+    api_path : str
+        Folder of CQC API location records (used when ``ratings_files`` is empty).
+    ratings_files : str
+        Comma-separated monthly Latest ratings files; reports published and superseded between
+        two files are missed.
+    level : str
+        ``location`` or ``provider`` (for the snapshots).
+
+    Returns
+    -------
+    Histories
+    """
+    if ratings_files:
+        from ..io.cqc_files import load_latest_ratings
+
+        files = [f.strip() for f in ratings_files.split(",") if f.strip()]
+        history = history_from_snapshots([load_latest_ratings(f) for f in files], level=level)
+        return Histories(history, None, None, files,
+                         f"{len(files)} monthly Latest ratings files: reports published and "
+                         "superseded between two files are missed, so transitions are a lower bound.")
+    from ..io.cqc_json import load_api_folder
+
+    api = load_api_folder(api_path)
+    return Histories(api.history, api.relationships,
+                     api.locations[["org_id", "deregistration_date"]], [api_path],
+                     f"CQC API records for {len(api.locations):,} locations (current and "
+                     "historic ratings).")
+
+
+def pairing_steps(report: dict) -> pd.DataFrame:
+    """The pairing report of ``consecutive_pairs(..., with_report=True)`` as a table of steps.
+
+    Parameters
+    ----------
+    report : dict
+        The report.
+
+    Returns
+    -------
+    DataFrame
+        ``step, count``, in the order the pairing works.
+
+    Examples
+    --------
+    >>> rep = {"rows_in": 10, "non_scale_dropped": 1, "duplicates_dropped": 2, "journeys": 3,
+    ...        "pairs": 4}
+    >>> pairing_steps(rep)["count"].tolist()
+    [10, 0, 1, 2, 0, 0, 3, 4]
+    """
+    return pd.DataFrame([
+        ("rating rows read", report["rows_in"]),
+        ("rows of another level (left out)", report.get("rows_other_level", 0)),
+        ("non-scale outcomes dropped", report["non_scale_dropped"]),
+        ("repeated reports dropped", report["duplicates_dropped"]),
+        ("predecessor links followed (one-to-one)", report.get("links_followed", 0)),
+        ("links not followed (splits and mergers)", report.get("links_not_one_to_one", 0)),
+        ("journeys (services followed over time)", report["journeys"]),
+        ("consecutive pairs, all domains", report["pairs"]),
+    ], columns=["step", "count"])
+
+
+def sectors_with_pairs(matrix: pd.DataFrame,
+                       order: Sequence[str] = ("NHS hospitals", "GP practices",
+                                               "Adult social care", "Other")) -> list[str]:
+    """The sectors of a transition matrix that hold at least one pair, in a fixed order.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        :func:`transition_matrix` output with a ``sector`` column.
+    order : sequence of str
+        The sectors, in the order wanted.
+
+    Returns
+    -------
+    list of str
+    """
+    n = matrix.groupby(matrix["sector"].astype(str))["n"].sum()
+    return [s for s in order if n.get(s, 0) > 0]
+
+
+def within_framework(history: pd.DataFrame) -> pd.DataFrame:
+    """Ratings under the 2014 assessment framework (all of them when there is no ``framework``).
+
+    First ratings under the new framework follow another matrix, so area comparisons of
+    transitions stay within one framework.
+
+    Parameters
+    ----------
+    history : DataFrame
+
+    Returns
+    -------
+    DataFrame
+    """
+    from ..assessment_framework import FRAMEWORK_2014
+
+    return history[history["framework"] == FRAMEWORK_2014] if "framework" in history else history
+
+
+def improvement_differs(improved: pd.DataFrame, *, min_total: int = 5) -> dict | None:
+    """Pearson chi-square test that the share improved is the same in every group.
+
+    Parameters
+    ----------
+    improved : DataFrame
+        :func:`improvement_from` output by group: rows with ``outcome == "improved"`` give ``n``
+        (improved) and ``total`` (re-inspections); the first column is the group.
+    min_total : int
+        Groups with fewer re-inspections are left out.
+
+    Returns
+    -------
+    dict or None
+        ``groups, statistic, dof, p_value`` (:func:`scipy.stats.chi2_contingency` on the 2 x k
+        table, Yates' correction for 2 x 2); None when fewer than two groups qualify.
+    """
+    imp = improved[(improved["outcome"] == "improved") & (improved["total"] >= min_total)]
+    if len(imp) < 2:
+        return None
+    table = [imp["n"].to_numpy(), (imp["total"] - imp["n"]).to_numpy()]
+    res = stats.chi2_contingency(table)
+    return {"groups": len(imp), "statistic": float(res.statistic), "dof": int(res.dof),
+            "p_value": float(res.pvalue)}
