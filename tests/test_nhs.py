@@ -199,9 +199,9 @@ def test_gp_payments_money_with_pounds_and_commas(tmp_path):
                                  layout="2018-19", money="pound")
     text = path.read_text(encoding="utf-8")
     assert '"£150,000.00"' in text and text[:3] != "\ufeff"
-    gp = nhs.load_gp_payments(path)
+    gp, read = nhs.load_gp_payments(path, with_report=True)
     assert _value(gp, "A10002", "total_payments").value == 300000.25
-    assert sum(e["unparseable"] for e in gp.attrs["parse_report"].values()) == 0
+    assert sum(e["unparseable"] for e in read.parse_report.values()) == 0 and "parse_report" not in gp.attrs
 
 
 def test_gp_payments_non_numeric_cells_are_counted_never_zero(tmp_path):
@@ -219,14 +219,16 @@ def test_gp_payments_non_numeric_cells_are_counted_never_zero(tmp_path):
     with open(bad, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([header, *rows])
     with pytest.warns(nhs.IndicatorParseWarning, match=r"Total QOF Payments.*2 cell.*row 3"):
-        gp = nhs.load_gp_payments(bad)
-    entry = gp.attrs["parse_report"]["Total QOF Payments"]
+        gp, read = nhs.load_gp_payments(bad, with_report=True)
+    entry = read.parse_report["Total QOF Payments"]
     assert entry["unparseable"] == 2 and entry["first_row"] == 3
     assert entry["first_value"] == "see note" and entry["suppressed"] == 1
     qof = gp[gp.measure == "qof_payments_per_patient"].set_index("org_code").value
     assert qof.isna().all()  # NaN, never 0
-    report = nhs.parse_report_frame(gp).set_index("column")
+    report = nhs.parse_report_frame(read).set_index("column")
     assert report.loc["Total QOF Payments", "unparseable"] == 2
+    with pytest.raises(TypeError, match="with_report=True"):
+        nhs.parse_report_frame(gp)  # the frame no longer carries it
     with pytest.raises(DataFormatError) as exc:
         nhs.load_gp_payments(bad, errors="raise")
     assert exc.value.row == 3 and exc.value.column == "Total QOF Payments"
@@ -273,9 +275,9 @@ def test_gp_payments_columns_found_by_name_not_position(tmp_path):
     assert gp.period_start.iloc[0] == pd.Timestamp("2024-04-01")
     assert _value(gp, "A10001", "list_size").value == 1000
     assert _value(gp, "A10002", "qof_payments_per_patient").value == pytest.approx(30000 / 2500.5)
-    practices = nhs.load_gp_practices(target)
+    practices, practices_report = nhs.load_gp_practices(target, with_report=True)
     assert practices["practice_status"].tolist() == ["Active"] * 3
-    assert not practices.attrs["parse_report"].get("Practice Status")
+    assert not practices_report.parse_report.get("Practice Status")
 
 
 def test_wrong_file_kind_is_named(tmp_path):
@@ -330,8 +332,8 @@ def test_ae_real_tidy_through_official_monthly_files(shared_data, tmp_path):
     tidy_path = shared_data / "ae_attendances_tidy_2016_2019.csv"
     files = writers.write_ae_monthly(pd.read_csv(tidy_path), tmp_path / "ae")
     assert len(files) == 36 and files[0].name == "monthly-ae-april-2016.csv"
-    official = nhs.load_ae_monthly(tmp_path / "ae")
-    assert official.attrs["excluded_rows"] == {"TOTAL": 36}
+    official, reports = nhs.load_ae_monthly(tmp_path / "ae", with_report=True)
+    assert sum(n for r in reports for k, n in r.dropped.items() if k.startswith(("total row", "England row"))) == 36
     tidy = nhs.load_ae_tidy(tidy_path)
     common = official[official.measure.isin(set(tidy.measure))].reset_index(drop=True)
     pd.testing.assert_frame_equal(common.drop(columns="org_name"), tidy.drop(columns="org_name"))
@@ -353,8 +355,8 @@ def test_ae_monthly_booked_total_row_and_empty_types(tmp_path):
          "100", "0", "0", "150", "0", "3", "10", "0", "0", "40", "2", "250", "0", "0", "500"]
     b = ["MSitAE-MARCH-2019", "RBB", "NHS ENGLAND LONDON", "B Trust"] + ["0"] * 17 + ["75"]
     path = _official_csv(tmp_path / "March-2019.csv", [total, a, b])
-    ae = nhs.load_ae_monthly(path)
-    assert ae.attrs["excluded_rows"]["TOTAL"] == 1
+    ae, (read,) = nhs.load_ae_monthly(path, with_report=True)
+    assert sum(n for k, n in read.dropped.items() if k.startswith(("total row", "England row"))) == 1
     t1 = _value(ae, "RAA", "ae_4hr_performance_type1")
     assert t1.value == pytest.approx(100 * (1100 - 160) / 1100)  # booked appointments included
     allt = _value(ae, "RAA", "ae_4hr_performance_all")
@@ -379,11 +381,12 @@ def test_ae_monthly_bad_cells_and_missing_columns(tmp_path):
     row[10] = "n/k"    # not a number: counted, NaN, never 0
     path = _official_csv(tmp_path / "m.csv", [row])
     with pytest.warns(nhs.IndicatorParseWarning):
-        ae = nhs.load_ae_monthly(path)
+        ae, reports = nhs.load_ae_monthly(path, with_report=True)
     assert _value(ae, "RAA", "ae_attendances_type1").value == 1010
     assert np.isnan(_value(ae, "RAA", "ae_4hr_performance_type1").value)
     assert np.isnan(_value(ae, "RAA", "ae_4hr_performance_all").value)
-    entry = ae.attrs["parse_report"]["Attendances over 4hrs Type 1"]
+    entry = reports[0].parse_report["Attendances over 4hrs Type 1"]
+    assert nhs.parse_report_frame(reports).set_index("column").loc["Attendances over 4hrs Type 1", "first_row"] == 2
     assert entry["unparseable"] == 1 and entry["first_row"] == 2
     data = pd.read_csv(path, dtype=str).drop(columns=["Attendances over 4hrs Type 2"])
     data.to_csv(tmp_path / "short.csv", index=False)
@@ -505,7 +508,7 @@ def test_shmi_published_columns_banding_and_suppression(tmp_path):
         'APR22_MAR23,JUL_23,RCF,"AIREDALE NHS FT",1.2500,1,0.85,1.18,1000,800,40000\n'
         "APR22_MAR23,JUL_23,RXX,Trust X,0.9500,As expected,0.85,1.18,950,1000,52000\n"
         "APR22_MAR23,JUL_23,RZZ,Trust Z,*,**,0.85,1.18,*,*,900\n")
-    shmi = nhs.load_shmi(path)
+    shmi, read = nhs.load_shmi(path, with_report=True)
     v = _value(shmi, "RCF", "shmi")
     assert v.value == 1.25 and (v.numerator, v.denominator) == (1000, 800)
     assert v.period_start == pd.Timestamp("2022-04-01")
@@ -514,8 +517,8 @@ def test_shmi_published_columns_banding_and_suppression(tmp_path):
     assert _value(shmi, "RXX", "shmi_banding").value == 2
     assert np.isnan(_value(shmi, "RZZ", "shmi").value)
     assert np.isnan(_value(shmi, "RZZ", "shmi_banding").value)
-    assert shmi.attrs["parse_report"]["SHMI_VALUE"]["suppressed"] == 1
-    assert shmi.attrs["parse_report"]["SHMI_BANDING"]["suppressed"] == 1
+    assert read.parse_report["SHMI_VALUE"]["suppressed"] == 1
+    assert read.parse_report["SHMI_BANDING"]["suppressed"] == 1
     assert _value(shmi, "RXX", "shmi_spells").value == 52000
     assert nhs.detect_indicator_kind(path) == "shmi"
 
@@ -559,7 +562,7 @@ def test_staff_survey_measures_from_question_text(tmp_path):
         f'RAA,Trust A,2019,Q18d,"{text}",1200,71.5\n'
         'RAA,Trust A,2019,Q4a,"I am satisfied with the recognition I get",1180,55\n'
         f'RBB,Trust B,2019,Q18d,"{text}",900,-\n')
-    s = nhs.load_staff_survey(path)
+    s, read = nhs.load_staff_survey(path, with_report=True)
     v = _value(s, "RAA", "staff_recommend_care")
     assert v.value == 71.5 and v.denominator == 1200
     assert v.numerator == pytest.approx(0.715 * 1200)
@@ -567,7 +570,7 @@ def test_staff_survey_measures_from_question_text(tmp_path):
     assert v.period_end == pd.Timestamp("2019-12-31")
     assert _value(s, "RAA", "staff_survey_q4a").value == 55
     assert np.isnan(_value(s, "RBB", "staff_recommend_care").value)
-    assert s.attrs["parse_report"]["Percent positive"]["suppressed"] == 1
+    assert read.parse_report["Percent positive"]["suppressed"] == 1
 
 
 def test_staff_survey_writer_round_trip(tmp_path):
@@ -596,11 +599,11 @@ def test_dtoc_suppressed_cells_counted_by_csv_module(shared_data):
     not_collected = {h: sum(r[2 + i] == "NA" for r in las) for i, h in enumerate(numeric)}
     assert sum(suppressed.values()) == 11   # one LA-month (Poole, April 2019) with 11 "-"
     assert len(rows) - len(las) == 105      # one England row per month
-    dtoc = nhs.load_dtoc(path)
-    report = dtoc.attrs["parse_report"]
+    dtoc, read = nhs.load_dtoc(path, with_report=True)
+    report = read.parse_report
     assert {h: report[h]["suppressed"] for h in numeric} == suppressed
     assert {h: report[h]["missing"] for h in numeric} == not_collected
-    assert dtoc.attrs["excluded_rows"] == {"England": 105}
+    assert read.dropped == {"England": 105}
     assert "E92000001" not in set(dtoc.org_code)
     poole = dtoc[(dtoc.org_code == "E06000029") & (dtoc.period_start == "2019-04-01")]
     reasons = poole[poole.measure != "dtoc_days_total"]
@@ -635,14 +638,14 @@ def test_dtoc_writer_layout_and_round_trip(tmp_path):
     assert lines[0].startswith('"Code","Name","Awaiting completion of assessment"')
     assert lines[1].startswith('"-","England",NA') and lines[1].endswith('"April 2019"')
     assert '"E06000002","Middlesbrough",NA' in lines[3] and '"-"' in lines[3]
-    d = nhs.load_dtoc(path)
+    d, read = nhs.load_dtoc(path, with_report=True)
     assert _value(d, "E06000001", "dtoc_days_disputes", "2019-04-01").value == 3
     assert np.isnan(_value(d, "E06000002", "dtoc_days_disputes", "2019-04-01").value)
     assert _value(d, "E06000001", "dtoc_days_total", "2019-05-01").value == 90
-    report = d.attrs["parse_report"]
+    report = read.parse_report
     assert report["Disputes"]["suppressed"] == 1
     assert report["Awaiting public funding"]["missing"] == 3
-    assert d.attrs["excluded_rows"] == {"England": 2}
+    assert read.dropped == {"England": 2}
     assert nhs.detect_indicator_kind(path) == "dtoc"
 
 
@@ -661,9 +664,9 @@ def test_imd_layouts_and_level(tmp_path):
     assert _value(imd, "E06000002", "imd_rank").value == 3
     assert imd.period_start.isna().all()  # time-invariant
     pr = pd.DataFrame({"org_code": ["A10001", "B20002"], "imd_score": [12.5, np.nan]})
-    p = nhs.load_imd(writers.write_imd(pr, tmp_path / "imd_practice.csv", level="practice"))
+    p, read = nhs.load_imd(writers.write_imd(pr, tmp_path / "imd_practice.csv", level="practice"), with_report=True)
     assert set(p.org_level) == {"practice"}
-    assert p.attrs["parse_report"]["IMD 2019 score"]["missing"] == 1
+    assert read.parse_report["IMD 2019 score"]["missing"] == 1
     (tmp_path / "fingertips.csv").write_text("Area Code,Area Name,Value\nA10001,X,33.1\n")
     f = nhs.load_imd(tmp_path / "fingertips.csv", level="practice")
     assert _value(f, "A10001", "imd_score").value == 33.1
@@ -682,10 +685,10 @@ def test_population_simple_and_single_year_of_age(tmp_path):
     body = (f"E06000001,Hartlepool,Unitary Authority,{sum(la)}," + ",".join(map(str, la)) + "\n"
             f"E92000001,England,Country,{sum(eng)}," + ",".join(map(str, eng)) + "\n")
     (tmp_path / "ukmidyearestimates-mid-2018.csv").write_text(head + "\n" + body)
-    p = nhs.load_population(tmp_path / "ukmidyearestimates-mid-2018.csv")
+    p, read = nhs.load_population(tmp_path / "ukmidyearestimates-mid-2018.csv", with_report=True)
     assert _value(p, "E06000001", "population_65plus").value == 25 * 3 + 7
     assert p.period_start.iloc[0] == pd.Timestamp("2018-01-01")
-    assert p.attrs["excluded_rows"]["England, regions and countries"] == 1
+    assert read.dropped["England, regions and countries"] == 1
 
 
 def test_tidy_indicator_period_grammar(tmp_path):
@@ -793,9 +796,10 @@ def test_synthetic_gp_payments_load(synthetic_small):
 
 
 def test_synthetic_ae_shmi_staff_dtoc_population_imd_load(synthetic_small):
-    ae = nhs.load_ae_monthly(_synthetic_path(synthetic_small, "ae_folder"))
+    ae, reports = nhs.load_ae_monthly(_synthetic_path(synthetic_small, "ae_folder"), with_report=True)
     perf = ae[ae.measure == "ae_4hr_performance_all"].value
-    assert perf.between(0, 100).all() and ae.attrs["excluded_rows"]["TOTAL"] > 0
+    assert perf.between(0, 100).all() and sum(n for r in reports for k, n in r.dropped.items()
+                                                 if k.startswith(("total row", "England row"))) > 0
     merged = synthetic_small.truth["linkage"]["merged_trusts"][0]
     date = pd.Timestamp(merged["date"])
     for old in merged["old"]:

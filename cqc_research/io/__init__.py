@@ -194,18 +194,10 @@ def _api_report(path: Path, data) -> ReadReport:
 
 
 def _frame_report(path: Path, kind: str, frame) -> ReadReport:
-    from .nhs.common import ColumnReport, ReadReport
+    """The report of a CQC file (rows and output columns; its loaders keep no parse report)."""
+    from .nhs.common import table_report
 
-    rep = ReadReport(path=path, kind=kind, rows_kept=len(frame))
-    rep.rows_read = len(frame)
-    excluded = frame.attrs.get("excluded_rows") or {}
-    rep.dropped = {str(k): int(v) for k, v in excluded.items() if v}
-    rep.rows_read += sum(rep.dropped.values())
-    for i, (col, entry) in enumerate((frame.attrs.get("parse_report") or {}).items(), start=1):
-        miss = {t: int(entry.get(t) or 0) for t in ("missing", "suppressed", "unparseable")}
-        rep.columns.append(ColumnReport(i, str(col), "number", {k: v for k, v in miss.items() if v}))
-    rep.notes.append(f"output columns: {', '.join(map(str, frame.columns))}")
-    return rep
+    return table_report(frame, path, kind=kind, report={})
 
 
 def explain(path, **kwargs):
@@ -234,10 +226,10 @@ def explain(path, **kwargs):
     path = Path(path)
     kind = detect_kind(path)
     if kind == "indicators":
-        from .nhs import detect_indicator_kind, load_ae_monthly
+        from .nhs import load_indicators
 
-        if detect_indicator_kind(path) == "ae_monthly":
-            return load_ae_monthly(path, with_report=True, **kwargs)
+        result, reports = load_indicators(path, with_report=True, **kwargs)
+        return result, reports if isinstance(reports, list) else [reports]
     result = load(path, **kwargs)
     if kind in {"api_folder", "api_record"}:
         return result, [_api_report(path, result)]

@@ -18,12 +18,15 @@ denominator    the count it is divided by (NaN where not meaningful)
 org_name       the organisation's name as published, where the file gives one (else NA)
 =============  ==============================================================================
 
-``frame.attrs`` holds ``source`` (path), ``sha256``, ``synthetic`` (a ``SYNTHETIC`` marker
-lies in the file's folder or above), ``kind`` (which loader), ``parse_report`` (per numeric
-column: cells that were ``missing`` (blank / NA), ``suppressed`` (``-``, ``*``, ...) or
-``unparseable``, with the first offending row as a spreadsheet would number it) and
-``excluded_rows`` (rows dropped on purpose, e.g. the A&E ``TOTAL`` row, by reason).
-:func:`parse_report_frame` shows the report as a table. Unparseable cells warn
+``frame.attrs`` holds provenance only: ``source`` (path), ``sha256``, ``synthetic`` (a
+``SYNTHETIC`` marker lies in the file's folder or above) and ``kind`` (which loader). How the
+file was read is returned explicitly: every loader takes ``with_report=True`` and then returns
+``(frame, report)``, a :class:`~cqc_research.io.nhs.common.ReadReport` (for
+:func:`load_ae_monthly`, one per file) whose ``dropped`` counts the rows dropped on purpose
+(e.g. the A&E ``TOTAL`` row) by reason and whose ``parse_report`` gives, per numeric column,
+the cells that were ``missing`` (blank / NA), ``suppressed`` (``-``, ``*``, ...) or
+``unparseable``, with the first offending row as a spreadsheet would number it.
+:func:`parse_report_frame` shows the parse report as a table. Unparseable cells warn
 (:class:`IndicatorParseWarning`) or, with ``errors="raise"``, raise
 :class:`~cqc_research.errors.DataFormatError` naming the file, row and column.
 
@@ -137,12 +140,14 @@ def load_indicators(path, **kwargs) -> pd.DataFrame:
     path : str or Path
         A CSV of one of the supported kinds, or a folder of official monthly A&E CSVs.
     **kwargs
-        Passed to the loader.
+        Passed to the loader (e.g. ``with_report=True``, which every loader takes).
 
     Returns
     -------
-    pandas.DataFrame
-        The loader's frame: the indicator table (or, for a code lookup, the lookup).
+    pandas.DataFrame, or (DataFrame, report) with ``with_report=True``
+        The loader's frame: the indicator table (or, for a code lookup, the lookup); with
+        ``with_report=True`` also the loader's :class:`~cqc_research.io.nhs.common.ReadReport`
+        (a list of them for monthly A&E files).
 
     Raises
     ------

@@ -18,7 +18,9 @@ from .common import (
     ReadReport,
     check_errors,
     find_column,
+    loaded_table,
     meaning_text,
+    merge_parse_reports,
     missing_token_counts,
     normalise_header,
     parse_month_text,
@@ -316,7 +318,7 @@ def _read_ae_file(path: Path, *, errors: str, report_cells: dict):
     header, groups = grid.header, grid.groups
     workbook = grid.sheet is not None
     rep = ReadReport(path=path, kind="ae_monthly (NHS England monthly A&E)", sheet=grid.sheet,
-                     header_row=grid.header_row + 1, header=list(header))
+                     header_row=grid.header_row + 1, header=list(header), parse_report=report_cells)
     roles, unmapped = {}, []
     col_roles = []
     for j, (name, g) in enumerate(zip(header, groups, strict=True)):
@@ -534,18 +536,12 @@ def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
     """
     check_errors(errors)
     files = _ae_files(paths_or_folder)
-    report: dict = {}
     parts, reports = [], []
     for path in files:
-        part, rep = _read_ae_file(path, errors=errors, report_cells=report)
+        part, rep = _read_ae_file(path, errors=errors, report_cells={})
         parts.append(part)
         reports.append(rep)
-    excluded = {"TOTAL": sum(n for r in reports for k, n in r.dropped.items()
-                             if k.startswith(("total row", "England row")))}
-    for r in reports:
-        for k, n in r.dropped.items():
-            if not k.startswith(("total row", "England row")):
-                excluded[k] = excluded.get(k, 0) + n
+    report = merge_parse_reports(r.parse_report for r in reports)
     data = pd.concat(parts, ignore_index=True)
     dup = data.duplicated(["org_code", "period_start"], keep=False)
     if dup.any():
@@ -568,7 +564,7 @@ def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
         drop_empty_types=drop_empty_types,
         other_routes=data["other_routes"].to_numpy(dtype="float64"),
         dta=(data["dta_4_12"].to_numpy(dtype="float64"), data["dta_12"].to_numpy(dtype="float64")))
-    out = set_table_attrs(out, files, kind="ae_monthly", report=report, excluded=excluded)
+    out = set_table_attrs(out, files, kind="ae_monthly")
     return (out, reports) if with_report else out
 
 
@@ -577,7 +573,7 @@ AE_TIDY_TYPES = {"1": "type1", "type 1": "type1", "type1": "type1", "2": "type2"
                   "other a and e department": "other", "other department": "other"}
 
 
-def load_ae_tidy(path, *, errors: str = "report") -> pd.DataFrame:
+def load_ae_tidy(path, *, errors: str = "report", with_report: bool = False):
     """Load A&E attendances in the NHS-R community's tidy form.
 
     Columns ``period, org_code, type, attendances, breaches, admissions``: one row per trust,
@@ -590,10 +586,13 @@ def load_ae_tidy(path, *, errors: str = "report") -> pd.DataFrame:
         The CSV (e.g. ``ae_attendances_tidy_2016_2019.csv``).
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read (a :class:`ReadReport`; its ``parse_report``
+        counts the cells read as missing, see :func:`parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table with the same measures as :func:`load_ae_monthly` (without the
         columns only the official file has): ``ae_attendances_<type>``, ``ae_breaches_<type>``,
         ``ae_4hr_performance_<type>``, ``emergency_admissions_<type>`` for ``type1, type2,
@@ -644,4 +643,4 @@ def load_ae_tidy(path, *, errors: str = "report") -> pd.DataFrame:
                        {t: col("breaches", t) for t in ("type1", "type2", "other")},
                        {t: col("admissions", t) for t in ("type1", "type2", "other")},
                        drop_empty_types=False)
-    return set_table_attrs(out, path, kind="ae_tidy", report=report)
+    return loaded_table(out, path, kind="ae_tidy", report=report, with_report=with_report)

@@ -38,6 +38,9 @@ __all__ = [
     "find_column",
     "missing_column_error",
     "set_table_attrs",
+    "loaded_table",
+    "table_report",
+    "merge_parse_reports",
     "stack_measures",
     "empty_table",
     "finish_table",
@@ -263,27 +266,74 @@ def warn_unparseable(report: dict, path) -> None:
             warnings.warn(
                 f"{path}: column {column!r}: {entry['unparseable']} cell(s) are not numbers and "
                 f"were read as missing (first at row {entry['first_row']}: "
-                f"{entry['first_value']!r}); see frame.attrs['parse_report']",
+                f"{entry['first_value']!r}); load with with_report=True and see "
+                "parse_report_frame(report)",
                 IndicatorParseWarning, stacklevel=3)
 
 
-def parse_report_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The ``parse_report`` of a loaded frame as a tidy table, one row per numeric column.
+def parse_report_frame(report) -> pd.DataFrame:
+    """The parse report of a load as a tidy table, one row per numeric column.
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        A frame returned by one of the loaders of this module.
+    report : ReadReport, list of ReadReport, or dict
+        What a loader returns with ``with_report=True`` (one :class:`ReadReport`, or for
+        :func:`~cqc_research.io.nhs.load_ae_monthly` one per file, merged here), or a parse
+        report dict as filled by :func:`parse_numeric`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``column, missing, suppressed, unparseable, first_row, first_value, file``.
+
+    Examples
+    --------
+    >>> cells = {}
+    >>> _ = parse_numeric(pd.Series(["1", "-", "see note"]), column="n", rows=[2, 3, 4], report=cells,
+    ...                   path=None)
+    >>> parse_report_frame(cells)[["column", "suppressed", "unparseable", "first_row"]].values.tolist()
+    [['n', 1, 1, 4]]
     """
-    report = frame.attrs.get("parse_report", {})
+    if isinstance(report, pd.DataFrame):
+        raise TypeError("parse_report_frame takes the report, not the frame: load with "
+                        "with_report=True, e.g. frame, report = load_dtoc(path, with_report=True)")
+    if isinstance(report, ReadReport):
+        cells = report.parse_report
+    elif isinstance(report, dict):
+        cells = report
+    else:
+        cells = merge_parse_reports(r.parse_report for r in report)
     cols = ["column", "missing", "suppressed", "unparseable", "first_row", "first_value", "file"]
-    rows = [{"column": k, **{c: v.get(c) for c in cols[1:]}} for k, v in report.items()]
+    rows = [{"column": k, **{c: v.get(c) for c in cols[1:]}} for k, v in cells.items()]
     return pd.DataFrame(rows, columns=cols)
+
+
+def merge_parse_reports(reports) -> dict:
+    """Add up parse reports (column -> counts) of several files, in order.
+
+    Parameters
+    ----------
+    reports : iterable of dict
+        Parse reports as filled by :func:`parse_numeric`.
+
+    Returns
+    -------
+    dict
+        Per column, the summed ``missing``, ``suppressed`` and ``unparseable`` counts, and the
+        first unparseable cell (``first_row``, ``first_value``, ``file``) of the first report
+        that has one.
+    """
+    out: dict = {}
+    for cells in reports:
+        for column, entry in cells.items():
+            acc = out.setdefault(column, {"missing": 0, "suppressed": 0, "unparseable": 0,
+                                          "first_row": None, "first_value": None, "file": None})
+            for key in ("missing", "suppressed", "unparseable"):
+                acc[key] += int(entry.get(key) or 0)
+            if acc["first_row"] is None and entry.get("first_row") is not None:
+                acc.update(first_row=entry["first_row"], first_value=entry.get("first_value"),
+                           file=entry.get("file"))
+    return out
 
 
 def decode_text(path: Path) -> str:
@@ -491,11 +541,13 @@ def missing_column_error(frame, what, path, expected_kind) -> DataFormatError:
                            path=path, column=what)
 
 
-def set_table_attrs(frame, paths, *, kind, report, excluded=None, extra=None):
-    """Record a loaded table's provenance and parse report in ``frame.attrs``.
+def set_table_attrs(frame, paths, *, kind, extra=None):
+    """Record a loaded table's provenance in ``frame.attrs``.
 
     Sets ``source`` (path or list of paths), ``sha256`` (of the file, or of the files'
-    hashes together), ``synthetic``, ``kind``, ``parse_report`` and ``excluded_rows``.
+    hashes together), ``synthetic`` and ``kind``. How the file was read (the parse report and
+    the rows dropped) is not kept here: loaders return it with ``with_report=True`` (see
+    :func:`loaded_table`).
 
     Parameters
     ----------
@@ -505,10 +557,6 @@ def set_table_attrs(frame, paths, *, kind, report, excluded=None, extra=None):
         The file or files it was read from.
     kind : str
         The loader's kind, e.g. ``"ae_monthly"``.
-    report : dict
-        The parse report (see :func:`parse_numeric`).
-    excluded : dict, optional
-        Rows dropped on purpose, by reason.
     extra : dict, optional
         Further attributes to set.
 
@@ -526,11 +574,72 @@ def set_table_attrs(frame, paths, *, kind, report, excluded=None, extra=None):
         "".join(hashes).encode()).hexdigest()
     frame.attrs["synthetic"] = bool(any(is_synthetic(p) for p in paths))
     frame.attrs["kind"] = kind
-    frame.attrs["parse_report"] = report
-    frame.attrs["excluded_rows"] = excluded or {}
     if extra:
         frame.attrs.update(extra)
     return frame
+
+
+def table_report(frame, paths, *, kind, report, excluded=None) -> ReadReport:
+    """How a table was read, as a :class:`ReadReport` built from a loader's parse report.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The loaded table.
+    paths : str or Path, or list or tuple of them
+        The file or files it was read from (the first is the report's ``path``).
+    kind : str
+        The loader's kind.
+    report : dict
+        The parse report (see :func:`parse_numeric`).
+    excluded : dict, optional
+        Rows dropped on purpose, by reason.
+
+    Returns
+    -------
+    ReadReport
+        ``rows_kept`` the rows of the table, ``dropped`` the rows dropped by reason,
+        ``rows_read`` their sum, one :class:`ColumnReport` per numeric column with its missing,
+        suppressed and unparseable counts, and ``parse_report`` the report itself.
+    """
+    paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
+    rep = ReadReport(path=paths[0], kind=kind, rows_kept=len(frame), parse_report=dict(report or {}))
+    rep.dropped = {str(k): int(v) for k, v in (excluded or {}).items() if v}
+    rep.rows_read = len(frame) + sum(rep.dropped.values())
+    for i, (col, entry) in enumerate((report or {}).items(), start=1):
+        miss = {t: int(entry.get(t) or 0) for t in ("missing", "suppressed", "unparseable")}
+        rep.columns.append(ColumnReport(i, str(col), "number", {k: v for k, v in miss.items() if v}))
+    rep.notes.append(f"output columns: {', '.join(map(str, frame.columns))}")
+    return rep
+
+
+def loaded_table(frame, paths, *, kind, report, excluded=None, extra=None, with_report=False):
+    """What a loader returns: the table with its provenance, and its report when asked for.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The loaded table (its ``attrs`` get the provenance, see :func:`set_table_attrs`).
+    paths : str or Path, or list or tuple of them
+        The file or files it was read from.
+    kind : str
+        The loader's kind.
+    report : dict
+        The parse report (see :func:`parse_numeric`).
+    excluded : dict, optional
+        Rows dropped on purpose, by reason.
+    extra : dict, optional
+        Further attributes to set.
+    with_report : bool
+        Return ``(frame, ReadReport)`` (:func:`table_report`) instead of the frame.
+
+    Returns
+    -------
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
+    """
+    frame = set_table_attrs(frame, paths, kind=kind, extra=extra)
+    return (frame, table_report(frame, paths, kind=kind, report=report, excluded=excluded)) if with_report \
+        else frame
 
 
 def stack_measures(keys: pd.DataFrame, specs, *, org_level) -> pd.DataFrame:
@@ -993,6 +1102,10 @@ class ReadReport:
     totals : dict
         For each checked measure, ``(sum over organisations, the file's own total)``.
     notes : list of str
+    parse_report : dict
+        Per numeric column, the cells read as ``missing``, ``suppressed`` or ``unparseable``
+        and the first unparseable one (``first_row``, ``first_value``, ``file``), as filled by
+        :func:`parse_numeric`; :func:`parse_report_frame` shows it as a table.
     """
 
     path: Path
@@ -1008,6 +1121,7 @@ class ReadReport:
     dropped: dict = field(default_factory=dict)
     totals: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    parse_report: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The report as lines of text.

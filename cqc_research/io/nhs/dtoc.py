@@ -11,11 +11,11 @@ from ...errors import DataFormatError
 from .common import (
     check_errors,
     find_column,
+    loaded_table,
     normalise_header,
     parse_months,
     parse_numeric,
     read_table_csv,
-    set_table_attrs,
     snake_case,
     stack_measures,
     warn_unparseable,
@@ -52,13 +52,13 @@ DTOC_BY_NORM = {normalise_header(k): v for k, v in DTOC_REASONS.items()}
 ENGLAND_CODE = "E92000001"
 
 
-def load_dtoc(path, *, england: bool = False, errors: str = "report") -> pd.DataFrame:
+def load_dtoc(path, *, england: bool = False, errors: str = "report", with_report: bool = False):
     """Load delayed transfers of care (delayed days) by local authority, reason and month.
 
     The layout of the NHS-R tidy derivative (``Code, Name, <reason columns>, Total Delayed
     Transfers of Care, Period``), ``Period`` like ``April 2019``. ``-`` is suppressed and
     ``NA`` not collected (e.g. ``Other`` before it existed): both are read as NaN, **never
-    0**, and counted per column in ``attrs["parse_report"]`` (``suppressed`` / ``missing``).
+    0**, and counted per column in the parse report (``suppressed`` / ``missing``; ``with_report=True``).
     Codes are kept as published: early years use old local-authority codes (``716``,
     ``00KB``), later ones ONS ``E0...`` codes; reconcile them with
     :func:`cqc_research.link.reconcile_la_codes` or a lookup (:func:`load_la_codes`).
@@ -70,13 +70,17 @@ def load_dtoc(path, *, england: bool = False, errors: str = "report") -> pd.Data
     england : bool
         Keep the ``England`` total rows (code ``-``), as ``org_code="E92000001"`` and
         ``org_level="country"``. By default they are dropped and counted in
-        ``attrs["excluded_rows"]["England"]``.
+        the report's ``dropped["England"]``.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table, ``org_level="local_authority"``, monthly periods, measures
         ``dtoc_days_total`` and ``dtoc_days_<reason>`` (``assessment``, ``public_funding``,
         ``nhs_non_acute``, ``residential_home``, ``nursing_home``, ``care_package``,
@@ -125,4 +129,4 @@ def load_dtoc(path, *, england: bool = False, errors: str = "report") -> pd.Data
         raise DataFormatError(f"local authority {keys.org_code.iloc[pos]} appears twice for "
                               f"{keys.period_start.iloc[pos]:%B %Y}", path=path,
                               row=int(rows[pos]), column=c_code)
-    return set_table_attrs(out, path, kind="dtoc", report=report, excluded=excluded)
+    return loaded_table(out, path, kind="dtoc", report=report, excluded=excluded, with_report=with_report)

@@ -13,11 +13,11 @@ from .common import (
     ORG_LEVELS,
     check_errors,
     find_column,
+    loaded_table,
     missing_column_error,
     normalise_header,
     parse_numeric,
     read_table_csv,
-    set_table_attrs,
     stack_measures,
     warn_unparseable,
 )
@@ -57,7 +57,7 @@ def _year_in(text) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def load_imd(path, *, level=None, year=None, errors: str = "report") -> pd.DataFrame:
+def load_imd(path, *, level=None, year=None, errors: str = "report", with_report: bool = False):
     """Load an area deprivation table: a code and an Index of Multiple Deprivation score.
 
     Reads any CSV with a code column (``Practice Code``, ``Area Code``, ``Local Authority
@@ -77,10 +77,14 @@ def load_imd(path, *, level=None, year=None, errors: str = "report") -> pd.DataF
         The IMD edition, for ``attrs["imd_year"]``.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table (``period_start``/``period_end`` NaT) with measure
         ``imd_score`` (and ``imd_rank`` when a rank column is present).
     """
@@ -130,10 +134,11 @@ def load_imd(path, *, level=None, year=None, errors: str = "report") -> pd.DataF
     if errors == "report":
         warn_unparseable(report, path)
     out = stack_measures(keys, specs, org_level=level)
-    return set_table_attrs(out, path, kind="imd", report=report, extra={"imd_year": year})
+    return loaded_table(out, path, kind="imd", report=report, extra={"imd_year": year},
+                        with_report=with_report)
 
 
-def load_population(path, *, year=None, errors: str = "report") -> pd.DataFrame:
+def load_population(path, *, year=None, errors: str = "report", with_report: bool = False):
     """Load local-authority population aged 65 and over (ONS mid-year estimates).
 
     Two layouts load: the simple one written by :func:`write_population` (``Code, Name,
@@ -150,14 +155,18 @@ def load_population(path, *, year=None, errors: str = "report") -> pd.DataFrame:
         The mid-year, when the file has no year column.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table, ``org_level="local_authority"``, measure ``population_65plus``
         with the period the calendar year of the estimate (mid-year = 30 June). Rows for
         England, regions and countries (``Geography`` not a local-authority type, or codes
-        ``E92``/``E12``) are dropped and counted in ``attrs["excluded_rows"]``.
+        ``E92``/``E12``) are dropped and counted in the report's ``dropped`` (``with_report=True``).
     """
     check_errors(errors)
     path = Path(path)
@@ -209,11 +218,11 @@ def load_population(path, *, year=None, errors: str = "report") -> pd.DataFrame:
     if errors == "report":
         warn_unparseable(report, path)
     out = stack_measures(keys, [("population_65plus", pop, None, None)], org_level="local_authority")
-    return set_table_attrs(out, path, kind="population", report=report,
-                  excluded={"England, regions and countries": int(drop.sum())})
+    return loaded_table(out, path, kind="population", report=report,
+                        excluded={"England, regions and countries": int(drop.sum())}, with_report=with_report)
 
 
-def load_la_codes(path) -> pd.DataFrame:
+def load_la_codes(path, *, with_report: bool = False):
     """Load a local-authority code lookup: old codes to current ONS codes.
 
     Columns found by name: ``old_code`` (``Old code``, ``Previous code``, ``Legacy code``),
@@ -223,10 +232,14 @@ def load_la_codes(path) -> pd.DataFrame:
     ----------
     path : str or os.PathLike
         The lookup CSV.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         ``old_code, new_code, name`` (codes upper-cased and stripped).
     """
     path = Path(path)
@@ -240,4 +253,4 @@ def load_la_codes(path) -> pd.DataFrame:
     out = pd.DataFrame({"old_code": frame[c_old].str.strip().str.upper(),
                         "new_code": frame[c_new].str.strip().str.upper(),
                         "name": frame[c_name].str.strip() if c_name else pd.NA})
-    return set_table_attrs(out, path, kind="la_codes", report={})
+    return loaded_table(out, path, kind="la_codes", report={}, with_report=with_report)

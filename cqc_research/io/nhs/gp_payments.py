@@ -16,13 +16,13 @@ from .common import (
     clean_text,
     financial_year,
     find_column,
+    loaded_table,
     missing_column_error,
     normalise_header,
     parse_dates,
     parse_numeric,
     ratio,
     read_table_csv,
-    set_table_attrs,
     snake_case,
     stack_measures,
     warn_unparseable,
@@ -217,7 +217,7 @@ def _mostly_numeric(cells: pd.Series) -> bool:
     return bool(num.notna().mean() >= 0.5)
 
 
-def load_gp_practices(path, *, year=None, errors: str = "report") -> pd.DataFrame:
+def load_gp_practices(path, *, year=None, errors: str = "report", with_report: bool = False):
     """One row per practice from an NHS Payments to General Practice CSV (the wide companion table).
 
     Practice attributes live here, not in the indicator table: region, CCG (or sub-ICB
@@ -233,12 +233,16 @@ def load_gp_practices(path, *, year=None, errors: str = "report") -> pd.DataFram
     year : str or int, optional
         The financial year (``"2018-19"``); by default read from the file name.
     errors : {"report", "raise"}
-        Non-numeric cells in numeric columns are counted in ``attrs["parse_report"]`` and read
+        Non-numeric cells in numeric columns are counted in the parse report (``with_report``) and read
         as NaN with a warning (``"report"``), or raise :class:`DataFormatError` (``"raise"``).
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         Columns ``financial_year, period_start, period_end``, the canonical columns
         (``practice_code, practice_name, ccg_code, ..., list_size, weighted_list_size,
         payments_per_patient, payments_per_weighted_patient, total_qof_payments,
@@ -250,10 +254,10 @@ def load_gp_practices(path, *, year=None, errors: str = "report") -> pd.DataFram
     if errors == "report":
         warn_unparseable(report, path)
     info.pop("rows")
-    return set_table_attrs(wide, path, kind="gp_practices", report=report, extra=info)
+    return loaded_table(wide, path, kind="gp_practices", report=report, extra=info, with_report=with_report)
 
 
-def load_gp_payments(path, *, year=None, errors: str = "report") -> pd.DataFrame:
+def load_gp_payments(path, *, year=None, errors: str = "report", with_report: bool = False):
     """Load an NHS Digital "NHS Payments to General Practice" annual CSV to the indicator table.
 
     Any year's layout loads: the byte-order mark, trailing spaces and case changes in headers,
@@ -268,10 +272,14 @@ def load_gp_payments(path, *, year=None, errors: str = "report") -> pd.DataFrame
         The financial year; by default read from the file name.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table, ``org_level="practice"``, one period (1 April to 31 March), with
         measures
 
@@ -329,4 +337,4 @@ def load_gp_payments(path, *, year=None, errors: str = "report") -> pd.DataFrame
         info["closed_practices"] = dict(zip(closed["practice_code"],
                                             closed["close_date"].dt.strftime("%Y-%m-%d"),
                                             strict=True))
-    return set_table_attrs(out, path, kind="gp_payments", report=report, extra=info)
+    return loaded_table(out, path, kind="gp_payments", report=report, extra=info, with_report=with_report)

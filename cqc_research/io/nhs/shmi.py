@@ -12,12 +12,12 @@ from ...errors import DataFormatError
 from .common import (
     check_errors,
     find_column,
+    loaded_table,
     month_end,
     normalise_header,
     parse_month_text,
     parse_numeric,
     read_table_csv,
-    set_table_attrs,
     stack_measures,
     warn_unparseable,
 )
@@ -45,7 +45,7 @@ def _shmi_period(text):
     return a, month_end(b)
 
 
-def load_shmi(path, *, period=None, errors: str = "report") -> pd.DataFrame:
+def load_shmi(path, *, period=None, errors: str = "report", with_report: bool = False):
     """Load NHS Digital's Summary Hospital-level Mortality Indicator (SHMI), trust level.
 
     Follows the trust-level SHMI CSV's column names (``PROVIDER_CODE, PROVIDER_NAME,
@@ -63,10 +63,14 @@ def load_shmi(path, *, period=None, errors: str = "report") -> pd.DataFrame:
         none (e.g. ``("2022-04", "2023-03")``).
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table, ``org_level="trust"``, measures ``shmi`` (numerator observed
         deaths, denominator expected deaths), ``shmi_banding`` (1, 2, 3),
         ``shmi_observed_deaths``, ``shmi_expected_deaths`` and ``shmi_spells``.
@@ -143,4 +147,4 @@ def load_shmi(path, *, period=None, errors: str = "report") -> pd.DataFrame:
     if errors == "report":
         warn_unparseable(report, path)
     out = stack_measures(keys, specs, org_level="trust")
-    return set_table_attrs(out, path, kind="shmi", report=report)
+    return loaded_table(out, path, kind="shmi", report=report, with_report=with_report)

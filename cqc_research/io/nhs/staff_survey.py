@@ -13,11 +13,11 @@ from .common import (
     empty_table,
     find_column,
     finish_table,
+    loaded_table,
     missing_column_error,
     normalise_header,
     parse_numeric,
     read_table_csv,
-    set_table_attrs,
     snake_case,
     stack_measures,
     warn_unparseable,
@@ -48,7 +48,7 @@ def _staff_measure(text: str, code: str) -> str:
     return "staff_survey_" + snake_case(code or text)
 
 
-def load_staff_survey(path, *, errors: str = "report") -> pd.DataFrame:
+def load_staff_survey(path, *, errors: str = "report", with_report: bool = False):
     """Load trust-level NHS Staff Survey scores in the long layout of ``docs/indicators.md``.
 
     Layout: one row per trust, survey year and question, with columns ``Org code, Org name,
@@ -62,10 +62,14 @@ def load_staff_survey(path, *, errors: str = "report") -> pd.DataFrame:
         The CSV.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table, ``org_level="trust"``, the period the fieldwork (1 September to
         31 December of the survey year). Measures are named from the question text:
         ``staff_recommend_care`` ("If a friend or relative needed treatment I would be happy
@@ -121,4 +125,4 @@ def load_staff_survey(path, *, errors: str = "report") -> pd.DataFrame:
         first = out.loc[dup].iloc[0]
         raise DataFormatError(f"{first.measure} appears twice for {first.org_code} in "
                               f"{first.period_start:%Y}", path=path)
-    return set_table_attrs(out, path, kind="staff_survey", report=report)
+    return loaded_table(out, path, kind="staff_survey", report=report, with_report=with_report)

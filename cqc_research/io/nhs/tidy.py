@@ -15,10 +15,10 @@ from .common import (
     financial_year,
     find_column,
     finish_table,
+    loaded_table,
     month_end,
     parse_numeric,
     read_table_csv,
-    set_table_attrs,
     warn_unparseable,
 )
 from .geography import LA_CODE, PRACTICE_CODE
@@ -66,7 +66,7 @@ def _infer_org_level(codes: pd.Series) -> pd.Series:
     return out
 
 
-def load_tidy_indicator(path, *, org_level=None, errors: str = "report") -> pd.DataFrame:
+def load_tidy_indicator(path, *, org_level=None, errors: str = "report", with_report: bool = False):
     """Load any indicator a researcher brings as a tidy CSV (see ``docs/indicators.md``).
 
     Required columns: ``org_code, period, measure, value``. Optional: ``org_level``,
@@ -85,10 +85,14 @@ def load_tidy_indicator(path, *, org_level=None, errors: str = "report") -> pd.D
         5 digits practice, ``R`` + 2 trust, ``R`` + 4 site; other codes need ``org_level``.
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
+    with_report : bool
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
+        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
         The indicator table.
     """
     check_errors(errors)
@@ -141,4 +145,4 @@ def load_tidy_indicator(path, *, org_level=None, errors: str = "report") -> pd.D
     if errors == "report":
         warn_unparseable(report, path)
     out = finish_table(out)
-    return set_table_attrs(out, path, kind="tidy", report=report)
+    return loaded_table(out, path, kind="tidy", report=report, with_report=with_report)
