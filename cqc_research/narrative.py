@@ -38,6 +38,11 @@ __all__ = [
     "improvement_lines",
     "time_to_improvement_lines",
     "share_cells",
+    "area_summary_sentence",
+    "area_funnel_sentence",
+    "rank_sentence",
+    "dtoc_match_sentence",
+    "dtoc_sentence",
 ]
 
 
@@ -694,3 +699,187 @@ def share_cells(frame: pd.DataFrame, share: str = "share", low: str = "ci_low",
     """
     return (frame[share].map("{:.0%}".format) + " (" + frame[low].map("{:.0%}".format) + " to "
             + frame[high].map("{:.0%}".format) + "; n=" + frame[n].astype(int).astype(str) + ")")
+
+
+# -- local systems (notebook 05) -------------------------------------------------------------
+def area_summary_sentence(focus: pd.DataFrame, sector: str, area: str = "local_authority") -> str:
+    """Rated locations, the overall share Good or Outstanding, the spread and the areas below it.
+
+    Parameters
+    ----------
+    focus : DataFrame
+        :func:`cqc_research.metrics.areas.area_summary` rows of one sector (``n_rated,
+        share_good, england_share_good, vs_england, care_home_beds, beds_good``).
+    sector : str
+        The sector's name.
+    area : str
+        The area column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"local_authority": ["A", "B", "C"], "n_rated": [10, 20, 30],
+    ...                   "share_good": [0.5, 0.8, 0.9], "england_share_good": 0.8,
+    ...                   "vs_england": ["lower", "similar", "similar"], "care_home_beds": 0,
+    ...                   "beds_good": 0})
+    >>> print(area_summary_sentence(f, "Adult social care"))
+    **Adult social care:** 60 rated locations in 3 areas; 80% are rated Good or Outstanding overall. Area shares run from 50% to 90%. 1 area has an interval wholly below the overall share (A).
+    """
+    text = (f"**{sector}:** {int(focus['n_rated'].sum()):,} rated locations in "
+            f"{plural(len(focus), 'area')}; {focus['england_share_good'].iloc[0]:.0%} are rated "
+            "Good or Outstanding overall.")
+    if len(focus) >= 3:
+        lower = focus[focus["vs_england"] == "lower"]
+        text += (f" Area shares run from {focus['share_good'].min():.0%} to "
+                 f"{focus['share_good'].max():.0%}. {plural(len(lower), 'area has', 'areas have')} "
+                 "an interval wholly below the overall share"
+                 + (f" ({', '.join(lower[area].astype(str))})." if len(lower) else "."))
+    beds = focus["care_home_beds"].sum()
+    if beds > 0:
+        text += (f" Care-home beds are known for {int(beds):,} beds; "
+                 f"{focus['beds_good'].sum() / beds:.0%} of them are in homes rated Good or better.")
+    return text
+
+
+def area_funnel_sentence(funnel: pd.DataFrame, spec, area: str = "local_authority") -> str:
+    """The dispersion of a funnel of areas, its widening, and the areas outside the limits.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        :func:`cqc_research.metrics.funnel.funnel_limits` output (``flag, value, n``).
+    spec : FunnelSpec
+        :func:`cqc_research.metrics.funnel.funnel_spec` of it (``phi, n_units,
+        overdispersion_p, adjusted, tau2``).
+    area : str
+        The area column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> spec = SimpleNamespace(phi=2.345, n_units=3, overdispersion_p=0.0123, adjusted=True, tau2=0.00123)
+    >>> f = pd.DataFrame({"local_authority": ["A", "B", "C"], "flag": ["low 99.8%", "within", "within"],
+    ...                   "value": [0.5, 0.8, 0.9], "n": [10, 20, 30]})
+    >>> print(area_funnel_sentence(f, spec))
+    Dispersion ratio phi = 2.35 over 3 areas (test of no overdispersion p = 0.0123); the limits are widened by tau-squared = 0.0012. Outside the limits: A (low 99.8%, 50% of 10).
+    """
+    flagged = funnel[funnel["flag"] != "within"]
+    return (f"Dispersion ratio phi = {spec.phi:.2f} over {spec.n_units} areas "
+            f"(test of no overdispersion p = {spec.overdispersion_p:.3g}); "
+            + (f"the limits are widened by tau-squared = {spec.tau2:.4f}. " if spec.adjusted
+               else "no widening was needed. ")
+            + ("Outside the limits: " + "; ".join(
+                f"{r[area]} ({r['flag']}, {r['value']:.0%} of {int(r['n'])})"
+                for _, r in flagged.iterrows()) + "."
+               if len(flagged) else "No area lies outside the 95% limits."))
+
+
+def rank_sentence(ranks: pd.DataFrame, area: str = "local_authority") -> str:
+    """How wide the rank intervals are, and which areas are likely among the bottom ``k``.
+
+    Parameters
+    ----------
+    ranks : DataFrame
+        :func:`cqc_research.metrics.areas.rank_with_uncertainty` output (``rank_low, rank_high,
+        p_bottom, bottom_k``).
+    area : str
+        The area column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"local_authority": ["A", "B", "C"], "rank_low": [1, 1, 2],
+    ...                   "rank_high": [3, 2, 3], "p_bottom": [0.6, 0.1, 0.3], "bottom_k": 1})
+    >>> print(rank_sentence(r))
+    The median width of a rank interval is 1 places out of 3. Areas with at least an even chance of being the lowest-ranked area: A (60%).
+    """
+    k = int(ranks["bottom_k"].iloc[0])
+    bottom = "the lowest-ranked area" if k == 1 else f"among the bottom {k} areas"
+    width = (ranks["rank_high"] - ranks["rank_low"]).median()
+    likely = ranks[ranks["p_bottom"] >= 0.5]
+    return (f"The median width of a rank interval is {width:.0f} places out of {len(ranks)}. "
+            + (f"Areas with at least an even chance of being {bottom}: "
+               + ", ".join(f"{r[area]} ({r['p_bottom']:.0%})" for _, r in likely.iterrows()) + "."
+               if len(likely) else f"No area has an even chance of being {bottom}."))
+
+
+def dtoc_match_sentence(rates: pd.DataFrame, joined: pd.DataFrame,
+                        area: str = "local_authority") -> str:
+    """The period of the delayed-transfer figures and how many areas they matched.
+
+    Parameters
+    ----------
+    rates : DataFrame
+        :func:`cqc_research.metrics.areas.dtoc_rates` output (``period_start, period_end``).
+    joined : DataFrame
+        :func:`cqc_research.metrics.areas.join_dtoc` output (``dtoc_per_100k``).
+    area : str
+        The area column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> rates = pd.DataFrame({"period_start": pd.to_datetime(["2019-04-01"]),
+    ...                       "period_end": pd.to_datetime(["2020-02-29"])})
+    >>> j = pd.DataFrame({"local_authority": ["A", "B"], "dtoc_per_100k": [10.0, None]})
+    >>> dtoc_match_sentence(rates, j)
+    'Period 2019-04 to 2020-02; 1 of 2 areas matched to delayed-transfer figures (no figures for: B).'
+    """
+    missing = sorted(joined.loc[joined["dtoc_per_100k"].isna(), area].astype(str).unique())
+    start = str(rates["period_start"].min().date())[:7]
+    end = str(rates["period_end"].max().date())[:7]
+    have = int(joined["dtoc_per_100k"].notna().sum())
+    return (f"Period {start} to {end}; {have} of {len(joined)} areas matched to delayed-transfer "
+            "figures" + (f" (no figures for: {', '.join(missing[:10])})" if missing else "") + ".")
+
+
+def dtoc_sentence(corr: dict, have: pd.DataFrame, rate_funnel: pd.DataFrame, sector: str,
+                  area: str = "local_authority") -> str:
+    """The correlation of quality with delayed days, the highest rates and the areas above limits.
+
+    Parameters
+    ----------
+    corr : dict
+        :func:`cqc_research.metrics.areas.dtoc_correlation` output.
+    have : DataFrame
+        Areas and their rate (``dtoc_per_100k``; areas without one are left out).
+    rate_funnel : DataFrame
+        The funnel of rates (``flag``).
+    sector : str
+        The sector whose share is correlated.
+    area : str
+        The area column.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> have = pd.DataFrame({"local_authority": ["A", "B"], "dtoc_per_100k": [1500.0, 2500.4]})
+    >>> fr = pd.DataFrame({"local_authority": ["A", "B"], "flag": ["within", "high 95%"]})
+    >>> print(dtoc_sentence({"rho": -0.25, "ci_low": -0.5, "ci_high": 0.04}, have, fr, "Adult social care"))
+    Across areas, the Spearman correlation between the share of adult social care rated Good or better and delayed days is -0.25 (approximate 95% CI -0.50 to 0.04; Fieller-Hartley-Pearson standard error). Highest rates: B (2,500), A (1,500). Above the overdispersion-adjusted limits: B.
+    """
+    high = rate_funnel[rate_funnel["flag"].astype(str).str.startswith("high")]
+    top = have.dropna(subset=["dtoc_per_100k"]).sort_values("dtoc_per_100k", ascending=False).head(3)
+    return (f"Across areas, the Spearman correlation between the share of {sector.lower()} rated "
+            f"Good or better and delayed days is {corr['rho']:.2f} (approximate 95% CI "
+            f"{corr['ci_low']:.2f} to {corr['ci_high']:.2f}; Fieller-Hartley-Pearson standard "
+            "error). Highest rates: "
+            + ", ".join(f"{r[area]} ({r['dtoc_per_100k']:,.0f})" for _, r in top.iterrows()) + ". "
+            + (f"Above the overdispersion-adjusted limits: {', '.join(high[area].astype(str))}."
+               if len(high) else "No area is above the overdispersion-adjusted 95% limit."))

@@ -152,3 +152,26 @@ def test_variation_and_chi2_sentences():
 @pytest.mark.parametrize("name", say.__all__)
 def test_every_public_function_has_an_example(name):
     assert ">>>" in getattr(say, name).__doc__
+
+
+def test_area_sentences():
+    focus = pd.DataFrame({"local_authority": ["A", "B", "C", "D"], "n_rated": [10, 20, 30, 40],
+                          "share_good": [0.5, 0.6, 0.8, 0.9], "england_share_good": 0.78,
+                          "vs_england": ["lower", "lower", "similar", "similar"],
+                          "care_home_beds": [100, 0, 300, 0], "beds_good": [50, 0, 250, 0]})
+    # beds: 300 of 400 beds in homes rated Good or better = 75%
+    assert say.area_summary_sentence(focus, "Adult social care") == (
+        "**Adult social care:** 100 rated locations in 4 areas; 78% are rated Good or Outstanding "
+        "overall. Area shares run from 50% to 90%. 2 areas have an interval wholly below the "
+        "overall share (A, B). Care-home beds are known for 400 beds; 75% of them are in homes "
+        "rated Good or better.")
+    one = focus.iloc[[0]].assign(care_home_beds=0)
+    assert say.area_summary_sentence(one, "GP practices") == (
+        "**GP practices:** 10 rated locations in 1 area; 78% are rated Good or Outstanding overall.")
+    ranks = pd.DataFrame({"local_authority": ["A", "B", "C", "D"], "rank_low": [1, 1, 2, 1],
+                          "rank_high": [4, 3, 4, 2], "p_bottom": [0.2, 0.1, 0.3, 0.4],
+                          "bottom_k": 2})
+    # widths 3, 2, 2, 1: median 2
+    assert say.rank_sentence(ranks) == (
+        "The median width of a rank interval is 2 places out of 4. No area has an even chance of "
+        "being among the bottom 2 areas.")

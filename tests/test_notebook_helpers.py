@@ -187,3 +187,41 @@ def test_improvement_lines_by_hand():
     assert ri.startswith("- **GP practices**: 80% improved (95% CI") and "CQC" not in ri
     assert say.improvement_lines(imp.assign(total=0), overall.assign(total=0), "Inadequate") == \
         "No re-inspections after this rating."
+
+
+# -- notebook 05: the correlation of quality with delayed transfers ----------------------------
+def test_dtoc_correlation_is_spearman_with_the_fieller_interval():
+    from cqc_research.metrics.areas import dtoc_correlation
+
+    rng = np.random.default_rng(5)
+    joined = pd.DataFrame({"share_good": rng.uniform(0.5, 1, 30),
+                           "dtoc_per_100k": rng.gamma(5, 300, 30)})
+    joined.loc[[3, 7], "dtoc_per_100k"] = np.nan          # areas without figures drop out
+    res = dtoc_correlation(joined)
+    have = joined.dropna()
+    # Spearman by hand: Pearson correlation of the ranks
+    rx, ry = have["share_good"].rank(), have["dtoc_per_100k"].rank()
+    rho = np.corrcoef(rx, ry)[0, 1]
+    se = math.sqrt(1.06 / (28 - 3))
+    assert res["n"] == 28 and res["rho"] == pytest.approx(rho)
+    assert res["ci_low"] == pytest.approx(math.tanh(math.atanh(rho) - 1.959963984540054 * se))
+    assert res["ci_high"] == pytest.approx(math.tanh(math.atanh(rho) + 1.959963984540054 * se))
+
+
+def test_sector_rows_marked_areas_and_region_table():
+    from cqc_research.metrics.areas import marked_areas, region_table, sector_rows
+
+    summary = pd.DataFrame({"sector": ["GP practices", "Adult social care", "Adult social care"],
+                            "local_authority": ["A", "B", "C"], "share_good": [0.2, 0.9, 0.4]})
+    assert sector_rows(summary, "Adult social care")["local_authority"].tolist() == ["B", "C"]
+    with pytest.raises(ValueError, match="sectors: \\['Adult social care', 'GP practices'\\]"):
+        sector_rows(summary, "Dentists")
+    assert marked_areas(summary, lowest=2) == ["A", "C"]
+    assert marked_areas(summary, "B,,  C") == ["B", "C"]
+    regions = pd.DataFrame({"sector": ["GP practices"], "region": ["London"], "n_rated": [10],
+                            "share_good": [0.81234], "ci_low": [0.5], "ci_high": [0.9],
+                            "care_home_beds": [0], "share_beds_good": [np.nan], "extra": [1]})
+    out = region_table(regions, "GP practices")
+    assert list(out.columns) == ["region", "n_rated", "share_good", "ci_low", "ci_high",
+                                 "care_home_beds", "share_beds_good"]
+    assert out["share_good"].item() == 0.812

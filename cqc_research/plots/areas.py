@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-__all__ = ["area_share_plot", "ranking_plot", "dtoc_quality_plot"]
+__all__ = ["area_share_plot", "ranking_plot", "dtoc_quality_plot", "area_funnel_plot",
+           "dtoc_funnel_plot"]
 
 _BASE, _HIGHLIGHT, _ENGLAND = "#4f6d8a", "#c8102e", "#1f1f1f"
 
@@ -178,3 +179,58 @@ def dtoc_quality_plot(joined: pd.DataFrame, *, area: str = "local_authority", hi
     ax.set_title(title or "Delayed transfers of care and the quality of adult social care")
     fig.tight_layout()
     return fig
+
+
+def _present(highlight, table: pd.DataFrame, column: str) -> list[str]:
+    have = set(table[column].astype(str))
+    wanted = [] if highlight is None else ([highlight] if isinstance(highlight, str) else list(highlight))
+    return [h for h in wanted if h in have]
+
+
+def area_funnel_plot(funnel: pd.DataFrame, *, sector: str, area: str = "local_authority",
+                     highlight=None):
+    """Funnel plot of the share of a sector rated Good or Outstanding, by area.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        :func:`cqc_research.metrics.funnel.funnel_limits` of the areas (proportions).
+    sector : str
+        The sector, for the labels.
+    area : str
+        The area column.
+    highlight : list of str, optional
+        Areas to mark; those not in the funnel are ignored.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .funnel import funnel_plot
+
+    return funnel_plot(funnel, highlight=_present(highlight, funnel, area),
+                       xlabel=f"{sector} locations rated", ylabel="share Good or Outstanding",
+                       title=f"{sector}: share Good or Outstanding by area")
+
+
+def dtoc_funnel_plot(funnel: pd.DataFrame, *, area: str = "local_authority", highlight=None):
+    """Funnel plot of delayed days per 100,000 people aged 65 and over, by area.
+
+    Parameters
+    ----------
+    funnel : DataFrame
+        :func:`cqc_research.metrics.funnel.funnel_limits` of the rates.
+    area : str
+        The area column.
+    highlight : list of str, optional
+        Areas to mark; those not in the funnel are ignored.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .funnel import funnel_plot
+
+    return funnel_plot(funnel, highlight=_present(highlight, funnel, area),
+                       xlabel="population aged 65+", ylabel="delayed days per 100,000 aged 65+",
+                       title="Delayed transfers of care by area")
