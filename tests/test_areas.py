@@ -164,7 +164,8 @@ def test_join_by_normalised_name():
                           "months_missing": [0, 0]})
     j = join_dtoc(summary, rates)
     assert j["org_code"].tolist()[:2] == ["E06000023", "E06000043"]
-    assert j.attrs["linkage"]["areas_without_dtoc"] == ["Nowhere"]
+    assert j.loc[j["dtoc_per_100k"].isna(), "local_authority"].tolist() == ["Nowhere"]
+    assert (j["dtoc_areas_without_ratings"] == 0).all()
     with pytest.raises(DataFormatError, match="measure"):
         dtoc_rates(rates, rates)
 
