@@ -47,3 +47,69 @@ def test_committed_without_outputs(path):
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None
+
+
+# -- thin notebooks (issue 15, point 4) ---------------------------------------------------------
+#: An analysis notebook keeps its parameters, its calls and the sentences that tell the story;
+#: statistics, data building and sentence logic live in the library (cqc_research.narrative,
+#: cqc_research.metrics, cqc_research.link, cqc_research.notebook_output), with tests.
+MAX_CODE_LINES = 60
+#: Notebooks not yet thinned, with their code-line count when this list was written. The count
+#: may only go down; a notebook that reaches MAX_CODE_LINES must leave the list.
+NOT_YET_THINNED = {
+    "00_data_overview.ipynb": 62,
+    "01_domain_agreement.ipynb": 111,
+    "04_inspection_effects.ipynb": 219,
+    "07_mixed_methods.ipynb": 187,
+    "08_assessment_framework.ipynb": 155,
+    "profiles/area_profile.ipynb": 130,
+    "profiles/provider_profile.ipynb": 175,
+}
+ANALYSIS = sorted(p for p in NOTEBOOKS if p.parent.name == "profiles"
+                  or (p.parent.name == "notebooks" and p.name[:2].isdigit()))
+
+
+def code_lines(path: Path) -> int:
+    """Non-blank lines of the code cells (the parameters cell included)."""
+    nb = json.loads(path.read_text())
+    return sum(1 for c in nb["cells"] if c["cell_type"] == "code"
+               for line in "".join(c["source"]).splitlines() if line.strip())
+
+
+def _key(path: Path) -> str:
+    return str(path.relative_to(ROOT / "notebooks"))
+
+
+def test_analysis_notebooks_are_found():
+    assert {"02_indicators_vs_ratings.ipynb", "profiles/area_profile.ipynb"} <= {_key(p) for p in ANALYSIS}
+    assert set(NOT_YET_THINNED) <= {_key(p) for p in ANALYSIS}
+
+
+@pytest.mark.parametrize("path", ANALYSIS, ids=_key)
+def test_analysis_notebook_is_thin(path):
+    n = code_lines(path)
+    allowed = NOT_YET_THINNED.get(_key(path))
+    if allowed is None:
+        assert n <= MAX_CODE_LINES, (f"{n} code lines (at most {MAX_CODE_LINES}): move statistics, "
+                                     "data building and sentences into the library")
+    else:
+        assert n <= allowed, f"{n} code lines, more than the {allowed} recorded in NOT_YET_THINNED"
+        assert n > MAX_CODE_LINES, f"{n} code lines: thin now, take it off NOT_YET_THINNED"
+
+
+@pytest.mark.parametrize("path", ANALYSIS, ids=_key)
+def test_analysis_notebook_imports_no_private_names_and_not_the_runner(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cqc_research"):
+                assert not node.module.startswith("cqc_research.runner"), node.module
+                assert not any(part.startswith("_") for part in node.module.split(".")), node.module
+                assert not [a.name for a in node.names if a.name.startswith("_")], node.module
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("cqc_research"):
+                        assert not alias.name.startswith("cqc_research.runner"), alias.name
+                        assert not any(p.startswith("_") for p in alias.name.split(".")), alias.name
