@@ -49,8 +49,19 @@ SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
 class Section:
     """One section of a report (made by :meth:`Report.section`); see :class:`SectionSkipped`.
 
+    Used as a context manager: a :class:`SectionSkipped` raised inside the block is swallowed,
+    recorded in ``report.skipped`` and shown as a short note; any other error propagates.
+
+    Parameters
+    ----------
+    report : Report
+        The report the section belongs to (its ``skipped`` list records a skip).
+    title : str
+        The section's name, as the note and the index show it.
+
     Attributes
     ----------
+    report : Report
     title : str
     skipped : bool
         True once the section was skipped.
@@ -248,12 +259,39 @@ class Report:
         return Section(self, title)
 
     def skip(self, reason: str):
-        """End the current section with a note saying what is missing (raises :class:`SectionSkipped`)."""
+        """End the current section with a note saying what is missing (raises :class:`SectionSkipped`).
+
+        Parameters
+        ----------
+        reason : str
+            What is missing, in a few words; the section's note shows it.
+
+        Raises
+        ------
+        SectionSkipped
+            Always; inside ``with rep.section(...)`` it ends that section only.
+        """
         raise SectionSkipped(reason)
 
     # -- outputs ------------------------------------------------------------------------
     def save_table(self, frame: pd.DataFrame, name: str, *, index: bool = False) -> Path:
-        """Write ``tables/<name>.csv`` atomically, stamped when the data is synthetic."""
+        """Write ``tables/<name>.csv`` atomically, stamped when the data is synthetic.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            The table; it is not modified.
+        name : str
+            The file name without ``.csv``.
+        index : bool
+            Keep the index as leading columns (``frame.reset_index()``); by default it is dropped.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written. For synthetic data its first column is ``data_status``, reading
+            "SYNTHETIC DATA" on every row.
+        """
         out = frame.reset_index() if index else frame.copy()
         if self.synthetic:
             out.insert(0, "data_status", BANNER_TEXT)
@@ -266,6 +304,21 @@ class Report:
         """Write ``figures/<name>.png``, stamped "SYNTHETIC DATA" when the data is synthetic.
 
         The figure stays open so that the notebook still displays it.
+
+        Parameters
+        ----------
+        fig : matplotlib Figure, Axes or seaborn grid
+            Anything with a ``figure`` attribute or ``get_figure()`` is reduced to its figure.
+        name : str
+            The file name without ``.png``.
+        dpi : int
+            Resolution of the PNG.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written. Its PNG metadata key ``cqc-research-data`` reads "SYNTHETIC DATA"
+            (the figure is also stamped, once) for synthetic data, ``real`` otherwise.
         """
         fig = getattr(fig, "figure", fig)  # accept seaborn grids and axes
         if hasattr(fig, "get_figure") and not hasattr(fig, "savefig"):
@@ -335,7 +388,16 @@ class Report:
 
 
 def stamp_figure(fig) -> None:
-    """Write "SYNTHETIC DATA" across the top of a matplotlib figure (once)."""
+    """Write "SYNTHETIC DATA" across the top of a matplotlib figure.
+
+    Marks the figure (``fig._cqc_stamped``) so that :meth:`Report.save_figure` does not stamp
+    it twice; calling this function itself again adds another stamp.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure, modified in place.
+    """
     fig.text(0.5, 1.0, BANNER_TEXT, ha="center", va="bottom", color="#c8102e",
              fontsize=12, fontweight="bold", transform=fig.transFigure)
     fig._cqc_stamped = True
@@ -355,6 +417,18 @@ def check_outputs(run_dir, *, synthetic: bool) -> list[str]:
     Checks every ``*.html`` (banner text), ``tables/*.csv`` (``data_status`` column) and
     ``figures/*.png`` (PNG metadata written by :meth:`Report.save_figure`) below ``run_dir``.
     Returns an empty list for real data or when everything is stamped.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run folder to check.
+    synthetic : bool
+        Whether the run read synthetic data; for real data nothing is checked.
+
+    Returns
+    -------
+    list of str
+        The unstamped files, as paths relative to ``run_dir``, sorted.
     """
     if not synthetic:
         return []

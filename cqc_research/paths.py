@@ -66,7 +66,15 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class NoStudyError(CQCResearchError, FileNotFoundError):
-    """A command needs a study folder and none was found upwards from the current directory."""
+    """A command needs a study folder and none was found upwards from the current directory.
+
+    Parameters
+    ----------
+    start : Path, optional
+        Where the search started, named in the message (default: the current directory).
+    what : str
+        What needs the study folder, as the message starts ("this command").
+    """
 
     def __init__(self, start: Path | None = None, what: str = "this command"):
         start = Path.cwd() if start is None else start
@@ -93,6 +101,17 @@ def is_inside_installation(path: str | os.PathLike) -> bool:
     Used to refuse ever writing there: a study folder, data or outputs inside an installed
     package would be lost on upgrade and may not be writable.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The path to test (``~`` expanded, resolved; it need not exist).
+
+    Returns
+    -------
+    bool
+        True when a ``site-packages``/``dist-packages`` folder is among its parts or it lies
+        under the interpreter's ``purelib``/``platlib`` folder.
+
     Examples
     --------
     >>> import sysconfig
@@ -113,7 +132,14 @@ def is_inside_installation(path: str | os.PathLike) -> bool:
 
 
 def checkout_root() -> Path | None:
-    """The repository checkout this package is imported from, or ``None`` for an installed wheel."""
+    """The repository checkout this package is imported from, or ``None`` for an installed wheel.
+
+    Returns
+    -------
+    Path or None
+        The folder above the package when it holds this repository's ``pyproject.toml`` and is
+        not inside a Python installation; otherwise None.
+    """
     parent = _PACKAGE_DIR.parent
     if _is_checkout(parent) and not is_inside_installation(parent):
         return parent
@@ -148,10 +174,23 @@ def study_root(start: str | os.PathLike | None = None) -> Path:
     ``$CQC_RESEARCH_STUDY`` when set; else the first study folder upwards from ``start`` (the
     current directory); else the repository checkout the package runs from, if any.
 
+    Parameters
+    ----------
+    start : str or os.PathLike, optional
+        Where to start looking upwards (default: the current directory); ignored when
+        ``$CQC_RESEARCH_STUDY`` is set.
+
+    Returns
+    -------
+    Path
+        The study folder, resolved.
+
     Raises
     ------
     NoStudyError
         When there is none (an installed package used outside a study folder).
+    CQCResearchError
+        When ``$CQC_RESEARCH_STUDY`` names a folder inside a Python installation.
     """
     env = os.environ.get(STUDY_ENV)
     if env:
@@ -170,7 +209,18 @@ def study_root(start: str | os.PathLike | None = None) -> Path:
 
 
 def notebooks_dir() -> Path:
-    """The notebooks that ``cqc-research run`` runs: ``<study>/notebooks``."""
+    """The notebooks that ``cqc-research run`` runs: ``<study>/notebooks``.
+
+    Returns
+    -------
+    Path
+        ``notebooks/`` of :func:`study_root` (it may not exist).
+
+    Raises
+    ------
+    NoStudyError
+        When there is no study folder (see :func:`study_root`).
+    """
     return study_root() / "notebooks"
 
 
@@ -180,17 +230,45 @@ def _env_dir(name: str) -> Path | None:
 
 
 def data_root() -> Path:
-    """The data root: ``$CQC_RESEARCH_DATA`` or ``<study>/data``."""
+    """The data root: ``$CQC_RESEARCH_DATA`` or ``<study>/data``.
+
+    Returns
+    -------
+    Path
+        The folder holding ``raw/`` and ``processed/`` (it may not exist).
+
+    Raises
+    ------
+    NoStudyError
+        When ``$CQC_RESEARCH_DATA`` is unset and there is no study folder.
+    """
     return _env_dir(DATA_ENV) or study_root() / "data"
 
 
 def raw_dir() -> Path:
-    """Immutable inputs: downloaded files and the embedded synthetic default."""
+    """Immutable inputs: downloaded files and the embedded synthetic default.
+
+    Returns
+    -------
+    Path
+        ``raw/`` of :func:`data_root` (it may not exist).
+
+    Raises
+    ------
+    NoStudyError
+        When ``$CQC_RESEARCH_DATA`` is unset and there is no study folder.
+    """
     return data_root() / "raw"
 
 
 def user_cache_dir() -> Path:
-    """The per-user cache folder: ``$XDG_CACHE_HOME/cqc-research`` or ``~/.cache/cqc-research``."""
+    """The per-user cache folder: ``$XDG_CACHE_HOME/cqc-research`` or ``~/.cache/cqc-research``.
+
+    Returns
+    -------
+    Path
+        The folder, resolved (not created here).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser().resolve() / "cqc-research"
 
@@ -201,6 +279,12 @@ def processed_dir() -> Path:
     Outside any study folder (an installed package used as a library, with no
     ``CQC_RESEARCH_DATA``), ``<user cache>/processed`` (:func:`user_cache_dir`), so that
     ``cqc_research.load(path)`` works anywhere and still never writes inside ``site-packages``.
+
+    Returns
+    -------
+    Path
+        ``$CQC_RESEARCH_DATA/processed``, else ``<study>/data/processed``, else
+        ``<user cache>/processed`` (none of them created here).
     """
     if os.environ.get(DATA_ENV):
         return data_root() / "processed"
@@ -211,12 +295,34 @@ def processed_dir() -> Path:
 
 
 def outputs_root() -> Path:
-    """The outputs root: ``$CQC_RESEARCH_OUTPUTS`` or ``<study>/outputs``."""
+    """The outputs root: ``$CQC_RESEARCH_OUTPUTS`` or ``<study>/outputs``.
+
+    Returns
+    -------
+    Path
+        The folder holding one folder per report run (it may not exist).
+
+    Raises
+    ------
+    NoStudyError
+        When ``$CQC_RESEARCH_OUTPUTS`` is unset and there is no study folder.
+    """
     return _env_dir(OUTPUTS_ENV) or study_root() / "outputs"
 
 
 def synthetic_dir() -> Path:
-    """Where ``cqc-research synth`` writes the embedded default dataset."""
+    """Where ``cqc-research synth`` writes the embedded default dataset.
+
+    Returns
+    -------
+    Path
+        ``synthetic/`` of :func:`raw_dir` (it may not exist).
+
+    Raises
+    ------
+    NoStudyError
+        When ``$CQC_RESEARCH_DATA`` is unset and there is no study folder.
+    """
     return raw_dir() / "synthetic"
 
 

@@ -186,6 +186,12 @@ def _git(checkout: Path, *args: str) -> str | None:
 def version_text() -> str:
     """``cqc-research X.Y.Z``, plus the git commit when running from a repository checkout.
 
+    Returns
+    -------
+    str
+        ``cqc-research <version>``; in a git checkout followed by
+        ``(commit <12-hex>[, with local changes]; checkout <folder>)`` when git can read it.
+
     Examples
     --------
     >>> version_text().split()[:2] == ["cqc-research", __version__]
@@ -202,7 +208,21 @@ def version_text() -> str:
 
 
 class VersionAction(argparse.Action):
-    """``--version``: prints :func:`version_text` (computed only when asked) and exits."""
+    """``--version``: prints :func:`version_text` (computed only when asked) and exits.
+
+    Takes no value (``nargs=0``). Use as ``parser.add_argument("--version", action=VersionAction)``.
+
+    Parameters
+    ----------
+    option_strings : list of str
+        The option's flags (``["--version"]``), passed by :mod:`argparse`.
+    dest : str
+        The namespace attribute; default ``argparse.SUPPRESS`` (nothing is stored).
+    default : object
+        Default ``argparse.SUPPRESS`` (no attribute is added to the namespace).
+    help : str
+        The help text shown by ``--help``.
+    """
 
     def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
                  help="show the version (and, in a checkout, the commit) and exit"):
@@ -217,10 +237,12 @@ class VersionAction(argparse.Action):
 # ---------------------------------------------------------------------------------------------
 # CLI
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research init`` argument (the study folder ``DIR``)."""
     parser.add_argument("folder", metavar="DIR", help="the study folder to make (created when missing)")
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research init DIR``: make the study folder, say what was written; exit status 0."""
     res = init_study(args.folder)
     n_nb = sum(1 for p in res.written if p.suffix == ".ipynb")
     print(f"study folder {res.root}: wrote {len(res.written)} files ({n_nb} notebooks)"

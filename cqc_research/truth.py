@@ -557,12 +557,22 @@ def truth_summary(check: pd.DataFrame) -> str:
 class TruthReport:
     """What a notebook's truth-check section shows: a sentence and the rows of the check.
 
-    Attributes
+    Made by :func:`planted_truth_check`. In a notebook it displays as the sentence followed by
+    the rows; :attr:`ok` says whether every row was recovered.
+
+    Parameters
     ----------
     table : DataFrame
         The rows of :func:`check_truth` (empty for real data).
     summary : str
         One sentence (:func:`truth_summary`), or why there is nothing to check.
+
+    Attributes
+    ----------
+    table : DataFrame
+        As given.
+    summary : str
+        As given (also the ``repr``).
     """
 
     def __init__(self, table: pd.DataFrame, summary: str):
@@ -649,6 +659,8 @@ def planted_truth_check(output_dir, sources, *, effects, save: bool = True) -> T
 # ---------------------------------------------------------------------------------------------
 # CLI
 def configure_parser(parser) -> None:
+    """Add the ``cqc-research truth`` options: ``RUN_DIR``, ``--truth``, ``--effect``, ``--alpha``,
+    ``--csv``."""
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (outputs/<run-id>/) or its tables/")
     parser.add_argument("--truth", metavar="FILE", default=None,
                         help="truth.json to check against (default: the one of the synthetic data the run read)")
@@ -660,6 +672,7 @@ def configure_parser(parser) -> None:
 
 
 def run_command(args) -> int:
+    """Run ``cqc-research truth``: print the rows and summary; exit 1 unless all are recovered."""
     check = check_truth(args.run_dir, args.truth, effects=args.effect, alpha=args.alpha)
     if args.csv:
         check.to_csv(args.csv, index=False)
