@@ -43,6 +43,10 @@ __all__ = [
     "rank_sentence",
     "dtoc_match_sentence",
     "dtoc_sentence",
+    "event_linkage_sentence",
+    "event_study_sentence",
+    "other_event_sentence",
+    "spc_event_sentence",
 ]
 
 
@@ -883,3 +887,155 @@ def dtoc_sentence(corr: dict, have: pd.DataFrame, rate_funnel: pd.DataFrame, sec
             + ", ".join(f"{r[area]} ({r['dtoc_per_100k']:,.0f})" for _, r in top.iterrows()) + ". "
             + (f"Above the overdispersion-adjusted limits: {', '.join(high[area].astype(str))}."
                if len(high) else "No area is above the overdispersion-adjusted 95% limit."))
+
+
+def event_linkage_sentence(linkage: pd.DataFrame, indicator: str, event: str) -> str:
+    """What the indicator covers and how many CQC reports link to it (notebook 04).
+
+    Parameters
+    ----------
+    linkage : DataFrame
+        As :func:`cqc_research.metrics.events.event_linkage` returns.
+    indicator, event : str
+        The measure and the kind of event of the note.
+
+    Returns
+    -------
+    str
+    """
+    any_row = linkage.iloc[0] if len(linkage) else None
+    if any_row is None:
+        return f"The CQC data give no {event} dates."
+    text = (f"The indicator `{indicator}` covers **{int(any_row['trusts_with_indicator']):,} trusts** from "
+            f"{any_row['period_first']:%B %Y} to {any_row['period_last']:%B %Y} "
+            f"({int(any_row['trust_months']):,} trust-months). ")
+    if event not in set(linkage["event"]):
+        return text + f"The CQC data give no {event} dates. "
+    main = linkage.set_index("event").loc[event]
+    text += (f"CQC published {int(main['events_linked']):,} rated reports on {int(main['trusts_linked'])} "
+             f"of these trusts (by {event} date), {int(main['events_inside_indicator_period']):,} of them "
+             "inside the indicator's period. ")
+    missing = int(main["trusts_with_events"] - main["trusts_linked"])
+    if missing > 0:
+        text += (f"{plural(missing, 'trust')} with CQC reports {'has' if missing == 1 else 'have'} no "
+                 "series for this indicator "
+                 "(for A&E, trusts without an emergency department).")
+    return text
+
+
+def _higher_lower(row) -> str:
+    if row["ci_low"] > 0:
+        return "higher"
+    if row["ci_high"] < 0:
+        return "lower"
+    return "no different, within the precision of the estimate,"
+
+
+def event_study_sentence(contrasts: pd.DataFrame, event: str, post_months: int, unit: str) -> str:
+    """The leads, lags and later lags of one event study, with the trusts they rest on (notebook 04).
+
+    Parameters
+    ----------
+    contrasts : DataFrame
+        As :func:`cqc_research.metrics.events.event_studies` returns (rows of ``event``).
+    event : str
+        The kind of event to describe.
+    post_months : int
+        The last month of the headline lags.
+    unit : str
+        The unit of the differences ("percentage points").
+
+    Returns
+    -------
+    str
+        A sentence saying there is no study when ``contrasts`` has no rows of ``event``.
+    """
+    c = contrasts[contrasts["event"] == event].set_index("contrast")
+    if c.empty:
+        return f"No {event} dates link to the indicator, so there is no event study to show."
+    lag, lead = c.loc["lags"], c.loc["leads"]
+    p = lead["joint_p_value"]
+    text = (f"In months 1 to {post_months} after the {event}, the indicator was on average "
+            f"**{lag['estimate']:+.2f} {unit}** (95% CI {lag['ci_low']:+.2f} to {lag['ci_high']:+.2f}) "
+            f"relative to the month before: {_higher_lower(lag)} than before. "
+            f"Before the {event} (months {int(lead['rel_from'])} to {int(lead['rel_to'])}) the average was "
+            f"{lead['estimate']:+.2f} (95% CI {lead['ci_low']:+.2f} to {lead['ci_high']:+.2f}). ")
+    if pd.notna(p):
+        text += f"A joint test that every lead is zero gives p {'< 0.01' if p < 0.01 else '= ' + format(p, '.2f')}. "
+    else:
+        text += "With this few trusts there is no joint test of all the leads (it needs more trusts than leads). "
+    if "later lags" in c.index:
+        lt = c.loc["later lags"]
+        text += (f"In months {int(lt['rel_from'])} to {int(lt['rel_to'])} the average was {lt['estimate']:+.2f} "
+                 f"(95% CI {lt['ci_low']:+.2f} to {lt['ci_high']:+.2f}). ")
+    text += (f"This rests on {plural(int(lag['n_event_units']), 'trust')} with {int(lag['n_events'])} events, "
+             f"among {plural(int(lag['n_units']), 'trust')} in all.")
+    if lag["n_event_units"] < 10:
+        text += (f" **Caution:** with events in only {plural(int(lag['n_event_units']), 'trust')}, clustered "
+                 "intervals understate the uncertainty. Read these figures as a description of the trusts "
+                 "with events, not as an estimate that carries over to others.")
+    return text
+
+
+def other_event_sentence(contrasts: pd.DataFrame, event: str, post_months: int, unit: str) -> str:
+    """:func:`event_study_sentence` for the other kind of event, or why there is none (notebook 04).
+
+    Parameters
+    ----------
+    contrasts, post_months, unit
+        As :func:`event_study_sentence`.
+    event : str
+        The note's kind of event; the sentence is about the other one.
+
+    Returns
+    -------
+    str
+    """
+    kinds, have = ("publication", "inspection"), list(dict.fromkeys(contrasts["event"]))
+    if set(kinds) <= set(have):
+        return event_study_sentence(contrasts, [e for e in kinds if e != event][0], post_months, unit)
+    return (f"Only one kind of event is available ({', '.join(have) or 'none'}); the data give no "
+            f"{' or '.join(e for e in kinds if e not in have)} dates for these trusts.")
+
+
+_ASSURANCE = {"consistently pass": "will consistently meet it (its limits lie above the target)",
+              "consistently fail": "will consistently miss it (its limits lie below the target)",
+              "inconsistent": "will sometimes meet it and sometimes miss it"}
+
+
+def spc_event_sentence(spc: pd.DataFrame, trust: dict, event: str, *, target: float | None = None,
+                       assurance: str | None = None) -> str:
+    """One trust's SPC chart around its event: the limits before, special causes after (notebook 04).
+
+    Parameters
+    ----------
+    spc : DataFrame
+        :func:`cqc_research.metrics.spc.spc_rules` output (``time``, ``mean``, ``lcl``, ``ucl``,
+        ``variation`` and the rule columns).
+    trust : dict
+        As :func:`cqc_research.metrics.events.spc_event_trust` returns.
+    event : str
+        The kind of event.
+    target, assurance : optional
+        The target and the :func:`cqc_research.metrics.spc.spc_assurance` verdict after the event.
+
+    Returns
+    -------
+    str
+    """
+    from .metrics.events import month_index
+
+    after = spc[month_index(spc["time"]) > trust["month"]]
+    counts = after["variation"].value_counts()
+    rules = [r.replace("_", " ") for r in ("outside", "shift", "trend", "two_of_three") if after[r].any()]
+    text = (f"Trust **{trust['org_code']}**, {event} on {trust['event_date']:%d %B %Y}. The limits come from the "
+            f"{trust['n_before']} months before it (mean {spc['mean'].iloc[0]:.1f}, process limits "
+            f"{spc['lcl'].iloc[0]:.1f} to {spc['ucl'].iloc[0]:.1f}). Of the {len(after)} months after it, "
+            f"{counts.get('improvement', 0)} show special-cause improvement and {counts.get('concern', 0)} "
+            "special-cause concern" + (f" (rules: {', '.join(rules)})" if rules else "") + ". ")
+    if assurance:
+        text += f"Against the {target:.0f}% standard, the process after it {_ASSURANCE[assurance]}. "
+    return text + ("One trust's chart is an illustration, not a test. It also carries every national change "
+                   "(the long decline in four-hour performance, winter pressure), which the event study "
+                   "removes by comparing trusts in the same month. Other trusts can look different, and the "
+                   "event study above is the average over all of them.")

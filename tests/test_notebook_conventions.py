@@ -59,7 +59,6 @@ MAX_CODE_LINES = 60
 NOT_YET_THINNED = {
     "00_data_overview.ipynb": 62,
     "01_domain_agreement.ipynb": 111,
-    "04_inspection_effects.ipynb": 219,
     "07_mixed_methods.ipynb": 187,
     "08_assessment_framework.ipynb": 155,
     "profiles/area_profile.ipynb": 130,

@@ -225,3 +225,124 @@ def test_sector_rows_marked_areas_and_region_table():
     assert list(out.columns) == ["region", "n_rated", "share_good", "ci_low", "ci_high",
                                  "care_home_beds", "share_beds_good"]
     assert out["share_good"].item() == 0.812
+
+
+# -- notebook 04: linkage, the SPC trust and the event-study sentences ------------------------
+def _event_panel():
+    months = pd.date_range("2018-01-01", periods=40, freq="MS")
+    return pd.DataFrame([{"org_code": c, "period_start": m, "value": 90.0 + i % 3}
+                         for c in ("RA1", "RB2", "RC3") for i, m in enumerate(months)])
+
+
+def _events():
+    pub = pd.DataFrame({"org_code": ["RA1", "RB2", "RB2", "RZ9"],
+                        "event_date": pd.to_datetime(["2018-03-10", "2019-06-20", "2021-09-01",
+                                                      "2019-01-01"])})
+    insp = pd.DataFrame({"org_code": ["RB2", "RB2"],
+                         "event_date": pd.to_datetime(["2019-03-02", "2019-08-01"])})
+    return {"publication": pub, "inspection": insp}
+
+
+def test_event_linkage_counts_by_hand():
+    from cqc_research.metrics.events import event_linkage
+
+    link = event_linkage(_event_panel(), _events()).set_index("event")
+    # publication: RZ9 has no series; RB2's 2021 report is after April 2021, the last month
+    assert link.loc["publication", "trusts_with_events"] == 3
+    assert link.loc["publication", "trusts_linked"] == 2
+    assert link.loc["publication", "events_linked"] == 3
+    assert link.loc["publication", "events_inside_indicator_period"] == 2
+    assert link.loc["inspection", "trusts_with_event_inside_period"] == 1
+    assert (link["trusts_with_indicator"] == 3).all() and (link["trust_months"] == 120).all()
+
+
+def test_spc_event_trust_picks_an_event_well_inside_the_data():
+    from cqc_research.metrics.events import spc_event_trust
+
+    t = spc_event_trust(_event_panel(), _events(), "publication", window_months=12)
+    # RA1's event is in month 3 (too early); RB2's June 2019 event has 17 months before, 22 after
+    assert t["org_code"] == "RB2" and t["event_date"] == pd.Timestamp("2019-06-20")
+    assert t["n_before"] == 17 and len(t["span"]) == 17 + 1 + 12
+    # the inspection 110 days before (not the one after a publication) is the other date
+    assert t["extra_events"] == [(pd.Timestamp("2019-03-02"), "inspection")]
+    assert t["labels"] == {"org_code": "RB2", "event": "publication", "event_date": t["event_date"]}
+    assert spc_event_trust(_event_panel(), _events(), "publication", window_months=12,
+                           org_code="RA1")["org_code"] == "RA1"
+    with pytest.raises(ValueError, match="RZ9"):
+        spc_event_trust(_event_panel(), _events(), "publication", window_months=12, org_code="RZ9")
+    assert spc_event_trust(_event_panel(), {}, "publication", window_months=12) is None
+
+
+def _contrasts(events=("publication",), joint=0.004, n_units=3):
+    rows = []
+    for e in events:
+        rows += [{"event": e, "contrast": "leads", "estimate": -0.1234, "ci_low": -0.9, "ci_high": 0.7,
+                  "rel_from": -12, "rel_to": -2, "joint_p_value": joint},
+                 {"event": e, "contrast": "lags", "estimate": 2.5, "ci_low": 1.25, "ci_high": 3.75,
+                  "rel_from": 1, "rel_to": 6, "joint_p_value": np.nan},
+                 {"event": e, "contrast": "later lags", "estimate": 1.0, "ci_low": -0.5, "ci_high": 2.5,
+                  "rel_from": 7, "rel_to": 11, "joint_p_value": np.nan}]
+    return pd.DataFrame(rows).assign(n_event_units=n_units, n_units=40, n_events=5)
+
+
+def test_event_study_sentence_by_hand():
+    from cqc_research.narrative import event_study_sentence, other_event_sentence
+
+    text = event_study_sentence(_contrasts(), "publication", 6, "percentage points")
+    assert text == (
+        "In months 1 to 6 after the publication, the indicator was on average **+2.50 percentage "
+        "points** (95% CI +1.25 to +3.75) relative to the month before: higher than before. Before "
+        "the publication (months -12 to -2) the average was -0.12 (95% CI -0.90 to +0.70). A joint "
+        "test that every lead is zero gives p < 0.01. In months 7 to 11 the average was +1.00 (95% "
+        "CI -0.50 to +2.50). This rests on 3 trusts with 5 events, among 40 trusts in all. "
+        "**Caution:** with events in only 3 trusts, clustered intervals understate the uncertainty. "
+        "Read these figures as a description of the trusts with events, not as an estimate that "
+        "carries over to others.")
+    assert "gives p = 0.25. " in event_study_sentence(_contrasts(joint=0.25, n_units=12), "publication",
+                                                       6, "percentage points")
+    assert "Caution" not in event_study_sentence(_contrasts(n_units=12), "publication", 6, "points")
+    assert event_study_sentence(_contrasts(), "inspection", 6, "points").startswith("No inspection dates")
+    assert other_event_sentence(_contrasts(), "publication", 6, "points") == (
+        "Only one kind of event is available (publication); the data give no inspection dates for "
+        "these trusts.")
+    both = _contrasts(("publication", "inspection"))
+    assert other_event_sentence(both, "publication", 6, "points").startswith(
+        "In months 1 to 6 after the inspection")
+
+
+def test_event_linkage_sentence_by_hand():
+    from cqc_research.metrics.events import event_linkage
+    from cqc_research.narrative import event_linkage_sentence
+
+    link = event_linkage(_event_panel(), _events())
+    assert event_linkage_sentence(link, "ae", "publication") == (
+        "The indicator `ae` covers **3 trusts** from January 2018 to April 2021 (120 trust-months). "
+        "CQC published 3 rated reports on 2 of these trusts (by publication date), 2 of them inside "
+        "the indicator's period. 1 trust with CQC reports has no series for this indicator (for "
+        "A&E, trusts without an emergency department).")
+
+
+# -- Newcombe's interval: one implementation for truth checks, qual and notebook 07 ------------
+def _wilson_by_hand(k, n, z=1.959963984540054):
+    p = k / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+@pytest.mark.parametrize("k1,n1,k2,n2,table", [
+    (56, 70, 48, 80, (0.0524, 0.3339)),   # Newcombe (1998), Table II, example (a), method 10
+    (9, 10, 3, 10, (0.1705, 0.8090)),     # example (c)
+    (0, 10, 0, 20, (-0.1611, 0.2775)),    # example (h): both shares zero
+])
+def test_newcombe_diff_ci_is_the_square_and_add_of_wilson_limits(k1, n1, k2, n2, table):
+    from cqc_research.metrics.intervals import newcombe_diff_ci
+
+    l1, u1 = _wilson_by_hand(k1, n1)
+    l2, u2 = _wilson_by_hand(k2, n2)
+    d = k1 / n1 - k2 / n2
+    lo = d - math.sqrt((k1 / n1 - l1) ** 2 + (u2 - k2 / n2) ** 2)
+    hi = d + math.sqrt((u1 - k1 / n1) ** 2 + (k2 / n2 - l2) ** 2)
+    got = newcombe_diff_ci(k1, n1, k2, n2)
+    assert got == pytest.approx((lo, hi), abs=1e-12)
+    assert got == pytest.approx(table, abs=5e-5)
+    assert all(math.isnan(x) for x in newcombe_diff_ci(1, 0, 2, 5))

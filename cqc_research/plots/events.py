@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..metrics.events import event_contrasts
 
-__all__ = ["event_study_plot"]
+__all__ = ["event_study_plot", "event_study_pair_plot"]
 
 _POINT = "#005eb8"  # NHS blue
 _ENDPOINT = "#7b7d7d"
@@ -91,5 +91,31 @@ def event_study_plot(result: pd.DataFrame, *, event_label: str = "event", ylabel
         ax.text(0.0, -0.32, "\n".join(lines), transform=ax.transAxes, fontsize=8.5, va="top",
                 ha="left")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8.5, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def event_study_pair_plot(results: dict, *, ylabel: str | None = None):
+    """The event studies of the inspection visit and of the publication, side by side.
+
+    Parameters
+    ----------
+    results : dict of str to DataFrame
+        Event kind (``"publication"``, ``"inspection"``) to its event study.
+    ylabel : str, optional
+        The y-axis label, shared.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        None unless both kinds are in ``results``.
+    """
+    kinds = ("publication", "inspection")
+    if not all(k in results for k in kinds):
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharey=True)
+    for ax, e in zip(axes, kinds, strict=True):
+        event_study_plot(results[e], event_label=e, ylabel=ylabel, title=f"around the {e}", ax=ax,
+                         show_contrasts=False)
     fig.tight_layout()
     return fig
