@@ -22,7 +22,7 @@ LAYERS = [
     (2, "data", ["synthetic", "geography", "link"]),
     (3, "metrics", ["metrics", "qual.analysis"]),
     (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
-                         "teaching", "truth", "replications"]),
+                         "profiles", "teaching", "truth", "replications"]),
     (5, "runner", ["runner"]),
     (6, "command line", ["cli"]),
 ]

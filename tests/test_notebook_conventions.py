@@ -61,8 +61,6 @@ NOT_YET_THINNED = {
     "01_domain_agreement.ipynb": 111,
     "07_mixed_methods.ipynb": 187,
     "08_assessment_framework.ipynb": 155,
-    "profiles/area_profile.ipynb": 130,
-    "profiles/provider_profile.ipynb": 175,
 }
 ANALYSIS = sorted(p for p in NOTEBOOKS if p.parent.name == "profiles"
                   or (p.parent.name == "notebooks" and p.name[:2].isdigit()))
