@@ -38,6 +38,7 @@ __all__ = [
     "improvement_times_html",
     "synthetic_dataset_html",
     "register_formatters",
+    "text_table",
 ]
 
 #: Text colour on each rating's background, chosen for contrast (WCAG AA for normal text on the
@@ -447,3 +448,26 @@ def register_formatters(ip=None) -> bool:
         html_formatter.for_type_by_name(module, name, func)
     return True
 
+
+
+def text_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, wrap: Sequence[str] = ()):
+    """A table of text without its index: the ``wrap`` columns left-aligned and wrapping.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table.
+    columns : sequence of str, optional
+        The columns shown (default all).
+    wrap : sequence of str
+        Columns of long text.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+    shown = frame[list(columns)] if columns is not None else frame
+    style = shown.style.hide(axis="index")
+    if wrap:
+        style = style.set_properties(subset=list(wrap), **{"text-align": "left", "white-space": "normal"})
+    return style

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .metrics.intervals import proportion_ci
+from .metrics.intervals import newcombe_diff_ci, proportion_ci
 
 __all__ = [
     "plural",
@@ -47,6 +47,18 @@ __all__ = [
     "event_study_sentence",
     "other_event_sentence",
     "spc_event_sentence",
+    "code_name",
+    "codebook_subtitle",
+    "import_notes",
+    "coded_segments_sentence",
+    "unknown_codes_sentence",
+    "top_codes_sentence",
+    "role_codes_sentence",
+    "cooccurrence_sentence",
+    "follow_up_sentence",
+    "prevalence_lines",
+    "null_difference_sentence",
+    "excerpts_block",
 ]
 
 
@@ -1039,3 +1051,305 @@ def spc_event_sentence(spc: pd.DataFrame, trust: dict, event: str, *, target: fl
                    "(the long decline in four-hour performance, winter pressure), which the event study "
                    "removes by comparing trusts in the same month. Other trusts can look different, and the "
                    "event study above is the average over all of them.")
+
+
+# -- notebook 07: coded interviews beside CQC ratings -------------------------------------------
+def _pct(x) -> str:
+    return f"{x:.0%}"
+
+
+def _pval(p) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _role(role) -> str:
+    return str(role).replace("_", " ")
+
+
+def code_name(code: str, labels: dict) -> str:
+    """A code's label from the codebook, or the code marked as not in it.
+
+    Parameters
+    ----------
+    code : str
+        The code.
+    labels : dict or Codebook
+        Code to label, or a codebook (its ``codes`` table's ``code`` and ``label``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> code_name("x", {"x": "Leadership"}), code_name("y", {})
+    ('Leadership', 'y (not in codebook)')
+    """
+    if hasattr(labels, "codes"):
+        labels = dict(zip(labels.codes["code"], labels.codes["label"], strict=True))
+    return labels.get(code, f"{code} (not in codebook)")
+
+
+def codebook_subtitle(codebook) -> str:
+    """The codebook's name, version and size, for a report's subtitle (notebook 07).
+
+    Parameters
+    ----------
+    codebook : Codebook
+        With ``name``, ``version``, ``codes`` and ``questions``.
+
+    Returns
+    -------
+    str
+    """
+    return (f"Codebook {codebook.name!r} (version {codebook.version}); {len(codebook.codes)} codes, "
+            f"{codebook.questions['id'].nunique()} interview questions")
+
+
+def import_notes(notes: Iterable[str]) -> str:
+    """The import's notes, one paragraph each, in italics-led markdown ("" when there are none).
+
+    Parameters
+    ----------
+    notes : iterable of str
+        Messages.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import_notes(["a", "b"])
+    '*Import note:* a\\n\\n*Import note:* b'
+    """
+    return "\n\n".join(f"*Import note:* {n}" for n in notes)
+
+
+def coded_segments_sentence(segments: pd.DataFrame, cases: pd.DataFrame, *, synthetic: bool = False) -> str:
+    """What the coded file holds: excerpts, codings, interviews by role and cases (notebook 07).
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Coded segments (``segment_id``, ``respondent_id``, ``respondent_role``, ``excerpt``).
+    cases : DataFrame
+        The case table (``location_id``).
+    synthetic : bool
+        Add how many excerpts are marked ``[SYNTHETIC]``.
+
+    Returns
+    -------
+    str
+    """
+    roles = segments.drop_duplicates("respondent_id")["respondent_role"].value_counts()
+    text = (f"The file holds **{segments['segment_id'].nunique():,} coded excerpts** ({len(segments):,} "
+            "codings: an excerpt can carry more than one code) from "
+            f"**{segments['respondent_id'].nunique():,} interviews** "
+            f"({', '.join(f'{_role(r)}: {n}' for r, n in roles.items())}) about **{len(cases):,} cases**, "
+            f"of which {cases['location_id'].notna().sum():,} carry a CQC location ID.")
+    if synthetic:
+        text += (f" Every excerpt is marked as invented "
+                 f"({segments['excerpt'].str.startswith('[SYNTHETIC]').mean():.0%} begin with `[SYNTHETIC]`).")
+    return text
+
+
+def unknown_codes_sentence(unknown: pd.DataFrame, notes: Iterable[str] = ()) -> str:
+    """Whether every code is in the codebook, what to do about those that are not, and the
+    import's other notes (:func:`import_notes`) (notebook 07).
+
+    Parameters
+    ----------
+    unknown : DataFrame
+        :func:`cqc_research.qual.unknown_codes` output.
+    notes : iterable of str
+        The import's other warnings.
+
+    Returns
+    -------
+    str
+    """
+    if not len(unknown):
+        text = "Every code in the file is in the codebook."
+    else:
+        text = (f"**{len(unknown)} code(s) are not in the codebook.** They are kept, in the group *unknown*, "
+                "and counted below. A suggestion names the nearest codebook code when the name looks like a "
+                "typo or a synonym. Add the code to the codebook, or rename it in the coding, if it belongs "
+                "there.")
+    return "\n\n".join([text, import_notes(notes)]).strip()
+
+
+def top_codes_sentence(freq: pd.DataFrame, groups: pd.DataFrame, labels: dict, *, k: int = 3) -> str:
+    """The most often coded codes with their intervals, and each group's share of cases (notebook 07).
+
+    Parameters
+    ----------
+    freq, groups : DataFrame
+        :func:`cqc_research.qual.code_frequencies` by code and by group (``unit="case"``).
+    labels : dict
+        Code to label.
+    k : int
+        How many codes to name.
+
+    Returns
+    -------
+    str
+    """
+    top = freq[freq["code_group"] != "unknown"].nlargest(k, "share")
+    return ("Most often coded: " + "; ".join(
+        f"**{code_name(r.code, labels)}** in {r.n_units} of {r.n_total} cases ({_pct(r.share)}, "
+        f"95% CI {_pct(r.ci_low)} to {_pct(r.ci_high)})" for r in top.itertuples()) + ". "
+        + " ".join(f"At least one {r.code} code appears in {r.n_units} of {r.n_total} cases ({_pct(r.share)})."
+                   for r in groups.itertuples() if r.code != "unknown"))
+
+
+def role_codes_sentence(by_role: pd.DataFrame, excess: pd.DataFrame, labels: dict) -> str:
+    """Cases per role, and the code each role raised most compared with the others (notebook 07).
+
+    Parameters
+    ----------
+    by_role : DataFrame
+        :func:`cqc_research.qual.code_frequencies` by ``respondent_role`` (cases).
+    excess : DataFrame
+        :func:`cqc_research.qual.role_excess` output.
+    labels : dict
+        Code to label.
+
+    Returns
+    -------
+    str
+    """
+    n_role = by_role.drop_duplicates("respondent_role").set_index("respondent_role")["n_total"]
+    most = (excess[excess["code_group"] != "unknown"].sort_values("excess", ascending=False)
+            .groupby("respondent_role").head(1))
+    return ("Cases with a coded respondent in each role: " + ", ".join(
+        f"{_role(r)} {n}" for r, n in n_role.items()) + ". Counting interviews, the code each role "
+        "raised most often compared with respondents in the other roles: " + "; ".join(
+        f"{_role(r.respondent_role)}: {code_name(r.code, labels)} ({r.n_units} of {r.n_total} interviews, "
+        f"{_pct(r.share)}, against {_pct(r.share_others)})" for r in most.itertuples()) + ".")
+
+
+def cooccurrence_sentence(co_case: pd.DataFrame, co_seg: pd.DataFrame, n_cases: int, labels: dict) -> str:
+    """The pairs of codes that co-occur most beyond chance, and the commonest double codings (notebook 07).
+
+    Parameters
+    ----------
+    co_case, co_seg : DataFrame
+        :func:`cqc_research.qual.code_cooccurrence` by case and by segment.
+    n_cases : int
+        The number of cases.
+    labels : dict
+        Code to label.
+
+    Returns
+    -------
+    str
+    """
+    pairs = co_case[co_case["code_a"] < co_case["code_b"]]
+    strong = pairs.assign(excess=pairs["n_both"] - pairs["expected_both"]).nlargest(3, "excess")
+    double = co_seg[(co_seg["code_a"] < co_seg["code_b"]) & (co_seg["n_both"] > 0)].nlargest(3, "n_both")
+    double_text = ("Excerpts coded with two codes most often: " + "; ".join(
+        f"{code_name(r.code_a, labels)} with {code_name(r.code_b, labels)} ({r.n_both})"
+        for r in double.itertuples()) + "." if len(double) else "No excerpt carries two codes.")
+    return ("Pairs that appear together most often beyond what their frequencies alone would give: "
+            + "; ".join(f"{code_name(r.code_a, labels)} and {code_name(r.code_b, labels)} ({r.n_both} cases, "
+                        f"{r.expected_both:.1f} expected)" for r in strong.itertuples())
+            + f". With {n_cases} cases, excesses of this size often arise by chance. " + double_text)
+
+
+def follow_up_sentence(joined: pd.DataFrame, followed: pd.DataFrame, times: pd.DataFrame) -> str:
+    """How many cases could be followed, how many improved, and the median time to it (notebook 07).
+
+    Parameters
+    ----------
+    joined, followed : DataFrame
+        :func:`cqc_research.qual.cases_with_outcomes` output, and its rows with a known ``improved``.
+    times : DataFrame
+        :func:`cqc_research.qual.case_improvement_times` output (first row used).
+
+    Returns
+    -------
+    str
+    """
+    t = times.iloc[0]
+    med = (f"a median of {t['median_months']:.0f} months, 95% CI {t['ci_low']:.0f} to {t['ci_high']:.0f}"
+           if pd.notna(t["median_months"]) else "a median that the data cannot yet estimate")
+    return (f"Of {len(joined)} cases, {len(followed)} could be followed to a later inspection: "
+            f"{int(followed['improved'].sum())} improved at the next inspection and "
+            f"{int((~followed['improved'].astype(bool)).sum())} did not. Across these cases, a better rating "
+            f"came after {med} (Kaplan-Meier; {int(t['events'])} of {int(t['n'])} cases improved during "
+            "follow-up).")
+
+
+def prevalence_lines(comparison: pd.DataFrame, labels: dict) -> str:
+    """The codes whose difference between improved and other cases excludes zero (notebook 07).
+
+    Parameters
+    ----------
+    comparison : DataFrame
+        :func:`cqc_research.qual.compare_prevalence` output.
+    labels : dict
+        Code to label.
+
+    Returns
+    -------
+    str
+        A sentence and one bullet per such code, quoting the counts.
+    """
+    clear = comparison[(comparison["diff_ci_low"] > 0) | (comparison["diff_ci_high"] < 0)]
+    if not len(clear):
+        return f"For none of the {len(comparison)} codes does the difference between the groups exclude zero."
+    lines = [f"- **{code_name(r.code, labels)}**: {r.k_improved} of {r.n_improved} cases that improved "
+             f"({_pct(r.prev_improved)}) against {r.k_not_improved} of {r.n_not_improved} that did not "
+             f"({_pct(r.prev_not_improved)}); difference {r.difference:+.0%} (95% CI {r.diff_ci_low:+.0%} "
+             f"to {r.diff_ci_high:+.0%}), Fisher p {_pval(r.p_fisher)}, Holm-adjusted p {_pval(r.p_holm)}."
+             for r in clear.itertuples()]
+    return (f"For {len(clear)} of {len(comparison)} codes, the 95% interval of the difference between the "
+            "groups excludes zero:\n\n" + "\n".join(lines))
+
+
+def null_difference_sentence(comparison: pd.DataFrame) -> str:
+    """How wide the interval of a difference is with these group sizes when the shares are equal.
+
+    The Newcombe interval (:func:`cqc_research.metrics.intervals.newcombe_diff_ci`) for two
+    shares of ``n // 2`` out of ``n`` (notebook 07).
+
+    Parameters
+    ----------
+    comparison : DataFrame
+        :func:`cqc_research.qual.compare_prevalence` output: its first row's ``n_improved`` and
+        ``n_not_improved`` are the group sizes.
+
+    Returns
+    -------
+    str
+    """
+    n1, n0 = int(comparison["n_improved"].iloc[0]), int(comparison["n_not_improved"].iloc[0])
+    lo, hi = newcombe_diff_ci(n1 // 2, n1, n0 // 2, n0)
+    return (f"With {n1} and {n0} cases, the 95% interval for the difference between two shares near 50% runs "
+            f"from {lo:+.0%} to {hi:+.0%} even when the shares are equal. A difference must be about that large "
+            "before it stands out from chance. A code that does not differ has not been shown to be "
+            "unimportant, since the intervals are wide.")
+
+
+def excerpts_block(code: str | None, excerpts: pd.DataFrame, labels: dict) -> str:
+    """A code's label and its excerpts as markdown quotations, each with role, case and question.
+
+    Parameters
+    ----------
+    code : str or None
+        The code (None gives an empty string).
+    excerpts : DataFrame
+        Segments (``excerpt``, ``respondent_role``, ``case_id``, ``question``).
+    labels : dict
+        Code to label.
+
+    Returns
+    -------
+    str
+    """
+    if code is None:
+        return ""
+    return f"**{code_name(code, labels)}**\n\n" + "\n".join(
+        f"> {r.excerpt}  \n> *({_role(r.respondent_role)}, case {r.case_id}, {r.question})*\n"
+        for r in excerpts.itertuples())

@@ -461,6 +461,7 @@ DEFAULT_INPUTS = {
     "dtoc_path": "dtoc/dtoc_la_days_by_reason.csv",
     "population_path": "population/la_population_65plus.csv",
     "la_codes_path": "population/la_codes.csv",
+    "segments_path": "qual/coded_segments.csv",
 }
 
 

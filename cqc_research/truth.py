@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CQCResearchError
+from .metrics.intervals import newcombe_diff_ci
 from .ratings import RATINGS
 
 __all__ = ["EFFECTS", "TABLES", "check_truth", "find_truth", "load_truth", "truth_summary",
@@ -142,14 +143,6 @@ def _wilson(k, n, alpha):
     from statsmodels.stats.proportion import proportion_confint
 
     lo, hi = proportion_confint(int(k), int(n), alpha=alpha, method="wilson")
-    return float(lo), float(hi)
-
-
-def _newcombe(k1, n1, k2, n2, alpha):
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    lo, hi = confint_proportions_2indep(int(k1), int(n1), int(k2), int(n2), method="newcomb",
-                                        compare="diff", alpha=alpha)
     return float(lo), float(hi)
 
 
@@ -380,7 +373,7 @@ def _areas(truth, t, alpha_row, level):
         rows.append(_row("areas", q, planted, np.nan, np.nan, np.nan, level=level, null=0.0,
                          note="no rated adult social care in the struggling areas or in the others"))
     else:
-        lo, hi = _newcombe(k1, n1, k2, n2, alpha_row)
+        lo, hi = newcombe_diff_ci(k1, n1, k2, n2, alpha=alpha_row)
         rows.append(_row("areas", q, planted, k1 / n1 - k2 / n2, lo, hi, level=level, null=0.0, n=n1 + n2))
     d = t["area_dtoc"].dropna(subset=["dtoc_per_100k"])
     d = d[d["dtoc_per_100k"] > 0].drop_duplicates("local_authority")
@@ -418,7 +411,7 @@ def _qualitative(truth, t, alpha_row, level):
             continue
         r = tab.loc[code]
         k1, n1, k2, n2 = (int(r[c]) for c in ("k_improved", "n_improved", "k_not_improved", "n_not_improved"))
-        lo, hi = _newcombe(k1, n1, k2, n2, alpha_row)
+        lo, hi = newcombe_diff_ci(k1, n1, k2, n2, alpha=alpha_row)
         rows.append(_row("qualitative", label, planted, k1 / n1 - k2 / n2, lo, hi, level=level, null=0.0,
                          n=n1 + n2))
     return rows

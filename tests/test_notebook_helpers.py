@@ -346,3 +346,99 @@ def test_newcombe_diff_ci_is_the_square_and_add_of_wilson_limits(k1, n1, k2, n2,
     assert got == pytest.approx((lo, hi), abs=1e-12)
     assert got == pytest.approx(table, abs=5e-5)
     assert all(math.isnan(x) for x in newcombe_diff_ci(1, 0, 2, 5))
+
+
+# -- notebook 07: coded interviews ----------------------------------------------------------------
+def _segments():
+    rows = [  # case, respondent, role, code, excerpt
+        ("c1", "r1", "manager", "leadership", "we changed the rota"),
+        ("c1", "r1", "manager", "staffing", "we hired two nurses"),
+        ("c1", "r2", "staff", "leadership", "the new manager listens"),
+        ("c2", "r3", "manager", "staffing", "agency use fell"),
+        ("c2", "r4", "staff", "staffing", "fewer agency shifts"),
+        ("c3", "r5", "staff", "leadership", "a clear plan"),
+        ("c3", "r5", "staff", "leadership", "a clear plan"),
+    ]
+    return pd.DataFrame([{"case_id": c, "respondent_id": r, "respondent_role": role, "code": code,
+                          "excerpt": ex, "question": "q1", "segment_id": f"s{i}",
+                          "code_group": "mechanism" if code == "leadership" else "theme"}
+                         for i, (c, r, role, code, ex) in enumerate(rows)])
+
+
+def test_role_excess_against_a_plain_count_of_interviews():
+    from cqc_research.qual import role_excess
+
+    seg = _segments()
+    out = role_excess(seg).set_index(["respondent_role", "code"])
+    for (role, code), row in out.iterrows():
+        mine = seg[seg["respondent_role"] == role]
+        rest = seg[seg["respondent_role"] != role]
+        share = mine.loc[mine["code"] == code, "respondent_id"].nunique() / mine["respondent_id"].nunique()
+        other = rest.loc[rest["code"] == code, "respondent_id"].nunique() / rest["respondent_id"].nunique()
+        assert row["share"] == pytest.approx(share)
+        assert row["share_others"] == pytest.approx(other)
+        assert row["excess"] == pytest.approx(share - other)
+
+
+def test_improved_excerpts_takes_the_largest_difference_from_improved_cases():
+    from cqc_research.qual import improved_excerpts
+
+    cmp = pd.DataFrame({"code": ["staffing", "leadership"], "difference": [0.2, -0.5]})
+    followed = pd.DataFrame({"case_id": ["c1", "c2", "c3"], "improved": [True, False, True]})
+    code, ex = improved_excerpts(_segments(), followed, cmp)
+    assert code == "leadership"
+    assert ex["excerpt"].tolist() == ["we changed the rota", "the new manager listens", "a clear plan"]
+    assert improved_excerpts(_segments(), followed, cmp.iloc[:0])[0] is None
+
+
+def test_null_difference_sentence_quotes_newcombe_by_hand():
+    from cqc_research.narrative import null_difference_sentence
+
+    n1, n0 = 12, 30
+    l1, u1 = _wilson_by_hand(6, 12)
+    l0, u0 = _wilson_by_hand(15, 30)
+    lo, hi = -math.sqrt((0.5 - l1) ** 2 + (u0 - 0.5) ** 2), math.sqrt((u1 - 0.5) ** 2 + (0.5 - l0) ** 2)
+    text = null_difference_sentence(pd.DataFrame({"n_improved": [n1], "n_not_improved": [n0]}))
+    assert text.startswith(f"With 12 and 30 cases, the 95% interval for the difference between two shares "
+                           f"near 50% runs from {lo:+.0%} to {hi:+.0%} even when the shares are equal.")
+    # by hand: Wilson half-widths 0.2462 (6/12) and 0.1685 (15/30); sqrt(0.2462^2 + 0.1685^2) = 0.298
+    assert (f"{lo:+.0%}", f"{hi:+.0%}") == ("-30%", "+30%")
+
+
+def test_prevalence_lines_and_unknown_codes_sentence_by_hand():
+    from cqc_research.narrative import prevalence_lines, unknown_codes_sentence
+
+    cmp = pd.DataFrame({"code": ["leadership", "staffing"], "k_improved": [7, 3], "n_improved": [10, 10],
+                        "prev_improved": [0.7, 0.3], "k_not_improved": [3, 3], "n_not_improved": [10, 10],
+                        "prev_not_improved": [0.3, 0.3], "difference": [0.4, 0.0],
+                        "diff_ci_low": [0.01, -0.35], "diff_ci_high": [0.69, 0.35],
+                        "p_fisher": [0.0698, 1.0], "p_holm": [0.1396, 1.0]})
+    assert prevalence_lines(cmp, {"leadership": "Leadership"}) == (
+        "For 1 of 2 codes, the 95% interval of the difference between the groups excludes zero:\n\n"
+        "- **Leadership**: 7 of 10 cases that improved (70%) against 3 of 10 that did not (30%); "
+        "difference +40% (95% CI +1% to +69%), Fisher p 0.070, Holm-adjusted p 0.140.")
+    assert prevalence_lines(cmp.iloc[1:], {}) == (
+        "For none of the 1 codes does the difference between the groups exclude zero.")
+    assert unknown_codes_sentence(pd.DataFrame(), ["a note"]) == (
+        "Every code in the file is in the codebook.\n\n*Import note:* a note")
+    assert unknown_codes_sentence(pd.DataFrame({"code": ["x"]})).startswith(
+        "**1 code(s) are not in the codebook.**")
+
+
+def test_coded_segments_sentence_by_hand():
+    from cqc_research.narrative import coded_segments_sentence
+
+    seg = _segments()
+    cases = pd.DataFrame({"case_id": ["c1", "c2", "c3"], "location_id": ["1-1", None, "1-3"]})
+    assert coded_segments_sentence(seg, cases) == (
+        "The file holds **7 coded excerpts** (7 codings: an excerpt can carry more than one code) from "
+        "**5 interviews** (staff: 3, manager: 2) about **3 cases**, of which 2 carry a CQC location ID.")
+
+
+def test_codebook_table_joins_aliases_last():
+    from cqc_research.qual import codebook_from, codebook_table
+
+    cb = codebook_from("shipped")
+    table = codebook_table(cb)
+    assert table.columns[-1] == "aliases" and len(table) == len(cb.codes)
+    assert table["aliases"].tolist() == [", ".join(a) for a in cb.codes["aliases"]]

@@ -13,10 +13,13 @@ __all__ = [
     "plot_frequencies",
     "plot_heatmap",
     "plot_case_matrix",
+    "plot_role_shares",
+    "plot_cooccurrence",
 ]
 
 # figures
-def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=None, codebook=None):
+def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=None, codebook=None,
+                    title: str | None = None):
     """Dot-and-interval plot of code prevalence in two groups (from :func:`compare_prevalence`).
 
     Each code is a row: the share of cases coded with it in the group (green) and outside it
@@ -35,6 +38,8 @@ def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=Non
     codebook : Codebook or path, optional
         Supplies the code labels and order; default the shipped codebook
         (:func:`~cqc_research.qual.codebook.load_codebook`).
+    title : str, optional
+        A title for the axes.
 
     Returns
     -------
@@ -61,6 +66,8 @@ def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=Non
     ax.set_xlabel("share of cases in which the code appears (95% exact interval)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title)
     return ax
 
 
@@ -73,7 +80,8 @@ def _labels(codes, codebook=None) -> list[str]:
 _GROUP_COLOURS = {"mechanism": "#1f4e79", "theme": "#6fb33f", "unknown": "#a0a0a0"}
 
 
-def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None):
+def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None,
+                     title: str | None = None):
     """Bars of the share of units coded with each code, with exact intervals.
 
     Parameters
@@ -87,6 +95,8 @@ def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None):
     codebook : Codebook or path, optional
         Supplies the code labels and order; default the shipped codebook
         (:func:`~cqc_research.qual.codebook.load_codebook`).
+    title : str, optional
+        A title for the axes.
 
     Returns
     -------
@@ -111,6 +121,8 @@ def plot_frequencies(freq: pd.DataFrame, *, ax=None, codebook=None):
     ax.legend(handles, [g for g in _GROUP_COLOURS if g in set(f["code_group"])], loc="lower right",
               fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
     return ax
 
 
@@ -175,7 +187,8 @@ def plot_heatmap(table: pd.DataFrame, *, index: str, columns: str, value: str, f
     return ax
 
 
-def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved", ax=None, codebook=None):
+def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved", ax=None, codebook=None,
+                     title: str | None = None):
     """Heat map of the case-by-code matrix, cases sorted by outcome (:func:`cases_with_outcomes`).
 
     One row per case, one column per code, dark where the code appears; cases with the outcome
@@ -196,6 +209,8 @@ def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved",
     codebook : Codebook or path, optional
         Supplies the code labels and order; default the shipped codebook
         (:func:`~cqc_research.qual.codebook.load_codebook`).
+    title : str, optional
+        A title for the axes.
 
     Returns
     -------
@@ -226,4 +241,44 @@ def plot_case_matrix(data: pd.DataFrame, *, codes=None, group: str = "improved",
         ax.axhline(e + 0.5, color="#c8102e", lw=1.5)
     ax.set_ylabel(f"cases ({int(np.nansum(status == 1))} {group.replace('_', ' ')} above the line, "
                   f"{int(np.nansum(status == 0))} not below)")
+    if title:
+        ax.set_title(title)
     return ax
+
+
+def plot_role_shares(by_role: pd.DataFrame, *, codebook=None):
+    """Heat map of the share of cases where a respondent in each role raised each code.
+
+    Parameters
+    ----------
+    by_role : pandas.DataFrame
+        :func:`~cqc_research.qual.analysis.code_frequencies` by ``respondent_role`` (cases).
+    codebook : Codebook or path, optional
+        Supplies the code labels and order.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    return plot_heatmap(by_role, index="code", columns="respondent_role", value="share", vmax=1,
+                        codebook=codebook,
+                        title="Share of cases where a respondent in the role raised the code")
+
+
+def plot_cooccurrence(cooccurrence: pd.DataFrame, *, codebook=None):
+    """Heat map of the Jaccard index of each pair of codes (the diagonal left out).
+
+    Parameters
+    ----------
+    cooccurrence : pandas.DataFrame
+        :func:`~cqc_research.qual.analysis.code_cooccurrence` output (``code_a, code_b, jaccard``).
+    codebook : Codebook or path, optional
+        Supplies the code labels and order.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    pairs = cooccurrence[cooccurrence["code_a"] != cooccurrence["code_b"]]
+    return plot_heatmap(pairs, index="code_a", columns="code_b", value="jaccard", fmt="{:.2f}", vmax=1,
+                        codebook=codebook, title="Co-occurrence in cases (Jaccard index)")

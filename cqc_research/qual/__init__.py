@@ -41,7 +41,9 @@ from .analysis import (  # noqa: F401
     code_cooccurrence,
     code_frequencies,
     compare_prevalence,
+    improved_excerpts,
     prevalence_by_group,
+    role_excess,
 )
 from .codebook import (  # noqa: F401
     DEFAULT_CODEBOOK,
@@ -49,11 +51,14 @@ from .codebook import (  # noqa: F401
     SEGMENT_COLUMNS,
     Codebook,
     codebook_from,
+    codebook_table,
     load_codebook,
     merge_codebooks,
 )
 from .segments import (  # noqa: F401
+    read_cases_csv,
     read_coded_segments,
+    read_coded_segments_noting,
     read_qdpx,
     read_segments_csv,
     standardise_segments,
@@ -69,9 +74,12 @@ __all__ = [
     "load_codebook",
     "merge_codebooks",
     "codebook_from",
+    "codebook_table",
     "read_segments_csv",
     "read_qdpx",
     "read_coded_segments",
+    "read_coded_segments_noting",
+    "read_cases_csv",
     "standardise_segments",
     "unknown_codes",
     "write_qdpx",
@@ -87,6 +95,8 @@ __all__ = [
     "prevalence_by_group",
     "compare_prevalence",
     "case_improvement_times",
+    "role_excess",
+    "improved_excerpts",
 ]
 
 # CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)

@@ -27,6 +27,8 @@ __all__ = [
     "prevalence_by_group",
     "compare_prevalence",
     "case_improvement_times",
+    "role_excess",
+    "improved_excerpts",
 ]
 
 #: How :func:`compare_prevalence` computes its intervals and tests (quote it beside the table).
@@ -616,7 +618,8 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
     from scipy.stats import fisher_exact
     from scipy.stats.contingency import odds_ratio
     from statsmodels.stats.multitest import multipletests
-    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from ..metrics.intervals import newcombe_diff_ci
 
     codes = list(codes if codes is not None else code_columns(data))
     if not codes:
@@ -644,7 +647,7 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
             row[f"ci_low_{sfx}"], row[f"ci_high_{sfx}"] = float(lo), float(hi)
         if n1 and n0:
             row["difference"] = k1 / n1 - k0 / n0
-            lo, hi = confint_proportions_2indep(k1, n1, k0, n0, method="newcomb", compare="diff", alpha=alpha)
+            lo, hi = newcombe_diff_ci(k1, n1, k0, n0, alpha=alpha)
             row["diff_ci_low"], row["diff_ci_high"] = float(lo), float(hi)
             table = [[k1, n1 - k1], [k0, n0 - k0]]
             with warnings.catch_warnings():
@@ -718,3 +721,60 @@ def case_improvement_times(data: pd.DataFrame, *, by=None, time: str = "time_mon
             row.update(median_months=med, ci_low=lo, ci_high=hi)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def role_excess(segments: pd.DataFrame, *, codebook=None) -> pd.DataFrame:
+    """How much more often each role raised each code than respondents in the other roles.
+
+    Counted per interview (respondent): for each role and code, the share of that role's
+    interviews coded with it, beside the share among the interviews of every other role.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Coded segments (:func:`read_coded_segments`).
+    codebook : Codebook, optional
+        For code order and groups.
+
+    Returns
+    -------
+    DataFrame
+        :func:`code_frequencies` by ``respondent_role`` with ``unit="respondent"``, plus
+        ``share_others`` (the share among the other roles' interviews) and ``excess``
+        (``share - share_others``).
+    """
+    per = code_frequencies(data=segments, by="respondent_role", unit="respondent", codebook=codebook)
+    everyone = code_frequencies(data=segments, unit="respondent", codebook=codebook).set_index("code")
+    others_k = per["code"].map(everyone["n_units"]) - per["n_units"]
+    others_n = per["code"].map(everyone["n_total"]) - per["n_total"]
+    return per.assign(share_others=others_k / others_n, excess=lambda d: d["share"] - d["share_others"])
+
+
+def improved_excerpts(segments: pd.DataFrame, followed: pd.DataFrame, comparison: pd.DataFrame, *,
+                      n: int = 4) -> tuple[str | None, pd.DataFrame]:
+    """Excerpts, from cases that improved, of the code whose share differs most between the groups.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Coded segments.
+    followed : DataFrame
+        Cases with a known outcome (``case_id``, ``improved``).
+    comparison : DataFrame
+        :func:`compare_prevalence` output.
+    n : int
+        At most this many distinct excerpts.
+
+    Returns
+    -------
+    code : str or None
+        The code with the largest absolute ``difference`` (None when ``comparison`` is empty).
+    excerpts : DataFrame
+        Its segments from improved cases, distinct excerpts, in file order.
+    """
+    if not len(comparison):
+        return None, segments.iloc[:0]
+    code = comparison.loc[comparison["difference"].abs().idxmax(), "code"]
+    improved = set(followed.loc[followed["improved"].astype(bool), "case_id"])
+    ex = segments[(segments["code"] == code) & segments["case_id"].isin(improved)]
+    return code, ex.drop_duplicates("excerpt").head(n)

@@ -24,6 +24,7 @@ __all__ = [
     "merge_codebooks",
     "codebook_from",
     "resolve_codebook",
+    "codebook_table",
 ]
 
 #: The codebook shipped with the package.
@@ -652,3 +653,20 @@ def resolve_codebook(codebook) -> Codebook:
     if isinstance(codebook, Codebook):
         return codebook
     return load_codebook(codebook)
+
+
+def codebook_table(codebook) -> pd.DataFrame:
+    """The codebook's codes as a flat table to save: the aliases joined by commas, last.
+
+    Parameters
+    ----------
+    codebook : Codebook or path
+        Anything :func:`resolve_codebook` accepts.
+
+    Returns
+    -------
+    DataFrame
+        ``codebook.codes`` with ``aliases`` as one string, moved to the last column.
+    """
+    codes = resolve_codebook(codebook).codes
+    return codes.drop(columns="aliases").assign(aliases=codes["aliases"].map(", ".join))

@@ -20,6 +20,8 @@ __all__ = [
     "read_segments_csv",
     "read_qdpx",
     "read_coded_segments",
+    "read_coded_segments_noting",
+    "read_cases_csv",
     "standardise_segments",
     "unknown_codes",
     "write_qdpx",
@@ -377,3 +379,46 @@ def write_qdpx(segments: pd.DataFrame, path, *, codebook=None, project_name: str
         question_text=lambda q, role: cb.question_text(q, role), role_labels=role_labels,
         project_name=project_name or ("SYNTHETIC coded interviews" if synthetic else "cqc-research coded interviews"),
         description=description)
+
+
+def read_coded_segments_noting(path, *, codebook=None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`read_coded_segments`, with the import's warnings returned as notes instead of shown.
+
+    Warnings about codes not in the codebook are left out: :func:`unknown_codes` lists them.
+
+    Parameters
+    ----------
+    path : path
+        A ``.qdpx`` project or a ``.csv`` of coded segments.
+    codebook : Codebook, optional
+        As :func:`read_coded_segments`.
+
+    Returns
+    -------
+    segments : DataFrame
+        As :func:`read_coded_segments`.
+    notes : list of str
+        The other warnings' messages, in order.
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        segments = read_coded_segments(path, codebook=codebook)
+    return segments, [str(w.message) for w in caught if "not in codebook" not in str(w.message)]
+
+
+def read_cases_csv(path) -> pd.DataFrame | None:
+    """An optional CSV matching cases to CQC locations, read as text; None when ``path`` is empty.
+
+    Parameters
+    ----------
+    path : path or ""
+        A CSV of ``case_id, location_id`` and optionally ``index_date``.
+
+    Returns
+    -------
+    DataFrame or None
+        For ``cases=`` of :func:`case_table` and :func:`cases_with_outcomes`.
+    """
+    return pd.read_csv(path, dtype=str) if path else None
