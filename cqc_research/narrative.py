@@ -33,6 +33,9 @@ __all__ = [
     "variation_sentence",
     "outside_limits_sentence",
     "chi2_sentence",
+    "compared_sentence",
+    "domain_agreement_sentence",
+    "aggregation_sentence",
     "non_scale_sentence",
     "stay_good_lines",
     "improvement_lines",
@@ -520,6 +523,112 @@ def outside_limits_sentence(funnel: pd.DataFrame, units: str = "local authoritie
     """
     return (f"{int(np.sum(funnel['outside_95']))} of {len(funnel)} {units} lie outside the 95% "
             f"limits ({int(np.sum(funnel['outside_998']))} outside 99.8%).")
+
+
+# -- domain agreement (notebook 01) ----------------------------------------------------------
+def compared_sentence(data: pd.DataFrame, level: str, *, overall: str = "Overall",
+                      domains: Iterable[str] = ("Safe", "Effective", "Caring", "Responsive", "Well-led")) -> str:
+    """How many organisations are in scope, how many have an Overall rating, and how many enter
+    each key question's comparison with it (notebook 01).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings (one row per organisation; missing = not on the scale).
+    level : str
+        "location" or "provider".
+    overall : str
+        The Overall rating column.
+    domains : iterable of str
+        The key questions compared.
+
+    Returns
+    -------
+    str
+    """
+    both = {d: int((data[overall].notna() & data[d].notna()).sum()) for d in domains}
+    text = (f"The file holds {len(data):,} {level}s in scope, of which {int(data[overall].notna().sum()):,} "
+            "have an Overall rating on the four-point scale. Organisations whose Overall or key-question "
+            "rating is not on the scale (for example *Inspected but not rated*) are left out of each "
+            "comparison they cannot enter: ")
+    if len(set(both.values())) == 1:
+        return text + f"all {min(both.values()):,} rated organisations enter every comparison."
+    return text + "the number compared is " + ", ".join(f"{n:,} for {d}" for d, n in both.items()) + "."
+
+
+def _agree_pct(row, col: str = "agreement") -> str:
+    return (f"{row[col]:.0%} (95% CI {row[col + '_ci_low']:.0%} to {row[col + '_ci_high']:.0%}, "
+            f"n = {int(row['n']):,})")
+
+
+def domain_agreement_sentence(main: pd.DataFrame) -> str:
+    """Which key question matched Overall most and least often, whether their intervals overlap,
+    the ranking and the range of weighted kappa (notebook 01).
+
+    Parameters
+    ----------
+    main : DataFrame
+        :func:`cqc_research.metrics.agreement.domain_agreement` rows, one per key question.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"domain": ["Safe", "Caring"], "n": [100, 100], "agreement": [0.9, 0.5],
+    ...                   "agreement_ci_low": [0.8, 0.4], "agreement_ci_high": [0.95, 0.6],
+    ...                   "weighted_kappa": [0.7, 0.2]})
+    >>> domain_agreement_sentence(t)[:80]
+    '**Safe** matched the Overall rating most often, 90% (95% CI 80% to 95%, n = 100)'
+    """
+    best = main.loc[main["agreement"].idxmax()]
+    worst = main.loc[main["agreement"].idxmin()]
+    apart = best["agreement_ci_low"] > worst["agreement_ci_high"]
+    ranking = ", ".join(f"{r.domain} {r.agreement:.0%}"
+                        for r in main.sort_values("agreement", ascending=False).itertuples())
+    kappa = main["weighted_kappa"]
+    return (f"**{best['domain']}** matched the Overall rating most often, {_agree_pct(best)}; "
+            f"**{worst['domain']}** least often, {_agree_pct(worst)}. "
+            + ("Their confidence intervals do not overlap, so the gap is larger than chance variation "
+               "in a sample of this size would explain. " if apart else
+               "Their confidence intervals overlap, so this data cannot tell the two apart. ")
+            + f"In order: {ranking}. Weighted kappa ranges from "
+            f"{kappa.min():.2f} ({main.loc[kappa.idxmin(), 'domain']}) "
+            f"to {kappa.max():.2f} ({main.loc[kappa.idxmax(), 'domain']}).")
+
+
+def aggregation_sentence(consistency: pd.DataFrame) -> str:
+    """How many published Overall ratings CQC's rating principles reproduce, in total and for
+    each sector, with the exceptions' direction (notebook 01).
+
+    Parameters
+    ----------
+    consistency : DataFrame
+        The first result of :func:`cqc_research.metrics.agreement.aggregation_consistency`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"sector": ["Adult social care"], "n": [10], "n_reproduced": [9],
+    ...                   "reproduced": [0.9], "reproduced_ci_low": [0.6], "reproduced_ci_high": [0.98],
+    ...                   "n_published_better": [1], "n_published_worse": [0], "n_not_assessable": [0]})
+    >>> aggregation_sentence(c).splitlines()[0]
+    'The principles reproduce 9 of 10 published Overall ratings (90%).'
+    """
+    total_n, total_hit = int(consistency["n"].sum()), int(consistency["n_reproduced"].sum())
+    lines = [f"- {r.sector}: {r.reproduced:.0%} of {r.n:,} reproduced (95% CI "
+             f"{r.reproduced_ci_low:.0%} to {r.reproduced_ci_high:.0%}); the published rating was "
+             f"better than the rule in {r.n_published_better:,} and worse in {r.n_published_worse:,}"
+             + (f"; {r.n_not_assessable:,} could not be assessed (key questions not all rated)"
+                if r.n_not_assessable else "") + "."
+             for r in consistency.itertuples() if r.n]
+    head = (f"The principles reproduce {total_hit:,} of {total_n:,} published Overall ratings "
+            f"({total_hit / total_n:.0%}).\n\n" if total_n else "No organisation could be assessed.\n\n")
+    return head + "\n".join(lines)
 
 
 # -- rating transitions (notebook 03) --------------------------------------------------------

@@ -33,6 +33,7 @@ the scale for either column (not rated, inspected but not rated, missing) are le
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -54,6 +55,13 @@ __all__ = [
     "RULE_SETS",
     "aggregate_overall",
     "aggregation_consistency",
+    "load_ratings_wide",
+    "sector_counts",
+    "AgreementTables",
+    "agreement_tables",
+    "AGREEMENT_COLUMNS",
+    "pairwise_square",
+    "exception_rows",
 ]
 
 _KAPPA_CI_NOTE = {
@@ -728,3 +736,152 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     exceptions["difference"] = published[exc] - predicted[exc]
     exceptions["rule"] = rule_name[exc]
     return summary, exceptions.reset_index(drop=True)
+
+
+# -- notebook 01: the tables it shows ---------------------------------------------------------
+#: The columns of the agreement table that notebook 01 shows.
+AGREEMENT_COLUMNS = ["sector", "domain", "n", "agreement", "agreement_ci_low", "agreement_ci_high",
+                     "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high"]
+
+
+def load_ratings_wide(ratings_path, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
+    """A Latest ratings file as wide ratings of one level and sector, ``sector`` as plain text.
+
+    Parameters
+    ----------
+    ratings_path : path
+        CQC Latest ratings workbook (ODS or XLSX) or a CSV export of one sheet.
+    level : {"location", "provider"}
+        Whose ratings.
+    sector : str, optional
+        A sector or CQC inspection category (:func:`cqc_research.ratings.filter_sector`); empty
+        keeps every sector.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per organisation (``io.cqc_files.ratings_wide``).
+    """
+    from ..io.cqc_files import load_latest_ratings, ratings_wide
+    from ..ratings import filter_sector
+
+    wide = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level=level), sector)
+    wide["sector"] = wide["sector"].astype(str)
+    return wide
+
+
+def sector_counts(data: pd.DataFrame, *, overall: str = "Overall") -> pd.DataFrame:
+    """Organisations and those with an Overall rating on the scale, by sector.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings with ``sector``, ``org_id`` and ``overall``.
+    overall : str
+        The Overall rating column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``sector``: ``organisations``, ``overall_rated``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"sector": ["a", "a", "b"], "org_id": [1, 2, 3],
+    ...                    "Overall": ["Good", None, "Good"]})
+    >>> sector_counts(df)["overall_rated"].tolist()
+    [1, 1]
+    """
+    return data.groupby("sector").agg(organisations=("org_id", "size"), overall_rated=(overall, "count"))
+
+
+@dataclass
+class AgreementTables:
+    """Agreement of each key question with Overall, pooled and by sector.
+
+    Attributes
+    ----------
+    table : DataFrame
+        What notebook 01 saves as ``domain_agreement``: the pooled rows (sector
+        ``"All sectors in scope"``, only when there is more than one sector) then one row per
+        sector x domain, with a ``level`` column second.
+    main : DataFrame
+        The rows the story is told from: pooled when there are several sectors, else the one sector's.
+    by_sector : DataFrame
+        :func:`domain_agreement` ``by="sector"``.
+    """
+
+    table: pd.DataFrame
+    main: pd.DataFrame
+    by_sector: pd.DataFrame
+
+
+def agreement_tables(data: pd.DataFrame, *, level: str = "location", ci: str = "wilson") -> AgreementTables:
+    """:func:`domain_agreement` over all sectors in scope and within each sector.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Wide ratings with a ``sector`` column.
+    level : str
+        Written into the table's ``level`` column.
+    ci : {"wilson", "bootstrap"}
+        Passed to :func:`domain_agreement`.
+
+    Returns
+    -------
+    AgreementTables
+    """
+    by_sector = domain_agreement(data, by="sector", ci=ci)
+    pooled = domain_agreement(data, ci=ci)
+    pooled.insert(0, "sector", "All sectors in scope")
+    several = data["sector"].nunique() > 1
+    table = pd.concat([pooled, by_sector], ignore_index=True) if several else by_sector.copy()
+    table.insert(1, "level", level)
+    return AgreementTables(table, pooled if several else by_sector, by_sector)
+
+
+def pairwise_square(pairs: pd.DataFrame, *, value: str = "agreement",
+                    domains: Sequence[str] = DOMAINS) -> pd.DataFrame:
+    """:func:`pairwise_agreement` as a symmetric domain x domain table (diagonal empty).
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        With ``domain_a``, ``domain_b`` and ``value``.
+    value : str
+        The statistic shown.
+    domains : sequence of str
+        Row and column order.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"domain_a": ["Overall"], "domain_b": ["Safe"], "agreement": [0.8]})
+    >>> float(pairwise_square(p, domains=["Overall", "Safe"]).loc["Safe", "Overall"])
+    0.8
+    """
+    square = pairs.pivot(index="domain_a", columns="domain_b", values=value)
+    return square.combine_first(square.T).reindex(index=list(domains), columns=list(domains))
+
+
+def exception_rows(exceptions: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The first ``n`` exceptions to the rating principles: identity, published and predicted
+    Overall, and the key questions.
+
+    Parameters
+    ----------
+    exceptions : DataFrame
+        The second result of :func:`aggregation_consistency`.
+    n : int
+        Rows shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    shown = [c for c in ("org_id", "location_name", "provider_name", "sector") if c in exceptions]
+    return exceptions[shown + ["Overall", "predicted_overall", *KEY_QUESTIONS]].head(n)
