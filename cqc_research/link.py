@@ -942,8 +942,11 @@ def link_ratings_to_payments(ratings_path, payment_files, *, sector: str | None,
     rated = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level="location"), sector)
     payments = [load_gp_payments(f) for f in payment_files]
     link = link_indicators(rated, payments, level="practice", measures=list(measures), sector=None)
-    years = ", ".join(str(p["financial_year"].iloc[0]) if "financial_year" in p and len(p) else "?"
-                      for p in payments)
+    from .io.nhs import financial_year
+
+    # the indicator table's periods are the financial years (1 April to 31 March)
+    years = ", ".join(financial_year(int(pd.Timestamp(p["period_start"].min()).year))[2]
+                      if len(p) and p["period_start"].notna().any() else "?" for p in payments)
     rep = link.report
     n_matched = int(((rep["side"] == "ratings") & (rep["status"] == "matched")).sum())
     return PaymentsLink(rated, payments, link, years, n_matched)
