@@ -279,10 +279,29 @@ def test_session_3_on_synthetic_data(ws, truth):
         wrong = teaching.check_modal_share(counts[others[0]] / len(gp), workshop=ws)
         assert f"share rated {others[0]}" in wrong.points[0]
 
-    pred = ws.cv.predictions
-    accuracy = float((pred["observed"] == pred["predicted"]).mean())
+    # reference: a by-hand 5-fold CV, statsmodels OrderedModel fitted on each training fold
+    # (standardised with that fold's own mean and SD), scored with sklearn. Only the fold
+    # labels (seed 0's stratified split, a convention, not a result) come from the library.
+    from sklearn.metrics import accuracy_score
+
+    from cqc_research.metrics.prediction import stratified_folds
+
+    y_all = pd.Categorical(gp["Overall"], dtype=RATING_DTYPE).codes
+    X_all = gp[teaching.GP_INDICATORS].to_numpy(float)
+    fold = stratified_folds(y_all, 5, 0)
+    assert all(np.bincount(y_all[fold == f], minlength=4).sum() > 0 for f in range(5))
+    predicted = np.full(len(y_all), -1)
+    for f in range(5):
+        tr, te = fold != f, fold == f
+        mu, sd = X_all[tr].mean(0), X_all[tr].std(0, ddof=1)
+        lv = np.unique(y_all[tr])
+        r = OrderedModel(np.searchsorted(lv, y_all[tr]), (X_all[tr] - mu) / sd, distr="logit").fit(
+            method="bfgs", disp=False, maxiter=2000)
+        predicted[te] = lv[np.asarray(r.model.predict(r.params, exog=(X_all[te] - mu) / sd)).argmax(1)]
+    accuracy = accuracy_score(y_all, predicted)
     fb = teaching.check_cv_accuracy(accuracy, workshop=ws)
     assert fb.correct and "baseline" in fb.points[1]
+    assert teaching.check_cv_accuracy(accuracy - 0.05, workshop=ws).status == "not yet"
 
     # in-sample accuracy, fitted here with statsmodels directly: recognised as in-sample
     y = pd.Categorical(gp["Overall"], dtype=RATING_DTYPE).codes
@@ -295,20 +314,90 @@ def test_session_3_on_synthetic_data(ws, truth):
     if abs(in_sample - accuracy) > 0.006:
         assert "in-sample" in teaching.check_cv_accuracy(in_sample, workshop=ws).points[0]
 
-    codes = {r: i for i, r in enumerate(RATINGS)}
-    k = cohen_kappa_score(pred["observed"].astype(str).map(codes), pred["predicted"].astype(str).map(codes),
-                          weights="linear", labels=range(4))
-    assert teaching.check_cv_kappa(0.0 if np.isnan(k) else k, workshop=ws).correct
+    # reference: sklearn cohen_kappa_score(weights="linear") on the by-hand out-of-fold predictions
+    k = cohen_kappa_score(y_all, predicted, weights="linear", labels=range(4))
+    k = 0.0 if np.isnan(k) else k
+    assert teaching.check_cv_kappa(k, workshop=ws).correct
+    assert teaching.check_cv_kappa(k + 0.1, workshop=ws).status == "not yet"
 
     # odds ratio per SD: exp of the statsmodels coefficient on standardised measures
     j = teaching.GP_INDICATORS.index("qof_payments_per_patient")
     odds_ratio = float(np.exp(np.asarray(res.params)[j]))
-    fb = teaching.check_odds_ratio(odds_ratio, workshop=ws)
+    fb = teaching.check_odds_ratio(odds_ratio, workshop=ws)  # reference: statsmodels OrderedModel
     assert fb.correct
+    assert teaching.check_odds_ratio(odds_ratio * 1.2, workshop=ws).status == "not yet"
     planted = truth["indicator_signal"]["odds_ratio_per_sd"]["qof_payments_per_patient"]
     assert f"{planted:.2f}" in fb.points[1]
     coef = teaching.check_odds_ratio(float(np.asarray(res.params)[j]), workshop=ws)
     assert "log-odds" in coef.points[0]
+
+
+_SOURCE_ORDER = {"current": 0, "historic": 1, "snapshot": 2}
+
+
+def _hand_series(ws) -> pd.DataFrame:
+    """Location Overall ratings on the scale from the raw API history, by plain pandas: each
+    location's journey follows its HSCA predecessor links, one rating per journey and date
+    (the current record before the historic one), and a journey's sector is its latest one."""
+    h = ws.api.history
+    h = h[(h["level"] == "location") & (h["domain"].astype(str) == "Overall")
+          & h["rating"].astype(object).isin(RATINGS)].copy()
+    rel = ws.api.relationships
+    rel = rel[rel["type"] == "HSCA Predecessor"]
+    parent = dict(zip(rel["org_id"].astype(str), rel["related_id"].astype(str), strict=True))
+
+    def root(org):
+        seen = set()
+        while org in parent and org not in seen:
+            seen.add(org)
+            org = parent[org]
+        return org
+
+    h["journey"] = h["org_id"].astype(str).map(root)
+    h["rating"] = h["rating"].astype(str)
+    h["_order"] = h["source"].astype(object).map(_SOURCE_ORDER).fillna(9)
+    h = h.sort_values(["journey", "report_date", "_order"], kind="stable")
+    h = h.drop_duplicates(["journey", "report_date"], keep="first")
+    latest = h.dropna(subset=["sector"]).groupby("journey")["sector"].last().astype(str)
+    h["sector"] = h["journey"].map(latest)
+    return h.reset_index(drop=True)
+
+
+def _hand_pairs(series: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive ratings within each journey: (sector, from_rating, to_rating), plain shift."""
+    nxt = series.groupby("journey")["rating"].shift(-1)
+    keep = nxt.notna()
+    return pd.DataFrame({"sector": series.loc[keep, "sector"].to_numpy(),
+                         "from_rating": series.loc[keep, "rating"].to_numpy(),
+                         "to_rating": nxt[keep].to_numpy()})
+
+
+def _hand_spells(series: pd.DataFrame, ws, sector: str) -> tuple[np.ndarray, np.ndarray]:
+    """Spells from Inadequate to the first better rating, by a plain loop: (months, improved).
+    Open spells are censored at deregistration (when earlier) or at the data date."""
+    history = ws.api.history
+    data_date = pd.Timestamp(history.attrs.get("data_date") or history["report_date"].max())
+    loc = ws.api.locations.dropna(subset=["deregistration_date"])
+    dereg = dict(zip(loc["org_id"].astype(str), pd.to_datetime(loc["deregistration_date"]), strict=True))
+    months, improved = [], []
+    for jid, g in series[series["sector"] == sector].groupby("journey"):
+        rank = [RATINGS.index(r) for r in g["rating"]]
+        dates = list(g["report_date"])
+        i = 0
+        while i < len(g):
+            if g["rating"].iloc[i] != "Inadequate":
+                i += 1
+                continue
+            j = next((k for k in range(i + 1, len(g)) if rank[k] > 0), None)
+            if j is not None:
+                end, event = dates[j], 1
+            else:
+                d = dereg.get(jid, dereg.get(str(g["org_id"].iloc[-1])))
+                end, event = (d if d is not None and d < data_date else data_date), 0
+            months.append(max((pd.Timestamp(end) - pd.Timestamp(dates[i])).days, 0) / (365.25 / 12))
+            improved.append(event)
+            i = j + 1 if j is not None else len(g)
+    return np.asarray(months, float), np.asarray(improved, int)
 
 
 def _km_median(months: np.ndarray, improved: np.ndarray) -> float:
@@ -324,9 +413,12 @@ def _km_median(months: np.ndarray, improved: np.ndarray) -> float:
 
 
 def test_session_4_on_synthetic_data(ws, truth):
-    pairs = ws.pairs
+    # reference: pairs rebuilt by plain pandas from the raw API history (_hand_series/_hand_pairs),
+    # not metrics.transitions.consecutive_pairs
+    pairs = _hand_pairs(_hand_series(ws))
     from_inad = pairs[pairs["from_rating"].astype(str) == "Inadequate"]
     assert teaching.check_reinspected_inadequate(len(from_inad), workshop=ws).correct
+    assert not teaching.check_reinspected_inadequate(len(from_inad) + 3, workshop=ws).correct
     n_improved = int((from_inad["to_rating"].astype(str) != "Inadequate").sum())
     if n_improved != len(from_inad):
         assert "number that improved" in \
@@ -335,8 +427,9 @@ def test_session_4_on_synthetic_data(ws, truth):
     asc = from_inad[from_inad["sector"].astype(str) == "Adult social care"]
     to = asc["to_rating"].astype(str)
     share = float((to != "Inadequate").mean())
-    fb = teaching.check_improved_share(share, workshop=ws)
+    fb = teaching.check_improved_share(share, workshop=ws)  # reference: plain share of hand pairs
     assert fb.correct
+    assert teaching.check_improved_share(share - 0.05, workshop=ws).status == "not yet"
     planted = truth["transitions"]["improved_from_inadequate"]["Adult social care"]
     assert f"{planted:.1%}" in fb.points[1]
     to_good = float((to == "Good").mean())
@@ -346,18 +439,25 @@ def test_session_4_on_synthetic_data(ws, truth):
     gp = pairs[pairs["sector"].astype(str) == "GP practices"]
     from_good = gp[gp["from_rating"].astype(str) == "Good"]
     stay = float((from_good["to_rating"].astype(str) == "Good").mean())
-    fb = teaching.check_good_stays_good(stay, workshop=ws)
+    assert teaching.check_good_stays_good(stay + 0.05, workshop=ws).status == "not yet"
+    fb = teaching.check_good_stays_good(stay, workshop=ws)  # reference: plain row share of hand pairs
     assert fb.correct and f"{truth['transitions']['matrix']['GP practices'][2][2]:.1%}" in fb.points[1]
     column = (from_good["to_rating"].astype(str) == "Good").sum() / (gp["to_rating"].astype(str) == "Good").sum()
     if abs(column - stay) > 0.006:
         assert "column" in teaching.check_good_stays_good(column, workshop=ws).points[0]
 
-    ep = ws.times.episodes
-    ep = ep[ep["sector"].astype(str) == "Adult social care"]
-    median = _km_median(ep["months"].to_numpy(float), ep["improved"].to_numpy(int))
+    # reference: spells by a plain loop over the hand series (_hand_spells), the median by a
+    # by-hand product-limit loop (_km_median), cross-checked with statsmodels SurvfuncRight
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    months, improved = _hand_spells(_hand_series(ws), ws, "Adult social care")
+    median = _km_median(months, improved)
+    sf = SurvfuncRight(months, improved)
+    assert np.isclose(sf.surv_times[np.argmax(sf.surv_prob < 0.5)], median)
     fb = teaching.check_median_time(round(median, 1), workshop=ws)
     assert fb.correct and "censored" in fb.points[0]
-    naive = float(ep.loc[ep["improved"] == 1, "months"].median())
+    assert teaching.check_median_time(median + 1.0, workshop=ws).status == "not yet"
+    naive = float(np.median(months[improved == 1]))
     if abs(naive - median) > 0.06:
         assert "censored" in teaching.check_median_time(naive, workshop=ws).points[0]
     days = teaching.check_median_time(median * 365.25 / 12, workshop=ws)
