@@ -36,6 +36,11 @@ __all__ = [
     "compared_sentence",
     "domain_agreement_sentence",
     "aggregation_sentence",
+    "assessments_loaded_sentence",
+    "assessments_published_sentence",
+    "statements_assessed_sentence",
+    "scoring_rule_lines",
+    "framework_shift_lines",
     "non_scale_sentence",
     "stay_good_lines",
     "improvement_lines",
@@ -629,6 +634,131 @@ def aggregation_sentence(consistency: pd.DataFrame) -> str:
     head = (f"The principles reproduce {total_hit:,} of {total_n:,} published Overall ratings "
             f"({total_hit / total_n:.0%}).\n\n" if total_n else "No organisation could be assessed.\n\n")
     return head + "\n".join(lines)
+
+
+# -- the single assessment framework (notebook 08) -------------------------------------------
+def assessments_loaded_sentence(scope) -> str:
+    """How many locations, assessments and scores are in scope, and whether any part of an
+    assessment was malformed (notebook 08).
+
+    Parameters
+    ----------
+    scope : AssessmentScope
+        :func:`cqc_research.metrics.assessment.load_api_in_scope` output.
+
+    Returns
+    -------
+    str
+    """
+    problems = len(scope.problems)
+    return (f"The folder holds {len(scope.locations):,} locations in scope; "
+            f"{scope.assessments['org_id'].nunique():,} of them carry at least one assessment under the new "
+            f"framework ({len(scope.assessments):,} service-group assessments, "
+            f"{len(scope.key_question_scores):,} key-question scores and {len(scope.statement_scores):,} "
+            "quality-statement scores). "
+            + (f"**{problems:,} malformed part(s)** of assessments were kept apart (file and JSON path below) "
+               "and are not in the tables that follow." if problems else
+               "No part of any assessment was malformed."))
+
+
+def assessments_published_sentence(assessments: pd.DataFrame) -> str:
+    """When the assessments in scope were published and how many gave no rating (notebook 08).
+
+    Parameters
+    ----------
+    assessments : DataFrame
+        ``publication_date`` and ``rating``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"publication_date": pd.to_datetime(["2024-01-05", "2024-06-01"]),
+    ...                   "rating": ["Good", None]})
+    >>> assessments_published_sentence(a)[:69]
+    '2 assessments were published between January 2024 and June 2024; 1 of'
+    """
+    if not len(assessments):
+        return "No assessment in scope."
+    dates = assessments["publication_date"]
+    return (f"{len(assessments):,} assessments were published between {dates.min():%B %Y} and "
+            f"{dates.max():%B %Y}; {int(assessments['rating'].isna().sum()):,} of them gave no rating "
+            "(services CQC does not rate, such as dental practices, are judged against the regulations instead).")
+
+
+def statements_assessed_sentence(summary: pd.DataFrame) -> str:
+    """The range, median and quartiles of the statements assessed per assessment (notebook 08).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``StatementsAssessed.summary`` without groups (one row).
+
+    Returns
+    -------
+    str
+    """
+    if not len(summary):
+        return "No statement scores in scope."
+    s = summary.iloc[0]
+    return (f"Across {int(s['assessments']):,} assessments, the number of statements assessed ranged from "
+            f"{s['min']:.0f} to {s['max']:.0f} (median {s['median']:.0f}, quartiles "
+            f"{s['q25']:.0f} and {s['q75']:.0f}); {s['share_all']:.0%} assessed every statement.")
+
+
+def scoring_rule_lines(consistency: pd.DataFrame) -> str:
+    """One bullet per rule version: the published percentages and ratings the scoring rule
+    reproduces, with intervals, and the direction of the exceptions (notebook 08).
+
+    Parameters
+    ----------
+    consistency : DataFrame
+        The first result of :func:`cqc_research.metrics.assessment.scoring_consistency`.
+
+    Returns
+    -------
+    str
+    """
+    lines = []
+    for r in consistency.itertuples():
+        if r.n_checked:
+            when = ("assessments before 2 December 2024" if r.rule_version == "2023-11"
+                    else "assessments from 2 December 2024")
+            lines.append(f"- rule version {r.rule_version} ({when}): percentages "
+                         f"reproduced for {r.n_percentage_reproduced:,} of {r.n_checked:,} key questions "
+                         f"({r.percentage_reproduced:.0%}, 95% CI {r.percentage_ci_low:.0%} to "
+                         f"{r.percentage_ci_high:.0%}); ratings for {r.n_rating_reproduced:,} "
+                         f"({r.rating_reproduced:.0%}, 95% CI {r.rating_ci_low:.0%} to {r.rating_ci_high:.0%}); "
+                         f"the published rating was better than the rule's in {r.n_published_better:,} and "
+                         f"worse in {r.n_published_worse:,}.")
+    return "\n".join(lines) if lines else "No rated key question could be checked."
+
+
+def framework_shift_lines(summary: pd.DataFrame) -> str:
+    """One bullet per sector: the share of services rated worse at their first new-framework
+    rating against the share the 2014 transitions predict (notebook 08).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``FrameworkShift.summary``.
+
+    Returns
+    -------
+    str
+    """
+    lines = []
+    for r in summary[summary["direction"] == "worse"].itertuples():
+        if np.isfinite(r.difference):
+            verdict = ("more often than" if r.difference_ci_low > 0 else "less often than"
+                       if r.difference_ci_high < 0 else "about as often as (the interval includes no shift)")
+            lines.append(f"- {r.sector}: {r.observed:.0%} of {r.n:,} services were rated worse (95% CI "
+                         f"{r.ci_low:.0%} to {r.ci_high:.0%}), {verdict} the {r.expected:.0%} the 2014 "
+                         f"transitions predict (difference {r.difference:+.0%}, 95% CI "
+                         f"{r.difference_ci_low:+.0%} to {r.difference_ci_high:+.0%}).")
+    return "\n".join(lines) if lines else "No service has ratings under both frameworks in scope."
 
 
 # -- rating transitions (notebook 03) --------------------------------------------------------

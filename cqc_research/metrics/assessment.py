@@ -43,6 +43,12 @@ __all__ = [
     "FrameworkShift",
     "rating_age",
     "RatingAge",
+    "AssessmentScope",
+    "load_api_in_scope",
+    "assessed_by_sector_year",
+    "statements_assessed_tables",
+    "score_distribution",
+    "key_question_percentages",
 ]
 
 _ASSESSMENT_KEYS = ["org_id", "assessment_plan_id", "service_group"]
@@ -489,3 +495,151 @@ def rating_age(ratings: pd.DataFrame, *, as_of=None, by="sector", level: str | N
             rows.append(row)
     summary = pd.DataFrame(rows)
     return RatingAge(per_org=per, summary=summary, as_of=as_of)
+
+
+# ---------------------------------------------------------------------------------------------
+# notebook 08: the API tables in scope and the tables it shows
+@dataclass
+class AssessmentScope:
+    """The tables of a CQC API folder, restricted to one sector.
+
+    Attributes
+    ----------
+    assessments, key_question_scores, statement_scores, locations, history, ratings : DataFrame
+        The :func:`cqc_research.io.cqc_json.load_api_folder` tables of that name, rows of the sector only.
+    problems : DataFrame
+        Malformed parts of assessments (every sector: they may lack one).
+    relationships : DataFrame
+        Location relationships (every sector).
+    """
+
+    assessments: pd.DataFrame
+    key_question_scores: pd.DataFrame
+    statement_scores: pd.DataFrame
+    locations: pd.DataFrame
+    history: pd.DataFrame
+    ratings: pd.DataFrame
+    problems: pd.DataFrame
+    relationships: pd.DataFrame
+
+
+def load_api_in_scope(api_path, *, sector: str | None = None) -> AssessmentScope:
+    """Read a CQC API folder and keep the rows of one sector.
+
+    Parameters
+    ----------
+    api_path : path
+        Folder of CQC API records (``locations/*.json``).
+    sector : str, optional
+        A sector exactly as in the ``sector`` column; empty keeps every sector.
+
+    Returns
+    -------
+    AssessmentScope
+    """
+    from ..io.cqc_json import load_api_folder
+
+    api = load_api_folder(api_path)
+
+    def in_scope(frame):
+        return frame if not sector else frame[frame["sector"].astype(str) == sector]
+
+    return AssessmentScope(in_scope(api.assessments), in_scope(api.key_question_scores),
+                           in_scope(api.statement_scores), in_scope(api.locations), in_scope(api.history),
+                           in_scope(api.ratings), api.assessment_problems, api.relationships)
+
+
+def assessed_by_sector_year(assessments: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:
+    """Assessments, services assessed and rated assessments by sector and year of publication,
+    with the services' share of the sector's locations.
+
+    Parameters
+    ----------
+    assessments : DataFrame
+        ``org_id``, ``sector``, ``publication_date``, ``rating``.
+    locations : DataFrame
+        ``sector`` (one row per location).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sector, year, assessments, services, rated, locations, share_of_locations``.
+    """
+    a = assessments.assign(year=assessments["publication_date"].dt.year.astype("Int64"),
+                           sector=assessments["sector"].astype(str))
+    out = (a.groupby(["sector", "year"], observed=True)
+           .agg(assessments=("org_id", "size"), services=("org_id", "nunique"), rated=("rating", "count"))
+           .reset_index())
+    totals = locations.assign(sector=locations["sector"].astype(str)).groupby("sector").size().rename("locations")
+    out = out.merge(totals, on="sector", how="left")
+    out["share_of_locations"] = out["services"] / out["locations"]
+    return out
+
+
+def statements_assessed_tables(statement_scores: pd.DataFrame, *, alpha: float = 0.05):
+    """:func:`statements_assessed` over all sectors in scope and by sector, and the two tables
+    notebook 08 saves (the pooled rows first, sector ``"All sectors in scope"``).
+
+    Parameters
+    ----------
+    statement_scores : DataFrame
+        Quality-statement scores with a ``sector`` column.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    overall, by_sector : StatementsAssessed
+    tables : dict of str to DataFrame
+        ``statements_assessed_distribution`` and ``statements_assessed_summary``.
+    """
+    overall = statements_assessed(statement_scores, alpha=alpha)
+    by_sector = statements_assessed(statement_scores.assign(sector=statement_scores["sector"].astype(str)),
+                                    by="sector", alpha=alpha)
+    tables = {f"statements_assessed_{part}": pd.concat(
+        [getattr(overall, part).assign(sector="All sectors in scope"), getattr(by_sector, part)],
+        ignore_index=True) for part in ("distribution", "summary")}
+    return overall, by_sector, tables
+
+
+def score_distribution(statement_scores: pd.DataFrame) -> pd.DataFrame:
+    """Quality-statement scores by key question: counts and shares of the statements assessed and
+    of all statements listed (assessed or carried over).
+
+    Parameters
+    ----------
+    statement_scores : DataFrame
+        ``domain``, ``score`` (missing when not scored) and ``assessed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain, score, statements, share, statements_counted`` (``"assessed"`` or ``"all listed"``);
+        shares add to 1 within a domain and kind.
+    """
+    scored = statement_scores[statement_scores["score"].notna()].assign(
+        domain=lambda f: f["domain"].astype(str))
+    parts = []
+    for label, frame in (("assessed", scored[scored["assessed"].fillna(False).astype(bool)]),
+                         ("all listed", scored)):
+        t = frame.groupby(["domain", "score"]).size().rename("statements").reset_index()
+        t["share"] = t["statements"] / t.groupby("domain")["statements"].transform("sum")
+        parts.append(t.assign(statements_counted=label))
+    return pd.concat(parts, ignore_index=True)
+
+
+def key_question_percentages(key_question_scores: pd.DataFrame) -> pd.DataFrame:
+    """Summary statistics of the published percentage of each rated key question.
+
+    Parameters
+    ----------
+    key_question_scores : DataFrame
+        ``domain``, ``rating``, ``percentage_score``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``domain, count, mean, std, min, 25%, 50%, 75%, max``.
+    """
+    return (key_question_scores.assign(domain=key_question_scores["domain"].astype(str))
+            .dropna(subset=["rating"]).groupby("domain")["percentage_score"].describe().reset_index())
