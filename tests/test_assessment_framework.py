@@ -5,7 +5,6 @@ and notebook 08 end to end."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -27,7 +26,12 @@ from cqc_research.assessment_framework import (
 )
 from cqc_research.errors import DataFormatError
 from cqc_research.io.cqc_json import load_api_folder, load_api_record
-from cqc_research.metrics.assessment import framework_shift, rating_age, scoring_consistency, statements_assessed
+from cqc_research.metrics.assessment import (
+    framework_shift,
+    rating_age,
+    scoring_consistency,
+    statements_assessed,
+)
 from cqc_research.ratings import KEY_QUESTIONS, RATINGS
 
 OLDHAM_RATED = {"1-5203053560", "1-5312102242", "1-569934227"}
