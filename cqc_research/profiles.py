@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .metrics.areas import dtoc_rates
 from .metrics.funnel import funnel_limits
 from .metrics.spc import spc_assurance, spc_rules
-from .metrics.areas import dtoc_rates
 
 __all__ = [
     "latest_date", "source_file", "area_sources", "provider_sources",
