@@ -408,7 +408,7 @@ def _source_date(src) -> str:
         mtime = _dt.datetime.fromtimestamp(Path(src).stat().st_mtime)
     except OSError:
         return ""
-    return f" (file dated {mtime:%d %b %Y})"
+    return f"file dated {mtime:%d %b %Y}"
 
 
 def check_outputs(run_dir, *, synthetic: bool) -> list[str]:

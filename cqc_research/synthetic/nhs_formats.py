@@ -376,7 +376,8 @@ def write_ae_monthly(frame: pd.DataFrame, folder, *, layout: str = "csv-2020-boo
         label = f"MSitAE-{month:%B}-{month:%Y}".upper().replace("MSITAE", "MSitAE")
         nums = g[AE_MONTHLY_HEADER[4:]].astype("float64")
         out = pd.DataFrame({"Period": label, "Org Code": g["org_code"],
-                            "Parent Org": g["parent_org"], "Org name": g["org_name"]})
+                            "Parent Org": g["parent_org"], "Org name": g["org_name"]}).reset_index(drop=True)
+        nums = nums.reset_index(drop=True)  # the TOTAL row goes after the last trust, never over one
         for h in AE_MONTHLY_HEADER[4:]:
             out[h] = [_fmt_number(x) for x in nums[h]]
         total = ["TOTAL", "-", "-", "-", *(_fmt_number(x) for x in nums.sum(min_count=1))]
