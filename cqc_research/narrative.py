@@ -550,6 +550,12 @@ def compared_sentence(data: pd.DataFrame, level: str, *, overall: str = "Overall
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"Overall": ["Good", None, "Good"], "Safe": ["Good", "Good", None]})
+    >>> compared_sentence(w, "location", domains=["Safe"])[-49:]
+    'all 1 rated organisations enter every comparison.'
     """
     both = {d: int((data[overall].notna() & data[d].notna()).sum()) for d in domains}
     text = (f"The file holds {len(data):,} {level}s in scope, of which {int(data[overall].notna().sum()):,} "
@@ -649,6 +655,19 @@ def assessments_loaded_sentence(scope) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> from types import SimpleNamespace
+    >>> s = SimpleNamespace(locations=pd.DataFrame(index=range(3)), problems=[],
+    ...                     assessments=pd.DataFrame({"org_id": ["a", "a", "b"]}),
+    ...                     key_question_scores=pd.DataFrame(index=range(5)),
+    ...                     statement_scores=pd.DataFrame(index=range(20)))
+    >>> print(textwrap.fill(assessments_loaded_sentence(s), 88))
+    The folder holds 3 locations in scope; 2 of them carry at least one assessment under the
+    new framework (3 service-group assessments, 5 key-question scores and 20 quality-
+    statement scores). No part of any assessment was malformed.
     """
     problems = len(scope.problems)
     return (f"The folder holds {len(scope.locations):,} locations in scope; "
@@ -699,6 +718,15 @@ def statements_assessed_sentence(summary: pd.DataFrame) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> s = pd.DataFrame({"assessments": [4], "min": [2], "max": [8], "median": [5], "q25": [3],
+    ...                   "q75": [7], "share_all": [0.25]})
+    >>> print(textwrap.fill(statements_assessed_sentence(s), 88))
+    Across 4 assessments, the number of statements assessed ranged from 2 to 8 (median 5,
+    quartiles 3 and 7); 25% assessed every statement.
     """
     if not len(summary):
         return "No statement scores in scope."
@@ -720,6 +748,20 @@ def scoring_rule_lines(consistency: pd.DataFrame) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> c = pd.DataFrame({"rule_version": ["2023-11"], "n_checked": [10],
+    ...                   "n_percentage_reproduced": [9], "percentage_reproduced": [0.9],
+    ...                   "percentage_ci_low": [0.6], "percentage_ci_high": [0.98],
+    ...                   "n_rating_reproduced": [8], "rating_reproduced": [0.8],
+    ...                   "rating_ci_low": [0.5], "rating_ci_high": [0.95],
+    ...                   "n_published_better": [1], "n_published_worse": [1]})
+    >>> print(textwrap.fill(scoring_rule_lines(c), 88))
+    - rule version 2023-11 (assessments before 2 December 2024): percentages reproduced for
+    9 of 10 key questions (90%, 95% CI 60% to 98%); ratings for 8 (80%, 95% CI 50% to 95%);
+    the published rating was better than the rule's in 1 and worse in 1.
     """
     lines = []
     for r in consistency.itertuples():
@@ -748,6 +790,17 @@ def framework_shift_lines(summary: pd.DataFrame) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> s = pd.DataFrame({"sector": ["GP"], "direction": ["worse"], "n": [200],
+    ...                   "observed": [0.3], "ci_low": [0.24], "ci_high": [0.37], "expected": [0.2],
+    ...                   "difference": [0.1],
+    ...                   "difference_ci_low": [0.04], "difference_ci_high": [0.17]})
+    >>> print(textwrap.fill(framework_shift_lines(s), 88))
+    - GP: 30% of 200 services were rated worse (95% CI 24% to 37%), more often than the 20%
+    the 2014 transitions predict (difference +10%, 95% CI +4% to +17%).
     """
     lines = []
     for r in summary[summary["direction"] == "worse"].itertuples():
@@ -1153,6 +1206,21 @@ def event_linkage_sentence(linkage: pd.DataFrame, indicator: str, event: str) ->
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> k = pd.DataFrame({"event": ["publication"], "trusts_with_indicator": [120],
+    ...                   "period_first": pd.to_datetime(["2019-01-01"]),
+    ...                   "period_last": pd.to_datetime(["2023-12-01"]), "trust_months": [7000],
+    ...                   "events_linked": [90], "trusts_linked": [80],
+    ...                   "events_inside_indicator_period": [85], "trusts_with_events": [82]})
+    >>> text = event_linkage_sentence(k, "ae_4hr", "publication")
+    >>> print(textwrap.fill(text, 88))
+    The indicator `ae_4hr` covers **120 trusts** from January 2019 to December 2023 (7,000
+    trust-months). CQC published 90 rated reports on 80 of these trusts (by publication
+    date), 85 of them inside the indicator's period. 2 trusts with CQC reports have no
+    series for this indicator (for A&E, trusts without an emergency department).
     """
     any_row = linkage.iloc[0] if len(linkage) else None
     if any_row is None:
@@ -1200,6 +1268,24 @@ def event_study_sentence(contrasts: pd.DataFrame, event: str, post_months: int, 
     -------
     str
         A sentence saying there is no study when ``contrasts`` has no rows of ``event``.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> c = pd.DataFrame({"event": "inspection", "contrast": ["lags", "leads"],
+    ...                   "estimate": [-1.5, 0.2], "ci_low": [-2.5, -0.4], "ci_high": [-0.5, 0.8],
+    ...                   "joint_p_value": [float("nan"), 0.4],
+    ...                   "rel_from": [1, -6], "rel_to": [6, -2],
+    ...                   "n_event_units": [30, 30], "n_events": [40, 40], "n_units": [100, 100]})
+    >>> text = event_study_sentence(c, "inspection", 6, "percentage points")
+    >>> print(textwrap.fill(text, 88))
+    In months 1 to 6 after the inspection, the indicator was on average **-1.50 percentage
+    points** (95% CI -2.50 to -0.50) relative to the month before: lower than before. Before
+    the inspection (months -6 to -2) the average was +0.20 (95% CI -0.40 to +0.80). A joint
+    test that every lead is zero gives p = 0.40. This rests on 30 trusts with 40 events,
+    among 100 trusts in all.
+    >>> event_study_sentence(c, "publication", 6, "percentage points")[:42]
+    'No publication dates link to the indicator'
     """
     c = contrasts[contrasts["event"] == event].set_index("contrast")
     if c.empty:
@@ -1241,6 +1327,14 @@ def other_event_sentence(contrasts: pd.DataFrame, event: str, post_months: int, 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> c = pd.DataFrame({"event": ["publication"], "contrast": ["lags"]})
+    >>> print(textwrap.fill(other_event_sentence(c, "publication", 6, "percentage points"), 88))
+    Only one kind of event is available (publication); the data give no inspection dates for
+    these trusts.
     """
     kinds, have = ("publication", "inspection"), list(dict.fromkeys(contrasts["event"]))
     if set(kinds) <= set(have):
@@ -1273,6 +1367,22 @@ def spc_event_sentence(spc: pd.DataFrame, trust: dict, event: str, *, target: fl
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> spc = pd.DataFrame({"time": pd.date_range("2023-01-01", periods=4, freq="MS"),
+    ...                     "mean": 80.0, "lcl": 70.0, "ucl": 90.0,
+    ...                     "variation": ["common", "common", "concern", "common"],
+    ...                     "outside": [False, False, True, False], "shift": False, "trend": False,
+    ...                     "two_of_three": False})
+    >>> trust = {"org_code": "RXX", "event_date": pd.Timestamp("2023-02-15"), "n_before": 2,
+    ...          "month": 2023 * 12 + 1}
+    >>> text = spc_event_sentence(spc, trust, "inspection")
+    >>> print(textwrap.fill(text.split(" One trust")[0], 88))
+    Trust **RXX**, inspection on 15 February 2023. The limits come from the 2 months before
+    it (mean 80.0, process limits 70.0 to 90.0). Of the 2 months after it, 0 show special-
+    cause improvement and 1 special-cause concern (rules: outside).
     """
     from .metrics.events import month_index
 
@@ -1340,6 +1450,14 @@ def codebook_subtitle(codebook) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> cb = SimpleNamespace(name="demo", version="1.0", codes=pd.DataFrame({"code": ["a", "b"]}),
+    ...                      questions=pd.DataFrame({"id": ["q1", "q1", "q2"]}))
+    >>> codebook_subtitle(cb)
+    "Codebook 'demo' (version 1.0); 2 codes, 2 interview questions"
     """
     return (f"Codebook {codebook.name!r} (version {codebook.version}); {len(codebook.codes)} codes, "
             f"{codebook.questions['id'].nunique()} interview questions")
@@ -1380,6 +1498,20 @@ def coded_segments_sentence(segments: pd.DataFrame, cases: pd.DataFrame, *, synt
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> seg = pd.DataFrame({"segment_id": [1, 1, 2], "respondent_id": ["r1", "r1", "r2"],
+    ...                     "respondent_role": ["registered_manager"] * 2 + ["staff"],
+    ...                     "excerpt": ["[SYNTHETIC] a", "[SYNTHETIC] a", "[SYNTHETIC] b"]})
+    >>> cases = pd.DataFrame({"location_id": ["1-101", None]})
+    >>> text = coded_segments_sentence(seg, cases, synthetic=True)
+    >>> print(textwrap.fill(text, 88))
+    The file holds **2 coded excerpts** (3 codings: an excerpt can carry more than one code)
+    from **2 interviews** (registered manager: 1, staff: 1) about **2 cases**, of which 1
+    carry a CQC location ID. Every excerpt is marked as invented (100% begin with
+    `[SYNTHETIC]`).
     """
     roles = segments.drop_duplicates("respondent_id")["respondent_role"].value_counts()
     text = (f"The file holds **{segments['segment_id'].nunique():,} coded excerpts** ({len(segments):,} "
@@ -1407,6 +1539,15 @@ def unknown_codes_sentence(unknown: pd.DataFrame, notes: Iterable[str] = ()) -> 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> print(unknown_codes_sentence(pd.DataFrame(), ["2 rows had no excerpt."]))
+    Every code in the file is in the codebook.
+    <BLANKLINE>
+    *Import note:* 2 rows had no excerpt.
+    >>> unknown_codes_sentence(pd.DataFrame({"code": ["x"]}))[:44]
+    '**1 code(s) are not in the codebook.** They '
     """
     if not len(unknown):
         text = "Every code in the file is in the codebook."
@@ -1433,6 +1574,18 @@ def top_codes_sentence(freq: pd.DataFrame, groups: pd.DataFrame, labels: dict, *
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> freq = pd.DataFrame({"code": ["lead", "staff"], "code_group": ["culture", "culture"],
+    ...                      "n_units": [6, 3], "n_total": 10, "share": [0.6, 0.3],
+    ...                      "ci_low": [0.31, 0.11], "ci_high": [0.83, 0.6]})
+    >>> groups = pd.DataFrame({"code": ["culture"], "n_units": [7], "n_total": 10, "share": 0.7})
+    >>> text = top_codes_sentence(freq, groups, {"lead": "Leadership"}, k=1)
+    >>> print(textwrap.fill(text, 88))
+    Most often coded: **Leadership** in 6 of 10 cases (60%, 95% CI 31% to 83%). At least one
+    culture code appears in 7 of 10 cases (70%).
     """
     top = freq[freq["code_group"] != "unknown"].nlargest(k, "share")
     return ("Most often coded: " + "; ".join(
@@ -1457,6 +1610,19 @@ def role_codes_sentence(by_role: pd.DataFrame, excess: pd.DataFrame, labels: dic
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> by_role = pd.DataFrame({"respondent_role": ["staff", "staff"], "n_total": [8, 8]})
+    >>> excess = pd.DataFrame({"respondent_role": ["staff", "staff"], "code": ["lead", "pay"],
+    ...                        "code_group": "culture", "excess": [0.3, 0.1], "n_units": [5, 2],
+    ...                        "n_total": 8, "share": [0.625, 0.25], "share_others": [0.3, 0.15]})
+    >>> text = role_codes_sentence(by_role, excess, {"lead": "Leadership"})
+    >>> print(textwrap.fill(text, 88))
+    Cases with a coded respondent in each role: staff 8. Counting interviews, the code each
+    role raised most often compared with respondents in the other roles: staff: Leadership
+    (5 of 8 interviews, 62%, against 30%).
     """
     n_role = by_role.drop_duplicates("respondent_role").set_index("respondent_role")["n_total"]
     most = (excess[excess["code_group"] != "unknown"].sort_values("excess", ascending=False)
@@ -1483,6 +1649,17 @@ def cooccurrence_sentence(co_case: pd.DataFrame, co_seg: pd.DataFrame, n_cases: 
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> co = pd.DataFrame({"code_a": ["a", "b"], "code_b": ["b", "a"], "n_both": [4, 4],
+    ...                    "expected_both": [2.5, 2.5]})
+    >>> text = cooccurrence_sentence(co, co.assign(n_both=0), 10, {"a": "Leadership"})
+    >>> print(textwrap.fill(text, 88))
+    Pairs that appear together most often beyond what their frequencies alone would give:
+    Leadership and b (not in codebook) (4 cases, 2.5 expected). With 10 cases, excesses of
+    this size often arise by chance. No excerpt carries two codes.
     """
     pairs = co_case[co_case["code_a"] < co_case["code_b"]]
     strong = pairs.assign(excess=pairs["n_both"] - pairs["expected_both"]).nlargest(3, "excess")
@@ -1509,6 +1686,19 @@ def follow_up_sentence(joined: pd.DataFrame, followed: pd.DataFrame, times: pd.D
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> joined = pd.DataFrame({"improved": [True, False, None, True]})
+    >>> followed = joined.dropna(subset=["improved"])
+    >>> times = pd.DataFrame({"median_months": [14.0], "ci_low": [9.0], "ci_high": [30.0],
+    ...                       "events": [2], "n": [3]})
+    >>> text = follow_up_sentence(joined, followed, times)
+    >>> print(textwrap.fill(text, 88))
+    Of 4 cases, 3 could be followed to a later inspection: 2 improved at the next inspection
+    and 1 did not. Across these cases, a better rating came after a median of 14 months, 95%
+    CI 9 to 30 (Kaplan-Meier; 2 of 3 cases improved during follow-up).
     """
     t = times.iloc[0]
     med = (f"a median of {t['median_months']:.0f} months, 95% CI {t['ci_low']:.0f} to {t['ci_high']:.0f}"
@@ -1534,6 +1724,22 @@ def prevalence_lines(comparison: pd.DataFrame, labels: dict) -> str:
     -------
     str
         A sentence and one bullet per such code, quoting the counts.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> c = pd.DataFrame({"code": ["lead"], "k_improved": [8], "n_improved": [10],
+    ...                   "prev_improved": [0.8], "k_not_improved": [2], "n_not_improved": [10],
+    ...                   "prev_not_improved": [0.2], "difference": [0.6], "diff_ci_low": [0.2],
+    ...                   "diff_ci_high": [0.8], "p_fisher": [0.023], "p_holm": [0.023]})
+    >>> head, _, bullet = prevalence_lines(c, {"lead": "Leadership"}).splitlines()
+    >>> head
+    'For 1 of 1 codes, the 95% interval of the difference between the groups excludes zero:'
+    >>> print(textwrap.fill(bullet, 88))
+    - **Leadership**: 8 of 10 cases that improved (80%) against 2 of 10 that did not (20%);
+    difference +60% (95% CI +20% to +80%), Fisher p 0.023, Holm-adjusted p 0.023.
+    >>> prevalence_lines(c.assign(diff_ci_low=-0.1), {})
+    'For none of the 1 codes does the difference between the groups exclude zero.'
     """
     clear = comparison[(comparison["diff_ci_low"] > 0) | (comparison["diff_ci_high"] < 0)]
     if not len(clear):
@@ -1562,6 +1768,16 @@ def null_difference_sentence(comparison: pd.DataFrame) -> str:
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> c = pd.DataFrame({"n_improved": [10], "n_not_improved": [12]})
+    >>> print(textwrap.fill(null_difference_sentence(c), 88))
+    With 10 and 12 cases, the 95% interval for the difference between two shares near 50%
+    runs from -36% to +36% even when the shares are equal. A difference must be about that
+    large before it stands out from chance. A code that does not differ has not been shown
+    to be unimportant, since the intervals are wide.
     """
     n1, n0 = int(comparison["n_improved"].iloc[0]), int(comparison["n_not_improved"].iloc[0])
     lo, hi = newcombe_diff_ci(n1 // 2, n1, n0 // 2, n0)
@@ -1586,6 +1802,16 @@ def excerpts_block(code: str | None, excerpts: pd.DataFrame, labels: dict) -> st
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> ex = pd.DataFrame({"excerpt": ["We felt listened to."],
+    ...                    "respondent_role": ["family_member"], "case_id": ["C1"],
+    ...                    "question": ["Q2"]})
+    >>> excerpts_block("voice", ex, {"voice": "Being heard"}).splitlines()
+    ['**Being heard**', '', '> We felt listened to.  ', '> *(family member, case C1, Q2)*']
+    >>> excerpts_block(None, ex, {})
+    ''
     """
     if code is None:
         return ""
