@@ -26,12 +26,13 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_ods beside this file
 
 SHEETS = ("Locations", "Providers")
 
@@ -92,7 +93,6 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.path
         if path is None:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
             from bench_ods import make_workbook
 
             path = Path(tmp) / "latest_ratings.ods"
@@ -122,17 +122,10 @@ def main(argv=None) -> int:
           f"{cal['peak_mb']:.0f} |")
     print(f"| load_latest_ratings, tidy typed table | {ours['wall_s']:.2f} | {ours['cpu_s']:.2f} | "
           f"{ours['peak_mb']:.0f} |")
-    print(f"| ratio load / calamine | {ours['wall_s'] / cal['wall_s']:.2f} | "
-          f"{ours['cpu_s'] / cal['cpu_s']:.2f} | {ours['peak_mb'] / cal['peak_mb']:.2f} |")
-    if args.repeat > 1:
-        med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "peak_mb")}
-               for name, rs in runs.items()}
-        print(f"| median ratio ({args.repeat} runs each) | "
-              f"{med['load']['wall_s'] / med['calamine']['wall_s']:.2f} | "
-              f"{med['load']['cpu_s'] / med['calamine']['cpu_s']:.2f} | "
-              f"{med['load']['peak_mb'] / med['calamine']['peak_mb']:.2f} |")
-    ok = ours["wall_s"] <= cal["wall_s"] / 2 and ours["peak_mb"] <= cal["peak_mb"] / 3
-    print(f"target (<= 1/2 wall, <= 1/3 peak memory): {'met' if ok else 'NOT met'}")
+    from bench_ods import print_ratios
+
+    print_ratios(best, runs, ours="load", label="ratio load / calamine", repeat=args.repeat,
+                 memory="peak memory")
     return 0
 
 

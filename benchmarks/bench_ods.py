@@ -280,6 +280,47 @@ def run_one(name: str, path: Path, sheet: str) -> dict:
     return result
 
 
+def print_ratios(best: dict, runs: dict, *, ours: str, label: str, repeat: int,
+                 memory: str = "memory") -> bool:
+    """Print the ratio rows (best run, and the median over ``repeat`` runs) and the target line.
+
+    Parameters
+    ----------
+    best : dict
+        Side name -> its best run (``wall_s``, ``cpu_s``, ``peak_mb``).
+    runs : dict
+        Side name -> every run of it.
+    ours : str
+        The side compared with ``"calamine"``.
+    label : str
+        The ratio row's label.
+    repeat : int
+        Runs per side (the median row is printed when above 1).
+    memory : str
+        How the target line names memory.
+
+    Returns
+    -------
+    bool
+        Whether the target (at most 1/2 the wall time, 1/3 the peak memory) is met.
+    """
+    import statistics
+
+    cal, us = best["calamine"], best[ours]
+    print(f"| {label} | {us['wall_s'] / cal['wall_s']:.2f} | "
+          f"{us['cpu_s'] / cal['cpu_s']:.2f} | {us['peak_mb'] / cal['peak_mb']:.2f} |")
+    if repeat > 1:
+        med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "peak_mb")}
+               for name, rs in runs.items()}
+        print(f"| median ratio ({repeat} runs each) | "
+              f"{med[ours]['wall_s'] / med['calamine']['wall_s']:.2f} | "
+              f"{med[ours]['cpu_s'] / med['calamine']['cpu_s']:.2f} | "
+              f"{med[ours]['peak_mb'] / med['calamine']['peak_mb']:.2f} |")
+    ok = us["wall_s"] <= cal["wall_s"] / 2 and us["peak_mb"] <= cal["peak_mb"] / 3
+    print(f"target (<= 1/2 wall, <= 1/3 {memory}): {'met' if ok else 'NOT met'}")
+    return ok
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=280_000, help="rows of the Locations sheet")
@@ -325,7 +366,6 @@ def main(argv=None) -> int:
                       "columns)", flush=True)
         # the best run of each: the least disturbed by other work on the machine
         results = {name: min(rs, key=lambda r: r["wall_s"]) for name, rs in runs.items()}
-    cal, ours = results["calamine"], results["read_ods"]
     print()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
@@ -334,19 +374,7 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|")
     for name, r in results.items():
         print(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_mb']:.0f} |")
-    print(f"| ratio read_ods / calamine | {ours['wall_s'] / cal['wall_s']:.2f} | "
-          f"{ours['cpu_s'] / cal['cpu_s']:.2f} | {ours['peak_mb'] / cal['peak_mb']:.2f} |")
-    if args.repeat > 1:
-        import statistics
-
-        med = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "peak_mb")}
-               for name, rs in runs.items()}
-        print(f"| median ratio ({args.repeat} runs each) | "
-              f"{med['read_ods']['wall_s'] / med['calamine']['wall_s']:.2f} | "
-              f"{med['read_ods']['cpu_s'] / med['calamine']['cpu_s']:.2f} | "
-              f"{med['read_ods']['peak_mb'] / med['calamine']['peak_mb']:.2f} |")
-    ok = ours["wall_s"] <= cal["wall_s"] / 2 and ours["peak_mb"] <= cal["peak_mb"] / 3
-    print(f"target (<= 1/2 wall, <= 1/3 memory): {'met' if ok else 'NOT met'}")
+    print_ratios(results, runs, ours="read_ods", label="ratio read_ods / calamine", repeat=args.repeat)
     return 0
 
 
