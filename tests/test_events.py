@@ -413,3 +413,26 @@ def test_notebook_04_on_synthetic(synthetic_small, tmp_path):
     assert spc["org_code"].nunique() == 1 and len(spc) > 24
     for fig in ("event_study_publication", "event_study_inspection_vs_publication", "spc_chart"):
         assert (run / "figures" / f"{fig}.png").is_file()
+
+
+@pytest.mark.realdata
+def test_notebook_04_on_real_samples_degrades_not_dies(shared_data, tmp_path):
+    """Three real monthly A&E files (2019-2021) and Oldham's events: too few months for an event
+    study or a rebased chart, so both sections are skipped with a note and the report completes."""
+    import papermill as pm
+
+    from cqc_research.paths import NOTEBOOKS
+
+    run = tmp_path / "run"
+    nb = pm.execute_notebook(
+        str(NOTEBOOKS / "04_inspection_effects.ipynb"), str(tmp_path / "04.ipynb"),
+        parameters={"indicators_path": str(shared_data / "real_formats" / "ae_monthly_csv"),
+                    "api_path": str(shared_data / "cqc_api_oldham_2024"), "output_dir": str(run)},
+        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    shown = "".join(o.get("data", {}).get("text/markdown", "") + o.get("text", "")
+                    for c in nb.cells for o in c.get("outputs", []))
+    assert "Section skipped: Performance around the event" in shown
+    assert "needs at least 25" in shown  # 2 x 12 + 1 months for a 12-month window
+    assert "Section skipped: One trust's SPC chart" in shown
+    assert (run / "tables" / "event_linkage.csv").is_file()
+    assert not (run / "tables" / "event_study.csv").exists()

@@ -487,3 +487,25 @@ def test_notebook_03_writes_the_transitions_table(synthetic_small, tmp_path):
     assert len(check) == 6 and (check["verdict"] == "recovered").all(), check.to_string()
     for fig in ("transition_matrix_overall", "improvement_from_inadequate", "time_to_improvement_km"):
         assert (run / "figures" / f"{fig}.png").is_file()
+
+
+@pytest.mark.realdata
+def test_notebook_03_runs_on_the_real_oldham_records(shared_data, tmp_path):
+    """The real API extract (2014 framework and new-framework assessments) runs end to end and
+    writes its tables unstamped (real data)."""
+    import papermill as pm
+
+    from cqc_research.io.cqc_json import load_api_folder
+    from cqc_research.paths import NOTEBOOKS
+
+    run = tmp_path / "run"
+    folder = shared_data / "cqc_api_oldham_2024"
+    pm.execute_notebook(str(NOTEBOOKS / "03_improvement_journeys.ipynb"), str(tmp_path / "03.ipynb"),
+                        parameters={"api_path": str(folder), "output_dir": str(run)},
+                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    written = sorted(p.name for p in (run / "tables").glob("*.csv"))
+    assert {"transitions.csv", "improvement_from_inadequate.csv", "transitions_pairing_report.csv"} <= set(written)
+    table = pd.read_csv(run / "tables" / "transitions.csv")
+    assert "data_status" not in table.columns and table["n"].sum() > 0
+    api = load_api_folder(folder)
+    assert api.history["framework"].nunique() == 2  # both frameworks reach the notebook

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, SectionSkipped
 
 __all__ = [
     "event_study",
@@ -884,7 +884,18 @@ def event_studies(panel: pd.DataFrame, events: dict, *, window_months: int, post
     contrasts : DataFrame
         ``event, sector, measure, contrast, mechanism``, the contrast's columns and the study's
         ``n_event_units, n_units, n_events, n_clusters``.
+
+    Raises
+    ------
+    SectionSkipped
+        When the indicator has fewer months than the window needs (``2 * window_months + 1``):
+        inside ``Report.section`` the notebook notes it and carries on.
     """
+    months = pd.to_datetime(panel["period_start"]).dt.to_period("M").nunique()
+    if months < 2 * window_months + 1:
+        raise SectionSkipped(
+            f"the indicator has {months} month(s); an event study with a window of "
+            f"{window_months} months either side needs at least {2 * window_months + 1}")
     codes = set(panel["org_code"])
     results, rows = {}, []
     for e, ev in events.items():
@@ -945,6 +956,8 @@ def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_mon
     ------
     ValueError
         When ``org_code`` has no series of this indicator.
+    SectionSkipped
+        When the chosen trust has fewer than two months on either side of the event.
     """
     codes = set(panel["org_code"])
     if org_code and org_code not in codes:
@@ -967,6 +980,11 @@ def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_mon
     series = panel[panel["org_code"] == chosen["org_code"]].sort_values("period_start")
     m = month_index(series["period_start"])
     span = series[(m >= chosen["m"] - 2 * window_months) & (m <= chosen["m"] + window_months)]
+    before = int((month_index(span["period_start"]) < chosen["m"]).sum())
+    if before < 2 or len(span) - before < 2:
+        raise SectionSkipped(
+            f"{chosen['org_code']} has {before} month(s) of the indicator before its {event} and "
+            f"{len(span) - before} from it on; a chart rebased at the event needs two on each side")
     extra = []
     for other in [e for e in EVENTS if e != event and e in events]:
         oev = events[other][events[other]["org_code"] == chosen["org_code"]]
