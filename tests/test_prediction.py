@@ -440,7 +440,7 @@ NB02_REQUIRED = {
 NB02_FIGURES = ("indicators_by_rating", "confusion_matrix", "funnel_good_or_better_by_area")
 
 
-def _run_nb02(tmp_path, **params):
+def _run_nb02(tmp_path, figures=NB02_FIGURES, **params):
     from cqc_research.paths import NOTEBOOKS
     from cqc_research.runner import KernelSession
 
@@ -454,7 +454,7 @@ def _run_nb02(tmp_path, **params):
     for name, cols in NB02_REQUIRED.items():
         tables[name] = pd.read_csv(run / "tables" / f"{name}.csv")
         assert cols <= set(tables[name].columns), name
-    for fig in NB02_FIGURES:
+    for fig in figures:
         assert (run / "figures" / f"{fig}.png").is_file(), fig
     text = "\n".join(out.get("data", {}).get("text/markdown", "")
                      for cell in nb.cells for out in cell.get("outputs", []))
@@ -580,3 +580,20 @@ def test_match_margins_rule_reproduces_the_training_mix_and_trades_accuracy_for_
         m = (p["fold"] == f).to_numpy()
         order = np.argsort(score[m])
         assert np.all(np.diff(p["predicted"].cat.codes.to_numpy()[m][order]) >= 0)
+
+
+@pytest.mark.realdata
+def test_notebook_02_finishes_when_the_local_authority_column_is_empty(synthetic_small, shared_data,
+                                                                        tmp_path):
+    """A real extract whose ``Location Local Authority`` is empty: every table above the funnel
+    by local authority comes out, and the funnel section is skipped with a note."""
+    ratings_csv, _, pay_dir = _ratings_csv_with_real_practice_codes(
+        synthetic_small, shared_data, tmp_path / "ratings")
+    frame = pd.read_csv(ratings_csv, dtype=str)
+    frame["Location Local Authority"] = ""
+    frame.to_csv(ratings_csv, index=False)
+    run, tables, text = _run_nb02(tmp_path, figures=("indicators_by_rating", "confusion_matrix"),
+                                  ratings_path=ratings_csv, indicators_path=pay_dir)
+    assert {"linkage_report", "prediction_summary", "odds_ratios"} <= set(tables)
+    assert not (run / "figures" / "funnel_good_or_better_by_area.png").exists()
+    assert "Section skipped: Funnel plot by local authority" in text
