@@ -14,7 +14,7 @@ WORKERS ?= 2
 # wheel round trip) find what they use.
 EXTRAS ?= dev,browser,cluster,lab,docs,release
 
-.PHONY: test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
+.PHONY: test-nulls test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
 
 help:
 	@echo "make reports       run every notebook on the embedded data into outputs/<run-id>/"
@@ -26,6 +26,7 @@ help:
 	@echo "make docs          build the documentation site into docs/_build/html/ (offline)"
 	@echo "make dist          build the sdist and wheel into dist/ and run twine check"
 	@echo "make test-wheel    build the wheel, install it in a fresh venv, init a study, run notebooks"
+	@echo "make test-nulls    remove each planted effect in turn: its truth check, and only its, fails"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
@@ -53,6 +54,10 @@ test-slow: $(STAMP)
 
 test-wheel: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests/test_package.py
+
+# Each planted effect removed on its own (synth --null EFFECT): its truth check, and only its, fails.
+test-nulls: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/test_truth.py
 
 docs: $(STAMP)
 	$(BIN)/python docs/build.py $(DOCS_ARGS)

@@ -42,13 +42,14 @@ import pandas as pd
 from .errors import CQCResearchError
 from .metrics.intervals import newcombe_diff_ci
 from .ratings import RATINGS
+from .synthetic import PLANTED_EFFECTS
 
 __all__ = ["EFFECTS", "TABLES", "check_truth", "find_truth", "load_truth", "truth_summary",
            "TruthReport", "truth_near", "planted_truth_check",
            "configure_parser", "run_command"]
 
 #: The planted effects, in the order of the notebooks that estimate them.
-EFFECTS = ("domain_agreement", "indicator_signal", "transitions", "event_effect", "areas", "qualitative")
+EFFECTS = PLANTED_EFFECTS
 
 #: The tables each effect reads, under ``RUN_DIR/tables/``.
 TABLES = {

@@ -54,7 +54,11 @@ def _write_tables(ds, run_dir):
     link = link_indicators(gp, [load_gp_payments(f) for f in p["gp_payments"]], level="practice",
                            measures=indicators, sector=None)
     data = link.data.dropna(subset=["Overall", *indicators])
-    ordered_logit(data, "Overall", indicators).to_csv(tables / "odds_ratios.csv", index=False)
+    ordered_logit(data, rating="Overall", indicators=indicators).to_csv(tables / "odds_ratios.csv", index=False)
+    # the two indicators that carry the planted signal, alone: list_size is identifiable without
+    # weighted_list_size (r = 0.99 with it), so its planted odds ratio can be detected
+    signal = ["qof_payments_per_patient", "list_size"]
+    ordered_logit(data, rating="Overall", indicators=signal).to_csv(tables / "odds_ratios_signal.csv", index=False)
     api = load_api_folder(p["api_folder"])  # notebook 03
     within = api.history[api.history["framework"] == FRAMEWORK_2014]  # the 2014 matrices
     transition_matrix(within, by=["sector", "local_authority"], domain="Overall", relationships=api.relationships,
@@ -110,6 +114,25 @@ def test_planted_run_recovers_every_planted_effect(planted_run):
     assert ((det["ci_low"] > det["null"]) | (det["ci_high"] < det["null"])).all()
 
 
+def test_the_planted_list_size_odds_ratio_is_detected_without_its_collinear_twin(planted_run, null_run):
+    """The five-indicator model cannot separate list_size from weighted_list_size; the two
+    signal-carrying indicators alone can: the planted odds ratios are covered and 1 is
+    excluded, and in the null world 1 is covered."""
+    planted = planted_run[0].truth["indicator_signal"]["odds_ratio_per_sd"]
+    for (ds, run), world in ((planted_run, "planted"), (null_run, "null")):
+        fit = pd.read_csv(run / "tables" / "odds_ratios_signal.csv").set_index("indicator")
+        assert set(fit.index) == {"qof_payments_per_patient", "list_size"}
+        assert fit["converged"].all()
+        for ind in fit.index:
+            lo, hi = fit.loc[ind, "ci_low"], fit.loc[ind, "ci_high"]
+            if world == "planted":
+                assert lo <= planted[ind] <= hi, (ind, lo, hi, planted[ind])
+                assert not lo <= 1.0 <= hi, (ind, lo, hi)
+            else:
+                assert lo <= 1.0 <= hi, (ind, lo, hi)
+    assert planted["list_size"] < 1 < planted["qof_payments_per_patient"]  # the truth the test reads
+
+
 def test_null_run_passes_against_its_own_truth(null_run):
     ds, run = null_run
     assert ds.truth["null_world"] is True
@@ -135,6 +158,40 @@ def test_null_run_fails_every_effect_against_the_default_truth(planted_run, null
     ok = check.set_index("quantity")["verdict"]
     assert ok["odds ratio per SD: payments_per_weighted_patient"] == "recovered"
     assert ok["mean change before publication"] == "recovered"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("effect", truth_mod.EFFECTS)
+def test_removing_one_effect_fails_its_check_and_only_its_check(effect, planted_run, tmp_path):
+    """Each planted-truth check fails when its effect, and only its effect, is removed.
+
+    The dataset is the default test-scale world with ``effect`` at its null (``synth --null
+    EFFECT``); checked against the default truth, ``effect`` fails and every other effect is
+    still recovered; checked against its own truth, everything is recovered.
+    """
+    ds = generate(tmp_path / "one_null", scale="test", null=[effect])
+    assert ds.truth["null_effects"] == [effect] and ds.truth["null_world"] is False
+    run = _write_tables(ds, tmp_path / "run")
+    check = truth_mod.check_truth(run, planted_run[0].root / "truth.json")
+    failed = set(check.loc[check["verdict"] == "not recovered", "effect"])
+    assert failed == {effect}, check[check["verdict"] != "recovered"].to_string()
+    own = truth_mod.check_truth(run)
+    assert (own["verdict"] == "recovered").all(), own[own["verdict"] != "recovered"].to_string()
+
+
+def test_null_effects_are_checked_by_name(tmp_path):
+    from cqc_research.synthetic import null_effects
+
+    assert null_effects(True) == truth_mod.EFFECTS and null_effects(False) == ()
+    assert null_effects("areas") == ("areas",)
+    with pytest.raises(ValueError, match="not a planted effect: 'area'"):
+        generate(tmp_path / "x", scale="small", null=["area"])
+    assert not (tmp_path / "x").exists()  # nothing written
+    one = planted_parameters(null=["event_effect"])
+    assert one["event_effect_pp"] == 0.0 and one["gp_beta"] == planted_parameters()["gp_beta"]
+    both = planted_parameters(null=["transitions", "areas"])
+    assert both["transitions_struggling"] == both["transitions"]["Adult social care"]
+    assert planted_parameters(null=["areas"])["transitions"] == planted_parameters()["transitions"]
 
 
 def test_cli_exit_status_and_names(planted_run, null_run, capsys):
@@ -229,3 +286,16 @@ def test_truth_summary_names_the_failures():
     check = pd.DataFrame({"effect": ["a", "b"], "quantity": ["qa", "qb"], "verdict": ["recovered", "not recovered"]})
     assert truth_mod.truth_summary(check) == ("1 of 2 planted quantities were recovered (2 effects: a, b); "
                                               "not recovered: qb (not recovered). Effects failing: b.")
+
+
+def test_synth_cli_null_names_effects(tmp_path, capsys):
+    from cqc_research.cli import main
+
+    assert main(["synth", "--out", str(tmp_path / "one"), "--scale", "small", "--null", "event_effect,areas"]) == 0
+    truth = json.loads((tmp_path / "one" / "truth.json").read_text())
+    assert truth["null_effects"] == ["event_effect", "areas"] and truth["null_world"] is False
+    assert truth["event_effect"]["effect_pp"] == 0.0 and truth["areas"]["dtoc_multiplier"] == 1.0
+    assert truth["indicator_signal"]["odds_ratio_per_sd"]["qof_payments_per_patient"] > 1
+    with pytest.raises(SystemExit, match="--null: not a planted effect: 'arias'"):
+        main(["synth", "--out", str(tmp_path / "two"), "--scale", "small", "--null", "arias"])
+    assert not (tmp_path / "two").exists()

@@ -44,6 +44,7 @@ from ..ratings import KEY_QUESTIONS, RATINGS
 from . import assessments as _assessments
 
 __all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data", "planted_parameters",
+           "PLANTED_EFFECTS", "null_effects",
            "configure_parser", "run_command"]
 
 DEFAULT_SEED = 20240501
@@ -101,19 +102,66 @@ DTOC_MULTIPLIER = 2.0  # delayed days per 65+ in the struggling areas, relative 
 QUAL_CASES = 20
 
 
-def planted_parameters(*, null: bool = False) -> dict:
-    """The effects the generator plants, or their nulls (``cqc-research synth --null``).
+#: The planted effects, in the order of the notebooks that estimate them; each can be set to its
+#: null on its own (``generate(null=[...])``, ``cqc-research synth --null EFFECT``).
+PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "transitions", "event_effect", "areas", "qualitative")
 
-    The null world is the same dataset with every planted effect at its null: every key
-    question agrees with Overall at one common rate; one transition matrix (the element-wise
-    mean of the sector matrices) in every sector and in the struggling areas; odds ratios of 1;
-    no change in A&E performance after a publication; struggling areas whose delayed transfers
-    are like the rest; interview codes equally common whether or not the service improved.
+
+def null_effects(null=False) -> tuple[str, ...]:
+    """The planted effects that ``null`` sets to their null, checked.
 
     Parameters
     ----------
-    null : bool
-        The null world instead of the planted one.
+    null : bool, str or iterable of str
+        ``False`` (none), ``True`` (every effect: the null world), or effect names from
+        :data:`PLANTED_EFFECTS`.
+
+    Returns
+    -------
+    tuple of str
+        The effects to remove, in :data:`PLANTED_EFFECTS` order.
+
+    Raises
+    ------
+    ValueError
+        When a name is not a planted effect.
+
+    Examples
+    --------
+    >>> null_effects(True) == PLANTED_EFFECTS
+    True
+    >>> null_effects(["areas", "event_effect"])
+    ('event_effect', 'areas')
+    """
+    if null is True:
+        return PLANTED_EFFECTS
+    if null is False or null is None:
+        return ()
+    names = [null] if isinstance(null, str) else list(null)
+    unknown = [n for n in names if n not in PLANTED_EFFECTS]
+    if unknown:
+        raise ValueError(f"not a planted effect: {', '.join(map(repr, unknown))}; "
+                         f"expected any of {', '.join(PLANTED_EFFECTS)}")
+    return tuple(e for e in PLANTED_EFFECTS if e in names)
+
+
+def planted_parameters(*, null=False) -> dict:
+    """The effects the generator plants, or their nulls (``cqc-research synth --null``).
+
+    The null world is the same dataset with every planted effect at its null: every key
+    question agrees with Overall at one common rate (``domain_agreement``); one transition
+    matrix (the element-wise mean of the sector matrices) in every sector (``transitions``);
+    odds ratios of 1 (``indicator_signal``); no change in A&E performance after a publication
+    (``event_effect``); struggling areas whose ratings move and whose delayed transfers are
+    like the rest (``areas``); interview codes equally common whether or not the service
+    improved (``qualitative``). Any one effect can be removed on its own, leaving the others
+    as planted: that shows that each planted-truth check fails when its effect is absent.
+
+    Parameters
+    ----------
+    null : bool, str or iterable of str
+        ``True`` for the null world; effect names (:data:`PLANTED_EFFECTS`) to remove only
+        those; ``False`` for the planted world.
 
     Returns
     -------
@@ -125,21 +173,33 @@ def planted_parameters(*, null: bool = False) -> dict:
     --------
     >>> planted_parameters(null=True)["gp_beta"]["qof_payments_per_patient"]
     0.0
+    >>> planted_parameters(null="event_effect")["gp_beta"]["qof_payments_per_patient"]
+    0.3
     """
     from .interviews import SYNTHETIC_PREVALENCE
 
-    if not null:
-        return {"p_agree": dict(P_AGREE), "p_up": dict(P_UP), "transitions": dict(TRANSITIONS),
-                "transitions_struggling": TRANSITIONS_STRUGGLING, "gp_beta": dict(GP_BETA),
-                "event_effect_pp": EVENT_EFFECT_PP, "dtoc_multiplier": DTOC_MULTIPLIER,
-                "qual_prevalence": dict(SYNTHETIC_PREVALENCE)}
-    common = np.mean([np.asarray(m, dtype=float) for m in TRANSITIONS.values()], axis=0)
-    common = (common / common.sum(axis=1, keepdims=True)).tolist()
-    rate = round(float(np.mean(list(P_AGREE.values()))), 4)
-    return {"p_agree": {kq: rate for kq in P_AGREE}, "p_up": dict(P_UP),
-            "transitions": {s: common for s in TRANSITIONS}, "transitions_struggling": common,
-            "gp_beta": {k: 0.0 for k in GP_BETA}, "event_effect_pp": 0.0, "dtoc_multiplier": 1.0,
-            "qual_prevalence": {c: ((a + b) / 2, (a + b) / 2) for c, (a, b) in SYNTHETIC_PREVALENCE.items()}}
+    removed = null_effects(null)
+    out = {"p_agree": dict(P_AGREE), "p_up": dict(P_UP), "transitions": dict(TRANSITIONS),
+           "transitions_struggling": TRANSITIONS_STRUGGLING, "gp_beta": dict(GP_BETA),
+           "event_effect_pp": EVENT_EFFECT_PP, "dtoc_multiplier": DTOC_MULTIPLIER,
+           "qual_prevalence": dict(SYNTHETIC_PREVALENCE)}
+    if "domain_agreement" in removed:
+        rate = round(float(np.mean(list(P_AGREE.values()))), 4)
+        out["p_agree"] = {kq: rate for kq in P_AGREE}
+    if "transitions" in removed:
+        common = np.mean([np.asarray(m, dtype=float) for m in TRANSITIONS.values()], axis=0)
+        common = (common / common.sum(axis=1, keepdims=True)).tolist()
+        out["transitions"] = {s: common for s in TRANSITIONS}
+    if "indicator_signal" in removed:
+        out["gp_beta"] = {k: 0.0 for k in GP_BETA}
+    if "event_effect" in removed:
+        out["event_effect_pp"] = 0.0
+    if "areas" in removed:  # struggling areas like the rest of adult social care
+        out["transitions_struggling"] = out["transitions"]["Adult social care"]
+        out["dtoc_multiplier"] = 1.0
+    if "qualitative" in removed:
+        out["qual_prevalence"] = {c: ((a + b) / 2, (a + b) / 2) for c, (a, b) in SYNTHETIC_PREVALENCE.items()}
+    return out
 
 HOSPITAL_SERVICES = [
     ("urgent", "Urgent and emergency services"),
@@ -332,7 +392,7 @@ def _history_reports(rng, hist, *, inherited_from=None, merger_date=None, focuse
     return reports
 
 
-def _build_world(seed: int, scale: str, *, null: bool = False) -> dict:
+def _build_world(seed: int, scale: str, *, null=False) -> dict:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}, not {scale!r}")
     cfg = SCALES[scale]
@@ -442,7 +502,7 @@ def _build_world(seed: int, scale: str, *, null: bool = False) -> dict:
             locations.append(loc)
             site_rows.append(loc)
     # ---- single assessment framework: a share of services assessed from 2024 -----------------
-    _assessments.plan_assessments(locations, seed, null=null, transitions=TRANSITIONS)
+    _assessments.plan_assessments(locations, seed, null=null is True, transitions=TRANSITIONS)
     # ---- GP indicators and the planted ordered logit ------------------------------------------
     _plant_gp_signal(rng, gp_rows, planted)
     # closures: a few practices closed before the data date (deregistered, not in latest ratings)
@@ -473,7 +533,8 @@ def _build_world(seed: int, scale: str, *, null: bool = False) -> dict:
     return {"rng": rng, "geo": geo, "locations": locations, "providers": providers, "trusts": trusts,
             "gp": gp_rows, "sites": site_rows, "merger": {"old": merged["predecessors"], "new": new_code,
                                                          "date": merger_date},
-            "unregistered": unregistered, "scale": scale, "seed": seed, "planted": planted, "null": null,
+            "unregistered": unregistered, "scale": scale, "seed": seed, "planted": planted, "null": null_effects(null),
+            "null_world": null_effects(null) == PLANTED_EFFECTS,
             "qual_cases": cfg.get("qual_cases", QUAL_CASES)}
 
 
@@ -774,7 +835,8 @@ def _truth(world) -> dict:
     return {
         "description": "Planted effects of the cqc-research synthetic dataset. See README, 'Synthetic data'.",
         "seed": world["seed"], "scale": world["scale"], "data_date": DATA_DATE.isoformat(),
-        "null_world": bool(world.get("null", False)),
+        "null_world": bool(world.get("null_world", False)),
+        "null_effects": list(world.get("null") or ()),
         "ratings": RATINGS,
         "domain_agreement": {"p_agree": planted["p_agree"],
                              "p_up_when_different": planted["p_up"],
@@ -825,7 +887,7 @@ def _truth(world) -> dict:
 
 
 def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
-             overwrite: bool = True, progress: bool = False, null: bool = False) -> SyntheticDataset:
+             overwrite: bool = True, progress: bool = False, null=False) -> SyntheticDataset:
     """Write the synthetic dataset in the published formats, with its planted truth.
 
     Parameters
@@ -842,9 +904,10 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         Replace an existing dataset in ``folder``.
     progress : bool
         Show a progress bar of the steps on standard error.
-    null : bool
-        Write the null world (:func:`planted_parameters` with ``null=True``): the same dataset
-        with every planted effect at its null, and its own ``truth.json``.
+    null : bool, str or iterable of str
+        ``True`` writes the null world (:func:`planted_parameters` with ``null=True``): the
+        same dataset with every planted effect at its null, and its own ``truth.json``. Effect
+        names (:data:`PLANTED_EFFECTS`) remove only those effects.
 
     Returns
     -------
@@ -858,6 +921,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
 
     steps = tqdm(total=6, desc="synthetic data", unit="step", disable=not progress)
     steps.set_postfix_str("organisations and rating histories")
+    null_effects(null)  # a clear error before anything is written
     world = _build_world(seed, scale, null=null)
     steps.update()
     tmp = folder.with_name(f".{folder.name}.partial")
@@ -1145,13 +1209,22 @@ def configure_parser(parser) -> None:
     parser.add_argument("--scale", choices=list(SCALES), default="default",
                         help="small (~600 locations), test (~3,500, every planted effect detectable; see "
                              "docs/DESIGN.md), default (~3,000) or national (~50,000)")
-    parser.add_argument("--null", action="store_true",
-                        help="the null world: every planted effect at its null, with its own truth.json")
+    parser.add_argument("--null", nargs="?", const="all", default=None, metavar="EFFECT[,EFFECT]",
+                        help="the null world: every planted effect at its null, with its own truth.json; "
+                             f"or only the effects named (comma-separated: {', '.join(PLANTED_EFFECTS)})")
 
 
 def run_command(args) -> int:
     """Run ``cqc-research synth``: write the dataset, print what was written; returns 0."""
-    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True, null=args.null)
+    null = args.null
+    if null is not None and null != "all":
+        null = [n.strip() for n in null.split(",") if n.strip()]
+        try:
+            null_effects(null)
+        except ValueError as exc:
+            raise SystemExit(f"cqc-research synth --null: {exc}") from None
+    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True,
+                  null=True if null == "all" else (null or False))
     c = ds.truth["counts"]
     print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
           f"{c['trusts']} trusts, {c['local_authorities']} local authorities (seed {args.seed}, scale {args.scale})")

@@ -331,7 +331,7 @@ def assessment_truth(world: dict) -> dict:
     ----------
     world : dict
         The generator's world: ``world["locations"]`` (with their plans and reports) and
-        ``world["null"]`` (True for the null world).
+        ``world["null_world"]`` (True for the null world).
 
     Returns
     -------
@@ -364,7 +364,7 @@ def assessment_truth(world: dict) -> dict:
     for _, sector, year, *_ in rows:
         by_sector[sector] = by_sector.get(sector, 0) + 1
         by_year[str(year)] = by_year.get(str(year), 0) + 1
-    null = bool(world.get("null"))
+    null = bool(world.get("null_world"))
     return {
         "description": ("single assessment framework: assessment objects written for a share of adult social "
                         "care services and GP practices; see cqc_research/synthetic/assessments.py"),
