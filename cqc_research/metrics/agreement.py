@@ -154,13 +154,13 @@ def _boot_tables(table: np.ndarray, n_boot: int, rng: np.random.Generator) -> np
     return flat.reshape(n_boot, *table.shape)
 
 
-def kappa_from_table(table, *, weights="linear", ci: str = "asymptotic", alpha: float = 0.05,
+def kappa_from_table(data, *, weights="linear", ci: str = "asymptotic", alpha: float = 0.05,
                      n_boot: int = 2000, seed=None) -> pd.DataFrame:
     """Weighted kappa from a k x k contingency table (rows: rater a, columns: rater b).
 
     Parameters
     ----------
-    table : array-like, shape (k, k)
+    data : array-like, shape (k, k)
         Counts. For ratings, k = 4 in scale order (use :func:`crosstab`).
     weights : {"linear", "quadratic", None}
         Agreement weights ``1 - |i-j|/(k-1)``, ``1 - (i-j)**2/(k-1)**2``, or unweighted.
@@ -184,7 +184,7 @@ def kappa_from_table(table, *, weights="linear", ci: str = "asymptotic", alpha: 
     >>> kappa_from_table([[10, 2, 0], [3, 20, 4], [0, 5, 6]])["kappa"].round(4).item()
     0.6041
     """
-    t = np.asarray(table, dtype=float)
+    t = np.asarray(data, dtype=float)
     if t.ndim != 2 or t.shape[0] != t.shape[1]:
         raise ValueError(f"table must be square, got shape {t.shape}")
     if (t < 0).any():
@@ -594,12 +594,12 @@ _RULE_NAMES = {
 }
 
 
-def aggregate_overall(ratings, *, sector: str = "Adult social care") -> str | None:
+def aggregate_overall(data, *, sector: str = "Adult social care") -> str | None:
     """The Overall rating CQC's published principles give for a set of key-question ratings.
 
     Parameters
     ----------
-    ratings : sequence of str
+    data : sequence of str
         Key-question ratings (non-scale values and None are ignored).
     sector : str
         ``"Adult social care"`` (needs all five key questions rated), or ``"NHS hospitals"``,
@@ -621,7 +621,7 @@ def aggregate_overall(ratings, *, sector: str = "Adult social care") -> str | No
     """
     if sector not in RULE_SETS:
         raise ValueError(f"sector must be one of {list(RULE_SETS)}, not {sector!r}")
-    codes = rating_codes(pd.Series(list(ratings), dtype=object), name="ratings")
+    codes = rating_codes(pd.Series(list(data), dtype=object), name="ratings")
     counts = np.bincount(codes[codes >= 0], minlength=K)[None, :]
     code = int(RULE_SETS[sector](counts)[0])
     return RATINGS[code] if code >= 0 else None
@@ -841,13 +841,13 @@ def agreement_tables(data: pd.DataFrame, *, level: str = "location", ci: str = "
     return AgreementTables(table, pooled if several else by_sector, by_sector)
 
 
-def pairwise_square(pairs: pd.DataFrame, *, value: str = "agreement",
+def pairwise_square(data: pd.DataFrame, *, value: str = "agreement",
                     domains: Sequence[str] = DOMAINS) -> pd.DataFrame:
     """:func:`pairwise_agreement` as a symmetric domain x domain table (diagonal empty).
 
     Parameters
     ----------
-    pairs : DataFrame
+    data : DataFrame
         With ``domain_a``, ``domain_b`` and ``value``.
     value : str
         The statistic shown.
@@ -864,17 +864,17 @@ def pairwise_square(pairs: pd.DataFrame, *, value: str = "agreement",
     >>> float(pairwise_square(p, domains=["Overall", "Safe"]).loc["Safe", "Overall"])
     0.8
     """
-    square = pairs.pivot(index="domain_a", columns="domain_b", values=value)
+    square = data.pivot(index="domain_a", columns="domain_b", values=value)
     return square.combine_first(square.T).reindex(index=list(domains), columns=list(domains))
 
 
-def exception_rows(exceptions: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+def exception_rows(data: pd.DataFrame, *, n: int = 20) -> pd.DataFrame:
     """The first ``n`` exceptions to the rating principles: identity, published and predicted
     Overall, and the key questions.
 
     Parameters
     ----------
-    exceptions : DataFrame
+    data : DataFrame
         The second result of :func:`aggregation_consistency`.
     n : int
         Rows shown.
@@ -883,5 +883,5 @@ def exception_rows(exceptions: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     -------
     pandas.DataFrame
     """
-    shown = [c for c in ("org_id", "location_name", "provider_name", "sector") if c in exceptions]
-    return exceptions[shown + ["Overall", "predicted_overall", *KEY_QUESTIONS]].head(n)
+    shown = [c for c in ("org_id", "location_name", "provider_name", "sector") if c in data]
+    return data[shown + ["Overall", "predicted_overall", *KEY_QUESTIONS]].head(n)
