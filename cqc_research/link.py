@@ -560,10 +560,13 @@ def _indicator_frame(indicators) -> pd.DataFrame:
 def _closed_practices(practices, indicators) -> dict:
     out = {}
     frames = [indicators] if isinstance(indicators, pd.DataFrame) else list(indicators)
-    for f in frames:  # load_gp_payments records its file's close dates in attrs
-        for code, d in (f.attrs.get("closed_practices") or {}).items():
-            out[str(code).upper()] = min(out.get(str(code).upper(), pd.Timestamp(d)),
-                                         pd.Timestamp(d))
+    for f in frames:  # load_gp_payments gives each practice's close date, where the file has one
+        if "close_date" not in f:
+            continue
+        sub = f.loc[pd.to_datetime(f["close_date"]).notna(), ["org_code", "close_date"]].drop_duplicates()
+        for code, d in zip(sub["org_code"].astype(str).str.upper(), pd.to_datetime(sub["close_date"]),
+                           strict=True):
+            out[code] = min(out.get(code, d), d)
     if practices is None:
         return out
     frames = [practices] if isinstance(practices, pd.DataFrame) else list(practices)
@@ -615,8 +618,8 @@ def link_indicators(
         ``n``: the mean of the periods lying wholly within the ``n`` months before publication
         (``.used`` records how many). ``"latest"``: the most recent period whatever the
         rating's date, for cross-sectional questions about the current rating; it can use
-        periods after publication, so ``.used`` and ``data.attrs["window"]`` record it and it
-        is never the default.
+        periods after publication, so ``.used`` and ``.window`` record it and it is never the
+        default.
     max_age : str or Timedelta, optional
         Ignore values whose period ended longer than this before publication (e.g. ``"730D"``).
     date : str, optional
@@ -634,8 +637,8 @@ def link_indicators(
         Known successions (see :func:`successor_map`), e.g. ``truth["linkage"]["merged_trusts"]``.
     practices : DataFrame or list, optional
         ``io.nhs.load_gp_practices`` frames: practices with a close date are reported as
-        ``closed practice``. ``io.nhs.load_gp_payments`` also records its file's close dates in
-        ``attrs["closed_practices"]``, used when the attrs survive.
+        ``closed practice``, as are those with a ``close_date`` in ``indicators``
+        (``io.nhs.load_gp_payments`` gives one).
     la_codes : DataFrame or path, optional
         A local-authority code lookup (``io.nhs.load_la_codes``).
 
@@ -765,8 +768,7 @@ def link_indicators(
     front = [c for c in ("org_id", "level", "org_code", "link_code", "publication_date")
              if c in data]
     data = data[front + [c for c in data.columns if c not in front]]
-    data.attrs = {"synthetic": synthetic, "level": level, "window": window,
-                  "measures": list(measures)}
+    data.attrs = {"synthetic": synthetic}  # provenance only: the settings are the Linkage's
 
     used = picked.merge(units[["_row", "org_id"]] if "org_id" in units else units[["_row"]],
                         on="_row", how="left") if len(picked) else picked

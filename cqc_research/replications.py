@@ -665,7 +665,7 @@ class ReplicationData:
         """
         if "gp_linked" in self.tables:
             return f"linked table given, ratings published {_dates(self.tables['gp_linked']['publication_date'])}"
-        years = [p.attrs.get("financial_year", "?") for p in self.gp_payments()]
+        years = [str(p["financial_year"].iloc[0]) if len(p) else "?" for p in self.gp_payments()]
         return f"{self.ratings_vintage(self.gp_linked())}; GP payments {', '.join(years)}"
 
 

@@ -102,7 +102,7 @@ def test_window_months_mean_max_age_and_latest():
     assert _report(old, "ratings", "RAA").reason == "no indicator before publication"
     latest = link.link_indicators(ratings, ind, level="trust", sector=None, window="latest")
     assert latest.data["ae_4hr_performance_all"].item() == 81  # December, after publication
-    assert latest.data.attrs["window"] == "latest"
+    assert latest.window == "latest" and "window" not in latest.data.attrs
     with pytest.raises(ValueError, match="window"):
         link.link_indicators(ratings, ind, level="trust", window="nearest")
 

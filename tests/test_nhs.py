@@ -95,7 +95,9 @@ def test_gp_payments_2014_15_bom_and_missing_practice_type(shared_data):
     ppp = gp[gp.measure == "payments_per_patient"]
     # the file prints 0.00 for practices with no registered patients: that is undefined, not 0
     assert ppp.value.isna().sum() == zero
-    assert gp.attrs["zero_list_size"] == zero
+    gp2, how = nhs.load_gp_payments(path, with_report=True)
+    assert any(n.startswith(f"{zero} practice(s) with a list size of 0") for n in how.notes), how.notes
+    assert how.period == "2014-15" and set(gp2["financial_year"]) == {"2014-15"}
     # N81632 (Broken Cross Surgery): 5707 patients, 62534 QOF, average 111.44
     assert _value(gp, "N81632", "qof_payments_per_patient").value == pytest.approx(62534 / 5707)
     assert _value(gp, "N81632", "payments_per_patient").value == 111.44
@@ -658,7 +660,8 @@ def test_imd_layouts_and_level(tmp_path):
     header, rows = _csv_rows(path)
     assert header[0] == "Local Authority District code (2019)"
     imd = nhs.load_imd(path)
-    assert set(imd.org_level) == {"local_authority"} and imd.attrs["imd_year"] == 2019
+    assert set(imd.org_level) == {"local_authority"}
+    assert nhs.load_imd(path, with_report=True)[1].period == "IMD 2019"
     assert _value(imd, "E06000001", "imd_score").value == 35.037
     assert _value(imd, "E06000001", "imd_rank").value == 1  # most deprived
     assert _value(imd, "E06000002", "imd_rank").value == 3

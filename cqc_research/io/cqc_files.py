@@ -10,6 +10,7 @@ input's SHA-256, so a second load of the same file is quick.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "load_care_directory",
     "load_active_locations",
     "read_table",
+    "SheetTable",
     "sheet_names",
     "parse_dates",
 ]
@@ -196,13 +198,32 @@ def file_kind(path: Path) -> str:
     return "csv"
 
 
-def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.DataFrame:
+@dataclass(frozen=True, slots=True)
+class SheetTable:
+    """One sheet (or CSV) read by :func:`read_table`: the cells and where they were in the file.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The rows below the header, columns named by the header.
+    rows : numpy.ndarray
+        Each data row's 1-based row number in the file, for error messages.
+    header_row : int or None
+        The header's 1-based row number.
+    """
+
+    data: pd.DataFrame
+    rows: np.ndarray
+    header_row: int | None
+
+
+def read_table(path, sheet: str | None = None, *, required_headers=None) -> SheetTable:
     """Read one sheet (or a CSV) as strings with the header row detected.
 
     The header is the first row that holds every name in ``required_headers`` (compared
     case-insensitively, ignoring punctuation), so notice rows above it are skipped. Trailing
-    empty rows (the million-row padding) are ignored. ``frame.attrs["rows"]`` holds each data
-    row's 1-based row number in the file, for error messages.
+    empty rows (the million-row padding) are ignored. The result also gives each data row's
+    1-based row number in the file, for error messages.
 
     Parameters
     ----------
@@ -216,11 +237,10 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
 
     Returns
     -------
-    pandas.DataFrame
-        The rows below the header, columns named by the header (blank names dropped, repeated
-        names made unique), cells as read with blanks as ``None``, entirely empty rows
-        dropped; ``attrs["rows"]`` (row numbers) and ``attrs["header_row"]`` say where they
-        were.
+    SheetTable
+        ``.data``: the rows below the header, columns named by the header (blank names
+        dropped, repeated names made unique), cells as read with blanks as ``None``, entirely
+        empty rows dropped; ``.rows`` (row numbers) and ``.header_row`` say where they were.
 
     Raises
     ------
@@ -253,7 +273,7 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> pd.D
     return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
 
 
-def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, pd.DataFrame]:
+def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, SheetTable]:
     """:func:`read_table` for the ``sheets`` of an ODS workbook present in it, read in one pass.
 
     ``required`` maps each sheet to its ``required_headers``.
@@ -271,7 +291,7 @@ def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, pd.DataFra
     return out
 
 
-def _read_ods_searching(path: Path, sheet, required_headers) -> pd.DataFrame:
+def _read_ods_searching(path: Path, sheet, required_headers) -> SheetTable:
     """An unusual layout (the first full-width row is not the header): search row by row."""
     from .ods import read_ods
 
@@ -281,7 +301,7 @@ def _read_ods_searching(path: Path, sheet, required_headers) -> pd.DataFrame:
     return _apply_header(grid, np.asarray(rows), path, sheet, required_headers)
 
 
-def _header_checked(frame: pd.DataFrame, required_headers) -> pd.DataFrame | None:
+def _header_checked(frame: pd.DataFrame, required_headers) -> SheetTable | None:
     """The vectorised path: a frame read by :func:`read_ods` with ``header="auto"`` (the first
     full-width row) and ``strip=True``, tidied as :func:`read_table` returns it.
 
@@ -294,7 +314,7 @@ def _header_checked(frame: pd.DataFrame, required_headers) -> pd.DataFrame | Non
     want = [_norm(h) for h in (required_headers or [])]
     if not all(any(n == w or n.startswith(w) for n in names) for w in want):
         return None
-    header_row = frame.attrs.get("header_row")
+    header_row = frame.attrs.get("header_row")  # read_ods's provenance
     names = [str(c).strip() for c in frame.columns]
     keep = [k for k, c in enumerate(names) if c and not c.startswith("Unnamed")]
     rows = frame.index.to_numpy()
@@ -305,9 +325,8 @@ def _header_checked(frame: pd.DataFrame, required_headers) -> pd.DataFrame | Non
         if not filled.all():
             out, rows = out[filled], rows[filled]
     out = out.reset_index(drop=True)
-    out.attrs = {"rows": rows,  # an array: pandas deep-copies attrs on every step
-                 "header_row": header_row}
-    return out
+    out.attrs = {}
+    return SheetTable(out, rows, header_row)
 
 
 def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -340,7 +359,7 @@ def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.
     return grid, rows
 
 
-def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
+def _apply_header(grid, rows, path, sheet, required_headers) -> SheetTable:
     if grid.empty:
         raise DataFormatError("the sheet is empty", path=path, sheet=sheet)
     want = [_norm(h) for h in (required_headers or [])]
@@ -365,9 +384,7 @@ def _apply_header(grid, rows, path, sheet, required_headers) -> pd.DataFrame:
                     or (isinstance(v, float) and np.isnan(v)) else v)
     keep = body.notna().any(axis=1).to_numpy()
     out = body.loc[keep].reset_index(drop=True)
-    out.attrs["rows"] = np.asarray(rows[header_at + 1:][keep])
-    out.attrs["header_row"] = int(rows[header_at])
-    return out
+    return SheetTable(out, np.asarray(rows[header_at + 1:][keep]), int(rows[header_at]))
 
 
 def _dedupe(names):
@@ -382,7 +399,8 @@ def _dedupe(names):
     return out
 
 
-def _map_columns(frame, spec, path, sheet, required) -> pd.DataFrame:
+def _map_columns(table: SheetTable, spec, path, sheet, required) -> pd.DataFrame:
+    frame = table.data
     by_norm = {}
     for col in frame.columns:
         by_norm.setdefault(_norm(col), col)
@@ -399,9 +417,8 @@ def _map_columns(frame, spec, path, sheet, required) -> pd.DataFrame:
         names = [spec[c][0] for c in missing]
         raise DataFormatError(
             f"required column(s) {names} not found; the header has {list(frame.columns)}",
-            path=path, sheet=sheet, row=frame.attrs.get("header_row"))
+            path=path, sheet=sheet, row=table.header_row)
     out = pd.DataFrame({canon: frame[col] for canon, col in found.items()})
-    out.attrs.update(frame.attrs)
     for canon in spec:
         if canon not in out:
             out[canon] = None
@@ -567,7 +584,7 @@ def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
     parts = []
     if kind == "csv":
         head = read_table(path, None, required_headers=["Latest Rating"])
-        level = "location" if any(_norm(c) == "location id" for c in head.columns) else "provider"
+        level = "location" if any(_norm(c) == "location id" for c in head.data.columns) else "provider"
         parts.append(_tidy_sheet(head, "Locations" if level == "location" else "Providers", path, None,
                                  unknown))
     else:
@@ -640,9 +657,9 @@ def _take_categorical(cat, codes: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(np.asarray(cat.codes)[codes], dtype=cat.dtype)
 
 
-def _tidy_sheet(raw: pd.DataFrame, sheet_kind: str, path: Path, sheet, unknown) -> pd.DataFrame:
+def _tidy_sheet(raw: SheetTable, sheet_kind: str, path: Path, sheet, unknown) -> pd.DataFrame:
     spec = _LOCATION_COLUMNS if sheet_kind == "Locations" else _PROVIDER_COLUMNS
-    rows = np.asarray(raw.attrs.pop("rows"))  # out of attrs before any copy is made
+    rows = np.asarray(raw.rows)
     df = _map_columns(raw, spec, path, sheet, _REQUIRED[sheet_kind])
     del raw
     if df.empty:
@@ -851,7 +868,7 @@ def load_care_directory(path, *, use_cache: bool = True) -> pd.DataFrame:
 
     def build():
         raw = read_table(path, None, required_headers=["Name", "CQC Location ID"])
-        rows = raw.attrs.pop("rows")
+        rows = raw.rows
         df = _map_columns(raw, _DIRECTORY_COLUMNS, path, None, ["location_id", "name"])
         out = df[["location_id", "name", "also_known_as", "address", "postcode", "phone", "website",
                   "provider_id", "provider_name", "local_authority", "region", "url"]].copy()
@@ -935,7 +952,7 @@ def load_active_locations(path, *, sheet: str | None = None, use_cache: bool = T
         if raw is None:
             raise DataFormatError("no sheet has a header with 'Location ID' and 'Location HSCA start date'; "
                                   f"sheets: {names}", path=path)
-        rows = raw.attrs.pop("rows")
+        rows = raw.rows
         df = _map_columns(raw, _ACTIVE_BASE, path, chosen, ["location_id"])
         out = df.copy()
         out["care_home"] = _yes_no(df["care_home"])
@@ -949,9 +966,9 @@ def load_active_locations(path, *, sheet: str | None = None, use_cache: bool = T
         out["latest_overall_status"] = parsed["rating_status"].to_numpy()
         out["sector"] = sectors_of(df["inspection_category"])
         for target, prefix in _ONE_HOT.items():
-            cols = [c for c in raw.columns if _norm(c).startswith(_norm(prefix) + " ")]
+            cols = [c for c in raw.data.columns if _norm(c).startswith(_norm(prefix) + " ")]
             labels = [re.split(r"\s+-\s+", c, maxsplit=1)[-1].strip() for c in cols]
-            flags = raw[cols].map(lambda v: v is not None and str(v).strip().casefold() in {"y", "yes", "true", "1"})
+            flags = raw.data[cols].map(lambda v: v is not None and str(v).strip().casefold() in {"y", "yes", "true", "1"})
             out[target] = [[lab for lab, f in zip(labels, row, strict=True) if f] for row in flags.to_numpy()]
         return out
 

@@ -541,7 +541,7 @@ def missing_column_error(frame, what, path, expected_kind) -> DataFormatError:
                            path=path, column=what)
 
 
-def set_table_attrs(frame, paths, *, kind, extra=None):
+def set_table_attrs(frame, paths, *, kind):
     """Record a loaded table's provenance in ``frame.attrs``.
 
     Sets ``source`` (path or list of paths), ``sha256`` (of the file, or of the files'
@@ -557,8 +557,6 @@ def set_table_attrs(frame, paths, *, kind, extra=None):
         The file or files it was read from.
     kind : str
         The loader's kind, e.g. ``"ae_monthly"``.
-    extra : dict, optional
-        Further attributes to set.
 
     Returns
     -------
@@ -574,12 +572,10 @@ def set_table_attrs(frame, paths, *, kind, extra=None):
         "".join(hashes).encode()).hexdigest()
     frame.attrs["synthetic"] = bool(any(is_synthetic(p) for p in paths))
     frame.attrs["kind"] = kind
-    if extra:
-        frame.attrs.update(extra)
     return frame
 
 
-def table_report(frame, paths, *, kind, report, excluded=None) -> ReadReport:
+def table_report(frame, paths, *, kind, report, excluded=None, period=None, notes=()) -> ReadReport:
     """How a table was read, as a :class:`ReadReport` built from a loader's parse report.
 
     Parameters
@@ -594,6 +590,10 @@ def table_report(frame, paths, *, kind, report, excluded=None) -> ReadReport:
         The parse report (see :func:`parse_numeric`).
     excluded : dict, optional
         Rows dropped on purpose, by reason.
+    period : str, optional
+        The period the file covers, as read (e.g. ``"2018-19"``).
+    notes : iterable of str
+        Sentences on how the file was read, kept before the list of output columns.
 
     Returns
     -------
@@ -603,17 +603,19 @@ def table_report(frame, paths, *, kind, report, excluded=None) -> ReadReport:
         suppressed and unparseable counts, and ``parse_report`` the report itself.
     """
     paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
-    rep = ReadReport(path=paths[0], kind=kind, rows_kept=len(frame), parse_report=dict(report or {}))
+    rep = ReadReport(path=paths[0], kind=kind, rows_kept=len(frame), parse_report=dict(report or {}),
+                     period=period)
     rep.dropped = {str(k): int(v) for k, v in (excluded or {}).items() if v}
     rep.rows_read = len(frame) + sum(rep.dropped.values())
     for i, (col, entry) in enumerate((report or {}).items(), start=1):
         miss = {t: int(entry.get(t) or 0) for t in ("missing", "suppressed", "unparseable")}
         rep.columns.append(ColumnReport(i, str(col), "number", {k: v for k, v in miss.items() if v}))
+    rep.notes.extend(notes)
     rep.notes.append(f"output columns: {', '.join(map(str, frame.columns))}")
     return rep
 
 
-def loaded_table(frame, paths, *, kind, report, excluded=None, extra=None, with_report=False):
+def loaded_table(frame, paths, *, kind, report, excluded=None, period=None, notes=(), with_report=False):
     """What a loader returns: the table with its provenance, and its report when asked for.
 
     Parameters
@@ -628,8 +630,10 @@ def loaded_table(frame, paths, *, kind, report, excluded=None, extra=None, with_
         The parse report (see :func:`parse_numeric`).
     excluded : dict, optional
         Rows dropped on purpose, by reason.
-    extra : dict, optional
-        Further attributes to set.
+    period : str, optional
+        The period the file covers, for the report.
+    notes : iterable of str
+        Sentences on how the file was read, for the report.
     with_report : bool
         Return ``(frame, ReadReport)`` (:func:`table_report`) instead of the frame.
 
@@ -637,9 +641,11 @@ def loaded_table(frame, paths, *, kind, report, excluded=None, extra=None, with_
     -------
     pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
     """
-    frame = set_table_attrs(frame, paths, kind=kind, extra=extra)
-    return (frame, table_report(frame, paths, kind=kind, report=report, excluded=excluded)) if with_report \
-        else frame
+    frame = set_table_attrs(frame, paths, kind=kind)
+    if not with_report:
+        return frame
+    return frame, table_report(frame, paths, kind=kind, report=report, excluded=excluded, period=period,
+                               notes=notes)
 
 
 def stack_measures(keys: pd.DataFrame, specs, *, org_level) -> pd.DataFrame:

@@ -65,7 +65,7 @@ def load_imd(path, *, level=None, year=None, errors: str = "report", with_report
     score``, ``IMD score``, ``IMD 2019 score``, ``Value``, ...). Deprivation is an area
     characteristic, not a performance series: the period is NaT (time-invariant), so linkage
     attaches it whatever the rating's date. The IMD edition (``year=``, else from the headers,
-    e.g. ``(2019)``, or the file name) is kept in ``attrs["imd_year"]``.
+    e.g. ``(2019)``, or the file name) is the report's ``period`` (``with_report=True``).
 
     Parameters
     ----------
@@ -74,7 +74,7 @@ def load_imd(path, *, level=None, year=None, errors: str = "report", with_report
     level : {"practice", "local_authority"}, optional
         Defaults from the code column's name, else from the codes' pattern.
     year : int, optional
-        The IMD edition, for ``attrs["imd_year"]``.
+        The IMD edition (for the report's ``period``, e.g. ``"IMD 2019"``).
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
     with_report : bool
@@ -134,8 +134,8 @@ def load_imd(path, *, level=None, year=None, errors: str = "report", with_report
     if errors == "report":
         warn_unparseable(report, path)
     out = stack_measures(keys, specs, org_level=level)
-    return loaded_table(out, path, kind="imd", report=report, extra={"imd_year": year},
-                        with_report=with_report)
+    return loaded_table(out, path, kind="imd", report=report, with_report=with_report,
+                        period=f"IMD {year}" if year else None)
 
 
 def load_population(path, *, year=None, errors: str = "report", with_report: bool = False):

@@ -201,8 +201,13 @@ def _parse_gp(path, year, errors):
     wide["closed"] = wide["close_date"].notna() if "close_date" in wide else False
     missing = [m for m, k in (("weighted_list_size", "weighted_list_size"),
                               ("total_qof_payments", "total_qof_payments")) if k not in wide]
-    info = {"financial_year": label, "zero_list_size": int(zero_list.sum()),
-            "absent_columns": missing, "rows": rows}
+    notes = []
+    if zero_list.any():
+        notes.append(f"{int(zero_list.sum())} practice(s) with a list size of 0: their per-patient "
+                     "averages are NaN, not the 0.00 the file prints")
+    if missing:
+        notes.append(f"not in this year's file: {', '.join(missing)}")
+    info = {"period": label, "notes": notes, "rows": rows}
     return wide, report, info
 
 
@@ -254,7 +259,7 @@ def load_gp_practices(path, *, year=None, errors: str = "report", with_report: b
     if errors == "report":
         warn_unparseable(report, path)
     info.pop("rows")
-    return loaded_table(wide, path, kind="gp_practices", report=report, extra=info, with_report=with_report)
+    return loaded_table(wide, path, kind="gp_practices", report=report, with_report=with_report, **info)
 
 
 def load_gp_payments(path, *, year=None, errors: str = "report", with_report: bool = False):
@@ -292,8 +297,9 @@ def load_gp_payments(path, *, year=None, errors: str = "report", with_report: bo
         - ``total_payments``: Total NHS Payments to General Practice (excluding COVID payments)
 
         Ratios are NaN where the list size is 0. A measure whose column the year lacks is
-        absent, and named in ``attrs["absent_columns"]``. ``attrs["closed_practices"]`` maps
-        the codes of practices with a close date to that date (ISO text), for linkage reports.
+        absent (the report's ``notes`` name it, as they count the practices with no patients).
+        ``close_date`` is the practice's close date where the file gives one (NaT otherwise),
+        which the linkage report uses; ``financial_year`` labels the period (``"2018-19"``).
 
     Raises
     ------
@@ -332,9 +338,8 @@ def load_gp_payments(path, *, year=None, errors: str = "report", with_report: bo
         qof = wide["total_qof_payments"].to_numpy()
         specs.append(("qof_payments_per_patient", ratio(qof, lst), qof, lst))
     out = stack_measures(keys, specs, org_level="practice")
-    if "close_date" in wide:  # for the linkage report: practices that closed
-        closed = wide.dropna(subset=["close_date"])
-        info["closed_practices"] = dict(zip(closed["practice_code"],
-                                            closed["close_date"].dt.strftime("%Y-%m-%d"),
-                                            strict=True))
-    return loaded_table(out, path, kind="gp_payments", report=report, extra=info, with_report=with_report)
+    out.insert(out.columns.get_loc("period_end") + 1, "financial_year", info["period"])
+    close = wide.set_index("practice_code")["close_date"] if "close_date" in wide else pd.Series(dtype=DATE_DTYPE)
+    close = close[~close.index.duplicated()]
+    out["close_date"] = out["org_code"].map(close).astype(DATE_DTYPE)  # for the linkage report
+    return loaded_table(out, path, kind="gp_payments", report=report, with_report=with_report, **info)
