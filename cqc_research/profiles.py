@@ -263,7 +263,7 @@ def dtoc_position(dtoc, population, local_authority: str, *, la_codes=None):
         area's rows, :func:`~cqc_research.metrics.funnel.funnel_limits` of the rates (kind
         ``rate``, per 100,000) and the pooled rate over all areas.
     """
-    rates = dtoc_rates(dtoc, population, la_codes=la_codes).rename(columns={"org_name": "local_authority"})
+    rates = dtoc_rates(dtoc, population=population, la_codes=la_codes).rename(columns={"org_name": "local_authority"})
     total = rates["dtoc_days"].sum() / rates["population_65plus"].sum() * 100_000
     me = rates[rates["local_authority"].astype(str) == local_authority]
     funnel = funnel_limits(rates.dropna(subset=["dtoc_days", "population_65plus"]), "dtoc_days",
@@ -286,7 +286,8 @@ def dtoc_sentence(rates, me, funnel, total, local_authority: str, name: str) -> 
     """
     if not len(me):
         return f"No delayed-transfer figures matched {name}."
-    period = rates.attrs.get("period", ("?", "?"))
+    period = (rates["period_start"].min(), rates["period_end"].max()) if {"period_start", "period_end"} <= set(rates) \
+        else ("?", "?")
     r = me.iloc[0]
     flag = funnel.set_index("local_authority")["flag"].get(local_authority, "not placed")
     return (f"{str(period[0])[:7]} to {str(period[1])[:7]}: {r['dtoc_per_100k']:,.0f} delayed days per "

@@ -672,7 +672,7 @@ def time_to_improvement(
     domain : str
         The domain (default Overall).
     data_date : date-like, optional
-        When the data were extracted; defaults to ``history.attrs["data_date"]``, else the latest
+        When the data were extracted; defaults to the latest
         report date in the panel.
     end_dates : DataFrame, optional
         ``org_id`` and ``deregistration_date`` (e.g. ``load_api_folder(...).locations``).
@@ -701,7 +701,7 @@ def time_to_improvement(
         raise DataFormatError(f"no column(s) {missing} to group by; columns: {list(series.columns)}",
                               column=missing[0])
     if data_date is None:
-        data_date = history.attrs.get("data_date") or pd.to_datetime(history["report_date"]).max()
+        data_date = pd.to_datetime(history["report_date"]).max()
     data_date = pd.Timestamp(data_date)
     ends = {}
     if end_dates is not None:

@@ -117,8 +117,8 @@ def ranking_plot(ranks: pd.DataFrame, *, unit: str, highlight=None, title: str |
             tick.set_fontweight("bold")
     ax.invert_yaxis()
     ax.set_xlim(0.5, n + 0.5)
-    ax.set_xlabel(f"rank (1 = best) with 95% interval from {ranks.attrs.get('ranking', {}).get('n_sim', 'many')} "
-                  "posterior draws")
+    draws = f"{int(ranks['n_sim'].iloc[0]):,}" if "n_sim" in ranks and len(ranks) else "many"
+    ax.set_xlabel(f"rank (1 = best) with 95% interval from {draws} posterior draws")
     ax2 = ax.twinx()
     ax2.set_ylim(ax.get_ylim())
     fmt = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:,.3g}")

@@ -282,7 +282,7 @@ def rating_mix_by_decile(variation: pd.DataFrame, *, title: str | None = None, a
                       for d in wide.index], fontsize=7)
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    resource = variation.attrs.get("resource", "resource")
+    resource = str(variation["resource"].iloc[0]) if "resource" in variation and len(variation) else "resource"
     ax.set_xlabel(f"decile of {resource.replace('_', ' ')} (range, organisations)")
     ax.set_ylabel("share of organisations")
     ax.legend(ncol=4, frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3))

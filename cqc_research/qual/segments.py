@@ -286,7 +286,6 @@ def standardise_segments(data: pd.DataFrame, *, codebook=None, where: str | None
     if bad_q:
         warnings.warn(f"{src}question(s) {bad_q[:5]} do not match the interview guide; kept as written",
                       stacklevel=3)
-    out.attrs["codebook"] = cb.name
     return out
 
 
