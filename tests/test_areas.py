@@ -126,7 +126,7 @@ def test_dtoc_rates_by_hand():
     dtoc = _indicator(rows, "dtoc_days_total")
     pop = _indicator([("E1", "Ashby", "2019-01-01", 40_000), ("E2", "Brent", "2019-01-01", 20_000),
                       ("E1", "Ashby", "2010-01-01", 1)], "population_65plus")
-    r = dtoc_rates(dtoc, pop).set_index("org_code")
+    r = dtoc_rates(dtoc, population=pop).set_index("org_code")
     assert (r["period_start"] == pd.Timestamp("2018-04-01")).all()
     assert (r["period_end"] == pd.Timestamp("2019-03-31")).all()
     assert r.loc["E1", "dtoc_days"] == 1200 and r.loc["E1", "population_65plus"] == 40_000
@@ -139,7 +139,7 @@ def test_dtoc_rates_by_hand():
     assert (r.loc["E1", "ci_low"], r.loc["E1", "ci_high"]) == pytest.approx((lo * 2.5, hi * 2.5))
     # the textbook value for 10 events: (4.795, 18.390)
     small = dtoc_rates(_indicator([("E9", "Tiny", "2019-03-01", 10.0)], "dtoc_days_total"),
-                       _indicator([("E9", "Tiny", "2019-01-01", 100_000)], "population_65plus"),
+                       population=_indicator([("E9", "Tiny", "2019-01-01", 100_000)], "population_65plus"),
                        start="2019-03-01")
     assert (small["ci_low"].iloc[0], small["ci_high"].iloc[0]) == pytest.approx((4.795, 18.390), abs=1e-3)
 
@@ -148,7 +148,7 @@ def test_dtoc_old_codes_are_mapped():
     dtoc = _indicator([("9AA", "Ashby", "2016-05-01", 10.0), ("E1", "Ashby", "2017-05-01", 30.0)],
                       "dtoc_days_total")
     pop = _indicator([("E1", "Ashby", "2017-01-01", 1000)], "population_65plus")
-    r = dtoc_rates(dtoc, pop, start="2016-05-01", end="2017-05-01", la_codes=pd.DataFrame(
+    r = dtoc_rates(dtoc, population=pop, start="2016-05-01", end="2017-05-01", la_codes=pd.DataFrame(
         {"old_code": ["9AA"], "new_code": ["E1"]}))
     assert r["org_code"].tolist() == ["E1"] and r["months"].iloc[0] == 2
 
@@ -162,12 +162,12 @@ def test_join_by_normalised_name():
                           "dtoc_days": [10.0, 20.0], "population_65plus": [1e4, 2e4], "dtoc_per_100k": [100.0, 100.0],
                           "ci_low": [50.0, 60.0], "ci_high": [180.0, 150.0], "days_per_day_per_100k": [0.3, 0.3],
                           "months_missing": [0, 0]})
-    j = join_dtoc(summary, rates)
+    j = join_dtoc(summary, rates=rates)
     assert j["org_code"].tolist()[:2] == ["E06000023", "E06000043"]
     assert j.loc[j["dtoc_per_100k"].isna(), "local_authority"].tolist() == ["Nowhere"]
     assert (j["dtoc_areas_without_ratings"] == 0).all()
     with pytest.raises(DataFormatError, match="measure"):
-        dtoc_rates(rates, rates)
+        dtoc_rates(rates, population=rates)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,9 +232,9 @@ def test_synthetic_struggling_areas_are_found(synthetic_small):
     p_bottom = rk.set_index("local_authority")["p_bottom"]
     assert p_bottom[truth["struggling"]].max() == p_bottom.max()
     # Delayed transfers per 100,000 aged 65+ are doubled there: the two highest rates.
-    rates = dtoc_rates(nhs.load_dtoc(paths["dtoc"]), nhs.load_population(paths["population"]),
+    rates = dtoc_rates(nhs.load_dtoc(paths["dtoc"]), population=nhs.load_population(paths["population"]),
                        la_codes=nhs.load_la_codes(paths["la_codes"]))
-    j = join_dtoc(s, rates)
+    j = join_dtoc(s, rates=rates)
     assert j["dtoc_per_100k"].notna().all()
     top = j.sort_values("dtoc_per_100k", ascending=False)["local_authority"].head(len(truth["struggling"]))
     assert set(top) == set(truth["struggling"])
@@ -299,7 +299,7 @@ def test_real_dtoc_total_matches_the_csv(shared_data):
     dtoc = nhs.load_dtoc(path)
     oldham = dtoc.loc[dtoc["org_name"] == "Oldham", "org_code"].iloc[-1]
     pop = _indicator([(oldham, "Oldham", "2018-01-01", 37_000)], "population_65plus")  # an input
-    r = dtoc_rates(dtoc, pop, start="2018-04-01", end="2019-03-01")
+    r = dtoc_rates(dtoc, population=pop, start="2018-04-01", end="2019-03-01")
     row = r.set_index("org_code").loc[oldham]
     assert row["dtoc_days"] == expected and row["months"] == 12
     assert row["dtoc_per_100k"] == pytest.approx(expected / 37_000 * 100_000)

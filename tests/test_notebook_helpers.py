@@ -58,7 +58,7 @@ def test_good_or_better_by_counts_like_a_loop():
     rating = rng.choice(["Inadequate", "Requires improvement", "Good", "Outstanding", None],
                         size=200)
     data = pd.DataFrame({"local_authority": la, "Overall": rating})
-    out = good_or_better_by(data, "Overall", "local_authority", n_name="practices")
+    out = good_or_better_by(data, rating="Overall", by="local_authority", n_name="practices")
     expected = {}
     for a, r in zip(la, rating, strict=True):
         if a is None:
@@ -74,7 +74,7 @@ def test_good_or_better_funnel_skips_with_too_few_groups():
 
     data = pd.DataFrame({"la": ["A", "A", "B"], "Overall": ["Good", "Inadequate", "Good"]})
     with pytest.raises(SectionSkipped, match="a funnel needs 3"):
-        good_or_better_funnel(data, "Overall", "la")
+        good_or_better_funnel(data, rating="Overall", by="la")
 
 
 def test_rating_shares_and_rated_domains():
@@ -213,15 +213,15 @@ def test_sector_rows_marked_areas_and_region_table():
 
     summary = pd.DataFrame({"sector": ["GP practices", "Adult social care", "Adult social care"],
                             "local_authority": ["A", "B", "C"], "share_good": [0.2, 0.9, 0.4]})
-    assert sector_rows(summary, "Adult social care")["local_authority"].tolist() == ["B", "C"]
+    assert sector_rows(summary, sector="Adult social care")["local_authority"].tolist() == ["B", "C"]
     with pytest.raises(ValueError, match="sectors: \\['Adult social care', 'GP practices'\\]"):
-        sector_rows(summary, "Dentists")
+        sector_rows(summary, sector="Dentists")
     assert marked_areas(summary, lowest=2) == ["A", "C"]
-    assert marked_areas(summary, "B,,  C") == ["B", "C"]
+    assert marked_areas(summary, highlight="B,,  C") == ["B", "C"]
     regions = pd.DataFrame({"sector": ["GP practices"], "region": ["London"], "n_rated": [10],
                             "share_good": [0.81234], "ci_low": [0.5], "ci_high": [0.9],
                             "care_home_beds": [0], "share_beds_good": [np.nan], "extra": [1]})
-    out = region_table(regions, "GP practices")
+    out = region_table(regions, sector="GP practices")
     assert list(out.columns) == ["region", "n_rated", "share_good", "ci_low", "ci_high",
                                  "care_home_beds", "share_beds_good"]
     assert out["share_good"].item() == 0.812

@@ -74,8 +74,8 @@ def _write_tables(ds, run_dir):
     summary = area_summary(long, by="local_authority", locations=api.locations)  # notebook 05
     summary.to_csv(tables / "area_summary.csv", index=False)
     focus = summary[summary["sector"].astype(str) == "Adult social care"]
-    rates = dtoc_rates(load_dtoc(p["dtoc"]), load_population(p["population"]), la_codes=load_la_codes(p["la_codes"]))
-    join_dtoc(focus, rates, area="local_authority").to_csv(tables / "area_dtoc.csv", index=False)
+    rates = dtoc_rates(load_dtoc(p["dtoc"]), population=load_population(p["population"]), la_codes=load_la_codes(p["la_codes"]))
+    join_dtoc(focus, rates=rates, area="local_authority").to_csv(tables / "area_dtoc.csv", index=False)
     segments = qual.read_coded_segments(p["coded_segments"])  # notebook 07
     joined = qual.cases_with_outcomes(segments, api.history)
     followed = joined[joined["improved"].notna()]

@@ -108,7 +108,7 @@ def _bed_share(g: pd.DataFrame, alpha: float):
 
 
 def area_summary(
-    ratings: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     by: str | Sequence[str] = ("local_authority",),
     sector: str | None = None,
@@ -122,7 +122,7 @@ def area_summary(
 
     Parameters
     ----------
-    ratings : DataFrame
+    data : DataFrame
         Current ratings, long (``io.cqc_files.load_latest_ratings`` or
         ``load_api_folder(...).ratings``; the Overall rating of the whole organisation is used)
         or one row per organisation with ``org_id`` and ``rating``. Needs the ``by`` columns and
@@ -167,7 +167,7 @@ def area_summary(
     [['X', 3, 2, 0.6666666666666666, 0.8333333333333334], ['Y', 3, 3, 1.0, 0.8333333333333334]]
     """
     by = as_list(by)
-    d = _rated_locations(ratings, level)
+    d = _rated_locations(data, level)
     missing = [c for c in [*by, "sector"] if c not in d.columns]
     if missing:
         raise DataFormatError(f"the ratings table has no column(s) {missing}", column=missing[0])
@@ -241,7 +241,7 @@ def area_summary(
     rest = [c for c in out.columns if c not in order]
     out = out[order + rest]
     out["deregistered_dropped"] = dropped  # locations left out as deregistered (whole table)
-    out.attrs["synthetic"] = bool(ratings.attrs.get("synthetic", False))
+    out.attrs["synthetic"] = bool(data.attrs.get("synthetic", False))
     return out
 
 
@@ -259,9 +259,9 @@ def _check_indicator(frame, name, measure):
 
 
 def dtoc_rates(
-    dtoc: pd.DataFrame,
-    population: pd.DataFrame,
+    data: pd.DataFrame,
     *,
+    population: pd.DataFrame,
     start=None,
     end=None,
     measure: str = "dtoc_days_total",
@@ -273,18 +273,18 @@ def dtoc_rates(
 
     Parameters
     ----------
-    dtoc : DataFrame
+    data : DataFrame
         :func:`cqc_research.io.nhs.load_dtoc` output (monthly delayed days by area).
     population : DataFrame
         :func:`cqc_research.io.nhs.load_population` output (``population_65plus`` by area and
         year). The estimate for the year the period ends in is used, else the nearest year.
     start, end : date-like, optional
-        The months to add up (inclusive). Default: the latest 12 months in ``dtoc``.
+        The months to add up (inclusive). Default: the latest 12 months in ``data``.
     measure : str
         The delayed-days measure (default the total; e.g. ``dtoc_days_care_package``).
     la_codes : DataFrame, optional
         ``old_code, new_code`` (:func:`~cqc_research.io.nhs.load_la_codes`), to map old area codes
-        in ``dtoc`` to the codes used in ``population``.
+        in ``data`` to the codes used in ``population``.
     per : float
         Rate base (default per 100,000).
     alpha : float
@@ -303,9 +303,9 @@ def dtoc_rates(
         ``period_start`` and ``period_end`` give the months added up; an area whose population
         is unknown has ``population_65plus`` NaN (and no rate).
     """
-    _check_indicator(dtoc, "dtoc", measure)
+    _check_indicator(data, "dtoc", measure)
     _check_indicator(population, "population", "population_65plus")
-    d = dtoc[dtoc["measure"] == measure].copy()
+    d = data[data["measure"] == measure].copy()
     d["period_start"] = pd.to_datetime(d["period_start"])
     if la_codes is not None:  # the same reconciliation as the linkage (cqc_research.geography)
         d["org_code"] = current_la_code(d["org_code"], names=d.get("org_name"), la_codes=la_codes)
@@ -345,49 +345,49 @@ def dtoc_rates(
                 "ci_high", "days_per_day_per_100k"]]
 
 
-def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_authority",
+def join_dtoc(data: pd.DataFrame, *, rates: pd.DataFrame, area: str = "local_authority",
               code: str | None = None) -> pd.DataFrame:
     """Attach delayed-transfer rates (:func:`dtoc_rates`) to an area summary.
 
-    Areas are matched on ``code`` (a column of ``summary`` holding ONS codes) when given, else on
+    Areas are matched on ``code`` (a column of ``data`` holding ONS codes) when given, else on
     :func:`normalise_area_name` of ``area`` against ``org_name``. The result lists
     the areas on either side that found no partner.
 
     Parameters
     ----------
-    summary : pandas.DataFrame
+    data : pandas.DataFrame
         An area summary, e.g. from :func:`area_summary` (one row per area, or per area and sector).
     rates : pandas.DataFrame
         The output of :func:`dtoc_rates` (``org_code, org_name, dtoc_per_100k, ...``).
     area : str
-        The column of ``summary`` naming the area (default ``"local_authority"``).
+        The column of ``data`` naming the area (default ``"local_authority"``).
     code : str, optional
-        A column of ``summary`` with ONS area codes; when given, areas are joined on it.
+        A column of ``data`` with ONS area codes; when given, areas are joined on it.
 
     Returns
     -------
     pandas.DataFrame
-        ``summary`` (row order kept; a left join) plus ``org_code, dtoc_days, population_65plus,
+        ``data`` (row order kept; a left join) plus ``org_code, dtoc_days, population_65plus,
         dtoc_per_100k, dtoc_ci_low, dtoc_ci_high, days_per_day_per_100k, months_missing``, NaN
         where an area has no delayed-transfer figures, and ``dtoc_areas_without_ratings`` (the
-        number of delayed-transfer areas that matched no area of ``summary``, on every row).
+        number of delayed-transfer areas that matched no area of ``data``, on every row).
 
     Raises
     ------
     DataFormatError
-        ``area`` is not a column of ``summary``, or two delayed-transfer areas share a
+        ``area`` is not a column of ``data``, or two delayed-transfer areas share a
         normalised name (join on codes instead).
     """
-    if area not in summary.columns:
+    if area not in data.columns:
         raise DataFormatError(f"summary has no area column {area!r}", column=area)
     r = rates.rename(columns={"ci_low": "dtoc_ci_low", "ci_high": "dtoc_ci_high"})
     keep = ["dtoc_days", "population_65plus", "dtoc_per_100k", "dtoc_ci_low", "dtoc_ci_high",
             "days_per_day_per_100k", "months_missing"]
     if code is not None:
-        out = summary.merge(r[["org_code", *keep]], left_on=code, right_on="org_code", how="left")
-        left_keys, right_keys = set(summary[code]), set(r["org_code"])
+        out = data.merge(r[["org_code", *keep]], left_on=code, right_on="org_code", how="left")
+        left_keys, right_keys = set(data[code]), set(r["org_code"])
     else:
-        s = summary.assign(_key=summary[area].map(normalise_area_name))
+        s = data.assign(_key=data[area].map(normalise_area_name))
         rr = r.assign(_key=r["org_name"].map(normalise_area_name))
         dup = rr["_key"].duplicated(keep=False) & (rr["_key"] != "")
         if dup.any():
@@ -396,7 +396,7 @@ def join_dtoc(summary: pd.DataFrame, rates: pd.DataFrame, *, area: str = "local_
                                   column="org_name")
         out = s.merge(rr[["_key", "org_code", *keep]], on="_key", how="left").drop(columns="_key")
         left_keys, right_keys = set(s["_key"]), set(rr["_key"])
-    out.attrs = dict(summary.attrs)
+    out.attrs = dict(data.attrs)
     # areas without figures are the rows whose dtoc_per_100k is missing; the count the other
     # way round (delayed-transfer areas with no ratings) is on every row
     out["dtoc_areas_without_ratings"] = len(right_keys - left_keys)
@@ -517,7 +517,7 @@ def rank_with_uncertainty(
     return out
 
 
-def good_or_better_by(data: pd.DataFrame, rating: str, by: str = "local_authority", *,
+def good_or_better_by(data: pd.DataFrame, *, rating: str, by: str = "local_authority",
                       n_name: str = "n") -> pd.DataFrame:
     """Count the units rated Good or Outstanding in each group, for a funnel plot.
 
@@ -542,7 +542,7 @@ def good_or_better_by(data: pd.DataFrame, rating: str, by: str = "local_authorit
     Examples
     --------
     >>> d = pd.DataFrame({"la": ["a", "a", "b"], "Overall": ["Good", "Inadequate", "Outstanding"]})
-    >>> good_or_better_by(d, "Overall", "la").to_dict("list")
+    >>> good_or_better_by(d, rating="Overall", by="la").to_dict("list")
     {'la': ['a', 'b'], 'good': [1, 1], 'n': [2, 1]}
     """
     rows = data.dropna(subset=[by])
@@ -552,7 +552,7 @@ def good_or_better_by(data: pd.DataFrame, rating: str, by: str = "local_authorit
             .astype({"good": int, n_name: int}))
 
 
-def good_or_better_funnel(data: pd.DataFrame, rating: str, by: str = "local_authority", *,
+def good_or_better_funnel(data: pd.DataFrame, *, rating: str, by: str = "local_authority",
                           n_name: str = "n", min_units: int = 3) -> pd.DataFrame:
     """Funnel limits for the share rated Good or Outstanding in each group.
 
@@ -583,14 +583,14 @@ def good_or_better_funnel(data: pd.DataFrame, rating: str, by: str = "local_auth
     from ..errors import SectionSkipped
     from .funnel import funnel_limits
 
-    counts = good_or_better_by(data, rating, by, n_name=n_name)
+    counts = good_or_better_by(data, rating=rating, by=by, n_name=n_name)
     if len(counts) < min_units:
         raise SectionSkipped(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
                              f"a funnel needs {min_units}")
     return funnel_limits(counts, "good", n_name, unit=by, kind="proportion")
 
 
-def load_area_ratings(ratings_path: str, api_path: str = ""):
+def load_area_ratings(ratings_path: str, *, api_path: str = ""):
     """The ratings and (when an API folder is given) the locations for :func:`area_summary`.
 
     Parameters
@@ -627,13 +627,13 @@ def load_area_ratings(ratings_path: str, api_path: str = ""):
     return load_latest_ratings(ratings_path), api.locations
 
 
-def marked_areas(focus: pd.DataFrame, highlight: str = "", *, area: str = "local_authority",
+def marked_areas(data: pd.DataFrame, *, highlight: str = "", area: str = "local_authority",
                  lowest: int = 3) -> list[str]:
     """The areas to mark in the figures: those named in ``highlight``, else the lowest shares.
 
     Parameters
     ----------
-    focus : DataFrame
+    data : DataFrame
         :func:`area_summary` rows of one sector (``share_good``).
     highlight : str
         Comma-separated area names; empty for the ``lowest`` areas by share Good or better.
@@ -649,15 +649,15 @@ def marked_areas(focus: pd.DataFrame, highlight: str = "", *, area: str = "local
     Examples
     --------
     >>> f = pd.DataFrame({"local_authority": ["a", "b", "c"], "share_good": [0.9, 0.5, 0.7]})
-    >>> marked_areas(f, lowest=2), marked_areas(f, " a, c ")
+    >>> marked_areas(f, lowest=2), marked_areas(f, highlight=" a, c ")
     (['b', 'c'], ['a', 'c'])
     """
     if highlight:
         return [h.strip() for h in highlight.split(",") if h.strip()]
-    return focus.sort_values("share_good")[area].astype(str).head(lowest).tolist()
+    return data.sort_values("share_good")[area].astype(str).head(lowest).tolist()
 
 
-def load_dtoc_rates(dtoc_path: str, population_path: str, la_codes_path: str = "", *,
+def load_dtoc_rates(dtoc_path: str, *, population_path: str, la_codes_path: str = "",
                     start: str | None = None, end: str | None = None) -> pd.DataFrame:
     """Read delayed transfers, population (and optionally old-to-new codes) and call :func:`dtoc_rates`.
 
@@ -678,11 +678,11 @@ def load_dtoc_rates(dtoc_path: str, population_path: str, la_codes_path: str = "
     from ..io import nhs
 
     codes = nhs.load_la_codes(la_codes_path) if la_codes_path else None
-    return dtoc_rates(nhs.load_dtoc(dtoc_path), nhs.load_population(population_path),
+    return dtoc_rates(nhs.load_dtoc(dtoc_path), population=nhs.load_population(population_path),
                       start=start or None, end=end or None, la_codes=codes)
 
 
-def dtoc_correlation(joined: pd.DataFrame, *, alpha: float = 0.05) -> dict:
+def dtoc_correlation(data: pd.DataFrame, *, alpha: float = 0.05) -> dict:
     """Spearman correlation across areas of the share Good or better and delayed days.
 
     The interval is Fisher's z with Fieller, Hartley and Pearson's variance ``1.06 / (n - 3)``
@@ -690,7 +690,7 @@ def dtoc_correlation(joined: pd.DataFrame, *, alpha: float = 0.05) -> dict:
 
     Parameters
     ----------
-    joined : DataFrame
+    data : DataFrame
         :func:`join_dtoc` rows with a rate (``share_good, dtoc_per_100k``).
     alpha : float
         1 - confidence level.
@@ -700,18 +700,18 @@ def dtoc_correlation(joined: pd.DataFrame, *, alpha: float = 0.05) -> dict:
     dict
         ``rho, ci_low, ci_high, n``.
     """
-    have = joined.dropna(subset=["share_good", "dtoc_per_100k"])
+    have = data.dropna(subset=["share_good", "dtoc_per_100k"])
     rho = float(stats.spearmanr(have["share_good"], have["dtoc_per_100k"]).statistic)
     lo, hi = spearman_ci(rho, len(have), alpha=alpha, variance="fieller")
     return {"rho": rho, "ci_low": lo, "ci_high": hi, "n": len(have)}
 
 
-def sector_rows(summary: pd.DataFrame, sector: str) -> pd.DataFrame:
+def sector_rows(data: pd.DataFrame, *, sector: str) -> pd.DataFrame:
     """The rows of an :func:`area_summary` for one sector.
 
     Parameters
     ----------
-    summary : DataFrame
+    data : DataFrame
         :func:`area_summary` output.
     sector : str
         The sector (or inspection category) wanted.
@@ -726,19 +726,19 @@ def sector_rows(summary: pd.DataFrame, sector: str) -> pd.DataFrame:
     ValueError
         When the sector has no rows; the message lists the sectors there are.
     """
-    rows = summary[summary["sector"].astype(str) == sector].copy()
+    rows = data[data["sector"].astype(str) == sector].copy()
     if rows.empty:
         raise ValueError(f"no rated locations for sector {sector!r}; sectors: "
-                         f"{sorted(summary['sector'].astype(str).unique())}")
+                         f"{sorted(data['sector'].astype(str).unique())}")
     return rows
 
 
-def highest_rates(joined: pd.DataFrame, area: str = "local_authority", *, n: int = 15) -> pd.DataFrame:
+def highest_rates(data: pd.DataFrame, *, area: str = "local_authority", n: int = 15) -> pd.DataFrame:
     """The ``n`` areas with the highest delayed-transfer rate, rounded for display.
 
     Parameters
     ----------
-    joined : DataFrame
+    data : DataFrame
         :func:`join_dtoc` output.
     area : str
         The area column.
@@ -751,15 +751,15 @@ def highest_rates(joined: pd.DataFrame, area: str = "local_authority", *, n: int
         ``area, n_rated, share_good, dtoc_per_100k, dtoc_ci_low, dtoc_ci_high``.
     """
     cols = [area, "n_rated", "share_good", "dtoc_per_100k", "dtoc_ci_low", "dtoc_ci_high"]
-    return joined[cols].sort_values("dtoc_per_100k", ascending=False).round(3).head(n)
+    return data[cols].sort_values("dtoc_per_100k", ascending=False).round(3).head(n)
 
 
-def region_table(regions: pd.DataFrame, sector: str) -> pd.DataFrame:
+def region_table(data: pd.DataFrame, *, sector: str) -> pd.DataFrame:
     """One sector's rows of the region summary, the columns a reader needs, rounded.
 
     Parameters
     ----------
-    regions : DataFrame
+    data : DataFrame
         ``area_summary(..., by="region")``.
     sector : str
         The sector.
@@ -771,15 +771,15 @@ def region_table(regions: pd.DataFrame, sector: str) -> pd.DataFrame:
     """
     cols = ["region", "n_rated", "share_good", "ci_low", "ci_high", "care_home_beds",
             "share_beds_good"]
-    return sector_rows(regions, sector)[cols].round(3)
+    return sector_rows(data, sector=sector)[cols].round(3)
 
 
-def dtoc_funnel(joined: pd.DataFrame, area: str = "local_authority") -> pd.DataFrame:
+def dtoc_funnel(data: pd.DataFrame, *, area: str = "local_authority") -> pd.DataFrame:
     """Funnel limits for delayed days per 100,000 aged 65+, over the areas that have a rate.
 
     Parameters
     ----------
-    joined : DataFrame
+    data : DataFrame
         :func:`join_dtoc` output (``dtoc_per_100k, dtoc_days, population_65plus``).
     area : str
         The area column.
@@ -791,6 +791,6 @@ def dtoc_funnel(joined: pd.DataFrame, area: str = "local_authority") -> pd.DataF
     """
     from .funnel import funnel_limits
 
-    have = joined.dropna(subset=["dtoc_per_100k"])
+    have = data.dropna(subset=["dtoc_per_100k"])
     return funnel_limits(have, "dtoc_days", "population_65plus", unit=area, kind="rate",
                          multiplier=100_000)
