@@ -119,3 +119,18 @@ def test_indicator_year_and_series():
     assert pf.indicator_series(None, "A", "m") is None and pf.series_note(None).startswith("Monthly")
     assert pf.indicator_funnel(ind, "Z", "m") is None and pf.profile_spc(None, None, "m") is None
     assert pf.spc_sentence(None) == "No monthly series for this provider."
+
+
+def test_dtoc_sentence_names_the_months_added_up(synthetic_small):
+    from cqc_research.io.nhs import load_dtoc, load_la_codes, load_population
+
+    p = synthetic_small.paths
+    dtoc, pop, codes = load_dtoc(p["dtoc"]), load_population(p["population"]), load_la_codes(p["la_codes"])
+    rates, me, fr, total = pf.dtoc_position(dtoc, pop, None, la_codes=codes)
+    area = str(rates["local_authority"].dropna().iloc[0])
+    rates, me, fr, total = pf.dtoc_position(dtoc, pop, area, la_codes=codes)
+    months = pd.to_datetime(dtoc["period_start"])
+    text = pf.dtoc_sentence(rates, me, fr, total, area, area)
+    first = months.max() - pd.DateOffset(months=11)  # dtoc_rates adds up the latest 12 months by default
+    assert text.startswith(f"{first:%Y-%m} to {months.max():%Y-%m}: "), text
+    assert "?" not in text
