@@ -3,7 +3,9 @@
 Nothing here downloads a browser. Chromium comes from Debian (``apt-get install -y chromium``,
 run only when ``/usr/bin/chromium`` is missing and we are root); Playwright's Python package
 is only the driver, and it is pointed at the system executable. When either cannot be had, the
-tests skip with the reason. Every page is confined to ``file://`` and ``127.0.0.1``: any other
+tests skip with the reason, except under CI (``CI`` set in the environment), where ``.ci/run``
+installs Chromium and ``make`` installs Playwright (the ``browser`` extra): there a missing one
+fails the run instead of skipping it silently. Every page is confined to ``file://`` and ``127.0.0.1``: any other
 request is aborted, so a report template's CDN link never reaches the network.
 
 Screenshots go under each test's temporary folder; set ``CQC_BROWSER_SCREENSHOTS=1`` (or to a
@@ -35,6 +37,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 VIEWPORT = {"width": 1400, "height": 900}
 
 
+def _unavailable(reason: str):
+    """Skip with ``reason``; under CI, where the resource is installed by the CI script, fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI installs it: .ci/run and `make`; a missing one is a broken setup)")
+    pytest.skip(reason)
+
+
 def _run(cmd, timeout):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -45,21 +54,21 @@ def chromium_path() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     if shutil.which("apt-get") is None:
-        pytest.skip(f"{CHROMIUM} is missing and apt-get is not available to install Debian's chromium")
+        _unavailable(f"{CHROMIUM} is missing and apt-get is not available to install Debian's chromium")
     if hasattr(os, "geteuid") and os.geteuid() != 0:
-        pytest.skip(f"{CHROMIUM} is missing; install it with `sudo apt-get install -y chromium` "
+        _unavailable(f"{CHROMIUM} is missing; install it with `sudo apt-get install -y chromium` "
                     "(these tests install it themselves only when run as root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, check=False)
         except subprocess.TimeoutExpired:
-            pytest.skip(f"`{' '.join(cmd)}` timed out; cannot install Debian's chromium")
+            _unavailable(f"`{' '.join(cmd)}` timed out; cannot install Debian's chromium")
         if done.returncode != 0:
-            pytest.skip(f"`{' '.join(cmd)}` failed ({done.returncode}); cannot install Debian's "
+            _unavailable(f"`{' '.join(cmd)}` failed ({done.returncode}); cannot install Debian's "
                         f"chromium: {done.stderr.strip()[-300:]}")
     if not CHROMIUM.exists():
-        pytest.skip(f"apt-get installed chromium but {CHROMIUM} is still missing")
+        _unavailable(f"apt-get installed chromium but {CHROMIUM} is still missing")
     return CHROMIUM
 
 
@@ -69,14 +78,16 @@ def sync_playwright():
     try:
         from playwright.sync_api import sync_playwright as sp
     except ImportError:
+        if os.environ.get("CI"):  # `make` installs the browser extra: no quiet pip repair in CI
+            pytest.fail("playwright is not installed, though `make` installs the [browser] extra")
         env = {**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
         try:
             done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "playwright"],
                                   capture_output=True, text=True, timeout=900, env=env, check=False)
         except subprocess.TimeoutExpired:
-            pytest.skip("pip install playwright timed out")
+            _unavailable("pip install playwright timed out")
         if done.returncode != 0:
-            pytest.skip(f"playwright is not installed and pip could not install it: "
+            _unavailable(f"playwright is not installed and pip could not install it: "
                         f"{done.stderr.strip()[-300:]}")
         importlib.invalidate_caches()
         from playwright.sync_api import sync_playwright as sp
@@ -86,11 +97,13 @@ def sync_playwright():
 @pytest.fixture(scope="session")
 def browser(chromium_path, sync_playwright):
     """Headless Chromium driven by Playwright."""
+    from playwright.sync_api import Error as PlaywrightError
+
     with sync_playwright() as p:
         try:
             b = p.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # a broken system browser: say so rather than fail obscurely
-            pytest.skip(f"{chromium_path} did not start under Playwright: {exc}")
+        except PlaywrightError as exc:  # a broken system browser: say so rather than fail obscurely
+            _unavailable(f"{chromium_path} did not start under Playwright: {exc}")
         yield b
         b.close()
 

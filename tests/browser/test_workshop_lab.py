@@ -46,10 +46,12 @@ def _wait(predicate, timeout: float, what: str, page) -> None:
 
 def _accept_kernel_dialog(page) -> None:
     """Accept JupyterLab's "Select Kernel" dialog (the notebook's own kernel) if it shows."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     dialog = page.locator(".jp-Dialog")
     try:
         dialog.wait_for(state="visible", timeout=3_000)
-    except Exception:  # playwright's TimeoutError: no dialog, nothing to do
+    except PlaywrightTimeoutError:  # no dialog, nothing to do
         return
     if "Kernel" in dialog.inner_text():
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
