@@ -189,7 +189,7 @@ def test_oldham_scoring_rule_reproduces_every_published_key_question(oldham):
                     n_checked += 1
                     p = _pct_by_hand(scores)
                     n_ok += (p == int(kq["percentageScore"]) and _band_by_hand(p) == kq["rating"])
-    summary, exceptions = scoring_consistency(api.key_question_scores, api.statement_scores)
+    summary, exceptions = scoring_consistency(api.key_question_scores, statement_scores=api.statement_scores)
     assert int(summary["n_checked"].sum()) == n_checked == 15
     assert int(summary["n_rating_reproduced"].sum()) == int(summary["n_percentage_reproduced"].sum()) == n_ok
     assert exceptions.empty == (n_ok == n_checked)
@@ -326,7 +326,7 @@ def test_synthetic_scoring_rule_holds_except_the_planted_exceptions(synth):
                     if _band_by_hand(p) != kq["rating"]:
                         by_hand.add((lid, kq["name"]))
     assert by_hand == planted and n_rated == truth["scoring_rule"]["rated_key_questions"]
-    summary, exceptions = scoring_consistency(api.key_question_scores, api.statement_scores)
+    summary, exceptions = scoring_consistency(api.key_question_scores, statement_scores=api.statement_scores)
     assert set(zip(exceptions["org_id"], exceptions["domain"].astype(str), strict=True)) == planted
     assert int(summary["n_checked"].sum()) == n_rated
     assert int(summary["n_percentage_reproduced"].sum()) == n_rated

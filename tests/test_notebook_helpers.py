@@ -496,7 +496,7 @@ def test_assessed_by_sector_year_and_percentages_by_hand():
                       "publication_date": pd.to_datetime(["2024-01-01", "2024-05-01", "2025-02-01", "2024-03-01"]),
                       "rating": ["Good", None, "Good", "Good"]})
     locations = pd.DataFrame({"sector": ["x", "x", "x", "x", "y"]})
-    got = assessed_by_sector_year(a, locations).set_index(["sector", "year"])
+    got = assessed_by_sector_year(a, locations=locations).set_index(["sector", "year"])
     assert got.loc[("x", 2024)].tolist()[:4] == [2, 1, 1, 4]
     assert got.loc[("x", 2024), "share_of_locations"] == pytest.approx(1 / 4)
     assert got.loc[("y", 2024), "share_of_locations"] == pytest.approx(1.0)

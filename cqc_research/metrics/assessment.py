@@ -73,8 +73,8 @@ def _groups(frame: pd.DataFrame, by: list[str]):
 
 # ---------------------------------------------------------------------------------------------
 # the scoring rule
-def scoring_consistency(key_question_scores: pd.DataFrame, statement_scores: pd.DataFrame, *,
-                        by=None, alpha: float = 0.05):
+def scoring_consistency(data: pd.DataFrame, *, statement_scores: pd.DataFrame, by=None,
+                        alpha: float = 0.05):
     """How often CQC's scoring rule reproduces the published key-question percentages and ratings.
 
     For every published key question rated on the scale, the rule's percentage is
@@ -84,7 +84,7 @@ def scoring_consistency(key_question_scores: pd.DataFrame, statement_scores: pd.
 
     Parameters
     ----------
-    key_question_scores : DataFrame
+    data : DataFrame
         ``ApiData.key_question_scores`` (``org_id, assessment_plan_id, service_group, domain,
         rating, rating_status, percentage_score, rule_version, n_statements``).
     statement_scores : DataFrame
@@ -119,20 +119,20 @@ def scoring_consistency(key_question_scores: pd.DataFrame, statement_scores: pd.
     >>> st = pd.DataFrame({"org_id": ["a", "a", "b", "b"], "assessment_plan_id": ["P1", "P1", "P2", "P2"],
     ...                    "service_group": "Care Homes", "domain": "Safe", "statement_id": [1, 2, 1, 2],
     ...                    "score": [3, 3, 2, 3]})
-    >>> summary, exceptions = scoring_consistency(kq, st)
+    >>> summary, exceptions = scoring_consistency(kq, statement_scores=st)
     >>> summary[["n_checked", "n_percentage_reproduced", "n_rating_reproduced"]].values.tolist()
     [[2, 1, 2]]
     >>> exceptions[["org_id", "rule_percentage", "rule_rating", "kind"]].values.tolist()
     [['b', 63, 'Good', 'percentage']]
     """
     by = as_list(by)
-    _need(key_question_scores, [*_ASSESSMENT_KEYS, "domain", "rating", "rating_status", "percentage_score",
-                                "rule_version", "n_statements", *by], "scoring_consistency",
+    _need(data, [*_ASSESSMENT_KEYS, "domain", "rating", "rating_status", "percentage_score",
+                "rule_version", "n_statements", *by], "scoring_consistency",
           "the key-question scores (ApiData.key_question_scores)")
     _need(statement_scores, [*_ASSESSMENT_KEYS, "domain", "score"], "scoring_consistency",
           "the quality-statement scores (ApiData.statement_scores)")
     keys = [*_ASSESSMENT_KEYS, "domain"]
-    kq = key_question_scores.copy()
+    kq = data.copy()
     kq["domain"] = kq["domain"].astype("object")
     rated = kq["rating_status"].astype("object").eq("Rated") & kq["rating"].notna()
     kq = kq[rated.to_numpy()].reset_index(drop=True)
@@ -228,12 +228,12 @@ class StatementsAssessed:
     summary: pd.DataFrame
 
 
-def statements_assessed(statement_scores: pd.DataFrame, *, by=None, alpha: float = 0.05) -> StatementsAssessed:
+def statements_assessed(data: pd.DataFrame, *, by=None, alpha: float = 0.05) -> StatementsAssessed:
     """The distribution of the number of quality statements assessed per assessment.
 
     Parameters
     ----------
-    statement_scores : DataFrame
+    data : DataFrame
         ``ApiData.statement_scores`` (``org_id, assessment_plan_id, service_group, assessed``).
     by : str or list of str, optional
         Grouping columns of the statement table (e.g. ``"sector"``, ``"rule_version"``).
@@ -252,9 +252,9 @@ def statements_assessed(statement_scores: pd.DataFrame, *, by=None, alpha: float
     [[0, 0], [1, 1], [2, 1]]
     """
     by = as_list(by)
-    _need(statement_scores, [*_ASSESSMENT_KEYS, "assessed", *by], "statements_assessed",
+    _need(data, [*_ASSESSMENT_KEYS, "assessed", *by], "statements_assessed",
           "the quality-statement scores (ApiData.statement_scores)")
-    st = statement_scores.copy()
+    st = data.copy()
     st["_a"] = st["assessed"].astype("boolean").fillna(False).astype(int)
     per = (st.groupby([*_ASSESSMENT_KEYS, *by], observed=True, sort=True, dropna=False)
            .agg(n_statements=("_a", "size"), n_assessed=("_a", "sum")).reset_index())
@@ -308,7 +308,7 @@ class FrameworkShift:
     summary: pd.DataFrame
 
 
-def framework_shift(history: pd.DataFrame, *, domain: str = "Overall", by="sector",
+def framework_shift(data: pd.DataFrame, *, domain: str = "Overall", by="sector",
                     relationships: pd.DataFrame | None = None, level: str | None = "location",
                     ci: str = "goodman", alpha: float = 0.05) -> FrameworkShift:
     """Did ratings shift when CQC moved to the single assessment framework?
@@ -322,7 +322,7 @@ def framework_shift(history: pd.DataFrame, *, domain: str = "Overall", by="secto
 
     Parameters
     ----------
-    history : DataFrame
+    data : DataFrame
         ``ApiData.history`` with its ``framework`` column.
     domain : str
         The domain compared (``"Overall"`` by default).
@@ -342,9 +342,9 @@ def framework_shift(history: pd.DataFrame, *, domain: str = "Overall", by="secto
     FrameworkShift
     """
     by = as_list(by)
-    _need(history, ["org_id", "report_date", "domain", "rating", "framework", *by], "framework_shift",
+    _need(data, ["org_id", "report_date", "domain", "rating", "framework", *by], "framework_shift",
           "the rating history (ApiData.history) with its framework column")
-    h = history.copy()
+    h = data.copy()
     h["_fw"] = h["framework"].astype("object").fillna(FRAMEWORK_2014)
     carry = [c for c in by if c not in ("sector", "domain")]
     pairs = consecutive_pairs(h, domain=domain, relationships=relationships, level=level, carry=[*carry, "_fw"])
@@ -430,13 +430,13 @@ class RatingAge:
     as_of: pd.Timestamp
 
 
-def rating_age(ratings: pd.DataFrame, *, as_of=None, by="sector", level: str | None = "location",
+def rating_age(data: pd.DataFrame, *, as_of=None, by="sector", level: str | None = "location",
                alpha: float = 0.05) -> RatingAge:
     """The age of each organisation's current Overall rating, by sector and framework.
 
     Parameters
     ----------
-    ratings : DataFrame
+    data : DataFrame
         The long current-ratings table (``ApiData.ratings`` or ``load_latest_ratings``):
         ``org_id, service_group, domain, rating, publication_date`` and, from the API,
         ``framework``.
@@ -462,9 +462,9 @@ def rating_age(ratings: pd.DataFrame, *, as_of=None, by="sector", level: str | N
     [['All', 2, 0.5]]
     """
     by = as_list(by)
-    _need(ratings, ["org_id", "service_group", "domain", "rating", "publication_date", *by], "rating_age",
+    _need(data, ["org_id", "service_group", "domain", "rating", "publication_date", *by], "rating_age",
           "the long current-ratings table (ApiData.ratings)")
-    r = ratings[(ratings["service_group"] == "Overall") & (ratings["domain"].astype("object") == "Overall")]
+    r = data[(data["service_group"] == "Overall") & (data["domain"].astype("object") == "Overall")]
     if level is not None and "level" in r:
         r = r[r["level"] == level]
     r = r[r["rating"].notna()].drop_duplicates("org_id").copy()
@@ -549,13 +549,13 @@ def load_api_in_scope(api_path, *, sector: str | None = None) -> AssessmentScope
                            in_scope(api.ratings), api.assessment_problems, api.relationships)
 
 
-def assessed_by_sector_year(assessments: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:
+def assessed_by_sector_year(data: pd.DataFrame, *, locations: pd.DataFrame) -> pd.DataFrame:
     """Assessments, services assessed and rated assessments by sector and year of publication,
     with the services' share of the sector's locations.
 
     Parameters
     ----------
-    assessments : DataFrame
+    data : DataFrame
         ``org_id``, ``sector``, ``publication_date``, ``rating``.
     locations : DataFrame
         ``sector`` (one row per location).
@@ -565,8 +565,8 @@ def assessed_by_sector_year(assessments: pd.DataFrame, locations: pd.DataFrame) 
     pandas.DataFrame
         ``sector, year, assessments, services, rated, locations, share_of_locations``.
     """
-    a = assessments.assign(year=assessments["publication_date"].dt.year.astype("Int64"),
-                           sector=assessments["sector"].astype(str))
+    a = data.assign(year=data["publication_date"].dt.year.astype("Int64"),
+                    sector=data["sector"].astype(str))
     out = (a.groupby(["sector", "year"], observed=True)
            .agg(assessments=("org_id", "size"), services=("org_id", "nunique"), rated=("rating", "count"))
            .reset_index())
@@ -576,13 +576,13 @@ def assessed_by_sector_year(assessments: pd.DataFrame, locations: pd.DataFrame) 
     return out
 
 
-def statements_assessed_tables(statement_scores: pd.DataFrame, *, alpha: float = 0.05):
+def statements_assessed_tables(data: pd.DataFrame, *, alpha: float = 0.05):
     """:func:`statements_assessed` over all sectors in scope and by sector, and the two tables
     notebook 08 saves (the pooled rows first, sector ``"All sectors in scope"``).
 
     Parameters
     ----------
-    statement_scores : DataFrame
+    data : DataFrame
         Quality-statement scores with a ``sector`` column.
     alpha : float
         1 - confidence level.
@@ -593,8 +593,8 @@ def statements_assessed_tables(statement_scores: pd.DataFrame, *, alpha: float =
     tables : dict of str to DataFrame
         ``statements_assessed_distribution`` and ``statements_assessed_summary``.
     """
-    overall = statements_assessed(statement_scores, alpha=alpha)
-    by_sector = statements_assessed(statement_scores.assign(sector=statement_scores["sector"].astype(str)),
+    overall = statements_assessed(data, alpha=alpha)
+    by_sector = statements_assessed(data.assign(sector=data["sector"].astype(str)),
                                     by="sector", alpha=alpha)
     tables = {f"statements_assessed_{part}": pd.concat(
         [getattr(overall, part).assign(sector="All sectors in scope"), getattr(by_sector, part)],
@@ -602,13 +602,13 @@ def statements_assessed_tables(statement_scores: pd.DataFrame, *, alpha: float =
     return overall, by_sector, tables
 
 
-def score_distribution(statement_scores: pd.DataFrame) -> pd.DataFrame:
+def score_distribution(data: pd.DataFrame) -> pd.DataFrame:
     """Quality-statement scores by key question: counts and shares of the statements assessed and
     of all statements listed (assessed or carried over).
 
     Parameters
     ----------
-    statement_scores : DataFrame
+    data : DataFrame
         ``domain``, ``score`` (missing when not scored) and ``assessed``.
 
     Returns
@@ -617,7 +617,7 @@ def score_distribution(statement_scores: pd.DataFrame) -> pd.DataFrame:
         ``domain, score, statements, share, statements_counted`` (``"assessed"`` or ``"all listed"``);
         shares add to 1 within a domain and kind.
     """
-    scored = statement_scores[statement_scores["score"].notna()].assign(
+    scored = data[data["score"].notna()].assign(
         domain=lambda f: f["domain"].astype(str))
     parts = []
     for label, frame in (("assessed", scored[scored["assessed"].fillna(False).astype(bool)]),
@@ -628,12 +628,12 @@ def score_distribution(statement_scores: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def key_question_percentages(key_question_scores: pd.DataFrame) -> pd.DataFrame:
+def key_question_percentages(data: pd.DataFrame) -> pd.DataFrame:
     """Summary statistics of the published percentage of each rated key question.
 
     Parameters
     ----------
-    key_question_scores : DataFrame
+    data : DataFrame
         ``domain``, ``rating``, ``percentage_score``.
 
     Returns
@@ -641,5 +641,5 @@ def key_question_percentages(key_question_scores: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``domain, count, mean, std, min, 25%, 50%, 75%, max``.
     """
-    return (key_question_scores.assign(domain=key_question_scores["domain"].astype(str))
+    return (data.assign(domain=data["domain"].astype(str))
             .dropna(subset=["rating"]).groupby("domain")["percentage_score"].describe().reset_index())
