@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped"]
+    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped", "file_head",
+    "looks_like_html"]
 
 
 class CQCResearchError(Exception):
@@ -99,3 +100,68 @@ class SectionSkipped(CQCResearchError):
     inputs, inside ``with report.section(...)``: the section prints a short note saying what is
     missing, and the rest of the report carries on. Any other exception still fails the notebook.
     """
+
+
+def file_head(path, *, expected: str = "a data file", size: int = 1024) -> bytes:
+    """The first ``size`` bytes of a file that exists, is a file and is not empty.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    expected : str
+        What the file should be, for the messages (``"an ODS workbook"``).
+    size : int
+        How many bytes to read.
+
+    Returns
+    -------
+    bytes
+        The start of the file (never empty).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataFormatError
+        If it is a folder or an empty file.
+
+    Examples
+    --------
+    >>> file_head("no/such.ods")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: no/such.ods: no such file
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFormatError(f"is a folder, expected {expected} (a file)", path=path)
+    with open(path, "rb") as f:
+        head = f.read(size)
+    if not head:
+        raise DataFormatError(f"the file is empty (0 bytes), expected {expected}", path=path)
+    return head
+
+
+def looks_like_html(head: bytes) -> bool:
+    """True when the start of a file is an HTML page (a saved error or log-in page).
+
+    Parameters
+    ----------
+    head : bytes
+        The start of the file (:func:`file_head`).
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> looks_like_html(b" <!DOCTYPE html><html>"), looks_like_html(b"PK")
+    (True, False)
+    """
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<!doctype html", b"<html")) or any(
+        tag in text[:2048] for tag in (b"<html", b"<head", b"<body"))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..cache import cached_frame, sha256_file
-from ..errors import DataFormatError
+from ..errors import DataFormatError, file_head, looks_like_html
 from ..provenance import is_synthetic
 from ..ratings import (
     DOMAIN_DTYPE,
@@ -175,16 +175,8 @@ def file_kind(path: Path) -> str:
         If it is a folder, an empty file, an HTML page, or named as a workbook but not a zip
         archive.
     """
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFormatError("expected a file, got a folder", path=path)
-    with open(path, "rb") as f:
-        head = f.read(512)
-    if not head:
-        raise DataFormatError("the file is empty", path=path)
-    low = head.lstrip().lower()
-    if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low[:200]:
+    head = file_head(path, expected="a data file (ODS, XLSX or CSV)", size=512)
+    if looks_like_html(head):
         raise DataFormatError("this looks like an HTML page (perhaps a saved error page), not a data file",
                               path=path)
     suffix = path.suffix.lower()

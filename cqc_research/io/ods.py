@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from ..errors import CQCResearchError, DataFormatError
+from ..errors import CQCResearchError, DataFormatError, file_head, looks_like_html
 
 __all__ = ["read_ods", "read_ods_sheets", "ods_sheet_names", "write_ods", "ODS_MIMETYPE",
            "FastReaderUnsupported"]
@@ -203,17 +203,9 @@ _STR = pd.StringDtype(na_value=np.nan)
 
 def _check_workbook(path: Path) -> zipfile.ZipFile:
     """Open ``path`` as an ODS zip, or raise a DataFormatError that says what it is instead."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFormatError("is a folder, expected an ODS workbook (a file)", path=path)
-    with open(path, "rb") as f:
-        head = f.read(1024)
-    if not head:
-        raise DataFormatError("the file is empty (0 bytes), expected an ODS workbook", path=path)
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith(b"<"):
-        if b"<html" in text or b"<!doctype html" in text or b"<head" in text or b"<body" in text:
+    head = file_head(path, expected="an ODS workbook")
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        if looks_like_html(head):
             raise DataFormatError(
                 "this looks like an HTML page, not an ODS workbook (a download that returned "
                 "an error or log-in page?)", path=path)

@@ -78,9 +78,7 @@ def load_imd(path, *, level=None, year=None, errors: str = "report", with_report
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
     with_report : bool
-        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
-        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
-        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
+        Also return how the file was read, a ``ReadReport`` (see :func:`load_gp_practices`).
 
     Returns
     -------
@@ -156,9 +154,7 @@ def load_population(path, *, year=None, errors: str = "report", with_report: boo
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
     with_report : bool
-        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
-        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
-        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
+        Also return how the file was read, a ``ReadReport`` (see :func:`load_gp_practices`).
 
     Returns
     -------
@@ -233,9 +229,7 @@ def load_la_codes(path, *, with_report: bool = False):
     path : str or os.PathLike
         The lookup CSV.
     with_report : bool
-        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
-        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
-        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
+        Also return how the file was read, a ``ReadReport`` (see :func:`load_gp_practices`).
 
     Returns
     -------

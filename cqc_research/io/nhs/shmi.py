@@ -64,9 +64,7 @@ def load_shmi(path, *, period=None, errors: str = "report", with_report: bool = 
     errors : {"report", "raise"}
         See :func:`load_gp_practices`.
     with_report : bool
-        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
-        (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
-        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
+        Also return how the file was read, a ``ReadReport`` (see :func:`load_gp_practices`).
 
     Returns
     -------
