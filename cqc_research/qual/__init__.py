@@ -29,75 +29,12 @@ from __future__ import annotations
 import warnings
 
 from ..cache import atomic_path
-from .analysis import (  # noqa: F401
-    COMPARISON_METHODS,
-    case_code_matrix,
-    case_improvement_times,
-    case_outcomes,
-    case_table,
-    cases_with_outcomes,
-    clopper_pearson,
-    code_columns,
-    code_cooccurrence,
-    code_frequencies,
-    compare_prevalence,
-    improved_excerpts,
-    prevalence_by_group,
-    role_excess,
-)
-from .codebook import (  # noqa: F401
-    DEFAULT_CODEBOOK,
-    DESCRIPTIVE_CAVEAT,
-    SEGMENT_COLUMNS,
-    Codebook,
-    codebook_from,
-    codebook_table,
-    load_codebook,
-    merge_codebooks,
-)
-from .segments import (  # noqa: F401
-    read_cases_csv,
-    read_coded_segments,
-    read_coded_segments_noting,
-    read_qdpx,
-    read_segments_csv,
-    standardise_segments,
-    unknown_codes,
-    write_qdpx,
-)
+from . import analysis, codebook, segments
+from .analysis import *  # noqa: F403 (the package is the union of its three modules)
+from .codebook import *  # noqa: F403
+from .segments import *  # noqa: F403
 
-__all__ = [
-    "DEFAULT_CODEBOOK",
-    "SEGMENT_COLUMNS",
-    "DESCRIPTIVE_CAVEAT",
-    "Codebook",
-    "load_codebook",
-    "merge_codebooks",
-    "codebook_from",
-    "codebook_table",
-    "read_segments_csv",
-    "read_qdpx",
-    "read_coded_segments",
-    "read_coded_segments_noting",
-    "read_cases_csv",
-    "standardise_segments",
-    "unknown_codes",
-    "write_qdpx",
-    "clopper_pearson",
-    "code_frequencies",
-    "code_cooccurrence",
-    "case_table",
-    "case_code_matrix",
-    "case_outcomes",
-    "cases_with_outcomes",
-    "code_columns",
-    "COMPARISON_METHODS",
-    "prevalence_by_group",
-    "compare_prevalence",
-    "case_improvement_times",
-    "role_excess",
-    "improved_excerpts",
-]
+__all__ = [*codebook.__all__, *segments.__all__, *analysis.__all__]
 
 # CLI (register as `"qual": ("cqc_research.qual", "...")` in cli.COMMANDS)
 def configure_parser(parser) -> None:
@@ -111,15 +48,15 @@ def configure_parser(parser) -> None:
 
 def run_command(args) -> int:
     """Run ``cqc-research qual``: read, report unknown codes, export; returns the exit status."""
-    cb = load_codebook(extend=args.codebook)
+    cb = codebook.load_codebook(extend=args.codebook)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        seg = read_coded_segments(args.file, codebook=cb)
-    cases = case_table(seg)
+        seg = segments.read_coded_segments(args.file, codebook=cb)
+    cases = analysis.case_table(seg)
     print(f"{args.file}: {len(seg):,} codings of {seg['segment_id'].nunique():,} excerpts, "
           f"{seg['respondent_id'].nunique():,} interviews, {len(cases):,} cases "
           f"({cases['location_id'].notna().sum():,} with a CQC location ID); codebook {cb.name!r}")
-    unk = unknown_codes(seg, codebook=cb)
+    unk = segments.unknown_codes(seg, codebook=cb)
     if len(unk):
         print(f"{len(unk)} code(s) not in the codebook (kept, reported):")
         print(unk.to_string(index=False))
@@ -130,6 +67,6 @@ def run_command(args) -> int:
             seg.to_csv(tmp, index=False)
         print(f"wrote {args.out}")
     if args.qdpx:
-        write_qdpx(seg, args.qdpx, codebook=cb)
+        segments.write_qdpx(seg, args.qdpx, codebook=cb)
         print(f"wrote {args.qdpx}")
     return 0
