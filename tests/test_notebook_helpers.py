@@ -246,7 +246,7 @@ def _events():
 def test_event_linkage_counts_by_hand():
     from cqc_research.metrics.events import event_linkage
 
-    link = event_linkage(_event_panel(), _events()).set_index("event")
+    link = event_linkage(_event_panel(), events=_events()).set_index("event")
     # publication: RZ9 has no series; RB2's 2021 report is after April 2021, the last month
     assert link.loc["publication", "trusts_with_events"] == 3
     assert link.loc["publication", "trusts_linked"] == 2
@@ -259,18 +259,18 @@ def test_event_linkage_counts_by_hand():
 def test_spc_event_trust_picks_an_event_well_inside_the_data():
     from cqc_research.metrics.events import spc_event_trust
 
-    t = spc_event_trust(_event_panel(), _events(), "publication", window_months=12)
+    t = spc_event_trust(_event_panel(), events=_events(), event="publication", window_months=12)
     # RA1's event is in month 3 (too early); RB2's June 2019 event has 17 months before, 22 after
     assert t["org_code"] == "RB2" and t["event_date"] == pd.Timestamp("2019-06-20")
     assert t["n_before"] == 17 and len(t["span"]) == 17 + 1 + 12
     # the inspection 110 days before (not the one after a publication) is the other date
     assert t["extra_events"] == [(pd.Timestamp("2019-03-02"), "inspection")]
     assert t["labels"] == {"org_code": "RB2", "event": "publication", "event_date": t["event_date"]}
-    assert spc_event_trust(_event_panel(), _events(), "publication", window_months=12,
+    assert spc_event_trust(_event_panel(), events=_events(), event="publication", window_months=12,
                            org_code="RA1")["org_code"] == "RA1"
     with pytest.raises(ValueError, match="RZ9"):
-        spc_event_trust(_event_panel(), _events(), "publication", window_months=12, org_code="RZ9")
-    assert spc_event_trust(_event_panel(), {}, "publication", window_months=12) is None
+        spc_event_trust(_event_panel(), events=_events(), event="publication", window_months=12, org_code="RZ9")
+    assert spc_event_trust(_event_panel(), events={}, event="publication", window_months=12) is None
 
 
 def _contrasts(events=("publication",), joint=0.004, n_units=3):
@@ -314,7 +314,7 @@ def test_event_linkage_sentence_by_hand():
     from cqc_research.metrics.events import event_linkage
     from cqc_research.narrative import event_linkage_sentence
 
-    link = event_linkage(_event_panel(), _events())
+    link = event_linkage(_event_panel(), events=_events())
     assert event_linkage_sentence(link, "ae", "publication") == (
         "The indicator `ae` covers **3 trusts** from January 2018 to April 2021 (120 trust-months). "
         "CQC published 3 rated reports on 2 of these trusts (by publication date), 2 of them inside "

@@ -65,12 +65,12 @@ _EVENTS = ("publication", "inspection")
 # ----------------------------------------------------------------------------------------------
 # months
 # ----------------------------------------------------------------------------------------------
-def month_index(values, *, name: str = "time") -> np.ndarray:
+def month_index(data, *, name: str = "time") -> np.ndarray:
     """Whole months since January of year 0, from dates or from integer periods.
 
     Parameters
     ----------
-    values : array-like of datetime, str or int
+    data : array-like of datetime, str or int
         Dates (any day of the month maps to that month) or integer period numbers, which are
         returned unchanged.
     name : str
@@ -86,7 +86,7 @@ def month_index(values, *, name: str = "time") -> np.ndarray:
     >>> month_index(["2019-03-31", "2019-04-01"]).tolist()
     [24230.0, 24231.0]
     """
-    s = pd.Series(values)
+    s = pd.Series(data)
     if pd.api.types.is_integer_dtype(s) or (
         pd.api.types.is_float_dtype(s) and np.all(np.mod(s.dropna(), 1) == 0)
     ):
@@ -163,7 +163,7 @@ def _as_reports(reports) -> pd.DataFrame:
 
 
 def event_dates(
-    reports: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     event: str = "publication",
     unit: str = "provider_id",
@@ -175,7 +175,7 @@ def event_dates(
 
     Parameters
     ----------
-    reports : DataFrame or ApiData
+    data : DataFrame or ApiData
         As returned by :func:`api_reports` (``report_date``, ``first_visit_date``, ``rated``,
         ``sector`` and the ``unit`` column), or the rating-history panel of
         :func:`cqc_research.io.cqc_json.load_api_folder` (its ``.history``, or the ``ApiData``
@@ -207,7 +207,7 @@ def event_dates(
     """
     if event not in _EVENTS:
         raise ValueError(f"event must be one of {_EVENTS}, not {event!r}")
-    reports = _as_reports(reports)
+    reports = _as_reports(data)
     col = "report_date" if event == "publication" else "first_visit_date"
     need = ({unit, col} | ({"rated"} if rated_only else set()) | ({"sector"} if sector else set())
             | ({"level"} if level in {"provider", "location"} else set()))
@@ -584,12 +584,12 @@ def _one_study(result: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
+def event_contrasts(data: pd.DataFrame) -> pd.DataFrame:
     """The summary contrasts of an :func:`event_study` result as a tidy DataFrame.
 
     Parameters
     ----------
-    result : pandas.DataFrame
+    data : pandas.DataFrame
         The output of :func:`event_study`; the months averaged are those its ``in_leads`` and
         ``in_lags`` columns mark (set by its ``leads=`` and ``lags=``).
 
@@ -609,23 +609,23 @@ def event_contrasts(result: pd.DataFrame) -> pd.DataFrame:
     >>> list(event_contrasts(res)["contrast"])
     ['leads', 'lags']
     """
-    _one_study(result)
+    _one_study(data)
     parts = []
     for flag, name, mechanism in (("in_leads", "leads", "anticipatory"),
                                   ("in_lags", "lags", "directive / informational")):
-        months = result.loc[result[flag].astype(bool), "rel_time"]
+        months = data.loc[data[flag].astype(bool), "rel_time"]
         if len(months):
-            parts.append(event_contrast(result, months, name=name, mechanism=mechanism))
+            parts.append(event_contrast(data, rel_times=months, name=name, mechanism=mechanism))
     return pd.concat(parts, ignore_index=True)
 
 
-def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
+def event_contrast(data: pd.DataFrame, *, rel_times, name: str | None = None,
                    mechanism: str | None = None, alpha: float | None = None) -> pd.DataFrame:
     """The mean of several event-time coefficients, with its CI and a joint test.
 
     Parameters
     ----------
-    result : DataFrame
+    data : DataFrame
         The output of :func:`event_study` (one study: its ``cov_<k>`` columns carry the
         covariance, ``df`` and ``alpha`` the degrees of freedom and default level).
     rel_times : iterable of int
@@ -644,12 +644,12 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
         coefficient in the set is zero, F(q, clusters - 1); missing when there are fewer
         clusters than q + 1, where the clustered covariance cannot support the test).
     """
-    _one_study(result)
-    alpha = float(result["alpha"].iloc[0]) if alpha is None else alpha
-    dof = int(result["df"].iloc[0])
-    reference = int(result["reference_month"].iloc[0])
+    _one_study(data)
+    alpha = float(data["alpha"].iloc[0]) if alpha is None else alpha
+    dof = int(data["df"].iloc[0])
+    reference = int(data["reference_month"].iloc[0])
     ks = [int(k) for k in rel_times if int(k) != reference]
-    r = result.set_index("rel_time")
+    r = data.set_index("rel_time")
     missing = [k for k in ks if k not in r.index or _cov_col(k) not in r.columns
                or not np.isfinite(r.at[k, _cov_col(k)])]
     if not ks or missing:
@@ -691,7 +691,7 @@ def event_contrast(result: pd.DataFrame, rel_times, *, name: str | None = None,
 EVENTS = _EVENTS
 
 
-def inspection_inputs(indicators_path: str = "", api_path: str = "",
+def inspection_inputs(indicators_path: str = "", *, api_path: str = "",
                       ratings_path: str = "") -> tuple[str, str, str]:
     """The inputs of the inspection-effects note, empty ones taken from the synthetic dataset.
 
@@ -716,7 +716,7 @@ def inspection_inputs(indicators_path: str = "", api_path: str = "",
     return indicators_path, api_path, ratings_path
 
 
-def check_event_parameters(event: str, window_months: int, post_months: int) -> None:
+def check_event_parameters(*, event: str, window_months: int, post_months: int) -> None:
     """Raise ``ValueError`` unless ``event`` is known and ``1 <= post_months < window_months``.
 
     Parameters
@@ -752,7 +752,7 @@ def indicator_unit(indicator: str) -> str:
     return "percentage points" if indicator.startswith("ae_4hr_performance") else f"units of {indicator}"
 
 
-def load_event_panel(indicators_path, indicator: str) -> pd.DataFrame:
+def load_event_panel(indicators_path, *, indicator: str) -> pd.DataFrame:
     """The trust-level monthly series of one indicator, rows without a value dropped.
 
     Parameters
@@ -787,7 +787,7 @@ def load_event_panel(indicators_path, indicator: str) -> pd.DataFrame:
     return panel.dropna(subset=["value"])
 
 
-def load_events(api_path="", ratings_path="", *, sector: str = "NHS hospitals") -> dict:
+def load_events(api_path="", *, ratings_path="", sector: str = "NHS hospitals") -> dict:
     """Event dates by kind, from a CQC API folder (both kinds) or a Latest ratings workbook.
 
     A workbook gives only the publication date of each trust's current Overall rating.
@@ -824,12 +824,12 @@ def load_events(api_path="", ratings_path="", *, sector: str = "NHS hospitals") 
     return {e: ev.rename(columns={"provider_id": "org_code"}) for e, ev in events.items()}
 
 
-def event_linkage(panel: pd.DataFrame, events: dict) -> pd.DataFrame:
+def event_linkage(data: pd.DataFrame, *, events: dict) -> pd.DataFrame:
     """How many trusts and events link to the indicator, and fall inside its period.
 
     Parameters
     ----------
-    panel : DataFrame
+    data : DataFrame
         The indicator (``org_code``, ``period_start``).
     events : dict of str to DataFrame
         As :func:`load_events` returns.
@@ -841,8 +841,8 @@ def event_linkage(panel: pd.DataFrame, events: dict) -> pd.DataFrame:
         ``trusts_linked``, ``events_linked``, ``events_inside_indicator_period``,
         ``trusts_with_event_inside_period``, ``period_first``, ``period_last``, ``trust_months``.
     """
-    first, last = panel["period_start"].min(), panel["period_start"].max()
-    codes = set(panel["org_code"])
+    first, last = data["period_start"].min(), data["period_start"].max()
+    codes = set(data["org_code"])
     rows = []
     for e, ev in events.items():
         linked = ev[ev["org_code"].isin(codes)]
@@ -853,11 +853,11 @@ def event_linkage(panel: pd.DataFrame, events: dict) -> pd.DataFrame:
                      "trusts_linked": linked["org_code"].nunique(), "events_linked": len(linked),
                      "events_inside_indicator_period": len(inside),
                      "trusts_with_event_inside_period": inside["org_code"].nunique(),
-                     "period_first": first, "period_last": last, "trust_months": len(panel)})
+                     "period_first": first, "period_last": last, "trust_months": len(data)})
     return pd.DataFrame(rows)
 
 
-def event_studies(panel: pd.DataFrame, events: dict, *, window_months: int, post_months: int,
+def event_studies(data: pd.DataFrame, *, events: dict, window_months: int, post_months: int,
                   measure: str, sector: str = "NHS hospitals") -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """An :func:`event_study` for each kind of event, with its contrasts in one table.
 
@@ -866,7 +866,7 @@ def event_studies(panel: pd.DataFrame, events: dict, *, window_months: int, post
 
     Parameters
     ----------
-    panel : DataFrame
+    data : DataFrame
         The indicator.
     events : dict of str to DataFrame
         As :func:`load_events` returns; events of trusts without a series are dropped.
@@ -891,23 +891,24 @@ def event_studies(panel: pd.DataFrame, events: dict, *, window_months: int, post
         When the indicator has fewer months than the window needs (``2 * window_months + 1``):
         inside ``Report.section`` the notebook notes it and carries on.
     """
-    months = pd.to_datetime(panel["period_start"]).dt.to_period("M").nunique()
+    months = pd.to_datetime(data["period_start"]).dt.to_period("M").nunique()
     if months < 2 * window_months + 1:
         raise SectionSkipped(
             f"the indicator has {months} month(s); an event study with a window of "
             f"{window_months} months either side needs at least {2 * window_months + 1}")
-    codes = set(panel["org_code"])
+    codes = set(data["org_code"])
     results, rows = {}, []
     for e, ev in events.items():
         ev = ev[ev["org_code"].isin(codes)]
         if ev.empty:
             continue
-        res = event_study(panel, events=ev, window=(-window_months, window_months), lags=(1, post_months))
+        res = event_study(data, events=ev, window=(-window_months, window_months), lags=(1, post_months))
         results[e] = res
         c = event_contrasts(res)
         if post_months + 1 <= window_months - 1:
-            c = pd.concat([c, event_contrast(res, range(post_months + 1, window_months), name="later lags",
-                                             mechanism="persistence")], ignore_index=True)
+            c = pd.concat([c, event_contrast(res, rel_times=range(post_months + 1, window_months),
+                                             name="later lags", mechanism="persistence")],
+                          ignore_index=True)
         rows.append(c.assign(event=e, sector=sector, measure=measure,
                              **{k: int(res[col].iloc[0]) for k, col in (
                                  ("n_event_units", "n_event_units"), ("n_units", "n_units_total"),
@@ -920,7 +921,7 @@ def event_studies(panel: pd.DataFrame, events: dict, *, window_months: int, post
     return results, coef, contrasts[first_cols + [c for c in contrasts.columns if c not in first_cols]]
 
 
-def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_months: int,
+def spc_event_trust(data: pd.DataFrame, *, events: dict, event: str, window_months: int,
                     org_code: str = "", min_before: int = 15) -> dict | None:
     """One trust's series around one of its events, for an SPC chart.
 
@@ -930,7 +931,7 @@ def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_mon
 
     Parameters
     ----------
-    panel : DataFrame
+    data : DataFrame
         The indicator.
     events : dict of str to DataFrame
         As :func:`load_events` returns.
@@ -959,14 +960,14 @@ def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_mon
     SectionSkipped
         When the chosen trust has fewer than two months on either side of the event.
     """
-    codes = set(panel["org_code"])
+    codes = set(data["org_code"])
     if org_code and org_code not in codes:
         raise ValueError(f"org_code {org_code!r} has no series of this indicator; codes present include "
                          f"{sorted(codes)[:10]}")
     ev = events.get(event, pd.DataFrame(columns=["org_code", "event_date"]))
     ev = ev[ev["org_code"].isin(codes)].sort_values(["org_code", "event_date"])
     ev = ev.assign(m=month_index(ev["event_date"]) if len(ev) else [])
-    m_first, m_last = month_index([panel["period_start"].min()])[0], month_index([panel["period_start"].max()])[0]
+    m_first, m_last = month_index([data["period_start"].min()])[0], month_index([data["period_start"].max()])[0]
     ok = ev[(ev["m"] - m_first >= max(min_before, window_months)) & (m_last - ev["m"] >= window_months)]
     if org_code:
         pick = ev[ev["org_code"] == org_code]
@@ -977,7 +978,7 @@ def spc_event_trust(panel: pd.DataFrame, events: dict, event: str, *, window_mon
     if not len(pick):
         return None
     chosen = pick.iloc[0]
-    series = panel[panel["org_code"] == chosen["org_code"]].sort_values("period_start")
+    series = data[data["org_code"] == chosen["org_code"]].sort_values("period_start")
     m = month_index(series["period_start"])
     span = series[(m >= chosen["m"] - 2 * window_months) & (m <= chosen["m"] + window_months)]
     before = int((month_index(span["period_start"]) < chosen["m"]).sum())
