@@ -266,8 +266,8 @@ def dtoc_position(dtoc, population, local_authority: str, *, la_codes=None):
     rates = dtoc_rates(dtoc, population=population, la_codes=la_codes).rename(columns={"org_name": "local_authority"})
     total = rates["dtoc_days"].sum() / rates["population_65plus"].sum() * 100_000
     me = rates[rates["local_authority"].astype(str) == local_authority]
-    funnel = funnel_limits(rates.dropna(subset=["dtoc_days", "population_65plus"]), "dtoc_days",
-                           "population_65plus", unit="local_authority", kind="rate", multiplier=100_000)
+    funnel = funnel_limits(rates.dropna(subset=["dtoc_days", "population_65plus"]), numerator="dtoc_days",
+                           denominator="population_65plus", unit="local_authority", kind="rate", multiplier=100_000)
     return rates, me, funnel, total
 
 
@@ -609,7 +609,7 @@ def peer_funnel(ratings: pd.DataFrame, provider_id: str, sector: str):
     peers = peer_shares(ratings, sector)
     if len(peers) < 3 or provider_id not in set(peers["provider_id"]):
         return None
-    return funnel_limits(peers, "n_good", "n_rated", unit="provider_id")
+    return funnel_limits(peers, numerator="n_good", denominator="n_rated", unit="provider_id")
 
 
 def indicator_funnel(ind: pd.DataFrame, provider_id: str, indicator: str):
@@ -628,7 +628,7 @@ def indicator_funnel(ind: pd.DataFrame, provider_id: str, indicator: str):
     year = indicator_year(ind, indicator)
     if len(year) < 3 or provider_id not in set(year["org_code"]):
         return None
-    return funnel_limits(year, "numerator", "denominator", unit="org_code")
+    return funnel_limits(year, numerator="numerator", denominator="denominator", unit="org_code")
 
 
 def journey_pairs(hist, api):

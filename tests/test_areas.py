@@ -225,7 +225,7 @@ def test_synthetic_struggling_areas_are_found(synthetic_small):
     assert diff - Z * se > 0
     # The lowest area by share is a struggling one, and the funnel flags it (or it is lowest in
     # the ranking with most of its probability mass at the bottom).
-    f = funnel_limits(s, "n_good", "n_rated", unit="local_authority")
+    f = funnel_limits(s, numerator="n_good", denominator="n_rated", unit="local_authority")
     lowest = f.sort_values("z_adj")["local_authority"].iloc[0]
     assert lowest in truth["struggling"]
     rk = rank_with_uncertainty(s, unit="local_authority", successes="n_good", n="n_rated", bottom=2)
@@ -239,7 +239,7 @@ def test_synthetic_struggling_areas_are_found(synthetic_small):
     top = j.sort_values("dtoc_per_100k", ascending=False)["local_authority"].head(len(truth["struggling"]))
     assert set(top) == set(truth["struggling"])
     assert set(j.loc[j["local_authority"].isin(truth["struggling"]), "org_code"]) == set(truth["struggling_codes"])
-    fr = funnel_limits(j, "dtoc_days", "population_65plus", unit="local_authority", kind="rate",
+    fr = funnel_limits(j, numerator="dtoc_days", denominator="population_65plus", unit="local_authority", kind="rate",
                        multiplier=100_000)
     high = fr.loc[fr["z_adj"] > 0].sort_values("z_adj", ascending=False)["local_authority"].head(2)
     assert set(high) == set(truth["struggling"])

@@ -22,7 +22,7 @@ def four_areas():
 
 
 def test_binomial_normal_approximation_by_hand(four_areas):
-    out = funnel_limits(four_areas, "good", "homes", unit="area", transform="none",
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", unit="area", transform="none",
                         overdispersion=False)
     p0 = 0.75
     assert funnel_spec(out).target == pytest.approx(p0)
@@ -51,7 +51,7 @@ def test_binomial_normal_approximation_by_hand(four_areas):
 
 
 def test_value_and_n_give_the_same_answer_as_counts(four_areas):
-    counts = funnel_limits(four_areas, "good", "homes", transform="none", overdispersion=False)
+    counts = funnel_limits(four_areas, numerator="good", denominator="homes", transform="none", overdispersion=False)
     d = four_areas.assign(share=four_areas.good / four_areas.homes)
     shares = funnel_limits(d, value="share", n="homes", transform="none", overdispersion=False)
     cols = ["z", "lower_95", "upper_95", "lower_998", "upper_998"]
@@ -59,7 +59,7 @@ def test_value_and_n_give_the_same_answer_as_counts(four_areas):
 
 
 def test_arcsine_scale_by_hand(four_areas):
-    out = funnel_limits(four_areas, "good", "homes", overdispersion=False)  # auto -> asin
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", overdispersion=False)  # auto -> asin
     assert funnel_spec(out).transform == "asin"
     t0 = math.asin(math.sqrt(0.75))  # pi / 3
     # C: z = 2 sqrt(50) (asin sqrt 0.4 - pi/3) = 14.142 * (0.68472 - 1.04720) = -5.1262
@@ -71,7 +71,7 @@ def test_arcsine_scale_by_hand(four_areas):
 
 def test_overdispersion_phi_and_tau2_by_hand(four_areas):
     # With no winsorising, phi = mean(z^2) and tau2 follows DerSimonian-Laird.
-    out = funnel_limits(four_areas, "good", "homes", transform="none", winsorise=0)
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", transform="none", winsorise=0)
     spec = funnel_spec(out)
     z = np.array([0.05 / math.sqrt(0.1875 / 50), 0.15 / math.sqrt(0.1875 / 100),
                   -0.35 / math.sqrt(0.1875 / 50), 0.0])
@@ -88,7 +88,7 @@ def test_overdispersion_phi_and_tau2_by_hand(four_areas):
     assert out["upper_95"].iloc[0] == 1.0
     assert out["z_adj"].iloc[2] == pytest.approx(-0.35 / math.sqrt(se50**2 + tau2))
     # The multiplicative version scales z by 1 / sqrt(phi).
-    mult = funnel_limits(four_areas, "good", "homes", transform="none", winsorise=0,
+    mult = funnel_limits(four_areas, numerator="good", denominator="homes", transform="none", winsorise=0,
                          method="multiplicative")
     assert mult["z_adj"].to_numpy() == pytest.approx(z / math.sqrt(phi))
     assert mult["lower_95"].iloc[1] == pytest.approx(0.75 - Z95 * math.sqrt(phi) * math.sqrt(0.1875 / 100))
@@ -96,7 +96,7 @@ def test_overdispersion_phi_and_tau2_by_hand(four_areas):
 
 def test_winsorising_pulls_extremes_to_the_percentiles():
     d = pd.DataFrame({"k": [50, 52, 48, 51, 49, 50, 47, 53, 90, 10], "n": [100] * 10})
-    out = funnel_limits(d, "k", "n", transform="none", winsorise=0.1)
+    out = funnel_limits(d, numerator="k", denominator="n", transform="none", winsorise=0.1)
     z = out["z"].to_numpy()
     lo, hi = np.quantile(z, [0.1, 0.9])
     assert funnel_spec(out).phi == pytest.approx(np.mean(np.clip(z, lo, hi) ** 2))
@@ -104,27 +104,27 @@ def test_winsorising_pulls_extremes_to_the_percentiles():
 
 def test_ratio_sqrt_and_log_scales_by_hand():
     d = pd.DataFrame({"trust": ["X", "Y", "Z"], "obs": [120.0, 80.0, 100.0], "exp": [100.0, 100.0, 100.0]})
-    out = funnel_limits(d, "obs", "exp", unit="trust", kind="ratio", overdispersion=False)
+    out = funnel_limits(d, numerator="obs", denominator="exp", unit="trust", kind="ratio", overdispersion=False)
     # CQC / Spiegelhalter square root: z = (sqrt(O/E) - 1) / (1 / (2 sqrt(E))) = 2 (sqrt(O) - sqrt(E))
     assert out["z"].to_numpy() == pytest.approx(2 * (np.sqrt([120, 80, 100]) - 10))
     assert out["upper_95"].iloc[0] == pytest.approx((1 + Z95 / 20) ** 2)
-    log = funnel_limits(d, "obs", "exp", kind="ratio", transform="log", overdispersion=False)
+    log = funnel_limits(d, numerator="obs", denominator="exp", kind="ratio", transform="log", overdispersion=False)
     # SHMI: z = sqrt(E) log(O / E)
     assert log["z"].to_numpy() == pytest.approx(10 * np.log([1.2, 0.8, 1.0]))
     assert log["lower_998"].iloc[0] == pytest.approx(math.exp(-Z998 / 10))
-    none = funnel_limits(d, "obs", "exp", kind="ratio", transform="none", overdispersion=False)
+    none = funnel_limits(d, numerator="obs", denominator="exp", kind="ratio", transform="none", overdispersion=False)
     assert none["z"].to_numpy() == pytest.approx([2.0, -2.0, 0.0])  # (O/E - 1) / sqrt(1/E)
 
 
 def test_rate_is_a_ratio_against_the_pooled_rate():
     d = pd.DataFrame({"la": list("abcd"), "days": [300.0, 900.0, 450.0, 350.0],
                       "pop": [20000.0, 40000.0, 30000.0, 10000.0]})
-    rate = funnel_limits(d, "days", "pop", unit="la", kind="rate", multiplier=100000)
+    rate = funnel_limits(d, numerator="days", denominator="pop", unit="la", kind="rate", multiplier=100000)
     pooled = 2000 / 100000
     assert funnel_spec(rate).rate_target == pytest.approx(pooled)
     assert rate["target"].iloc[0] == pytest.approx(2000.0)  # per 100,000
     assert rate["value"].tolist() == pytest.approx([1500.0, 2250.0, 1500.0, 3500.0])
-    as_ratio = funnel_limits(d.assign(exp=d["pop"] * pooled), "days", "exp", kind="ratio")
+    as_ratio = funnel_limits(d.assign(exp=d["pop"] * pooled), numerator="days", denominator="exp", kind="ratio")
     assert rate["z"].to_numpy() == pytest.approx(as_ratio["z"].to_numpy())
     assert rate["z_adj"].to_numpy() == pytest.approx(as_ratio["z_adj"].to_numpy())
     assert rate["upper_95"].to_numpy() == pytest.approx(as_ratio["upper_95"].to_numpy() * 2000)
@@ -136,26 +136,26 @@ def test_adjustment_recovers_nominal_coverage_under_planted_overdispersion():
     # Planted: true proportions vary between units (logit-normal, sd 0.5): overdispersed.
     p = 1 / (1 + np.exp(-(1.0 + rng.normal(0, 0.5, size=n.size))))
     d = pd.DataFrame({"k": rng.binomial(n, p), "n": n})
-    raw = funnel_limits(d, "k", "n", overdispersion=False)
+    raw = funnel_limits(d, numerator="k", denominator="n", overdispersion=False)
     assert funnel_spec(raw).phi > 2 and funnel_spec(raw).overdispersion_p < 1e-6
     assert raw["outside_95"].mean() > 0.25          # far too many "outliers" unadjusted
     for method in ("additive", "multiplicative"):
-        adj = funnel_limits(d, "k", "n", winsorise=0, method=method)
+        adj = funnel_limits(d, numerator="k", denominator="n", winsorise=0, method=method)
         assert 0.02 < adj["outside_95"].mean() < 0.09   # near the nominal 5% once adjusted
         assert adj["outside_998"].mean() < 0.02
     # The default 10% winsorising shrinks phi by about a third when no unit is a true outlier
     # (E[winsorised z^2] = 0.68 for normal z), so it flags more units: the documented trade-off.
-    wins = funnel_limits(d, "k", "n")
+    wins = funnel_limits(d, numerator="k", denominator="n")
     assert 0.05 < wins["outside_95"].mean() < 0.18
     # And without planted overdispersion nothing much changes.
     d0 = pd.DataFrame({"k": rng.binomial(n, 0.7), "n": n})
-    plain = funnel_limits(d0, "k", "n")
+    plain = funnel_limits(d0, numerator="k", denominator="n")
     assert funnel_spec(plain).phi < 1.3
     assert 0.02 < plain["outside_95"].mean() < 0.09
 
 
 def test_curve_matches_unit_limits_and_narrows(four_areas):
-    out = funnel_limits(four_areas, "good", "homes", transform="none", winsorise=0)
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", transform="none", winsorise=0)
     curve = funnel_curve(out, n=[50, 100])
     c95 = curve[curve["level"] == 0.95]
     assert c95["upper"].tolist() == pytest.approx([out["upper_95"].iloc[0], out["upper_95"].iloc[1]])
@@ -168,26 +168,26 @@ def test_bad_input_names_the_column_and_row(four_areas):
     bad = four_areas.copy()
     bad.loc[2, "good"] = 60
     with pytest.raises(DataFormatError, match=r"column 'good'.*must not exceed 'homes'.*index 2"):
-        funnel_limits(bad, "good", "homes")
+        funnel_limits(bad, numerator="good", denominator="homes")
     with pytest.raises(DataFormatError, match="no column 'beds'"):
-        funnel_limits(four_areas, "good", "beds")
+        funnel_limits(four_areas, numerator="good", denominator="beds")
     pct = four_areas.assign(share=100 * four_areas.good / four_areas.homes)
     with pytest.raises(DataFormatError, match="divide percentages by 100"):
         funnel_limits(pct, value="share", n="homes")
     text = four_areas.astype({"homes": object})
     text.loc[1, "homes"] = "n/a"
     with pytest.raises(DataFormatError, match="'n/a' at index 1"):
-        funnel_limits(text, "good", "homes")
+        funnel_limits(text, numerator="good", denominator="homes")
     with pytest.raises(ValueError, match="either numerator and denominator, or value and n"):
-        funnel_limits(four_areas, "good", "homes", value="good", n="homes")
+        funnel_limits(four_areas, numerator="good", denominator="homes", value="good", n="homes")
     with pytest.raises(TypeError):
-        funnel_limits([1, 2, 3], "good", "homes")
+        funnel_limits([1, 2, 3], numerator="good", denominator="homes")
 
 
 def test_units_without_size_are_kept_but_not_flagged(four_areas):
     d = pd.concat([four_areas, pd.DataFrame({"area": ["E"], "good": [0], "homes": [0]})],
                   ignore_index=True)
-    out = funnel_limits(d, "good", "homes", unit="area", transform="none", winsorise=0)
+    out = funnel_limits(d, numerator="good", denominator="homes", unit="area", transform="none", winsorise=0)
     assert out["flag"].iloc[-1] == "no data" and not out["outside_95"].iloc[-1]
     assert funnel_spec(out).n_units == 4
 
@@ -197,7 +197,7 @@ def test_funnel_plot_highlights_a_unit(four_areas):
 
     from cqc_research.plots.funnel import funnel_plot
 
-    out = funnel_limits(four_areas, "good", "homes", unit="area", transform="none")
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", unit="area", transform="none")
     fig = funnel_plot(out, highlight="C", title="Care homes rated Good or better")
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
@@ -248,7 +248,7 @@ def test_adjust_only_when_phi_above_one():
 
 def test_shmi_rounds_expected_counts():
     d = pd.DataFrame({"o": [12.0, 30.0, 18.0], "e": [10.004, 29.996, 20.0049]})
-    out = funnel_limits(d, "o", "e", kind="ratio", transform="log", round_expected=2, overdispersion=False)
+    out = funnel_limits(d, numerator="o", denominator="e", kind="ratio", transform="log", round_expected=2, overdispersion=False)
     assert out["n"].tolist() == [10.0, 30.0, 20.0]
     assert out["z"].iloc[0] == pytest.approx(math.sqrt(10) * math.log(1.2))
 
@@ -260,7 +260,7 @@ def test_exact_binomial_limits_by_hand():
     cdf = [sum(math.comb(20, k) for k in range(r + 1)) / 2**20 for r in range(21)]
     alpha = (cdf[6] - 0.025) / (cdf[6] - cdf[5])
     d = pd.DataFrame({"k": [10, 4, 16], "n": [20, 20, 20]})
-    out = funnel_limits(d, "k", "n", target=0.5, exact=True, overdispersion=False)
+    out = funnel_limits(d, numerator="k", denominator="n", target=0.5, exact=True, overdispersion=False)
     assert out["lower_95"].iloc[0] == pytest.approx((6 - alpha) / 20)
     assert out["lower_95"].iloc[0] == pytest.approx(0.25582, abs=1e-5)
     # upper: the 97.5% quantile is r = 14 (P(X <= 13) = 0.94234, P(X <= 14) = 0.97931), so
@@ -277,7 +277,7 @@ def test_ratio_of_counts_by_hand():
     # O / D counts; target = 150 / 150 = 1; y = log((O + .5) / (D + .5)),
     # s = sqrt(O / (O + .5)^2 + D / (D + .5)^2) (FunnelPlotR's RC)
     d = pd.DataFrame({"site": list("pqr"), "now": [30.0, 80.0, 40.0], "before": [20.0, 80.0, 50.0]})
-    out = funnel_limits(d, "now", "before", unit="site", kind="ratio_of_counts", overdispersion=False)
+    out = funnel_limits(d, numerator="now", denominator="before", unit="site", kind="ratio_of_counts", overdispersion=False)
     o, b = d["now"].to_numpy(), d["before"].to_numpy()
     s = np.sqrt(o / (o + 0.5) ** 2 + b / (b + 0.5) ** 2)
     assert out["target"].iloc[0] == pytest.approx(1.0)
@@ -290,7 +290,7 @@ def test_ratio_of_counts_by_hand():
 
 
 def test_settings_survive_pandas_operations(four_areas):
-    out = funnel_limits(four_areas, "good", "homes", unit="area", transform="none", winsorise=0)
+    out = funnel_limits(four_areas, numerator="good", denominator="homes", unit="area", transform="none", winsorise=0)
     spec = funnel_spec(out)
     for t in (out[out["area"] != "A"], out.merge(four_areas[["area"]], on="area"),
               pd.concat([out.iloc[:2], out.iloc[2:]]), out.copy().reset_index(drop=True)):
@@ -313,12 +313,12 @@ def test_funnel_plot_draws_every_funnelplotr_method(preset):
     k = rng.binomial(n.astype(int), 0.3).astype(float)
     d = pd.DataFrame({"unit": [f"u{i}" for i in range(30)], "k": k, "n": n, "e": n * 0.3})
     cols = ("k", "e") if preset in ("SHMI", "CQC") else ("k", "n")
-    out = funnel_limits(d, *cols, unit="unit", **FUNNELPLOTR_PRESETS[preset])
+    out = funnel_limits(d, numerator=cols[0], denominator=cols[1], unit="unit", **FUNNELPLOTR_PRESETS[preset])
     fig = funnel_plot(out, highlight="u0")
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert any(lab.startswith("99.8% limits") for lab in labels)
     plt.close(fig)
-    exact = funnel_limits(d, *cols, unit="unit", overdispersion=False, exact=True,
+    exact = funnel_limits(d, numerator=cols[0], denominator=cols[1], unit="unit", overdispersion=False, exact=True,
                           **{k_: v for k_, v in FUNNELPLOTR_PRESETS[preset].items() if k_ != "exact"})
     if preset != "RC":
         fig = funnel_plot(exact)

@@ -34,7 +34,7 @@ def test_poisson_limits():
     # 15, 20, 30 (target 1): ll95 0.5596924 0.6108260 0.6746958, ul95 1.649348 1.544419 1.427562,
     # ll99(.8) 0.3862650 0.4479107 0.5289724, ul99(.8) 2.082907 1.902094 1.702771.
     d = pd.DataFrame({"o": [15.0, 20.0, 30.0], "e": [15.0, 20.0, 30.0]})
-    out = funnel_limits(d, "o", "e", kind="ratio", exact=True, overdispersion=False)
+    out = funnel_limits(d, numerator="o", denominator="e", kind="ratio", exact=True, overdispersion=False)
     assert out["lower_95"].round(7).tolist() == [0.5596924, 0.6108260, 0.6746958]
     assert out["upper_95"].round(6).tolist() == [1.649348, 1.544419, 1.427562]
     assert out["lower_998"].round(7).tolist() == [0.3862650, 0.4479107, 0.5289724]
@@ -52,7 +52,7 @@ def test_normal_approximations_miss_the_exact_upper_limit_at_15():
     expected = {"none": 1 + z / math.sqrt(15), "sqrt": (1 + z / (2 * math.sqrt(15))) ** 2,
                 "log": math.exp(z / math.sqrt(15))}
     for transform, want in expected.items():
-        got = funnel_limits(d, "o", "e", kind="ratio", transform=transform, overdispersion=False)
+        got = funnel_limits(d, numerator="o", denominator="e", kind="ratio", transform=transform, overdispersion=False)
         assert got["upper_998"].iloc[0] == pytest.approx(want)
     assert (round(expected["none"], 2), round(expected["log"], 2)) == (1.80, 2.22)
 
@@ -61,7 +61,7 @@ def test_phi_of_the_default_shmi_method():
     # FunnelPlotR test-classes_methods.R: funnel_plot(c(100, 150, 180, 80, 120, 225),
     # c(108, 112, 165, 95, 100, 220), groups a..f) with the defaults (SR, SHMI, trim_by 0.1):
     # round(phi, 6) == 2.948033; six groups come back.
-    out = funnel_limits(SIX, "numerator", "denominator", group="group", **FUNNELPLOTR_PRESETS["SHMI"])
+    out = funnel_limits(SIX, numerator="numerator", denominator="denominator", group="group", **FUNNELPLOTR_PRESETS["SHMI"])
     spec = funnel_spec(out)
     assert round(spec.phi, 6) == 2.948033
     assert len(out) == 6 and out["group"].tolist() == list("abcdef")
@@ -79,12 +79,12 @@ def test_unadjusted_lower_limit_above_adjusted():
     # FunnelPlotR test-funnel_plot.R: b (OD_adjust = FALSE) has LCL95[5] > a's OD95LCL[5], and
     # both return 6 groups; c (method "CQC", Winsorise_by 0.05) returns 6 groups too. (The peer's b
     # also sets multiplier = 100, which scales its limits; compared here on one scale.)
-    a = funnel_limits(SIX, "numerator", "denominator", group="group", **FUNNELPLOTR_PRESETS["SHMI"])
-    b = funnel_limits(SIX, "numerator", "denominator", group="group", overdispersion=False,
+    a = funnel_limits(SIX, numerator="numerator", denominator="denominator", group="group", **FUNNELPLOTR_PRESETS["SHMI"])
+    b = funnel_limits(SIX, numerator="numerator", denominator="denominator", group="group", overdispersion=False,
                       **FUNNELPLOTR_PRESETS["SHMI"])
     assert b["lower_95"].iloc[4] > a["lower_95"].iloc[4]
     assert funnel_spec(b).exact_limits and not funnel_spec(a).exact_limits
-    c = funnel_limits(SIX, "numerator", "denominator", group="group",
+    c = funnel_limits(SIX, numerator="numerator", denominator="denominator", group="group",
                       **{**FUNNELPLOTR_PRESETS["CQC"], "winsorise": 0.05})
     assert len(a) == len(b) == len(c) == 6
     # OD_adjust_func: SHMI and CQC both give phi and tau2 as numbers for the 6 groups
@@ -98,7 +98,7 @@ def test_aggregation_by_group():
     # round(rr, 6) == c(1.069652, 1.071795, 1.022727).
     d = pd.DataFrame({"numerator": [100.0, 150, 180, 89, 120, 225],
                       "denominator": [102.0, 135, 165, 95, 100, 220], "group": list("aaabbc")})
-    out = funnel_limits(d, "numerator", "denominator", group="group", kind="ratio")
+    out = funnel_limits(d, numerator="numerator", denominator="denominator", group="group", kind="ratio")
     assert out["group"].tolist() == ["a", "b", "c"]
     assert out["value"].round(6).tolist() == [1.069652, 1.071795, 1.022727]
     assert out["denominator"].tolist() == [402.0, 195.0, 220.0]
@@ -107,7 +107,7 @@ def test_aggregation_by_group():
 def test_shmi_adjusted_limits_formula():
     # FunnelPlotR test-build_limits_lookup.R builds SHMI limits with tau2 = 0.02; its
     # calculate_limits.R gives them as exp(-/+ 1.959964 sqrt(1 / E + tau2)) (and 3.090232).
-    spec = funnel_spec(funnel_limits(SIX, "numerator", "denominator", **FUNNELPLOTR_PRESETS["SHMI"]))
+    spec = funnel_spec(funnel_limits(SIX, numerator="numerator", denominator="denominator", **FUNNELPLOTR_PRESETS["SHMI"]))
     from dataclasses import replace
     spec = replace(spec, tau2=0.02, adjusted=True)
     e = np.array([10.0, 100.0, 250.0])
@@ -123,7 +123,7 @@ def test_cqc_limits_are_squared_back_unlike_funnelplotr():
     # as 1 -/+ 1.959964 sqrt(s^2 + tau2) with s = 1 / (2 sqrt(E)): still on the square-root scale
     # (its open issue #33). A ratio r is compared on that scale as sqrt(r), so the limit for r is
     # the square. Here: (1 -/+ z sqrt(s^2 + tau2))^2. Same z-scores, phi and tau2 as FunnelPlotR.
-    out = funnel_limits(SIX, "numerator", "denominator", group="group", **FUNNELPLOTR_PRESETS["CQC"])
+    out = funnel_limits(SIX, numerator="numerator", denominator="denominator", group="group", **FUNNELPLOTR_PRESETS["CQC"])
     spec = funnel_spec(out)
     e = SIX.denominator.to_numpy()
     sd = np.sqrt(1 / (4 * e) + spec.tau2)

@@ -587,7 +587,7 @@ def good_or_better_funnel(data: pd.DataFrame, *, rating: str, by: str = "local_a
     if len(counts) < min_units:
         raise SectionSkipped(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
                              f"a funnel needs {min_units}")
-    return funnel_limits(counts, "good", n_name, unit=by, kind="proportion")
+    return funnel_limits(counts, numerator="good", denominator=n_name, unit=by, kind="proportion")
 
 
 def load_area_ratings(ratings_path: str, *, api_path: str = ""):
@@ -792,5 +792,5 @@ def dtoc_funnel(data: pd.DataFrame, *, area: str = "local_authority") -> pd.Data
     from .funnel import funnel_limits
 
     have = data.dropna(subset=["dtoc_per_100k"])
-    return funnel_limits(have, "dtoc_days", "population_65plus", unit=area, kind="rate",
+    return funnel_limits(have, numerator="dtoc_days", denominator="population_65plus", unit=area, kind="rate",
                          multiplier=100_000)

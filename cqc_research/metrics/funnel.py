@@ -327,9 +327,9 @@ def _aggregate(data, group, numerator, denominator):
 
 def funnel_limits(
     data: pd.DataFrame,
+    *,
     numerator: str | None = None,
     denominator: str | None = None,
-    *,
     value: str | None = None,
     n: str | None = None,
     unit: str | None = None,
@@ -417,7 +417,8 @@ def funnel_limits(
     Examples
     --------
     >>> df = pd.DataFrame({"area": list("abc"), "good": [40, 45, 20], "homes": [50, 50, 40]})
-    >>> out = funnel_limits(df, "good", "homes", unit="area", transform="none", overdispersion=False)
+    >>> out = funnel_limits(df, numerator="good", denominator="homes", unit="area",
+    ...                     transform="none", overdispersion=False)
     >>> round(out["target"].iloc[0], 4)
     0.75
     >>> out["flag"].tolist()
@@ -597,12 +598,12 @@ def funnel_limits(
     return out
 
 
-def funnel_spec(table) -> FunnelSpec:
+def funnel_spec(data) -> FunnelSpec:
     """The :class:`FunnelSpec` of a table from :func:`funnel_limits` (read from its columns).
 
     Parameters
     ----------
-    table : DataFrame, FunnelSpec or dict
+    data : DataFrame, FunnelSpec or dict
         A funnel table (any subset of its rows that keeps the settings columns and the
         ``lower_*`` limit columns), or a spec already.
 
@@ -610,19 +611,19 @@ def funnel_spec(table) -> FunnelSpec:
     -------
     FunnelSpec
     """
-    if isinstance(table, FunnelSpec):
-        return table
-    if isinstance(table, dict):
-        return FunnelSpec(**{**table, "levels": tuple(table["levels"])})
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"expected a funnel table, FunnelSpec or dict, not {type(table).__name__}")
-    missing = [c for c in (*SPEC_COLUMNS, "target") if c not in table.columns]
+    if isinstance(data, FunnelSpec):
+        return data
+    if isinstance(data, dict):
+        return FunnelSpec(**{**data, "levels": tuple(data["levels"])})
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"expected a funnel table, FunnelSpec or dict, not {type(data).__name__}")
+    missing = [c for c in (*SPEC_COLUMNS, "target") if c not in data.columns]
     if missing:
         raise ValueError(f"this table lacks the funnel settings columns {missing}; pass the result of "
                          "funnel_limits (or keep those columns when subsetting it)")
-    if table.empty:
+    if data.empty:
         raise ValueError("the funnel table has no rows")
-    row = table.iloc[0]
+    row = data.iloc[0]
     kw = {}
     for name in SPEC_COLUMNS:
         v = row[name]
@@ -634,18 +635,18 @@ def funnel_spec(table) -> FunnelSpec:
         kw[f] = None if kw[f] is None else float(kw[f])
     if kw["round_expected"] is not None:
         kw["round_expected"] = int(kw["round_expected"])
-    levels = tuple(sorted(_untag(c[len("lower_"):]) for c in table.columns if c.startswith("lower_")))
+    levels = tuple(sorted(_untag(c[len("lower_"):]) for c in data.columns if c.startswith("lower_")))
     target = 1.0 if kw["kind"] == "rate" else float(row["target"])
     return FunnelSpec(target=target, levels=levels, **kw)
 
 
-def funnel_curve(spec, *, n_min: float | None = None, n_max: float | None = None,
+def funnel_curve(data, *, n_min: float | None = None, n_max: float | None = None,
                  points: int = 200, n=None) -> pd.DataFrame:
     """The funnel lines: limits over a range of unit sizes, for drawing.
 
     Parameters
     ----------
-    spec : DataFrame from :func:`funnel_limits`, FunnelSpec, or dict
+    data : DataFrame from :func:`funnel_limits`, FunnelSpec, or dict
         The funnel (read from the table's settings columns when a table is given).
     n_min, n_max : float, optional
         The size range; defaults to the range of ``n`` in the table (or 1 to 1000).
@@ -659,8 +660,8 @@ def funnel_curve(spec, *, n_min: float | None = None, n_max: float | None = None
     DataFrame
         Long: ``n, level, lower, upper`` (natural scale), plus ``target``.
     """
-    table = spec if isinstance(spec, pd.DataFrame) else None
-    spec = funnel_spec(spec)
+    table = data if isinstance(data, pd.DataFrame) else None
+    spec = funnel_spec(data)
     if n is None:
         if table is not None and n_min is None and n_max is None:
             sizes = table["n"][table["n"] > 0]
