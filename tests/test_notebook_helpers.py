@@ -43,7 +43,7 @@ def test_spearman_by_domain_uses_the_shared_interval():
     x = rng.normal(size=80)
     ratings = np.array(["Inadequate", "Requires improvement", "Good", "Outstanding"])
     y = ratings[np.clip(np.round(1.5 + x + rng.normal(size=80)), 0, 3).astype(int)]
-    out = spearman_by_domain(pd.DataFrame({"Overall": y, "x": x}), ["x"]).iloc[0]
+    out = spearman_by_domain(pd.DataFrame({"Overall": y, "x": x}), indicators=["x"]).iloc[0]
     codes = pd.Series(y).map({r: i for i, r in enumerate(ratings)})
     rho = stats.spearmanr(x, codes).statistic
     assert out["rho"] == pytest.approx(rho)
@@ -370,6 +370,7 @@ def test_role_excess_against_a_plain_count_of_interviews():
 
     seg = _segments()
     out = role_excess(seg).set_index(["respondent_role", "code"])
+    assert len(out) > 0
     for (role, code), row in out.iterrows():
         mine = seg[seg["respondent_role"] == role]
         rest = seg[seg["respondent_role"] != role]

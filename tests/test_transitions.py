@@ -345,6 +345,7 @@ def test_synthetic_time_to_improvement_is_consistent(synthetic_small):
     better = ep.loc[ep["improved"] == 1, "to_rating"].astype(str)
     assert better.isin(["Good", "Outstanding"]).all()
     # The KM share improved by a horizon can only grow, and its interval brackets it.
+    assert len(better) > 0 and res.improved_by["sector"].nunique() > 0
     for _, g in res.improved_by.groupby("sector", observed=True):
         assert np.all(np.diff(g["improved_share"].to_numpy()) >= -1e-12)
         g = g.dropna(subset=["ci_low", "ci_high"])  # no interval once everyone has improved
