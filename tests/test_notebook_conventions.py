@@ -92,16 +92,20 @@ def test_analysis_notebook_is_thin(path):
 @pytest.mark.parametrize("path", ANALYSIS, ids=_key)
 def test_analysis_notebook_imports_no_private_names_and_not_the_runner(path):
     nb = json.loads(path.read_text())
+    checked = 0
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
         for node in ast.walk(ast.parse("".join(cell["source"]))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cqc_research"):
+                checked += 1
                 assert not node.module.startswith("cqc_research.runner"), node.module
                 assert not any(part.startswith("_") for part in node.module.split(".")), node.module
                 assert not [a.name for a in node.names if a.name.startswith("_")], node.module
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.startswith("cqc_research"):
+                        checked += 1
                         assert not alias.name.startswith("cqc_research.runner"), alias.name
                         assert not any(p.startswith("_") for p in alias.name.split(".")), alias.name
+    assert checked > 0, "no cqc_research import found: the checks above saw nothing"
