@@ -94,6 +94,7 @@ def test_inspection_dates_come_from_reports(oldham):
     rec = raw["1-109570155"]
     visits = {r["linkId"]: r["firstVisitDate"] for r in rec["reports"]}
     h = api.history[(api.history["org_id"] == "1-109570155") & (api.history["domain"] == "Overall")]
+    assert len(h) > 0
     for link, date in zip(h["report_link_id"], h["inspection_date"], strict=True):
         assert date == pd.Timestamp(visits[link])
 
