@@ -4,11 +4,12 @@ Does performance move around an inspection, or around the publication of a ratin
 study regresses a monthly indicator on indicators of the month relative to each event, with
 organisation and calendar-month fixed effects and standard errors clustered by organisation:
 
-.. math::
+::
 
-    y_{it} = \\alpha_i + \\gamma_t + \\sum_{k \\ne r} \\beta_k D^k_{it} + \\varepsilon_{it}
+    y[i,t] = alpha[i] + gamma[t] + sum over k != r of beta[k] * D[k,i,t] + e[i,t]
 
-where :math:`D^k_{it}` counts the events of organisation *i* that lie *k* months before month *t*
+(written as text, so that the documentation needs no MathJax from the network) where
+``D[k,i,t]`` counts the events of organisation *i* that lie *k* months before month *t*
 (so an organisation inspected twice contributes two sets of indicators, which add up: the
 distributed-lag form of Schmidheiny and Siegloch, 2023), and *r* is the reference month
 (by default -1, the month before the event, whose coefficient is fixed at zero).
