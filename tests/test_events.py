@@ -332,7 +332,7 @@ def test_recovers_planted_post_publication_shift(synthetic_small):
     truth = synthetic_small.truth["event_effect"]
     ae = load_ae_monthly(synthetic_small.paths["ae_folder"])
     ae = ae[(ae["measure"] == truth["measure"]) & (ae["org_level"] == "trust")]
-    assert ae["org_code"].nunique() > 10
+    assert ae["org_code"].nunique() >= 5  # the small scale has 9 trusts
     reports = api_reports(synthetic_small.paths["api_folder"])
     ev = event_dates(reports, event=truth["event"], sector=truth["sector"]).rename(
         columns={"provider_id": "org_code"})

@@ -275,9 +275,9 @@ def test_session_3_on_synthetic_data(ws, truth):
     modal = max(counts, key=counts.get)
     assert teaching.check_modal_share(counts[modal] / len(gp), workshop=ws).correct
     others = [r for r in RATINGS if r != modal and counts[r]]
-    if others:
-        wrong = teaching.check_modal_share(counts[others[0]] / len(gp), workshop=ws)
-        assert f"share rated {others[0]}" in wrong.points[0]
+    assert others  # a wrong rating's share exists, and is named as the wrong one
+    wrong = teaching.check_modal_share(counts[others[0]] / len(gp), workshop=ws)
+    assert f"share rated {others[0]}" in wrong.points[0]
 
     # reference: a by-hand 5-fold CV, statsmodels OrderedModel fitted on each training fold
     # (standardised with that fold's own mean and SD), scored with sklearn. Only the fold
@@ -288,7 +288,7 @@ def test_session_3_on_synthetic_data(ws, truth):
 
     y_all = pd.Categorical(gp["Overall"], dtype=RATING_DTYPE).codes
     X_all = gp[teaching.GP_INDICATORS].to_numpy(float)
-    fold = stratified_folds(y_all, 5, 0)
+    fold = stratified_folds(y_all, folds=5, seed=0)
     assert all(np.bincount(y_all[fold == f], minlength=4).sum() > 0 for f in range(5))
     predicted = np.full(len(y_all), -1)
     for f in range(5):
@@ -311,8 +311,19 @@ def test_session_3_on_synthetic_data(ws, truth):
     res = OrderedModel(np.searchsorted(levels, y), Z, distr="logit").fit(method="bfgs", disp=False,
                                                                          maxiter=2000)
     in_sample = float((levels[np.asarray(res.predict()).argmax(1)] == y).mean())
+    # the checker's in-sample figure is the statsmodels one; on this data it equals the
+    # cross-validated accuracy, so the right answer must win (both branches asserted)
+    assert teaching._in_sample_accuracy(ws) == pytest.approx(in_sample, abs=1e-9)
+    in_fb = teaching.check_cv_accuracy(in_sample, workshop=ws)
     if abs(in_sample - accuracy) > 0.006:
-        assert "in-sample" in teaching.check_cv_accuracy(in_sample, workshop=ws).points[0]
+        assert in_fb.status == "not yet" and "in-sample" in in_fb.points[0]
+    else:
+        assert in_fb.correct
+    # the in-sample diagnosis itself, on a figure apart from the right answer
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(teaching, "_in_sample_accuracy", lambda _ws: accuracy + 0.05)
+        fb_in = teaching.check_cv_accuracy(accuracy + 0.05, workshop=ws)
+    assert fb_in.status == "not yet" and "in-sample" in fb_in.points[0]
 
     # reference: sklearn cohen_kappa_score(weights="linear") on the by-hand out-of-fold predictions
     k = cohen_kappa_score(y_all, predicted, weights="linear", labels=range(4))
@@ -420,9 +431,9 @@ def test_session_4_on_synthetic_data(ws, truth):
     assert teaching.check_reinspected_inadequate(len(from_inad), workshop=ws).correct
     assert not teaching.check_reinspected_inadequate(len(from_inad) + 3, workshop=ws).correct
     n_improved = int((from_inad["to_rating"].astype(str) != "Inadequate").sum())
-    if n_improved != len(from_inad):
-        assert "number that improved" in \
-            teaching.check_reinspected_inadequate(n_improved, workshop=ws).points[0]
+    assert n_improved != len(from_inad)  # else the mistake cannot be told apart
+    assert "number that improved" in \
+        teaching.check_reinspected_inadequate(n_improved, workshop=ws).points[0]
 
     asc = from_inad[from_inad["sector"].astype(str) == "Adult social care"]
     to = asc["to_rating"].astype(str)
@@ -433,8 +444,8 @@ def test_session_4_on_synthetic_data(ws, truth):
     planted = truth["transitions"]["improved_from_inadequate"]["Adult social care"]
     assert f"{planted:.1%}" in fb.points[1]
     to_good = float((to == "Good").mean())
-    if abs(to_good - share) > 0.006:
-        assert "to Good only" in teaching.check_improved_share(to_good, workshop=ws).points[0]
+    assert abs(to_good - share) > 0.006  # else the mistake cannot be told apart
+    assert "to Good only" in teaching.check_improved_share(to_good, workshop=ws).points[0]
 
     gp = pairs[pairs["sector"].astype(str) == "GP practices"]
     from_good = gp[gp["from_rating"].astype(str) == "Good"]
@@ -443,8 +454,8 @@ def test_session_4_on_synthetic_data(ws, truth):
     fb = teaching.check_good_stays_good(stay, workshop=ws)  # reference: plain row share of hand pairs
     assert fb.correct and f"{truth['transitions']['matrix']['GP practices'][2][2]:.1%}" in fb.points[1]
     column = (from_good["to_rating"].astype(str) == "Good").sum() / (gp["to_rating"].astype(str) == "Good").sum()
-    if abs(column - stay) > 0.006:
-        assert "column" in teaching.check_good_stays_good(column, workshop=ws).points[0]
+    assert abs(column - stay) > 0.006  # else the mistake cannot be told apart
+    assert "column" in teaching.check_good_stays_good(column, workshop=ws).points[0]
 
     # reference: spells by a plain loop over the hand series (_hand_spells), the median by a
     # by-hand product-limit loop (_km_median), cross-checked with statsmodels SurvfuncRight
@@ -458,8 +469,8 @@ def test_session_4_on_synthetic_data(ws, truth):
     assert fb.correct and "censored" in fb.points[0]
     assert teaching.check_median_time(median + 1.0, workshop=ws).status == "not yet"
     naive = float(np.median(months[improved == 1]))
-    if abs(naive - median) > 0.06:
-        assert "censored" in teaching.check_median_time(naive, workshop=ws).points[0]
+    assert abs(naive - median) > 0.06  # else the mistake cannot be told apart
+    assert "censored" in teaching.check_median_time(naive, workshop=ws).points[0]
     days = teaching.check_median_time(median * 365.25 / 12, workshop=ws)
     assert days.status == "close" and "days" in days.points[0]
 
@@ -535,7 +546,7 @@ def test_crosstab_shading_is_the_row_share():
         display.show_crosstab(t, normalize="all")
 
 
-def test_register_formatters_shows_result_objects_as_html(synthetic_small):
+def test_register_formatters_shows_result_objects_as_html(synthetic_small, monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
 
     from cqc_research.metrics.prediction import cross_validated_prediction
@@ -544,7 +555,7 @@ def test_register_formatters_shows_result_objects_as_html(synthetic_small):
     x = rng.standard_normal(200)
     y = np.digitize(1.2 * x + rng.logistic(size=200), [-2, 0, 2])
     data = pd.DataFrame({"Overall": pd.Categorical.from_codes(y, dtype=RATING_DTYPE), "x": x})
-    cv = cross_validated_prediction(data, "Overall", ["x"], folds=4)
+    cv = cross_validated_prediction(data, rating="Overall", indicators=["x"], folds=4)
     shell = InteractiveShell.instance()
     assert display.register_formatters(shell)
     formats, _ = shell.display_formatter.format(cv)
@@ -553,7 +564,12 @@ def test_register_formatters_shows_result_objects_as_html(synthetic_small):
     assert f"{cv.summary['accuracy'].iloc[0]:.1%}" in page
     formats, _ = shell.display_formatter.format(synthetic_small)
     assert "SYNTHETIC DATA" in formats["text/html"]
-    assert display.register_formatters(None) in (True, False)  # outside IPython: False, no error
+    # no argument: the running shell (the instance above), and False, without error, outside IPython
+    assert display.register_formatters(None) is True
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert display.register_formatters(None) is False
 
 
 def test_docstring_examples_run():
