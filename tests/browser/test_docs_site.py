@@ -105,6 +105,17 @@ def test_no_broken_internal_links(site):
     assert not broken, "\n".join(broken[:40])
 
 
+def test_pages_load_nothing_from_the_network(site):
+    """Scripts, styles and images are all on the site: it reads offline (no CDN MathJax, fonts...)."""
+    remote = []
+    for page in sorted(site.rglob("*.html")):
+        parsed = _parse(page)
+        links = [h for h in parsed.hrefs if h.endswith((".css", ".js"))] + parsed.imgs
+        remote += [f"{page.relative_to(site)}: {src}" for src in links
+                   if urllib.parse.urlsplit(src).scheme in ("http", "https") or src.startswith("//")]
+    assert not remote, "\n".join(remote[:20])
+
+
 def test_gallery_has_every_notebook_executed_with_figures_and_the_banner(site):
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     pages = {p.stem: p for p in (site / "gallery").glob("*.html") if p.stem != "index"}
