@@ -774,10 +774,12 @@ def test_writers_reject_frames_without_required_columns(tmp_path):
 # =============================================================================================
 # the synthetic dataset: every file the generator writes loads
 def _synthetic_path(ds, key):
-    path = ds.paths.get(key)
-    if not path or (isinstance(path, list) and not path) or \
-            (not isinstance(path, list) and not Path(path).exists()):
-        pytest.skip(f"the synthetic generator does not write {key!r} yet")
+    """The generator writes every indicator file: a missing one fails, it does not skip."""
+    path = ds.paths[key]
+    if isinstance(path, list):
+        assert path and all(Path(p).is_file() for p in path), (key, path)
+    else:
+        assert Path(path).exists(), (key, path)
     return path
 
 
