@@ -176,7 +176,7 @@ def test_api_records_of_every_vintage_load_at_the_defaults(shared_data, folder):
         api = load_api_folder(path, use_cache=False)
     locs = [f for f in files if f.parent.name == "locations"]
     assert len(api.locations) == len(locs)
-    hist = api.history[api.history["source"] != "assessment"] if "source" in api.history else api.history
+    hist = api.history[api.history["source"] != "assessment"]  # the loader always writes "source"
     assert len(hist) == len(plain)
     raw_counts = {}
     for v in plain.values():
