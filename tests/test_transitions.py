@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 from pathlib import Path
@@ -258,41 +257,11 @@ def test_deregistration_censors_the_spell():
 # ---------------------------------------------------------------------------------------------
 # planted truth in the synthetic data
 def _history_from_api_folder(folder: Path):
-    """The history panel, from the loader when it exists, else by flattening the JSON here."""
-    try:
-        from cqc_research.io.cqc_json import load_api_folder
-    except ImportError:
-        load_api_folder = None
-    if load_api_folder is not None:
-        api = load_api_folder(folder)
-        return api.history, api.relationships
-    rows, rels = [], []
-    for f in sorted(glob.glob(str(Path(folder) / "locations" / "*.json"))):
-        d = json.loads(Path(f).read_text())
-        lid = d["locationId"]
-        cats = [c["name"] for c in d.get("inspectionCategories", []) if c.get("primary") == "true"]
-        items = []
-        cur = d.get("currentRatings", {}).get("overall")
-        if cur:
-            items.append(("current", cur))
-        for h in d.get("historicRatings", []):
-            if h.get("overall"):
-                items.append(("historic", {**h["overall"], "reportDate": h.get("reportDate"),
-                                           "reportLinkId": h.get("reportLinkId"),
-                                           "organisationId": h.get("organisationId")}))
-        for src, o in items:
-            r = o.get("rating")
-            rows.append({"org_id": lid, "level": "location",
-                         "sector": sector_of(cats[0] if cats else None),
-                         "local_authority": d.get("localAuthority"),
-                         "report_date": pd.Timestamp(o.get("reportDate")),
-                         "report_link_id": o.get("reportLinkId"), "domain": "Overall",
-                         "rating": r if r in RATINGS else None,
-                         "rating_status": "Rated" if r in RATINGS else r, "source": src,
-                         "organisation_id": o.get("organisationId")})
-        for r in d.get("relationships", []):
-            rels.append({"org_id": lid, "related_id": r["relatedLocationId"], "type": r["type"]})
-    return pd.DataFrame(rows), pd.DataFrame(rels, columns=["org_id", "related_id", "type"])
+    """The history panel and relationships, from the API-folder loader (it exists: no fallback)."""
+    from cqc_research.io.cqc_json import load_api_folder
+
+    api = load_api_folder(folder)
+    return api.history, api.relationships
 
 
 def test_synthetic_transition_matrix_recovers_planted_truth(synthetic_small):
