@@ -119,7 +119,7 @@ def test_the_planted_list_size_odds_ratio_is_detected_without_its_collinear_twin
     signal-carrying indicators alone can: the planted odds ratios are covered and 1 is
     excluded, and in the null world 1 is covered."""
     planted = planted_run[0].truth["indicator_signal"]["odds_ratio_per_sd"]
-    for (ds, run), world in ((planted_run, "planted"), (null_run, "null")):
+    for (_ds, run), world in ((planted_run, "planted"), (null_run, "null")):
         fit = pd.read_csv(run / "tables" / "odds_ratios_signal.csv").set_index("indicator")
         assert set(fit.index) == {"qof_payments_per_patient", "list_size"}
         assert fit["converged"].all()
