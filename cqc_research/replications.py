@@ -766,6 +766,11 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
                     note=f"{total:,} re-inspections of {what}")
 
 
+def _joined(*parts) -> str:
+    """Non-empty notes joined with semicolons."""
+    return "; ".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
+
+
 def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str = "Overall",
                          indicators: Sequence[str] = ("list_size", "payments_per_weighted_patient",
                                                       "qof_payments_per_patient"),
@@ -801,12 +806,12 @@ def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str =
         if len(d) < min_practices or d[domain].nunique() < 2:
             raise NotComputable(f"only {len(d)} GP practices link to payments published before their "
                                 f"rating (needs {min_practices} with two or more ratings)")
-        return cross_validated_prediction(d, domain, list(indicators), folds=folds, seed=seed)
+        return cross_validated_prediction(d, rating=domain, indicators=list(indicators), folds=folds, seed=seed)
     cv = data.memo(("gp_cv", domain, tuple(indicators), folds, seed), compute)
     s = cv.summary.iloc[0]
     return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
                     int(s["n"]), data.gp_vintage(),
-                    note=f"{folds}-fold CV on {', '.join(indicators)}; " + (s["note"] or "").strip())
+                    note=_joined(f"{folds}-fold CV on {', '.join(indicators)}", s["note"]))
 
 
 def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Overall",
@@ -852,12 +857,12 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
         if len(d) < min_trusts or d[domain].nunique() < 2:
             raise NotComputable(f"only {len(d)} NHS trusts have a rating and the indicators before it "
                                 f"(needs {min_trusts})")
-        return d, cross_validated_prediction(d, domain, list(measures), folds=folds, seed=seed)
+        return d, cross_validated_prediction(d, rating=domain, indicators=list(measures), folds=folds, seed=seed)
     d, cv = data.memo(("trust_cv", domain, tuple(measures), window, folds, seed), compute)
     s = cv.summary.iloc[0]
     return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
                     int(s["n"]), data.ratings_vintage(d),
-                    note=f"{folds}-fold CV on {', '.join(measures)} ({window}-month means)")
+                    note=_joined(f"{folds}-fold CV on {', '.join(measures)} ({window}-month means)", s["note"]))
 
 
 def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_patient",
@@ -884,7 +889,7 @@ def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_
     d = linked.dropna(subset=[domain, indicator])
     if len(d) < 30 or d[domain].nunique() < 2:
         raise NotComputable(f"only {len(d)} GP practices link to payments before their rating (needs 30)")
-    row = ordered_logit(d, domain, [indicator]).iloc[0]
+    row = ordered_logit(d, rating=domain, indicators=[indicator]).iloc[0]
     return Estimate(float(row["odds_ratio_per_sd"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
                     data.gp_vintage(), note=f"per SD of {indicator} (SD {row['sd']:.2f}); unadjusted")
 
@@ -1021,7 +1026,7 @@ def variation_at_equal_resources(data: ReplicationData, *, resource: str = "paym
     d = linked.dropna(subset=[domain, resource])
     if len(d) < 3 * deciles:
         raise NotComputable(f"only {len(d)} GP practices link to payments (needs {3 * deciles})")
-    var = _variation(d, domain, resource, deciles=deciles, n_perm=0)
+    var = _variation(d, rating=domain, resource=resource, deciles=deciles, n_perm=0)
     per = var.groupby("decile").agg(n=("n", "first"), top=("count", "max"))
     per["off"] = per["n"] - per["top"]
     per["share"] = per["off"] / per["n"]
