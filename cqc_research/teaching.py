@@ -437,7 +437,7 @@ class Workshop:
         """Five-fold cross-validated ordered logit of Overall on :data:`GP_INDICATORS`."""
         from .metrics.prediction import cross_validated_prediction
 
-        return cross_validated_prediction(self.gp, "Overall", GP_INDICATORS, folds=5, seed=0)
+        return cross_validated_prediction(self.gp, rating="Overall", indicators=GP_INDICATORS, folds=5, seed=0)
 
     @cached_property
     def odds_ratios(self) -> pd.DataFrame:
@@ -448,7 +448,7 @@ class Workshop:
         """
         from .metrics.prediction import ordered_logit
 
-        return ordered_logit(self.gp, "Overall", GP_INDICATORS)
+        return ordered_logit(self.gp, rating="Overall", indicators=GP_INDICATORS)
 
     @cached_property
     def pairs(self) -> pd.DataFrame:
@@ -922,7 +922,7 @@ def check_cv_accuracy(answer, *, workshop: Workshop | None = None) -> Feedback:
     ex = "3.2"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`cross_validated_prediction(gp, 'Overall', indicators)` returns a result whose "
+    hint = ("`cross_validated_prediction(gp, rating='Overall', indicators=indicators)` returns a result whose "
             "`summary` table has an `accuracy` column.")
     value, problem = _as_number(answer, "your answer")
     if problem:
@@ -993,7 +993,7 @@ def check_odds_ratio(answer, *, indicator: str = "qof_payments_per_patient",
     ex = "3.4"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`ordered_logit(gp, 'Overall', indicators)` returns one row per indicator; the odds "
+    hint = ("`ordered_logit(gp, rating='Overall', indicators=indicators)` returns one row per indicator; the odds "
             "ratio per standard deviation is in `odds_ratio_per_sd`.")
     value, problem = _as_number(answer, "your answer")
     if problem:

@@ -67,7 +67,7 @@ def test_modal_share_and_accuracy_figures(default_data):
     link = link_indicators(wide, [load_gp_payments(f) for f in default_data.paths["gp_payments"]],
                            level="practice", measures=indicators, sector=None)
     data = link.data.dropna(subset=["Overall", *indicators])
-    s = cross_validated_prediction(data, "Overall", indicators, folds=5, seed=20240501).summary.iloc[0]
+    s = cross_validated_prediction(data, rating="Overall", indicators=indicators, folds=5, seed=20240501).summary.iloc[0]
     good = (data["Overall"] == "Good").mean()  # by hand, not through the function under test
     for page, (share, accuracy) in _quotes(ACCURACY):
         assert int(share) == round(100 * good), page

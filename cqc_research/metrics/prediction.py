@@ -92,8 +92,8 @@ def _model_frame(data: pd.DataFrame, rating: str, indicators: Sequence[str], fun
 
 # ---------------------------------------------------------------------------------------------
 # correlation
-def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
-                       domains: Sequence[str] = ("Overall",), *, by=None, ci: str = "fisher",
+def spearman_by_domain(data: pd.DataFrame, *, indicators: Sequence[str],
+                       domains: Sequence[str] = ("Overall",), by=None, ci: str = "fisher",
                        alpha: float = 0.05, n_boot: int = 2000, seed=0) -> pd.DataFrame:
     """Spearman correlation of each indicator with each domain's rating.
 
@@ -123,7 +123,7 @@ def spearman_by_domain(data: pd.DataFrame, indicators: Sequence[str],
     --------
     >>> df = pd.DataFrame({"Overall": ["Inadequate", "Good", "Good", "Outstanding", "Good"],
     ...                    "x": [1.0, 2.0, 3.0, 5.0, 2.5]})
-    >>> spearman_by_domain(df, ["x"])["rho"].round(3).item()
+    >>> spearman_by_domain(df, indicators=["x"])["rho"].round(3).item()
     0.894
     """
     by, indicators, domains = as_list(by), as_list(indicators), as_list(domains)
@@ -266,7 +266,7 @@ class OrderedLogit:
         return out
 
 
-def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
+def ordered_logit(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                   alpha: float = 0.05, return_model: bool = False):
     """Ordered logit of a rating on standardised indicators: odds ratios per standard deviation.
 
@@ -299,7 +299,7 @@ def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
     >>> x = rng.standard_normal(400)
     >>> y = np.digitize(0.8 * x + rng.logistic(size=400), [-2.5, -1, 2])
     >>> df = pd.DataFrame({"Overall": pd.Categorical.from_codes(y, dtype=RATING_DTYPE), "x": x})
-    >>> ordered_logit(df, "Overall", ["x"])["odds_ratio_per_sd"].round(1).item()
+    >>> ordered_logit(df, rating="Overall", indicators=["x"])["odds_ratio_per_sd"].round(1).item()
     2.4
     """
     indicators = as_list(indicators)
@@ -326,7 +326,7 @@ def ordered_logit(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
 
 # ---------------------------------------------------------------------------------------------
 # cross-validation
-def stratified_folds(y, folds: int = 5, seed=0) -> np.ndarray:
+def stratified_folds(data, *, folds: int = 5, seed=0) -> np.ndarray:
     """Fold numbers 0..folds-1 with each class spread evenly across folds.
 
     Each class's members are shuffled and dealt round the folds, continuing from where the
@@ -334,10 +334,10 @@ def stratified_folds(y, folds: int = 5, seed=0) -> np.ndarray:
 
     Parameters
     ----------
-    y : array-like
+    data : array-like
         The class of each row (e.g. rating codes).
     folds : int
-        Number of folds, at least 2 and at most ``len(y)``.
+        Number of folds, at least 2 and at most ``len(data)``.
     seed : int or numpy.random.Generator seed
         The shuffle's seed; the same seed gives the same folds.
 
@@ -352,7 +352,7 @@ def stratified_folds(y, folds: int = 5, seed=0) -> np.ndarray:
     >>> np.bincount(f).tolist()
     [5, 5]
     """
-    y = np.asarray(y)
+    y = np.asarray(data)
     if folds < 2:
         raise ValueError("folds must be at least 2")
     if len(y) < folds:
@@ -439,7 +439,7 @@ class CVResult:
     notes: list = field(default_factory=list)
 
 
-def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
+def cross_validated_prediction(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                                folds: int = 5, seed=0, model=None, alpha: float = 0.05,
                                good_or_better: str = "Good",
                                rule: str = "most_probable") -> CVResult:
@@ -495,7 +495,7 @@ def cross_validated_prediction(data: pd.DataFrame, rating: str, indicators: Sequ
     indicators = as_list(indicators)
     y, X, index = _model_frame(data, rating, indicators, "cross_validated_prediction")
     n = len(y)
-    fold = stratified_folds(y, folds, seed)
+    fold = stratified_folds(y, folds=folds, seed=seed)
     if rule not in ("most_probable", "match_margins"):
         raise ValueError(f"rule must be 'most_probable' or 'match_margins', not {rule!r}")
     factory = model if model is not None else OrderedLogit
@@ -586,7 +586,7 @@ def _cv_note(pred: np.ndarray, modal_pred: np.ndarray) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # variation at equal resources
-def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str, *,
+def variation_at_equal_resources(data: pd.DataFrame, *, rating: str, resource: str,
                                  deciles: int = 10, alpha: float = 0.05, n_perm: int = 2000,
                                  seed=0) -> pd.DataFrame:
     """The rating mix within groups (deciles) of a resource measure.
@@ -626,7 +626,7 @@ def variation_at_equal_resources(data: pd.DataFrame, rating: str, resource: str,
     --------
     >>> df = pd.DataFrame({"Overall": ["Good", "Requires improvement"] * 10,
     ...                    "pay": np.arange(20.0)})
-    >>> t = variation_at_equal_resources(df, "Overall", "pay", deciles=2)
+    >>> t = variation_at_equal_resources(df, rating="Overall", resource="pay", deciles=2)
     >>> t.loc[t.rating == "Good", "share"].tolist()
     [0.5, 0.5]
     """
@@ -690,12 +690,12 @@ def _chi2_permutation(groups, y, observed: float, n_perm: int, seed) -> float:
     return float((hits + 1) / (n_perm + 1))
 
 
-def rating_shares(ratings: pd.Series) -> pd.DataFrame:
+def rating_shares(data: pd.Series) -> pd.DataFrame:
     """Count and share of each rating on the scale (the baseline every prediction must beat).
 
     Parameters
     ----------
-    ratings : Series
+    data : Series
         Ratings; values off the scale are not counted.
 
     Returns
@@ -708,7 +708,7 @@ def rating_shares(ratings: pd.Series) -> pd.DataFrame:
     >>> rating_shares(pd.Series(["Good", "Good", "Inadequate", "Good"]))["share"].tolist()
     [0.25, 0.0, 0.75, 0.0]
     """
-    counts = ratings.astype(object).value_counts().reindex(RATINGS, fill_value=0)
+    counts = data.astype(object).value_counts().reindex(RATINGS, fill_value=0)
     out = counts.rename("organisations").to_frame()
     out["share"] = out["organisations"] / out["organisations"].sum()
     return out
@@ -734,7 +734,7 @@ def rated_domains(data: pd.DataFrame, *, minimum: int = 10) -> list[str]:
     return [d for d in DOMAINS if d in data and data[d].notna().sum() >= minimum]
 
 
-def cross_validated_rules(data: pd.DataFrame, rating: str, indicators: Sequence[str], *,
+def cross_validated_rules(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                           folds: int = 5, seed=0,
                           rules: Sequence[str] = ("most_probable", "match_margins")) -> tuple:
     """:func:`cross_validated_prediction` under each decision rule, on the same folds.
@@ -751,7 +751,7 @@ def cross_validated_rules(data: pd.DataFrame, rating: str, indicators: Sequence[
     tuple of CVResult
         One per rule.
     """
-    return tuple(cross_validated_prediction(data, rating, indicators, folds=folds, seed=seed,
+    return tuple(cross_validated_prediction(data, rating=rating, indicators=indicators, folds=folds, seed=seed,
                                             rule=rule) for rule in rules)
 
 

@@ -89,7 +89,7 @@ teaching.check_modal_share(modal_share)
 # matrix.
 
 # %%
-cv = cross_validated_prediction(gp, "Overall", indicators, folds=5, seed=0)
+cv = cross_validated_prediction(gp, rating="Overall", indicators=indicators, folds=5, seed=0)
 cv
 
 # %% [markdown]
@@ -140,7 +140,7 @@ fig = confusion_matrix_plot(cv.confusion, title="Cross-validated predictions (sh
 # (1 = no association).
 
 # %%
-odds = ordered_logit(gp, "Overall", indicators)
+odds = ordered_logit(gp, rating="Overall", indicators=indicators)
 fig = odds_ratio_plot(odds, title="Odds of a better rating, per SD (95% CI)")
 odds[["indicator", "n", "odds_ratio_per_sd", "ci_low", "ci_high", "p_value"]].round(3)
 
