@@ -420,12 +420,12 @@ def _direction(spc: pd.DataFrame) -> str | None:
     return d if d in ("up", "down") else None
 
 
-def spc_assurance(spc: pd.DataFrame, target: float | None = None) -> str | None:
+def spc_assurance(data: pd.DataFrame, *, target: float | None = None) -> str | None:
     """The Making Data Count assurance verdict of a chart against its target.
 
     Parameters
     ----------
-    spc : DataFrame
+    data : DataFrame
         The output of :func:`spc_rules`.
     target : float, optional
         The target; defaults to the ``target`` column (set by ``spc_rules(target=...)``).
@@ -445,11 +445,11 @@ def spc_assurance(spc: pd.DataFrame, target: float | None = None) -> str | None:
     'consistently pass'
     """
     if target is None:
-        target = spc["target"].iloc[-1] if "target" in spc else np.nan
-    direction = _direction(spc)
+        target = data["target"].iloc[-1] if "target" in data else np.nan
+    direction = _direction(data)
     if target is None or pd.isna(target) or direction is None:
         return None
-    last = spc.iloc[-1]
+    last = data.iloc[-1]
     if target > last["ucl"]:
         return "consistently fail" if direction == "up" else "consistently pass"
     if target < last["lcl"]:
@@ -457,12 +457,12 @@ def spc_assurance(spc: pd.DataFrame, target: float | None = None) -> str | None:
     return "inconsistent"
 
 
-def spc_summary(spc: pd.DataFrame) -> pd.DataFrame:
+def spc_summary(data: pd.DataFrame) -> pd.DataFrame:
     """One row per segment: its span, limits, counts by variation, and the latest verdicts.
 
     Parameters
     ----------
-    spc : DataFrame
+    data : DataFrame
         The output of :func:`spc_rules`.
 
     Returns
@@ -474,8 +474,8 @@ def spc_summary(spc: pd.DataFrame) -> pd.DataFrame:
         ``short_series`` and ``assurance`` (:func:`spc_assurance`, on the last segment only).
     """
     rows = []
-    last = spc["segment"].max()
-    for s, g in spc.groupby("segment", sort=True):
+    last = data["segment"].max()
+    for s, g in data.groupby("segment", sort=True):
         rows.append({
             "segment": s, "start": g["time"].iloc[0], "end": g["time"].iloc[-1], "n": len(g),
             "mean": g["mean"].iloc[0], "lcl": g["lcl"].iloc[0], "ucl": g["ucl"].iloc[0],
@@ -485,7 +485,7 @@ def spc_summary(spc: pd.DataFrame) -> pd.DataFrame:
             "special_cause": int(g["special_cause"].sum()),
             "variation": g["variation"].iloc[-1],
             "short_series": bool(g["short_series"].iloc[0]),
-            "assurance": spc_assurance(spc) if s == last else None,
+            "assurance": spc_assurance(data) if s == last else None,
         })
     return pd.DataFrame(rows)
 
@@ -513,19 +513,19 @@ class SpcIcons:
     ptd_assurance_file: str | None
 
 
-def spc_icons(spc: pd.DataFrame) -> SpcIcons:
+def spc_icons(data: pd.DataFrame) -> SpcIcons:
     """The Making Data Count variation and assurance icons of a chart.
 
     Parameters
     ----------
-    spc : DataFrame
+    data : DataFrame
         The output of :func:`spc_rules`.
 
     Returns
     -------
     SpcIcons
     """
-    last = spc.iloc[-1]
+    last = data.iloc[-1]
     var, sd = last["variation"], last["side"]
     if var == "common cause":
         icon, ptd = "common_cause", "common_cause.png"
@@ -534,7 +534,7 @@ def spc_icons(spc: pd.DataFrame) -> SpcIcons:
     else:
         icon = ptd = f"neutral_{sd}"
         ptd += ".png"
-    verdict = spc_assurance(spc)
+    verdict = spc_assurance(data)
     assurance = None if verdict is None else {"consistently pass": "pass", "consistently fail": "fail",
                                               "inconsistent": "inconsistent"}[verdict]
     return SpcIcons(variation=icon, assurance=assurance, ptd_variation_file=ptd,
