@@ -169,7 +169,7 @@ class Report:
     sources : iterable of path or DataFrame
         The inputs, used to decide whether the synthetic banner applies.
     title : str, optional
-        Shown by :meth:`header`.
+        The report's title; :meth:`header` shows it with ``show_title=True``.
 
     Examples
     --------
@@ -193,24 +193,31 @@ class Report:
                 f"sources={len(self.sources)})")
 
     # -- presentation -------------------------------------------------------------------
-    def header(self, subtitle: str | None = None):
-        """Display the title, the date, the data sources and the synthetic banner.
+    def header(self, subtitle: str | None = None, *, show_title: bool = False):
+        """Display the subtitle, the date, the data sources and the synthetic banner.
+
+        The notebook's own Markdown heading is its title, so the report's title is not shown
+        again unless asked for: ``show_title=True`` suits a notebook whose heading is generic
+        ("Provider profile") while the title names the organisation.
 
         Parameters
         ----------
         subtitle : str, optional
-            Shown in italics under the title.
+            Shown in italics at the top.
+        show_title : bool
+            Also show :attr:`title`, as a second-level heading.
         """
         from IPython.display import HTML, display
 
-        display(HTML(self.header_html(subtitle)))
+        display(HTML(self.header_html(subtitle, show_title=show_title)))
 
-    def header_html(self, subtitle: str | None = None) -> str:
+    def header_html(self, subtitle: str | None = None, *, show_title: bool = False) -> str:
         """The HTML that :meth:`header` displays (every value escaped).
 
         Parameters
         ----------
         subtitle : str, optional
+        show_title : bool
 
         Returns
         -------
@@ -218,7 +225,7 @@ class Report:
         """
         srcs = [s for s in self.sources if not isinstance(s, pd.DataFrame)]
         return str(render(
-            "fragments/report_header.html.j2", title=self.title, subtitle=subtitle,
+            "fragments/report_header.html.j2", title=self.title if show_title else None, subtitle=subtitle,
             banner=Markup(banner_html(self.synthetic)), generated=f"{_dt.date.today():%d %B %Y}",
             sources=[{"name": Path(s).name, "date": _source_date(s)} for s in srcs]))
 

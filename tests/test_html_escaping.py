@@ -23,8 +23,16 @@ def test_every_template_autoescapes():
 def test_notebook_header_escapes_title_subtitle_and_sources(tmp_path):
     src = tmp_path / f"{HOSTILE}.csv".replace("/", "_")
     src.write_text("x\n")
-    html = Report(tmp_path, sources=[src], title=f"Provider: {HOSTILE}").header_html(subtitle=HOSTILE)
-    assert HOSTILE not in html and html.count(ESCAPED) >= 2
+    html = Report(tmp_path, sources=[src], title=f"Provider: {HOSTILE}").header_html(subtitle=HOSTILE,
+                                                                                  show_title=True)
+    assert HOSTILE not in html and html.count(ESCAPED) >= 3  # title, subtitle, source
+    assert f"<h2>Provider: {ESCAPED}</h2>" in html
+
+
+def test_the_header_does_not_repeat_the_notebooks_own_title(tmp_path):
+    rep = Report(tmp_path, sources=[], title="Do routine indicators predict CQC ratings?")
+    assert "Do routine indicators" not in rep.header_html(subtitle="GP practices")
+    assert "<h1" not in rep.header_html(show_title=True)  # the notebook's Markdown heading is the h1
 
 
 def test_banner_note_is_escaped():
