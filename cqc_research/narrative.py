@@ -877,9 +877,9 @@ def improvement_lines(improved: pd.DataFrame, overall: pd.DataFrame, start_ratin
     Parameters
     ----------
     improved : DataFrame
-        ``improvement_from(pairs, start_rating, by="sector")``.
+        ``improvement_from(pairs, rating=start_rating, by="sector")``.
     overall : DataFrame
-        ``improvement_from(pairs, start_rating, by=None)``.
+        ``improvement_from(pairs, rating=start_rating, by=None)``.
     start_rating : str
         The starting rating; for Inadequate the destinations (Good, Requires improvement) are
         given, with CQC's published figure.

@@ -749,7 +749,7 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
                  .drop_duplicates(subset=["journey_id", "domain"], keep="first"))
     if sector:
         pairs = pairs[pairs["sector"].astype(str) == sector]
-    table = improvement_from(pairs, rating, by=None).set_index("outcome")
+    table = improvement_from(pairs, rating=rating, by=None).set_index("outcome")
     total = int(table["total"].iloc[0])
     what = f"{level}s {'first ' if first_inspection else ''}rated {rating}{' (' + sector + ')' if sector else ''}"
     if total == 0:

@@ -466,7 +466,7 @@ class Workshop:
         """
         from .metrics.transitions import improvement_from
 
-        return improvement_from(self.pairs, "Inadequate", by="sector")
+        return improvement_from(self.pairs, rating="Inadequate", by="sector")
 
     @cached_property
     def times(self):
@@ -477,7 +477,7 @@ class Workshop:
         """
         from .metrics.transitions import time_to_improvement
 
-        return time_to_improvement(self.api.history, "Inadequate", by="sector",
+        return time_to_improvement(self.api.history, rating="Inadequate", by="sector",
                                    relationships=self.api.relationships,
                                    end_dates=self.api.locations[["org_id", "deregistration_date"]])
 
@@ -1043,7 +1043,7 @@ def _improvement_all(ws: Workshop) -> pd.DataFrame:
     from .metrics.transitions import improvement_from
 
     if "_improvement_all" not in ws.__dict__:
-        ws.__dict__["_improvement_all"] = improvement_from(ws.pairs, "Inadequate", by=None)
+        ws.__dict__["_improvement_all"] = improvement_from(ws.pairs, rating="Inadequate", by=None)
     return ws.__dict__["_improvement_all"]
 
 
@@ -1085,7 +1085,7 @@ def check_improved_share(answer, *, sector: str = "Adult social care",
     ex = "4.2"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`improvement_from(pairs, 'Inadequate', by='sector')` lists outcomes per sector; "
+    hint = ("`improvement_from(pairs, rating='Inadequate', by='sector')` lists outcomes per sector; "
             "the row with `outcome == 'improved'` has the share.")
     value, problem = _as_number(answer, "your answer")
     if problem:
@@ -1174,7 +1174,7 @@ def check_median_time(answer, *, sector: str = "Adult social care",
     ex = "4.4"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`time_to_improvement(api.history, 'Inadequate', by='sector', ...)` returns an object "
+    hint = ("`time_to_improvement(api.history, rating='Inadequate', by='sector', ...)` returns an object "
             "whose `median` table has `median_months` per sector.")
     value, problem = _as_number(answer, "your answer")
     if problem:

@@ -67,7 +67,7 @@ _REQUIRED = ("org_id", "report_date", "domain", "rating")
 
 # ----------------------------------------------------------------------------------------------
 # inputs
-def history_from_snapshots(snapshots, *, level: str | None = "location",
+def history_from_snapshots(data, *, level: str | None = "location",
                            service_group: str | None = "Overall") -> pd.DataFrame:
     """Turn a series of "Latest ratings" snapshots into a rating-history panel.
 
@@ -78,7 +78,7 @@ def history_from_snapshots(snapshots, *, level: str | None = "location",
 
     Parameters
     ----------
-    snapshots : DataFrame or iterable of DataFrame
+    data : DataFrame or iterable of DataFrame
         Long ratings tables (``io.cqc_files.load_latest_ratings``), or one table holding several
         snapshots stacked.
     level : str or None
@@ -93,7 +93,7 @@ def history_from_snapshots(snapshots, *, level: str | None = "location",
         region, report_date, report_link_id, domain, rating, rating_status, source
         ("snapshot"), organisation_id``, one row per organisation x publication date x domain.
     """
-    frames = [snapshots] if isinstance(snapshots, pd.DataFrame) else list(snapshots)
+    frames = [data] if isinstance(data, pd.DataFrame) else list(data)
     if not frames:
         raise ValueError("no snapshots given")
     data = pd.concat(frames, ignore_index=True)
@@ -178,7 +178,7 @@ def _journeys(org_ids: Iterable, relationships: pd.DataFrame | None,
     return mapping, report
 
 
-def rated_series(history: pd.DataFrame, *, domain="Overall", relationships=None, level="location",
+def rated_series(data: pd.DataFrame, *, domain="Overall", relationships=None, level="location",
                  follow_predecessors: bool = True,
                  predecessor_types=("HSCA Predecessor",)) -> tuple[pd.DataFrame, dict]:
     """The cleaned, sorted series of ratings on the scale: one row per journey x domain x date.
@@ -188,7 +188,7 @@ def rated_series(history: pd.DataFrame, *, domain="Overall", relationships=None,
 
     Parameters
     ----------
-    history : DataFrame
+    data : DataFrame
         The rating-history panel (``io.cqc_json.load_api_folder(folder).history``).
     domain : str or list of str, optional
         The domain(s) kept (None: all).
@@ -207,8 +207,8 @@ def rated_series(history: pd.DataFrame, *, domain="Overall", relationships=None,
         The series (the panel's columns plus ``journey_id``, ``rating`` as ``RATING_DTYPE``) and
         a report of what was dropped and why (non-scale, duplicates, other level, inherited).
     """
-    _check_history(history)
-    h = history
+    _check_history(data)
+    h = data
     report: dict = {"rows_in": int(len(h))}
     if level is not None and "level" in h.columns:
         h = h[h["level"] == level]
@@ -261,7 +261,7 @@ def rated_series(history: pd.DataFrame, *, domain="Overall", relationships=None,
 # ----------------------------------------------------------------------------------------------
 # pairs and matrices
 def consecutive_pairs(
-    history: pd.DataFrame,
+    data: pd.DataFrame,
     *,
     domain: str | Sequence[str] | None = None,
     relationships: pd.DataFrame | None = None,
@@ -275,7 +275,7 @@ def consecutive_pairs(
 
     Parameters
     ----------
-    history : DataFrame
+    data : DataFrame
         The rating-history panel (see the module notes).
     domain : str or list of str, optional
         Keep these domains (e.g. ``"Overall"``); None keeps all six.
@@ -323,7 +323,7 @@ def consecutive_pairs(
     >>> report["non_scale_dropped"]
     1
     """
-    series, report = rated_series(history, domain=domain, relationships=relationships, level=level,
+    series, report = rated_series(data, domain=domain, relationships=relationships, level=level,
                                    follow_predecessors=follow_predecessors,
                                    predecessor_types=predecessor_types)
     g = series.groupby(["journey_id", "domain"], observed=True, sort=False)
@@ -351,7 +351,7 @@ def consecutive_pairs(
     out["step"] = out["to_rating"].cat.codes - out["from_rating"].cat.codes
     out["change"] = np.select([out["step"] > 0, out["step"] < 0], ["improved", "worse"], "same")
     report["pairs"] = int(len(out))
-    out.attrs["synthetic"] = bool(history.attrs.get("synthetic", False))  # provenance only
+    out.attrs["synthetic"] = bool(data.attrs.get("synthetic", False))  # provenance only
     return (out, report) if with_report else out
 
 
@@ -452,8 +452,8 @@ def transition_matrix(
 
 def improvement_from(
     data: pd.DataFrame,
-    rating: str = "Inadequate",
     *,
+    rating: str = "Inadequate",
     by: str | Sequence[str] | None = "sector",
     domain: str = "Overall",
     first_only: bool = False,
@@ -639,9 +639,9 @@ def _step_value(table: pd.DataFrame, t: float, col: str) -> float:
 
 
 def time_to_improvement(
-    history: pd.DataFrame,
-    rating: str = "Inadequate",
+    data: pd.DataFrame,
     *,
+    rating: str = "Inadequate",
     by: str | Sequence[str] | None = "sector",
     domain: str = "Overall",
     data_date=None,
@@ -663,7 +663,7 @@ def time_to_improvement(
 
     Parameters
     ----------
-    history : DataFrame
+    data : DataFrame
         The rating-history panel (not pairs: the dates of censoring need every rating).
     rating : str
         The starting rating.
@@ -694,14 +694,14 @@ def time_to_improvement(
     pair_options.setdefault("relationships", None)
     pair_options.setdefault("level", "location")
     pair_options.setdefault("follow_predecessors", True)
-    series, report = rated_series(history, domain=domain, **pair_options)
+    series, report = rated_series(data, domain=domain, **pair_options)
     by = as_list(by)
     missing = [c for c in by if c not in series.columns]
     if missing:
         raise DataFormatError(f"no column(s) {missing} to group by; columns: {list(series.columns)}",
                               column=missing[0])
     if data_date is None:
-        data_date = pd.to_datetime(history["report_date"]).max()
+        data_date = pd.to_datetime(data["report_date"]).max()
     data_date = pd.Timestamp(data_date)
     ends = {}
     if end_dates is not None:
@@ -809,7 +809,7 @@ class Histories:
     note: str
 
 
-def load_histories(api_path: str = "", ratings_files: str = "", *,
+def load_histories(api_path: str = "", *, ratings_files: str = "",
                    level: str = "location") -> Histories:
     """Rating histories from a CQC API folder, or from monthly Latest ratings files.
 
@@ -844,12 +844,12 @@ def load_histories(api_path: str = "", ratings_files: str = "", *,
                      "historic ratings).")
 
 
-def pairing_steps(report: dict) -> pd.DataFrame:
+def pairing_steps(data: dict) -> pd.DataFrame:
     """The pairing report of ``consecutive_pairs(..., with_report=True)`` as a table of steps.
 
     Parameters
     ----------
-    report : dict
+    data : dict
         The report.
 
     Returns
@@ -865,25 +865,25 @@ def pairing_steps(report: dict) -> pd.DataFrame:
     [10, 0, 1, 2, 0, 0, 3, 4]
     """
     return pd.DataFrame([
-        ("rating rows read", report["rows_in"]),
-        ("rows of another level (left out)", report.get("rows_other_level", 0)),
-        ("non-scale outcomes dropped", report["non_scale_dropped"]),
-        ("repeated reports dropped", report["duplicates_dropped"]),
-        ("predecessor links followed (one-to-one)", report.get("links_followed", 0)),
-        ("links not followed (splits and mergers)", report.get("links_not_one_to_one", 0)),
-        ("journeys (services followed over time)", report["journeys"]),
-        ("consecutive pairs, all domains", report["pairs"]),
+        ("rating rows read", data["rows_in"]),
+        ("rows of another level (left out)", data.get("rows_other_level", 0)),
+        ("non-scale outcomes dropped", data["non_scale_dropped"]),
+        ("repeated reports dropped", data["duplicates_dropped"]),
+        ("predecessor links followed (one-to-one)", data.get("links_followed", 0)),
+        ("links not followed (splits and mergers)", data.get("links_not_one_to_one", 0)),
+        ("journeys (services followed over time)", data["journeys"]),
+        ("consecutive pairs, all domains", data["pairs"]),
     ], columns=["step", "count"])
 
 
-def sectors_with_pairs(matrix: pd.DataFrame,
+def sectors_with_pairs(data: pd.DataFrame, *,
                        order: Sequence[str] = ("NHS hospitals", "GP practices",
                                                "Adult social care", "Other")) -> list[str]:
     """The sectors of a transition matrix that hold at least one pair, in a fixed order.
 
     Parameters
     ----------
-    matrix : DataFrame
+    data : DataFrame
         :func:`transition_matrix` output with a ``sector`` column.
     order : sequence of str
         The sectors, in the order wanted.
@@ -892,11 +892,11 @@ def sectors_with_pairs(matrix: pd.DataFrame,
     -------
     list of str
     """
-    n = matrix.groupby(matrix["sector"].astype(str))["n"].sum()
+    n = data.groupby(data["sector"].astype(str))["n"].sum()
     return [s for s in order if n.get(s, 0) > 0]
 
 
-def within_framework(history: pd.DataFrame) -> pd.DataFrame:
+def within_framework(data: pd.DataFrame) -> pd.DataFrame:
     """Ratings under the 2014 assessment framework (all of them when there is no ``framework``).
 
     First ratings under the new framework follow another matrix, so area comparisons of
@@ -904,7 +904,7 @@ def within_framework(history: pd.DataFrame) -> pd.DataFrame:
 
     Parameters
     ----------
-    history : DataFrame
+    data : DataFrame
 
     Returns
     -------
@@ -912,15 +912,15 @@ def within_framework(history: pd.DataFrame) -> pd.DataFrame:
     """
     from ..assessment_framework import FRAMEWORK_2014
 
-    return history[history["framework"] == FRAMEWORK_2014] if "framework" in history else history
+    return data[data["framework"] == FRAMEWORK_2014] if "framework" in data else data
 
 
-def improvement_differs(improved: pd.DataFrame, *, min_total: int = 5) -> dict | None:
+def improvement_differs(data: pd.DataFrame, *, min_total: int = 5) -> dict | None:
     """Pearson chi-square test that the share improved is the same in every group.
 
     Parameters
     ----------
-    improved : DataFrame
+    data : DataFrame
         :func:`improvement_from` output by group: rows with ``outcome == "improved"`` give ``n``
         (improved) and ``total`` (re-inspections); the first column is the group.
     min_total : int
@@ -932,7 +932,7 @@ def improvement_differs(improved: pd.DataFrame, *, min_total: int = 5) -> dict |
         ``groups, statistic, dof, p_value`` (:func:`scipy.stats.chi2_contingency` on the 2 x k
         table, Yates' correction for 2 x 2); None when fewer than two groups qualify.
     """
-    imp = improved[(improved["outcome"] == "improved") & (improved["total"] >= min_total)]
+    imp = data[(data["outcome"] == "improved") & (data["total"] >= min_total)]
     if len(imp) < 2:
         return None
     table = [imp["n"].to_numpy(), (imp["total"] - imp["n"]).to_numpy()]
