@@ -419,7 +419,7 @@ def funnel_limits(
     >>> df = pd.DataFrame({"area": list("abc"), "good": [40, 45, 20], "homes": [50, 50, 40]})
     >>> out = funnel_limits(df, numerator="good", denominator="homes", unit="area",
     ...                     transform="none", overdispersion=False)
-    >>> round(out["target"].iloc[0], 4)
+    >>> round(float(out["target"].iloc[0]), 4)
     0.75
     >>> out["flag"].tolist()
     ['within', 'high 95%', 'low 99.8%']
