@@ -33,6 +33,33 @@ def synthetic_small(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def main_job(synthetic_small, tmp_path_factory):
+    """The README's main job, run once for the session: every notebook through the CLI on a copy
+    of ``synthetic_small``. Tests of one notebook on the default data read its outputs here
+    instead of running the notebook again.
+
+    Returns a namespace: ``status`` (the exit status), ``printed`` (standard output), ``run``
+    (the run folder), ``data`` (the data root the run read).
+    """
+    import contextlib
+    import io
+    import shutil
+    from types import SimpleNamespace
+
+    from cqc_research.cli import main
+
+    root = tmp_path_factory.mktemp("main_job")
+    data, out = root / "data", root / "outputs"
+    shutil.copytree(synthetic_small.root, data / "raw" / "synthetic")
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
+        mp.setenv("CQC_RESEARCH_DATA", str(data))
+        mp.setenv("CQC_RESEARCH_OUTPUTS", str(out))
+        status = main(["run", "--workers", "2", "--output-root", str(out), "--run-id", "e2e", "--quiet"])
+    return SimpleNamespace(status=status, printed=printed.getvalue(), run=out / "e2e", data=data)
+
+
+@pytest.fixture(scope="session")
 def _session_data_root(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
 

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 
-from cqc_research.cli import main
 from cqc_research.notebook_output import BANNER_TEXT, check_outputs
 from cqc_research.paths import NOTEBOOKS
 
 
-def test_main_job_runs_every_notebook_green_with_manifest_index_and_banner(
-        synthetic_small, tmp_path, monkeypatch, capsys):
-    data = tmp_path / "data"
-    shutil.copytree(synthetic_small.root, data / "raw" / "synthetic")
-    monkeypatch.setenv("CQC_RESEARCH_DATA", str(data))
-    out = tmp_path / "outputs"
-
-    status = main(["run", "--workers", "2", "--output-root", str(out), "--run-id", "e2e", "--quiet"])
-
-    printed = capsys.readouterr()
-    run = out / "e2e"
+def test_main_job_runs_every_notebook_green_with_manifest_index_and_banner(main_job):
+    status, run = main_job.status, main_job.run
     manifest = json.loads((run / "manifest.json").read_text())
     failed = {n["name"]: n["error"] for n in manifest["notebooks"] if n["status"] != "ok"}
     assert status == 0 and not failed, failed
     expected = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     assert sorted(n["name"] for n in manifest["notebooks"]) == expected
-    assert str(run / "index.html") in printed.out  # the path a user clicks
+    assert str(run / "index.html") in main_job.printed  # the path a user clicks
     assert manifest["synthetic"] is True
     assert manifest["inputs"], "the input files are hashed"
     assert manifest["environment"]["packages"]["pandas"]

@@ -814,18 +814,17 @@ def test_cli_summary_and_export(tmp_path, capsys):
 # notebook 07, once, on the small synthetic dataset written by the generator
 
 
-def test_notebook_07_runs_on_synthetic_data(synthetic_small, tmp_path):
+def test_notebook_07_runs_on_synthetic_data(synthetic_small, main_job):
+    """Notebook 07 as the main job ran it, on its defaults: a copy of synthetic_small."""
+    import nbformat
+
     from cqc_research.notebook_output import check_outputs
-    from cqc_research.paths import NOTEBOOKS
-    from cqc_research.runner import KernelSession
 
     truth = synthetic_small.truth["qualitative"]
-    run = tmp_path / "run"
-    params = {"segments_path": str(synthetic_small.paths["coded_segments"]),
-              "api_path": str(synthetic_small.paths["api_folder"]), "output_dir": str(run)}
-    with KernelSession(cwd=tmp_path) as kernel:
-        nb, error = kernel.execute(NOTEBOOKS / "07_mixed_methods.ipynb", run / "07.ipynb", params)
-    assert error is None, error
+    run = main_job.run
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {n["name"]: n["status"] for n in manifest["notebooks"]}["07_mixed_methods"] == "ok"
+    nb = nbformat.read(run / "07_mixed_methods.ipynb", as_version=4)
     assert check_outputs(run, synthetic=True) == []
     cmp = pd.read_csv(run / "tables" / "prevalence_by_outcome.csv").set_index("code")
     assert (cmp["data_status"] == "SYNTHETIC DATA").all()

@@ -351,20 +351,13 @@ def test_plot_of_published_against_estimated(synth):
 
 # ---------------------------------------------------------------------------------------------
 # notebook 09, once, on the small synthetic dataset as the embedded default (as in the main job)
-def test_notebook_09_runs_on_the_default_synthetic_data(synthetic_small, tmp_path, monkeypatch):
-    import shutil
-
+def test_notebook_09_runs_on_the_default_synthetic_data(main_job, monkeypatch):
+    """Notebook 09 as the main job ran it (on a copy of synthetic_small), against the library."""
     from cqc_research.notebook_output import check_outputs
-    from cqc_research.paths import NOTEBOOKS
-    from cqc_research.runner import KernelSession
 
-    root = tmp_path / "data"
-    shutil.copytree(synthetic_small.root, root / "raw" / "synthetic")
-    monkeypatch.setenv("CQC_RESEARCH_DATA", str(root))
-    run = tmp_path / "run"
-    with KernelSession(cwd=tmp_path) as kernel:
-        nb, error = kernel.execute(NOTEBOOKS / "09_replications.ipynb", run / "09.ipynb", {"output_dir": str(run)})
-    assert error is None, error
+    run = main_job.run
+    assert main_job.status == 0
+    monkeypatch.setenv("CQC_RESEARCH_DATA", str(main_job.data))  # the data the run read
     table = pd.read_csv(run / "tables" / "replications.csv")
     assert (table["data_status"] == "SYNTHETIC DATA").all()
     assert table["claim_id"].nunique() >= 10
