@@ -198,7 +198,10 @@ def odds_ratio_plot(odds: pd.DataFrame, *, title: str | None = None, ax=None):
     ax.set_xlabel("odds ratio of a better rating per SD (log scale, 95% CI)")
     ax.set_title(title or "Ordered logit: odds ratios per standard deviation")
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    # minor ticks are labelled only on a narrow axis: over several decades their labels run together
+    lo_x, hi_x = ax.get_xlim()
+    narrow = np.log10(hi_x / lo_x) <= 1.2
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}") if narrow else plt.NullFormatter())
     fig.tight_layout()
     return fig
 
