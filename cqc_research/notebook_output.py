@@ -21,6 +21,7 @@ import pandas as pd
 from .cache import atomic_path
 from .errors import SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
+from .study import study_data
 from .templating import Markup, render
 
 __all__ = [
@@ -472,10 +473,33 @@ DEFAULT_INPUTS = {
 }
 
 
-def default_inputs(**given: str) -> list[str]:
-    """The given input paths, each empty one replaced by its file in the synthetic dataset.
+#: The key of the study's ``cqc-research.toml`` ``[data]`` table behind each notebook input.
+DECLARED_INPUTS = {
+    "ratings_path": "ratings", "api_path": "api", "indicators_path": "indicators.gp_payments",
+    "ae_path": "indicators.ae", "dtoc_path": "indicators.dtoc", "population_path": "population",
+    "la_codes_path": "la_codes", "segments_path": "segments",
+}
 
-    The synthetic dataset is written (quietly) only when some input is empty.
+
+def _declared_inputs() -> dict[str, str]:
+    """Notebook inputs the study declares (one path each: a folder, or the first file)."""
+    data = study_data()
+    out = {}
+    for name, key in DECLARED_INPUTS.items():
+        found = data.get(key)
+        if found:
+            out[name] = str(found[0].parent if len(found) > 1 and found[0].is_file() else found[0])
+    return out
+
+
+def default_inputs(**given: str) -> list[str]:
+    """The given input paths, each empty one replaced by the study's declared data, else by its
+    file in the synthetic dataset.
+
+    An empty input is first looked up in the study's ``cqc-research.toml`` (``[data]``, see
+    :func:`cqc_research.study.study_data` and :data:`DECLARED_INPUTS`); what the study does not
+    declare comes from the embedded synthetic dataset, which is written (quietly) only when
+    needed. Explicit values always win.
 
     Parameters
     ----------
@@ -495,6 +519,13 @@ def default_inputs(**given: str) -> list[str]:
     unknown = sorted(set(given) - set(DEFAULT_INPUTS))
     if unknown:
         raise KeyError(f"no default for {unknown}; known: {sorted(DEFAULT_INPUTS)}")
+    if all(given.values()):
+        return list(given.values())
+    given = dict(given)
+    declared = _declared_inputs()
+    for name, value in given.items():
+        if not value and name in declared:
+            given[name] = declared[name]
     if all(given.values()):
         return list(given.values())
     from .synthetic import ensure_default_data

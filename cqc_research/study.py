@@ -30,6 +30,7 @@ from . import __version__, paths
 from .errors import CQCResearchError
 
 __all__ = ["init_study", "InitResult", "shipped_notebooks", "version_text", "VersionAction",
+           "study_data", "declare_data", "DATA_KEYS", "INDICATOR_KEYS",
            "configure_parser", "run_command"]
 
 #: Where the wheel carries the notebooks (``notebooks/`` of the repository, copied at build time).
@@ -106,7 +107,18 @@ def _marker() -> str:
             f"# notebooks/, data/ and outputs/. Made by cqc-research {__version__}.\n"
             f"[study]\n"
             f'created = "{_dt.date.today().isoformat()}"\n'
-            f'cqc_research_version = "{__version__}"\n')
+            f'cqc_research_version = "{__version__}"\n'
+            "\n"
+            "# The study's data: every command and notebook reads its inputs from here, so a run\n"
+            "# on real files needs no -p flags (explicit parameters still win). `cqc-research fetch`\n"
+            "# adds what it downloads. Paths are relative to this folder; a list is allowed.\n"
+            "# With nothing declared, notebooks use the embedded synthetic data.\n"
+            "# [data]\n"
+            '# ratings = "data/raw/ratings"\n'
+            '# api = "data/raw/cqc_api"\n'
+            "# [data.indicators]\n"
+            '# gp_payments = "data/raw/gp-payments"\n'
+            '# qof = "data/raw/qof"\n')
 
 
 def init_study(folder: str | os.PathLike, *, notebooks: str | os.PathLike | None = None) -> InitResult:
@@ -253,3 +265,188 @@ def run_command(args) -> int:
         shown = str(res.root)
     print(f"next: cd {shown} && cqc-research run")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the study's data, declared in cqc-research.toml
+#: What a study folder may declare under ``[data]`` (and ``[data.indicators]``), and what each is.
+DATA_KEYS = {
+    "ratings": "the CQC Latest ratings workbook (ODS, XLSX or CSV)",
+    "api": "a CQC API sync folder (locations/*.json, providers/*.json)",
+    "directory": "the CQC care directory CSV",
+    "active_locations": "the CQC HSCA active locations workbook",
+    "councils": "council assessments (one row per council, one column per quality statement)",
+    "population": "population aged 65+ by local authority",
+    "la_codes": "a local-authority code lookup",
+    "imd": "indices of deprivation",
+    "segments": "coded interview segments (CSV or REFI-QDA)",
+}
+#: The indicator sources a study may declare under ``[data.indicators]``.
+INDICATOR_KEYS = {
+    "gp_payments": "NHS Payments to General Practice",
+    "qof": "Quality and Outcomes Framework (prevalence, achievement, geography)",
+    "gpps": "GP Patient Survey, practice results",
+    "fft": "Friends and Family Test (GP and A&E)",
+    "fingertips": "Fingertips (OHID) all-data exports",
+    "shmi": "Summary Hospital-level Mortality Indicator",
+    "staff_survey": "NHS Staff Survey, organisation results",
+    "ae": "A&E attendances and emergency admissions, monthly",
+    "dtoc": "delayed transfers of care, monthly",
+}
+
+
+def _declaration_file(root) -> Path | None:
+    root = paths.find_study() if root is None else Path(root)
+    if root is None:
+        return None
+    marker = Path(root) / paths.MARKER
+    return marker if marker.is_file() else None
+
+
+def study_data(root: str | os.PathLike | None = None) -> dict[str, list[Path]]:
+    """The data a study folder declares in its ``cqc-research.toml``.
+
+    A study lists its inputs once, and every command and notebook reads them from there::
+
+        [data]
+        ratings = "data/raw/ratings/2024-05-01_latest_ratings.ods"
+        api = "data/raw/cqc_api"
+
+        [data.indicators]
+        gp_payments = ["data/raw/gp-payments"]
+        qof = "data/raw/qof"
+
+    Values are a path or a list of paths (files or folders), relative to the study folder.
+    ``cqc-research fetch`` records what it downloads here. Indicator sources are returned under
+    ``indicators.<name>``.
+
+    Parameters
+    ----------
+    root : path, optional
+        The study folder; default the one found upwards from the current directory.
+
+    Returns
+    -------
+    dict of str to list of Path
+        Absolute paths by key (``"ratings"``, ``"indicators.qof"``, ...); empty when the study
+        declares nothing (or there is no study folder).
+
+    Raises
+    ------
+    CQCResearchError
+        When the file is not valid TOML, a key is unknown, or a declared path does not exist;
+        the message names the file and the key.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "ratings.ods").write_bytes(b"")
+    >>> _ = (d / "cqc-research.toml").write_text('[data]\\nratings = "ratings.ods"\\n')
+    >>> {k: [p.name for p in v] for k, v in study_data(d).items()}
+    {'ratings': ['ratings.ods']}
+    """
+    import tomllib
+
+    marker = _declaration_file(root)
+    if marker is None:
+        return {}
+    try:
+        doc = tomllib.loads(marker.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CQCResearchError(f"{marker}: not valid TOML ({exc})") from None
+    data = doc.get("data", {})
+    out: dict[str, list[Path]] = {}
+
+    def add(key: str, value, known: dict, prefix: str = "") -> None:
+        if key not in known:
+            raise CQCResearchError(f"{marker}: [data{'.' + prefix if prefix else ''}] {key!r} is "
+                                   f"not a data key; known: {', '.join(known)}")
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise CQCResearchError(f"{marker}: [data{'.' + prefix if prefix else ''}] {key} must "
+                                   "be a path or a list of paths (strings)")
+        found = []
+        for v in values:
+            p = Path(v).expanduser()
+            p = p if p.is_absolute() else marker.parent / p
+            if not p.exists():
+                raise CQCResearchError(f"{marker}: [data{'.' + prefix if prefix else ''}] {key} = "
+                                       f"{v!r}: no such file or folder ({p})")
+            found.append(p)
+        out[f"{prefix + '.' if prefix else ''}{key}"] = found
+
+    for key, value in data.items():
+        if key == "indicators":
+            if not isinstance(value, dict):
+                raise CQCResearchError(f"{marker}: [data] indicators must be a table "
+                                       "([data.indicators])")
+            for k, v in value.items():
+                add(k, v, INDICATOR_KEYS, "indicators")
+        else:
+            add(key, value, DATA_KEYS)
+    return out
+
+
+def declare_data(key: str, path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:
+    """Record in the study's ``cqc-research.toml`` that ``key`` is read from ``path``.
+
+    ``cqc-research fetch`` calls this for what it downloads. A path already listed under the key
+    is left as it is; otherwise it is added to the key's list. The rest of the file (comments,
+    other keys) is kept. The file is replaced atomically.
+
+    Parameters
+    ----------
+    key : str
+        A key of :data:`DATA_KEYS`, or ``indicators.<name>`` with a name of
+        :data:`INDICATOR_KEYS`.
+    path : path
+        The file or folder; stored relative to the study folder when it lies inside it.
+    root : path, optional
+        The study folder; default the one found upwards from the current directory.
+
+    Returns
+    -------
+    bool
+        True when the file changed; False when the path was already declared, or there is no
+        study folder with a ``cqc-research.toml`` (a repository checkout without one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "cqc-research.toml").write_text("# my study\\n[study]\\n")
+    >>> (d / "qof").mkdir()
+    >>> declare_data("indicators.qof", d / "qof", root=d)
+    True
+    >>> [p.name for p in study_data(d)["indicators.qof"]]
+    ['qof']
+    """
+    import tomlkit
+
+    prefix, _, name = key.rpartition(".")
+    known = INDICATOR_KEYS if prefix == "indicators" else DATA_KEYS
+    if prefix not in ("", "indicators") or name not in known:
+        raise ValueError(f"{key!r} is not a data key; known: "
+                         f"{', '.join([*DATA_KEYS, *('indicators.' + k for k in INDICATOR_KEYS)])}")
+    marker = _declaration_file(root)
+    if marker is None:
+        return False
+    doc = tomlkit.parse(marker.read_text(encoding="utf-8"))
+    path = Path(path).resolve()
+    try:
+        text = path.relative_to(marker.parent.resolve()).as_posix()
+    except ValueError:
+        text = str(path)
+    table = doc.setdefault("data", tomlkit.table())
+    if prefix:
+        table = table.setdefault("indicators", tomlkit.table())
+    current = table.get(name)
+    values = [] if current is None else (list(current) if isinstance(current, list) else [current])
+    if text in [str(v) for v in values]:
+        return False
+    table[name] = text if not values else [*map(str, values), text]
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, marker)
+    return True
