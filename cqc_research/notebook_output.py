@@ -487,8 +487,14 @@ def _declared_inputs() -> dict[str, str]:
     out = {}
     for name, key in DECLARED_INPUTS.items():
         found = data.get(key)
-        if found:
-            out[name] = str(found[0].parent if len(found) > 1 and found[0].is_file() else found[0])
+        if not found:
+            continue
+        if len(found) > 1 and "." not in key:  # one file read at a time: the newest, listed last
+            out[name] = str(found[-1])
+        elif len(found) > 1 and len({p.parent for p in found}) == 1 and found[0].is_file():
+            out[name] = str(found[0].parent)  # files of one series in one folder
+        else:
+            out[name] = str(found[0])
     return out
 
 

@@ -296,9 +296,11 @@ INDICATOR_KEYS = {
 
 
 def _declaration_file(root) -> Path | None:
-    root = paths.find_study() if root is None else Path(root)
     if root is None:
-        return None
+        try:
+            root = paths.study_root()
+        except paths.NoStudyError:
+            return None
     marker = Path(root) / paths.MARKER
     return marker if marker.is_file() else None
 

@@ -954,6 +954,7 @@ def run_command(args) -> int:
                    force=args.force, sha256=args.sha256,
                    progress=not args.quiet and sys.stderr.isatty(),
                    timeout=(min(DEFAULT_TIMEOUT[0], args.timeout), args.timeout))
+    declared = _declare(result)
     if args.json:
         record = asdict(result)
         record["path"] = str(result.path)
@@ -961,4 +962,20 @@ def run_command(args) -> int:
         print(json.dumps(record))
     else:
         print(result)
+        if declared:
+            print(f"recorded in {paths.MARKER}: [data] {declared}")
     return 0
+
+
+def _declare(result: FetchResult) -> str | None:
+    """Record the download's folder in the study's ``cqc-research.toml``; the key, or None."""
+    from ..study import DATA_KEYS, INDICATOR_KEYS, declare_data
+
+    name = result.source.replace("-", "_")
+    if name in DATA_KEYS:  # one file read at a time: the newest download is the last listed
+        key, target = name, Path(result.path)
+    elif name in INDICATOR_KEYS:  # a series: the folder holds every month or year fetched
+        key, target = f"indicators.{name}", Path(result.path).parent
+    else:
+        return None
+    return key if declare_data(key, target) else None

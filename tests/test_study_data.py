@@ -1,0 +1,77 @@
+"""A study declares its data once in cqc-research.toml; fetch records there, notebooks read it."""
+
+from __future__ import annotations
+
+import pytest
+from http_fixtures import Reply, loopback
+
+from cqc_research import cli
+from cqc_research.errors import CQCResearchError
+from cqc_research.notebook_output import default_inputs
+from cqc_research.study import declare_data, init_study, study_data
+
+PAYMENTS = (b"Practice Code,Practice Name,Number of Registered Patients (Last Known Figure)\r\n"
+            b"A81001,THE DENSHAM SURGERY,4000\r\n")
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    root = init_study(tmp_path / "study").root
+    monkeypatch.setenv("CQC_RESEARCH_STUDY", str(root))
+    return root
+
+
+def test_a_new_study_declares_nothing_and_notebooks_use_the_synthetic_data(study):
+    assert study_data() == {}
+    assert "[data]" in (study / "cqc-research.toml").read_text()  # the commented example
+    (ratings,) = default_inputs(ratings_path="")
+    assert ratings.endswith("cqc/latest_ratings.ods") and "synthetic" in ratings
+
+
+def test_declared_paths_replace_empty_inputs_and_explicit_ones_win(study):
+    (study / "data/raw/ratings").mkdir(parents=True)
+    old, new = study / "data/raw/ratings/2024-01.ods", study / "data/raw/ratings/2024-05.ods"
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    (study / "data/raw/gp").mkdir()
+    for year in ("2018-19", "2019-20"):
+        (study / f"data/raw/gp/{year}.csv").write_text("x")
+    assert declare_data("ratings", old) and declare_data("ratings", new)
+    assert not declare_data("ratings", new)  # already listed: the file is unchanged
+    for year in ("2018-19", "2019-20"):
+        declare_data("indicators.gp_payments", study / f"data/raw/gp/{year}.csv")
+    text = (study / "cqc-research.toml").read_text()
+    assert text.startswith("# This folder is a cqc-research study folder")  # comments kept
+    assert 'ratings = ["data/raw/ratings/2024-01.ods", "data/raw/ratings/2024-05.ods"]' in text
+    ratings, payments = default_inputs(ratings_path="", indicators_path="")
+    assert ratings == str(new)  # the newest download, listed last
+    assert payments == str(study / "data/raw/gp")  # the series' folder
+    assert default_inputs(ratings_path="mine.ods") == ["mine.ods"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[data]\nratingz = "x"\n', "'ratingz' is not a data key"),
+    ('[data]\nratings = "nowhere.ods"\n', "no such file or folder"),
+    ('[data.indicators]\nqof = 3\n', "must be a path or a list of paths"),
+    ("[data\n", "not valid TOML"),
+])
+def test_a_bad_declaration_names_the_file_and_the_key(study, body, message):
+    (study / "cqc-research.toml").write_text(body)
+    with pytest.raises(CQCResearchError, match=message) as err:
+        study_data()
+    assert str(study / "cqc-research.toml") in str(err.value)
+
+
+def test_declare_data_refuses_an_unknown_key(study):
+    with pytest.raises(ValueError, match="'indicators.ofsted' is not a data key"):
+        declare_data("indicators.ofsted", study)
+
+
+def test_fetch_records_what_it_downloads(study, capsys):
+    with loopback() as srv:
+        srv.add("/gp/nhs-payments-gp-2018-19.csv", Reply(200, PAYMENTS))
+        status = cli.main(["fetch", "gp-payments", "--url", srv.url("/gp/nhs-payments-gp-2018-19.csv"),
+                           "--dest", str(study / "data/raw")])
+    assert status == 0
+    assert "recorded in cqc-research.toml: [data] indicators.gp_payments" in capsys.readouterr().out
+    assert study_data()["indicators.gp_payments"] == [study / "data/raw/gp-payments"]
