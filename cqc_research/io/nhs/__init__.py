@@ -70,6 +70,9 @@ from .dtoc import (  # noqa: F401
     ENGLAND_CODE,
     load_dtoc,
 )
+from .fingertips import (  # noqa: F401
+    load_fingertips,
+)
 from .geography import (  # noqa: F401
     LA_CODE,
     PRACTICE_CODE,
@@ -83,6 +86,11 @@ from .gp_payments import (  # noqa: F401
     gp_key,
     load_gp_payments,
     load_gp_practices,
+)
+from .qof import (  # noqa: F401
+    load_qof_achievement,
+    load_qof_geography,
+    load_qof_prevalence,
 )
 from .shmi import (  # noqa: F401
     load_shmi,
@@ -125,6 +133,10 @@ __all__ = [
     "load_population",
     "load_la_codes",
     "load_tidy_indicator",
+    "load_qof_prevalence",
+    "load_qof_achievement",
+    "load_qof_geography",
+    "load_fingertips",
     "KIND_LABEL",
     "KIND_LOADER",
     "kind_from_columns",

@@ -23,6 +23,10 @@ KIND_LABEL = {
     "population": "a population CSV",
     "la_codes": "a local-authority code lookup",
     "tidy": "a tidy indicator CSV (org_code, period, measure, value)",
+    "qof_prevalence": "a QOF prevalence CSV (PRACTICE_CODE, GROUP_CODE, REGISTER, ...)",
+    "qof_achievement": "a QOF achievement CSV (PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE)",
+    "qof_geography": "a QOF practice geography mapping CSV (PRACTICE_CODE, PCN_ODS_CODE, ...)",
+    "fingertips": "a Fingertips all-data CSV export (Indicator ID, Area Code, Value, ...)",
 }
 
 
@@ -31,6 +35,8 @@ KIND_LOADER = {
     "ae_tidy": "load_ae_tidy", "shmi": "load_shmi", "staff_survey": "load_staff_survey",
     "dtoc": "load_dtoc", "imd": "load_imd", "population": "load_population",
     "la_codes": "load_la_codes", "tidy": "load_tidy_indicator",
+    "qof_prevalence": "load_qof_prevalence", "qof_achievement": "load_qof_achievement",
+    "qof_geography": "load_qof_geography", "fingertips": "load_fingertips",
 }
 
 
@@ -70,6 +76,17 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     if "total delayed transfers of care" in n or ({"code", "name", "period"} <= n and any(
             x in DTOC_BY_NORM for x in n)):
         return "dtoc"
+    if {"indicator id", "area code", "value"} <= n and n & {"area type", "time period"}:
+        return "fingertips"
+    practice = n & {"practice code", "practicecode"}
+    if practice and {"indicator code", "measure", "value"} <= n:
+        return "qof_achievement"
+    if practice and n & {"group code", "indicator group code", "indicator group"} and n & {
+            "register", "register size", "disease register size"}:
+        return "qof_prevalence"
+    if practice and any(x.startswith(("pcn ods", "sub icb", "icb ods", "stp ods", "ccg ods",
+                                      "ccg geography")) for x in n):
+        return "qof_geography"
     if any(x in n for x in ("shmi value", "shmi", "shmi banding")):
         return "shmi"
     if ("survey year" in n or "question text" in n) and any(
