@@ -10,7 +10,7 @@ one API record ``.json``                  :func:`cqc_json.load_api_record`
 Latest ratings (ODS, XLSX, CSV)           :func:`cqc_files.load_latest_ratings`
 HSCA active locations (ODS, XLSX)         :func:`cqc_files.load_active_locations`
 CQC care directory CSV                    :func:`cqc_files.load_care_directory`
-NHS indicator files (CSV)                 :func:`nhs.load_indicators`
+NHS indicator files (CSV, workbooks)      :func:`nhs.load_indicators`
 ========================================  ==========================================
 """
 
@@ -85,6 +85,10 @@ def detect_kind(path) -> str:
         from .nhs.ae_grid import is_ae_workbook
 
         if is_ae_workbook(path):
+            return "indicators"
+        from .nhs.fft import is_fft_workbook
+
+        if is_fft_workbook(path):
             return "indicators"
     from .cqc_files import file_kind, sheet_names
 

@@ -70,6 +70,10 @@ from .dtoc import (  # noqa: F401
     ENGLAND_CODE,
     load_dtoc,
 )
+from .fft import (  # noqa: F401
+    FFT_MEASURES,
+    load_fft,
+)
 from .fingertips import (  # noqa: F401
     load_fingertips,
 )
@@ -86,6 +90,10 @@ from .gp_payments import (  # noqa: F401
     gp_key,
     load_gp_payments,
     load_gp_practices,
+)
+from .gpps import (  # noqa: F401
+    GPPS_MEASURES,
+    load_gpps,
 )
 from .qof import (  # noqa: F401
     load_qof_achievement,
@@ -137,6 +145,10 @@ __all__ = [
     "load_qof_achievement",
     "load_qof_geography",
     "load_fingertips",
+    "GPPS_MEASURES",
+    "load_gpps",
+    "FFT_MEASURES",
+    "load_fft",
     "KIND_LABEL",
     "KIND_LOADER",
     "kind_from_columns",

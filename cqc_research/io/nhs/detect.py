@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,6 +28,8 @@ KIND_LABEL = {
     "qof_achievement": "a QOF achievement CSV (PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE)",
     "qof_geography": "a QOF practice geography mapping CSV (PRACTICE_CODE, PCN_ODS_CODE, ...)",
     "fingertips": "a Fingertips all-data CSV export (Indicator ID, Area Code, Value, ...)",
+    "gpps": "a GP Patient Survey practice data CSV",
+    "fft": "a Friends and Family Test file (GP practices or A&E)",
 }
 
 
@@ -37,6 +40,7 @@ KIND_LOADER = {
     "la_codes": "load_la_codes", "tidy": "load_tidy_indicator",
     "qof_prevalence": "load_qof_prevalence", "qof_achievement": "load_qof_achievement",
     "qof_geography": "load_qof_geography", "fingertips": "load_fingertips",
+    "gpps": "load_gpps", "fft": "load_fft",
 }
 
 
@@ -54,7 +58,8 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     str or None
         A key of :data:`KIND_LOADER` (``"gp_payments"``,
         ``"ae_monthly"``, ``"tidy"``, ``"ae_tidy"``, ``"dtoc"``, ``"shmi"``, ``"staff_survey"``,
-        ``"imd"``, ``"la_codes"``, ``"population"``), or ``None`` when no rule matches.
+        ``"imd"``, ``"la_codes"``, ``"population"``, ``"gpps"``, ``"fft"``), or ``None`` when no
+        rule matches.
 
     Examples
     --------
@@ -65,6 +70,9 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     """
     n = {normalise_header(c) for c in columns}
     joined = " | ".join(sorted(n))
+    if ({"practice code", "ad practicecode"} & n) and any(
+            re.fullmatch(r"q\d+ 12pct", x) or x.endswith(" pcteval") for x in n):
+        return "gpps"
     if "practice code" in n and any(x.startswith("number of registered patients") for x in n):
         return "gp_payments"
     if "org code" in n and any(ae_role(x) for x in n):
@@ -92,6 +100,11 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     if ("survey year" in n or "question text" in n) and any(
             x in n for x in ("score", "percent positive", "positive")):
         return "staff_survey"
+    from .fft import fft_column_role
+
+    fft_roles = {r[0] for r in map(fft_column_role, columns) if r}
+    if {"code", "total"} <= fft_roles and ("pct" in fft_roles or "response" in fft_roles):
+        return "fft"
     if "imd" in joined or "deprivation" in joined:
         return "imd"
     if any(x in n for x in ("old code", "old_code", "previous code", "legacy code")):
@@ -127,7 +140,11 @@ def detect_indicator_kind(path) -> str | None:
         return "ae_monthly" if files and all(detect_indicator_kind(f) == "ae_monthly"
                                              for f in files[:3]) else None
     if p.suffix.lower() in WORKBOOK_SUFFIXES:
-        return "ae_monthly" if is_ae_workbook(p) else None
+        if is_ae_workbook(p):
+            return "ae_monthly"
+        from .fft import is_fft_workbook
+
+        return "fft" if is_fft_workbook(p) else None
     if p.suffix.lower() not in {".csv", ".txt"}:
         return None
     try:
