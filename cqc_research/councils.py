@@ -1,0 +1,936 @@
+"""Councils and systems: CQC's assessments of local authorities, the 2017-18 local system reviews, special measures.
+
+Since 2023 CQC assesses how local authorities meet their adult social care duties under Part 1
+of the Care Act 2014, with the single assessment framework: nine quality statements in four
+themes, each scored 1 to 4. The scores are added up as a share of the maximum (36), and the
+percentage gives the rating (CQC, "How we determine ratings", local authorities:
+https://www.cqc.org.uk/guidance-regulation/local-authorities/how-we-determine-ratings):
+25-38% Inadequate, 39-62% Requires improvement, 63-87% Good, 88% and above Outstanding. All
+statements are weighted equally. CQC does not say how a percentage between two whole numbers is
+placed; with nine statements the only such case is 14 of 36 (38.9%), which this module rounds
+to 39% (Requires improvement), halves upwards, as :func:`cqc_research.assessment_framework.round_percentage`
+does for services. No council in the published file scores 14 of 36, so the data cannot check it.
+
+This module holds, for notebook ``10_councils_and_systems``:
+
+- the loader (:func:`load_la_assessments`) of the one-row-per-council layout, with the 72
+  councils assessed from August 2024 to September 2025 shipped with the package;
+- the scoring rule (:func:`council_rating`) and its consistency check
+  (:func:`council_consistency`);
+- councils' ratings against the quality of the regulated adult social care in their area
+  (:func:`council_local_quality`) and against their history of delayed transfers of care
+  (:func:`council_dtoc`);
+- the local system reviews of 2017-18 (:func:`load_local_system_reviews`) as events in a monthly
+  panel of delayed transfers (:func:`review_event_study`, :func:`review_spc`);
+- special measures: what followed an Inadequate rating of adult social care services and GP
+  practices (:func:`special_measures_journeys`) and the registry of NHS trusts placed in special
+  measures for quality (:func:`load_special_measures`);
+- the figures and sentences the notebook shows.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .assessment_framework import BANDS, round_percentage
+from .errors import DataFormatError
+from .geography import LA_CODE_PATTERN, normalise_area_name, reconcile_la_codes
+from .ratings import RATING_DTYPE, RATINGS, STATUS_DTYPE, parse_ratings
+
+__all__ = [
+    "LA_STATEMENTS",
+    "LA_THEMES",
+    "PACKAGED_ASSESSMENTS",
+    "CouncilAssessments",
+    "load_la_assessments",
+    "council_rating",
+    "council_consistency",
+    "council_local_quality",
+    "council_dtoc",
+    "load_local_system_reviews",
+    "review_panel",
+    "review_event_study",
+    "review_spc",
+    "special_measures_journeys",
+    "load_special_measures",
+    "council_inputs",
+    "scores_plot",
+    "local_quality_plot",
+    "rule_sentence",
+    "local_quality_sentence",
+]
+
+_DATA = Path(__file__).with_name("data")
+#: The 72 councils assessed from August 2024 to September 2025, shipped with the package (see
+#: its companion ``.yaml`` for the provenance).
+PACKAGED_ASSESSMENTS = _DATA / "la_assessments_2024-08_to_2025-09.csv"
+_REVIEWS_PATH = _DATA / "local_system_reviews.yaml"
+_SPECIAL_MEASURES_PATH = _DATA / "special_measures_trusts.yaml"
+
+#: The nine quality statements of the local authority framework: (number, theme, statement).
+LA_STATEMENTS: list[tuple[int, str, str]] = [
+    (1, "Working with people", "Assessing needs"),
+    (2, "Working with people", "Supporting people to live healthier lives"),
+    (3, "Working with people", "Equity in experience and outcomes"),
+    (4, "Providing support", "Care provision, integration and continuity"),
+    (5, "Providing support", "Partnerships and communities"),
+    (6, "How the local authority ensures safety within the system", "Safe pathways, systems and transitions"),
+    (7, "How the local authority ensures safety within the system", "Safeguarding"),
+    (8, "Leadership", "Governance, management and sustainability"),
+    (9, "Leadership", "Learning, improvement and innovation"),
+]
+#: Theme -> its statements, in order.
+LA_THEMES: dict[str, list[str]] = {}
+for _n, _theme, _statement in LA_STATEMENTS:
+    LA_THEMES.setdefault(_theme, []).append(_statement)
+
+_FIXED = {"council": ["Local authority"], "type": ["Type"], "rating": ["Overall rating"],
+          "published": ["Published"]}
+_MAX = 4 * len(LA_STATEMENTS)
+# council names as CQC writes them that fold differently from other published lists
+_ALIASES = {"stoke": "stoke on trent", "southend": "southend on sea", "of isles of scilly": "isles of scilly",
+            "county durham": "durham"}
+
+
+def _key(name) -> str:
+    k = normalise_area_name(name)
+    return _ALIASES.get(k, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# the rule
+def council_rating(percent) -> str | None:
+    """The rating CQC's local authority rule gives a percentage score.
+
+    Parameters
+    ----------
+    percent : float or None
+        The statement scores' share of the maximum, in percent (unrounded or whole).
+
+    Returns
+    -------
+    str or None
+        25-38 Inadequate, 39-62 Requires improvement, 63-87 Good, 88-100 Outstanding, after
+        rounding to a whole percent (halves upwards); None for a missing value.
+
+    Raises
+    ------
+    ValueError
+        For a percentage outside 25-100.
+
+    Examples
+    --------
+    >>> [council_rating(100 * s / 36) for s in (12, 14, 22, 23, 31, 32)]  # doctest: +NORMALIZE_WHITESPACE
+    ['Inadequate', 'Requires improvement', 'Requires improvement', 'Good', 'Good', 'Outstanding']
+    """
+    if percent is None or (isinstance(percent, float) and math.isnan(percent)):
+        return None
+    p = round_percentage(float(percent))
+    for rating, low, high in BANDS:
+        if low <= p <= high:
+            return rating
+    raise ValueError(f"a council's percentage score lies between 25 and 100, got {percent!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the loader
+@dataclass
+class CouncilAssessments:
+    """Councils' assessments, as :func:`load_la_assessments` reads them.
+
+    Attributes
+    ----------
+    assessments : DataFrame
+        One row per council: ``council, ons_code`` (NA when the lookup given has no match, or
+        none was given), ``type, published`` (datetime; the first of the month when only month
+        and year are published), ``total_score`` (of 36), ``percentage`` (unrounded share of the
+        maximum, in percent), ``percentage_rounded``, ``rating`` (published, ``RATING_DTYPE``,
+        NaN when not on the scale), ``rating_status`` (``STATUS_DTYPE``: ``Rated``, ``Not
+        rated``, or ``Unknown`` for a word the scale does not know), ``rating_text`` (as
+        published), ``rule_rating`` (``RATING_DTYPE``) and ``agrees`` (boolean; NA when the
+        published rating is not on the scale).
+    scores : DataFrame
+        One row per council and statement: ``council, ons_code, number, theme, statement, score``.
+    source : str
+        The file read.
+    unknown_ratings : dict
+        Rating words not on the scale nor a known status -> how many councils carry them.
+    synthetic : bool
+        True when the file lies in a synthetic dataset.
+    """
+
+    assessments: pd.DataFrame
+    scores: pd.DataFrame
+    source: str
+    unknown_ratings: dict = field(default_factory=dict)
+    synthetic: bool = False
+
+    def __repr__(self) -> str:
+        return f"CouncilAssessments({len(self.assessments)} councils from {Path(self.source).name})"
+
+
+def _published(text, path, row) -> pd.Timestamp:
+    s = str(text).strip()
+    for fmt in ("%B %Y", "%b %Y", "%Y-%m"):
+        try:
+            return pd.Timestamp(pd.to_datetime(s, format=fmt))
+        except (ValueError, TypeError):
+            continue
+    try:
+        return pd.Timestamp(pd.to_datetime(s, dayfirst=not s[:4].isdigit()))
+    except (ValueError, TypeError):
+        raise DataFormatError(f"publication date {s!r} is neither a month ('February 2025') nor a date",
+                              path=path, row=row, column="Published") from None
+
+
+def _statement_columns(header: list[str], path) -> list[str]:
+    """The header's column for each statement, by CQC's name or QS1..QS9 (in statement order)."""
+    folded = {" ".join(h.split()).casefold(): h for h in header}
+    out = []
+    for number, _theme, name in LA_STATEMENTS:
+        hit = folded.get(name.casefold()) or folded.get(f"qs{number}")
+        if hit is None:
+            raise DataFormatError(f"no column for quality statement {number} ({name!r}, or 'QS{number}')",
+                                  path=path, column=name)
+        out.append(hit)
+    return out
+
+
+def _lookup_codes(lookup) -> dict[str, str]:
+    """Normalised area name -> current ONS code, from an indicator table or a code lookup."""
+    if lookup is None:
+        return {}
+    if not isinstance(lookup, pd.DataFrame):
+        from .io.nhs import load_la_codes
+
+        lookup = load_la_codes(lookup)
+    if {"new_code", "name"} <= set(lookup.columns):
+        pairs = pd.DataFrame({"org_code": lookup["new_code"], "org_name": lookup["name"]})
+    elif {"org_code", "org_name"} <= set(lookup.columns):
+        pairs = reconcile_la_codes(lookup[["org_code", "org_name"]].drop_duplicates())
+        pairs = pairs.assign(org_code=pairs["current_code"])
+    else:
+        raise DataFormatError("the local-authority lookup needs columns new_code and name (a code lookup) "
+                              "or org_code and org_name (an indicator table)", column="name")
+    out: dict[str, set] = {}
+    for code, name in zip(pairs["org_code"].astype(str), pairs["org_name"], strict=True):
+        if LA_CODE_PATTERN.match(code) and _key(name):
+            out.setdefault(_key(name), set()).add(code)
+    return {k: next(iter(v)) for k, v in out.items() if len(v) == 1}
+
+
+def load_la_assessments(path=None, *, la_codes=None) -> CouncilAssessments:
+    """Read councils' assessments: one row per council, one column per quality statement.
+
+    The layout (``../shared/data/real_formats/la_assessments/``): ``Local authority, Type,
+    Overall rating, Published`` (month and year, or a full date), then one column per quality
+    statement named as CQC names it (or ``QS1`` to ``QS9``), each a score 1-4.
+
+    Parameters
+    ----------
+    path : path, optional
+        The CSV; default the 72 councils shipped with the package (:data:`PACKAGED_ASSESSMENTS`).
+    la_codes : DataFrame or path, optional
+        Where ONS codes come from: a code lookup (``old_code, new_code, name``;
+        :func:`cqc_research.io.nhs.load_la_codes`) or an indicator table of local authorities
+        (``org_code, org_name``, e.g. delayed transfers); councils are matched by normalised name.
+
+    Returns
+    -------
+    CouncilAssessments
+
+    Raises
+    ------
+    DataFormatError
+        One line naming the file, row and column: a score outside 1-4 or not a number, a missing
+        statement (or ``Local authority``) column, a council named twice, an unreadable date.
+        A rating word that is neither on the scale nor a known status is kept as ``Unknown``,
+        counted in ``unknown_ratings`` and warned about once.
+
+    Examples
+    --------
+    >>> la = load_la_assessments()
+    >>> len(la.assessments), int(la.assessments["agrees"].sum())
+    (72, 71)
+    """
+    from .provenance import is_synthetic
+
+    path = Path(path) if path is not None else PACKAGED_ASSESSMENTS
+    if not path.is_file():
+        raise DataFormatError("no such file", path=path)
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise DataFormatError("the file is empty; expected a header row", path=path)
+    header = [h.strip() for h in rows[0]]
+    fixed = {}
+    for role, names in _FIXED.items():
+        hit = next((i for i, h in enumerate(header) if h.casefold() in {n.casefold() for n in names}), None)
+        if hit is None and role in ("council", "rating"):
+            raise DataFormatError(f"no column {names[0]!r}", path=path, column=names[0])
+        fixed[role] = hit
+    statement_cols = [header.index(c) for c in _statement_columns(header, path)]
+    records, score_rows, seen = [], [], {}
+    for i, raw in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in raw):
+            continue
+        raw = raw + [""] * (len(header) - len(raw))
+        council = raw[fixed["council"]].strip()
+        if not council:
+            raise DataFormatError("no council name", path=path, row=i, column=header[fixed["council"]])
+        if council.casefold() in seen:
+            raise DataFormatError(f"council {council!r} appears twice (rows {seen[council.casefold()]} and {i})",
+                                  path=path, row=i, column=header[fixed["council"]])
+        seen[council.casefold()] = i
+        scores = []
+        for (number, theme, statement), j in zip(LA_STATEMENTS, statement_cols, strict=True):
+            text = raw[j].strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if value not in (1, 2, 3, 4):
+                raise DataFormatError(f"score {text!r} is not on CQC's 1-4 scale", path=path, row=i,
+                                      column=header[j])
+            scores.append(int(value))
+            score_rows.append({"council": council, "number": number, "theme": theme,
+                               "statement": statement, "score": int(value)})
+        total = sum(scores)
+        records.append({
+            "council": council,
+            "type": raw[fixed["type"]].strip() if fixed["type"] is not None else pd.NA,
+            "published": (_published(raw[fixed["published"]], path, i) if fixed["published"] is not None
+                          and raw[fixed["published"]].strip() else pd.NaT),
+            "total_score": total, "percentage": 100.0 * total / _MAX, "_rating_text": raw[fixed["rating"]].strip(),
+            "_row": i})
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        raise DataFormatError("no councils below the header", path=path)
+    parsed = parse_ratings(frame["_rating_text"], unknown="keep", where=str(path), rows=frame["_row"], warn=True)
+    codes = _lookup_codes(la_codes)
+    frame.insert(1, "ons_code", pd.array([codes.get(_key(c), pd.NA) for c in frame["council"]], dtype="string"))
+    frame["percentage_rounded"] = [round_percentage(p) for p in frame["percentage"]]
+    frame["rating"] = pd.Categorical(parsed["rating"].astype("object").to_numpy(), dtype=RATING_DTYPE)
+    frame["rating_status"] = pd.Categorical(parsed["rating_status"].astype("object").to_numpy(), dtype=STATUS_DTYPE)
+    frame["rating_text"] = frame["_rating_text"]
+    frame["rule_rating"] = pd.Categorical([council_rating(p) for p in frame["percentage"]], dtype=RATING_DTYPE)
+    agrees = pd.array(np.asarray(frame["rating"].cat.codes) == np.asarray(frame["rule_rating"].cat.codes),
+                      dtype="boolean")
+    agrees[frame["rating"].isna().to_numpy()] = pd.NA
+    frame["agrees"] = agrees
+    frame["published"] = pd.to_datetime(frame["published"])
+    unknown = {str(k): int(v) for k, v in frame.loc[frame["rating_status"] == "Unknown", "rating_text"]
+               .value_counts().items()}
+    frame = frame.drop(columns=["_rating_text", "_row"])
+    scores = pd.DataFrame(score_rows)
+    scores.insert(1, "ons_code", scores["council"].map(dict(zip(frame["council"], frame["ons_code"], strict=True))))
+    synthetic = is_synthetic(path)
+    for t in (frame, scores):
+        t.attrs.update({"source": str(path), "kind": "la_assessments", "synthetic": synthetic})
+    return CouncilAssessments(frame, scores, str(path), unknown, synthetic)
+
+
+# ---------------------------------------------------------------------------------------------
+# the consistency check
+def council_consistency(data: pd.DataFrame, *, alpha: float = 0.05):
+    """How often the scoring rule reproduces councils' published ratings, with the exceptions.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`CouncilAssessments.assessments`.
+    alpha : float
+        1 - confidence level of the Wilson interval.
+
+    Returns
+    -------
+    summary : DataFrame
+        One row: ``n_councils, n_not_rated`` (published rating not on the scale, kept and left
+        out of the check), ``n_checked, n_reproduced, reproduced, ci_low, ci_high,
+        n_published_better, n_published_worse``.
+    exceptions : DataFrame
+        The councils whose published rating differs from the rule's: ``council, ons_code,
+        published, total_score, percentage, rating, rule_rating, difference`` (published minus
+        rule, in scale steps).
+
+    Examples
+    --------
+    >>> s, e = council_consistency(load_la_assessments().assessments)
+    >>> s[["n_councils", "n_not_rated", "n_checked", "n_reproduced"]].values.tolist()
+    [[72, 1, 71, 71]]
+    """
+    from .metrics.intervals import proportion_ci
+
+    need = {"council", "rating", "rule_rating", "percentage"}
+    if not need <= set(data.columns):
+        raise DataFormatError(f"council_consistency needs columns {sorted(need)} (CouncilAssessments.assessments)",
+                              column=sorted(need - set(data.columns))[0])
+    pub = pd.Categorical(data["rating"].astype("object"), dtype=RATING_DTYPE)
+    rule = pd.Categorical(data["rule_rating"].astype("object"), dtype=RATING_DTYPE)
+    checked = np.asarray(pub.codes) >= 0
+    diff = np.asarray(pub.codes) - np.asarray(rule.codes)
+    n, k = int(checked.sum()), int((checked & (diff == 0)).sum())
+    lo, hi = proportion_ci(k, n, alpha=alpha) if n else (np.nan, np.nan)
+    summary = pd.DataFrame([{"n_councils": len(data), "n_not_rated": int((~checked).sum()), "n_checked": n,
+                             "n_reproduced": k, "reproduced": k / n if n else np.nan, "ci_low": lo, "ci_high": hi,
+                             "n_published_better": int((checked & (diff > 0)).sum()),
+                             "n_published_worse": int((checked & (diff < 0)).sum())}])
+    bad = data[checked & (diff != 0)].copy()
+    bad["difference"] = diff[checked & (diff != 0)].astype(int)
+    cols = [c for c in ["council", "ons_code", "published", "total_score", "percentage", "rating", "rule_rating",
+                        "difference"] if c in bad.columns]
+    return summary, bad[cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# councils against local care quality
+def council_local_quality(data: pd.DataFrame, *, area_summary: pd.DataFrame, sector: str = "Adult social care",
+                          alpha: float = 0.05):
+    """Councils' ratings against the share of regulated services in their area rated Good or better.
+
+    Each council is matched to its area's row of
+    :func:`cqc_research.metrics.areas.area_summary` by ONS code where both carry one, else by
+    normalised name.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`CouncilAssessments.assessments`.
+    area_summary : DataFrame
+        :func:`~cqc_research.metrics.areas.area_summary` by ``local_authority``.
+    sector : str
+        The sector of the services counted (default adult social care).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    councils : DataFrame
+        One row per matched council: ``council, rating, percentage, n_rated, n_good,
+        local_share_good``.
+    groups : DataFrame
+        One row per group of councils (each published rating, then ``Good or better`` and
+        ``Requires improvement or worse``): ``group, n_councils, n_rated, n_good, share_good,
+        ci_low, ci_high`` (Wilson, services as units) and, on the ``Good or better`` row,
+        ``difference`` with its Newcombe interval (``diff_ci_low, diff_ci_high``) against
+        councils rated worse.
+    slope : DataFrame
+        One row: the least-squares slope of the council's percentage score on the local share
+        Good or better (both in percentage points): ``estimate, std_error, ci_low, ci_high
+        (t, n - 2 df), n, intercept``.
+    """
+    from scipy import stats
+
+    from .metrics.intervals import newcombe_diff_ci, proportion_ci
+
+    rows = area_summary[area_summary["sector"].astype(str) == sector]
+    by_code = {str(a): r for a, r in zip(rows["local_authority"], rows.index, strict=True)}
+    by_name = {}
+    for a, r in zip(rows["local_authority"], rows.index, strict=True):
+        by_name.setdefault(_key(a), []).append(r)
+    picked = []
+    for c in data.itertuples(index=False):
+        hit = by_code.get(str(c.ons_code)) if pd.notna(c.ons_code) else None
+        if hit is None and len(by_name.get(_key(c.council), [])) == 1:
+            hit = by_name[_key(c.council)][0]
+        if hit is not None and rows.loc[hit, "n_rated"] > 0:
+            picked.append({"council": c.council, "rating": c.rating, "percentage": c.percentage,
+                           "n_rated": int(rows.loc[hit, "n_rated"]), "n_good": int(rows.loc[hit, "n_good"])})
+    councils = pd.DataFrame(picked, columns=["council", "rating", "percentage", "n_rated", "n_good"])
+    councils["rating"] = pd.Categorical(councils["rating"].astype("object"), dtype=RATING_DTYPE)
+    councils["local_share_good"] = councils["n_good"] / councils["n_rated"]
+    groups = []
+    good = councils["rating"].isin(["Good", "Outstanding"])
+    worse = councils["rating"].isin(["Inadequate", "Requires improvement"])
+    for name, mask in [*((r, councils["rating"] == r) for r in RATINGS),
+                       ("Good or better", good), ("Requires improvement or worse", worse)]:
+        g = councils[mask.to_numpy()]
+        n, k = int(g["n_rated"].sum()), int(g["n_good"].sum())
+        lo, hi = proportion_ci(k, n, alpha=alpha) if n else (np.nan, np.nan)
+        groups.append({"group": name, "n_councils": len(g), "n_rated": n, "n_good": k,
+                       "share_good": k / n if n else np.nan, "ci_low": lo, "ci_high": hi})
+    groups = pd.DataFrame(groups)
+    gb, wr = groups.iloc[-2], groups.iloc[-1]
+    groups["difference"] = groups["diff_ci_low"] = groups["diff_ci_high"] = np.nan
+    if gb["n_rated"] and wr["n_rated"]:
+        lo, hi = newcombe_diff_ci(gb["n_good"], gb["n_rated"], wr["n_good"], wr["n_rated"], alpha=alpha)
+        groups.loc[groups.index[-2], ["difference", "diff_ci_low", "diff_ci_high"]] = [
+            gb["share_good"] - wr["share_good"], lo, hi]
+    x, y = 100 * councils["local_share_good"].to_numpy(float), councils["percentage"].to_numpy(float)
+    slope = {"estimate": np.nan, "std_error": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": len(x),
+             "intercept": np.nan}
+    if len(x) >= 3 and np.ptp(x) > 0:
+        fit = stats.linregress(x, y)
+        q = float(stats.t.ppf(1 - alpha / 2, len(x) - 2))
+        slope.update(estimate=fit.slope, std_error=fit.stderr, ci_low=fit.slope - q * fit.stderr,
+                     ci_high=fit.slope + q * fit.stderr, intercept=fit.intercept)
+    return councils, groups, pd.DataFrame([slope])
+
+
+def council_dtoc(data: pd.DataFrame, *, dtoc: pd.DataFrame, population: pd.DataFrame, la_codes=None,
+                 alpha: float = 0.05):
+    """Councils' ratings against their history of delayed transfers of care.
+
+    Delayed days (all reasons) over every month in ``dtoc`` (2011-2020 in the published series)
+    per 100,000 people aged 65 and over, per year, from
+    :func:`cqc_research.metrics.areas.dtoc_rates`; councils are matched by ONS code, else by
+    normalised name.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`CouncilAssessments.assessments`.
+    dtoc, population : DataFrame
+        :func:`cqc_research.io.nhs.load_dtoc` and :func:`~cqc_research.io.nhs.load_population`.
+    la_codes : DataFrame, optional
+        Old to new local-authority codes.
+    alpha : float
+        1 - confidence level of the Spearman interval.
+
+    Returns
+    -------
+    councils : DataFrame
+        ``council, rating, percentage, org_code, months, dtoc_per_100k_per_year``.
+    summary : DataFrame
+        One row per published rating: ``rating, n_councils, median, q1, q3``; then a row
+        ``all councils`` with ``spearman`` (percentage score against the rate) and its interval
+        ``ci_low, ci_high``.
+    """
+    from .metrics.areas import dtoc_rates
+    from .metrics.intervals import spearman_ci
+
+    d = dtoc[dtoc["measure"] == "dtoc_days_total"]
+    start, end = pd.to_datetime(d["period_start"]).min(), pd.to_datetime(d["period_start"]).max()
+    rates = dtoc_rates(dtoc, population=population, start=start, end=end, la_codes=la_codes)
+    n_months = len(pd.period_range(start, end, freq="M"))
+    rates["dtoc_per_100k_per_year"] = rates["dtoc_per_100k"] * 12 / n_months
+    by_code = dict(zip(rates["org_code"].astype(str), rates.index, strict=True))
+    names: dict[str, list] = {}
+    for n, i in zip(rates["org_name"], rates.index, strict=True):
+        names.setdefault(_key(n), []).append(i)
+    out = []
+    for c in data.itertuples(index=False):
+        i = by_code.get(str(c.ons_code)) if pd.notna(c.ons_code) else None
+        if i is None and len(names.get(_key(c.council), [])) == 1:
+            i = names[_key(c.council)][0]
+        if i is not None and pd.notna(rates.loc[i, "dtoc_per_100k_per_year"]):
+            out.append({"council": c.council, "rating": c.rating, "percentage": c.percentage,
+                        "org_code": rates.loc[i, "org_code"], "months": int(rates.loc[i, "months"]),
+                        "dtoc_per_100k_per_year": float(rates.loc[i, "dtoc_per_100k_per_year"])})
+    councils = pd.DataFrame(out, columns=["council", "rating", "percentage", "org_code", "months",
+                                          "dtoc_per_100k_per_year"])
+    councils["rating"] = pd.Categorical(councils["rating"].astype("object"), dtype=RATING_DTYPE)
+    rows = []
+    for r in RATINGS:
+        v = councils.loc[councils["rating"] == r, "dtoc_per_100k_per_year"]
+        rows.append({"rating": r, "n_councils": len(v), "median": v.median(), "q1": v.quantile(0.25),
+                     "q3": v.quantile(0.75)})
+    v = councils["dtoc_per_100k_per_year"]
+    row = {"rating": "all councils", "n_councils": len(v), "median": v.median(), "q1": v.quantile(0.25),
+           "q3": v.quantile(0.75), "spearman": np.nan, "ci_low": np.nan, "ci_high": np.nan}
+    if len(v) >= 4:
+        rho = float(councils["percentage"].rank().corr(v.rank()))
+        row["spearman"] = rho
+        row["ci_low"], row["ci_high"] = spearman_ci(rho, len(v), alpha=alpha)
+    rows.append(row)
+    return councils, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# registries: the local system reviews and trusts in special measures
+def _registry(path, key: str, fields: tuple[str, ...]) -> pd.DataFrame:
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    entries = (doc or {}).get(key)
+    if not isinstance(entries, list):
+        raise DataFormatError(f"the registry needs a top-level {key!r} list", path=path)
+    for i, e in enumerate(entries, start=1):
+        missing = [k for k in ("read_at", *fields) if not (isinstance(e, dict) and e.get(k))]
+        if missing:
+            raise DataFormatError(f"entry {i}: no {missing[0]!r} (every entry names its dates and the page "
+                                  "it was read on)", path=path, column=missing[0])
+    return pd.DataFrame(entries)
+
+
+def load_local_system_reviews(path=None) -> pd.DataFrame:
+    """The local system reviews of 2017-18: the areas, their dates, and the page each was read on.
+
+    Parameters
+    ----------
+    path : path, optional
+        A YAML registry in the layout of the one shipped (``data/local_system_reviews.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        One row per area: ``area, announced`` (datetime: the day CQC announced it had been asked
+        to review the area), ``batch``, ``read_at``, ``note``. Areas whose source could not be
+        read are not in the registry (see its header).
+
+    Examples
+    --------
+    >>> r = load_local_system_reviews()
+    >>> len(r) >= 8 and bool(r["read_at"].str.startswith("http").all())
+    True
+    """
+    t = _registry(path or _REVIEWS_PATH, "reviews", ("area", "announced"))
+    t["announced"] = pd.to_datetime(t["announced"])
+    return t
+
+
+def load_special_measures(path=None) -> pd.DataFrame:
+    """NHS trusts placed in special measures for quality (2013-2021), with dates and sources.
+
+    Parameters
+    ----------
+    path : path, optional
+        A YAML registry in the layout of the one shipped (``data/special_measures_trusts.yaml``).
+
+    Returns
+    -------
+    DataFrame
+        One row per trust and spell: ``trust, entered`` (as published: a month ``2013-07`` or a
+        day), ``exited`` (empty when no page read gave the exit), ``read_at`` (the page the
+        entry date was read on), ``exit_read_at``, ``note``.
+
+    Examples
+    --------
+    >>> sm = load_special_measures()
+    >>> bool(sm["read_at"].notna().all())
+    True
+    """
+    t = _registry(path or _SPECIAL_MEASURES_PATH, "trusts", ("trust", "entered"))
+    for c in ("exited", "exit_read_at", "note"):
+        if c not in t:
+            t[c] = pd.NA
+    t["entered"] = t["entered"].astype(str)
+    return t[["trust", "entered", "exited", "read_at", "exit_read_at", "note"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# reviews as events in delayed transfers
+def review_panel(data: pd.DataFrame, *, population: pd.DataFrame, reviews: pd.DataFrame, la_codes=None):
+    """A monthly panel of delayed days per 100,000 aged 65+, and the review areas as events.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`cqc_research.io.nhs.load_dtoc` (monthly delayed days by local authority).
+    population : DataFrame
+        :func:`cqc_research.io.nhs.load_population`.
+    reviews : DataFrame
+        :func:`load_local_system_reviews` (``area, announced``), or any table with those columns.
+    la_codes : DataFrame, optional
+        Old to new local-authority codes.
+
+    Returns
+    -------
+    panel : DataFrame
+        ``org_code, org_name, period_start, value`` (delayed days per 100,000 aged 65+ in the
+        month), ``reviewed`` (bool).
+    events : DataFrame
+        ``org_code, area, event_date``: the review areas found in the panel (matched by name).
+    """
+    from .geography import current_la_code
+
+    d = data[data["measure"] == "dtoc_days_total"].dropna(subset=["value"]).copy()
+    d["org_code"] = current_la_code(d["org_code"], names=d.get("org_name"), la_codes=la_codes).to_numpy()
+    d["period_start"] = pd.to_datetime(d["period_start"])
+    pop = population[population["measure"] == "population_65plus"].copy()
+    pop = pop.sort_values("period_start").drop_duplicates("org_code", keep="last").set_index("org_code")["value"]
+    d["value"] = d["value"] / d["org_code"].map(pop) * 100_000
+    d = d.dropna(subset=["value"])
+    d = d.groupby(["org_code", "period_start"], as_index=False).agg(value=("value", "sum"),
+                                                                     org_name=("org_name", "last"))
+    names = d.drop_duplicates("org_code").set_index("org_code")["org_name"]
+    keys = {}
+    for code, name in names.items():
+        keys.setdefault(_key(name), []).append(code)
+    ev = []
+    for r in reviews.itertuples(index=False):
+        codes = keys.get(_key(r.area), [])
+        if len(codes) == 1:
+            ev.append({"org_code": codes[0], "area": r.area, "event_date": pd.Timestamp(r.announced)})
+    events = pd.DataFrame(ev, columns=["org_code", "area", "event_date"])
+    d["reviewed"] = d["org_code"].isin(set(events["org_code"]))
+    return d[["org_code", "org_name", "period_start", "value", "reviewed"]], events
+
+
+def review_event_study(data: pd.DataFrame, *, events: pd.DataFrame, window: tuple[int, int] = (-12, 12)):
+    """Event study of delayed transfers around the reviews, every other council as controls.
+
+    Parameters
+    ----------
+    data, events : DataFrame
+        :func:`review_panel`'s two tables.
+    window : (int, int)
+        Months before and after the review announcement.
+
+    Returns
+    -------
+    study : DataFrame
+        :func:`cqc_research.metrics.events.event_study` (unit and month fixed effects,
+        clustered by area).
+    contrasts : DataFrame
+        :func:`~cqc_research.metrics.events.event_contrasts`: mean change before and after.
+    """
+    from .metrics.events import event_contrasts, event_study
+
+    study = event_study(data, unit="org_code", time="period_start", outcome="value", events=events,
+                        window=window)
+    return study, event_contrasts(study)
+
+
+def review_spc(data: pd.DataFrame, *, events: pd.DataFrame) -> pd.DataFrame:
+    """Making Data Count rules on the review areas' mean monthly rate relative to all other councils.
+
+    The series is the review areas' mean delayed days per 100,000 aged 65+ divided by the other
+    councils' mean, month by month; the limits are rebased at the first review announcement.
+
+    Parameters
+    ----------
+    data, events : DataFrame
+        :func:`review_panel`'s two tables.
+
+    Returns
+    -------
+    DataFrame
+        :func:`cqc_research.metrics.spc.spc_rules` output (``time``: the month; ``value``: the
+        ratio), lower being better.
+    """
+    from .metrics.spc import spc_rules
+
+    reviewed = data["org_code"].isin(set(events["org_code"]))
+    m = data.assign(reviewed=reviewed).groupby(["period_start", "reviewed"])["value"].mean().unstack()
+    series = (m[True] / m[False]).dropna().rename("value").reset_index().rename(columns={"period_start": "time"})
+    return spc_rules(series, value="value", time="time", improvement="down",
+                     rebase=[events["event_date"].min()])
+
+
+# ---------------------------------------------------------------------------------------------
+# special measures: what followed an Inadequate rating
+def special_measures_journeys(data: pd.DataFrame, *, relationships: pd.DataFrame | None = None,
+                              sectors=("Adult social care", "GP practices"), alpha: float = 0.05) -> pd.DataFrame:
+    """Rated Inadequate overall, then the next rating and the time it took, by sector and year.
+
+    Services rated Inadequate overall are placed in special measures (adult social care from
+    2015, GP practices from 2014); the next Overall rating and the months to it, by sector and
+    the year of the Inadequate rating. Each Inadequate rating followed by another is one case.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The rating-history panel (:attr:`cqc_research.io.cqc_json.ApiData.history`).
+    relationships : DataFrame, optional
+        ``ApiData.relationships``: predecessor registrations are followed.
+    sectors : sequence of str
+        The sectors kept.
+    alpha : float
+        1 - confidence level of the Wilson intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row per sector and year: ``sector, year, n`` (cases followed by a rating),
+        ``to_inadequate, to_requires_improvement, to_good, to_outstanding``, ``improved``
+        (share), ``ci_low, ci_high``, ``median_months`` (to the next rating), ``q1_months,
+        q3_months``.
+    """
+    from .metrics.intervals import proportion_ci
+    from .metrics.transitions import consecutive_pairs
+
+    pairs = consecutive_pairs(data, domain="Overall", relationships=relationships)
+    p = pairs[(pairs["from_rating"].astype("object") == "Inadequate")
+              & pairs["sector"].astype("object").isin(list(sectors))].copy()
+    p["year"] = pd.to_datetime(p["from_date"]).dt.year
+    rows = []
+    for (sector, year), g in p.groupby([p["sector"].astype("object"), "year"], sort=True):
+        codes = pd.Categorical(g["to_rating"].astype("object"), dtype=RATING_DTYPE).codes
+        n, k = len(g), int((codes > 0).sum())
+        lo, hi = proportion_ci(k, n, alpha=alpha)
+        rows.append({"sector": sector, "year": int(year), "n": n,
+                     **{f"to_{r.lower().replace(' ', '_')}": int((codes == i).sum()) for i, r in enumerate(RATINGS)},
+                     "improved": k / n, "ci_low": lo, "ci_high": hi, "median_months": g["months"].median(),
+                     "q1_months": g["months"].quantile(0.25), "q3_months": g["months"].quantile(0.75)})
+    cols = ["sector", "year", "n", "to_inadequate", "to_requires_improvement", "to_good", "to_outstanding",
+            "improved", "ci_low", "ci_high", "median_months", "q1_months", "q3_months"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ---------------------------------------------------------------------------------------------
+# the notebook's inputs, figures and sentences
+def council_inputs(councils_path: str = "", **given: str) -> list[str]:
+    """The councils file and the other inputs of notebook 10, empty ones from the synthetic data.
+
+    Parameters
+    ----------
+    councils_path : str
+        The councils' assessments; ``"packaged"`` for the 72 councils shipped with the package;
+        empty: the synthetic councils when the other inputs are the synthetic dataset's (any
+        of them empty), else the packaged councils.
+    **given : str
+        The other inputs (``api_path``, ``ratings_path``, ``dtoc_path``, ...), as
+        :func:`cqc_research.notebook_output.default_inputs` takes them.
+
+    Returns
+    -------
+    list of str
+        ``councils_path`` then the others, in the order given. A synthetic dataset written before
+        councils were added has no councils file: the path is returned and the loader's section
+        says it is missing.
+    """
+    from .notebook_output import default_inputs
+
+    synthetic = any(v == "" for v in given.values())
+    others = default_inputs(**given) if given else []
+    if councils_path == "packaged" or (not councils_path and not synthetic):
+        councils_path = str(PACKAGED_ASSESSMENTS)
+    elif not councils_path:
+        from .synthetic import ensure_default_data
+
+        councils_path = str(ensure_default_data(quiet=True) / "councils" / "la_assessments.csv")
+    return [councils_path, *others]
+
+
+def scores_plot(data: pd.DataFrame, *, title: str | None = None):
+    """Councils' quality statement scores, by theme and statement, in CQC's rating colours.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :attr:`CouncilAssessments.scores`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per statement (grouped by theme), split by the share of councils scoring 1
+        (red) to 4 (deep green).
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots import rating_palette
+
+    pal = list(rating_palette().values())
+    order = [f"{t}: {s}" for t, ss in LA_THEMES.items() for s in ss]
+    d = data.assign(label=data["theme"] + ": " + data["statement"])
+    shares = (d.groupby("label")["score"].value_counts(normalize=True).unstack(fill_value=0)
+              .reindex(index=order[::-1], columns=[1, 2, 3, 4], fill_value=0))
+    fig, ax = plt.subplots(figsize=(9, 5))
+    left = np.zeros(len(shares))
+    for score, colour in zip([1, 2, 3, 4], pal, strict=True):
+        ax.barh(shares.index, shares[score], left=left, color=colour, label=f"{score}", edgecolor="white")
+        left += shares[score].to_numpy()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(f"share of councils ({data['council'].nunique()})")
+    ax.legend(title="score", ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.set_title(title or "Quality statement scores of councils, by theme", pad=28)
+    fig.tight_layout()
+    return fig
+
+
+def local_quality_plot(data: pd.DataFrame, *, slope: pd.DataFrame | None = None, sector: str = "Adult social care"):
+    """Each council's percentage score against the local share of services rated Good or better.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The ``councils`` table of :func:`council_local_quality`.
+    slope : DataFrame, optional
+        Its ``slope`` table, drawn as a line.
+    sector : str
+        For the axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from .plots import rating_palette
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    d = data.assign(local=100 * data["local_share_good"], rating=data["rating"].astype("object").fillna("Not rated"))
+    sns.scatterplot(data=d, x="local", y="percentage", hue="rating", palette=rating_palette(include_not_rated=True),
+                    hue_order=[r for r in [*RATINGS, "Not rated"] if r in set(d["rating"])], ax=ax, s=45)
+    if slope is not None and pd.notna(slope["estimate"].iloc[0]):
+        xs = np.linspace(d["local"].min(), d["local"].max(), 20)
+        ax.plot(xs, slope["intercept"].iloc[0] + slope["estimate"].iloc[0] * xs, color="#444444", lw=1)
+    for _, low, _high in BANDS[1:]:
+        ax.axhline(low - 0.5, color="#bbbbbb", lw=0.8, ls=":")
+    ax.set_xlabel(f"{sector} in the area rated Good or Outstanding (%)")
+    ax.set_ylabel("council's percentage score")
+    ax.set_title("Councils' scores and the quality of local care")
+    fig.tight_layout()
+    return fig
+
+
+def rule_sentence(summary: pd.DataFrame, exceptions: pd.DataFrame) -> str:
+    """One sentence on :func:`council_consistency`.
+
+    Parameters
+    ----------
+    summary, exceptions : DataFrame
+        Its two tables.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> s, e = council_consistency(load_la_assessments().assessments)
+    >>> rule_sentence(s, e)[:60]
+    'The scoring rule gives the published rating of 71 of the 71 '
+    """
+    r = summary.iloc[0]
+    k, n, nr = int(r["n_reproduced"]), int(r["n_checked"]), int(r["n_not_rated"])
+    if not n:
+        return "No council has a published rating on the scale to check the rule against."
+    text = (f"The scoring rule gives the published rating of {k} of the {n} councils rated on the scale "
+            f"({r['reproduced']:.0%}, 95% CI {r['ci_low']:.0%} to {r['ci_high']:.0%})")
+    if nr:
+        text += (f"; {nr} council{' is' if nr == 1 else 's are'} published as not rated, kept and left out "
+                 "of the check")
+    if len(exceptions):
+        named = ", ".join(f"{e.council} (published {e.rating}, rule {e.rule_rating})"
+                          for e in exceptions.head(5).itertuples())
+        text += f". Exceptions: {named}"
+    return text + "."
+
+
+def local_quality_sentence(groups: pd.DataFrame, slope: pd.DataFrame, sector: str = "Adult social care") -> str:
+    """One sentence on :func:`council_local_quality`.
+
+    Parameters
+    ----------
+    groups, slope : DataFrame
+        Its ``groups`` and ``slope`` tables.
+    sector : str
+        The sector counted.
+
+    Returns
+    -------
+    str
+    """
+    g = groups.set_index("group")
+    a, b = g.loc["Good or better"], g.loc["Requires improvement or worse"]
+    s = slope.iloc[0]
+    if not a["n_rated"] or not b["n_rated"]:
+        return f"Too few councils were matched to {sector.lower()} ratings to compare them ({int(s['n'])} matched)."
+    return (f"In areas whose council is rated Good or better, {a['share_good']:.0%} of {sector.lower()} services "
+            f"are rated Good or Outstanding ({int(a['n_rated']):,} services, 95% CI {a['ci_low']:.0%} to "
+            f"{a['ci_high']:.0%}), against {b['share_good']:.0%} where the council is rated worse "
+            f"({int(b['n_rated']):,}; {b['ci_low']:.0%} to {b['ci_high']:.0%}). Across {int(s['n'])} councils the "
+            f"score rises by {s['estimate']:.2f} points per point of local share Good or better "
+            f"(95% CI {s['ci_low']:.2f} to {s['ci_high']:.2f}).")
