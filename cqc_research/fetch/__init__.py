@@ -13,6 +13,8 @@ source                    what                                                fo
 ``active-locations``      CQC HSCA active locations (ODS)                     CQC data page
 ``gp-payments``           NHS Payments to General Practice (CSV, yearly)      ``--url``/``--page``
 ``ae``                    NHS England monthly A&E attendances (CSV)           ``--url``/``--page``
+``gpps``                  GP Patient Survey practice data (CSV, yearly)       ``--url``/``--page``
+``fft``                   Friends and Family Test, GP or A&E (XLSX, monthly)  ``--url``/``--page``
 ========================  ==================================================  =================
 
 Every download
@@ -150,6 +152,12 @@ SOURCES: dict[str, Source] = {
                ("csv",),
                "https://www.england.nhs.uk/statistics/statistical-work-areas/"
                "ae-waiting-times-and-emergency-admissions/"),
+        Source("gpps", "GP Patient Survey practice data (Ipsos for NHS England)", None,
+               r"practice[\s_-]*(level[\s_-]*)?data|gpps", ("csv",),
+               "https://www.gp-patient.co.uk/surveysandreports"),
+        Source("fft", "NHS England Friends and Family Test monthly data (GP, A&E)", None,
+               r"friends[\s_-]*(and|&)?[\s_-]*family|fft", ("xlsx", "csv"),
+               "https://www.england.nhs.uk/fft/friends-and-family-test-data/"),
     )
 }
 
@@ -749,7 +757,7 @@ def fetch(
 
     Parameters
     ----------
-    source : {"ratings", "directory", "active-locations", "gp-payments", "ae"}
+    source : {"ratings", "directory", "active-locations", "gp-payments", "ae", "gpps", "fft"}
     url : str, optional
         The file's direct link; default: discovered on the source's page.
     page_url : str, optional
