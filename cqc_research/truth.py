@@ -23,7 +23,8 @@ Which table each effect reads (written by the notebooks named)
     ``transitions_by_area.csv`` (03; adult social care in the struggling areas follows its own
     matrix and is left out); ``indicator_signal`` ``odds_ratios.csv`` (02); ``event_effect``
     ``event_study_contrasts.csv`` (04); ``areas`` ``area_summary.csv`` and ``area_dtoc.csv``
-    (05); ``qualitative`` ``prevalence_by_outcome.csv`` (07).
+    (05); ``qualitative`` ``prevalence_by_outcome.csv`` (07); ``councils``
+    ``council_local_quality_slope.csv`` and ``council_rule_exceptions.csv`` (10).
 
 The null world (``cqc-research synth --null``) is the check's own test: its run passes against
 its own ``truth.json`` and fails, effect by effect, against the default one.
@@ -59,6 +60,7 @@ TABLES = {
     "event_effect": ["event_study_contrasts"],
     "areas": ["area_summary", "area_dtoc"],
     "qualitative": ["prevalence_by_outcome"],
+    "councils": ["council_local_quality_slope", "council_rule_exceptions"],
 }
 
 COLUMNS = ["effect", "quantity", "planted", "null", "estimate", "ci_low", "ci_high", "level",
@@ -207,6 +209,7 @@ def _n_rows(truth: dict) -> int:
     n += 2 if "event_effect" in truth else 0
     n += 2 if truth.get("areas", {}).get("struggling") else 0
     n += len(_checked_codes(truth))
+    n += 2 if truth.get("councils") else 0
     return max(n, 1)
 
 
@@ -418,6 +421,38 @@ def _qualitative(truth, t, alpha_row, level):
     return rows
 
 
+_COUNCIL_SLOPE = "councils: score points per point of local adult social care rated Good or better (slope)"
+_COUNCIL_EXC = "councils: published ratings off the scoring rule (count of the planted councils found)"
+
+
+def _councils(truth, t, alpha_row, level):
+    from scipy.stats import t as student
+
+    from .geography import normalise_area_name
+
+    c = truth["councils"]
+    rows = []
+    sl = t["council_local_quality_slope"]
+    planted = float(c["slope_pp_per_pp"])
+    if sl.empty or pd.isna(sl["estimate"].iloc[0]):
+        rows.append(_row("councils", _COUNCIL_SLOPE, planted, np.nan, np.nan, np.nan, level=level, null=0.0,
+                         note="no slope: too few councils matched to local ratings"))
+    else:
+        r = sl.iloc[0]
+        n = int(r["n"])
+        q = float(student.ppf(1 - alpha_row / 2, max(n - 2, 1)))
+        est, se = float(r["estimate"]), float(r["std_error"])
+        rows.append(_row("councils", _COUNCIL_SLOPE, planted, est, est - q * se, est + q * se, level=level,
+                         null=0.0, n=n, note="least squares; t interval with n - 2 df"))
+    want = {normalise_area_name(e["council"]) for e in c.get("exceptions", [])}
+    found = {normalise_area_name(x) for x in t["council_rule_exceptions"].get("council", pd.Series(dtype=str))}
+    extra = sorted(found - want)
+    est = float(len(found & want)) if not extra else np.nan
+    rows.append(_row("councils", _COUNCIL_EXC, float(len(want)), est, est, est, level=level, null=0.0,
+                     n=len(found), note=f"exceptions not planted: {', '.join(extra)}" if extra else "exact count"))
+    return rows
+
+
 def _quantities(effect, truth) -> list[str]:
     """The row labels of an effect whose table is missing (so the report still names them)."""
     if effect == "domain_agreement":
@@ -431,6 +466,8 @@ def _quantities(effect, truth) -> list[str]:
         return ["mean change after the event", "mean change before the event"]
     if effect == "areas":
         return ["struggling areas: share Good or better", "struggling areas: delayed transfers"]
+    if effect == "councils":
+        return [_COUNCIL_SLOPE, _COUNCIL_EXC]
     return [f"code more common where the service improved: {c}" for c in _checked_codes(truth)]
 
 
@@ -484,6 +521,8 @@ def check_truth(run_dir, truth=None, *, effects: Iterable[str] | str | None = No
         wanted.remove("areas")
     if "qualitative" in wanted and not _checked_codes(truth):
         wanted.remove("qualitative")
+    if "councils" in wanted and not truth.get("councils"):
+        wanted.remove("councils")
     m = _n_rows(truth)
     alpha_row = alpha / m
     z_row = _z(alpha_row)
@@ -506,6 +545,8 @@ def check_truth(run_dir, truth=None, *, effects: Iterable[str] | str | None = No
             made = _event_effect(truth, t, alpha_row, level)
         elif effect == "areas":
             made = _areas(truth, t, alpha_row, level)
+        elif effect == "councils":
+            made = _councils(truth, t, alpha_row, level)
         else:
             made = _qualitative(truth, t, alpha_row, level)
         rows += [_verdict(r, z_row) for r in made]

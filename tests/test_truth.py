@@ -76,6 +76,12 @@ def _write_tables(ds, run_dir):
     focus = summary[summary["sector"].astype(str) == "Adult social care"]
     rates = dtoc_rates(load_dtoc(p["dtoc"]), population=load_population(p["population"]), la_codes=load_la_codes(p["la_codes"]))
     join_dtoc(focus, rates=rates, area="local_authority").to_csv(tables / "area_dtoc.csv", index=False)
+    from cqc_research import councils as cn  # notebook 10
+
+    la = cn.load_la_assessments(p["la_assessments"], la_codes=p["la_codes"])
+    cn.council_local_quality(la.assessments, area_summary=summary)[2].to_csv(
+        tables / "council_local_quality_slope.csv", index=False)
+    cn.council_consistency(la.assessments)[1].to_csv(tables / "council_rule_exceptions.csv", index=False)
     segments = qual.read_coded_segments(p["coded_segments"])  # notebook 07
     joined = qual.cases_with_outcomes(segments, api.history)
     followed = joined[joined["improved"].notna()]

@@ -104,7 +104,8 @@ QUAL_CASES = 20
 
 #: The planted effects, in the order of the notebooks that estimate them; each can be set to its
 #: null on its own (``generate(null=[...])``, ``cqc-research synth --null EFFECT``).
-PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "transitions", "event_effect", "areas", "qualitative")
+PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "transitions", "event_effect", "areas", "qualitative",
+                   "councils")
 
 
 def null_effects(null=False) -> tuple[str, ...]:
@@ -167,7 +168,7 @@ def planted_parameters(*, null=False) -> dict:
     -------
     dict
         ``p_agree, p_up, transitions, transitions_struggling, gp_beta, event_effect_pp,
-        dtoc_multiplier, qual_prevalence``.
+        dtoc_multiplier, qual_prevalence, councils`` (``slope``, ``exceptions``).
 
     Examples
     --------
@@ -176,13 +177,15 @@ def planted_parameters(*, null=False) -> dict:
     >>> planted_parameters(null="event_effect")["gp_beta"]["qof_payments_per_patient"]
     0.3
     """
+    from .councils import COUNCIL_SLOPE
     from .interviews import SYNTHETIC_PREVALENCE
 
     removed = null_effects(null)
     out = {"p_agree": dict(P_AGREE), "p_up": dict(P_UP), "transitions": dict(TRANSITIONS),
            "transitions_struggling": TRANSITIONS_STRUGGLING, "gp_beta": dict(GP_BETA),
            "event_effect_pp": EVENT_EFFECT_PP, "dtoc_multiplier": DTOC_MULTIPLIER,
-           "qual_prevalence": dict(SYNTHETIC_PREVALENCE)}
+           "qual_prevalence": dict(SYNTHETIC_PREVALENCE),
+           "councils": {"slope": COUNCIL_SLOPE, "exceptions": True}}
     if "domain_agreement" in removed:
         rate = round(float(np.mean(list(P_AGREE.values()))), 4)
         out["p_agree"] = {kq: rate for kq in P_AGREE}
@@ -199,6 +202,8 @@ def planted_parameters(*, null=False) -> dict:
         out["dtoc_multiplier"] = 1.0
     if "qualitative" in removed:
         out["qual_prevalence"] = {c: ((a + b) / 2, (a + b) / 2) for c, (a, b) in SYNTHETIC_PREVALENCE.items()}
+    if "councils" in removed:  # councils' scores unrelated to local care; published ratings as the rule gives
+        out["councils"] = {"slope": 0.0, "exceptions": False}
     return out
 
 HOSPITAL_SERVICES = [
@@ -919,7 +924,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
         raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
     from tqdm.auto import tqdm
 
-    steps = tqdm(total=6, desc="synthetic data", unit="step", disable=not progress)
+    steps = tqdm(total=7, desc="synthetic data", unit="step", disable=not progress)
     steps.set_postfix_str("organisations and rating histories")
     null_effects(null)  # a clear error before anything is written
     world = _build_world(seed, scale, null=null)
@@ -934,7 +939,8 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
     for label, write in (("Latest ratings workbook", lambda: _write_latest_ratings(world, files["ratings_ods"])),
                          ("CQC API records", lambda: _write_api(world, files["api_folder"])),
                          ("NHS indicators", lambda: files.update(_write_nhs(world, tmp))),
-                         ("coded interviews", lambda: files.update(_write_qualitative(world, tmp)))):
+                         ("coded interviews", lambda: files.update(_write_qualitative(world, tmp))),
+                         ("councils", lambda: files.update(_write_councils(world, tmp)))):
         steps.set_postfix_str(label)
         write()
         steps.update()
@@ -942,6 +948,7 @@ def generate(folder=None, *, seed: int = DEFAULT_SEED, scale: str = "default",
     truth["assessment_framework"] = _assessments.assessment_truth(world)
     truth.update(files.pop("_truth_extra", {}))
     truth["qualitative"] = files.pop("_truth_extra_qual", {})
+    truth["councils"] = files.pop("_truth_extra_councils", {})
     (tmp / "truth.json").write_text(json.dumps(truth, indent=2, default=str))
     if folder.exists():
         shutil.rmtree(folder)
@@ -1143,6 +1150,14 @@ def _write_qualitative(world, root: Path) -> dict:
             "_truth_extra_qual": truth}
 
 
+def _write_councils(world, root: Path) -> dict:
+    """Councils' assessments (:mod:`cqc_research.synthetic.councils`; its own random stream)."""
+    from .councils import write_councils
+
+    c = world["planted"].get("councils") or planted_parameters()["councils"]
+    return write_councils(world, root, slope=c["slope"], exceptions=c["exceptions"])
+
+
 def dataset_paths(root) -> dict:
     """The file paths of a synthetic dataset already written at ``root``.
 
@@ -1166,7 +1181,8 @@ def dataset_paths(root) -> dict:
            "population": root / "population" / "la_population_65plus.csv",
            "imd_la": root / "imd" / "imd_la.csv", "imd_practice": root / "imd" / "imd_practice.csv",
            "la_codes": root / "population" / "la_codes.csv",
-           "coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx"}
+           "coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx",
+           "la_assessments": root / "councils" / "la_assessments.csv"}
     return out
 
 
