@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CQCResearchError, DataFormatError, file_head, looks_like_html
+from . import _workbook as _limits
 
 __all__ = ["read_ods", "read_ods_sheets", "ods_sheet_names", "write_ods", "ODS_MIMETYPE",
            "FastReaderUnsupported"]
@@ -203,7 +204,7 @@ _STR = pd.StringDtype(na_value=np.nan)
 
 def _check_workbook(path: Path) -> zipfile.ZipFile:
     """Open ``path`` as an ODS zip, or raise a DataFormatError that says what it is instead."""
-    head = file_head(path, expected="an ODS workbook")
+    head = file_head(path, expected="an ODS workbook", size=4096)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         if looks_like_html(head):
             raise DataFormatError(
@@ -212,7 +213,9 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
         raise DataFormatError("this is a text/XML file, not an ODS workbook (a zip archive)",
                               path=path)
     if not head.startswith(b"PK"):
-        raise DataFormatError("not a zip archive, so not an ODS workbook", path=path)
+        kind, _ = _limits.sniff(path, head=head)
+        raise DataFormatError(f"this is {_limits.describe(kind)}: not a zip archive, so not an "
+                              "ODS workbook", path=path)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -221,6 +224,8 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
     names = set(zf.namelist())
     if "mimetype" in names:
         try:
+            if zf.getinfo("mimetype").file_size > 1024:
+                raise zipfile.BadZipFile("the mimetype member is larger than 1 KB")
             mimetype = zf.read("mimetype").decode("ascii", "replace").strip()
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             zf.close()
@@ -237,6 +242,11 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
         zf.close()
         raise DataFormatError("the zip has no content.xml, so it is not an ODS workbook",
                               path=path)
+    try:
+        _limits.check_zip_member(zf.getinfo("content.xml"), path)
+    except DataFormatError:
+        zf.close()
+        raise
     return zf
 
 
@@ -295,6 +305,12 @@ def _xml_blocks(zf: zipfile.ZipFile, path: Path, sheet: str | None = None) -> It
             if block:
                 crc = zlib.crc32(block, crc)
                 size += len(block)
+                if size > info.file_size:
+                    raise damaged("it inflates to more than the size the zip declares")
+                why = _limits.ratio_problem(size, info.compress_size - left - len(pending))
+                if why:
+                    raise DataFormatError(f"content.xml: {why}; refused", path=path,
+                                          sheet=sheet)
                 yield block
             if inflate is not None and inflate.eof:
                 break
@@ -388,6 +404,31 @@ class _Done(Exception):
     """Raised inside the expat handlers once the requested sheets have been read."""
 
 
+class _Refused(Exception):
+    """A sheet past a limit (see :mod:`._workbook`) or with a nonsensical repeat count; the
+    caller turns it into a DataFormatError naming the file and the sheet."""
+
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.row = row
+
+
+#: A row whose last cell is repeated more than this many times has that repeat clipped to the
+#: width of the other rows (the header's, in effect): LibreOffice fills a row to the sheet's
+#: last column that way. Shorter runs (two equal cells merged) are never clipped.
+_CLIP_FROM = 64
+
+
+def _repeat(attrs, name: str) -> int:
+    """A ``table:number-*-repeated`` attribute as a positive int (1 when absent)."""
+    text = attrs.get(name)
+    if text is None:
+        return 1
+    if not text.isdigit() or int(text) < 1:
+        raise _Refused(f"{name}={text!r} is not a positive whole number")
+    return int(text)
+
+
 class _ExpatSheet:
     """Collect the requested sheets' non-empty rows from expat events.
 
@@ -395,7 +436,15 @@ class _ExpatSheet:
     are counted (so numbering stays right) but not kept, and the padding is never expanded.
     """
 
-    def __init__(self, sheets: str | Iterable[str]):
+    def __init__(self, sheets: str | Iterable[str], *, clip: int = 0, limits: bool = True,
+                 repeat_rows: bool = True):
+        # clip: the width a long trailing repeat is clipped to at least (the widest row met so
+        # far widens it); limits: check the expansion (the fast reader checks blocks itself);
+        # repeat_rows: expand table:number-rows-repeated (else each row is kept once)
+        self.clip = clip
+        self.limits = limits
+        self.repeat_rows = repeat_rows
+        self._reset_counts()
         self.wanted = {sheets} if isinstance(sheets, str) else set(sheets)
         self.sheet = next(iter(self.wanted)) if len(self.wanted) == 1 else None
         self.names: list[str] = []
@@ -409,6 +458,13 @@ class _ExpatSheet:
         self.paras: list[str] | None = None
         self.parts: list[str] | None = None
 
+    def _reset_counts(self):
+        self.widest = self.clip  # the widest row without a long trailing repeat
+        self.width = 0  # the widest row kept
+        self.lines = 0  # rows holding data, repeats counted out
+        self.written = 0  # cell elements
+        self.full = self.trail = 0
+
     def start(self, name, attrs):
         if name == "table:table":
             sheet_name = attrs.get("table:name", "")
@@ -418,6 +474,7 @@ class _ExpatSheet:
                 self.sheet = sheet_name
                 self.rows = self.by_sheet[sheet_name] = []
                 self.rownum = 0
+                self._reset_counts()
             return
         if not self.active:
             return
@@ -428,9 +485,13 @@ class _ExpatSheet:
         elif name == "table:table-row":
             self.cells = []
             self.pending = 0
-            self.row_repeat = int(attrs.get("table:number-rows-repeated", 1))
+            self.full = self.trail = 0
+            self.row_repeat = _repeat(attrs, "table:number-rows-repeated")
+            if not self.repeat_rows:
+                self.row_repeat = 1
         elif name == "table:table-cell" or name == "table:covered-table-cell":
-            self.col_repeat = int(attrs.get("table:number-columns-repeated", 1))
+            self.col_repeat = _repeat(attrs, "table:number-columns-repeated")
+            self.written += 1
             kind = attrs.get("office:value-type")
             if kind in ("float", "percentage", "currency"):
                 self.value = attrs.get("office:value")
@@ -474,20 +535,44 @@ class _ExpatSheet:
             if value == "":
                 self.pending += self.col_repeat
             else:
+                # never more than MAX_COLUMNS cells in the list; the row's end judges the rest
+                self.full += self.pending + self.col_repeat
+                self.trail = self.col_repeat
+                room = _limits.MAX_COLUMNS - len(self.cells)
                 if self.pending:
-                    self.cells.extend([None] * self.pending)
+                    self.cells.extend([None] * max(min(self.pending, room), 0))
+                    room -= self.pending
                     self.pending = 0
-                self.cells.extend([value] * self.col_repeat)
+                self.cells.extend([value] * max(min(self.col_repeat, room), 0))
         elif name == "table:table-row":
             if self.cells:
+                self._end_row()
+                cells = list(self.cells)
                 for k in range(self.row_repeat):
-                    self.rows.append((self.rownum + 1 + k, list(self.cells)))
+                    self.rows.append((self.rownum + 1 + k, cells))
             self.rownum += self.row_repeat
             self.cells = None
         elif name == "table:table":
             self.active = False
             if self.wanted <= self.by_sheet.keys():
                 raise _Done
+
+    def _end_row(self):
+        """Clip a long trailing repeat, refuse a row past the last column, check the limits."""
+        written_width = self.full - self.trail + 1
+        if self.trail > _CLIP_FROM and written_width <= _limits.MAX_COLUMNS:
+            del self.cells[max(self.widest, written_width):]
+        elif self.full > _limits.MAX_COLUMNS:
+            raise _Refused(f"a row of {self.full:,} cells, wider than the sheet's last column "
+                           f"(MAX_COLUMNS = {_limits.MAX_COLUMNS:,})", row=self.rownum + 1)
+        else:
+            self.widest = max(self.widest, self.full)
+        if self.limits:
+            self.lines += self.row_repeat
+            self.width = max(self.width, len(self.cells))
+            why = _limits.expansion_problem(self.width, self.lines, self.written)
+            if why:
+                raise _Refused(why, row=self.rownum + 1)
 
 
 def _raw_expat(zf: zipfile.ZipFile, path: Path, sheet: str) -> pd.DataFrame:
@@ -510,6 +595,9 @@ def _raw_expat_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str]
         parser.Parse(b"", True)
     except _Done:
         pass
+    except _Refused as exc:
+        raise DataFormatError(f"{exc}; refused", path=path, sheet=state.sheet,
+                              row=exc.row) from None
     except expat.ExpatError as exc:
         where = f"after spreadsheet row {state.rownum}" if state.active else "before the sheet"
         raise DataFormatError(f"malformed XML in content.xml ({exc}), {where}",
@@ -785,9 +873,11 @@ def _decode_references(work: np.ndarray, start: np.ndarray, length: np.ndarray):
     return kept.tobytes(), lengths
 
 
-def _expat_fragment(xml: bytes, sheet: str) -> list[tuple[int, list]]:
-    """Rows of an XML fragment holding whole rows, read by the reference reader."""
-    state = _ExpatSheet(sheet)
+def _expat_fragment(xml: bytes, sheet: str, clip: int = 0, repeat_rows: bool = True
+                    ) -> list[tuple[int, list]]:
+    """Rows of an XML fragment holding whole rows, read by the reference reader (without the
+    expansion limits: the fast reader has checked the block)."""
+    state = _ExpatSheet(sheet, clip=clip, limits=False, repeat_rows=repeat_rows)
     state.active = state.found = True
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -803,7 +893,7 @@ def _expat_fragment(xml: bytes, sheet: str) -> list[tuple[int, list]]:
 class _Block:
     """One converted block: its columns, their row numbers, and the rows it spanned."""
 
-    __slots__ = ("columns", "numbers", "rows", "end", "rest")
+    __slots__ = ("columns", "numbers", "rows", "end", "rest", "width", "lines", "written")
 
 
 def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np.ndarray]:
@@ -1158,7 +1248,33 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
     cum = np.zeros(n_cells + 1, np.int64)
     np.cumsum(mult, out=cum[1:])
     n_fields = cum[stop_cell] - cum[first_cell]
+    # a long trailing repeat is clipped to the width of the block's other rows; a row past the
+    # sheet's last column is refused; the expansion is checked before anything is expanded
+    has_data = last >= 0
+    trail = np.where(has_data, col_rep[np.maximum(last, 0)], 0)
+    written_width = n_fields - trail + 1
+    long_tail = has_data & (trail > _CLIP_FROM)
+    too_wide = np.where(long_tail, written_width, n_fields) > _limits.MAX_COLUMNS
+    if too_wide.any():
+        r = int(np.flatnonzero(too_wide)[0])
+        raise _Refused(f"a row of {int(n_fields[r]):,} cells, wider than the sheet's last "
+                       f"column (MAX_COLUMNS = {_limits.MAX_COLUMNS:,})",
+                       row=int(numbers_of_row[r]))
+    if long_tail.any():
+        wide = int(n_fields[has_data & ~long_tail].max(initial=0))
+        cut = np.where(long_tail, np.maximum(n_fields - np.maximum(wide, written_width), 0), 0)
+        if cut.any():
+            rows_cut = np.flatnonzero(cut)
+            mult[last[rows_cut]] -= cut[rows_cut]
+            n_fields = n_fields - cut
     empty_row = n_fields == 0
+    block.width = int(n_fields.max(initial=0))
+    block.lines = int(row_rep[~empty_row].sum())
+    block.written = n_cells
+    why = _limits.expansion_problem(block.width, block.lines, block.written)
+    if why:
+        first = np.flatnonzero(~empty_row & (row_rep > 1))
+        raise _Refused(why, row=int(numbers_of_row[first[0]]) if len(first) else None)
     complex_row = (row_rep > 1) & ~empty_row
     if len(loose_tags):
         complex_row[np.searchsorted(ro, loose_tags, "right") - 1] = True
@@ -1167,14 +1283,16 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
     complex_values = {}
     lines_per_row = (~empty_row).astype(np.int64)
     for r in np.flatnonzero(complex_row).tolist():
-        try:
-            found = _expat_fragment(work[lt[ro[r]]: nxt[rc[r]]].tobytes(), sheet)
+        clip = int(n_fields[r])
+        try:  # read once; its repeats share the cells' segments (see the grid below)
+            found = _expat_fragment(work[lt[ro[r]]: nxt[rc[r]]].tobytes(), sheet, clip=clip,
+                                    repeat_rows=False)
         except expat.ExpatError as exc:
             raise _Malformed(str(exc), int(numbers_of_row[r])) from exc
-        complex_values[r] = [values for _, values in found]
-        lines_per_row[r] = len(found)
+        complex_values[r] = [values[:clip] for _, values in found]
+        lines_per_row[r] = int(row_rep[r]) * len(found)
         mult[first_cell[r]: stop_cell[r]] = 0
-        n_fields[r] = max((len(values) for _, values in found), default=0)
+        n_fields[r] = max((len(values) for values in complex_values[r]), default=0)
     width = int(n_fields.max(initial=0))
     n_lines = int(lines_per_row.sum())
     line_of_row = np.cumsum(lines_per_row) - lines_per_row
@@ -1198,11 +1316,13 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
     grid[col * n_lines + line_of_row[rows_of]] = seg_id[expanded]
     del expanded, rows_of, col
     for r, lines in complex_values.items():
+        copies = int(lines_per_row[r]) // max(len(lines), 1)  # the row's repeats
         for k, values in enumerate(lines):
             for f, value in enumerate(values):
                 if value is not None:
                     piece = value.encode("utf-8")
-                    grid[f * n_lines + line_of_row[r] + k] = len(direct) + len(extra_start)
+                    at = f * n_lines + line_of_row[r] + k * copies
+                    grid[at: at + copies] = len(direct) + len(extra_start)
                     extra_start.append(tail0 + extra_size)
                     extra_len.append(len(piece))
                     extra.append(piece)
@@ -1253,6 +1373,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
             numbers = numbers[filled]
     block.numbers = numbers
     block.rows = int(row_rep.sum())
+    block.width = width
     return block
 
 
@@ -1430,6 +1551,7 @@ def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str, strip: b
     ahead: deque = deque()  # (future, pieces)
     converted: list[_Block] = []
     base = 0
+    width = lines = written = 0
     ended = None
     exhausted = False
     try:
@@ -1456,6 +1578,12 @@ def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str, strip: b
                                   pieces))
             if ahead and (exhausted or len(ahead) >= _AHEAD):
                 done = ahead.popleft()[0].result()
+                width = max(width, done.width)
+                lines += done.lines
+                written += done.written
+                why = _limits.expansion_problem(width, lines, written)
+                if why:
+                    raise _Refused(why)
                 done.numbers += base
                 base += done.rows
                 converted.append(done)
@@ -1466,6 +1594,9 @@ def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str, strip: b
     except _Malformed as exc:
         raise DataFormatError(f"malformed XML in content.xml ({exc})", path=path, sheet=sheet,
                               row=base + exc.row) from exc
+    except _Refused as exc:
+        raise DataFormatError(f"{exc}; refused", path=path, sheet=sheet,
+                              row=None if exc.row is None else base + exc.row) from None
     finally:
         for future, _ in ahead:
             future.cancel()
