@@ -471,3 +471,404 @@ def text_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, wra
     if wrap:
         style = style.set_properties(subset=list(wrap), **{"text-align": "left", "white-space": "normal"})
     return style
+
+
+# ---------------------------------------------------------------------------------------------
+# The one table path: every table a report shows
+#: Column names whose values are shares of 1, shown as percentages with one decimal.
+_SHARE_WORDS = ("share", "agreement", "prevalence", "proportion", "accuracy", "reproduced")
+#: Human labels for column names the library uses often (others: underscores become spaces).
+COLUMN_LABELS = {
+    "n": "n", "p_value": "p", "rho": "Spearman's rho", "odds_ratio_per_sd": "odds ratio per SD",
+    "org_id": "organisation id", "org_code": "ODS code", "ods_code": "ODS code",
+    "dtoc_per_100k": "delayed days per 100,000 aged 65+", "n_rated": "n rated",
+    "weighted_kappa": "weighted kappa", "auc": "AUC", "ci_method": "interval method",
+}
+_UNIT_SUFFIXES = {"_months": " (months)", "_days": " (days)", "_years": " (years)", "_pct": " (%)",
+                  "_percent": " (%)", "_per_100k": " per 100,000", "_gbp": " (£)"}
+#: Rows shown before a table is collapsed (the rest are counted, and kept in a closed section).
+TABLE_MAX_ROWS = 20
+_EMBED_ALL_UP_TO = 200
+
+
+def column_label(name) -> str:
+    """The label a report shows for a column: ``ci_low``/``ci_high`` pairs aside, see :class:`Table`.
+
+    Parameters
+    ----------
+    name : str
+        A snake_case column name.
+
+    Returns
+    -------
+    str
+        A known label (:data:`COLUMN_LABELS`), or the name with a unit suffix in brackets and
+        underscores as spaces.
+
+    Examples
+    --------
+    >>> column_label("median_months"), column_label("share_good"), column_label("n")
+    ('median (months)', 'share good', 'n')
+    """
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix) and not _is_share_name(name) and len(name) > len(suffix):
+            return name[: -len(suffix)].replace("_", " ") + unit
+    return name.replace("_", " ")
+
+
+def _is_share_name(name: str) -> bool:
+    words = str(name).lower().replace("-", "_").split("_")
+    return any(w in _SHARE_WORDS or w.startswith("share") for w in words)
+
+
+def _decimals(values: np.ndarray) -> int:
+    """The fewest decimals (at most 3) that show every value as rounded to 3 places."""
+    if not len(values):
+        return 0
+    r3 = np.round(values, 3)
+    for d in range(3):
+        if np.allclose(np.round(r3, d), r3, rtol=0, atol=1e-9):
+            return d
+    return 3
+
+
+def _column_formatter(name: str, series: pd.Series, percent: bool):
+    """A function value -> display text for one column."""
+    missing = "\u2013"
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return lambda v: missing if _is_missing(v) else ("yes" if v else "no")
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return lambda v: missing if _is_missing(v) else (
+            v.strftime("%Y-%m-%d") if v == v.normalize() else v.strftime("%Y-%m-%d %H:%M"))
+    if not pd.api.types.is_numeric_dtype(dtype):
+        return lambda v: missing if _is_missing(v) else (
+            v.strftime("%Y-%m-%d") if isinstance(v, pd.Timestamp) else str(v))
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if percent:
+        return lambda v: missing if _is_missing(v) else f"{100 * float(v):.1f}%"
+    lname = str(name).lower()
+    plain = any(w in lname for w in ("year", "decile", "quintile", "rank", "_id", "code", "version"))
+    sep = "" if plain else ","
+    if lname in ("p", "p_value", "pvalue") or lname.endswith("_p_value"):
+        return lambda v: missing if _is_missing(v) else ("<0.001" if float(v) < 0.001 else f"{float(v):.3f}")
+    d = _decimals(values)
+    if d and len(values) and np.nanmax(np.abs(values)) >= 1000:
+        d = min(d, 1)
+    spec = f"{{:{sep}.{d}f}}"
+    return lambda v: missing if _is_missing(v) else spec.format(float(v))
+
+
+def _flat_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame = frame.copy()
+        frame.columns = [" ".join(str(p) for p in parts if str(p) != "") for parts in frame.columns]
+    else:
+        frame = frame.copy()
+        frame.columns = [str(c) for c in frame.columns]
+    frame.columns.name = None
+    return frame
+
+
+def _tidy_index(frame: pd.DataFrame, index_name: str | None) -> pd.DataFrame:
+    """Drop a bare row index (unnamed integers); keep a meaningful one as named leading columns."""
+    idx = frame.index
+    names = [n for n in idx.names if n is not None]
+    if index_name is not None:
+        return frame.rename_axis(index_name).reset_index()
+    if not names and (pd.api.types.is_integer_dtype(idx.dtype) or isinstance(idx, pd.RangeIndex)):
+        return frame.reset_index(drop=True)
+    if not names:  # unnamed text labels (e.g. a transposed table): keep them, under a blank header
+        out = frame.reset_index(drop=True)
+        out.insert(0, "\u200b", [str(v) for v in idx])
+        return out
+    return frame.reset_index()
+
+
+def _interval_pairs(frame: pd.DataFrame) -> list[tuple[str | None, str, str, str]]:
+    """(estimate, low, high, label) for each ``*ci_low``/``*ci_high`` pair of columns.
+
+    The estimate is the column the interval surrounds: among the numeric columns, those whose
+    name holds the pair's prefix first, then the nearest column before the pair.
+    """
+    columns = list(frame.columns)
+    pairs = []
+    for low in columns:
+        if not low.endswith("ci_low"):
+            continue
+        high = low[: -len("low")] + "high"
+        if high not in columns:
+            continue
+        prefix = low[: -len("ci_low")].rstrip("_")
+        lo = pd.to_numeric(frame[low], errors="coerce")
+        hi = pd.to_numeric(frame[high], errors="coerce")
+
+        def inside(col, lo=lo, hi=hi):
+            if col.endswith(("ci_low", "ci_high")):
+                return False
+            if not pd.api.types.is_numeric_dtype(frame[col].dtype) or pd.api.types.is_bool_dtype(frame[col].dtype):
+                return False
+            v = pd.to_numeric(frame[col], errors="coerce")
+            ok = v.notna() & lo.notna() & hi.notna()
+            return bool(ok.any()) and bool(((v[ok] >= lo[ok] - 1e-9) & (v[ok] <= hi[ok] + 1e-9)).mean() >= 0.9)
+
+        words = set(prefix.split("_")) - {""}
+        named = [c for c in columns if words and words <= set(c.split("_"))]
+        before = list(reversed(columns[: columns.index(low)]))
+        est = next((c for c in [*named, *before] if inside(c)), None)
+        if prefix:
+            label = f"{column_label(est) if est else prefix.replace('_', ' ')} 95% CI"
+        else:
+            label = "95% CI"
+        pairs.append((est, low, high, label))
+    if sum(1 for p in pairs if p[3] == "95% CI") == 1 and len(pairs) > 1:
+        pairs = [(e, lo, hi, f"{column_label(e)} 95% CI" if lab == "95% CI" and e else lab)
+                 for e, lo, hi, lab in pairs]
+    return pairs
+
+
+class Table:
+    """A table as a report shows it: the one table path (pandas ``Styler``) for every report table.
+
+    What the reader sees: no row index unless it means something (then it is a named column);
+    integers as integers (also counts stored as floats because of missing values); shares as
+    percentages with one decimal; each ``ci_low``/``ci_high`` pair as one "95% CI" column
+    reading "a to b"; human column labels with units; a long table cut to its first rows, with a
+    count (the rest in a closed section); an empty table as a sentence. The frame itself, and
+    the CSV a :class:`~cqc_research.notebook_output.Report` saves from it, are unchanged.
+
+    Parameters
+    ----------
+    data : DataFrame, Series or Styler
+        The table (a Styler's data and caption are used).
+    caption : str, optional
+        A title shown above the table.
+    labels : dict, optional
+        Column name to label, over the defaults (:func:`column_label`).
+    percent : bool or sequence of str, optional
+        Columns shown as percentages: default, the share-like names (``share``, ``agreement``,
+        ``prevalence``, ...) whose values lie in [-1, 1]; True for every numeric column.
+    max_rows : int
+        Rows shown before the table is collapsed.
+    empty : str, optional
+        The sentence shown when the table has no rows.
+    index : str, optional
+        Keep the index, as a first column of this name (a named index is always kept).
+    columns : sequence of str, optional
+        The columns shown (default: all).
+    name : str, optional
+        The saved CSV's name, for the count line of a long table.
+
+    Examples
+    --------
+    >>> t = Table(pd.DataFrame({"n": [824.0, None], "share": [0.5, 0.25],
+    ...                         "ci_low": [0.4, 0.2], "ci_high": [0.6, 0.3]}))
+    >>> t.display_frame().to_dict("records")[0]
+    {'n': '824', 'share': '50.0%', '95% CI': '40.0% to 60.0%'}
+    >>> Table(pd.DataFrame({"a": []}), empty="Nothing was found.")._repr_html_()
+    '<p class="cqc-table-empty">Nothing was found.</p>'
+    """
+
+    def __init__(self, data, *, caption: str | None = None, labels: dict | None = None,
+                 percent=None, max_rows: int = TABLE_MAX_ROWS, empty: str | None = None,
+                 index: str | None = None, columns: Sequence[str] | None = None, name: str | None = None):
+        if hasattr(data, "data") and hasattr(data, "to_html") and not isinstance(data, pd.DataFrame):
+            caption = caption or getattr(data, "caption", None)
+            data = data.data  # a pandas Styler
+        if isinstance(data, pd.Series):
+            data = data.to_frame(name=data.name if data.name is not None else "value")
+        if not isinstance(data, pd.DataFrame):
+            raise TypeError(f"Table needs a pandas DataFrame or Series, not {type(data).__name__}")
+        self.data = data if columns is None else data[list(columns)]
+        self.caption, self.labels, self.percent = caption, dict(labels or {}), percent
+        self.max_rows, self.empty, self.index, self.name = int(max_rows), empty, index, name
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def display_frame(self) -> pd.DataFrame:
+        """The table as shown: every cell formatted text, columns labelled.
+
+        Returns
+        -------
+        DataFrame
+            Strings only, with a fresh 0..n index (never shown).
+        """
+        frame = _tidy_index(_flat_columns(self.data), self.index)
+        cols = list(frame.columns)
+        pairs = _interval_pairs(frame)
+        share = set()
+        if self.percent is True:
+            share = {c for c in cols if pd.api.types.is_numeric_dtype(frame[c].dtype)
+                     and not pd.api.types.is_bool_dtype(frame[c].dtype)}
+        elif self.percent:
+            share = set(self.percent)
+        else:
+            for c in cols:
+                s = frame[c]
+                if (_is_share_name(c) and pd.api.types.is_float_dtype(s.dtype)
+                        and s.dropna().between(-1, 1).all()):
+                    share.add(c)
+            for est, low, high, _ in pairs:  # an interval is shown like its estimate
+                if est in share:
+                    share |= {low, high}
+        formatters = {c: _column_formatter(c, frame[c], c in share) for c in cols}
+        for est, low, high, _ in pairs:  # the interval's ends read like the estimate
+            if est is not None and est in formatters:
+                both = pd.concat([frame[est], frame[low], frame[high]])
+                fmt = _column_formatter(est, both, est in share)
+                formatters[est] = formatters[low] = formatters[high] = fmt
+        out = pd.DataFrame({c: [formatters[c](v) for v in frame[c]] for c in cols}, index=range(len(frame)))
+        for _est, low, high, label in pairs:
+            ci = [f"{a} to {b}" if a != "\u2013" and b != "\u2013" else "\u2013"
+                  for a, b in zip(out[low], out[high], strict=True)]
+            at = list(out.columns).index(low)
+            out = out.drop(columns=[low, high])
+            out.insert(at, label, ci)
+        labels = {c: self.labels.get(c, column_label(c)) for c in out.columns
+                  if c not in {p[3] for p in pairs}}
+        return out.rename(columns=labels)
+
+    def _numeric_labels(self, shown: pd.DataFrame) -> list[str]:
+        return [c for c in shown.columns
+                if shown[c].str.fullmatch(r"[<\u2013+-]?[\d,.]+%?( to [<+-]?[\d,.]+%?)?|\u2013").all()]
+
+    def count_text(self) -> str:
+        """The count line under a table: ``"12 rows"``, or how many of how many are shown.
+
+        Returns
+        -------
+        str
+        """
+        n = len(self.data)
+        if n <= self.max_rows:
+            return f"{n:,} row{'s' if n != 1 else ''}"
+        where = f"; all are in tables/{self.name}.csv" if self.name else ""
+        return f"the first {self.max_rows:,} of {n:,} rows{where}"
+
+    def _styler_html(self, shown: pd.DataFrame, key: str, caption: str | None) -> str:
+        import hashlib
+
+        uuid = hashlib.sha1((key + "|".join(shown.columns) + str(shown.shape)).encode()).hexdigest()[:10]
+        style = (shown.style.hide(axis="index").format(escape="html").format_index(escape="html", axis=1)
+                 .set_uuid(uuid).set_table_attributes('class="cqc-table"'))
+        num = self._numeric_labels(shown) if len(shown) else []
+        styles = [{"selector": "", "props": "border-collapse:collapse;margin:4px 0 2px 0;font-size:13px"},
+                  {"selector": "th", "props": "text-align:left;padding:4px 10px;border-bottom:2px solid #444;"
+                                              "vertical-align:bottom"},
+                  {"selector": "td", "props": "text-align:left;padding:3px 10px;border-bottom:1px solid #ddd;"
+                                              "vertical-align:top"},
+                  {"selector": "caption", "props": "caption-side:top;text-align:left;font-weight:600;"
+                                                   "padding:4px 0;color:#1d1d1d"}]
+        style = style.set_table_styles(styles)
+        if num:
+            style = style.set_table_styles({c: [{"selector": "td", "props": "text-align:right;"
+                                                 "font-variant-numeric:tabular-nums;white-space:nowrap"},
+                                                {"selector": "th", "props": "text-align:right"}]
+                                            for c in num}, overwrite=False)
+        if caption:
+            style = style.set_caption(str(Markup.escape(caption)))
+        return style.to_html(doctype_html=False)
+
+    def _repr_html_(self) -> str:
+        if self.data.empty:
+            text = self.empty or (f"{self.caption}: nothing to show." if self.caption else "Nothing to show: no rows.")
+            return str(render("fragments/table_empty.html.j2", text=text))
+        shown = self.display_frame()
+        head = shown.head(self.max_rows)
+        key = str(self.caption or "") + str(self.name or "")
+        rest = None
+        if len(shown) > self.max_rows and len(shown) <= _EMBED_ALL_UP_TO:
+            rest = Markup(self._styler_html(shown, key + "all", None))
+        return str(render("fragments/report_table.html.j2",
+                          table=Markup(self._styler_html(head, key, self.caption)),
+                          count=self.count_text(), rest=rest, total=f"{len(shown):,}"))
+
+    def __repr__(self) -> str:
+        if self.data.empty:
+            return self.empty or "Nothing to show: no rows."
+        shown = self.display_frame().head(self.max_rows)
+        text = shown.to_string(index=False)
+        return "\n".join(p for p in (self.caption, text, f"({self.count_text()})") if p)
+
+    def to_html(self) -> str:
+        """The HTML shown in a notebook and in the exported report.
+
+        Returns
+        -------
+        str
+        """
+        return self._repr_html_()
+
+
+def show_table(data, caption: str | None = None, **options) -> Table:
+    """Show a table the way reports show tables (the last expression of a cell displays it).
+
+    Parameters
+    ----------
+    data : DataFrame, Series or Styler
+        The table; it is not modified.
+    caption : str, optional
+        A title shown above the table.
+    **options
+        Passed to :class:`Table` (``labels``, ``percent``, ``max_rows``, ``empty``, ``index``,
+        ``columns``, ``name``).
+
+    Returns
+    -------
+    Table
+        Displays itself in JupyterLab and in the exported HTML.
+
+    Examples
+    --------
+    >>> show_table(pd.DataFrame({"n": [3]})).display_frame()["n"].tolist()
+    ['3']
+    """
+    return Table(data, caption=caption, **options)
+
+
+def _table_html(obj):
+    try:
+        return Table(obj)._repr_html_()
+    except Exception:  # never lose the output: fall back to pandas' own HTML
+        return None
+
+
+def use_report_tables(ip=None) -> bool:
+    """Show every DataFrame, Series and Styler in this IPython session as a report :class:`Table`.
+
+    :class:`~cqc_research.notebook_output.Report` calls this, so a table a notebook or a library
+    function displays goes through the one table path (no bare index, integers as integers,
+    shares as percentages, intervals as "a to b").
+
+    Parameters
+    ----------
+    ip : IPython.core.interactiveshell.InteractiveShell, optional
+        Default: the running shell.
+
+    Returns
+    -------
+    bool
+        False (and nothing changes) outside IPython.
+    """
+    if ip is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover - IPython is a dependency
+            return False
+        ip = get_ipython()
+    if ip is None:
+        return False
+    html = ip.display_formatter.formatters["text/html"]
+    plain = ip.display_formatter.formatters["text/plain"]
+    for kind in (pd.DataFrame, pd.Series):
+        html.for_type(kind, _table_html)
+    html.for_type_by_name("pandas.io.formats.style", "Styler", _table_html)
+    plain.for_type(pd.Series, lambda obj, p, cycle: p.text(repr(Table(obj))))
+    plain.for_type_by_name("pandas.io.formats.style", "Styler",
+                           lambda obj, p, cycle: p.text(repr(Table(obj))))
+    return True

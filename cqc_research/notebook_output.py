@@ -39,12 +39,44 @@ __all__ = [
     "default_inputs",
     "input_files",
     "run_folder",
+    "HEADLINE_METADATA_KEY",
+    "FIGURE_METADATA_KEY",
+    "TABLE_METADATA_KEY",
+    "report_contents",
 ]
 
 _PNG_KEY = "cqc-research-data"
 
 #: The output metadata key that marks a skipped section's note in an executed notebook.
 SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
+#: The output metadata key of a report's sentences (:meth:`Report.say`); ``{"headline": bool}``.
+HEADLINE_METADATA_KEY = "cqc-research-say"
+#: The output metadata key of a saved figure's display: ``{"file", "caption"}``.
+FIGURE_METADATA_KEY = "cqc-research-figure"
+#: The output metadata key of a table shown by :meth:`Report.show`: ``{"file", "caption"}``.
+TABLE_METADATA_KEY = "cqc-research-table"
+
+
+class _QuietPath(type(Path())):
+    """A path that shows nothing when it ends a notebook cell (no ``PosixPath(...)`` in a report)."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+class _QuietList(list):
+    """A list of paths that shows nothing when it ends a notebook cell."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    return get_ipython() is not None
 
 
 class Section:
@@ -132,6 +164,56 @@ def skipped_sections(notebook) -> list[dict]:
     return out
 
 
+def _first_sentence(markdown: str) -> str:
+    """The first sentence of some markdown, as plain text."""
+    import re
+
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)  # links: their text
+    text = re.sub(r"[*_`>#]+", "", text)
+    text = " ".join(text.replace("\n- ", " ").split()).lstrip("- ")
+    m = re.search(r"(?<=[.!?])\s+(?=[A-Z0-9])", text)
+    first = text[: m.start()] if m else text
+    return first if len(first) <= 400 else first[:397].rstrip() + "..."
+
+
+def report_contents(notebook) -> dict:
+    """What an executed notebook's report holds, for the run's index.
+
+    Parameters
+    ----------
+    notebook : path or nbformat.NotebookNode
+        An executed notebook.
+
+    Returns
+    -------
+    dict
+        ``headline`` (the first sentence of the text said with ``headline=True``, else of the
+        first text said, else of the notebook's introduction; may be empty), ``figures`` and
+        ``tables`` (lists of ``{"file", "caption"}`` in the order shown).
+    """
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4) if not hasattr(notebook, "cells") else notebook
+    said, marked, figures, tables, intro = [], [], [], [], ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and not intro:
+            paras = [p for p in cell.source.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
+            intro = paras[0] if paras else ""
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata") or {}
+            text = (o.get("data") or {}).get("text/markdown", "")
+            if HEADLINE_METADATA_KEY in meta and text:
+                (marked if (meta[HEADLINE_METADATA_KEY] or {}).get("headline") else said).append(text)
+            if FIGURE_METADATA_KEY in meta:
+                figures.append({"file": str(meta[FIGURE_METADATA_KEY].get("file") or ""),
+                                "caption": str(meta[FIGURE_METADATA_KEY].get("caption") or "")})
+            if TABLE_METADATA_KEY in meta and (meta[TABLE_METADATA_KEY] or {}).get("file"):
+                tables.append({"file": str(meta[TABLE_METADATA_KEY]["file"]),
+                               "caption": str(meta[TABLE_METADATA_KEY].get("caption") or "")})
+    source = (marked or said or [intro])[0]
+    return {"headline": _first_sentence(source) if source else "", "figures": figures, "tables": tables}
+
+
 _DEFAULT_NOTE = Markup(
     "Every number, table and figure in this report comes from the synthetic dataset written "
     "by <code>cqc-research synth</code>, with planted effects. None of it describes real "
@@ -188,6 +270,10 @@ class Report:
         self.synthetic = is_synthetic(*self.sources)
         self.title = title
         self.skipped: list[dict] = []
+        self._said = False
+        from .display import use_report_tables
+
+        use_report_tables()  # every table the notebook shows goes through the one table path
 
     def __repr__(self) -> str:
         return (f"Report({str(self.output_dir)!r}, synthetic={self.synthetic}, "
@@ -297,8 +383,8 @@ class Report:
         Returns
         -------
         pathlib.Path
-            The file written. For synthetic data its first column is ``data_status``, reading
-            "SYNTHETIC DATA" on every row.
+            The file written (it shows nothing when it ends a cell). For synthetic data its first
+            column is ``data_status``, reading "SYNTHETIC DATA" on every row.
         """
         out = frame.reset_index() if index else frame.copy()
         if self.synthetic:
@@ -306,12 +392,14 @@ class Report:
         target = self.tables_dir / f"{name}.csv"
         with atomic_path(target) as tmp:
             out.to_csv(tmp, index=False)
-        return target
+        return _QuietPath(target)
 
-    def save_figure(self, fig, name: str, *, dpi: int = 110) -> Path:
-        """Write ``figures/<name>.png``, stamped "SYNTHETIC DATA" when the data is synthetic.
+    def save_figure(self, fig, name: str, *, dpi: int = 110, caption: str | None = None) -> Path:
+        """Write ``figures/<name>.png``, stamped "SYNTHETIC DATA" when the data is synthetic, and show it.
 
-        The figure stays open so that the notebook still displays it.
+        In a notebook the saved PNG itself is shown (so the reader sees exactly the file), with
+        alt text from the figure's title, and the figure is closed so it is not shown twice.
+        Outside IPython the figure stays open.
 
         Parameters
         ----------
@@ -321,23 +409,40 @@ class Report:
             The file name without ``.png``.
         dpi : int
             Resolution of the PNG.
+        caption : str, optional
+            What the figure shows, for its alt text and the run's index; default: its title.
 
         Returns
         -------
         pathlib.Path
-            The file written. Its PNG metadata key ``cqc-research-data`` reads "SYNTHETIC DATA"
-            (the figure is also stamped, once) for synthetic data, ``real`` otherwise.
+            The file written (it shows nothing when it ends a cell). Its PNG metadata key
+            ``cqc-research-data`` reads "SYNTHETIC DATA" (the figure is also stamped, once) for
+            synthetic data, ``real`` otherwise; ``Title`` holds the caption.
         """
         fig = getattr(fig, "figure", fig)  # accept seaborn grids and axes
         if hasattr(fig, "get_figure") and not hasattr(fig, "savefig"):
             fig = fig.get_figure()
+        caption = caption or figure_caption(fig) or name.replace("_", " ")
+        alt = figure_alt_text(fig, caption)
         if self.synthetic and not getattr(fig, "_cqc_stamped", False):
             stamp_figure(fig)
         target = self.figures_dir / f"{name}.png"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png",
-                        metadata={_PNG_KEY: BANNER_TEXT if self.synthetic else "real"})
-        return target
+                        metadata={_PNG_KEY: BANNER_TEXT if self.synthetic else "real",
+                                  "Title": caption, "Description": alt})
+        if _in_ipython():
+            import base64
+
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            display({"image/png": base64.b64encode(target.read_bytes()).decode("ascii"),
+                     "text/plain": f"Figure: {caption}"}, raw=True,
+                    metadata={"image/png": {"alt": alt},
+                              FIGURE_METADATA_KEY: {"file": f"figures/{name}.png", "caption": caption}})
+            plt.close(fig)
+        return _QuietPath(target)
 
     def save(self, name: str, table: pd.DataFrame | None = None, figure=None, *,
              index: bool = False) -> list[Path]:
@@ -357,9 +462,9 @@ class Report:
         Returns
         -------
         list of pathlib.Path
-            The files written.
+            The files written (the list shows nothing when it ends a cell).
         """
-        out = []
+        out = _QuietList()
         if table is not None:
             out.append(self.save_table(table, name, index=index))
         if figure is not None:
@@ -379,35 +484,135 @@ class Report:
         -------
         list of pathlib.Path
         """
-        return [self.save_table(frame, name, index=index) for name, frame in tables.items()]
+        return _QuietList(self.save_table(frame, name, index=index) for name, frame in tables.items())
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, *, headline: bool = False) -> None:
         """Display ``text`` as markdown (the sentences that tell the story).
+
+        The run's index shows each report's headline: the first sentence of the text said with
+        ``headline=True``, else of the first text said.
 
         Parameters
         ----------
         text : str
             Markdown; an empty string displays nothing.
+        headline : bool
+            This text holds the report's main finding.
         """
         if text:
             from IPython.display import Markdown, display
 
-            display(Markdown(text))
+            display(Markdown(text), metadata={HEADLINE_METADATA_KEY: {"headline": bool(headline)}})
+
+    def show(self, data, caption: str | None = None, *, save: str | None = None, **options) -> None:
+        """Show a table the way reports show tables (see :class:`cqc_research.display.Table`).
+
+        No bare row index, integers as integers, shares as percentages, intervals as "a to b",
+        human column labels; a long table is cut with a count, an empty one is a sentence.
+
+        Parameters
+        ----------
+        data : DataFrame, Series or Styler
+            The table; it is not modified.
+        caption : str, optional
+            A title shown above the table (and beside its file in the run's index).
+        save : str, optional
+            Also save the table as ``tables/<save>.csv`` (:meth:`save_table`).
+        **options
+            Passed to :class:`cqc_research.display.Table`: ``labels``, ``percent``,
+            ``max_rows``, ``empty`` (the sentence for no rows), ``index``, ``columns``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> rep = Report(tempfile.mkdtemp(), sources=[])
+        >>> rep.show(pd.DataFrame({"n": [1.0]}), "Counts")  # doctest: +SKIP
+        """
+        from IPython.display import display
+
+        from .display import Table
+
+        if save:
+            self.save_table(data.data if hasattr(data, "data") and not isinstance(data, pd.DataFrame)
+                            else data, save)
+        table = Table(data, caption=caption, name=save, **options)
+        meta = {TABLE_METADATA_KEY: {"file": f"tables/{save}.csv" if save else None, "caption": caption}}
+        display({"text/html": table._repr_html_(), "text/plain": repr(table)}, raw=True, metadata=meta)
+
+
+def figure_caption(fig) -> str:
+    """A figure's caption: its suptitle, else its axes' titles.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+
+    Returns
+    -------
+    str
+        Empty when the figure has no title.
+    """
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text().strip():
+        return " ".join(sup.get_text().split())
+    titles = []
+    for ax in fig.get_axes():
+        for loc in ("center", "left", "right"):
+            t = ax.get_title(loc=loc).strip()
+            if t and t not in titles:
+                titles.append(" ".join(t.split()))
+    return "; ".join(titles[:3]) + (" ..." if len(titles) > 3 else "")
+
+
+def figure_alt_text(fig, caption: str) -> str:
+    """Alt text for a figure: its caption, then what its axes measure.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    caption : str
+
+    Returns
+    -------
+    str
+    """
+    axes = [ax for ax in fig.get_axes() if ax.get_visible() and ax.axison]
+    labels = []
+    for ax in axes[:1]:
+        x, y = ax.get_xlabel().strip(), ax.get_ylabel().strip()
+        if x:
+            labels.append(f"across: {x}")
+        if y:
+            labels.append(f"up: {y}")
+    extra = f" ({'; '.join(labels)})" if labels else ""
+    panels = f", {len(axes)} panels" if len(axes) > 1 else ""
+    return f"Chart: {caption}{extra}{panels}."
 
 
 def stamp_figure(fig) -> None:
-    """Write "SYNTHETIC DATA" across the top of a matplotlib figure.
+    """Write "SYNTHETIC DATA" above everything a matplotlib figure draws.
 
-    Marks the figure (``fig._cqc_stamped``) so that :meth:`Report.save_figure` does not stamp
-    it twice; calling this function itself again adds another stamp.
+    The stamp goes just above the drawn figure's outer box (titles, labels, legends and colour
+    bars included), at its right edge, so it never covers a title, a label or the data; a figure
+    saved with ``bbox_inches="tight"`` grows to hold it. Marks the figure (``fig._cqc_stamped``)
+    so that :meth:`Report.save_figure` does not stamp it twice; calling this function itself
+    again adds another stamp.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
         The figure, modified in place.
     """
-    fig.text(0.5, 1.0, BANNER_TEXT, ha="center", va="bottom", color="#c8102e",
-             fontsize=12, fontweight="bold", transform=fig.transFigure)
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    box = fig.get_tightbbox(renderer)  # inches
+    width, height = fig.get_size_inches()
+    pad = 4 / 72  # 4 points
+    x = box.x1 / width
+    y = (box.y1 + pad) / height
+    text = fig.text(x, y, BANNER_TEXT, ha="right", va="bottom", color="#c8102e",
+                    fontsize=10, fontweight="bold", transform=fig.transFigure)
+    text._cqc_stamp = True
     fig._cqc_stamped = True
 
 

@@ -347,7 +347,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
     atomic_write_text(run_dir / "sections.json", json.dumps(
         {"skipped": {r.name: r.skipped_sections for r in results if r.skipped_sections}}, indent=2) + "\n")
-    index = _write_run_index(run_dir, run_id, results, synthetic=synthetic, created=created)
+    index = _write_run_index(run_dir, run_id, results, synthetic=synthetic, created=created, written=written)
     return RunResult(run_id=run_id, run_dir=run_dir, notebooks=results, manifest_path=manifest_path,
                      index_path=index, synthetic=synthetic)
 
@@ -402,7 +402,13 @@ def _detect_unstamped(run_dir: Path, results: Sequence[NotebookResult],
 
 
 def _write_run_index(run_dir: Path, run_id: str, results: Sequence[NotebookResult], *,
-                     synthetic: bool, created: _dt.datetime) -> Path:
+                     synthetic: bool, created: _dt.datetime,
+                     written: Mapping[str, set[str]] | None = None) -> Path:
+    written = written or {}
+    owned: dict[str, list[str]] = {}  # the tables and figures each notebook wrote (the front page)
+    for r in results:
+        owned[r.name] = sorted(relative_path(Path(w), run_dir) for w in written.get(r.name, ())
+                               if inside_dir(w, run_dir) and Path(w).parent.name in ("tables", "figures"))
     rows = []
     for r in results:
         links = []
@@ -417,12 +423,16 @@ def _write_run_index(run_dir: Path, run_id: str, results: Sequence[NotebookResul
                     + "; ".join(f"{s['section']} ({s['reason']})" for s in r.skipped_sections)
                     + (f". {note}" if note else ""))
         rows.append({"cells": [r.name], "href": r.output_html, "status": r.status,
-                     "duration": r.duration_s, "error": r.error, "note": note, "links": links})
+                     "duration": r.duration_s, "error": r.error, "note": note, "links": links,
+                     "notebook": r.output_notebook, "skipped": r.skipped_sections, "files": owned[r.name]})
     sections = []
+    claimed = {f for files in owned.values() for f in files}
     for sub, label in (("figures", "Figures"), ("tables", "Tables")):
-        files = sorted((run_dir / sub).glob("*.png" if sub == "figures" else "*.csv"))
+        files = [f for f in sorted((run_dir / sub).glob("*.png" if sub == "figures" else "*.csv"))
+                 if f"{sub}/{f.name}" not in claimed]
         if files:
-            sections.append((label, [(f.name, f"{sub}/{f.name}") for f in files]))
+            sections.append((f"{label} made by no notebook above" if claimed else label,
+                             [(f.name, f"{sub}/{f.name}") for f in files]))
     n_failed = sum(not r.ok for r in results)
     subtitle = (f"Run {run_id}, started {created:%d %B %Y %H:%M}. {len(results) - n_failed} of "
                 f"{len(results)} notebooks succeeded.")
