@@ -74,17 +74,19 @@ def detect_kind(path) -> str:
             return "api_folder"
         from .nhs import detect_indicator_kind
 
-        if detect_indicator_kind(path) == "ae_monthly":
+        if detect_indicator_kind(path) in {"ae_monthly", "dtoc_workbook"}:
             return "indicators"
-        raise DataFormatError("a folder must hold locations/*.json (a CQC API sync) or monthly "
-                              "A&E files (.csv, .xls, .xlsx)", path=path)
+        raise DataFormatError("a folder must hold locations/*.json (a CQC API sync), monthly "
+                              "A&E files (.csv, .xls, .xlsx) or monthly delayed transfers of "
+                              "care workbooks", path=path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "api_record"
     if suffix in {".xls", ".xlsx", ".xlsm"}:
         from .nhs.ae_grid import is_ae_workbook
+        from .nhs.detect import _kind_from_sheet_names
 
-        if is_ae_workbook(path):
+        if _kind_from_sheet_names(path) or is_ae_workbook(path):  # DTOC, staff survey, A&E
             return "indicators"
         from .nhs.fft import is_fft_workbook
 

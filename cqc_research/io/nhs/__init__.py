@@ -104,6 +104,7 @@ from .shmi import (  # noqa: F401
     load_shmi,
 )
 from .staff_survey import (  # noqa: F401
+    STAFF_SURVEY_QUESTION_MAP,
     STAFF_SURVEY_QUESTIONS,
     load_staff_survey,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "load_ae_tidy",
     "load_shmi",
     "STAFF_SURVEY_QUESTIONS",
+    "STAFF_SURVEY_QUESTION_MAP",
     "load_staff_survey",
     "DTOC_REASONS",
     "DTOC_BY_NORM",

@@ -38,31 +38,18 @@ from .common import (
 
 WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
 _HEADER_SCAN = 40
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 #: What each LA sheet holds (its role) and the measure suffix of each column kind.
 SHEET_ROLES = ("reason", "type_of_care", "responsible")
 
 
 # ---------------------------------------------------------------------------------------------
-# opening a workbook (a private opener until cqc_research.io._workbook exists)
-def _what_bytes(path: Path) -> str:
-    with open(path, "rb") as f:
-        head = f.read(2048)
-    if not head.strip():
-        return "an empty file"
-    low = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if low.startswith((b"<!doctype", b"<html", b"<?xml")) or b"<html" in low[:1024]:
-        return "an HTML page (an error or login page saved under a workbook's name?)"
-    if head.startswith(b"%PDF"):
-        return "a PDF document"
-    if b"\x00" not in head:
-        return "a text file (CSV?)"
-    return "a file of unknown binary content"
-
-
+# opening a workbook: the shared opener (magic bytes, limits, one-line errors)
 def open_workbook(path, *, expected: str):
-    """Open an Excel workbook with calamine, saying clearly what a file is when it is not one.
+    """Open an Excel workbook, saying clearly what a file is when it is not one.
+
+    A thin wrapper of :func:`cqc_research.io._workbook.open_workbook` (the file judged by its
+    first bytes, ``.xlsx`` limits checked, truncated ``.xls`` named as such).
 
     Parameters
     ----------
@@ -74,7 +61,7 @@ def open_workbook(path, *, expected: str):
     Returns
     -------
     workbook, names
-        The calamine workbook and its sheet names in order.
+        The open workbook (``.rows(sheet)``) and its sheet names in order.
 
     Raises
     ------
@@ -84,27 +71,13 @@ def open_workbook(path, *, expected: str):
         When the file is not an Excel workbook (empty, HTML, text, other bytes) or is damaged
         or truncated.
     """
+    from .._workbook import open_workbook as _open
+
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise DataFormatError(f"expected {expected}, found a folder", path=path)
-    with open(path, "rb") as f:
-        head = f.read(8)
-    is_ole, is_zip = head.startswith(_OLE_MAGIC), head.startswith(b"PK")
-    if not (is_ole or is_zip):
-        raise DataFormatError(f"not an Excel workbook: this is {_what_bytes(path)}; expected "
-                              f"{expected} (.xls or .xlsx)", path=path)
-    try:
-        from python_calamine import CalamineWorkbook
-
-        wb = CalamineWorkbook.from_path(str(path))
-        names = list(wb.sheet_names)
-    except Exception as exc:  # calamine raises its own error types
-        kind = "Excel 97 (.xls)" if is_ole else "Excel (.xlsx) zip"
-        raise DataFormatError(f"a damaged or truncated {kind} workbook ({type(exc).__name__}: "
-                              f"{exc}); expected {expected}; download it again", path=path) from None
-    return wb, names
+    wb = _open(path, expected=expected)
+    return wb, list(wb.sheet_names)
 
 
 def sheet_cells(wb, name, *, path) -> list[list]:
@@ -112,8 +85,8 @@ def sheet_cells(wb, name, *, path) -> list[list]:
 
     Parameters
     ----------
-    wb : CalamineWorkbook
-        The open workbook.
+    wb : workbook
+        The open workbook (from :func:`open_workbook`).
     name : str
         The sheet.
     path : Path
@@ -127,13 +100,9 @@ def sheet_cells(wb, name, *, path) -> list[list]:
     Raises
     ------
     DataFormatError
-        When calamine cannot read the sheet (a damaged file).
+        When the sheet cannot be read (a damaged or truncated file, or past a limit).
     """
-    try:
-        raw = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine raises its own error types
-        raise DataFormatError(f"cannot read this sheet ({type(exc).__name__}: {exc}); the "
-                              "workbook may be damaged or truncated", path=path, sheet=name) from None
+    raw = wb.rows(name)
     width = max((len(r) for r in raw), default=0)
     return [list(r) + [""] * (width - len(r)) for r in raw]
 

@@ -30,6 +30,8 @@ KIND_LABEL = {
     "fingertips": "a Fingertips all-data CSV export (Indicator ID, Area Code, Value, ...)",
     "gpps": "a GP Patient Survey practice data CSV",
     "fft": "a Friends and Family Test file (GP practices or A&E)",
+    "dtoc_workbook": "an NHS England monthly delayed transfers of care workbook (local authorities)",
+    "staff_survey_workbook": "an NHS Staff Survey organisation-level workbook",
 }
 
 
@@ -41,6 +43,7 @@ KIND_LOADER = {
     "qof_prevalence": "load_qof_prevalence", "qof_achievement": "load_qof_achievement",
     "qof_geography": "load_qof_geography", "fingertips": "load_fingertips",
     "gpps": "load_gpps", "fft": "load_fft",
+    "dtoc_workbook": "load_dtoc", "staff_survey_workbook": "load_staff_survey",
 }
 
 
@@ -114,6 +117,24 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     return None
 
 
+def _kind_from_sheet_names(path) -> str | None:
+    """``dtoc_workbook`` or ``staff_survey_workbook`` from a workbook's sheet names alone."""
+    from ._dtoc_workbook import is_dtoc_workbook_names
+
+    try:
+        from python_calamine import CalamineWorkbook
+
+        names = list(CalamineWorkbook.from_path(str(path)).sheet_names)
+    except BaseException:  # noqa: BLE001 - not a readable workbook: not these kinds
+        return None
+    if is_dtoc_workbook_names(names):
+        return "dtoc_workbook"
+    norm = {normalise_header(n) for n in names}
+    if "notes" in norm and any("benchmark group" in n for n in norm):
+        return "staff_survey_workbook"
+    return None
+
+
 def detect_indicator_kind(path) -> str | None:
     """Which NHS indicator file this is, from its header: a key of :func:`load_indicators`.
 
@@ -137,9 +158,13 @@ def detect_indicator_kind(path) -> str | None:
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in {".csv"} | WORKBOOK_SUFFIXES
                        and not f.name.startswith((".", "~$")))
-        return "ae_monthly" if files and all(detect_indicator_kind(f) == "ae_monthly"
-                                             for f in files[:3]) else None
+        kinds = {detect_indicator_kind(f) for f in files[:3]}
+        return kinds.pop() if files and len(kinds) == 1 and kinds <= {
+            "ae_monthly", "dtoc_workbook"} else None
     if p.suffix.lower() in WORKBOOK_SUFFIXES:
+        kind = _kind_from_sheet_names(p)
+        if kind:
+            return kind
         if is_ae_workbook(p):
             return "ae_monthly"
         from .fft import is_fft_workbook
