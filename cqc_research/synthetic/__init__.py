@@ -1111,6 +1111,9 @@ def _write_nhs(world, root: Path) -> dict:
                                        for loc in world["gp"]]})
     out["imd_practice"] = nhs.write_imd(prac, root / "imd" / "imd_practice.csv", level="practice")
     out["_truth_extra"] = {"areas_dtoc_rate_per_100k_65plus_month": {k: round(v, 1) for k, v in la_rate.items()}}
+    from .indicator_files import write_indicator_files  # QOF, Fingertips: their own generator
+
+    out.update(write_indicator_files(world, root, seed=world["seed"]))
     return out
 
 
@@ -1181,6 +1184,10 @@ def dataset_paths(root) -> dict:
            "population": root / "population" / "la_population_65plus.csv",
            "imd_la": root / "imd" / "imd_la.csv", "imd_practice": root / "imd" / "imd_practice.csv",
            "la_codes": root / "population" / "la_codes.csv",
+           "qof_prevalence": sorted((root / "qof").glob("PREVALENCE_*.csv")),
+           "qof_achievement": sorted((root / "qof").glob("ACHIEVEMENT_*.csv")),
+           "qof_geography": root / "qof" / "MAPPING_NHS_GEOGRAPHIES_2223.csv",
+           "fingertips": root / "fingertips" / "fingertips_848_gps.csv",
            "coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx",
            "la_assessments": root / "councils" / "la_assessments.csv"}
     return out

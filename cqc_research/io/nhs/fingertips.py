@@ -322,5 +322,11 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
         with_ci = int(sub[c["ci95"] or c["ci998"]].astype(str).str.strip().ne("").sum())
         notes.append(f"confidence limits published for {with_ci:,} kept rows were not kept "
                      "(the indicator table has no interval columns)")
+    spans = sorted(set(zip(keys["period_start"], keys["period_end"], strict=True)))
+    label = None
+    if spans:
+        first = sub[c["period"]].iloc[int(np.argmin(keys["period_start"].to_numpy()))]
+        last = sub[c["period"]].iloc[int(np.argmax(keys["period_end"].to_numpy()))]
+        label = str(first) if len(spans) == 1 else f"{first} to {last} ({len(spans)} periods)"
     return loaded_table(out, path, kind="fingertips", report=report, excluded=dropped,
-                        notes=notes, with_report=with_report)
+                        period=label, notes=notes, with_report=with_report)
