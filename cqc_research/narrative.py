@@ -18,6 +18,8 @@ import pandas as pd
 from .metrics.intervals import newcombe_diff_ci, proportion_ci
 
 __all__ = [
+    "indicator_sources_sentence",
+    "indicator_gaps_sentence",
     "plural",
     "interval",
     "share",
@@ -1818,3 +1820,74 @@ def excerpts_block(code: str | None, excerpts: pd.DataFrame, labels: dict) -> st
     return f"**{code_name(code, labels)}**\n\n" + "\n".join(
         f"> {r.excerpt}  \n> *({_role(r.respondent_role)}, case {r.case_id}, {r.question})*\n"
         for r in excerpts.itertuples())
+
+
+def indicator_sources_sentence(sources: pd.DataFrame) -> str:
+    """Which indicator sources a notebook used, and which the study lacks.
+
+    Parameters
+    ----------
+    sources : DataFrame
+        ``LinkedIndicators.sources`` of :mod:`cqc_research.indicator_sources` (``source, title,
+        level, status``), one or more levels stacked.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"source": ["gp_payments", "qof", "shmi"],
+    ...                   "title": ["NHS Payments to General Practice", "QOF", "SHMI"],
+    ...                   "level": ["practice", "practice", "trust"],
+    ...                   "status": ["used", "not held", "used"]})
+    >>> print(indicator_sources_sentence(t))
+    Used: NHS Payments to General Practice (practices), SHMI (trusts). The study lacks: QOF.
+    """
+    plural = {"practice": "practices", "trust": "trusts", "site": "sites",
+              "local_authority": "local authorities"}
+    used = sources[sources["status"] == "used"]
+    lacking = sources[sources["status"] != "used"].drop_duplicates("source")
+    lacking = lacking[~lacking["source"].isin(used["source"])]
+    text = ("Used: " + ", ".join(f"{r.title} ({plural.get(r.level, r.level)})"
+                                 for r in used.itertuples()) + "."
+            if len(used) else "No indicator source was found.")
+    if len(lacking):
+        text += " The study lacks: " + ", ".join(lacking["title"]) + "."
+    return text
+
+
+def indicator_gaps_sentence(gaps: pd.DataFrame, units: str = "organisations") -> str:
+    """The indicators whose gap between Good-or-better and worse ratings excludes zero.
+
+    Parameters
+    ----------
+    gaps : DataFrame
+        :func:`cqc_research.metrics.prediction.indicator_gaps` output.
+    units : str
+        What the rows are, plural ("practices", "trusts").
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"indicator": ["gpps_overall_good", "list_size"], "n": [900, 950],
+    ...                   "difference": [5.1, -20.0], "ci_low": [3.9, -180.0],
+    ...                   "ci_high": [6.3, 140.0], "difference_sd": [0.52, -0.01]})
+    >>> print(indicator_gaps_sentence(g, "practices"))
+    Of 2 indicators, 1 differs clearly between practices rated Good or better and the rest: gpps overall good +5.1 (95% CI +3.9 to +6.3; 0.52 SD).
+    """
+    est = gaps.dropna(subset=["difference"])
+    if est.empty:
+        return f"No indicator had enough {units} on both sides of Good to compare."
+    clear = est[(est["ci_low"] > 0) | (est["ci_high"] < 0)]
+    head = (f"Of {len(est)} indicator{'s' if len(est) != 1 else ''}, {len(clear)} "
+            f"differ{'s' if len(clear) == 1 else ''} clearly between {units} rated Good or better "
+            "and the rest")
+    if clear.empty:
+        return head + ": every interval includes zero."
+    return head + ": " + "; ".join(
+        f"{r.indicator.replace('_', ' ')} {r.difference:+.3g} (95% CI {r.ci_low:+.3g} to "
+        f"{r.ci_high:+.3g}; {r.difference_sd:.2f} SD)" for r in clear.itertuples()) + "."

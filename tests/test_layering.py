@@ -19,10 +19,10 @@ LAYERS = [
     (0, "foundation", ["errors", "paths", "study", "provenance", "templating", "cache", "ratings",
                        "assessment_framework"]),
     (1, "readers", ["io", "fetch", "qual.codebook", "qual.segments"]),
-    (2, "data", ["synthetic", "geography", "link"]),
+    (2, "data", ["synthetic", "geography", "link", "indicator_sources"]),
     (3, "metrics", ["metrics", "qual.analysis"]),
     (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
-                         "profiles", "teaching", "truth", "replications"]),
+                         "profiles", "teaching", "truth", "replications", "studies"]),
     (5, "runner", ["runner"]),
     (6, "command line", ["cli"]),
 ]

@@ -51,6 +51,7 @@ __all__ = [
     "cross_validated_rules",
     "combined_summary",
     "rated_domains",
+    "indicator_gaps",
     "SUMMARY_COLUMNS",
 ]
 
@@ -767,3 +768,72 @@ def combined_summary(*results: CVResult) -> pd.DataFrame:
     DataFrame
     """
     return pd.concat([r.summary for r in results], ignore_index=True)
+
+
+def indicator_gaps(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """How far each indicator differs between organisations rated Good or better and the rest.
+
+    The mean of each indicator among organisations rated Good or Outstanding minus its mean among
+    those rated Requires improvement or Inadequate, with a Welch confidence interval (unequal
+    variances), and the same difference in standard deviations of the indicator, so indicators of
+    different units can be set side by side. Each indicator uses the organisations that have it
+    (complete cases per indicator, not across all of them).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per organisation: the ``rating`` column and numeric indicator columns.
+    rating : str
+        The rating column (``RATING_DTYPE`` or rating words).
+    indicators : sequence of str
+        Indicator columns.
+    alpha : float
+        One minus the confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per indicator: ``indicator, n, n_good_or_better, n_worse, mean_good_or_better,
+        mean_worse, difference, ci_low, ci_high, p_value, difference_sd``. With fewer than two
+        organisations on either side the difference and its interval are NaN.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"Overall": ["Good", "Good", "Outstanding", "Inadequate",
+    ...                                "Requires improvement", "Requires improvement"],
+    ...                    "x": [10.0, 12.0, 11.0, 5.0, 6.0, 4.0]})
+    >>> gaps = indicator_gaps(df, rating="Overall", indicators=["x"])
+    >>> gaps.loc[0, ["n_good_or_better", "n_worse"]].tolist(), gaps.loc[0, "difference"]
+    ([3, 3], np.float64(6.0))
+    """
+    indicators = as_list(indicators)
+    check_frame(data, [rating, *indicators], "indicator_gaps")
+    codes = rating_codes(data[rating], name=rating)  # 0 Inadequate .. 3 Outstanding, -1 none
+    rows = []
+    for ind in indicators:
+        x = _numeric(data, ind)
+        keep = ~np.isnan(x) & (codes >= 0)
+        good, worse = x[keep & (codes >= 2)], x[keep & (codes <= 1)]
+        row = {"indicator": ind, "n": int(keep.sum()), "n_good_or_better": len(good),
+               "n_worse": len(worse),
+               "mean_good_or_better": float(good.mean()) if len(good) else np.nan,
+               "mean_worse": float(worse.mean()) if len(worse) else np.nan}
+        if len(good) >= 2 and len(worse) >= 2:
+            diff = row["mean_good_or_better"] - row["mean_worse"]
+            vg, vw = good.var(ddof=1) / len(good), worse.var(ddof=1) / len(worse)
+            se = float(np.sqrt(vg + vw))
+            dof = (vg + vw) ** 2 / (vg**2 / (len(good) - 1) + vw**2 / (len(worse) - 1)) \
+                if se > 0 else np.inf
+            t = stats.t.ppf(1 - alpha / 2, dof)
+            sd = float(x[keep].std(ddof=1))
+            row.update(difference=diff, ci_low=diff - t * se, ci_high=diff + t * se,
+                       p_value=float(2 * stats.t.sf(abs(diff / se), dof)) if se > 0 else np.nan,
+                       difference_sd=diff / sd if sd > 0 else np.nan)
+        else:
+            row.update(difference=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan,
+                       difference_sd=np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["indicator", "n", "n_good_or_better", "n_worse",
+                                       "mean_good_or_better", "mean_worse", "difference",
+                                       "ci_low", "ci_high", "p_value", "difference_sd"])

@@ -25,6 +25,7 @@ __all__ = [
     "odds_ratio_plot",
     "correlation_plot",
     "rating_mix_by_decile",
+    "indicator_gap_plot",
 ]
 
 _SHORT = {"Requires improvement": "Req. improvement"}
@@ -291,5 +292,44 @@ def rating_mix_by_decile(variation: pd.DataFrame, *, title: str | None = None, a
     ax.legend(ncol=4, frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     ax.set_title(title or f"Rating mix at equal {resource.replace('_', ' ')}")
     ax.grid(False, axis="x")
+    fig.tight_layout()
+    return fig
+
+
+def indicator_gap_plot(gaps: pd.DataFrame, *, title: str | None = None, ax=None):
+    """Each indicator's gap between Good-or-better and worse-rated organisations, in SDs.
+
+    Parameters
+    ----------
+    gaps : DataFrame
+        The result of :func:`~cqc_research.metrics.prediction.indicator_gaps`.
+    title : str, optional
+        The title; a descriptive default.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes (its figure is returned); default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Dots at the difference in standard deviations of the indicator, lines for its 95%
+        interval (the Welch interval rescaled by the same SD), a dashed line at no difference.
+    """
+    need = {"indicator", "difference", "ci_low", "ci_high", "difference_sd"}
+    if not need <= set(gaps.columns):
+        raise KeyError(f"indicator_gap_plot: needs columns {sorted(need)}")
+    g = gaps.dropna(subset=["difference_sd"]).reset_index(drop=True)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(g), 1) + 1.6))
+    else:
+        fig = ax.figure
+    scale = (g["difference_sd"] / g["difference"]).where(g["difference"] != 0, 0.0)
+    y = np.arange(len(g))[::-1]
+    good = rating_palette()["Good"]
+    ax.hlines(y, g["ci_low"] * scale, g["ci_high"] * scale, color=good, lw=1.8)
+    ax.scatter(g["difference_sd"], y, color=good, s=28, zorder=3)
+    ax.axvline(0, color="#222222", lw=0.9, ls="--")
+    ax.set_yticks(y, [s.replace("_", " ") for s in g["indicator"]])
+    ax.set_xlabel("Good or better minus worse, in SDs of the indicator (95% CI)")
+    ax.set_title(title or "How far each indicator differs by rating")
     fig.tight_layout()
     return fig
