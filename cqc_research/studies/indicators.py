@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import narrative as say
-from ..io.cqc_files import load_latest_ratings
 from ..indicator_sources import LinkedIndicators, indicator_sources, link_sources
+from ..io.cqc_files import load_latest_ratings
 from ..metrics import prediction as pr
 from ..notebook_output import Report
 from ..plots import prediction as pp
