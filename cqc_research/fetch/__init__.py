@@ -158,6 +158,15 @@ SOURCES: dict[str, Source] = {
         Source("fft", "NHS England Friends and Family Test monthly data (GP, A&E)", None,
                r"friends[\s_-]*(and|&)?[\s_-]*family|fft", ("xlsx", "csv"),
                "https://www.england.nhs.uk/fft/friends-and-family-test-data/"),
+        Source("qof", "Quality and Outcomes Framework (NHS Digital): practice prevalence, "
+               "achievement and geography CSVs (or the year's zip)", None,
+               r"qof|quality[\s_-]*and[\s_-]*outcomes|prevalence|achievement|mapping",
+               ("csv", "zip"),
+               "https://digital.nhs.uk/data-and-information/publications/statistical/"
+               "quality-and-outcomes-framework-achievement-prevalence-and-exceptions-data"),
+        Source("fingertips", "Fingertips (OHID) all-data CSV export", None,
+               r"fingertips|all[\s_-]*data|by[\s_-]*indicator", ("csv",),
+               "https://fingertips.phe.org.uk/"),
     )
 }
 
@@ -933,6 +942,123 @@ def _parse_date(text) -> _dt.date | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Fingertips through fingertips_py (an optional extra)
+#: Fingertips area type IDs a researcher is most likely to want (``--area-type``).
+FINGERTIPS_AREA_TYPES = {7: "GP practices", 502: "upper-tier local authorities (from Apr 2023)",
+                         501: "lower-tier local authorities (from Apr 2023)", 118: "NHS trusts"}
+
+
+def fetch_fingertips(indicator, *, area_type, parent_area_type: int = 15,
+                     dest: str | os.PathLike | None = None, force: bool = False) -> FetchResult:
+    """Download Fingertips' all-data CSV of indicators at one area type, through ``fingertips_py`` (network).
+
+    Calls ``fingertips_py.retrieve_data.get_data_by_indicator_ids`` (the optional extra:
+    ``pip install 'cqc-research[fingertips]'``) and writes what it returns as
+    ``<dest>/fingertips/fingertips_<ids>_area<area_type>.csv``, the layout
+    :func:`cqc_research.io.nhs.load_fingertips` reads, recorded in the MANIFEST like any download.
+    Without the package, download the CSV from the Fingertips website and pass it with ``--url``
+    or straight to ``cqc-research load``.
+
+    Parameters
+    ----------
+    indicator : int, str or list of int
+        Fingertips indicator ID(s), e.g. ``848`` or ``"848,90453"``.
+    area_type : int
+        Fingertips area type ID of the areas wanted (:data:`FINGERTIPS_AREA_TYPES`, e.g. 7 for
+        GP practices).
+    parent_area_type : int, default 15
+        The comparator area type (15: England).
+    dest : path, optional
+        The raw data folder (default :func:`cqc_research.paths.raw_dir`).
+    force : bool
+        Replace a held file of the same name whose contents differ.
+
+    Returns
+    -------
+    FetchResult
+        ``status`` ``downloaded``, ``identical`` (the same bytes were held) or ``replaced``.
+
+    Raises
+    ------
+    FetchError
+        ``fingertips_py`` is not installed, no area type was given, Fingertips answered with
+        something that is not an all-data table, or a different file of the same name is held
+        (without ``force``).
+    NetworkError
+        Fingertips could not be reached.
+    """
+    if area_type is None:
+        raise FetchError("fetch fingertips --indicator also needs --area-type (e.g. 7 for GP "
+                         "practices, 502 for upper-tier local authorities)")
+    try:
+        from fingertips_py import retrieve_data
+    except ImportError:
+        raise FetchError("fetch fingertips --indicator needs the optional package fingertips_py: "
+                         "pip install 'cqc-research[fingertips]'; or download the CSV from "
+                         "https://fingertips.phe.org.uk/ and pass it with --url or to "
+                         "`cqc-research load FILE`") from None
+    import pandas as pd
+
+    ids = [int(x) for x in (indicator if isinstance(indicator, list | tuple)
+                            else str(indicator).replace(" ", "").split(",")) if str(x)]
+    label = ",".join(map(str, ids))
+    url = (f"fingertips_py:get_data_by_indicator_ids?indicator_ids={label}"
+           f"&child_area_type_id={area_type}&parent_area_type_id={parent_area_type}")
+    try:
+        frame = retrieve_data.get_data_by_indicator_ids(
+            ids, area_type, parent_area_type_id=parent_area_type, include_sortable_time_periods=True)
+    except Exception as exc:  # fingertips_py reads the API with pandas and urllib
+        raise NetworkError(f"Fingertips did not answer for indicator {label}, area type {area_type} "
+                           f"({type(exc).__name__}: {exc}); download the CSV from "
+                           "https://fingertips.phe.org.uk/ by hand and pass it to "
+                           "`cqc-research load FILE`") from None
+    if not isinstance(frame, pd.DataFrame) or frame.empty or not {
+            "Indicator ID", "Area Code"} <= {str(c) for c in frame.columns}:
+        raise FetchError(f"Fingertips returned no data for indicator {label} at area type "
+                         f"{area_type}; check both IDs on https://fingertips.phe.org.uk/")
+    root = Path(dest) if dest is not None else paths.raw_dir()
+    folder = root / "fingertips"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"fingertips_{'_'.join(map(str, ids))}_area{area_type}.csv"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            frame.to_csv(out, index=False)
+        sha, size = sha256_file(tmp), tmp.stat().st_size
+        status = "downloaded"
+        if target.exists():
+            if sha256_file(target) == sha:
+                status = "identical"
+            elif not force:
+                raise FetchError(f"{target} already exists with different contents (Fingertips "
+                                 "revised its data?); nothing was replaced: pass --force")
+            else:
+                status = "replaced"
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    retrieved = _now()
+    entry = {"source": "fingertips", "url": url, "retrieved_at": retrieved.isoformat().replace("+00:00", "Z"),
+             "published": retrieved.date().isoformat(), "date_source": "retrieved", "size": size,
+             "sha256": sha, "kind": "csv", "path": target.relative_to(root).as_posix()}
+    _append_manifest(manifest_path(root), entry)
+    return FetchResult("fingertips", url, target, sha, size, status, retrieved.date(),
+                       entry["retrieved_at"])
+
+
+def _fingertips_from_args(args) -> FetchResult | None:
+    """``fetch fingertips --indicator ID --area-type N``: through fingertips_py; else None."""
+    if args.source != "fingertips" or args.url or args.page:
+        return None
+    if getattr(args, "indicator", None) is None:
+        raise FetchError("fetch fingertips needs --indicator ID --area-type N (through the "
+                         "optional fingertips_py package), or the CSV's --url")
+    return fetch_fingertips(args.indicator, area_type=args.area_type,
+                            parent_area_type=args.parent_area_type, dest=args.dest, force=args.force)
+
+
+# ---------------------------------------------------------------------------------------------
 # command line
 def configure_parser(parser) -> None:
     """Arguments of ``cqc-research fetch``."""
@@ -954,11 +1080,18 @@ def configure_parser(parser) -> None:
                         help="seconds to wait for the server (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--indicator", help="fingertips: indicator ID(s), e.g. 848 or 848,90453 "
+                        "(through the optional fingertips_py package)")
+    parser.add_argument("--area-type", type=int, help="fingertips: area type ID, e.g. 7 = GP "
+                        "practices, 502 = upper-tier local authorities")
+    parser.add_argument("--parent-area-type", type=int, default=15,
+                        help="fingertips: comparator area type (default 15, England)")
 
 
 def run_command(args) -> int:
     """Run ``cqc-research fetch``; returns the exit status."""
-    result = fetch(args.source, url=args.url, page_url=args.page, dest=args.dest,
+    result = _fingertips_from_args(args) or fetch(
+        args.source, url=args.url, page_url=args.page, dest=args.dest,
                    force=args.force, sha256=args.sha256,
                    progress=not args.quiet and sys.stderr.isatty(),
                    timeout=(min(DEFAULT_TIMEOUT[0], args.timeout), args.timeout))
