@@ -60,7 +60,10 @@ __all__ = [
     "special_measures_journeys",
     "load_special_measures",
     "council_inputs",
+    "load_dtoc_inputs",
+    "dtoc_sentence",
     "scores_plot",
+    "review_plot",
     "local_quality_plot",
     "rule_sentence",
     "local_quality_sentence",
@@ -767,37 +770,72 @@ def special_measures_journeys(data: pd.DataFrame, *, relationships: pd.DataFrame
 
 # ---------------------------------------------------------------------------------------------
 # the notebook's inputs, figures and sentences
-def council_inputs(councils_path: str = "", **given: str) -> list[str]:
-    """The councils file and the other inputs of notebook 10, empty ones from the synthetic data.
+def council_inputs(councils_path: str = "", *, ratings_path: str = "", api_path: str = "", dtoc_path: str = "",
+                   population_path: str = "", la_codes_path: str = "") -> list[str]:
+    """Notebook 10's inputs: the synthetic dataset's when no ratings are given, else the ones given.
+
+    With ``ratings_path`` and ``api_path`` both empty, every empty input is the embedded synthetic
+    dataset's, the councils included (``councils/la_assessments.csv``). Otherwise the run is on
+    real data: an empty ``councils_path`` is the 72 councils shipped with the package, an empty
+    ``ratings_path`` is the API folder's current ratings (``"api"``), and empty delayed-transfer,
+    population and code inputs are ``"none"`` (their sections are skipped).
 
     Parameters
     ----------
     councils_path : str
-        The councils' assessments; ``"packaged"`` for the 72 councils shipped with the package;
-        empty: the synthetic councils when the other inputs are the synthetic dataset's (any
-        of them empty), else the packaged councils.
-    **given : str
-        The other inputs (``api_path``, ``ratings_path``, ``dtoc_path``, ...), as
-        :func:`cqc_research.notebook_output.default_inputs` takes them.
+        The councils' assessments; ``"packaged"`` for the 72 councils shipped with the package.
+    ratings_path, api_path, dtoc_path, population_path, la_codes_path : str
+        As the notebook was given them.
 
     Returns
     -------
     list of str
-        ``councils_path`` then the others, in the order given. A synthetic dataset written before
-        councils were added has no councils file: the path is returned and the loader's section
-        says it is missing.
+        ``councils_path, ratings_path, api_path, dtoc_path, population_path, la_codes_path``.
+        A synthetic dataset written before councils were added has no councils file: its
+        ``councils_path`` is ``""`` (the notebook's sections say so).
+
+    Examples
+    --------
+    >>> council_inputs(api_path="oldham")[:3] == [str(PACKAGED_ASSESSMENTS), "api", "oldham"]
+    True
     """
+    if councils_path == "packaged":
+        councils_path = str(PACKAGED_ASSESSMENTS)
+    if ratings_path or api_path:
+        return [councils_path or str(PACKAGED_ASSESSMENTS), ratings_path or "api", api_path or "none",
+                dtoc_path or "none", population_path or "none", la_codes_path]
     from .notebook_output import default_inputs
 
-    synthetic = any(v == "" for v in given.values())
-    others = default_inputs(**given) if given else []
-    if councils_path == "packaged" or (not councils_path and not synthetic):
-        councils_path = str(PACKAGED_ASSESSMENTS)
-    elif not councils_path:
-        from .synthetic import ensure_default_data
-
-        councils_path = str(ensure_default_data(quiet=True) / "councils" / "la_assessments.csv")
+    given = {"ratings_path": ratings_path, "api_path": api_path, "dtoc_path": dtoc_path,
+             "population_path": population_path, "la_codes_path": la_codes_path}
+    others = default_inputs(**given)
+    if not councils_path:
+        found = Path(others[0]).parents[1] / "councils" / "la_assessments.csv"
+        councils_path = str(found) if found.is_file() else ""
     return [councils_path, *others]
+
+
+def load_dtoc_inputs(dtoc_path: str, *, population_path: str, la_codes_path: str = ""):
+    """Delayed transfers, population aged 65+ and the code lookup, or Nones when not given.
+
+    Parameters
+    ----------
+    dtoc_path, population_path : str
+        The delayed-transfer and population CSVs; ``""`` or ``"none"`` for none.
+    la_codes_path : str
+        Optional lookup of old to new local-authority codes.
+
+    Returns
+    -------
+    (dtoc, population, la_codes) : tuple of DataFrame or None
+        ``dtoc`` and ``population`` are None unless both are given.
+    """
+    from .io import nhs
+
+    codes = nhs.load_la_codes(la_codes_path) if la_codes_path not in ("", "none") else None
+    if dtoc_path in ("", "none") or population_path in ("", "none"):
+        return None, None, codes
+    return nhs.load_dtoc(dtoc_path), nhs.load_population(population_path), codes
 
 
 def scores_plot(data: pd.DataFrame, *, title: str | None = None):
@@ -834,6 +872,36 @@ def scores_plot(data: pd.DataFrame, *, title: str | None = None):
     ax.set_xlabel(f"share of councils ({data['council'].nunique()})")
     ax.legend(title="score", ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.set_title(title or "Quality statement scores of councils, by theme", pad=28)
+    fig.tight_layout()
+    return fig
+
+
+def review_plot(study: pd.DataFrame, spc: pd.DataFrame, *, events: pd.DataFrame):
+    """The review event study and the Making Data Count chart of the review areas, side by side.
+
+    Parameters
+    ----------
+    study : DataFrame
+        :func:`review_event_study`'s ``study``.
+    spc : DataFrame
+        :func:`review_spc`.
+    events : DataFrame
+        :func:`review_panel`'s events (the first announcement is marked on the chart).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from .plots.events import event_study_plot
+    from .plots.spc import spc_chart
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    event_study_plot(study, event_label="review announced", ylabel="delayed days per 100,000 aged 65+",
+                     title="Review areas against all other councils", ax=a)
+    spc_chart(spc, improvement="down", event_date=events["event_date"].min(), event_label="reviews announced",
+              title="Review areas' rate relative to other councils", ylabel="ratio of monthly rates", ax=b)
     fig.tight_layout()
     return fig
 
@@ -934,3 +1002,29 @@ def local_quality_sentence(groups: pd.DataFrame, slope: pd.DataFrame, sector: st
             f"({int(b['n_rated']):,}; {b['ci_low']:.0%} to {b['ci_high']:.0%}). Across {int(s['n'])} councils the "
             f"score rises by {s['estimate']:.2f} points per point of local share Good or better "
             f"(95% CI {s['ci_low']:.2f} to {s['ci_high']:.2f}).")
+
+
+def dtoc_sentence(data: pd.DataFrame) -> str:
+    """One sentence on the ``summary`` table of :func:`council_dtoc`.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`council_dtoc`'s summary (one row per rating, then ``all councils``).
+
+    Returns
+    -------
+    str
+    """
+    t = data.set_index("rating")
+    a = t.loc["all councils"]
+    if not a["n_councils"]:
+        return "No council was matched to the delayed-transfer figures."
+    parts = [f"{r}: median {t.loc[r, 'median']:,.0f} ({int(t.loc[r, 'n_councils'])} councils)"
+             for r in RATINGS if t.loc[r, "n_councils"]]
+    text = (f"Delayed days per 100,000 people aged 65+ per year, over the years published, by the council's "
+            f"rating: {'; '.join(parts)}.")
+    if pd.notna(a.get("spearman")):
+        text += (f" Spearman's correlation of the council's score with its delays is {a['spearman']:.2f} "
+                 f"(95% CI {a['ci_low']:.2f} to {a['ci_high']:.2f}, {int(a['n_councils'])} councils).")
+    return text
