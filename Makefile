@@ -12,7 +12,7 @@ STAMP := $(VENV)/.cqc-research-installed
 WORKERS ?= 2
 # Every extra, so that the tests of each feature (Dask batches, JupyterLab, the docs site, the
 # wheel round trip) find what they use.
-EXTRAS ?= dev,browser,cluster,lab,docs,release
+EXTRAS ?= dev,browser,cluster,lab,docs,release,fingertips
 
 .PHONY: test-nulls test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
 

@@ -64,7 +64,7 @@ def test_a_disagreement_is_caught():
 
 def test_every_extra_is_either_in_environment_yml_or_declared_pip_only():
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
-    assert extras - set(CONDA_EXTRAS) == {"browser", "release"}
+    assert extras - set(CONDA_EXTRAS) == {"browser", "release", "fingertips"}
 
 
 def test_a_dropped_extra_dependency_is_caught():

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
 #: Imported only inside a function that turns ImportError into a one-line message: an extra.
-EXTRA_IMPORTS = {"distributed": "cluster", "dask": "cluster"}
+EXTRA_IMPORTS = {"distributed": "cluster", "dask": "cluster", "fingertips_py": "fingertips"}
 #: Declared but never imported by the package: what runs the notebooks' kernels.
 RUNTIME_ONLY = {"ipykernel"}
 
