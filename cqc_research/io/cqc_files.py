@@ -145,12 +145,9 @@ def sheet_names(path) -> list[str]:
         from .ods import ods_sheet_names
 
         return ods_sheet_names(path)
-    from python_calamine import CalamineWorkbook
+    from ._workbook import open_workbook
 
-    try:
-        return list(CalamineWorkbook.from_path(str(path)).sheet_names)
-    except Exception as exc:  # calamine raises its own error types
-        raise DataFormatError(f"cannot open as an XLSX workbook ({exc})", path=path) from exc
+    return open_workbook(path).sheet_names
 
 
 def file_kind(path: Path) -> str:
@@ -164,29 +161,40 @@ def file_kind(path: Path) -> str:
     Returns
     -------
     str
-        ``"xlsx"`` (a zip archive named ``.xlsx``/``.xlsm``), ``"ods"`` (any other zip
-        archive) or ``"csv"`` (anything else).
+        By content, whatever the suffix: ``"xlsx"`` (a zip archive holding an Excel workbook,
+        or a damaged zip named ``.xlsx``/``.xlsm``), ``"xls"`` (an Excel 97 workbook),
+        ``"ods"`` (any other zip archive: the ODS reader says what is wrong with it) or
+        ``"csv"`` (text).
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     DataFormatError
-        If it is a folder, an empty file, an HTML page, or named as a workbook but not a zip
-        archive.
+        If it is a folder, an empty file, an HTML page, JSON, XML, a PDF or another binary
+        file, or named as a workbook but holding text; the message says what it is.
     """
-    head = file_head(path, expected="a data file (ODS, XLSX or CSV)", size=512)
+    from ._workbook import describe, sniff
+
+    head = file_head(path, expected="a data file (ODS, XLSX or CSV)", size=4096)
     if looks_like_html(head):
         raise DataFormatError("this looks like an HTML page (perhaps a saved error page), not a data file",
                               path=path)
     suffix = path.suffix.lower()
-    if head[:2] == b"PK":
-        if suffix == ".xlsx" or suffix == ".xlsm":
-            return "xlsx"
+    kind, damaged = sniff(path, head=head)
+    if kind == "xlsx" and (not damaged or suffix in {".xlsx", ".xlsm"}):
+        return "xlsx"
+    if kind in {"ods", "zip", "xlsx"}:
         return "ods"  # the ODS reader checks the mimetype and says so if it is not ODS
+    if kind == "xls":
+        return "xls"
     if suffix in {".ods", ".xlsx", ".xls", ".xlsm"}:
-        raise DataFormatError(f"a {suffix} file must be a zip archive, but this one is not "
-                              "(truncated or not a spreadsheet)", path=path)
+        form = "an Excel 97 workbook (OLE2)" if suffix == ".xls" else "a zip archive"
+        raise DataFormatError(f"this is {describe(kind)}, named {suffix}; a {suffix} workbook is "
+                              f"{form} (truncated, or not a spreadsheet?)", path=path)
+    if kind != "text":
+        raise DataFormatError(f"this is {describe(kind)}, not an ODS, XLSX or CSV file",
+                              path=path)
     return "csv"
 
 
@@ -248,14 +256,13 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> Shee
 
         fast = _header_checked(read_ods(path, sheet, header="auto", strip=True), required_headers)
         return fast if fast is not None else _read_ods_searching(path, sheet, required_headers)
-    if kind == "xlsx":
-        from python_calamine import CalamineWorkbook
+    if kind in {"xlsx", "xls"}:
+        from ._workbook import open_workbook
 
-        wb = CalamineWorkbook.from_path(str(path))
+        wb = open_workbook(path, expected="an ODS, XLSX or XLS workbook")
         if sheet not in wb.sheet_names:
-            raise DataFormatError(f"no sheet {sheet!r}; the workbook has {list(wb.sheet_names)}", path=path)
-        data = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        grid = pd.DataFrame(data, dtype=object)
+            raise DataFormatError(f"no sheet {sheet!r}; the workbook has {wb.sheet_names}", path=path)
+        grid = pd.DataFrame(wb.rows(sheet), dtype=object)
         rows = None
     else:
         grid, rows = _read_csv_grid(path, required_headers)

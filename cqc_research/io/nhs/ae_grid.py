@@ -64,20 +64,17 @@ def _cell_text(v) -> str:
     return str(v).strip()
 
 
-def _workbook_sheets(path: Path) -> dict:
-    try:
-        from python_calamine import CalamineWorkbook
+def _workbook_sheets(path: Path) -> tuple:
+    """The open workbook (see :func:`.._workbook.open_workbook`: the message of a failure
+    names what the file really is) and its sheet names."""
+    from .._workbook import open_workbook
 
-        wb = CalamineWorkbook.from_path(str(path))
-        names = list(wb.sheet_names)
-    except Exception as exc:  # calamine raises its own error types
-        raise DataFormatError(f"cannot read this workbook ({type(exc).__name__}: {exc}); expected "
-                              "an Excel .xls/.xlsx file", path=path) from None
-    return wb, names
+    wb = open_workbook(path, expected="an Excel workbook (.xls or .xlsx)")
+    return wb, wb.sheet_names
 
 
 def _sheet_rows(wb, name) -> list[list[str]]:
-    raw = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    raw = wb.rows(name)
     rows = [[_cell_text(c) for c in r] for r in raw]
     width = max((len(r) for r in rows), default=0)
     rows = [r + [""] * (width - len(r)) for r in rows]

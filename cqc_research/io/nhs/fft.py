@@ -162,16 +162,11 @@ def _cell(v) -> str:
 def _grids(path: Path):
     """(sheet name, rows of text cells) for each sheet of a workbook, or the one CSV."""
     if path.suffix.lower() in _WORKBOOK:
-        try:
-            from python_calamine import CalamineWorkbook
+        from .._workbook import open_workbook  # names what the file is; within the limits
 
-            wb = CalamineWorkbook.from_path(str(path))
-            names = list(wb.sheet_names)
-        except Exception as exc:  # calamine raises its own error types
-            raise DataFormatError(f"cannot read this workbook ({type(exc).__name__}: {exc}); "
-                                  "expected an Excel .xls/.xlsx file", path=path) from None
-        for name in names:
-            raw = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        wb = open_workbook(path)
+        for name in wb.sheet_names:
+            raw = wb.rows(name)
             yield name, [[_cell(c) for c in r] for r in raw]
         return
     text = decode_text(path)
