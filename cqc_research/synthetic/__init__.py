@@ -98,6 +98,8 @@ EVENT_EFFECT_PP = 2.0
 EVENT_LAGS = list(range(1, 7))
 NOT_RATED_SHARE = 0.04  # focused inspections published as "Inspected but not rated"
 DTOC_MULTIPLIER = 2.0  # delayed days per 65+ in the struggling areas, relative to the rest
+#: GP Patient Survey % good overall experience: Good/Outstanding practices minus the others.
+SURVEY_GAP_PP = 5.0
 #: Interview cases per outcome group (improved, not improved) when the scale does not say.
 QUAL_CASES = 20
 
@@ -168,7 +170,8 @@ def planted_parameters(*, null=False) -> dict:
     -------
     dict
         ``p_agree, p_up, transitions, transitions_struggling, gp_beta, event_effect_pp,
-        dtoc_multiplier, qual_prevalence, councils`` (``slope``, ``exceptions``).
+        dtoc_multiplier, qual_prevalence, councils`` (``slope``, ``exceptions``),
+        ``survey_gap_pp`` (the GP Patient Survey gap; 0 when ``survey_signal`` is removed).
 
     Examples
     --------
@@ -185,7 +188,7 @@ def planted_parameters(*, null=False) -> dict:
            "transitions_struggling": TRANSITIONS_STRUGGLING, "gp_beta": dict(GP_BETA),
            "event_effect_pp": EVENT_EFFECT_PP, "dtoc_multiplier": DTOC_MULTIPLIER,
            "qual_prevalence": dict(SYNTHETIC_PREVALENCE),
-           "councils": {"slope": COUNCIL_SLOPE, "exceptions": True}}
+           "councils": {"slope": COUNCIL_SLOPE, "exceptions": True}, "survey_gap_pp": SURVEY_GAP_PP}
     if "domain_agreement" in removed:
         rate = round(float(np.mean(list(P_AGREE.values()))), 4)
         out["p_agree"] = {kq: rate for kq in P_AGREE}
@@ -204,6 +207,8 @@ def planted_parameters(*, null=False) -> dict:
         out["qual_prevalence"] = {c: ((a + b) / 2, (a + b) / 2) for c, (a, b) in SYNTHETIC_PREVALENCE.items()}
     if "councils" in removed:  # councils' scores unrelated to local care; published ratings as the rule gives
         out["councils"] = {"slope": 0.0, "exceptions": False}
+    if "survey_signal" in removed:
+        out["survey_gap_pp"] = 0.0
     return out
 
 HOSPITAL_SERVICES = [
@@ -876,6 +881,17 @@ def _truth(world) -> dict:
                   "share_good_difference_asc": round(_current_share_good(struggling_matrix)
                                                      - _current_share_good(matrices["Adult social care"]), 4),
                   "note": "adult social care follows matrix_struggling_areas; delayed days per 65+ doubled"},
+        "survey_signal": {
+            "gpps_overall_good_gap_pp": planted.get("survey_gap_pp", SURVEY_GAP_PP),
+            "measure": "gpps_overall_good", "sector": "GP practices", "domain": "Overall",
+            "groups": {"better": ["Good", "Outstanding"], "worse": ["Requires improvement", "Inadequate"]},
+            "years": [2017, 2023, 2024],
+            "note": ("GP Patient Survey % describing their overall experience as good: practices whose current "
+                     "Overall rating (Latest ratings file) is Good or Outstanding score on average "
+                     "gpps_overall_good_gap_pp percentage points more than those rated Requires improvement or "
+                     "Inadequate, in every survey year written (practice effect sd 6, year noise sd 2, binomial "
+                     "sampling on bases of about 110); no other survey or FFT measure carries a planted effect"),
+        },
         "linkage": {
             "closed_practices": sorted(loc["ods_code"] for loc in world["gp"] if loc.get("closed")),
             "unregistered_practices": sorted(world["unregistered"]),
@@ -1114,6 +1130,9 @@ def _write_nhs(world, root: Path) -> dict:
     from .indicator_files import write_indicator_files  # QOF, Fingertips: their own generator
 
     out.update(write_indicator_files(world, root, seed=world["seed"]))
+    from .survey_files import write_survey_files  # its own random generator: nothing above changes
+
+    out.update(write_survey_files(world, root))
     return out
 
 
@@ -1189,8 +1208,17 @@ def dataset_paths(root) -> dict:
            "qof_geography": root / "qof" / "MAPPING_NHS_GEOGRAPHIES_2223.csv",
            "fingertips": root / "fingertips" / "fingertips_848_gps.csv",
            "coded_segments": root / "qual" / "coded_segments.csv", "qdpx": root / "qual" / "interviews.qdpx",
-           "la_assessments": root / "councils" / "la_assessments.csv"}
+           "la_assessments": root / "councils" / "la_assessments.csv",
+           "gpps": sorted((root / "gpps").glob("*.csv"), key=lambda p: p.name[5:9]),
+           "fft_gp": sorted((root / "fft" / "gp").glob("*.xlsx"), key=_fft_month),
+           "fft_ae": sorted((root / "fft" / "ae").glob("*.xlsx"), key=_fft_month)}
     return out
+
+
+def _fft_month(path) -> str:
+    """``FFT-GP-data-March-2019.xlsx`` -> ``2019-03``, to sort the monthly files in time."""
+    stem = Path(path).stem.rsplit("-", 2)
+    return pd.Timestamp(f"{stem[-2]} {stem[-1]}").strftime("%Y-%m") if len(stem) == 3 else stem[0]
 
 
 def ensure_default_data(*, quiet: bool = False) -> Path:
