@@ -360,8 +360,8 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
     for m, k in long.loc[role.isna(), "measure"].value_counts().items():
         other[f"MEASURE {m} (not read)"] = int(k)
     long = long.assign(role=role).loc[role.notna()]
-    dup = long.duplicated(["org_code", "indicator", "role"], keep=False)
-    if dup.any():
+    dup = long.duplicated(["org_code", "indicator", "role"], keep="first")
+    if dup.any():  # the repeat is named
         first = long.loc[dup].iloc[0]
         raise DataFormatError(
             f"practice {first['org_code']} indicator {first['indicator']} has {first['measure']} "
