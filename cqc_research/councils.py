@@ -103,6 +103,9 @@ _ALIASES = {"stoke": "stoke on trent", "southend": "southend on sea", "of isles 
 
 def _key(name) -> str:
     k = normalise_area_name(name)
+    for tail in (" borough", " city"):  # "Derby City Council", "Halton Borough Council"
+        if k.endswith(tail) and " " in k:
+            k = k[: -len(tail)]
     return _ALIASES.get(k, k)
 
 
@@ -828,14 +831,17 @@ def load_dtoc_inputs(dtoc_path: str, *, population_path: str, la_codes_path: str
     Returns
     -------
     (dtoc, population, la_codes) : tuple of DataFrame or None
-        ``dtoc`` and ``population`` are None unless both are given.
+        Each None when its path is not given; ``population`` is None without ``dtoc`` too (the
+        rates need both). Without population, ``dtoc`` still names local authorities and their
+        codes, for :func:`load_la_assessments`.
     """
     from .io import nhs
 
     codes = nhs.load_la_codes(la_codes_path) if la_codes_path not in ("", "none") else None
-    if dtoc_path in ("", "none") or population_path in ("", "none"):
-        return None, None, codes
-    return nhs.load_dtoc(dtoc_path), nhs.load_population(population_path), codes
+    dtoc = nhs.load_dtoc(dtoc_path) if dtoc_path not in ("", "none") else None
+    if dtoc is None or population_path in ("", "none"):
+        return dtoc, None, codes
+    return dtoc, nhs.load_population(population_path), codes
 
 
 def scores_plot(data: pd.DataFrame, *, title: str | None = None):
