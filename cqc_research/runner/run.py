@@ -35,6 +35,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -57,6 +58,9 @@ from .notebooks import (
     resolve_parameters,
     uses_default_data,
 )
+from .tasks import warmup_code
+
+_TASKS = '__import__("cqc_research.runner.tasks", fromlist=["_"])'
 
 
 # Results
@@ -263,6 +267,24 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
 
     written: dict[str, set[str]] = {}
     windows: dict[str, tuple[float, float]] = {}
+    # One warm kernel per worker, reused from notebook to notebook (reset between them, as
+    # `batch` does): the imports of every notebook of the run are paid once per worker.
+    local = threading.local()
+    sessions: list[KernelSession] = []
+    warmup = "\n".join(dict.fromkeys(warmup_code(nb) for nb in nbs))
+
+    def session_for(nb: Path) -> KernelSession:
+        session = getattr(local, "session", None)
+        if session is not None and session.alive:
+            session.run_code(f"{_TASKS}.kernel_reset({str(nb.parent)!r})", timeout=60)
+            return session
+        if session is not None:
+            session.shutdown()
+        session = KernelSession(kernel_name, cwd=nb.parent).start()
+        sessions.append(session)
+        local.session = session
+        session.run_code(f"{_TASKS}.kernel_warmup({warmup!r})", timeout=600)
+        return session
 
     def run_one(nb: Path, res: NotebookResult) -> NotebookResult:
         out_nb = run_dir / f"{res.name}.ipynb"
@@ -273,11 +295,13 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
         try:
             for p in res.inputs:
                 hasher.entry(Path(p))
-            with KernelSession(kernel_name, cwd=nb.parent) as session:
-                session.track_writes()
-                executed, error = session.execute(nb, out_nb, res.parameters, timeout=timeout)
-                if session.alive:
-                    written[res.name] = set(session.written_files())
+            session = session_for(nb)
+            session.track_writes()
+            executed, error = session.execute(nb, out_nb, res.parameters, timeout=timeout)
+            if session.alive:
+                written[res.name] = set(session.written_files())
+            if error is not None:  # a failed notebook may leave anything behind: start afresh
+                session.shutdown()
             res.output_notebook = out_nb.name
             res.skipped_sections = _skipped_sections(executed if executed is not None else out_nb)
             export_html(executed, out_html, synthetic=res.synthetic, title=res.name)
@@ -312,6 +336,8 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                     bar.set_postfix(failed=n_failed)
     finally:
         bar.close()
+        for session in sessions:
+            session.shutdown()
 
     unattributed = _detect_unstamped(run_dir, results, written, windows)
     # two notebooks writing the same table or figure: the later one wins, say so
