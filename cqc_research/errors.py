@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped", "file_head",
-    "looks_like_html"]
+    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped",
+    "SkippedFileWarning", "file_head", "looks_like_html"]
 
 
 class CQCResearchError(Exception):
@@ -90,6 +90,13 @@ class UnknownRatingError(DataFormatError):
     """A rating string that is neither on the scale nor a known status (raised only when strict).
 
     ``hint`` says how to keep such values from Python, ``cli_hint`` from the command line.
+    """
+
+
+class SkippedFileWarning(UserWarning):
+    """A file of a folder could not be read and was set aside; the others were loaded.
+
+    The message names the file and why. ``strict=True`` (``--strict``) makes it an error.
     """
 
 

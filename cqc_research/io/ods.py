@@ -35,7 +35,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CQCResearchError, DataFormatError, file_head, looks_like_html
-from . import _workbook as _limits
+from ._workbook import (
+    MAX_COLUMNS,
+    check_zip_member,
+    describe,
+    expansion_problem,
+    ratio_problem,
+    sniff,
+)
 
 __all__ = ["read_ods", "read_ods_sheets", "ods_sheet_names", "write_ods", "ODS_MIMETYPE",
            "FastReaderUnsupported"]
@@ -213,8 +220,8 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
         raise DataFormatError("this is a text/XML file, not an ODS workbook (a zip archive)",
                               path=path)
     if not head.startswith(b"PK"):
-        kind, _ = _limits.sniff(path, head=head)
-        raise DataFormatError(f"this is {_limits.describe(kind)}: not a zip archive, so not an "
+        kind, _ = sniff(path, head=head)
+        raise DataFormatError(f"this is {describe(kind)}: not a zip archive, so not an "
                               "ODS workbook", path=path)
     try:
         zf = zipfile.ZipFile(path)
@@ -243,7 +250,7 @@ def _check_workbook(path: Path) -> zipfile.ZipFile:
         raise DataFormatError("the zip has no content.xml, so it is not an ODS workbook",
                               path=path)
     try:
-        _limits.check_zip_member(zf.getinfo("content.xml"), path)
+        check_zip_member(zf.getinfo("content.xml"), path)
     except DataFormatError:
         zf.close()
         raise
@@ -307,7 +314,7 @@ def _xml_blocks(zf: zipfile.ZipFile, path: Path, sheet: str | None = None) -> It
                 size += len(block)
                 if size > info.file_size:
                     raise damaged("it inflates to more than the size the zip declares")
-                why = _limits.ratio_problem(size, info.compress_size - left - len(pending))
+                why = ratio_problem(size, info.compress_size - left - len(pending))
                 if why:
                     raise DataFormatError(f"content.xml: {why}; refused", path=path,
                                           sheet=sheet)
@@ -538,7 +545,7 @@ class _ExpatSheet:
                 # never more than MAX_COLUMNS cells in the list; the row's end judges the rest
                 self.full += self.pending + self.col_repeat
                 self.trail = self.col_repeat
-                room = _limits.MAX_COLUMNS - len(self.cells)
+                room = MAX_COLUMNS - len(self.cells)
                 if self.pending:
                     self.cells.extend([None] * max(min(self.pending, room), 0))
                     room -= self.pending
@@ -560,17 +567,17 @@ class _ExpatSheet:
     def _end_row(self):
         """Clip a long trailing repeat, refuse a row past the last column, check the limits."""
         written_width = self.full - self.trail + 1
-        if self.trail > _CLIP_FROM and written_width <= _limits.MAX_COLUMNS:
+        if self.trail > _CLIP_FROM and written_width <= MAX_COLUMNS:
             del self.cells[max(self.widest, written_width):]
-        elif self.full > _limits.MAX_COLUMNS:
+        elif self.full > MAX_COLUMNS:
             raise _Refused(f"a row of {self.full:,} cells, wider than the sheet's last column "
-                           f"(MAX_COLUMNS = {_limits.MAX_COLUMNS:,})", row=self.rownum + 1)
+                           f"(MAX_COLUMNS = {MAX_COLUMNS:,})", row=self.rownum + 1)
         else:
             self.widest = max(self.widest, self.full)
         if self.limits:
             self.lines += self.row_repeat
             self.width = max(self.width, len(self.cells))
-            why = _limits.expansion_problem(self.width, self.lines, self.written)
+            why = expansion_problem(self.width, self.lines, self.written)
             if why:
                 raise _Refused(why, row=self.rownum + 1)
 
@@ -1254,11 +1261,11 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
     trail = np.where(has_data, col_rep[np.maximum(last, 0)], 0)
     written_width = n_fields - trail + 1
     long_tail = has_data & (trail > _CLIP_FROM)
-    too_wide = np.where(long_tail, written_width, n_fields) > _limits.MAX_COLUMNS
+    too_wide = np.where(long_tail, written_width, n_fields) > MAX_COLUMNS
     if too_wide.any():
         r = int(np.flatnonzero(too_wide)[0])
         raise _Refused(f"a row of {int(n_fields[r]):,} cells, wider than the sheet's last "
-                       f"column (MAX_COLUMNS = {_limits.MAX_COLUMNS:,})",
+                       f"column (MAX_COLUMNS = {MAX_COLUMNS:,})",
                        row=int(numbers_of_row[r]))
     if long_tail.any():
         wide = int(n_fields[has_data & ~long_tail].max(initial=0))
@@ -1271,7 +1278,7 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
     block.width = int(n_fields.max(initial=0))
     block.lines = int(row_rep[~empty_row].sum())
     block.written = n_cells
-    why = _limits.expansion_problem(block.width, block.lines, block.written)
+    why = expansion_problem(block.width, block.lines, block.written)
     if why:
         first = np.flatnonzero(~empty_row & (row_rep > 1))
         raise _Refused(why, row=int(numbers_of_row[first[0]]) if len(first) else None)
@@ -1581,7 +1588,7 @@ def _read_sheet_fast(stream: _Stream, executor, path: Path, sheet: str, strip: b
                 width = max(width, done.width)
                 lines += done.lines
                 written += done.written
-                why = _limits.expansion_problem(width, lines, written)
+                why = expansion_problem(width, lines, written)
                 if why:
                     raise _Refused(why)
                 done.numbers += base

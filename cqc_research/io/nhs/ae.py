@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
+from .._folders import read_each
 from .common import (
     DATE_DTYPE,
     ColumnReport,
@@ -467,25 +468,47 @@ def _read_ae_file(path: Path, *, errors: str, report_cells: dict):
     return part, rep
 
 
-def explain_ae(paths_or_folder) -> list[ReadReport]:
+def _read_ae_files(files, *, errors: str, strict: bool):
+    """Read each file (see :func:`.._folders.read_each`): ``(files read, parts, reports)``,
+    the reports in file order, a file set aside reported by the line naming it and why."""
+    good, skipped = read_each(
+        files, lambda f: _read_ae_file(f, errors=errors, report_cells={}),
+        strict=strict or errors == "raise", what="monthly A&E file")
+    read = {f: result for f, result in good}
+    notes = dict(skipped)
+    reports = []
+    for f in map(Path, files):
+        if f in read:
+            reports.append(read[f][1])
+        elif f in notes:
+            reports.append(ReadReport(path=f, kind="ae_monthly (NHS England monthly A&E)",
+                                      notes=[f"{notes[f]}; nothing from this file is in the "
+                                             "table (strict=True / --strict stops here)"]))
+    return [f for f, _ in good], [part for _, (part, _) in good], reports
+
+
+def explain_ae(paths_or_folder, *, strict: bool = False) -> list[ReadReport]:
     """How each monthly A&E file would be read, without building the indicator table.
 
     Parameters
     ----------
     paths_or_folder : path, folder, or list of paths
         As for :func:`load_ae_monthly`.
+    strict : bool
+        As for :func:`load_ae_monthly`.
 
     Returns
     -------
     list of ReadReport
         One per file; ``print(report)`` shows the layout, header row, each column's role, rows
-        dropped and why, values read as missing and the check against the file's total row.
+        dropped and why, values read as missing and the check against the file's total row
+        (for a file that could not be read, its note says why).
     """
-    return [_read_ae_file(f, errors="report", report_cells={})[1] for f in _ae_files(paths_or_folder)]
+    return _read_ae_files(_ae_files(paths_or_folder), errors="report", strict=strict)[2]
 
 
 def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
-                    errors: str = "report", with_report: bool = False):
+                    errors: str = "report", with_report: bool = False, strict: bool = False):
     """Load NHS England's monthly A&E attendances and emergency admissions, every layout since 2015.
 
     Reads the monthly CSVs (the three header layouts of April 2018 to March 2020, April to July
@@ -509,9 +532,15 @@ def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
         admissions (the official files print zeros for types a trust does not run, which the
         NHS-R tidy form omits). Measures of ``all`` are kept if any type is present.
     errors : {"report", "raise"}
-        See :func:`load_gp_practices`.
+        See :func:`load_gp_practices`. ``"raise"`` also stops at a file that cannot be read.
     with_report : bool
         Also return how each file was read (a list of :class:`ReadReport`).
+    strict : bool
+        Of several files (a folder or a list), one that cannot be read (damaged, truncated,
+        not a monthly A&E file) is by default set aside: nothing from it enters the table, a
+        :class:`~cqc_research.errors.SkippedFileWarning` names it and why, and so does its
+        report (``--explain``); the other files load. ``strict=True`` raises at the first
+        instead. A single file always raises.
 
     Returns
     -------
@@ -535,12 +564,8 @@ def load_ae_monthly(paths_or_folder, *, drop_empty_types: bool = True,
     >>> print(reports[0])  # doctest: +SKIP
     """
     check_errors(errors)
-    files = _ae_files(paths_or_folder)
-    parts, reports = [], []
-    for path in files:
-        part, rep = _read_ae_file(path, errors=errors, report_cells={})
-        parts.append(part)
-        reports.append(rep)
+    files, parts, reports = _read_ae_files(_ae_files(paths_or_folder), errors=errors,
+                                           strict=strict)
     report = merge_parse_reports(r.parse_report for r in reports)
     data = pd.concat(parts, ignore_index=True)
     dup = data.duplicated(["org_code", "period_start"], keep=False)

@@ -216,6 +216,13 @@ def read_grid(path) -> AeGrid:
             "no sheet has the 'A&E by provider' header (a 'Code' column and columns of A&E "
             f"attendances, attendances over 4 hours and emergency admissions); sheets: {tried}",
             path=path)
+    from .._workbook import describe, sniff
+
+    kind, _ = sniff(path)
+    if kind != "text":
+        raise DataFormatError(f"this is {describe(kind)}, not a CSV file; expected an official "
+                              "monthly A&E CSV (or an 'A&E by provider' .xls/.xlsx workbook)",
+                              path=path)
     text = decode_text(path)
     try:
         rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
