@@ -95,7 +95,7 @@ def detect_kind(path) -> str:
     from .cqc_files import file_kind, sheet_names
 
     kind = file_kind(path)
-    if kind in {"ods", "xlsx"}:
+    if kind in {"ods", "xlsx", "xls"}:
         names = sheet_names(path)
         if "Locations" in names or "Providers" in names:
             return "latest_ratings"
@@ -119,7 +119,9 @@ def load(path, **kwargs):
         A file or a CQC API folder.
     **kwargs
         Passed to the chosen loader (e.g. ``strict=True``, to stop at a rating value that is
-        neither on the scale nor a known status instead of keeping it as ``Unknown``).
+        neither on the scale nor a known status instead of keeping it as ``Unknown``, or, in a
+        folder, at the first file that cannot be read instead of setting it aside).
+        ``strict`` reaches only the loaders that take it.
 
     Returns
     -------
@@ -130,24 +132,49 @@ def load(path, **kwargs):
     if kind == "api_folder":
         from .cqc_json import load_api_folder
 
-        return load_api_folder(path, **kwargs)
+        return load_api_folder(path, **_fit(load_api_folder, kwargs))
     if kind == "api_record":
         from .cqc_json import load_api_record
 
-        return load_api_record(path, **kwargs)
+        return load_api_record(path, **_fit(load_api_record, kwargs))
     from . import cqc_files
 
     if kind == "latest_ratings":
-        return cqc_files.load_latest_ratings(path, **kwargs)
+        return cqc_files.load_latest_ratings(path, **_fit(cqc_files.load_latest_ratings, kwargs))
     if kind == "active_locations":
-        return cqc_files.load_active_locations(path, **kwargs)
+        return cqc_files.load_active_locations(path, **_fit(cqc_files.load_active_locations,
+                                                            kwargs))
     if kind == "care_directory":
-        return cqc_files.load_care_directory(path, **kwargs)
+        return cqc_files.load_care_directory(path, **_fit(cqc_files.load_care_directory, kwargs))
     try:
         from .nhs import load_indicators
     except ImportError as exc:  # pragma: no cover - while io.nhs is being written
         raise DataFormatError("not a CQC file, and the NHS indicator loaders are unavailable", path=path) from exc
-    return load_indicators(path, **kwargs)
+    return load_indicators(path, **_fit_indicator(path, kwargs))
+
+
+def _fit(func, kwargs: dict) -> dict:
+    """``kwargs`` without ``strict`` when ``func`` does not take it (it reaches only the
+    loaders that do: Latest ratings, API folders and records, folders of monthly files)."""
+    if "strict" not in kwargs:
+        return kwargs
+    import inspect
+
+    params = inspect.signature(func).parameters
+    if "strict" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k != "strict"}
+
+
+def _fit_indicator(path, kwargs: dict) -> dict:
+    """:func:`_fit` for the NHS loader :func:`~.nhs.load_indicators` will choose."""
+    if "strict" not in kwargs:
+        return kwargs
+    from . import nhs
+
+    kind = nhs.detect_indicator_kind(path)
+    loader = getattr(nhs, nhs.KIND_LOADER[kind], None) if kind in nhs.KIND_LOADER else None
+    return _fit(loader, kwargs) if loader is not None else kwargs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +261,7 @@ def explain(path, **kwargs):
     if kind == "indicators":
         from .nhs import load_indicators
 
-        result, reports = load_indicators(path, with_report=True, **kwargs)
+        result, reports = load_indicators(path, with_report=True, **_fit_indicator(path, kwargs))
         return result, reports if isinstance(reports, list) else [reports]
     result = load(path, **kwargs)
     if kind in {"api_folder", "api_record"}:
@@ -251,7 +278,9 @@ def configure_parser(parser) -> None:
                         help="where to write the tidy table (default: data/processed/<name>.parquet)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at a rating value that is neither on the scale nor a known status "
-                             "(by default it is kept as 'Unknown', counted and warned about)")
+                             "(by default it is kept as 'Unknown', counted and warned about), and, "
+                             "in a folder, at the first file that cannot be read (by default it is "
+                             "set aside, named in a warning and in --explain, and the rest loads)")
     parser.add_argument("--keep-unknown", action="store_true",
                         help="(the default now; kept so that old scripts still run)")
     parser.add_argument("--explain", action="store_true",
@@ -284,16 +313,16 @@ def run_command(args) -> int:
 
     from .. import paths
     from ..cache import atomic_path
-    from ..errors import CQCResearchError
+    from ..errors import CQCResearchError, SkippedFileWarning
     from ..ratings import UnknownRatingWarning
 
     path = Path(args.path)
     try:
         kind = detect_kind(path)
-        kwargs = {"strict": True} if getattr(args, "strict", False) and kind in {
-            "latest_ratings", "api_folder", "api_record"} else {}
+        kwargs = {"strict": True} if getattr(args, "strict", False) else {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnknownRatingWarning)
+            warnings.simplefilter("always", SkippedFileWarning)
             if getattr(args, "explain", False):
                 result, reports = explain(path, **kwargs)
             else:
@@ -303,6 +332,8 @@ def run_command(args) -> int:
     for w in caught:
         if issubclass(w.category, UnknownRatingWarning):
             print(f"warning: {w.message} (--strict makes this an error)")
+        elif issubclass(w.category, SkippedFileWarning):
+            print(f"warning: {str(w.message).replace('strict=True', '--strict')}")
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     print(f"{path}: {kind}")
