@@ -22,7 +22,7 @@ LAYERS = [
     (2, "data", ["synthetic", "geography", "link", "indicator_sources"]),
     (3, "metrics", ["metrics", "qual.analysis"]),
     (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
-                         "profiles", "teaching", "truth", "replications", "studies"]),
+                         "profiles", "teaching", "truth", "replications", "councils", "studies"]),
     (5, "runner", ["runner"]),
     (6, "command line", ["cli"]),
 ]
