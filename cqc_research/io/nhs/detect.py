@@ -158,7 +158,18 @@ def detect_indicator_kind(path) -> str | None:
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix.lower() in {".csv"} | WORKBOOK_SUFFIXES
                        and not f.name.startswith((".", "~$")))
-        kinds = {detect_indicator_kind(f) for f in files[:3]}
+        kinds = set()  # the kinds of the first 3 files recognised: a damaged one is not
+        seen = 0       # the folder's kind (its loader sets it aside, see io._folders)
+        for f in files[:20]:
+            try:
+                kind = detect_indicator_kind(f)
+            except (ValueError, OSError):  # DataFormatError is a ValueError
+                kind = None
+            if kind is not None:
+                kinds.add(kind)
+                seen += 1
+                if seen == 3:
+                    break
         return kinds.pop() if files and len(kinds) == 1 and kinds <= {
             "ae_monthly", "dtoc_workbook"} else None
     if p.suffix.lower() in WORKBOOK_SUFFIXES:
