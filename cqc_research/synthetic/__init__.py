@@ -1121,6 +1121,10 @@ def _write_nhs(world, root: Path) -> dict:
                     row[r] = np.nan
             dtoc_rows.append(row)
     out["dtoc"] = nhs.write_dtoc(pd.DataFrame(dtoc_rows), root / "dtoc" / "dtoc_la_days_by_reason.csv")
+    from .nhs_workbooks import write_nhs_workbooks  # published workbook layouts; own streams
+
+    out.update(write_nhs_workbooks(root, seed=world["seed"], dtoc=pd.DataFrame(dtoc_rows), geo=geo,
+                                   staff=pd.DataFrame(staff_rows)))
     pop = pd.DataFrame({"org_code": geo["la_code"], "org_name": geo["la_name"], "year": 2019,
                         "population_65plus": geo["pop_65plus"]})
     out["population"] = nhs.write_population(pop, root / "population" / "la_population_65plus.csv")
@@ -1202,12 +1206,14 @@ def dataset_paths(root) -> dict:
         The same keys as :attr:`SyntheticDataset.paths`; ``gp_payments`` is a sorted list of the
         yearly files. Paths are built, not checked.
     """
+    from .nhs_workbooks import nhs_workbook_paths
+
     root = Path(root)
     out = {"ratings_ods": root / "cqc" / "latest_ratings.ods", "api_folder": root / "cqc_api",
            "gp_payments": sorted((root / "gp_payments").glob("*.csv")),
            "ae_folder": root / "ae", "shmi": root / "shmi" / "shmi.csv",
            "staff_survey": root / "staff_survey" / "staff_survey.csv",
-           "dtoc": root / "dtoc" / "dtoc_la_days_by_reason.csv",
+           "dtoc": root / "dtoc" / "dtoc_la_days_by_reason.csv", **nhs_workbook_paths(root),
            "population": root / "population" / "la_population_65plus.csv",
            "imd_la": root / "imd" / "imd_la.csv", "imd_practice": root / "imd" / "imd_practice.csv",
            "la_codes": root / "population" / "la_codes.csv",
