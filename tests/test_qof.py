@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from http_fixtures import Reply, loopback
 
 import cqc_research
 from cqc_research.cli import main
@@ -167,6 +168,7 @@ def test_the_financial_year_from_each_source():
     assert qof_year("qof-1516-csv/PREVALENCE.csv")[2:] == ("2015-16", "folder name")
     assert qof_year("nhs-qof-2019-20.csv")[2] == "2019-20"
     assert qof_year("PREVALENCE.csv", year=2017)[2:] == ("2017-18", "year=")
+    assert qof_year("2021-03-05_PREVALENCE_1920.csv")[2] == "2019-20"  # fetch's date prefix
     frame = pd.DataFrame({"FINANCIAL_YEAR": ["2016-17", "2016-17"]})
     assert qof_year("PREVALENCE.csv", frame=frame)[2:] == ("2016-17", "column FINANCIAL_YEAR")
     with pytest.raises(DataFormatError, match="year='2022-23'"):
@@ -375,3 +377,18 @@ def test_synthetic_dataset_qof_files(synthetic_small):
         assert ach[ach.measure == "qof_points_total"].value.between(0, 100).all()
     geo = cqc_research.load(p["qof_geography"])
     assert geo.attrs["kind"] == "qof_geography" and geo.practice_code.is_unique
+
+
+def test_fetch_qof_from_the_publication_page(tmp_path, capsys):
+    body = write_qof_prevalence(_prev_frame(), tmp_path / "src.csv").read_bytes()
+    page = ('<html><body><a href="/files/QOF/PREVALENCE_2223.csv">Prevalence, 2022-23 (CSV)</a>'
+            '<a href="/files/other.pdf">Guidance</a></body></html>')
+    with loopback() as srv:
+        srv.add("/qof/2022-23", Reply(200, page))
+        srv.add("/files/QOF/PREVALENCE_2223.csv", Reply(200, body, content_type="text/csv"))
+        assert main(["fetch", "qof", "--page", srv.url("/qof/2022-23"),
+                     "--dest", str(tmp_path / "raw")]) == 0
+    held = list((tmp_path / "raw" / "qof").glob("*PREVALENCE_2223.csv"))
+    assert len(held) == 1
+    got, rep = nhs.load_qof_prevalence(held[0], with_report=True)
+    assert rep.period == "2022-23 (from the file name)" and len(got) == 4

@@ -116,7 +116,7 @@ def qof_year(path, year=None, frame=None) -> tuple[pd.Timestamp, pd.Timestamp, s
 
 def _fy_label(text) -> str | None:
     """``2022-23``, ``2022_23``, ``202223``, ``QOF 2223``, ``qof-1516`` -> ``"2022-23"``."""
-    text = str(text)
+    text = re.sub(r"^\d{4}-\d{2}-\d{2}_", "", str(text))  # fetch's publication-date prefix
     if re.fullmatch(r"\s*\d{4}\s*", text):  # a year column holding "2023" (QOF year ending)?
         return None
     found = year_from_name(text)
