@@ -252,6 +252,9 @@ def test_synthetic_survey_files_round_trip(synthetic_small):
     assert levels == {"trust", "site"}
     months = sorted(load_fft(p["fft_gp"])["period_start"].unique())
     assert months == [pd.Timestamp("2019-03-01"), pd.Timestamp("2023-03-01")]
+    folder = p["fft_gp"][0].parent  # a folder of monthly files loads through cqc_research.load
+    assert detect_kind(folder) == "indicators" and detect_indicator_kind(folder) == "fft"
+    assert sorted(load(folder)["period_start"].unique()) == months
 
 
 # ---------------------------------------------------------------------------------------------

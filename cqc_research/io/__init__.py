@@ -74,11 +74,11 @@ def detect_kind(path) -> str:
             return "api_folder"
         from .nhs import detect_indicator_kind
 
-        if detect_indicator_kind(path) in {"ae_monthly", "dtoc_workbook"}:
+        if detect_indicator_kind(path) in {"ae_monthly", "dtoc_workbook", "fft"}:
             return "indicators"
         raise DataFormatError("a folder must hold locations/*.json (a CQC API sync), monthly "
-                              "A&E files (.csv, .xls, .xlsx) or monthly delayed transfers of "
-                              "care workbooks", path=path)
+                              "A&E files (.csv, .xls, .xlsx), monthly delayed transfers of "
+                              "care workbooks or monthly Friends and Family Test files", path=path)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return "api_record"

@@ -171,7 +171,7 @@ def detect_indicator_kind(path) -> str | None:
                 if seen == 3:
                     break
         return kinds.pop() if files and len(kinds) == 1 and kinds <= {
-            "ae_monthly", "dtoc_workbook"} else None
+            "ae_monthly", "dtoc_workbook", "fft"} else None
     if p.suffix.lower() in WORKBOOK_SUFFIXES:
         kind = _kind_from_sheet_names(p)
         if kind:
