@@ -138,6 +138,8 @@ _OUTSIDE = [("9901", "Resident in Scotland"), ("9900", "Resident In Wales"),
 
 
 def _num(v):
+    if isinstance(v, str):  # a note or marker written as it is (tests plant bad cells)
+        return v
     return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
@@ -221,7 +223,7 @@ def _write_dtoc_records(records, path, *, month, reasons, layout, published, rev
         def line(labels_, values):
             row = ["", *labels_, *[_num(v) for v in values]]
             if per_day:
-                row += ["", *[_num(v / ndays) if not pd.isna(v) else "-" for v in values]]
+                row += ["", *[_num(v if isinstance(v, str) else v / ndays) for v in values]]
             return row
 
         def labels_of(r):
@@ -230,7 +232,8 @@ def _write_dtoc_records(records, path, *, month, reasons, layout, published, rev
             return [r.get("region", "-"), r["org_code"], r.get("old_code", r["org_code"]),
                     r["org_name"]]
         rows = [*title, group, head]
-        eng = [float(np.nansum([float(r[c]) for r in records])) for _, c in cols]
+        eng = [float(np.nansum([float(r[c]) for r in records if not isinstance(r[c], str)]))
+               for _, c in cols]
         rows.append(line(["-"] * (len(label_cols) - 1) + ["England"], eng))
         rows.append([])
         for r in body:
