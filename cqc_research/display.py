@@ -451,7 +451,7 @@ def register_formatters(ip=None) -> bool:
 
 
 def text_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, wrap: Sequence[str] = ()):
-    """A table of text without its index: the ``wrap`` columns left-aligned and wrapping.
+    """A table of text without its index, shown the way reports show tables (:class:`Table`).
 
     Parameters
     ----------
@@ -460,17 +460,14 @@ def text_table(frame: pd.DataFrame, columns: Sequence[str] | None = None, *, wra
     columns : sequence of str, optional
         The columns shown (default all).
     wrap : sequence of str
-        Columns of long text.
+        Columns of long text (they wrap; every text column of a :class:`Table` does).
 
     Returns
     -------
-    pandas.io.formats.style.Styler
+    Table
+        All rows shown (``max_rows`` is the length of the table).
     """
-    shown = frame[list(columns)] if columns is not None else frame
-    style = shown.style.hide(axis="index")
-    if wrap:
-        style = style.set_properties(subset=list(wrap), **{"text-align": "left", "white-space": "normal"})
-    return style
+    return Table(frame, columns=columns, max_rows=max(len(frame), 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -868,7 +865,8 @@ def use_report_tables(ip=None) -> bool:
     for kind in (pd.DataFrame, pd.Series):
         html.for_type(kind, _table_html)
     html.for_type_by_name("pandas.io.formats.style", "Styler", _table_html)
-    plain.for_type(pd.Series, lambda obj, p, cycle: p.text(repr(Table(obj))))
+    for kind in (pd.DataFrame, pd.Series):
+        plain.for_type(kind, lambda obj, p, cycle: p.text(repr(Table(obj))))
     plain.for_type_by_name("pandas.io.formats.style", "Styler",
                            lambda obj, p, cycle: p.text(repr(Table(obj))))
     return True

@@ -43,9 +43,14 @@ __all__ = [
     "FIGURE_METADATA_KEY",
     "TABLE_METADATA_KEY",
     "report_contents",
+    "stamp_figure",
+    "stamp_overlaps",
+    "STAMP_PNG_KEY",
 ]
 
 _PNG_KEY = "cqc-research-data"
+#: The PNG metadata key saying whether the synthetic stamp covers anything (:func:`stamp_overlaps`).
+STAMP_PNG_KEY = "cqc-research-stamp"
 
 #: The output metadata key that marks a skipped section's note in an executed notebook.
 SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
@@ -196,6 +201,8 @@ def report_contents(notebook) -> dict:
     nb = nbformat.read(str(notebook), as_version=4) if not hasattr(notebook, "cells") else notebook
     said, marked, figures, tables, intro = [], [], [], [], ""
     for cell in nb.cells:
+        if "papermill-error-cell-tag" in (cell.get("metadata") or {}).get("tags", []):
+            continue  # papermill's note on a failed notebook
         if cell.cell_type == "markdown" and not intro:
             paras = [p for p in cell.source.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
             intro = paras[0] if paras else ""
@@ -417,7 +424,9 @@ class Report:
         pathlib.Path
             The file written (it shows nothing when it ends a cell). Its PNG metadata key
             ``cqc-research-data`` reads "SYNTHETIC DATA" (the figure is also stamped, once) for
-            synthetic data, ``real`` otherwise; ``Title`` holds the caption.
+            synthetic data, ``real`` otherwise; ``Title`` holds the caption, and
+            ``cqc-research-stamp`` says whether the stamp is clear of every text and plotting
+            area (``"clear"``) or what it covers (see :func:`stamp_overlaps`).
         """
         fig = getattr(fig, "figure", fig)  # accept seaborn grids and axes
         if hasattr(fig, "get_figure") and not hasattr(fig, "savefig"):
@@ -426,11 +435,13 @@ class Report:
         alt = figure_alt_text(fig, caption)
         if self.synthetic and not getattr(fig, "_cqc_stamped", False):
             stamp_figure(fig)
+        covered = stamp_overlaps(fig) if self.synthetic else []
         target = self.figures_dir / f"{name}.png"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png",
                         metadata={_PNG_KEY: BANNER_TEXT if self.synthetic else "real",
-                                  "Title": caption, "Description": alt})
+                                  "Title": caption, "Description": alt,
+                                  STAMP_PNG_KEY: ("covers: " + " | ".join(covered)) if covered else "clear"})
         if _in_ipython():
             import base64
 
@@ -614,6 +625,50 @@ def stamp_figure(fig) -> None:
                     fontsize=10, fontweight="bold", transform=fig.transFigure)
     text._cqc_stamp = True
     fig._cqc_stamped = True
+
+
+def stamp_overlaps(fig) -> list[str]:
+    """What the "SYNTHETIC DATA" stamp covers in a drawn figure: titles, labels, text or axes.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure stamped by :func:`stamp_figure`.
+
+    Returns
+    -------
+    list of str
+        The text of each title, label or other text whose box the stamp's box intersects, and
+        ``"axes <i>"`` for each plotting area it enters; empty when the stamp is clear (or absent).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("A title")
+    >>> stamp_figure(fig)
+    >>> stamp_overlaps(fig)
+    []
+    """
+    from matplotlib.text import Text
+
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    stamps = [t for t in fig.texts if getattr(t, "_cqc_stamp", False)]
+    out = []
+    for stamp in stamps:
+        box = stamp.get_window_extent(renderer)
+        for t in fig.findobj(Text):
+            if t is stamp or getattr(t, "_cqc_stamp", False) or not t.get_visible() or not t.get_text().strip():
+                continue
+            if box.overlaps(t.get_window_extent(renderer)):
+                out.append(t.get_text())
+        for i, ax in enumerate(fig.get_axes()):
+            if ax.get_visible() and box.overlaps(ax.get_window_extent(renderer)):
+                out.append(f"axes {i}")
+    return out
 
 
 def _source_date(src) -> str:
