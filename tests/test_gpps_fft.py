@@ -213,6 +213,10 @@ def test_fft_bad_input_and_wrong_loaders(tmp_path):
         load_gpps(no_month)
     with pytest.raises(DataFormatError, match=r"use load_gpps"):
         load_gp_payments(gpps)
+    fft_book = _workbook(tmp_path / "FFT-GP-data-March-2019.xlsx", {
+        "Practice Level": [["Practice Code", "Total Responses", "Percentage Positive"], ["A81001", 10, 0.9]]})
+    with pytest.raises(DataFormatError, match="use load_fft"):
+        load_gpps(fft_book)
     other = _workbook(tmp_path / "notes.xlsx", {"Notes": [["nothing here"]]})
     with pytest.raises(DataFormatError, match="no Friends and Family Test sheet.*Notes"):
         load_fft(other)

@@ -186,7 +186,8 @@ def load_gpps(path, *, year=None, columns=None, errors: str = "report", with_rep
     ------
     DataFormatError
         When the practice code column or every measure column is missing (the message lists
-        the columns looked for), or the survey year is neither given nor in the file name.
+        the columns looked for), the survey year is neither given nor in the file name, or the
+        file is a workbook (naming its loader when it is another known kind).
 
     Examples
     --------
@@ -194,6 +195,15 @@ def load_gpps(path, *, year=None, columns=None, errors: str = "report", with_rep
     """
     check_errors(errors)
     path = Path(path)
+    if path.suffix.lower() in {".xls", ".xlsx", ".xlsm", ".ods"}:
+        from .detect import KIND_LABEL, KIND_LOADER, detect_indicator_kind
+
+        kind = detect_indicator_kind(path) if path.is_file() else None
+        hint = (f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]})"
+                if kind and kind != "gpps" else "")
+        raise DataFormatError("expected the GP Patient Survey practice data CSV "
+                              "(GPPS_<year>_Practice_data_(weighted)_(csv)_PUBLIC.csv), not a "
+                              "workbook" + hint, path=path)
     frame, rows = read_table_csv(path, header_markers=())
     by_norm = columns_by_norm(frame)
     c_code = find_column(frame, ["practice code", "ad practicecode", "practicecode"])
