@@ -47,8 +47,8 @@ _ALSO_AT = {"fft": ("trust", 12, ["fft_recommend_pct"]),
             "fingertips": ("trust", "last", [])}
 #: Keys of the synthetic dataset's paths (:func:`cqc_research.synthetic.dataset_paths`) by source.
 _SYNTHETIC = {"gp_payments": ["gp_payments"], "qof": ["qof_prevalence", "qof_achievement"],
-              "gpps": ["gpps"], "fft": ["fft_gp", "fft_ae", "fft"], "fingertips": ["fingertips"],
-              "shmi": ["shmi"], "staff_survey": ["staff_survey_workbook", "staff_survey"],
+              "gpps": ["gpps"], "fft": ["fft_gp", "fft_ae"], "fingertips": ["fingertips"],
+              "shmi": ["shmi"], "staff_survey": ["staff_survey", "staff_survey_workbook"],
               "ae": ["ae_folder"]}
 _SUFFIXES = {".csv", ".xls", ".xlsx", ".xlsm"}
 
@@ -102,11 +102,9 @@ def indicator_sources(given: dict | None = None, *, synthetic: bool = True) -> d
             synth = dataset_paths(ensure_default_data(quiet=True))
             found = {}
             for key, names in _SYNTHETIC.items():
-                for name in names:
-                    paths = [p for p in _as_paths(synth.get(name)) if p.exists()]
-                    if paths:
-                        found[key] = paths
-                        break
+                paths = [p for name in names for p in _as_paths(synth.get(name)) if p.exists()]
+                if paths:
+                    found[key] = paths
     return {k: found[k] for k in SOURCE_LEVELS if k in found}
 
 
@@ -128,6 +126,9 @@ def _read(key: str, paths: list[Path]) -> pd.DataFrame:
         raise DataFormatError(f"the {key} files hold no indicator table", path=paths[0])
     synthetic = any(bool(f.attrs.get("synthetic")) for f in frames)
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    # the same value published twice (a revised file, a year in two layouts): the later file wins
+    out = out.drop_duplicates(["org_code", "org_level", "period_start", "period_end", "measure"],
+                              keep="last")
     out.attrs["synthetic"] = synthetic
     return out
 
@@ -148,7 +149,9 @@ class LinkedIndicators:
         The measures each used source contributed.
     headline : list of str
         One or two measures per used source (see :data:`SOURCE_LEVELS`), for a model of all
-        sources together.
+        sources together; a source linked to fewer than half as many organisations as the
+        best-linked source is left out of it (complete cases would shrink the model to its
+        coverage).
     """
 
     data: pd.DataFrame
@@ -206,9 +209,13 @@ def link_sources(data: pd.DataFrame, *, sources: dict, level: str,
             merged = link.data.drop(columns=cols)
         merged = merged.merge(keep, on="org_id", how="left")
         measures[key] = cols
-        headline += [m for m in wanted if m in cols][:2]
+        headline.append((key, linked, [m for m in wanted if m in cols][:2]))
         row.update(measures=", ".join(cols), linked=linked, status="used")
         rows.append(row)
+    # the model of all sources together uses complete cases: a source that reaches fewer than
+    # half the organisations the best-covered source reaches would shrink it, so it is left out
+    most = max((n for _, n, _ in headline), default=0)
+    headline = [m for _, n, ms in headline if n >= most / 2 for m in ms]
     table = pd.DataFrame(rows, columns=["source", "title", "level", "window", "files", "measures",
                                         "linked", "status", "note"])
     if merged is None:

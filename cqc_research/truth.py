@@ -19,7 +19,9 @@ What "recovered" means
     (G) test of the observed counts against the planted matrix.
 
 Which table each effect reads (written by the notebooks named)
-    ``domain_agreement`` ``domain_agreement.csv`` (01); ``transitions``
+    ``domain_agreement`` ``domain_agreement.csv`` (01); ``survey_signal``
+    ``indicator_gaps_practice.csv`` (02: the GP Patient Survey's planted gap between practices
+    rated Good or better and the rest, its Welch interval widened to the row's level); ``transitions``
     ``transitions_by_area.csv`` (03; adult social care in the struggling areas follows its own
     matrix and is left out); ``indicator_signal`` ``odds_ratios.csv`` (02); ``event_effect``
     ``event_study_contrasts.csv`` (04); ``areas`` ``area_summary.csv`` and ``area_dtoc.csv``
@@ -56,6 +58,7 @@ EFFECTS = PLANTED_EFFECTS
 TABLES = {
     "domain_agreement": ["domain_agreement"],
     "indicator_signal": ["odds_ratios"],
+    "survey_signal": ["indicator_gaps_practice"],
     "transitions": ["transitions_by_area"],
     "event_effect": ["event_study_contrasts"],
     "areas": ["area_summary", "area_dtoc"],
@@ -205,6 +208,7 @@ def _n_rows(truth: dict) -> int:
     n = 0
     n += len(truth.get("domain_agreement", {}).get("p_agree", {}))
     n += len(truth.get("indicator_signal", {}).get("odds_ratio_per_sd", {}))
+    n += 1 if "survey_signal" in truth else 0
     n += 2 * len(truth.get("transitions", {}).get("matrix", {}))
     n += 2 if "event_effect" in truth else 0
     n += 2 if truth.get("areas", {}).get("struggling") else 0
@@ -263,6 +267,21 @@ def _indicator_signal(truth, t, alpha_row, level, z_row):
         rows.append(_row("indicator_signal", q, orr, float(np.exp(b)), float(np.exp(b - z_row * se)),
                          float(np.exp(b + z_row * se)), level=level, null=1.0, n=int(r["n"])))
     return rows
+
+
+def _survey_signal(truth, t, alpha_row, level, z_row):
+    s = truth["survey_signal"]
+    planted, measure = float(s["gpps_overall_good_gap_pp"]), s["measure"]
+    q = f"{measure.replace('_', ' ')}: Good or better minus the rest (points)"
+    tab = t["indicator_gaps_practice"].set_index("indicator")
+    if measure not in tab.index or pd.isna(tab.loc[measure, "difference"]):
+        return [_row("survey_signal", q, planted, np.nan, np.nan, np.nan, level=level, null=0.0,
+                     note=f"{measure} not linked to the ratings")]
+    r = tab.loc[measure]
+    est = float(r["difference"])
+    se = (float(r["ci_high"]) - float(r["ci_low"])) / (2 * _z(0.05))  # the table's 95% Welch CI
+    return [_row("survey_signal", q, planted, est, est - z_row * se, est + z_row * se, level=level,
+                 null=0.0, n=int(r["n"]))]
 
 
 def _g_test(counts: np.ndarray, matrix: np.ndarray) -> tuple[float, int, float]:
@@ -459,6 +478,9 @@ def _quantities(effect, truth) -> list[str]:
         return [f"agreement with Overall: {kq}" for kq in truth["domain_agreement"]["p_agree"]]
     if effect == "indicator_signal":
         return [f"odds ratio per SD: {k}" for k in truth["indicator_signal"]["odds_ratio_per_sd"]]
+    if effect == "survey_signal":
+        m = truth["survey_signal"]["measure"].replace("_", " ")
+        return [f"{m}: Good or better minus the rest (points)"]
     if effect == "transitions":
         return [f"{w}: {s}" for s in truth["transitions"]["matrix"]
                 for w in ("transition matrix", "share improving after Inadequate")]
@@ -539,6 +561,8 @@ def check_truth(run_dir, truth=None, *, effects: Iterable[str] | str | None = No
             made = _domain_agreement(truth, t, alpha_row, level)
         elif effect == "indicator_signal":
             made = _indicator_signal(truth, t, alpha_row, level, z_row)
+        elif effect == "survey_signal":
+            made = _survey_signal(truth, t, alpha_row, level, z_row)
         elif effect == "transitions":
             made = _transitions(truth, t, alpha_row, level)
         elif effect == "event_effect":

@@ -106,15 +106,15 @@ QUAL_CASES = 20
 
 #: The planted effects, in the order of the notebooks that estimate them; each can be set to its
 #: null on its own (``generate(null=[...])``, ``cqc-research synth --null EFFECT``).
-PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "transitions", "event_effect", "areas", "qualitative",
-                   "councils")
+PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "survey_signal", "transitions", "event_effect",
+                   "areas", "qualitative", "councils")
 
 
 #: Planted effects whose planted-truth check is not in :mod:`cqc_research.truth` yet, so
 #: ``cqc-research truth`` does not read them: each can be removed by name (``--null
 #: survey_signal``) and the null world removes it too. An effect moves into
 #: :data:`PLANTED_EFFECTS` when its check exists.
-_UNCHECKED_EFFECTS = ("survey_signal",)
+_UNCHECKED_EFFECTS: tuple[str, ...] = ()
 
 
 def null_effects(null=False) -> tuple[str, ...]:
