@@ -294,7 +294,10 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
     names = sub[c["name"]].astype(str).str.strip()
     ids = ident[keep].reset_index(drop=True)
     suf = suffix[keep].reset_index(drop=True)
-    measure = [fingertips_measure(i, nm, suffix=s) for i, nm, s in zip(ids, names, suf, strict=True)]
+    triples = pd.DataFrame({"i": ids, "n": names, "s": suf})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(triples))
+    measure = np.array([fingertips_measure(i, nm, suffix=s) for i, nm, s in uniques],
+                       dtype=object)[codes]  # once per indicator, not per row
     keys = pd.DataFrame({
         "org_code": sub[c["code"]].astype(str).str.strip().str.upper(),
         "period_start": sub[c["period"]].map(lambda u: lookup[u][0]),
@@ -315,8 +318,8 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
     out = finish_table(out) if len(out) else stack_measures(keys, [], org_level="practice")
     if errors == "report":
         warn_unparseable(report, path)
-    notes = ["indicators: " + "; ".join(sorted({f"{i} {nm!r} -> {m}" for i, nm, m in
-                                                zip(ids, names, measure, strict=True)}))]
+    notes = ["indicators: " + "; ".join(sorted({f"{i} {nm!r} -> {fingertips_measure(i, nm, suffix=s)}"
+                                                for i, nm, s in uniques}))]
     notes.append("area types read: " + ", ".join(sorted(set(text["type"][keep]))))
     if c["ci95"] or c["ci998"]:
         with_ci = int(sub[c["ci95"] or c["ci998"]].astype(str).str.strip().ne("").sum())
