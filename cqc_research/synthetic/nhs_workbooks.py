@@ -323,7 +323,8 @@ def write_staff_survey_workbook(frame: pd.DataFrame, path, *, year: int = 2019) 
             rr = float(r["responses"]) / float(r["distributed"]) if dist else 0.5
             row = [r["org_code"], r["org_name"], float(k), f"{g} Trusts", "Census", "Online",
                    float(r["responses"]), rr, *([float(r["distributed"])] if dist else [])]
-            row += [" " if pd.isna(r[c]) else float(r[c]) for c in cols]
+            row += [r[c] if isinstance(r[c], str) else " " if pd.isna(r[c]) else float(r[c])
+                    for c in cols]
             rows.append(row)
         if k == 1:
             rows.append(["count:", float(len(sub)), "", "", "", "", float(sub["responses"].sum())])

@@ -154,7 +154,7 @@ def _load_staff_workbook(path: Path, *, year, questions, sectors, errors, with_r
         keep, dropped = [], {}
         for i, r in enumerate(body):
             code, name = cell_text(r[c_code]), r[c_name]
-            if not code and not cell_text(name):
+            if not any(cell_text(c) for c in r):
                 reason = "blank rows"
             elif not code or not isinstance(name, str) or not name.strip():
                 reason = "summary rows below the organisations (count:, (combined), totals)"
