@@ -732,7 +732,8 @@ class Table:
 
     def _numeric_labels(self, shown: pd.DataFrame) -> list[str]:
         return [c for c in shown.columns
-                if shown[c].str.fullmatch(r"[<\u2013+-]?[\d,.]+%?( to [<+-]?[\d,.]+%?)?|\u2013").all()]
+                if shown[c].str.fullmatch(r"[<\u2013+-]?[\d,.]+%?( to [<+-]?[\d,.]+%?)?|\u2013|").all()
+                and shown[c].str.len().gt(0).any()]
 
     def count_text(self) -> str:
         """The count line under a table: ``"12 rows"``, or how many of how many are shown.
