@@ -427,6 +427,135 @@ def _check_xlsx(path: Path) -> None:
                     "held at once; refused", path=path, sheet=sheet)
 
 
+class _Ole2Broken(Exception):
+    """The compound-file structure of an Excel 97 workbook cannot be followed."""
+
+
+def _ole2_stream(data: bytes, names=("Workbook", "Book")) -> bytes | None:
+    """The first stream named in ``names`` of an OLE2 compound file (None if absent).
+
+    A minimal reader (header, FAT with its DIFAT chain, directory, mini stream), bounded by
+    the file's size: every chain stops after as many sectors as the file holds.
+    """
+    import struct
+
+    if len(data) < 512:
+        raise _Ole2Broken("shorter than its 512-byte header")
+    shift, mini_shift = struct.unpack_from("<HH", data, 0x1E)
+    if shift not in (9, 12) or mini_shift != 6:
+        raise _Ole2Broken(f"sector sizes 2**{shift} and 2**{mini_shift}")
+    size = 1 << shift
+    n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+    cutoff, first_minifat, n_minifat, first_difat, n_difat = struct.unpack_from(
+        "<IIIII", data, 0x38)
+    n_sectors = max((len(data) - size) // size, 0)
+    per = size // 4
+
+    def sector(k: int) -> bytes:
+        if k >= n_sectors:
+            raise _Ole2Broken(f"sector {k} points past the end of the file")
+        return data[(k + 1) * size: (k + 2) * size]
+
+    difat = list(struct.unpack_from("<109I", data, 0x4C))
+    k, seen = first_difat, 0
+    while k < 0xFFFFFFFA and seen <= n_sectors and seen < n_difat + 1:
+        entries = struct.unpack(f"<{per}I", sector(k))
+        difat.extend(entries[:-1])
+        k, seen = entries[-1], seen + 1
+    fat_sectors = [d for d in difat[:n_fat] if d < 0xFFFFFFFA]
+    if len(fat_sectors) > n_sectors:
+        raise _Ole2Broken("more FAT sectors than the file holds")
+    fat: list[int] = []
+    for k in fat_sectors:
+        fat.extend(struct.unpack(f"<{per}I", sector(k)))
+
+    def chain(start: int, table: list[int], limit: int) -> list[int]:
+        out, k = [], start
+        while k < 0xFFFFFFFA:
+            if k >= len(table) or len(out) > limit:
+                raise _Ole2Broken("a broken sector chain")
+            out.append(k)
+            k = table[k]
+        return out
+
+    directory = b"".join(sector(k) for k in chain(first_dir, fat, n_sectors))
+    entries = []
+    for at in range(0, len(directory) - 127, 128):
+        n = min(struct.unpack_from("<H", directory, at + 0x40)[0], 64)
+        name = directory[at: at + max(n - 2, 0)].decode("utf-16-le", "replace")
+        kind = directory[at + 0x42]
+        start, length = struct.unpack_from("<II", directory, at + 0x74)
+        entries.append((name, kind, start, length))
+    if not entries:
+        raise _Ole2Broken("no directory")
+    for name, kind, start, length in entries:
+        if kind != 2 or name not in names:
+            continue
+        if length > len(data):
+            raise _Ole2Broken(f"the {name} stream is longer than the file")
+        if length >= cutoff:
+            return b"".join(sector(k) for k in chain(start, fat, n_sectors))[:length]
+        root = next((e for e in entries if e[1] == 5), None)
+        if root is None:
+            raise _Ole2Broken("no root entry")
+        mini_stream = b"".join(sector(k) for k in chain(root[2], fat, n_sectors))
+        minifat: list[int] = []
+        for k in chain(first_minifat, fat, n_sectors) if n_minifat else []:
+            minifat.extend(struct.unpack(f"<{per}I", sector(k)))
+        blocks = chain(start, minifat, len(mini_stream) // 64 + 1)
+        return b"".join(mini_stream[b * 64: b * 64 + 64] for b in blocks)[:length]
+    return None
+
+
+#: BIFF records holding one cell (row and column as the first two 16-bit fields), and the two
+#: holding a run of cells (first column at 2, last column in the last two bytes).
+_BIFF_CELL = {0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x00D6, 0x0406, 0x0001,
+              0x0002, 0x0003, 0x0004, 0x0005}
+_BIFF_RUN = {0x00BD, 0x00BE}
+
+
+def _check_xls(path: Path) -> None:
+    """Refuse an Excel 97 workbook a sheet of which spans more than :data:`MAX_GRID_CELLS`
+    cells, from its BIFF cell records, before python-calamine lays it out (it aborts the
+    process when the grid cannot be allocated). A structure this reader cannot follow is left
+    to python-calamine, whose own message then says what is wrong."""
+    import struct
+
+    try:
+        stream = _ole2_stream(path.read_bytes())
+    except (_Ole2Broken, struct.error, IndexError, ValueError):
+        return
+    if not stream:
+        return
+    pos, sheet, extent = 0, 0, None
+    end = len(stream)
+    while pos + 4 <= end:
+        rtype, rlen = struct.unpack_from("<HH", stream, pos)
+        body = pos + 4
+        pos = body + rlen
+        if rtype == 0x0809 or rtype in (0x0009, 0x0209, 0x0409):  # BOF: a new substream
+            sheet += 1
+            extent = None
+        elif rtype in _BIFF_CELL and rlen >= 4 or rtype in _BIFF_RUN and rlen >= 6:
+            row, col = struct.unpack_from("<HH", stream, body)
+            last = col
+            if rtype in _BIFF_RUN and body + rlen <= end:
+                last = struct.unpack_from("<H", stream, body + rlen - 2)[0]
+            lo, hi = min(col, last), max(col, last)
+            if extent is None:
+                extent = [row, row, lo, hi]
+            else:
+                extent[0], extent[1] = min(extent[0], row), max(extent[1], row)
+                extent[2], extent[3] = min(extent[2], lo), max(extent[3], hi)
+            cells = (extent[1] - extent[0] + 1) * (extent[3] - extent[2] + 1)
+            if cells > MAX_GRID_CELLS:
+                raise DataFormatError(
+                    f"sheet {sheet - 1} of this Excel 97 workbook has cell records spanning "
+                    f"{cells:,} cells (rows {extent[0] + 1:,} to {extent[1] + 1:,}, columns "
+                    f"{extent[2] + 1:,} to {extent[3] + 1:,}), more than MAX_GRID_CELLS = "
+                    f"{MAX_GRID_CELLS:,} held at once (a damaged file?); refused", path=path)
+
+
 def _ole2_truncated(path: Path, head: bytes) -> bool:
     """True when an OLE2 (Excel 97) file cannot be whole: shorter than its header says."""
     size = path.stat().st_size
@@ -519,6 +648,8 @@ def open_workbook(path, *, expected: str = "an Excel workbook (.xls or .xlsx)"):
         if damaged:
             _open_zip(path, "xlsx").close()  # raises the zip's own complaint
         _check_xlsx(path)
+    else:
+        _check_xls(path)
     from python_calamine import CalamineWorkbook
 
     try:

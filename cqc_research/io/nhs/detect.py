@@ -122,9 +122,9 @@ def _kind_from_sheet_names(path) -> str | None:
     from ._dtoc_workbook import is_dtoc_workbook_names
 
     try:
-        from python_calamine import CalamineWorkbook
+        from .._workbook import open_workbook  # within the limits: calamine can abort
 
-        names = list(CalamineWorkbook.from_path(str(path)).sheet_names)
+        names = open_workbook(path).sheet_names
     except BaseException:  # noqa: BLE001 - not a readable workbook: not these kinds
         return None
     if is_dtoc_workbook_names(names):
