@@ -101,3 +101,39 @@ def test_indicator_sources_explicit_declared_and_synthetic(tmp_path, monkeypatch
     assert indicator_sources(synthetic=False) == {}  # real ratings: never synthetic indicators
     found = indicator_sources()  # nothing declared: the embedded synthetic files
     assert {"gp_payments", "shmi", "staff_survey", "ae"} <= set(found)
+
+
+@pytest.mark.realdata
+def test_notebook_02_reads_the_real_indicator_files(synthetic_small, shared_data, tmp_path):
+    """Notebook 02 on real files of each indicator layout in shared: what it used, what it lacks."""
+    from test_prediction import _ratings_csv_with_real_practice_codes
+
+    from cqc_research.paths import NOTEBOOKS
+    from cqc_research.runner import KernelSession
+
+    real = shared_data / "real_formats"
+    ratings_csv, _, pay_dir = _ratings_csv_with_real_practice_codes(
+        synthetic_small, shared_data, tmp_path / "ratings")
+    sources = {"gp_payments": str(pay_dir), "qof": str(real / "qof_csv"),
+               "staff_survey": str(real / "staff_survey_xlsx"), "ae": str(real / "ae_monthly_csv")}
+    run = tmp_path / "run"
+    params = {"ratings_path": str(ratings_csv), "indicators_path": str(pay_dir),
+              "sources": sources, "output_dir": str(run)}
+    with KernelSession(cwd=tmp_path) as kernel:
+        nb, error = kernel.execute(NOTEBOOKS / "02_indicators_vs_ratings.ipynb", run / "02.ipynb",
+                                   params)
+    assert error is None, error
+    text = "\n".join(out.get("data", {}).get("text/markdown", "")
+                     for cell in nb.cells for out in cell.get("outputs", []))
+    held = pd.read_csv(run / "tables" / "indicator_sources.csv")
+    used = held[held["status"] == "used"]
+    assert set(used["source"]) == set(sources)
+    qof = used.set_index("source").loc["qof", "measures"]
+    registers = pd.read_csv(real / "qof_csv" / "PREVALENCE_2223_first40practices.csv")["GROUP_CODE"]
+    for code in registers.str.lower().unique():  # every register of the real file is a measure
+        assert f"qof_prevalence_{code}" in qof
+    assert "staff_recommend_care" in used.set_index("source").loc["staff_survey", "measures"]
+    assert "Used: NHS Payments to General Practice (practices)" in text
+    assert "The study lacks: GP Patient Survey, practice results" in text
+    gaps = pd.read_csv(run / "tables" / "indicator_gaps_practice.csv")
+    assert {"list_size", "qof_payments_per_patient"} <= set(gaps["indicator"])
