@@ -392,3 +392,40 @@ def test_fetch_qof_from_the_publication_page(tmp_path, capsys):
     assert len(held) == 1
     got, rep = nhs.load_qof_prevalence(held[0], with_report=True)
     assert rep.period == "2022-23 (from the file name)" and len(got) == 4
+
+
+def test_the_years_zip_as_published(tmp_path):
+    import zipfile
+
+    src = tmp_path / "src"
+    src.mkdir()
+    prev = write_qof_prevalence(_prev_frame(), src / "PREVALENCE_2223.csv")
+    geo = write_qof_geography(_geo_frame(), src / "MAPPING_NHS_GEOGRAPHIES_2223.csv")
+    lines = ACH.splitlines()
+    a = _write(src / "ACHIEVEMENT_LONDON_2223.csv", "\n".join(lines[:7]) + "\n")
+    b = _write(src / "ACHIEVEMENT_MIDLANDS_2223.csv", "\n".join([lines[0]] + lines[7:]) + "\n")
+    zpath = tmp_path / "2023-08-10_QOF_2022-23_Raw_data_.csv_files.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in (prev, geo, a, b):
+            zf.write(f, f"QOF 2022-23 Raw data .csv files/{f.name}")
+        zf.writestr("QOF 2022-23 Raw data .csv files/MAPPING_INDICATORS_2223.csv", "INDICATOR_CODE\n")
+    got, rep = nhs.load_qof_prevalence(zpath, with_report=True)
+    pd.testing.assert_frame_equal(got, nhs.load_qof_prevalence(prev), check_like=True)
+    assert got.attrs["source"].startswith(str(zpath)) and "PREVALENCE_2223.csv" in got.attrs["source"]
+    assert rep.path == zpath and rep.period == "2022-23 (from the file name)"  # the member's
+    ach = nhs.load_qof_achievement(zpath)
+    assert len(ach) == len(nhs.load_qof_achievement([a, b]))
+    assert nhs.load_qof_geography(zpath).practice_code.tolist() == ["A00001"]
+    empty = tmp_path / "other.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("readme.txt", "x")
+    with pytest.raises(DataFormatError, match="no PREVALENCE"):
+        nhs.load_qof_prevalence(empty)
+    old = tmp_path / "qof-1516-csv.zip"  # 2015-16: PREVALENCE.csv, the year in the zip's name
+    with zipfile.ZipFile(old, "w") as zf:
+        zf.write(prev, "PREVALENCE.csv")
+    _, rep = nhs.load_qof_prevalence(old, with_report=True)
+    assert rep.period == "2015-16 (from the zip's name)"
+    (tmp_path / "broken.zip").write_bytes(b"PK not a zip")
+    with pytest.raises(DataFormatError, match="not a readable zip"):
+        nhs.load_qof_geography(tmp_path / "broken.zip")

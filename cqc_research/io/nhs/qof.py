@@ -148,6 +148,62 @@ def _codes(frame, col) -> pd.Series:
 
 
 # ---------------------------------------------------------------------------------------------
+# the year's zip, as NHS Digital publishes it (and `cqc-research fetch qof` downloads it)
+_MEMBERS = {"qof_prevalence": ("PREVALENCE",), "qof_achievement": ("ACHIEVEMENT",),
+            "qof_geography": ("MAPPING_NHS_GEOGRAPHIES", "ORGANISATION_REFERENCE")}
+
+
+def _is_zip(path) -> bool:
+    return not isinstance(path, list | tuple) and Path(path).suffix.lower() == ".zip"
+
+
+def _from_zip(path, kind, load, *, year, with_report, **kwargs):
+    """Read the zip's member(s) of one kind with ``load``; provenance names the zip and member."""
+    import tempfile
+    import zipfile
+
+    from ...provenance import is_synthetic
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith(".csv")
+                     and Path(n).name.upper().startswith(_MEMBERS[kind])]
+            if not names:
+                raise DataFormatError(f"the zip holds no {' or '.join(_MEMBERS[kind])}*.csv; its "
+                                      f"CSVs: {', '.join(Path(n).name for n in zf.namelist() if n.lower().endswith('.csv')) or 'none'}",
+                                      path=path)
+            if kind != "qof_achievement" and len(names) > 1:
+                raise DataFormatError(f"the zip holds {len(names)} {_MEMBERS[kind][0]} files "
+                                      f"({', '.join(names)}); extract the one to load", path=path)
+            from_zip_name = False
+            with tempfile.TemporaryDirectory() as tmp:
+                files = []
+                for n in names:
+                    target = Path(tmp) / Path(n).name
+                    target.write_bytes(zf.read(n))
+                    files.append(target)
+                if year is None:  # the members' own names, else the zip's
+                    try:
+                        qof_year(files[0])
+                    except DataFormatError:
+                        year, from_zip_name = qof_year(path)[2], True
+                arg = files if kind == "qof_achievement" else files[0]
+                result = load(arg, year=year, with_report=with_report, **kwargs)
+    except zipfile.BadZipFile as exc:
+        raise DataFormatError(f"not a readable zip archive ({exc})", path=path) from None
+    frame = result[0] if with_report else result
+    frame.attrs["source"] = f"{path}::{', '.join(names)}"
+    frame.attrs["synthetic"] = bool(is_synthetic(path))
+    if with_report:
+        result[1].path = path
+        if from_zip_name and result[1].period:
+            result[1].period = result[1].period.replace("the year=", "the zip's name")
+        result[1].notes.insert(0, f"read from the zip's {', '.join(names)}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
 # prevalence
 def load_qof_prevalence(path, *, year=None, errors: str = "report", with_report: bool = False):
     """Load a QOF practice prevalence file: register sizes and the list sizes they are counted in.
@@ -164,7 +220,7 @@ def load_qof_prevalence(path, *, year=None, errors: str = "report", with_report:
     Parameters
     ----------
     path : str or Path
-        The CSV.
+        The CSV, or the year's zip as published (its ``PREVALENCE*.csv`` member is read).
     year : str or int, optional
         The financial year (``"2022-23"``); by default from a year column, else the file name
         (``PREVALENCE_2223.csv``), else the folder name (see :func:`qof_year`).
@@ -190,6 +246,9 @@ def load_qof_prevalence(path, *, year=None, errors: str = "report", with_report:
         known kind, its loader) or no financial year can be found.
     """
     check_errors(errors)
+    if _is_zip(path):
+        return _from_zip(path, "qof_prevalence", load_qof_prevalence, year=year,
+                         with_report=with_report, errors=errors)
     path = Path(path)
     frame, rows = read_table_csv(path)
     kw = dict(path=path, expected_kind="qof_prevalence", required=True)
@@ -298,7 +357,8 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
     Parameters
     ----------
     path : str or Path, or list of them
-        A CSV, a list of CSVs, or a folder holding them (all of one financial year).
+        A CSV, a list of CSVs, a folder holding them (all of one financial year), or the year's
+        zip as published (its ``ACHIEVEMENT*.csv`` members are read together).
     year : str or int, optional
         The financial year; by default from each file's name or folder (see :func:`qof_year`).
     errors : {"report", "raise"}
@@ -326,6 +386,9 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
         every indicator published for it.
     """
     check_errors(errors)
+    if _is_zip(path):
+        return _from_zip(path, "qof_achievement", load_qof_achievement, year=year,
+                         with_report=with_report, errors=errors)
     files = _files(path)
     frames, reports, years, notes = [], [], set(), []
     other: dict[str, int] = {}
@@ -465,7 +528,8 @@ def load_qof_geography(path, *, year=None, with_report: bool = False):
     Parameters
     ----------
     path : str or Path
-        The CSV.
+        The CSV, or the year's zip as published (its ``MAPPING_NHS_GEOGRAPHIES*.csv`` or
+        ``ORGANISATION_REFERENCE*.csv`` member is read).
     year : str or int, optional
         The financial year; by default from the file or folder name (see :func:`qof_year`).
         Without one, the period columns are NaT and the report says so.
@@ -482,6 +546,9 @@ def load_qof_geography(path, *, year=None, with_report: bool = False):
         ``geography`` says which (``"sub-ICB/ICB"`` or ``"CCG/STP"``). Columns a year lacks
         are NA. Codes upper-cased and stripped.
     """
+    if _is_zip(path):
+        return _from_zip(path, "qof_geography", load_qof_geography, year=year,
+                         with_report=with_report)
     path = Path(path)
     frame, rows = read_table_csv(path)
     c_code = find_column(frame, _PRACTICE, path=path, required=True, what="PRACTICE_CODE",
