@@ -84,9 +84,9 @@ def detect_kind(path) -> str:
         return "api_record"
     if suffix in {".xls", ".xlsx", ".xlsm"}:
         from .nhs.ae_grid import is_ae_workbook
-        from .nhs.detect import _kind_from_sheet_names
+        from .nhs.detect import kind_from_sheet_names
 
-        if _kind_from_sheet_names(path) or is_ae_workbook(path):  # DTOC, staff survey, A&E
+        if kind_from_sheet_names(path) or is_ae_workbook(path):  # DTOC, staff survey, A&E
             return "indicators"
         from .nhs.fft import is_fft_workbook
 

@@ -117,8 +117,26 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
     return None
 
 
-def _kind_from_sheet_names(path) -> str | None:
-    """``dtoc_workbook`` or ``staff_survey_workbook`` from a workbook's sheet names alone."""
+def kind_from_sheet_names(path) -> str | None:
+    """``dtoc_workbook`` or ``staff_survey_workbook``, from a workbook's sheet names alone.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.xls``/``.xlsx`` file; only its sheet names are read.
+
+    Returns
+    -------
+    str or None
+        ``"dtoc_workbook"`` (a ``LA - by reason`` sheet beside one by type of care or
+        responsible organisation), ``"staff_survey_workbook"`` (``Notes`` and ``Trust Benchmark
+        Groups`` sheets), or ``None`` (other workbooks, and files calamine cannot open).
+
+    Examples
+    --------
+    >>> kind_from_sheet_names("not-there.xls") is None
+    True
+    """
     from ._dtoc_workbook import is_dtoc_workbook_names
 
     try:
@@ -173,7 +191,7 @@ def detect_indicator_kind(path) -> str | None:
         return kinds.pop() if files and len(kinds) == 1 and kinds <= {
             "ae_monthly", "dtoc_workbook", "fft"} else None
     if p.suffix.lower() in WORKBOOK_SUFFIXES:
-        kind = _kind_from_sheet_names(p)
+        kind = kind_from_sheet_names(p)
         if kind:
             return kind
         if is_ae_workbook(p):
