@@ -21,7 +21,7 @@ import pandas as pd
 from .cache import atomic_path
 from .errors import SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
-from .study import study_data
+from .study import declared_path
 from .templating import Markup, render
 
 __all__ = [
@@ -537,7 +537,11 @@ class Report:
         --------
         >>> import tempfile
         >>> rep = Report(tempfile.mkdtemp(), sources=[])
-        >>> rep.show(pd.DataFrame({"n": [1.0]}), "Counts")  # doctest: +SKIP
+        >>> rep.show(pd.DataFrame({"n": [1.0]}), "Counts")  # outside IPython: as text
+        Counts
+        n
+        1
+        (1 row)
         """
         from IPython.display import display
 
@@ -547,6 +551,9 @@ class Report:
             self.save_table(data.data if hasattr(data, "data") and not isinstance(data, pd.DataFrame)
                             else data, save)
         table = Table(data, caption=caption, name=save, **options)
+        if not _in_ipython():  # a script: the table as text
+            print(repr(table))
+            return
         meta = {TABLE_METADATA_KEY: {"file": f"tables/{save}.csv" if save else None, "caption": caption}}
         display({"text/html": table._repr_html_(), "text/plain": repr(table)}, raw=True, metadata=meta)
 
@@ -742,20 +749,9 @@ DECLARED_INPUTS = {
 
 
 def _declared_inputs() -> dict[str, str]:
-    """Notebook inputs the study declares (one path each: a folder, or the first file)."""
-    data = study_data()
-    out = {}
-    for name, key in DECLARED_INPUTS.items():
-        found = data.get(key)
-        if not found:
-            continue
-        if len(found) > 1 and "." not in key:  # one file read at a time: the newest, listed last
-            out[name] = str(found[-1])
-        elif len(found) > 1 and len({p.parent for p in found}) == 1 and found[0].is_file():
-            out[name] = str(found[0].parent)  # files of one series in one folder
-        else:
-            out[name] = str(found[0])
-    return out
+    """Notebook inputs the study declares (one path each, see :func:`declared_path`)."""
+    declared = {name: declared_path(key) for name, key in DECLARED_INPUTS.items()}
+    return {name: str(p) for name, p in declared.items() if p is not None}
 
 
 def default_inputs(**given: str) -> list[str]:

@@ -232,6 +232,25 @@ def test_every_dataframe_a_report_kernel_shows_goes_through_the_table_path():
         InteractiveShell.clear_instance()
 
 
+def test_report_show_saves_the_csv_unchanged_and_shows_the_table_in_a_kernel(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    frame = pd.DataFrame({"count": [824.0, float("nan")], "share": [0.5, 0.25]}, index=[3, 7])
+    rep = Report(tmp_path, sources=[])
+    InteractiveShell.instance()  # a kernel-like shell for display()
+    try:
+        with capture_output() as shown:
+            rep.show(frame, "Counts", save="counts")
+    finally:
+        InteractiveShell.clear_instance()
+    assert (tmp_path / "tables" / "counts.csv").read_text() == frame.to_csv(index=False)
+    (out,) = shown.outputs
+    assert out.metadata["cqc-research-table"] == {"file": "tables/counts.csv", "caption": "Counts"}
+    assert "824" in out.data["text/html"] and "824.0" not in out.data["text/html"]
+    assert table_problems(out.data["text/html"]) == [] and repr_problems(out.data["text/plain"]) == []
+
+
 # ---------------------------------------------------------------------------------------------
 # no repr reaches a report
 def test_saves_end_a_cell_quietly(tmp_path):
