@@ -199,6 +199,9 @@ def test_achievement_percent_points_pca_rate_register_and_total(tmp_path):
     assert v.loc[("A00001", "qof_register_af001")].value == 80
     assert v.loc[("A00001", "qof_points_total")].value == pytest.approx(16.2)
     assert v.loc[("B00002", "qof_points_total")].value == 5
+    pooled = v.loc[("A00001", "qof_achievement_pct")]  # one indicator with a denominator: AF006
+    assert (pooled.value, pooled.numerator, pooled.denominator) == (pytest.approx(90.0), 63, 70)
+    assert np.isnan(v.loc[("B00002", "qof_achievement_pct")].value)  # 0 / 0
     # a denominator of 0: NaN, never 0
     assert np.isnan(v.loc[("B00002", "qof_achievement_af006")].value)
     assert got.period_start.iloc[0] == pd.Timestamp("2022-04-01")
@@ -375,6 +378,11 @@ def test_synthetic_dataset_qof_files(synthetic_small):
         a = ach[ach.measure.str.startswith("qof_achievement_")]
         assert np.allclose(a.value, 100 * a.numerator / a.denominator, equal_nan=True)
         assert ach[ach.measure == "qof_points_total"].value.between(0, 100).all()
+        raw = pd.read_csv(f)
+        sums = raw[raw.MEASURE.isin(["NUMERATOR", "DENOMINATOR"])].pivot_table(
+            index="PRACTICE_CODE", columns="MEASURE", values="VALUE", aggfunc="sum")
+        pooled = ach[ach.measure == "qof_achievement_pct"].set_index("org_code")
+        assert np.allclose(pooled.value, 100 * sums.NUMERATOR.loc[pooled.index] / sums.DENOMINATOR.loc[pooled.index])
     geo = cqc_research.load(p["qof_geography"])
     assert geo.attrs["kind"] == "qof_geography" and geo.practice_code.is_unique
 

@@ -383,7 +383,9 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
         - ``qof_register_<ind>``: ``REGISTER``, for the register indicators;
 
         and per practice ``qof_points_total``, the sum of the practice's achieved points over
-        every indicator published for it.
+        every indicator published for it, and ``qof_achievement_pct``, its achievement pooled
+        over every indicator with a numerator and a denominator: 100 x the sum of the
+        numerators / the sum of the denominators (numerator and denominator those sums).
     """
     check_errors(errors)
     if _is_zip(path):
@@ -473,12 +475,20 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
     specs.append(("qof_pca_rate_" + slug, pca_rate, exc, den + exc, has_exc))
     specs.append(("qof_register_" + slug, reg, None, None, has_reg))
     out = stack_measures(keys, specs, org_level="practice")
+    # per practice: the points summed, and the achievement pooled over every indicator
     totals = long.loc[long["role"] == "points"].groupby("org_code")["value"].sum(min_count=1)
-    if len(totals):
-        tk = pd.DataFrame({"org_code": totals.index, "period_start": start, "period_end": end,
-                           "org_name": totals.index.map(names) if len(names) else pd.NA})
-        out = pd.concat([out, stack_measures(tk, [("qof_points_total", totals.to_numpy(), None, None)],
-                                             org_level="practice")], ignore_index=True)
+    both = has_nd & np.isfinite(num) & np.isfinite(den)
+    pooled = pd.DataFrame({"org_code": wide["org_code"][both], "num": num[both],
+                           "den": den[both]}).groupby("org_code")[["num", "den"]].sum()
+    practices = totals.index.union(pooled.index)
+    if len(practices):
+        tk = pd.DataFrame({"org_code": practices, "period_start": start, "period_end": end,
+                           "org_name": practices.map(names) if len(names) else pd.NA})
+        pn, pd_ = pooled["num"].reindex(practices).to_numpy(), pooled["den"].reindex(practices).to_numpy()
+        extra = [("qof_points_total", totals.reindex(practices).to_numpy(), None, None,
+                  practices.isin(totals.index)),
+                 ("qof_achievement_pct", ratio(pn, pd_, 100), pn, pd_, practices.isin(pooled.index))]
+        out = pd.concat([out, stack_measures(tk, extra, org_level="practice")], ignore_index=True)
         from .common import finish_table
 
         out = finish_table(out)
