@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CQCResearchError, DataFormatError
+from .study import declared_path
 
 __all__ = [
     "Figure",
@@ -338,6 +339,10 @@ class ReplicationData:
         inds = [Path(p).expanduser() for p in inds if str(p).strip()]
         ratings = Path(ratings_path).expanduser() if ratings_path else None
         api = Path(api_path).expanduser() if api_path else None
+        if default and ratings is None and api is None and not inds:  # the study's declared data
+            ratings, api = declared_path("ratings"), declared_path("api")
+            inds = [p for p in (declared_path("indicators.gp_payments"),
+                                declared_path("indicators.ae")) if p is not None]
         if default and ratings is None and api is None and not inds:
             from .synthetic import ensure_default_data
 

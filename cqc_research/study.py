@@ -30,7 +30,7 @@ from . import __version__, paths
 from .errors import CQCResearchError
 
 __all__ = ["init_study", "InitResult", "shipped_notebooks", "version_text", "VersionAction",
-           "study_data", "declare_data", "DATA_KEYS", "INDICATOR_KEYS",
+           "study_data", "declared_path", "declare_data", "DATA_KEYS", "INDICATOR_KEYS",
            "configure_parser", "run_command"]
 
 #: Where the wheel carries the notebooks (``notebooks/`` of the repository, copied at build time).
@@ -388,6 +388,33 @@ def study_data(root: str | os.PathLike | None = None) -> dict[str, list[Path]]:
         else:
             add(key, value, DATA_KEYS)
     return out
+
+
+def declared_path(key: str, *, root: str | os.PathLike | None = None) -> Path | None:
+    """The one path a command reads for ``key``, from the study's ``cqc-research.toml``.
+
+    Parameters
+    ----------
+    key : str
+        A data key (``"ratings"``, ``"api"``, ``"indicators.gp_payments"``, ...).
+    root : path, optional
+        The study folder; default the one found upwards from the current directory.
+
+    Returns
+    -------
+    Path or None
+        None when the key is not declared. A top-level key read one file at a time (such as
+        ``ratings``) gives the last path listed (``fetch`` appends the newest); several files of
+        one folder (an indicator series) give that folder; otherwise the first path.
+    """
+    found = study_data(root).get(key)
+    if not found:
+        return None
+    if len(found) > 1 and "." not in key:
+        return found[-1]
+    if len(found) > 1 and len({p.parent for p in found}) == 1 and found[0].is_file():
+        return found[0].parent
+    return found[0]
 
 
 def declare_data(key: str, path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> bool:

@@ -75,3 +75,17 @@ def test_fetch_records_what_it_downloads(study, capsys):
     assert status == 0
     assert "recorded in cqc-research.toml: [data] indicators.gp_payments" in capsys.readouterr().out
     assert study_data()["indicators.gp_payments"] == [study / "data/raw/gp-payments"]
+
+
+def test_batch_and_replicate_read_the_declared_data(study, tmp_path, capsys):
+    from test_batch import NOTEBOOK, _data
+
+    from cqc_research.replications import ReplicationData
+
+    data = _data(tmp_path / "d")
+    declare_data("ratings", data)
+    status = cli.main(["batch", str(NOTEBOOK), "--for-each", "provider", "--dry-run",
+                       "--output-root", str(tmp_path / "out")])
+    assert status == 0
+    assert "3 entities; 3 would run" in capsys.readouterr().out  # the declared file's providers
+    assert ReplicationData.from_paths().ratings_path == data

@@ -46,6 +46,7 @@ from pathlib import Path
 from .. import paths
 from ..io.cqc_json import API_TABLES
 from ..io.prepared import load_input
+from ..study import declared_path
 from .executors import LocalPool, run_dask
 from .tasks import (
     DONE,
@@ -183,6 +184,10 @@ def select_entities(table, *, where: str | None = None, limit: int | None = None
 
 #: Notebook parameters that batch loads once and hands over as Parquet:
 #: name -> (kind for :func:`load_input`, file in the synthetic dataset).
+#: The study's ``cqc-research.toml`` key behind each preloaded parameter.
+_DECLARED = {"ratings_path": "ratings", "api_path": "api", "indicators_path": "indicators.ae",
+             "dtoc_path": "indicators.dtoc", "population_path": "population",
+             "la_codes_path": "la_codes"}
 PRELOAD = {
     "ratings_path": ("ratings", "cqc/latest_ratings.ods"),
     "api_path": ("api", "cqc_api"),
@@ -365,6 +370,9 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
     default = None
     for name in wanted:
         given = user.get(name)
+        declared = declared_path(_DECLARED[name]) if name in _DECLARED else None
+        if given in ("", None) and declared is not None:
+            given = str(declared)  # the study's cqc-research.toml
         if given in ("", None):
             if ratings_given and name != "ratings_path":
                 continue  # real ratings: do not mix in synthetic inputs; the notebook decides
