@@ -207,6 +207,27 @@ def test_achievement_percent_points_pca_rate_register_and_total(tmp_path):
     assert got.period_start.iloc[0] == pd.Timestamp("2022-04-01")
 
 
+INDICATORS = ("INDICATOR_CODE,INDICATOR_DESCRIPTION,INDICATOR_POINT_VALUE,GROUP_CODE,"
+              "GROUP_DESCRIPTION,DOMAIN_CODE,DOMAIN_DESCRIPTION,PATIENT_LIST_TYPE\n"
+              "AF001,The contractor establishes and maintains a register,5,AF,Atrial fibrillation,"
+              "CL,Clinical,TOTAL\n"
+              "AF006,\"The percentage of patients with atrial fibrillation, assessed\",12,AF,"
+              "Atrial fibrillation,CL,Clinical,TOTAL\n")
+
+
+def test_points_percentage_from_the_indicator_list(tmp_path):
+    path = _write(tmp_path / "ACHIEVEMENT_2223.csv", ACH + "A00001,XX999,ACHIEVED_POINTS,3\n")
+    listing = _write(tmp_path / "MAPPING_INDICATORS_2223.csv", INDICATORS)
+    got, rep = nhs.load_qof_achievement(path, indicators=listing, with_report=True)
+    v = got.set_index(["org_code", "measure"])
+    a = v.loc[("A00001", "qof_points_pct")]
+    assert (a.numerator, a.denominator) == (pytest.approx(16.2), 17)
+    assert a.value == pytest.approx(100 * 16.2 / 17)
+    assert v.loc[("B00002", "qof_points_pct")].value == pytest.approx(100 * 5 / 17)
+    assert any("XX999" in n for n in rep.notes)  # no point value: left out, said so
+    assert "qof_points_pct" not in set(nhs.load_qof_achievement(path).measure)
+
+
 def test_achievement_written_long_file_round_trips_and_old_exceptions_load(tmp_path):
     rows = []
     for code, num, den, exc, pts in (("A00001", 40, 50, 3, 8.0), ("B00002", 10, 40, 0, 0.0)):
@@ -416,13 +437,14 @@ def test_the_years_zip_as_published(tmp_path):
     with zipfile.ZipFile(zpath, "w") as zf:
         for f in (prev, geo, a, b):
             zf.write(f, f"QOF 2022-23 Raw data .csv files/{f.name}")
-        zf.writestr("QOF 2022-23 Raw data .csv files/MAPPING_INDICATORS_2223.csv", "INDICATOR_CODE\n")
+        zf.writestr("QOF 2022-23 Raw data .csv files/MAPPING_INDICATORS_2223.csv", INDICATORS)
     got, rep = nhs.load_qof_prevalence(zpath, with_report=True)
     pd.testing.assert_frame_equal(got, nhs.load_qof_prevalence(prev), check_like=True)
     assert got.attrs["source"].startswith(str(zpath)) and "PREVALENCE_2223.csv" in got.attrs["source"]
     assert rep.path == zpath and rep.period == "2022-23 (from the file name)"  # the member's
-    ach = nhs.load_qof_achievement(zpath)
-    assert len(ach) == len(nhs.load_qof_achievement([a, b]))
+    ach = nhs.load_qof_achievement(zpath)  # with the zip's MAPPING_INDICATORS: qof_points_pct too
+    assert len(ach) == len(nhs.load_qof_achievement([a, b])) + 2
+    assert "qof_points_pct" in set(ach.measure)
     assert nhs.load_qof_geography(zpath).practice_code.tolist() == ["A00001"]
     empty = tmp_path / "other.zip"
     with zipfile.ZipFile(empty, "w") as zf:

@@ -189,6 +189,12 @@ def _from_zip(path, kind, load, *, year, with_report, **kwargs):
                     except DataFormatError:
                         year, from_zip_name = qof_year(path)[2], True
                 arg = files if kind == "qof_achievement" else files[0]
+                if kind == "qof_achievement" and kwargs.get("indicators") is None:
+                    listing = [n for n in zf.namelist() if n.lower().endswith(".csv") and Path(
+                        n).name.upper().startswith(("MAPPING_INDICATORS", "INDICATOR_MAPPINGS"))]
+                    if len(listing) == 1:
+                        kwargs["indicators"] = Path(tmp) / Path(listing[0]).name
+                        kwargs["indicators"].write_bytes(zf.read(listing[0]))
                 result = load(arg, year=year, with_report=with_report, **kwargs)
     except zipfile.BadZipFile as exc:
         raise DataFormatError(f"not a readable zip archive ({exc})", path=path) from None
@@ -331,6 +337,21 @@ def _prevalence_layout(c_group, c_reg, c_list, c_type) -> str:
     return "2020-21 on (GROUP_CODE, REGISTER, PATIENT_LIST_TYPE, PRACTICE_LIST_SIZE)"
 
 
+def _point_values(path) -> dict:
+    """``MAPPING_INDICATORS``: indicator code -> the points it is worth."""
+    path = Path(path)
+    frame, rows = read_table_csv(path)
+    c_ind = find_column(frame, ["indicator code", "indicator"], path=path, required=True,
+                        what="INDICATOR_CODE")
+    c_pts = find_column(frame, ["indicator point value", "point value", "maximum points",
+                                "indicator points", "points"], path=path, required=True,
+                        what="INDICATOR_POINT_VALUE")
+    values = parse_numeric(frame[c_pts], column=c_pts, rows=rows, report={}, path=path,
+                           errors="raise")
+    codes = frame[c_ind].astype(str).str.strip().str.upper()
+    return {c: v for c, v in zip(codes, values, strict=True) if np.isfinite(v)}
+
+
 def _each_distinct(values, fn) -> pd.Series:
     """``fn`` applied once per distinct value of a long column (a national file has ~2M rows)."""
     codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
@@ -344,7 +365,8 @@ def _slug(text) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # achievement
-def load_qof_achievement(path, *, year=None, errors: str = "report", with_report: bool = False):
+def load_qof_achievement(path, *, year=None, indicators=None, errors: str = "report",
+                         with_report: bool = False):
     """Load QOF achievement: the long file ``PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE``.
 
     ``path`` may be one file, a list, or a folder of CSVs (2022-23 publishes one achievement
@@ -361,6 +383,10 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
         zip as published (its ``ACHIEVEMENT*.csv`` members are read together).
     year : str or int, optional
         The financial year; by default from each file's name or folder (see :func:`qof_year`).
+    indicators : str or Path, optional
+        The year's indicator list (``MAPPING_INDICATORS_2223.csv``; ``INDICATOR_MAPPINGS.csv``
+        before 2019-20): ``INDICATOR_CODE`` and ``INDICATOR_POINT_VALUE``, the points each
+        indicator is worth, for ``qof_points_pct``. Read from the zip when ``path`` is one.
     errors : {"report", "raise"}
         ``"report"`` counts ``VALUE`` cells that are not numbers (NaN, never 0) and warns;
         ``"raise"`` stops at the first.
@@ -385,12 +411,14 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
         and per practice ``qof_points_total``, the sum of the practice's achieved points over
         every indicator published for it, and ``qof_achievement_pct``, its achievement pooled
         over every indicator with a numerator and a denominator: 100 x the sum of the
-        numerators / the sum of the denominators (numerator and denominator those sums).
+        numerators / the sum of the denominators (numerator and denominator those sums); with
+        ``indicators``, ``qof_points_pct``: 100 x the points achieved / the points available,
+        over the indicators published for the practice that have a point value.
     """
     check_errors(errors)
     if _is_zip(path):
         return _from_zip(path, "qof_achievement", load_qof_achievement, year=year,
-                         with_report=with_report, errors=errors)
+                         with_report=with_report, errors=errors, indicators=indicators)
     files = _files(path)
     frames, reports, years, notes = [], [], set(), []
     other: dict[str, int] = {}
@@ -488,6 +516,18 @@ def load_qof_achievement(path, *, year=None, errors: str = "report", with_report
         extra = [("qof_points_total", totals.reindex(practices).to_numpy(), None, None,
                   practices.isin(totals.index)),
                  ("qof_achievement_pct", ratio(pn, pd_, 100), pn, pd_, practices.isin(pooled.index))]
+        if indicators is not None:
+            worth = _point_values(indicators)
+            w = pd.Series(inds).map(worth).to_numpy(dtype=float)
+            ok = has_pts & np.isfinite(w)
+            avail = pd.DataFrame({"org_code": wide["org_code"][ok], "pts": np.nan_to_num(pts[ok]),
+                                  "worth": w[ok]}).groupby("org_code")[["pts", "worth"]].sum()
+            an, ad = avail["pts"].reindex(practices).to_numpy(), avail["worth"].reindex(practices).to_numpy()
+            extra.append(("qof_points_pct", ratio(an, ad, 100), an, ad, practices.isin(avail.index)))
+            lacking = sorted(set(pd.unique(inds)) - set(worth))
+            if lacking:
+                notes.append(f"indicators with no point value in {Path(indicators).name} (not in "
+                             f"qof_points_pct): {', '.join(lacking)}")
         out = pd.concat([out, stack_measures(tk, extra, org_level="practice")], ignore_index=True)
         from .common import finish_table
 
