@@ -856,28 +856,29 @@ def scores_plot(data: pd.DataFrame, *, title: str | None = None):
     Returns
     -------
     matplotlib.figure.Figure
-        One bar per statement (grouped by theme), split by the share of councils scoring 1
-        (red) to 4 (deep green).
+        A seaborn bar per statement (its theme in brackets), split by the share of councils
+        scoring 1 (red) to 4 (deep green), in CQC's rating colours.
     """
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     from .plots import rating_palette
 
-    pal = list(rating_palette().values())
-    order = [f"{t}: {s}" for t, ss in LA_THEMES.items() for s in ss]
-    d = data.assign(label=data["theme"] + ": " + data["statement"])
-    shares = (d.groupby("label")["score"].value_counts(normalize=True).unstack(fill_value=0)
-              .reindex(index=order[::-1], columns=[1, 2, 3, 4], fill_value=0))
-    fig, ax = plt.subplots(figsize=(9, 5))
-    left = np.zeros(len(shares))
-    for score, colour in zip([1, 2, 3, 4], pal, strict=True):
-        ax.barh(shares.index, shares[score], left=left, color=colour, label=f"{score}", edgecolor="white")
-        left += shares[score].to_numpy()
+    pal = dict(zip([1, 2, 3, 4], rating_palette().values(), strict=True))
+    short = {t: ("Ensuring safety" if t.startswith("How the local") else t) for t in LA_THEMES}
+    order = [f"{s}\n({short[t]})" for t, ss in LA_THEMES.items() for s in ss]
+    d = data.assign(label=pd.Categorical(data["statement"] + "\n(" + data["theme"].map(short) + ")",
+                                         categories=order))
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    sns.histplot(data=d, y="label", hue="score", hue_order=[4, 3, 2, 1], palette=pal, multiple="fill",
+                 discrete=True, shrink=0.8, stat="proportion", alpha=1, edgecolor="white", ax=ax)
+    sns.move_legend(ax, "upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False,
+                    title="score (4 exceptional ... 1 significant shortfalls)")
+    ax.set_ylabel("")
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel(f"share of councils ({data['council'].nunique()})")
-    ax.legend(title="score", ncols=4, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    ax.set_title(title or "Quality statement scores of councils, by theme", pad=28)
+    ax.set_title(title or "Quality statement scores of councils, by statement (theme)")
     fig.tight_layout()
     return fig
 
