@@ -459,3 +459,20 @@ def test_the_years_zip_as_published(tmp_path):
     (tmp_path / "broken.zip").write_bytes(b"PK not a zip")
     with pytest.raises(DataFormatError, match="not a readable zip"):
         nhs.load_qof_geography(tmp_path / "broken.zip")
+
+
+def test_the_indicator_list_loads_as_a_lookup(tmp_path):
+    path = _write(tmp_path / "MAPPING_INDICATORS_2223.csv", INDICATORS)
+    got = cqc_research.load(path)
+    assert got.attrs["kind"] == "qof_indicators"
+    assert got.indicator_code.tolist() == ["AF001", "AF006"]
+    assert got.point_value.tolist() == [5, 12] and got.group_code.tolist() == ["AF", "AF"]
+    assert got.description.iloc[1] == "The percentage of patients with atrial fibrillation, assessed"
+    old = _write(tmp_path / "INDICATOR_MAPPINGS.csv",
+                 "indicator_code,indicator_description,indicator_point_value,indicator_group_code\n"
+                 "DM012,Foot examination,4,DM\n")
+    assert nhs.load_qof_indicators(old).group_code.tolist() == ["DM"]
+    bad = _write(tmp_path / "MAPPING_INDICATORS_2122.csv", INDICATORS.replace(",12,AF", ",twelve,AF"))
+    with pytest.raises(DataFormatError) as err:
+        nhs.load_qof_indicators(bad)
+    assert (err.value.row, err.value.column) == (3, "INDICATOR_POINT_VALUE")

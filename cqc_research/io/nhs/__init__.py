@@ -98,6 +98,7 @@ from .gpps import (  # noqa: F401
 from .qof import (  # noqa: F401
     load_qof_achievement,
     load_qof_geography,
+    load_qof_indicators,
     load_qof_prevalence,
 )
 from .shmi import (  # noqa: F401
@@ -146,6 +147,7 @@ __all__ = [
     "load_qof_prevalence",
     "load_qof_achievement",
     "load_qof_geography",
+    "load_qof_indicators",
     "load_fingertips",
     "GPPS_MEASURES",
     "load_gpps",

@@ -28,6 +28,7 @@ KIND_LABEL = {
     "qof_achievement": "a QOF achievement CSV (PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE)",
     "qof_geography": "a QOF practice geography mapping CSV (PRACTICE_CODE, PCN_ODS_CODE, ...)",
     "fingertips": "a Fingertips all-data CSV export (Indicator ID, Area Code, Value, ...)",
+    "qof_indicators": "a QOF indicator list (INDICATOR_CODE, INDICATOR_POINT_VALUE, ...)",
     "gpps": "a GP Patient Survey practice data CSV",
     "fft": "a Friends and Family Test file (GP practices or A&E)",
     "dtoc_workbook": "an NHS England monthly delayed transfers of care workbook (local authorities)",
@@ -42,6 +43,7 @@ KIND_LOADER = {
     "la_codes": "load_la_codes", "tidy": "load_tidy_indicator",
     "qof_prevalence": "load_qof_prevalence", "qof_achievement": "load_qof_achievement",
     "qof_geography": "load_qof_geography", "fingertips": "load_fingertips",
+    "qof_indicators": "load_qof_indicators",
     "gpps": "load_gpps", "fft": "load_fft",
     "dtoc_workbook": "load_dtoc", "staff_survey_workbook": "load_staff_survey",
 }
@@ -89,6 +91,8 @@ def kind_from_columns(columns: Iterable[str]) -> str | None:
         return "dtoc"
     if {"indicator id", "area code", "value"} <= n and n & {"area type", "time period"}:
         return "fingertips"
+    if {"indicator code", "indicator point value"} <= n:
+        return "qof_indicators"
     practice = n & {"practice code", "practicecode"}
     if practice and {"indicator code", "measure", "value"} <= n:
         return "qof_achievement"

@@ -47,6 +47,7 @@ __all__ = [
     "load_qof_prevalence",
     "load_qof_achievement",
     "load_qof_geography",
+    "load_qof_indicators",
 ]
 
 #: ``MEASURE`` values of the achievement file that count patients excluded from an indicator's
@@ -339,17 +340,60 @@ def _prevalence_layout(c_group, c_reg, c_list, c_type) -> str:
 
 def _point_values(path) -> dict:
     """``MAPPING_INDICATORS``: indicator code -> the points it is worth."""
+    table = load_qof_indicators(path)
+    ok = table["point_value"].notna()
+    return dict(zip(table["indicator_code"][ok], table["point_value"][ok], strict=True))
+
+
+def load_qof_indicators(path, *, with_report: bool = False):
+    """Load QOF's list of a year's indicators (``MAPPING_INDICATORS_2223.csv``): a lookup.
+
+    Columns found by meaning: ``INDICATOR_CODE``, ``INDICATOR_POINT_VALUE`` (required),
+    ``INDICATOR_DESCRIPTION``, ``GROUP_CODE`` (``INDICATOR_GROUP_CODE`` before 2019-20),
+    ``GROUP_DESCRIPTION``, ``DOMAIN_CODE``, ``DOMAIN_DESCRIPTION``, ``PATIENT_LIST_TYPE``.
+    ``INDICATOR_MAPPINGS.csv`` of 2015-16 to 2018-19 loads too. Pass it to
+    :func:`load_qof_achievement` (``indicators=``) for ``qof_points_pct``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV.
+    with_report : bool
+        Also return a ``ReadReport``.
+
+    Returns
+    -------
+    pandas.DataFrame, or (DataFrame, ReadReport) with ``with_report=True``
+        ``indicator_code, description, point_value, group_code, group_description,
+        domain_code, domain_description, list_type`` (codes upper-cased; NA where a year lacks
+        the column). Not an indicator table.
+
+    Raises
+    ------
+    DataFormatError
+        A required column is missing, or a point value is not a number (the row is named).
+    """
     path = Path(path)
     frame, rows = read_table_csv(path)
-    c_ind = find_column(frame, ["indicator code", "indicator"], path=path, required=True,
-                        what="INDICATOR_CODE")
+    kw = dict(path=path, required=True, expected_kind="qof_indicators")
+    c_ind = find_column(frame, ["indicator code", "indicator"], what="INDICATOR_CODE", **kw)
     c_pts = find_column(frame, ["indicator point value", "point value", "maximum points",
-                                "indicator points", "points"], path=path, required=True,
-                        what="INDICATOR_POINT_VALUE")
-    values = parse_numeric(frame[c_pts], column=c_pts, rows=rows, report={}, path=path,
+                                "indicator points"], what="INDICATOR_POINT_VALUE", **kw)
+    report: dict = {}
+    values = parse_numeric(frame[c_pts], column=c_pts, rows=rows, report=report, path=path,
                            errors="raise")
-    codes = frame[c_ind].astype(str).str.strip().str.upper()
-    return {c: v for c, v in zip(codes, values, strict=True) if np.isfinite(v)}
+    cols = {"description": ["indicator description", "description"],
+            "group_code": ["group code", "indicator group code"],
+            "group_description": ["group description", "indicator group description"],
+            "domain_code": ["domain code"], "domain_description": ["domain description"],
+            "list_type": ["patient list type", "list type"]}
+    out = pd.DataFrame({"indicator_code": frame[c_ind].astype(str).str.strip().str.upper()})
+    for k, aliases in cols.items():
+        c = find_column(frame, aliases)
+        text = clean_text(frame[c]) if c else pd.Series(pd.NA, index=frame.index, dtype="str")
+        out[k] = text.str.upper() if c and k.endswith(("code", "type")) else text
+    out.insert(2, "point_value", values)
+    return loaded_table(out, path, kind="qof_indicators", report=report, with_report=with_report)
 
 
 def _each_distinct(values, fn) -> pd.Series:
