@@ -164,6 +164,16 @@ SOURCES: dict[str, Source] = {
                ("csv", "zip"),
                "https://digital.nhs.uk/data-and-information/publications/statistical/"
                "quality-and-outcomes-framework-achievement-prevalence-and-exceptions-data"),
+        Source("dtoc", "NHS England delayed transfers of care monthly workbooks (local "
+               "authorities, April 2011 to February 2020; pass the year's page with --page)", None,
+               r"la[\s_-]*type[\s_-]*b|local[\s_-]*authorit|delayed[\s_-]*transfer|dtoc",
+               ("xls", "xlsx"),
+               "https://www.england.nhs.uk/statistics/statistical-work-areas/"
+               "delayed-transfers-of-care/"),
+        Source("staff-survey", "NHS Staff Survey organisation-level data (the workbook behind "
+               "the benchmark reports)", None,
+               r"organisation[\s_-]*(level[\s_-]*)?data|org[\s_-]*data|staff[\s_-]*survey",
+               ("xlsx",), "https://www.nhsstaffsurveys.com/results/national-results/"),
         Source("fingertips", "Fingertips (OHID) all-data CSV export", None,
                r"fingertips|all[\s_-]*data|by[\s_-]*indicator", ("csv",),
                "https://fingertips.phe.org.uk/"),
@@ -358,7 +368,7 @@ _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 
 
 def sniff_kind(path: str | os.PathLike) -> str:
-    """What a downloaded file is, from its bytes: ``ods``, ``xlsx``, ``zip``, ``html``,
+    """What a downloaded file is, from its bytes: ``ods``, ``xlsx``, ``xls``, ``zip``, ``html``,
     ``empty`` or ``csv`` (any other text), or ``binary``.
 
     Parameters
@@ -369,7 +379,7 @@ def sniff_kind(path: str | os.PathLike) -> str:
     Returns
     -------
     str
-        One of ``"ods"``, ``"xlsx"``, ``"zip"``, ``"html"``, ``"empty"``, ``"csv"`` or
+        One of ``"ods"``, ``"xlsx"``, ``"xls"``, ``"zip"``, ``"html"``, ``"empty"``, ``"csv"`` or
         ``"binary"``. An ``html`` result for a file that should be a spreadsheet usually means an
         error page was saved.
 
@@ -400,6 +410,8 @@ def sniff_kind(path: str | os.PathLike) -> str:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype", b"<html", b"<?xml")) or b"<html" in text[:1024]:
         return "html"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # OLE2: an Excel 97 workbook
+        return "xls"
     if b"\x00" in head:
         return "binary"
     return "csv"
