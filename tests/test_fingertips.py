@@ -115,6 +115,8 @@ def test_time_periods():
     assert fingertips_period("2020 Q3") == (pd.Timestamp("2020-07-01"), pd.Timestamp("2020-09-30"))
     assert fingertips_period("Mar 2021") == (pd.Timestamp("2021-03-01"), pd.Timestamp("2021-03-31"))
     assert fingertips_period("1998 - 00") == (pd.Timestamp("1998-01-01"), pd.Timestamp("2000-12-31"))
+    assert fingertips_period("Q4 2019/20") == (pd.Timestamp("2020-01-01"), pd.Timestamp("2020-03-31"))
+    assert fingertips_period("Jul 2021 - Jun 2022") == (pd.Timestamp("2021-07-01"), pd.Timestamp("2022-06-30"))
     assert fingertips_period("2019/21") is None and fingertips_period("last year") is None
     assert fingertips_measure("93085.0", "Smoking status at time of delivery") == \
         "fingertips_93085_smoking_status_at_time_of_delivery"

@@ -100,9 +100,9 @@ def fingertips_period(text) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
     ``2019`` (calendar year), ``2019/20`` (financial year, April to March), ``2017 - 19`` (the
     calendar years 2017 to 2019), ``2016/17 - 18/19`` (financial years), ``2019/20 Q2``
-    (financial-year quarter, Q1 = April to June), ``2020 Q3`` (calendar quarter), ``Mar 2021`` /
-    ``March 2021`` (a month) and ``2019/20 Apr - Jun``-style spans are not all published; those
-    that are not listed here return None.
+    (financial-year quarter, Q1 = April to June; also ``Q2 2019/20``), ``2020 Q3`` (calendar
+    quarter), ``Mar 2021`` / ``March 2021`` (a month) and ``Jan 2021 - Dec 2021`` (months); any
+    other form returns None.
 
     Parameters
     ----------
@@ -150,10 +150,18 @@ def fingertips_period(text) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     if m:
         s = pd.Timestamp(int(m.group(1)), 3 * int(m.group(2)) - 2, 1)
         return s, month_end(s + pd.DateOffset(months=2))
+    m = re.fullmatch(r"Q([1-4])\s*(\d{4}/\d{2})", t, flags=re.I)  # Q2 2021/22
+    if m:
+        return fingertips_period(f"{m.group(2)} Q{m.group(1)}")
     if re.fullmatch(r"[A-Za-z]{3,9}\s+\d{4}", t):
         s = parse_month_text(t)
         if s is not None:
             return s, month_end(s)
+    m = re.fullmatch(r"([A-Za-z]{3,9}\s+\d{4})\s*-\s*([A-Za-z]{3,9}\s+\d{4})", t)  # Jan 2021 - Dec 2021
+    if m:
+        a, b = parse_month_text(m.group(1)), parse_month_text(m.group(2))
+        if a is not None and b is not None and b >= a:
+            return a, month_end(b)
     return None
 
 
