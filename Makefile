@@ -14,12 +14,13 @@ WORKERS ?= 2
 # wheel round trip) find what they use.
 EXTRAS ?= dev,browser,cluster,lab,docs,release,fingertips
 
-.PHONY: test-nulls test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
+.PHONY: test-fuzz test-nulls test-realformats setup reports test test-slow test-browser test-wheel docs dist lab lint synth clean-outputs help
 
 help:
 	@echo "make reports       run every notebook on the embedded data into outputs/<run-id>/"
 	@echo "make test          run the test suite"
 	@echo "make test-slow     run the heavier suites (national-scale data, long batches)"
+	@echo "make test-fuzz     mutate real and synthetic files by the thousand: every reader answers cleanly"
 	@echo "make test-browser  drive JupyterLab and a report in headless Chromium"
 	@echo "make lab           open JupyterLab on notebooks/ with the cqc-research kernel"
 	@echo "make lint          ruff, and a check that notebooks carry no outputs"
@@ -51,6 +52,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# Seeded mutations of every real sample and synthetic file (issue 28; bounds in docs/guide/data_formats.md)
+test-fuzz: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/test_fuzz.py
 
 test-wheel: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests/test_package.py
