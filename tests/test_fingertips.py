@@ -233,3 +233,27 @@ def test_fetch_fingertips_errors(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "fingertips").exists() or not any((tmp_path / "fingertips").iterdir())
     assert main(["fetch", "fingertips", "--dest", str(tmp_path)]) != 0
     assert "needs --indicator ID --area-type N" in capsys.readouterr().err
+
+
+def test_districts_under_counties_keep_the_children(tmp_path):
+    head = LATER.splitlines()[0]
+    rows = [  # a district export whose parents are counties and UAs: a UA is both
+        "93,Rate,E10000002,Buckinghamshire,E07000004,Aylesbury Vale,Districts & UAs (from Apr 2019),"
+        "Persons,All ages,,,2018,10,,,,,5,50,,,,,20180000,,,1y",
+        "93,Rate,E06000047,County Durham,E06000047,County Durham,Districts & UAs (from Apr 2019),"
+        "Persons,All ages,,,2018,12,,,,,6,50,,,,,20180000,,,1y",
+        "93,Rate,E92000001,England,E10000002,Buckinghamshire,Counties & UAs (from Apr 2019),"
+        "Persons,All ages,,,2018,11,,,,,11,100,,,,,20180000,,,1y",
+        "93,Rate,E92000001,England,E06000047,County Durham,Counties & UAs (from Apr 2019),"
+        "Persons,All ages,,,2018,12,,,,,6,50,,,,,20180000,,,1y",
+    ]
+    path = _write_text(tmp_path / "districts.csv", "\n".join([head] + rows) + "\n")
+    got, rep = nhs.load_fingertips(path, with_report=True)
+    assert sorted(got.org_code) == ["E06000047", "E07000004"]
+    assert set(got.org_level) == {"local_authority"}
+    assert rep.dropped == {"parent-area rows (regions, CCGs, sub-ICBs, ICBs...)": 2}
+
+
+def _write_text(path, text):
+    path.write_text(text)
+    return path

@@ -256,7 +256,12 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
     drop(codes.isin({"E92000001"}) | text["type"].str.casefold().eq("england"),
          "England rows")
     parents = set(text["parent"].str.upper()) - {""}
-    drop(level.isna() & codes.isin(parents), "parent-area rows (regions, CCGs, sub-ICBs, ICBs...)")
+    is_parent = codes.isin(parents).to_numpy()
+    # the area types of the children; a parent row of another type is dropped even when its type
+    # is an organisation (the counties and UAs above districts: a UA is child and parent)
+    child_types = set(text["type"][level.notna().to_numpy() & ~is_parent & keep])
+    drop(is_parent & ~text["type"].isin(child_types).to_numpy(),
+         "parent-area rows (regions, CCGs, sub-ICBs, ICBs...)")
     for t in pd.unique(text["type"][level.isna() & keep]):
         drop((text["type"] == t) & level.isna(), f"area type {t!r} (not an organisation CQC rates)")
     cat = text["cat_type"].str.casefold()
