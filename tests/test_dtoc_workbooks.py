@@ -319,3 +319,31 @@ def test_the_tidy_csv_still_loads(tmp_path, synthetic_small):
     folder.mkdir()
     shutil.copy(synthetic_small.paths["dtoc"], folder / "tidy.csv")
     assert len(load_dtoc(folder)) == len(frame)
+
+
+def test_other_label_columns_and_a_wordier_period(tmp_path):
+    """Months not in shared may add a label column (an area team) or word the period otherwise."""
+    from cqc_research.synthetic.nhs_workbooks import _write_xlsx
+
+    def sheet(values_head, rows):
+        top = [["", "Title:", "Delayed Transfers"], ["", "Period:", "March 2014 (revised)"],
+               ["", "Revised:", "14th June 2015"], []]
+        head = ["", "Region", "Area Team", "ONS Code", "Code", "Name", *values_head]
+        return top + [head] + rows
+
+    reason = sheet(["A) Awaiting completion of assessment", "G) Patient or family choice",
+                    "TOTAL DTOC"],
+                   [["", "-", "-", "-", "-", "England", 3.0, 4.0, 7.0], [],
+                    ["", "North", "Q45 Durham", "E06000047", "840", "County Durham", 3.0, 4.0, 7.0]])
+    care = sheet(["Acute", "Non-Acute", "Total"],
+                 [["", "-", "-", "-", "-", "England", 5.0, 2.0, 7.0], [],
+                  ["", "North", "Q45 Durham", "E06000047", "840", "County Durham", 5.0, 2.0, 7.0]])
+    path = _write_xlsx(tmp_path / "March_14.xlsx", {"LA - by reason": reason,
+                                                    "LA - by Type of Care": care})
+    frame, rep = load_dtoc(path, with_report=True)
+    got = frame.set_index("measure")["value"]
+    assert got["dtoc_days_total"] == 7 and got["dtoc_days_patient_choice"] == 4
+    assert got["dtoc_days_acute"] == 5 and set(frame.org_code) == {"E06000047"}
+    assert set(frame.period_start) == {pd.Timestamp("2014-03-01")}
+    assert any(c.role == "ignored: a label column" for c in rep.columns)
+    assert any("responsible" in n for n in rep.notes)  # the sheet this workbook lacks

@@ -268,7 +268,7 @@ def reason_suffix(text) -> str | None:
             return suffix
     if n in {"other", "other reasons", "other reason"}:
         return "other"
-    if n == "total" or n.startswith("total delayed") or n == "total delayed days":
+    if n == "total" or n.startswith("total "):
         return "total"
     if letter in _LETTERS and n:
         return _LETTERS[letter]
@@ -338,12 +338,16 @@ def block_of(group: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+_PREAMBLE_LABELS = {"title", "summary", "period", "source", "basis", "published", "revised",
+                    "status", "contact"}
+
+
 def _preamble(rows, upto: int) -> dict:
     out = {}
     for r in rows[:upto]:
         cells = [cell_text(c) for c in r]
         for j, c in enumerate(cells):
-            if c.endswith(":") and len(c) < 30:
+            if (c.endswith(":") and len(c) < 30) or normalise_header(c) in _PREAMBLE_LABELS:
                 value = next((x for x in cells[j + 1:] if x), "")
                 out.setdefault(normalise_header(c), value)
                 break
@@ -370,6 +374,18 @@ def _groups(above, header) -> list[str]:
             current = ""
         out.append("" if not name or label_role(name) else current)
     return out
+
+
+def _month_of(text) -> pd.Timestamp | None:
+    """``April 2011``, ``April 2011 (revised)``, ``Apr-11``, a date cell -> the month."""
+    t = str(text or "").strip()
+    if not t:
+        return None
+    month = parse_month_text(t)
+    if month is None:
+        m = re.search(r"([A-Za-z]+)\W+(\d{4})(?!\d)", t)
+        month = parse_month_text(f"{m.group(1)} {m.group(2)}") if m else None
+    return month
 
 
 def _date_text(text) -> dt.date | None:
@@ -537,7 +553,7 @@ def _read_sheet(path, wb, sheet, role, *, errors, report_cells, rep, info) -> di
     groups = _groups(rows[h - 1] if h > 0 else None, rows[h])
     pre = _preamble(rows, h)
     # the month, from the Period: cell (else the file name)
-    month = parse_month_text(pre.get("period", "")) if pre.get("period") else None
+    month = _month_of(pre.get("period", ""))
     source = f"the 'Period:' cell of {sheet!r}, {pre.get('period')!r}"
     if month is None:
         m = re.search(r"([A-Za-z]+)[\s_\-]+(\d{4}|\d{2})(?!\d)", path.stem)
@@ -558,12 +574,16 @@ def _read_sheet(path, wb, sheet, role, *, errors, report_cells, rep, info) -> di
         rep.header_row = h + 1
         rep.header = header
     labels, value_cols, unknown = {}, [], []
+    last_label = max(j for j, name in enumerate(header) if label_role(name) in {"code", "name"})
     for j, (name, g) in enumerate(zip(header, groups, strict=True)):
         if not name:
             continue
         lr = label_role(name)
         if lr:
             labels.setdefault(lr, j)
+            continue
+        if j < last_label:  # another label column (an area team, a region code): not a measure
+            labels.setdefault(f"other:{name}", j)
             continue
         block = block_of(g)
         suffix = reason_suffix(name) if role == "reason" else care_suffix(name, role)
@@ -643,6 +663,7 @@ def _read_sheet(path, wb, sheet, role, *, errors, report_cells, rep, info) -> di
     if role == "reason":
         roles = {"name": "org_name", "ons": "org_code (ONS code)",
                  "code": "org_code where there is no ONS code", "region": "ignored: region / SHA"}
-        rep.columns[:0] = [ColumnReport(j + 1, f"{sheet} | {header[j]}", roles[name])
+        rep.columns[:0] = [ColumnReport(j + 1, f"{sheet} | {header[j]}",
+                                        roles.get(name, "ignored: a label column"))
                            for name, j in sorted(labels.items(), key=lambda kv: kv[1])]
     return {"labels": lab, "values": values}

@@ -94,8 +94,10 @@ def _is_workbook(path: Path) -> bool:
     return head.startswith((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PK\x03\x04"))
 
 
-_CODE_ALIASES = {"trust", "trust code", "org code", "organisation code", "orgcode", "org id"}
-_NAME_ALIASES = {"trustname", "trust name", "org name", "organisation name", "orgname"}
+_CODE_ALIASES = {"trust", "trust code", "trustcode", "org code", "organisation code", "orgcode",
+                 "org id", "orgid", "organisation id"}
+_NAME_ALIASES = {"trustname", "trust name", "org name", "organisation name", "orgname",
+                 "organisation"}
 _QCOL = re.compile(r"^(q\d+[a-z]?(?:\.\d+)?)(_n)?(?:_(\d{4}))?$")
 _THEME = re.compile(r"^((?:theme|pp)[a-z0-9_]*?)(_n)?(?:_(\d{4}))?$")
 
