@@ -58,6 +58,9 @@ def every_indicator(report: Report, *, rated: pd.DataFrame, ratings_path,
     held = pd.concat([v.sources for v in by_level.values()], ignore_index=True)
     report.save_table(held, "indicator_sources")
     report.say(say.indicator_sources_sentence(held))
+    report.show(held[["source", "level", "status", "window", "files", "linked"]],
+                "Indicator sources: used, and what the study lacks",
+                labels={"linked": "organisations linked"})
     for level, linked in by_level.items():
         units = _UNITS[level]
         with report.section(f"Every indicator: {units}") as sec:
@@ -67,6 +70,9 @@ def every_indicator(report: Report, *, rated: pd.DataFrame, ratings_path,
             report.save(f"indicator_gaps_{level}", gaps, pp.indicator_gap_plot(
                 gaps, title=f"{units[0].upper() + units[1:]}: Good or better minus the rest"))
             report.say(say.indicator_gaps_sentence(gaps, units))
+            report.show(gaps[["indicator", "n", "mean_good_or_better", "mean_worse", "difference",
+                              "ci_low", "ci_high", "difference_sd"]],
+                        f"{units[0].upper() + units[1:]}: each indicator, Good or better minus the rest")
             data = linked.data.dropna(subset=[domain, *linked.headline])
             sec.require(len(data) >= 30 and data[domain].nunique() > 1,
                         f"{len(data)} {units} have a {domain} rating and every headline "
