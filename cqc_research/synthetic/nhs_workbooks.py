@@ -97,17 +97,22 @@ def _write_xlsx(path, sheets: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = list(sheets)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", _CT.format(sheets="".join(
-            _CT_SHEET.format(i=i) for i in range(1, len(names) + 1))))
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("xl/workbook.xml", _WB.format(sheets="".join(
+    members = {
+        "[Content_Types].xml": _CT.format(sheets="".join(
+            _CT_SHEET.format(i=i) for i in range(1, len(names) + 1))),
+        "_rels/.rels": _RELS,
+        "xl/workbook.xml": _WB.format(sheets="".join(
             f'<sheet name="{escape(n)}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, n in enumerate(names, start=1))))
-        z.writestr("xl/_rels/workbook.xml.rels", _WB_RELS.format(rels="".join(
-            _WB_REL.format(i=i) for i in range(1, len(names) + 1))))
-        for i, n in enumerate(names, start=1):
-            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(sheets[n]))
+            for i, n in enumerate(names, start=1))),
+        "xl/_rels/workbook.xml.rels": _WB_RELS.format(rels="".join(
+            _WB_REL.format(i=i) for i in range(1, len(names) + 1))),
+        **{f"xl/worksheets/sheet{i}.xml": _sheet_xml(sheets[n]) for i, n in enumerate(names, start=1)},
+    }
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as z:
+        for name, text in members.items():  # a fixed date: the same bytes from the same seed
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text)
     return path
 
 
