@@ -17,14 +17,17 @@ Nothing measured after a rating was published reaches it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from .cache import cached_frame, sha256_file
 from .errors import DataFormatError
 from .io import load
 from .link import link_indicators
+from .provenance import is_synthetic
 from .study import INDICATOR_KEYS, study_data
 from .synthetic import dataset_paths, ensure_default_data
 
@@ -119,9 +122,34 @@ def _files(paths: list[Path], key: str) -> list[Path]:
     return out
 
 
+def _load_cached(path: Path) -> pd.DataFrame | None:
+    """``load(path)`` through the Parquet cache (keyed by content), so the notebooks of a run
+    and later runs read each file once; None for a file that holds no indicator table."""
+    if path.is_dir():  # one series in a folder (A&E): keyed by every file's content
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise DataFormatError("an empty folder", path=path)
+        digest = hashlib.sha256("".join(f"{f.relative_to(path)}:{sha256_file(f)};"
+                                        for f in files).encode()).hexdigest()
+        source, options = files[0], {"folder": digest, "v": 1}
+    else:
+        source, options = path, {"v": 1}
+
+    def build() -> pd.DataFrame:
+        frame = load(path)
+        if not isinstance(frame, pd.DataFrame) or not {"measure", "org_level"} <= set(frame):
+            return pd.DataFrame()  # a lookup (e.g. a QOF geography mapping): not an indicator
+        return frame
+
+    frame = cached_frame(source, build, loader="indicator_source", options=options)
+    if frame.empty:
+        return None
+    frame.attrs["synthetic"] = is_synthetic(path)
+    return frame
+
+
 def _read(key: str, paths: list[Path]) -> pd.DataFrame:
-    frames = [load(f) for f in _files(paths, key)]
-    frames = [f for f in frames if isinstance(f, pd.DataFrame) and {"measure", "org_level"} <= set(f)]
+    frames = [f for f in (_load_cached(p) for p in _files(paths, key)) if f is not None]
     if not frames:
         raise DataFormatError(f"the {key} files hold no indicator table", path=paths[0])
     synthetic = any(bool(f.attrs.get("synthetic")) for f in frames)
