@@ -14,7 +14,12 @@ import seaborn as sns
 
 from ..ratings import RATING_COLOURS, RATINGS
 
-__all__ = ["rating_palette", "set_theme", "rating_distribution"]
+__all__ = ["rating_palette", "set_theme", "rating_distribution", "REPORT_COLOURS"]
+
+#: Colours for series that are not ratings (sectors, groups, estimates), in the order a figure
+#: uses them: dark blue, teal, plum, amber, slate, green. Ratings always take
+#: :data:`cqc_research.ratings.RATING_COLOURS`.
+REPORT_COLOURS = ["#1f4e79", "#00a499", "#7c2855", "#f2a900", "#425563", "#6fb33f"]
 
 
 def rating_palette(include_not_rated: bool = False) -> dict[str, str]:
@@ -43,9 +48,18 @@ def rating_palette(include_not_rated: bool = False) -> dict[str, str]:
 
 
 def set_theme() -> None:
-    """A clean seaborn theme for reports."""
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95)
-    plt.rcParams.update({"figure.dpi": 100, "axes.titleweight": "bold", "axes.titlesize": 12})
+    """The one size and font scheme of every report figure, and its colours.
+
+    A white grid, 10-point labels and ticks, bold 12-point axes titles and 13-point figure
+    titles, 9-point legends, and :data:`REPORT_COLOURS` for anything that is not a rating.
+    """
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, palette=REPORT_COLOURS)
+    plt.rcParams.update({
+        "figure.dpi": 100, "axes.titleweight": "bold", "axes.titlesize": 12,
+        "figure.titleweight": "bold", "figure.titlesize": 13, "axes.labelsize": 10,
+        "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
+        "legend.title_fontsize": 9, "font.family": "sans-serif",
+    })
 
 
 def rating_distribution(data: pd.DataFrame, *, by: str, rating: str = "rating",
