@@ -687,8 +687,13 @@ class Table:
     def __len__(self) -> int:
         return len(self.data)
 
-    def display_frame(self) -> pd.DataFrame:
+    def display_frame(self, rows: int | None = None) -> pd.DataFrame:
         """The table as shown: every cell formatted text, columns labelled.
+
+        Parameters
+        ----------
+        rows : int, optional
+            Format only the first ``rows`` rows (the formats still follow whole columns).
 
         Returns
         -------
@@ -719,7 +724,8 @@ class Table:
                 both = pd.concat([frame[est], frame[low], frame[high]])
                 fmt = _column_formatter(est, both, est in share)
                 formatters[est] = formatters[low] = formatters[high] = fmt
-        out = pd.DataFrame({c: [formatters[c](v) for v in frame[c]] for c in cols}, index=range(len(frame)))
+        part = frame if rows is None else frame.head(rows)
+        out = pd.DataFrame({c: [formatters[c](v) for v in part[c]] for c in cols}, index=range(len(part)))
         for _est, low, high, label in pairs:
             ci = [f"{a} to {b}" if a != "\u2013" and b != "\u2013" else "\u2013"
                   for a, b in zip(out[low], out[high], strict=True)]
@@ -776,7 +782,7 @@ class Table:
         if self.data.empty:
             text = self.empty or (f"{self.caption}: nothing to show." if self.caption else "Nothing to show: no rows.")
             return str(render("fragments/table_empty.html.j2", text=text))
-        shown = self.display_frame()
+        shown = self.display_frame(None if len(self.data) <= _EMBED_ALL_UP_TO else self.max_rows)
         head = shown.head(self.max_rows)
         key = str(self.caption or "") + str(self.name or "")
         rest = None
@@ -789,7 +795,7 @@ class Table:
     def __repr__(self) -> str:
         if self.data.empty:
             return self.empty or "Nothing to show: no rows."
-        shown = self.display_frame().head(self.max_rows)
+        shown = self.display_frame(self.max_rows)
         text = shown.to_string(index=False)
         return "\n".join(p for p in (self.caption, text, f"({self.count_text()})") if p)
 
