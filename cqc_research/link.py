@@ -793,12 +793,30 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
                      _via=units["_row"].map(lambda r: got.get(r, set())))
     u["_key"] = u["org_code"].where(u["org_code"].notna(),
                                     "[" + u.get("org_id", u["_row"]).astype(str) + "]")
-    for key, g in u.groupby("_key", sort=True):
-        codes = set(g["link_code"].dropna())
-        name = g["_name"].dropna().iloc[0] if g["_name"].notna().any() else pd.NA
+    # one pass over the rows, then one report row per key (a groupby loop was most of the time)
+    groups: dict = {}
+    cols = ["_key", "link_code", "_name", "_found", "_via", "_la_missing", "publication_date"]
+    for key, code, name, found, via, la_missing, published in u[cols].itertuples(index=False):
+        g = groups.setdefault(key, {"codes": set(), "name": pd.NA, "found": False, "vias": set(),
+                                    "la_missing": False, "published": pd.NaT, "n": 0})
+        g["n"] += 1
+        if not pd.isna(code):
+            g["codes"].add(code)
+        if pd.isna(g["name"]) and not pd.isna(name):
+            g["name"] = name
+        if found:
+            g["found"] = True
+            g["vias"] |= via
+        g["la_missing"] = g["la_missing"] or bool(la_missing)
+        if not pd.isna(published) and (pd.isna(g["published"]) or published < g["published"]):
+            g["published"] = published
+    first_end = series.groupby("link_code")["period_end"].min() if len(series) else pd.Series()
+    for key in sorted(groups):
+        g = groups[key]
+        codes, name = g["codes"], g["name"]
         other = sorted(codes - {key})
-        if g["_found"].any():
-            vias = set().union(*g.loc[g["_found"], "_via"])
+        if g["found"]:
+            vias = g["vias"]
             own = bool(vias & codes)
             status = "matched"
             reason = "matched" if own or level == "local_authority" else "matched via predecessor"
@@ -810,7 +828,7 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
             if vias - codes:
                 notes.append("series of " + ", ".join(sorted(vias - codes)))
             detail = "; ".join(notes)
-        elif g["_la_missing"].any():
+        elif g["la_missing"]:
             status, reason, detail = "unmatched", "code not found", "area name not in indicators"
         elif not codes:
             status, reason = "unmatched", "no code at this level"
@@ -818,14 +836,14 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
                 ("ambiguous area name" if level == "local_authority" else "no provider ID")
         elif codes & series_codes:
             status, reason = "unmatched", "no indicator before publication"
-            first = series.loc[series["link_code"].isin(codes), "period_end"].min()
+            first = first_end.reindex(sorted(codes & series_codes)).min()
             detail = f"earliest period ends {first:%Y-%m-%d}; published " \
-                     f"{g['publication_date'].min():%Y-%m-%d}" if pd.notna(first) else ""
+                     f"{g['published']:%Y-%m-%d}" if pd.notna(first) else ""
         else:
             status, reason, detail = "unmatched", "code not found", ""
         rows.append({"side": "ratings", "org_code": key if not str(key).startswith("[") else
                      pd.NA, "org_name": name, "status": status, "reason": reason,
-                     "detail": detail, "n_ratings": len(g), "n_indicator_rows": 0,
+                     "detail": detail, "n_ratings": g["n"], "n_indicator_rows": 0,
                      "first_period": pd.NaT, "last_period": pd.NaT})
     # --- indicators side: one row per published code ------------------------------------------
     used_codes = set()
