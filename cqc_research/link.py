@@ -853,7 +853,7 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
     summary = ind.groupby("org_code").agg(n=("value", "size"), first=("period_start", "min"),
                                           last=("period_end", "max"),
                                           name=("org_name", "first"))
-    for code, s in summary.iterrows():
+    for code, n_rows, first, last, name in summary[["n", "first", "last", "name"]].itertuples():
         note = code_notes.get(code)
         matched = code in used_codes
         if note is not None:
@@ -869,10 +869,10 @@ def _report(units, ind, series, picked, *, level, measures, code_notes, closed) 
             reason, detail = "code not found", "no rated organisation with this code"
         if matched and note is not None:
             detail += "; its series was used"
-        rows.append({"side": "indicators", "org_code": code, "org_name": s["name"],
+        rows.append({"side": "indicators", "org_code": code, "org_name": name,
                      "status": "matched" if matched else "unmatched", "reason": reason,
-                     "detail": detail, "n_ratings": 0, "n_indicator_rows": int(s["n"]),
-                     "first_period": s["first"], "last_period": s["last"]})
+                     "detail": detail, "n_ratings": 0, "n_indicator_rows": int(n_rows),
+                     "first_period": first, "last_period": last})
     report = pd.DataFrame(rows, columns=["side", "org_code", "org_name", "status", "reason",
                                          "detail", "n_ratings", "n_indicator_rows",
                                          "first_period", "last_period"])
