@@ -59,6 +59,13 @@ def _write_tables(ds, run_dir):
     # weighted_list_size (r = 0.99 with it), so its planted odds ratio can be detected
     signal = ["qof_payments_per_patient", "list_size"]
     ordered_logit(data, rating="Overall", indicators=signal).to_csv(tables / "odds_ratios_signal.csv", index=False)
+    # notebook 02: every indicator source, the GP Patient Survey's gap among them
+    from cqc_research.indicator_sources import link_sources
+    from cqc_research.metrics.prediction import indicator_gaps
+
+    gpps = link_sources(gp, sources={"gpps": p["gpps"]}, level="practice", sector=None)
+    indicator_gaps(gpps.data, rating="Overall", indicators=gpps.measures["gpps"]).to_csv(
+        tables / "indicator_gaps_practice.csv", index=False)
     api = load_api_folder(p["api_folder"])  # notebook 03
     within = api.history[api.history["framework"] == FRAMEWORK_2014]  # the 2014 matrices
     transition_matrix(within, by=["sector", "local_authority"], domain="Overall", relationships=api.relationships,
