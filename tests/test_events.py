@@ -248,7 +248,9 @@ def test_event_dates_from_api_folder(tmp_path):
     assert len(every) == 3  # the unrated January 2018 report counts too
     (tmp_path / "locations" / "bad.json").write_text("{not json")
     with pytest.raises(DataFormatError, match="bad.json"):
-        api_reports(tmp_path)
+        api_reports(tmp_path, strict=True)
+    with pytest.warns(UserWarning, match="bad.json"):  # by default the folder keeps going
+        assert len(api_reports(tmp_path)) == 4
 
 
 def test_provider_reports_preferred_over_sites(tmp_path):

@@ -207,6 +207,8 @@ def _api_report(path: Path, data) -> ReadReport:
     n = sum(levels.values())
     rep.rows_read = rep.rows_kept = n
     rep.notes.append("records read: " + ", ".join(f"{v:,} {k}s" for k, v in levels.items()))
+    for bad, reason in getattr(data, "skipped", []):  # files load_api_folder left out, and why
+        rep.notes.append(f"left out {bad}: {reason}")
     lacking = {k: n - c for k, c in keys.items() if c < n}
     if lacking:
         rep.notes.append("fields some records lack (read as missing): " + ", ".join(

@@ -1,0 +1,369 @@
+"""The incremental cache of :func:`cqc_json.load_api_folder`: only changed records are read again.
+
+Private to :mod:`cqc_research.io.cqc_json`. A folder's tables are kept under
+``<processed>/cache/api-<key>/`` (the key: the folder's resolved path, the reading options and
+the cache version) as *segments*: folders of Parquet tables whose rows carry ``_fid``, the id of
+the record file they came from. ``manifest.json`` lists every record file with its size,
+modification time (ns), id, segment and organisation ID (or why it could not be read), and the
+live segments; it is written last, atomically, so a crash leaves the previous state.
+
+On a load the folder is listed (one ``stat`` per file) and compared with the manifest:
+
+- nothing changed: the tables are read back;
+- some files changed, were added or deleted (``cqc-research sync-api`` rewrites only what the
+  API changed): only those are read, their rows go to a new segment, and the rows of changed or
+  deleted files are left out of the old ones. Rows are then put back in the order a full read
+  gives (file order; the history by organisation, date and source), so the tables equal those
+  of a full read;
+- more than a third of the files changed, an organisation ID now appears in two files (the
+  reader then relates rows across files), more than :data:`MAX_SEGMENTS` segments, or a table
+  that cannot be joined as it is: everything is read again, into one segment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from .. import paths
+from ..cache import atomic_write_bytes
+
+VERSION = 1
+MAX_SEGMENTS = 8
+REBUILD_SHARE = 1 / 3
+
+
+class _Rebuild(Exception):
+    """The cached segments cannot be joined into the tables of a full read: read everything."""
+
+    def __init__(self, why: str = ""):
+        super().__init__(why)
+
+
+def scan(folder: Path) -> list[tuple[str, str, int, int]]:
+    """``(relative path, level, size, mtime_ns)`` of every record file, in reading order.
+
+    ``locations/*.json`` then ``providers/*.json``, each sorted by name, hidden files left out
+    (as ``sorted(folder.glob("locations/*.json"))`` lists them).
+    """
+    out = []
+    for sub, level in (("locations", "location"), ("providers", "provider")):
+        d = folder / sub
+        if not d.is_dir():
+            continue
+        found = []
+        with os.scandir(d) as it:
+            for e in it:
+                if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file():
+                    st = e.stat()
+                    found.append((f"{sub}/{e.name}", level, st.st_size, st.st_mtime_ns))
+        found.sort()
+        out.extend(found)
+    return out
+
+
+def store_dir(folder: Path, options: str) -> Path:
+    """Where a folder's cache lives."""
+    key = hashlib.sha256(f"v{VERSION}|{options}|{folder.resolve()}".encode()).hexdigest()[:24]
+    return paths.processed_dir() / "cache" / f"api-{key}"
+
+
+def _read_manifest(store: Path) -> dict | None:
+    try:
+        man = orjson.loads((store / "manifest.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(man, dict) or man.get("version") != VERSION:
+        return None
+    return man
+
+
+def _write_segment(store: Path, name: str, tables: dict, fids: dict) -> None:
+    tmp = store / f"{name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for t, frame in tables.items():
+        frame = frame.copy(deep=False)
+        frame["_fid"] = fids[t]
+        frame.to_parquet(tmp / f"{t}.parquet", index=False)
+    tmp.rename(store / name)
+
+
+def _read_segment(store: Path, name: str, table_names) -> dict:
+    return {t: pd.read_parquet(store / name / f"{t}.parquet") for t in table_names}
+
+
+def load(folder: Path, files, build, *, options: str, table_names, use_cache: bool = True):
+    """The tables of ``files`` (see :func:`scan`), reading only what changed since the last load.
+
+    Parameters
+    ----------
+    folder : Path
+        The API folder.
+    files : list
+        :func:`scan`'s answer.
+    build : callable
+        ``build(list of (path, level)) -> (tables with _rec, bad)``: reads those files; ``_rec``
+        indexes the list, ``bad`` lists ``(path, reason)`` of files that could not be read.
+    options : str
+        The reading options, part of the cache key.
+    table_names : sequence of str
+        The tables, in order.
+    use_cache : bool
+        False reads everything and neither reads nor writes the cache.
+
+    Returns
+    -------
+    tables : dict of DataFrame
+        Without ``_rec``.
+    bad : list of (str, str)
+        Files that could not be read, in reading order.
+    how : str
+        ``"full"``, ``"cached"`` or ``"incremental (N files read)"``.
+    """
+    from ._api_fast import split_recs
+
+    def full():
+        tables, bad = build([(folder / rel, level) for rel, level, _, _ in files])
+        return tables, bad
+
+    if not use_cache:
+        tables, bad = full()
+        return split_recs(tables)[0], bad, "full"
+    store = store_dir(folder, options)
+    man = _read_manifest(store)
+    if man is not None:
+        why = None
+        try:
+            got = _incremental(folder, files, build, store, man, table_names)
+        except _Rebuild as exc:
+            got, why = None, str(exc)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
+            got, why = None, f"cache unreadable ({type(exc).__name__})"
+        if got is not None:
+            return got
+    else:
+        why = "no cache yet"
+    tables, bad = full()
+    tables, recs = split_recs(tables)
+    _save_full(store, folder, files, tables, recs, bad)
+    return tables, bad, f"full ({why})"
+
+
+def _org_ids(tables: dict, recs: dict, n: int) -> list:
+    """The organisation ID of each record index (None for a file that was not read)."""
+    out = [None] * n
+    for t in ("locations", "providers"):
+        if len(tables[t]):
+            for r, o in zip(recs[t].tolist(), tables[t]["org_id"].tolist(), strict=True):
+                out[r] = o
+    return out
+
+
+def _save_full(store: Path, folder: Path, files, tables, recs, bad) -> None:
+    try:
+        if store.exists():
+            shutil.rmtree(store, ignore_errors=True)
+        store.mkdir(parents=True, exist_ok=True)
+        _write_segment(store, "seg0", tables, recs)
+        bad_by = dict(bad)
+        orgs = _org_ids(tables, recs, len(files))
+        man = {"version": VERSION, "segments": ["seg0"], "next_fid": len(files), "next_segment": 1,
+               "files": {rel: [size, mtime, i, "seg0", orgs[i], bad_by.get(str(folder / rel))]
+                         for i, (rel, _, size, mtime) in enumerate(files)}}
+        atomic_write_bytes(store / "manifest.json", orjson.dumps(man))
+    except OSError:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def _incremental(folder: Path, files, build, store: Path, man: dict, table_names):
+    from ._api_fast import split_recs
+
+    known = man["files"]
+    listed = {rel: (level, size, mtime) for rel, level, size, mtime in files}
+    changed = [rel for rel, _, size, mtime in files
+               if rel not in known or known[rel][0] != size or known[rel][1] != mtime]
+    deleted = [rel for rel in known if rel not in listed]
+    if (len(changed) + len(deleted)) > REBUILD_SHARE * max(len(files), 1):
+        raise _Rebuild("many files changed")
+    segments = list(man["segments"])
+    parts = {t: [] for t in table_names}
+    if changed:
+        new_tables, bad_new = build([(folder / rel, listed[rel][0]) for rel in changed])
+        new_tables, new_recs = split_recs(new_tables)
+        new_orgs = _org_ids(new_tables, new_recs, len(changed))
+    else:
+        bad_new, new_orgs = [], []
+    # an organisation in two files: the reader relates their rows, so read everything
+    changed_set = set(changed)
+    live_orgs = [v[4] for rel, v in known.items() if rel in listed and rel not in changed_set and v[4] is not None]
+    live_orgs += [o for o in new_orgs if o is not None]
+    if len(set(live_orgs)) != len(live_orgs):
+        raise _Rebuild("an organisation in two files")
+    next_fid = man["next_fid"]
+    seg_name = None
+    if changed:
+        seg_name = f"seg{man['next_segment']}"
+        fids = {t: (new_recs[t] + next_fid).astype(np.int64) for t in table_names}
+        _write_segment(store, seg_name, new_tables, fids)
+    # the new manifest: every listed file, its id and its segment
+    bad_path = {path: reason for path, reason in bad_new}
+    files_out = {}
+    for rel, _, size, mtime in files:
+        if rel in changed_set:
+            files_out[rel] = [size, mtime, None, seg_name, None, None]
+        else:
+            files_out[rel] = list(known[rel])
+    pos = {rel: j for j, rel in enumerate(changed)}
+    for rel in changed:
+        j = pos[rel]
+        entry = files_out[rel]
+        entry[2] = next_fid + j
+        entry[4] = new_orgs[j]
+        entry[5] = bad_path.get(str(folder / rel))
+    if seg_name:
+        segments.append(seg_name)
+    segments = [s for s in segments if any(v[3] == s for v in files_out.values())]
+    n_fid = next_fid + len(changed)
+    # for each file id: its rank in reading order and the segment its live rows are in
+    rank = np.full(n_fid, -1, dtype=np.int64)
+    live_seg = np.full(n_fid, -1, dtype=np.int64)
+    seg_index = {s: i for i, s in enumerate(segments)}
+    for i, (rel, _, _, _) in enumerate(files):
+        entry = files_out[rel]
+        rank[entry[2]] = i
+        live_seg[entry[2]] = seg_index[entry[3]]
+    if not changed and not deleted and len(segments) == 1:  # unchanged: the rows are in order
+        data = _read_segment(store, segments[0], table_names)
+        tables = {}
+        for t in table_names:
+            frame = _join(t, [data[t]]).drop(columns="_fid")
+            tables[t] = pd.DataFrame() if frame.shape[1] == 0 else frame
+        bad = [(str(folder / rel), v[5]) for rel, _, _, _ in files if (v := files_out[rel])[5]]
+        return tables, bad, "cached"
+    for s in segments:
+        data = new_tables if s == seg_name else _read_segment(store, s, table_names)
+        if s == seg_name:
+            data = {t: f.assign(_fid=fids[t]) for t, f in new_tables.items()}
+        for t in table_names:
+            frame = data[t]
+            if "_fid" not in frame:
+                continue
+            fid = frame["_fid"].to_numpy(dtype=np.int64)
+            keep = live_seg[fid] == seg_index[s]
+            parts[t].append(frame[keep] if not keep.all() else frame)
+    tables = {t: _join(t, parts[t]) for t in table_names}
+    tables = _reorder(tables, rank)
+    new_man = {"version": VERSION, "segments": segments, "next_fid": n_fid,
+               "next_segment": man["next_segment"] + (1 if seg_name else 0), "files": files_out}
+    if changed or deleted:
+        if len(segments) > MAX_SEGMENTS:
+            raise _Rebuild("too many segments")
+        atomic_write_bytes(store / "manifest.json", orjson.dumps(new_man))
+        for old in man["segments"]:
+            if old not in segments:
+                shutil.rmtree(store / old, ignore_errors=True)
+    bad = [(str(folder / rel), files_out[rel][5]) for rel, _, _, _ in files if files_out[rel][5]]
+    how = "cached" if not changed and not deleted else f"incremental ({len(changed)} files read)"
+    return tables, bad, how
+
+
+def _is_fixed(dtype) -> bool:
+    from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE
+
+    return any(dtype == d for d in (DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE)) or dtype.ordered \
+        or list(dtype.categories) == ["2014 framework", "Single assessment framework"]
+
+
+def _join(name: str, parts: list) -> pd.DataFrame:
+    """The parts of a table joined, with the dtypes a full read gives."""
+    from ._api_fast import Builder
+
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        empty = Builder("keep").tables()[name].drop(columns="_rec")
+        empty["_fid"] = np.array([], dtype=np.int64)
+        return empty
+    if len(parts) == 1:
+        frame = parts[0].reset_index(drop=True)
+    else:
+        cols = list(parts[0].columns)
+        if any(list(p.columns) != cols for p in parts):
+            raise _Rebuild(f"{name}: columns differ")
+        data = {}
+        for c in cols:
+            series = [p[c] for p in parts]
+            dts = [s.dtype for s in series]
+            if all(isinstance(d, pd.CategoricalDtype) for d in dts):
+                if all(d == dts[0] for d in dts) and _is_fixed(dts[0]):
+                    data[c] = pd.concat(series, ignore_index=True)
+                else:
+                    from pandas.api.types import union_categoricals
+
+                    try:
+                        data[c] = pd.Series(union_categoricals([s.array for s in series], sort_categories=True,
+                                                               ignore_order=True))
+                    except TypeError:
+                        data[c] = pd.concat([s.astype(object) for s in series], ignore_index=True).astype("category")
+            elif all(d == dts[0] for d in dts):
+                data[c] = pd.concat(series, ignore_index=True)
+            elif all(str(d) in ("str", "object") for d in dts):
+                # text in one part, None (or text in a table whose other rows were all replaced,
+                # which the reader leaves as object) in another: a full read gives text
+                if any(str(d) == "object" and not s.map(lambda v: v is None or isinstance(v, str)).all()
+                       for d, s in zip(dts, series, strict=True)):
+                    raise _Rebuild(f"{name}.{c}: text and other values")
+                data[c] = pd.concat([s.astype("str") for s in series], ignore_index=True)
+            elif all(d.kind in "iuf" for d in dts if hasattr(d, "kind")) and all(
+                    isinstance(d, np.dtype) for d in dts):
+                data[c] = pd.concat([s.astype(np.float64) for s in series], ignore_index=True)
+            elif all(isinstance(d, np.dtype) and d.kind == "M" for d in dts):
+                unit = max(dts)  # the finer unit; a coarser part holds only NaT
+                data[c] = pd.concat([s.astype(unit) for s in series], ignore_index=True)
+            else:
+                raise _Rebuild(f"{name}.{c}: dtypes {dts}")
+        frame = pd.DataFrame(data)
+    # dtypes that a full read infers from the values it holds
+    for c in frame.columns:
+        col = frame[c]
+        dt = col.dtype
+        if isinstance(dt, pd.CategoricalDtype):
+            if not _is_fixed(dt):
+                frame[c] = col.cat.remove_unused_categories()
+        elif str(dt) == "str" and col.isna().all():
+            frame[c] = pd.Series([None] * len(col), dtype=object)
+        elif isinstance(dt, np.dtype) and dt.kind == "M" and dt != np.dtype("datetime64[s]") and col.isna().all():
+            frame[c] = col.astype("datetime64[s]")
+        elif c == "number_of_beds" and dt == np.float64 and col.notna().all() and (col == col.round()).all():
+            frame[c] = col.astype(np.int64)
+    return frame
+
+
+def _reorder(tables: dict, rank: np.ndarray) -> dict:
+    """Rows in the order of a full read, ``_fid`` replaced by nothing (dropped)."""
+    from ._api_fast import stable_order
+
+    out = {}
+    for name, frame in tables.items():
+        r = rank[frame["_fid"].to_numpy(dtype=np.int64)] if len(frame) else np.array([], dtype=np.int64)
+        if len(r) and (r < 0).any():
+            raise _Rebuild(f"{name}: rows of a file no longer listed")
+        frame = frame.drop(columns="_fid")
+        frame["_rank"] = r
+        if name == "history":
+            order = stable_order(frame, ["org_id", "report_date", "source", "_rank"])
+        elif name == "ratings" and len(frame) and (frame["framework"] == "Single assessment framework").any():
+            order = stable_order(frame, ["level", "org_id", "_rank"])
+        else:
+            order = np.argsort(r, kind="stable")
+        frame = frame.take(order).drop(columns="_rank").reset_index(drop=True)
+        if frame.shape[1] == 0:
+            frame = pd.DataFrame()
+        out[name] = frame
+    return out

@@ -1,0 +1,1038 @@
+"""Column-wise reading of CQC API records: the engine behind :func:`cqc_json.load_api_folder`.
+
+Private to :mod:`cqc_research.io.cqc_json`. Each record file is parsed with orjson and its
+values are appended to one list per output column (never a dict per row); values that every
+row of an organisation shares (name, sector, local authority, ...) are kept once per record
+and taken by a record index at the end. Tables are then built with vectorised pandas steps.
+
+A record that cannot be read (invalid JSON, not an object, no ``locationId``, a malformed
+part that stops the reader) is rolled back, so nothing from it enters the tables, and is
+listed in :attr:`Builder.bad` with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from ..errors import DataFormatError, UnknownRatingError
+from ..ratings import (
+    DOMAIN_DTYPE,
+    RATING_DTYPE,
+    SECTOR_DTYPE,
+    STATUS_DTYPE,
+    normalise_domain,
+    normalise_rating,
+    sector_of,
+)
+
+_FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Organisation": "NHS hospitals"}
+
+#: record-level columns: the organisation columns (in the order of the locations table) ...
+ORG_FIELDS = ("level", "org_id", "location_id", "location_ods_code", "location_name", "provider_id",
+              "provider_ods_code", "provider_name", "care_home", "location_type", "inspection_category",
+              "sector", "postcode", "local_authority", "region", "nhs_region", "brand_id", "brand_name")
+#: ... and the rest of the locations / providers table
+EXTRA_FIELDS = ("registration_status", "registration_date", "deregistration_date", "number_of_beds",
+                "inspection_directorate", "last_inspection_date", "last_report_date", "ods_code",
+                "n_location_ids")
+_HIST_OWN = ("report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status",
+             "rating_text", "source", "organisation_id")
+_SERVICE_OWN = ("report_date", "report_link_id", "service", "service_name", "domain", "rating",
+                "rating_status", "rating_text", "source", "organisation_id")
+_RATING_OWN = ("service_group", "domain", "rating", "rating_status", "rating_text", "publication_date",
+               "report_type", "inherited")
+_REPORT_OWN = ("report_link_id", "report_type", "report_date", "first_visit_date")
+_REL_OWN = ("related_id", "related_name", "type", "reason")
+_SAF_HIST_OWN = ("report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status",
+                 "source", "organisation_id", "framework")
+_SAF_RATING_OWN = ("service_group", "domain", "rating", "rating_status", "publication_date", "report_type",
+                   "inherited", "url", "framework")
+_ASSESS_OWN = ("assessment_plan_id", "assessment_plan_status", "service_group", "title", "status",
+               "assessment_date", "published", "publication_date", "commentary_date", "rating",
+               "rating_status", "narrative", "rule_version", "n_key_questions", "n_statements",
+               "n_statements_assessed", "current", "file", "json_path")
+_KQ_OWN = ("assessment_plan_id", "service_group", "assessment_date", "publication_date", "rule_version",
+           "domain", "rating", "rating_status", "percentage_score", "narrative", "status", "n_statements",
+           "n_statements_scored", "n_statements_assessed", "json_path")
+_ST_OWN = ("assessment_plan_id", "service_group", "assessment_date", "publication_date", "rule_version",
+           "domain", "statement_id", "statement_name", "score", "score_description", "score_status",
+           "status", "assessed", "n_evidence_categories", "n_evidence_with_commentary", "json_path")
+_TEXT_OWN = ("assessment_plan_id", "service_group", "part", "domain", "statement_id", "evidence_category_id",
+             "date", "text")
+_PROBLEM_OWN = ("file", "json_path", "org_id", "problem", "value")
+
+#: the tables collected row by row: name -> own columns (each row also has a record index)
+_TABLES = {"hist": _HIST_OWN, "serv": _SERVICE_OWN, "rat": _RATING_OWN, "rep": _REPORT_OWN,
+           "rel": _REL_OWN, "saf_hist": _SAF_HIST_OWN, "saf_rat": _SAF_RATING_OWN,
+           "assess": _ASSESS_OWN, "kq": _KQ_OWN, "st": _ST_OWN, "text": _TEXT_OWN, "prob": _PROBLEM_OWN}
+
+
+class _Skip(Exception):
+    """A record file that cannot be read; carries the one-line reason."""
+
+
+def _text(value):
+    """The published rating text (stripped), or None when blank."""
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def _rating(value, where: str, unknown: str):
+    rating, status = normalise_rating(value)
+    if status is None:
+        if value is None or str(value).strip() == "":
+            return None, "No published rating"
+        if unknown == "raise":
+            raise UnknownRatingError(
+                f"unknown rating {value!r}; expected a CQC rating, a non-scale status or a regulatory "
+                "judgement", path=where,
+                hint="strict=True stops at such values; without it they are kept as 'Unknown'",
+                cli_hint="--strict stops at such values; without it they are kept as 'Unknown'")
+        return None, "Unknown"
+    return rating, status
+
+
+def _day(value):
+    """The ISO date part of an API date or date-time ('2024-09-17 15:19:48'), or None."""
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value).strip()[:10]
+
+
+def read_record(path: Path):
+    """One record file's JSON (orjson; the standard library's messages when it is not JSON).
+
+    Raises
+    ------
+    DataFormatError
+        Invalid JSON or not UTF-8, naming the file, line and column.
+    """
+    data = path.read_bytes()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass  # the standard library's reading decides, and words the error as before
+    try:
+        return json.loads(data.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}; "
+                              "expected a CQC API response", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text ({exc.reason}); expected a CQC API JSON response",
+                              path=path) from None
+
+
+_STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+class _Col:
+    """All values of one column: distinct texts and int32 codes (-1 for None) when every value is
+    text or None; else the values themselves (``raw``, a list)."""
+
+    __slots__ = ("codes", "uniques", "raw")
+
+    def __init__(self, codes=None, uniques=None, raw=None):
+        self.codes, self.uniques, self.raw = codes, uniques, raw
+
+    def __len__(self):
+        return len(self.raw) if self.raw is not None else len(self.codes)
+
+    def values(self) -> list:
+        """The values as Python objects (None where missing)."""
+        if self.raw is not None:
+            return self.raw
+        u = np.append(self.uniques, None)
+        return u[self.codes].tolist()
+
+    def infer(self) -> pd.Series:
+        """The column as ``pandas.DataFrame`` infers it from rows of these values."""
+        if self.raw is not None:
+            return pd.Series(self.raw)
+        if len(self.uniques) == 0 or (self.codes < 0).all():
+            return pd.Series([None] * len(self.codes), dtype=object)
+        return _str_take(self.uniques, self.codes)
+
+    def take(self, idx: np.ndarray) -> pd.Series:
+        """Rows ``idx`` of the column, inferred as for those rows alone."""
+        if self.raw is not None:
+            raw = self.raw
+            return pd.Series([raw[i] for i in idx])
+        codes = self.codes[idx]
+        if len(codes) and (codes < 0).all():
+            return pd.Series([None] * len(codes), dtype=object)
+        if len(codes) == 0:
+            return pd.Series([], dtype=object)
+        return _str_take(self.uniques, codes)
+
+    def categorical(self, idx: np.ndarray | None = None) -> pd.Categorical | None:
+        """The column (rows ``idx``) as a categorical of its sorted distinct texts, unused ones kept."""
+        if self.raw is not None:
+            return None
+        order = np.argsort(self.uniques.astype(str), kind="stable") if len(self.uniques) else np.array([], int)
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        codes = self.codes if idx is None else self.codes[idx]
+        codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)] if len(rank) else -1).astype(np.int32)
+        cats = pd.Index(self.uniques[order].tolist(), dtype="str") if len(order) else pd.Index([], dtype="str")
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))
+
+
+def _TakeCol(col: _Col, idx: np.ndarray) -> _Col:  # noqa: N802 - reads as the class it makes
+    """Rows ``idx`` of a record-level column, as a column of their own."""
+    if col.raw is not None:
+        return _Col(raw=[col.raw[i] for i in idx])
+    return _Col(col.codes[idx], col.uniques)
+
+
+def _fixed(dtype):
+    """A converter: ``pd.Categorical(column, dtype=dtype)``."""
+    def convert(col: _Col):
+        if col.raw is not None:
+            return pd.Categorical(col.infer(), dtype=dtype)
+        ucodes = pd.Categorical(col.uniques, dtype=dtype).codes if len(col.uniques) else np.array([], np.int8)
+        table = np.append(ucodes, -1).astype(np.int16)
+        codes = table[np.where(col.codes < 0, len(ucodes), col.codes)]
+        return pd.Categorical.from_codes(codes, dtype=dtype)
+    return convert
+
+
+def _parsed(parse):
+    """A converter: ``parse(column)`` (a date parser), run once per distinct value."""
+    def convert(col: _Col):
+        if col.raw is not None:
+            return parse(col.infer())
+        parsed = parse(list(col.uniques) + [None])  # the last one stands for every missing value
+        codes = np.where(col.codes < 0, len(col.uniques), col.codes)
+        return pd.Series(parsed.to_numpy()[codes], dtype=parsed.dtype)
+    return convert
+
+
+def _str_take(uniques: np.ndarray, codes: np.ndarray) -> pd.Series:
+    import pyarrow as pa
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
+    u = pa.array(uniques.tolist(), type=pa.large_string())
+    idx = pa.array(codes, mask=codes < 0, type=pa.int32())
+    return pd.Series(ArrowStringArray(pa.chunked_array([u.take(idx)]), dtype=_STR_DTYPE))
+
+
+def _pack(values: list):
+    """A batch of one column's values: ``(codes, uniques)`` for text, else an object array."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind in ("string", "empty"):
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        return codes.astype(np.int32), uniques
+    return arr
+
+
+def _unpack(parts: list) -> _Col:
+    """Join the batches of :func:`_pack` into one :class:`_Col`."""
+    if all(isinstance(p, tuple) for p in parts):
+        if not parts:
+            return _Col(np.array([], np.int32), np.array([], dtype=object))
+        allu = np.concatenate([p[1] for p in parts]) if parts else np.array([], dtype=object)
+        gcodes, guniq = pd.factorize(allu, use_na_sentinel=True) if len(allu) else (np.array([], np.int64),
+                                                                                  np.array([], dtype=object))
+        out, start = [], 0
+        for codes, u in parts:
+            m = np.append(gcodes[start:start + len(u)], -1).astype(np.int32)
+            out.append(m[codes])  # code -1 picks the appended -1
+            start += len(u)
+        return _Col(np.concatenate(out).astype(np.int32), np.asarray(guniq, dtype=object))
+    values: list = []
+    for p in parts:
+        if isinstance(p, tuple):
+            u = np.append(p[1], None)
+            values.extend(u[p[0]].tolist())
+        else:
+            values.extend(p.tolist())
+    return _Col(raw=values)
+
+
+class Builder:
+    """Collects records column by column; :meth:`tables` builds the frames."""
+
+    def __init__(self, unknown: str, batch: int = 2000):
+        self.unknown = unknown
+        self.org = {f: [] for f in ORG_FIELDS + EXTRA_FIELDS}
+        self.files: list[str] = []          # record index -> file
+        self.cols = {t: {c: [] for c in own} for t, own in _TABLES.items()}
+        self.recs = {t: array("i") for t in _TABLES}
+        self.saf_replaced: set = set()
+        self.bad: list[tuple[str, str]] = []
+        self._rcache: dict = {}
+        self._dcache: dict = {}
+        self._scache: dict = {}
+        self._intern: dict = {}
+        self._lists = [*self.org.values(), *(c for t in self.cols.values() for c in t.values())]
+        self._recs = list(self.recs.values())
+        self.org_parts = {f: [] for f in self.org}
+        self.parts = {t: {c: [] for c in own} for t, own in _TABLES.items()}
+        self.batch = batch
+        self._since = 0
+        self._adding = None  # the org_id whose assessments may replace its current rating
+
+    # -- one record -------------------------------------------------------------------------
+    def add_file(self, path: Path, level: str | None, *, keep_going: bool) -> bool:
+        """Read one file; on failure roll back and note it (or raise when not ``keep_going``)."""
+        marks = [len(lst) for lst in self._lists]
+        rmarks = [len(a) for a in self._recs]
+        n_files = len(self.files)
+        before = len(self.saf_replaced)
+        try:
+            rec = read_record(path)
+            if not isinstance(rec, dict):
+                raise DataFormatError("expected a JSON object (one organisation)", path=path)
+            if level is None:
+                level = "location" if "locationId" in rec else "provider" if "providerId" in rec else None
+                if level is None:
+                    raise DataFormatError("neither 'locationId' nor 'providerId' found; expected a CQC API "
+                                          "location or provider record", path=path)
+            self._adding = None
+            self.add(rec, path, level)
+            self._since += 1
+            if self._since >= self.batch:
+                self.flush()
+            return True
+        except Exception as exc:
+            # nothing of a bad record stays: every column back to its length before it
+            for lst, n in zip(self._lists, marks, strict=True):
+                del lst[n:]
+            for a, n in zip(self._recs, rmarks, strict=True):
+                del a[n:]
+            del self.files[n_files:]
+            if len(self.saf_replaced) != before and self._adding is not None:
+                self.saf_replaced.discard(self._adding)
+            if isinstance(exc, UnknownRatingError) or not keep_going:
+                if isinstance(exc, DataFormatError):
+                    raise
+                raise DataFormatError(f"cannot read this record: {type(exc).__name__}: {exc}",
+                                      path=path) from exc
+            reason = exc.detail if isinstance(exc, DataFormatError) else f"{type(exc).__name__}: {exc}"
+            self.bad.append((str(path), reason))
+            return False
+
+    def org_count(self) -> int:
+        return len(self.files)
+
+    def flush(self) -> None:
+        """Pack the values collected since the last flush (Python objects cost ~10x their data)."""
+        for name, lst in self.org.items():
+            if lst:
+                self.org_parts[name].append(_pack(lst))
+                del lst[:]
+        for t, cols in self.cols.items():
+            for name, lst in cols.items():
+                if lst:
+                    self.parts[t][name].append(_pack(lst))
+                    del lst[:]
+        self._since = 0
+
+    def column(self, table: str | None, name: str) -> _Col:
+        """All values of a column (a table's own, or with ``table=None`` a record-level one)."""
+        self.flush()
+        parts = self.org_parts[name] if table is None else self.parts[table][name]
+        return _unpack(parts)
+
+    def _rate(self, value, where, jpath):
+        """(rating, status, text) of a published value, cached per distinct text."""
+        if type(value) is str:
+            hit = self._rcache.get(value)
+            if hit is None:
+                r, s = _rating(value, f"{where} ({jpath})", self.unknown)
+                hit = self._rcache[value] = (r, s, _text(value))
+            return hit
+        r, s = _rating(value, f"{where} ({jpath})", self.unknown)
+        return r, s, _text(value)
+
+    def _dom(self, name, where, jpath):
+        if type(name) is str:
+            hit = self._dcache.get(name)
+            if hit is None:
+                hit = self._dcache[name] = normalise_domain(name, where=f"{where} ({jpath})")
+            return hit
+        return normalise_domain(name, where=f"{where} ({jpath})")
+
+    def add(self, rec: dict, path: Path, level: str) -> None:
+        """Append one record (``rec``, already parsed) of ``level`` ``location`` or ``provider``."""
+        where = str(path)
+        get = rec.get
+        if level == "location":
+            org_id = get("locationId")
+            if not org_id:
+                raise DataFormatError("no 'locationId' in a location record", path=path)
+        else:
+            org_id = get("providerId")
+            if not org_id:
+                raise DataFormatError("no 'providerId' in a provider record", path=path)
+        cats = get("inspectionCategories") or []
+        primary = next((c.get("name") for c in cats if str(c.get("primary")).lower() == "true"),
+                       cats[0].get("name") if cats else None)
+        if primary:
+            sector = self._scache.get(primary) if type(primary) is str else None
+            if sector is None:
+                sector = sector_of(primary)
+                if type(primary) is str:
+                    self._scache[primary] = sector
+        else:
+            sector = _FALLBACK_SECTOR.get(get("type"), "Other")
+        ri = self.org_count()
+        is_loc = level == "location"
+        provider_id = get("providerId") if is_loc else org_id
+        o = self.org
+        last_insp = get("lastInspection") or {}
+        last_rep = get("lastReport") or {}
+        values = (
+            level, org_id, org_id if is_loc else None, get("odsCode") if is_loc else None,
+            get("name") if is_loc else None, provider_id, None if is_loc else get("odsCode"),
+            None if is_loc else get("name"), {"Y": True, "N": False}.get(get("careHome")), get("type"),
+            primary, sector, get("postalCode"), get("localAuthority"), get("region"), None,
+            get("brandId"), get("brandName"),
+            get("registrationStatus"), get("registrationDate"), get("deregistrationDate"),
+            get("numberOfBeds"), get("inspectionDirectorate"), last_insp.get("date"),
+            last_rep.get("publicationDate"), get("odsCode"),
+            None if is_loc else len(get("locationIds") or []),
+        )
+        for name, v in zip(ORG_FIELDS + EXTRA_FIELDS, values, strict=True):
+            o[name].append(v)
+        self.files.append(where)
+        intern = self._intern.setdefault
+        reports = get("reports") or []
+        visits = {r.get("linkId"): r.get("firstVisitDate") for r in reports if r.get("linkId")}
+        c, rr = self.cols["rep"], self.recs["rep"]
+        for r in reports:
+            rr.append(ri)
+            c["report_link_id"].append(r.get("linkId"))
+            c["report_type"].append(r.get("reportType"))
+            c["report_date"].append(r.get("reportDate"))
+            c["first_visit_date"].append(r.get("firstVisitDate"))
+        areas = {a.get("inspectionAreaId"): a.get("inspectionAreaName") for a in get("inspectionAreas") or []}
+        c, rr = self.cols["rel"], self.recs["rel"]
+        for rel in get("relationships") or []:
+            rr.append(ri)
+            c["related_id"].append(rel.get("relatedLocationId") or rel.get("relatedProviderId"))
+            c["related_name"].append(rel.get("relatedLocationName") or rel.get("relatedProviderName"))
+            c["type"].append(rel.get("type"))
+            c["reason"].append(rel.get("reason"))
+        current = get("currentRatings") or {}
+        overall = current.get("overall")
+        if overall:
+            self._overall(ri, overall, None, None, None, "current", visits, where, "currentRatings.overall",
+                          intern, with_rating=True, level_cap=level.capitalize())
+        for i, srv in enumerate(current.get("serviceRatings") or []):
+            self._service(ri, srv, srv.get("reportDate"), srv.get("reportLinkId"), srv.get("organisationId"),
+                          "current", areas, where, f"currentRatings.serviceRatings[{i}]", intern,
+                          with_rating=True)
+        for i, h in enumerate(get("historicRatings") or []):
+            date, link, org_from = h.get("reportDate"), h.get("reportLinkId"), h.get("organisationId")
+            if h.get("overall"):
+                self._overall(ri, h["overall"], date, link, org_from, "historic", visits, where,
+                              f"historicRatings[{i}].overall", intern, with_rating=False)
+            for j, srv in enumerate(h.get("serviceRatings") or []):
+                self._service(ri, srv, srv.get("reportDate") or date, srv.get("reportLinkId") or link,
+                              srv.get("organisationId") or org_from, "historic", areas, where,
+                              f"historicRatings[{i}].serviceRatings[{j}]", intern, with_rating=False)
+        if get("assessment"):
+            _collect_assessments(self, ri, rec, where, org_id, level, intern)
+
+    def _overall(self, ri, ov, date, link, org_from, source, visits, where, jpath, intern, *, with_rating,
+                 level_cap=None):
+        date = ov.get("reportDate") or date
+        link = ov.get("reportLinkId") or link
+        org_from = ov.get("organisationId") or org_from
+        items = [("Overall", ov.get("rating"), date, link, org_from)]
+        for kq in ov.get("keyQuestionRatings") or []:
+            items.append((kq.get("name"), kq.get("rating"), kq.get("reportDate") or date,
+                          kq.get("reportLinkId") or link, kq.get("organisationId") or org_from))
+        h, hr = self.cols["hist"], self.recs["hist"]
+        hd, hi, hl, hdo, hra, hs, ht, hso, ho = (h[k] for k in _HIST_OWN)
+        if with_rating:
+            g, gr = self.cols["rat"], self.recs["rat"]
+        for name, value, d, lk, of in items:
+            rating, status, text = self._rate(value, where, jpath)
+            domain = self._dom(name, where, jpath)
+            if type(d) is str:
+                d = intern(d, d)
+            if type(lk) is str:
+                lk = intern(lk, lk)
+            hr.append(ri)
+            hd.append(d)
+            hi.append(visits.get(lk))
+            hl.append(lk)
+            hdo.append(domain)
+            hra.append(rating)
+            hs.append(status)
+            ht.append(text)
+            hso.append(source)
+            ho.append(of)
+            if with_rating:
+                gr.append(ri)
+                g["service_group"].append("Overall")
+                g["domain"].append(domain)
+                g["rating"].append(rating)
+                g["rating_status"].append(status)
+                g["rating_text"].append(text)
+                g["publication_date"].append(d)
+                g["report_type"].append(level_cap)
+                g["inherited"].append(of is not None)
+
+    def _service(self, ri, srv, date, link, org_from, source, areas, where, jpath, intern, *, with_rating):
+        sid = srv.get("name")
+        sname = areas.get(sid, sid)
+        items = [("Overall", srv.get("rating"))] + [(k.get("name"), k.get("rating"))
+                                                     for k in srv.get("keyQuestionRatings") or []]
+        s, sr = self.cols["serv"], self.recs["serv"]
+        g, gr = self.cols["rat"], self.recs["rat"]
+        for name, value in items:
+            rating, status, text = self._rate(value, where, jpath)
+            domain = self._dom(name, where, jpath)
+            sr.append(ri)
+            for k, v in zip(_SERVICE_OWN, (date, link, sid, sname, domain, rating, status, text, source, org_from),
+                            strict=True):
+                s[k].append(v)
+            if with_rating:
+                gr.append(ri)
+                for k, v in zip(_RATING_OWN, (sname, domain, rating, status, text, date, "Core Service",
+                                              org_from is not None), strict=True):
+                    g[k].append(v)
+
+    # -- frames -----------------------------------------------------------------------------
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of :class:`~cqc_research.io.cqc_json.ApiData`, as the reader defines them."""
+        self.flush()
+        self._intern = {}
+        return _Finisher(self).tables()
+
+
+# ---------------------------------------------------------------------------------------------
+# the single assessment framework (2023 onwards): ``assessment`` objects
+def _saf_rating(value, non_scale):
+    """(rating, status) of a rating in an assessment; non-scale values such as 'Regulations met' are kept."""
+    if value is None or str(value).strip() == "":
+        return None, "No published rating"
+    rating, status = normalise_rating(value)
+    if status is not None:
+        return rating, status
+    known = non_scale.get(str(value).strip().casefold())
+    return None, known or "Unknown"
+
+
+def _collect_assessments(b: Builder, ri: int, rec: dict, where: str, org_id, level: str, intern) -> None:
+    """Read a record's ``assessment`` list into the builder's assessment columns.
+
+    Each ``ratings.asgRatings[]`` entry (one per assessment service group) is one assessment.
+    Anything malformed (a score off the 1-4 scale, no ``asgRatings``, no publication date) goes
+    to the problems table with its file and JSON path, and the rest of the record still loads.
+    """
+    import datetime as _dt
+
+    from ..assessment_framework import FRAMEWORK_SAF, NON_SCALE_SCORES
+
+    items = rec.get("assessment")
+    pc, pr = b.cols["prob"], b.recs["prob"]
+
+    def problem(jpath, text, value=None):
+        pr.append(ri)
+        for k, v in zip(_PROBLEM_OWN, (where, jpath, org_id, text,
+                                       None if value is None else json.dumps(value, default=str)[:2000]),
+                        strict=True):
+            pc[k].append(v)
+
+    if not isinstance(items, list):
+        problem("assessment", "expected a list of assessments", items)
+        return
+    non_scale = {s.casefold(): s for s in NON_SCALE_SCORES}
+    rated = []
+    for i, a in enumerate(items):
+        jp = f"assessment[{i}]"
+        if not isinstance(a, dict):
+            problem(jp, "expected an assessment object", a)
+            continue
+        published_at = a.get("assessmentPlanPublishedDateTime")
+        groups = (a.get("ratings") or {}).get("asgRatings") if isinstance(a.get("ratings"), dict) else None
+        if not isinstance(groups, list) or not groups:
+            problem(f"{jp}.ratings.asgRatings", "no asgRatings: the assessment has no service-group ratings",
+                    {k: v for k, v in a.items() if k != "ratings"})
+            continue
+        for j, g in enumerate(groups):
+            gp = f"{jp}.ratings.asgRatings[{j}]"
+            if not isinstance(g, dict):
+                problem(gp, "expected a service-group rating object", g)
+                continue
+            pub = _day(published_at)
+            if pub is None:
+                problem(gp, "no publication date (assessmentPlanPublishedDateTime): cannot place the assessment in "
+                        "time", {"assessmentPlanId": g.get("assessmentPlanId"), "name": g.get("name"),
+                                 "assessmentDate": g.get("assessmentDate")})
+                continue
+            try:
+                _dt.date.fromisoformat(pub)
+            except ValueError:
+                problem(gp, f"publication date {published_at!r} is not a date", published_at)
+                continue
+            _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_scale, intern, level)
+    # the location's current rating: its latest published rated assessment, when newer than
+    # currentRatings (or when currentRatings is missing)
+    if rated and level in ("location", "provider"):
+        rated.sort(key=lambda r: r["publication_date"])
+        latest = rated[-1]
+        cur = ((rec.get("currentRatings") or {}).get("overall") or {}) if isinstance(rec.get("currentRatings"), dict) else {}
+        cur_date = _day(cur.get("reportDate")) or _day((rec.get("currentRatings") or {}).get("reportDate")
+                                                        if isinstance(rec.get("currentRatings"), dict) else None)
+        if not cur.get("rating") or cur_date is None or latest["publication_date"] > cur_date:
+            b._adding = org_id
+            b.saf_replaced.add(org_id)
+            b.cols["assess"]["current"][latest["row"]] = True
+            c, cr = b.cols["saf_rat"], b.recs["saf_rat"]
+            for domain, rating, status in latest["ratings"]:
+                cr.append(ri)
+                for k, v in zip(_SAF_RATING_OWN, ("Overall", domain, rating, status, latest["publication_date"],
+                                                  level.capitalize(), False, None, FRAMEWORK_SAF), strict=True):
+                    c[k].append(v)
+
+
+def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_scale, intern, level):
+    """One service-group assessment (``asgRatings[j]``): its key questions and statements."""
+    from ..assessment_framework import FRAMEWORK_SAF as framework
+    from ..assessment_framework import parse_statement_score, rule_for
+
+    plan = g.get("assessmentPlanId")
+    group = g.get("name")
+    adate = _day(g.get("assessmentDate"))
+    version = rule_for(adate or pub).version
+    rating, status = _saf_rating(g.get("rating"), non_scale)
+    if status == "Unknown":
+        problem(f"{gp}.rating", f"unknown overall rating {g.get('rating')!r}", g.get("rating"))
+    tc, tr = b.cols["text"], b.recs["text"]
+    kc, kr_ = b.cols["kq"], b.recs["kq"]
+    sc, sr = b.cols["st"], b.recs["st"]
+
+    def text(part, domain, sid, eid, date, value):
+        tr.append(ri)
+        for k, v in zip(_TEXT_OWN, (plan, group, part, domain, sid, eid, date, value), strict=True):
+            tc[k].append(v)
+
+    for part, key, dkey in (("commentary", "commentary", "commentaryDate"),
+                            ("people's experience", "overallPeopleExperience", "overallPeopleExperienceDate")):
+        if g.get(key):
+            text(part, "Overall", None, None, _day(g.get(dkey)), g[key])
+    kq_ratings = []
+    n_kq = n_st = n_st_assessed = 0
+    for k, kq in enumerate(g.get("keyQuestionRatings") or []):
+        kp = f"{gp}.keyQuestionRatings[{k}]"
+        try:
+            domain = normalise_domain(kq.get("name"), where=f"{where} ({kp})")
+        except DataFormatError as exc:
+            problem(kp, str(exc.args[0]) if exc.args else "unknown key question", kq.get("name"))
+            continue
+        kr, ks = _saf_rating(kq.get("rating"), non_scale)
+        if ks == "Unknown":
+            problem(f"{kp}.rating", f"unknown key-question rating {kq.get('rating')!r}", kq.get("rating"))
+        pct_raw = kq.get("percentageScore")
+        try:
+            pct = float(pct_raw) if pct_raw not in (None, "") else None
+        except (TypeError, ValueError):
+            problem(f"{kp}.percentageScore", f"percentage score {pct_raw!r} is not a number", pct_raw)
+            pct = None
+        if kq.get("commentary"):
+            text("key question commentary", domain, None, None, _day(kq.get("commentaryDate")), kq["commentary"])
+        topics = kq.get("topicareas") or []
+        n_scored = n_assessed = 0
+        for t, ta in enumerate(topics):
+            tp = f"{kp}.topicareas[{t}]"
+            raw_id = ta.get("qualityStatementId")
+            try:
+                sid = int(raw_id)
+            except (TypeError, ValueError):
+                problem(f"{tp}.qualityStatementId", f"quality statement id {raw_id!r} is not a number", ta)
+                continue
+            try:
+                score, desc, sstatus = parse_statement_score(ta.get("qualityStatementscore"),
+                                                             where=f"{where} ({tp}.qualityStatementscore)")
+            except DataFormatError as exc:
+                problem(f"{tp}.qualityStatementscore", exc.args[0] if exc.args else "malformed score",
+                        ta.get("qualityStatementscore"))
+                continue
+            evidence = ta.get("evidenceCategory") or []
+            with_text = 0
+            for e in evidence:
+                if isinstance(e, dict) and str(e.get("commentary") or "").strip():
+                    with_text += 1
+                    text("evidence category commentary", domain, sid, e.get("evidenceCategoryId"),
+                         _day(e.get("commentaryDate")), e["commentary"])
+            assessed = str(ta.get("status") or "").strip().casefold() == "assessed"
+            n_scored += score is not None
+            n_assessed += assessed
+            n_st += 1
+            n_st_assessed += assessed
+            sr.append(ri)
+            for key, v in zip(_ST_OWN, (plan, group, adate, pub, version, domain, sid, ta.get("name"), score,
+                                        desc, sstatus, ta.get("status"), assessed, len(evidence), with_text,
+                                        intern(tp, tp)), strict=True):
+                sc[key].append(v)
+        kr_.append(ri)
+        for key, v in zip(_KQ_OWN, (plan, group, adate, pub, version, domain, kr, ks, pct, kq.get("narrative"),
+                                    kq.get("status"), len(topics), n_scored, n_assessed, intern(kp, kp)),
+                          strict=True):
+            kc[key].append(v)
+        kq_ratings.append((domain, kr, ks))
+        n_kq += 1
+    ac, ar = b.cols["assess"], b.recs["assess"]
+    row = len(ac["current"])  # within this batch: a flush comes only between records
+    ar.append(ri)
+    for key, v in zip(_ASSESS_OWN, (plan, g.get("assessmentPlanStatus"), group, g.get("title"), g.get("status"),
+                                    adate, published_at, pub, _day(g.get("commentaryDate")), rating, status,
+                                    g.get("narrative"), version, n_kq, n_st, n_st_assessed, False, where, gp),
+                      strict=True):
+        ac[key].append(v)
+    if rating is None:
+        return  # not rated (for example a dental practice): kept in the assessment tables only
+    ratings = [("Overall", rating, status)] + [r for r in kq_ratings if r[2] in STATUS_DTYPE.categories]
+    hc, hr = b.cols["saf_hist"], b.recs["saf_hist"]
+    for domain, r, s in ratings:
+        hr.append(ri)
+        for key, v in zip(_SAF_HIST_OWN, (pub, adate, plan, domain, r, s, "assessment", None, framework),
+                          strict=True):
+            hc[key].append(v)
+    rated.append({"publication_date": pub, "ratings": ratings, "row": row})
+
+
+# ---------------------------------------------------------------------------------------------
+# building the frames (each carries ``_rec``, the record index of its rows, until the end)
+def api_dates(values) -> pd.Series:
+    """API dates: ISO (``2013-11-04``, with or without a time), else day-first (``04/11/2013``)."""
+    s = pd.Series(values, dtype="object")
+    out = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    todo = out.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    if todo.any():
+        out[todo] = pd.to_datetime(s[todo].astype(str).str.strip().str[:10], errors="coerce",
+                                   format="%d/%m/%Y")
+    return out
+
+
+def _iso(values) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype="object"), errors="coerce", format="ISO8601")
+
+
+def _by_distinct(series: pd.Series, parse) -> pd.Series:
+    """``parse`` (a function of a list of values, giving a Series) run once per distinct value."""
+    values = series.to_numpy(dtype=object)
+    if len(values) == 0:
+        return parse([])
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values: parse them all
+        return parse(list(values))
+    parsed = parse(list(uniques) + [None])  # the last one stands for every missing value
+    arr = parsed.to_numpy()
+    codes = np.where(codes < 0, len(uniques), codes)
+    return pd.Series(arr[codes], dtype=parsed.dtype)
+
+
+def _infer(values) -> pd.Series:
+    """A column as ``pandas.DataFrame`` infers it from rows of Python values."""
+    return pd.Series(values)
+
+
+def _recs(a) -> np.ndarray:
+    return np.frombuffer(a, dtype=np.int32).astype(np.int64) if len(a) else np.array([], dtype=np.int64)
+
+
+def _sort_key(s: pd.Series) -> np.ndarray:
+    if s.dtype.kind == "M":
+        v = s.to_numpy().view("i8").copy()
+        v[s.isna().to_numpy()] = np.iinfo(np.int64).max  # NaT last, as sort_values puts it
+        return v
+    codes, _ = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return np.where(codes < 0, np.iinfo(np.int64).max, codes)
+
+
+def stable_order(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
+    """The row order of ``frame.sort_values(by, kind="stable")`` (missing values last)."""
+    try:
+        return np.lexsort([_sort_key(frame[c]) for c in reversed(by)])
+    except TypeError:  # values that do not compare (mixed types): pandas decides
+        return frame.reset_index(drop=True).sort_values(by, kind="stable").index.to_numpy()
+
+
+def same_dtypes(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Give text columns that a concat turned into ``object`` the dtype they had in ``like``."""
+    for c in frame.columns:
+        if c in like and frame[c].dtype == object and like[c].dtype != object \
+                and pd.api.types.is_string_dtype(like[c].dtype):
+            frame[c] = frame[c].astype(like[c].dtype)
+    return frame
+
+
+#: the text columns kept as categoricals (of their sorted distinct values): labels that repeat
+#: over many rows of the large tables
+COMPACT = {
+    "history": ("level", "provider_id", "inspection_category", "local_authority", "region", "source"),
+    "ratings": ("level", "location_type", "inspection_category", "local_authority", "region", "service_group",
+                "report_type"),
+    "reports": ("level", "location_type", "inspection_category", "report_type"),
+    "statement_scores": ("level", "service_group", "rule_version", "statement_name", "score_description",
+                         "score_status", "status", "json_path"),
+    "key_question_scores": ("level", "service_group", "rule_version", "status", "json_path"),
+    "assessment_text": ("service_group", "part", "domain"),
+}
+
+
+def _compact_cat(col: pd.Series) -> pd.Series:
+    """A text column as a categorical of its sorted distinct values."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.remove_unused_categories()
+    return col.astype("category")
+
+
+def _pairs_in(frame: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """Whether each row's pair of values is a row of ``other`` (missing values equal each other)."""
+    keys = []
+    for c in frame.columns:
+        both = pd.concat([frame[c].astype(object), other[c].astype(object)], ignore_index=True)
+        codes, uniques = pd.factorize(both, use_na_sentinel=False)
+        keys.append((codes.astype(np.int64), len(uniques) + 1))
+    combined = keys[0][0] * keys[1][1] + keys[1][0]
+    n = len(frame)
+    return np.isin(combined[:n], combined[n:]) if n else np.array([], dtype=bool)
+
+
+def _take_columns(frames: list, order: np.ndarray, like: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True).take(order)``, made column by column and emptying
+    ``frames`` as it goes (so that the tables are never held twice); with ``like``, text columns
+    that the concat made ``object`` get their dtype in ``like`` back (:func:`same_dtypes`)."""
+    out = {}
+    like = dict(like.dtypes) if like is not None else {}
+    for c in list(frames[0].columns):
+        parts = [f.pop(c) for f in frames]
+        col = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        del parts
+        col = col.take(order).reset_index(drop=True)
+        if c in like and col.dtype == object and like[c] != np.dtype(object) and pd.api.types.is_string_dtype(like[c]):
+            col = col.astype(like[c])
+        out[c] = col
+    return pd.DataFrame(out)
+
+
+class _Finisher:
+    """Builds the tables from a :class:`Builder`'s columns, as the row-by-row reader did."""
+
+    def __init__(self, b: Builder):
+        self.b = b
+        self._org: dict = {}
+        self._cats: dict = {}
+
+    def org_col(self, name: str) -> _Col:
+        """A record-level column."""
+        if name not in self._org:
+            self._org[name] = self.b.column(None, name)
+        return self._org[name]
+
+    def take(self, name: str, idx: np.ndarray, compact: bool = False):
+        """Record-level column ``name`` for rows of record ``idx``, inferred as for those rows alone
+        (``compact``: as a categorical with every record's values as categories)."""
+        col = self.org_col(name)
+        if compact:
+            cat = col.categorical(idx)
+            if cat is not None:
+                return pd.Series(cat)
+        return col.take(idx)
+
+    def own(self, table: str, name: str) -> pd.Series:
+        col = self.b.column(table, name)
+        self.b.parts[table][name] = []  # read once: free the batches
+        return col
+
+    def frame(self, table: str, columns, org_cols, missing=object, convert=None, compact=()) -> pd.DataFrame:
+        """``pd.DataFrame(rows, columns=columns)`` of the row-by-row reader, plus ``_rec``.
+
+        ``convert`` maps a column to a function of its :class:`_Col` giving the converted column
+        (applied at once, so that the text form of a large column never exists whole); columns in
+        ``compact`` become categoricals.
+        """
+        convert = convert or {}
+        recs = _recs(self.b.recs[table])
+        if len(recs) == 0:
+            frame = pd.DataFrame([], columns=list(columns))
+            for c, fn in convert.items():
+                frame[c] = fn(_Col(np.array([], np.int32), np.array([], dtype=object)))
+        else:
+            own = self.b.cols[table]
+            data = {}
+            for c in columns:
+                if c in org_cols:
+                    if c in convert:
+                        data[c] = convert[c](_TakeCol(self.org_col(c), recs))
+                    else:
+                        data[c] = self.take(c, recs, compact=c in compact)
+                elif c in own:
+                    col = self.own(table, c)
+                    data[c] = convert[c](col) if c in convert else (
+                        pd.Series(col.categorical()) if c in compact and col.raw is None else col.infer())
+                else:
+                    data[c] = pd.Series(np.full(len(recs), np.nan, dtype=missing))
+            frame = pd.DataFrame(data)
+        for c in compact:
+            if c in frame and not isinstance(frame[c].dtype, pd.CategoricalDtype):
+                frame[c] = frame[c].astype("category")
+        frame["_rec"] = recs
+        return frame
+
+    def orgs(self, lev: str) -> pd.DataFrame:
+        level = self.org_col("level").values()
+        idx = np.array([i for i, v in enumerate(level) if v == lev], dtype=np.int64)
+        if len(idx) == 0:
+            frame = pd.DataFrame()
+            frame["_rec"] = np.array([], dtype=np.int64)
+            return frame
+        frame = pd.DataFrame({f: self.take(f, idx) for f in ORG_FIELDS + EXTRA_FIELDS})
+        for c in ("registration_date", "deregistration_date", "last_inspection_date", "last_report_date"):
+            frame[c] = _by_distinct(frame[c], api_dates)
+        frame["sector"] = pd.Categorical(frame["sector"], dtype=SECTOR_DTYPE)
+        frame["care_home"] = frame["care_home"].astype("boolean")
+        frame["number_of_beds"] = pd.to_numeric(frame["number_of_beds"], errors="coerce")
+        frame["_rec"] = idx
+        return frame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables, each with a ``_rec`` column (the record index of each row)."""
+        from ..assessment_framework import FRAMEWORK_2014, FRAMEWORK_SAF
+        from .cqc_files import LONG_COLUMNS
+        from .cqc_json import (
+            ASSESSMENT_COLUMNS,
+            ASSESSMENT_PROBLEM_COLUMNS,
+            ASSESSMENT_TEXT_COLUMNS,
+            HISTORY_COLUMNS,
+            KEY_QUESTION_SCORE_COLUMNS,
+            REPORT_COLUMNS,
+            SERVICE_COLUMNS,
+            STATEMENT_SCORE_COLUMNS,
+        )
+
+        hist_org = ("org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region")
+        ratings_conv = {"domain": _fixed(DOMAIN_DTYPE), "rating": _fixed(RATING_DTYPE),
+                        "rating_status": _fixed(STATUS_DTYPE)}
+        api = _parsed(api_dates)
+        iso = _parsed(_iso)
+        history = self.frame("hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
+                             convert={**ratings_conv, "report_date": api, "inspection_date": api,
+                                      "sector": _fixed(SECTOR_DTYPE)})
+        services = self.frame("serv", SERVICE_COLUMNS, ("org_id",), convert={**ratings_conv, "report_date": api})
+        if len(self.b.recs["rat"]):
+            ratings = self.frame("rat", LONG_COLUMNS, ORG_FIELDS, compact=COMPACT["ratings"][:5],
+                                 convert={**ratings_conv, "publication_date": api, "sector": _fixed(SECTOR_DTYPE)})
+            ratings["url"] = pd.Series([None] * len(ratings), dtype=object)
+        else:
+            ratings = pd.DataFrame([]).reindex(columns=LONG_COLUMNS)
+            for c, fn in {**ratings_conv, "publication_date": api, "sector": _fixed(SECTOR_DTYPE)}.items():
+                ratings[c] = fn(_Col(np.array([], np.int32), np.array([], dtype=object)))
+            ratings["_rec"] = np.array([], dtype=np.int64)
+        # a report listed in both current and historic ratings is kept once (the current copy)
+        order = stable_order(history, ["org_id", "report_date", "source"])
+        keys = ["org_id", "level", "report_link_id", "domain", "report_date"]
+        dup = history[keys].take(order).duplicated(keep="first").to_numpy()
+        history = _take_columns([history], order[~dup])
+        services = services[~services.duplicated(["org_id", "report_link_id", "service", "domain"])]
+        services = services.reset_index(drop=True)
+        ratings["care_home"] = ratings["care_home"].astype("boolean")
+        ratings["inherited"] = ratings["inherited"].astype("boolean")
+        locs, provs = self.orgs("location"), self.orgs("provider")
+        rels = self.frame("rel", ["org_id", "related_id", "related_name", "type", "reason"], ("org_id",))
+        reports = self.frame("rep", REPORT_COLUMNS, ("org_id", "level", "provider_id", "location_type",
+                                                     "inspection_category", "sector"),
+                             compact=COMPACT["reports"][:3],
+                             convert={"report_date": api, "first_visit_date": api, "sector": _fixed(SECTOR_DTYPE)})
+        rated = ((history["domain"] == "Overall") & history["rating"].notna()).to_numpy()
+        reports["rated"] = _pairs_in(reports[["org_id", "report_link_id"]],
+                                     history.loc[rated, ["org_id", "report_link_id"]])
+        tables = {"locations": locs, "providers": provs, "ratings": ratings, "history": history,
+                  "service_ratings": services, "relationships": rels, "reports": reports}
+        # -- the single assessment framework
+        fw_dtype = pd.CategoricalDtype([FRAMEWORK_2014, FRAMEWORK_SAF])
+        saf_hist = self.frame("saf_hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
+                              convert={**ratings_conv, "report_date": iso, "inspection_date": iso,
+                                       "sector": _fixed(SECTOR_DTYPE)})
+        history["framework"] = FRAMEWORK_2014
+        history["framework"] = history["framework"].astype(object)
+        if len(saf_hist):
+            saf_hist = saf_hist[~saf_hist.duplicated(["org_id", "level", "report_link_id", "domain", "report_date"])]
+            by = ["org_id", "report_date", "source"]
+            order = stable_order(pd.concat([history[by], saf_hist[by]], ignore_index=True), by)
+            history = _take_columns([history, saf_hist], order, like=history)
+        history["framework"] = pd.Categorical(history["framework"], dtype=fw_dtype)
+        ratings["framework"] = FRAMEWORK_2014
+        replaced = self.b.saf_replaced
+        if replaced:
+            keep = ~(ratings["org_id"].isin(replaced) & (ratings["service_group"] == "Overall"))
+            new = self.frame("saf_rat", [*LONG_COLUMNS, "framework"], ORG_FIELDS, missing=np.float64,
+                             compact=COMPACT["ratings"][:5],
+                             convert={**ratings_conv, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE)})
+            new["care_home"] = new["care_home"].astype("boolean")
+            new["inherited"] = new["inherited"].astype("boolean")
+            kept = ratings[keep]
+            by = ["level", "org_id"]
+            order = stable_order(pd.concat([kept[by], new[by]], ignore_index=True), by)
+            ratings = _take_columns([kept, new], order, like=ratings)
+            del kept
+        ratings["framework"] = pd.Categorical(ratings["framework"], dtype=fw_dtype)
+        tables.update(history=history, ratings=ratings)
+        dated = {"assessment_date": iso, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE)}
+        frames = {
+            "assessments": self.frame("assess", ASSESSMENT_COLUMNS, hist_org,
+                                      convert={**dated, "commentary_date": iso, "published": iso,
+                                               "rating": _fixed(RATING_DTYPE)}),
+            "key_question_scores": self.frame("kq", KEY_QUESTION_SCORE_COLUMNS, ("org_id", "level", "sector"),
+                                              compact=COMPACT["key_question_scores"],
+                                              convert={**dated, "domain": _fixed(DOMAIN_DTYPE),
+                                                       "rating": _fixed(RATING_DTYPE)}),
+            "statement_scores": self.frame("st", STATEMENT_SCORE_COLUMNS, ("org_id", "level", "sector"),
+                                           compact=COMPACT["statement_scores"],
+                                           convert={**dated, "domain": _fixed(DOMAIN_DTYPE)}),
+            "assessment_text": self.frame("text", ASSESSMENT_TEXT_COLUMNS, ("org_id",),
+                                          compact=COMPACT["assessment_text"]),
+            "assessment_problems": self.frame("prob", ASSESSMENT_PROBLEM_COLUMNS, ()),
+        }
+        a = frames["assessments"]
+        a["current"] = a["current"].astype(bool)
+        kq = frames["key_question_scores"]
+        kq["percentage_score"] = pd.to_numeric(kq["percentage_score"], errors="coerce").astype("Float64")
+        for c in ("n_statements", "n_statements_scored", "n_statements_assessed"):
+            kq[c] = kq[c].astype("Int64")
+        st = frames["statement_scores"]
+        st["score"] = pd.to_numeric(st["score"], errors="coerce").astype("Int64")
+        st["statement_id"] = st["statement_id"].astype("Int64")
+        st["assessed"] = st["assessed"].astype("boolean")
+        frames["assessment_text"]["statement_id"] = frames["assessment_text"]["statement_id"].astype("Int64")
+        tables.update(frames)
+        for t in ("history", "service_ratings", "ratings"):  # one dtype after the assessment rows join
+            tables[t]["rating_text"] = tables[t]["rating_text"].astype("object").astype("category")
+        return compact(tables)
+
+
+def compact(tables: dict) -> dict:
+    """The :data:`COMPACT` columns as categoricals of the values they hold."""
+    for name, cols in COMPACT.items():
+        frame = tables[name]
+        for c in cols:
+            if c in frame:
+                frame[c] = _compact_cat(frame[c])
+    return tables
+
+
+def split_recs(tables: dict) -> tuple[dict, dict]:
+    """``(tables without their _rec column, {table: record index of each row})``."""
+    out, recs = {}, {}
+    for name, frame in tables.items():
+        recs[name] = frame["_rec"].to_numpy(dtype=np.int64) if "_rec" in frame else np.array([], np.int64)
+        frame = frame.drop(columns="_rec") if "_rec" in frame else frame
+        if frame.shape == (0, 0):
+            frame = pd.DataFrame()
+        out[name] = frame
+    return out, recs
