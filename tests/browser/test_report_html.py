@@ -23,8 +23,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def run(main_job):
-    assert main_job.status == 0, main_job.printed
-    return main_job.run
+    return main_job.run  # a failing notebook fails tests/test_main_job.py; here the reports that ran
 
 
 def _reports(run, *, ok_only: bool = True):
