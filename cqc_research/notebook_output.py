@@ -138,6 +138,29 @@ class Section:
         return True
 
 
+def _warning_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for reports: the message as an italic note, without the file,
+    line number and source line that Python's default prints (a reader has no use for them)."""
+    from IPython.display import Markdown, display
+
+    import html
+
+    text = html.escape(" ".join(str(message).split()))  # file contents may be in the message
+    display(Markdown(f"*Note: {text[:1].upper() + text[1:]}*"))
+
+
+def _warnings_as_notes() -> None:
+    """Show warnings as notes while a report's kernel runs (only inside IPython)."""
+    import warnings
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    if get_ipython() is not None:
+        warnings.showwarning = _warning_note
+
+
 def _show_skip_note(title: str, reason: str) -> None:
     from IPython.display import Markdown, display
 
@@ -281,6 +304,7 @@ class Report:
         from .display import use_report_tables
 
         use_report_tables()  # every table the notebook shows goes through the one table path
+        _warnings_as_notes()  # a warning reads as a one-line note, never as source code
 
     def __repr__(self) -> str:
         return (f"Report({str(self.output_dir)!r}, synthetic={self.synthetic}, "
