@@ -65,6 +65,11 @@ VERDICTS = ("consistent", "differs", "not computable")
 GP_MEASURES = ("list_size", "weighted_list_size", "payments_per_patient",
                "payments_per_weighted_patient", "qof_payments_per_patient")
 _TRUST_KINDS = {"ae_monthly", "ae_tidy", "shmi", "staff_survey", "tidy"}
+#: Kind of indicator file (``io.nhs.detect_indicator_kind``) -> its source in ``indicator_sources``.
+_KIND_SOURCE = {"gp_payments": "gp_payments", "qof_prevalence": "qof", "qof_achievement": "qof",
+                "gpps": "gpps", "fft": "fft", "fingertips": "fingertips", "shmi": "shmi",
+                "staff_survey": "staff_survey", "staff_survey_workbook": "staff_survey",
+                "ae_monthly": "ae", "ae_tidy": "ae"}
 
 
 class NotComputable(CQCResearchError):
@@ -287,6 +292,11 @@ class ReplicationData:
         ``io.cqc_json.load_api_folder``), ``api`` (an ``ApiData``, for event dates),
         ``gp_payments`` and ``trust_indicators`` (lists of indicator tables), ``gp_linked`` and
         ``trust_linked`` (wide ratings already joined to indicators, as ``link_indicators(...).data``).
+    source_files : dict, optional
+        Indicator source (a key of :data:`cqc_research.indicator_sources.SOURCE_LEVELS`: ``qof``,
+        ``gpps``, ``fft``, ``shmi``, ...) to its files, as
+        :func:`~cqc_research.indicator_sources.indicator_sources` gives; default: the
+        ``indicators_paths`` sorted by the kind of file each is (see :meth:`indicator_source_files`).
 
     Examples
     --------
@@ -304,6 +314,7 @@ class ReplicationData:
     data_date: object = None
     synthetic: bool = False
     tables: dict = field(default_factory=dict)
+    source_files: dict | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -339,16 +350,23 @@ class ReplicationData:
         inds = [Path(p).expanduser() for p in inds if str(p).strip()]
         ratings = Path(ratings_path).expanduser() if ratings_path else None
         api = Path(api_path).expanduser() if api_path else None
+        source_files = None
         if default and ratings is None and api is None and not inds:  # the study's declared data
+            from .indicator_sources import indicator_sources
+
             ratings, api = declared_path("ratings"), declared_path("api")
             inds = [p for p in (declared_path("indicators.gp_payments"),
                                 declared_path("indicators.ae")) if p is not None]
+            if ratings is not None or api is not None or inds:
+                source_files = indicator_sources(None, synthetic=False)
         if default and ratings is None and api is None and not inds:
+            from .indicator_sources import indicator_sources
             from .synthetic import ensure_default_data
 
             root = Path(ensure_default_data(quiet=True))
             ratings, api = root / "cqc" / "latest_ratings.ods", root / "cqc_api"
             inds = [root / "gp_payments", root / "ae"]
+            source_files = indicator_sources(None, synthetic=True)
         for flag, p in [("--ratings-path", ratings), ("--api-path", api)] + [("--indicators-path", p) for p in inds]:
             if p is not None and not p.exists():
                 raise FileNotFoundError(f"{flag} {p}: no such file or folder")
@@ -357,7 +375,7 @@ class ReplicationData:
         data_date = pd.Timestamp(data_date) if data_date else None
         sources = [p for p in [ratings, api, *inds] if p is not None]
         return cls(ratings_path=ratings, api_path=api, indicators_paths=tuple(inds), data_date=data_date,
-                   synthetic=is_synthetic(*sources))
+                   synthetic=is_synthetic(*sources), source_files=source_files)
 
     # -- helpers --------------------------------------------------------------------------
     @property
@@ -566,12 +584,44 @@ class ReplicationData:
                 if kind is not None:
                     found.append((kind, p))
                 elif p.is_dir():
-                    found.extend((k, f) for f in sorted(p.glob("*.csv"))
-                                 if (k := detect_indicator_kind(f)) is not None)
+                    found.extend((k, f) for f in sorted(p.iterdir())
+                                 if f.suffix.lower() in (".csv", ".xls", ".xlsx")
+                                 and not f.name.startswith(".")
+                                 and (k := detect_indicator_kind(f)) is not None)
                 else:
                     raise DataFormatError("--indicators-path: not a recognised NHS indicator file", path=p)
             return found
         return self.memo("indicator_files", scan)
+
+    def indicator_source_files(self) -> dict[str, list[Path]]:
+        """The indicator files given, by source (``qof``, ``gpps``, ``fft``, ``shmi``, ...).
+
+        Returns
+        -------
+        dict of str to list of Path
+            ``source_files`` when given; else each of ``indicators_paths`` (or, in a folder, each
+            CSV) under the source its kind of file belongs to (an A&E folder is one ``ae``
+            series); kinds that are no source of :mod:`cqc_research.indicator_sources` (e.g. a
+            deprivation CSV) are left out.
+
+        Raises
+        ------
+        DataFormatError
+            For an indicator path that is no recognised NHS indicator file.
+
+        Examples
+        --------
+        >>> ReplicationData(source_files={"qof": []}).indicator_source_files()
+        {'qof': []}
+        """
+        if self.source_files is not None:
+            return self.source_files
+        found: dict[str, list[Path]] = {}
+        for kind, path in self._indicator_files():
+            source = _KIND_SOURCE.get(kind)
+            if source is not None:
+                found.setdefault(source, []).append(path)
+        return found
 
     def gp_payments(self) -> list[pd.DataFrame]:
         """NHS Payments to General Practice tables, oldest year first.
@@ -870,6 +920,76 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
                     note=_joined(f"{folds}-fold CV on {', '.join(measures)} ({window}-month means)", s["note"]))
 
 
+def source_prediction(data: ReplicationData, *, statistic: str, level: str, sources: Sequence[str],
+                      domain: str = "Overall", folds: int = 5, seed: int = 20240501,
+                      min_orgs: int = 30) -> Estimate:
+    """Cross-validated ordered-logit prediction of ratings from the indicator sources a paper used.
+
+    Each source among ``sources`` that the data hold is linked to the ratings with its own
+    leakage-safe window (:func:`cqc_research.indicator_sources.link_sources`: the last period
+    that ended before publication, or the mean of the 12 months before it); the model uses each
+    linked source's headline measures (``LinkedIndicators.headline``), as notebook 02 does.
+
+    Parameters
+    ----------
+    data : ReplicationData
+    statistic : {"accuracy", "modal_share", "weighted_kappa"}
+        A column of :func:`cqc_research.metrics.prediction.cross_validated_prediction`'s summary.
+    level : {"practice", "trust"}
+        GP practices' location ratings, or NHS trusts' provider ratings.
+    sources : sequence of str
+        Keys of :data:`cqc_research.indicator_sources.SOURCE_LEVELS` (``qof``, ``gpps``, ``shmi``,
+        ...): the kinds of indicator the paper's model used.
+    domain : str
+        The rating predicted.
+    folds, seed : int
+        Cross-validation folds and the seed of their assignment.
+    min_orgs : int
+        Fewer organisations with a rating and every headline measure than this: not computable.
+
+    Returns
+    -------
+    Estimate
+        The note names the sources used and those the data lack.
+
+    Raises
+    ------
+    NotComputable
+        When the data hold none of ``sources`` at ``level``, or too few organisations link.
+    """
+    from .indicator_sources import link_sources
+    from .metrics.prediction import cross_validated_prediction
+    from .study import INDICATOR_KEYS
+
+    wanted = list(sources)
+    held = {k: v for k, v in data.indicator_source_files().items() if k in wanted and v}
+    what = "GP practices" if level == "practice" else "NHS trusts"
+    names = ", ".join(INDICATOR_KEYS.get(k, k) for k in wanted)
+    if not held:
+        raise NotComputable(f"needs the paper's kinds of indicator for {what} ({names}); "
+                            "the data given hold none of them (--indicators-path or the study's "
+                            "cqc-research.toml)")
+
+    def compute():
+        linked = link_sources(data.ratings(), sources=held, level=level)
+        used = list(linked.measures)
+        if not used or not linked.headline:
+            raise NotComputable(f"none of {sorted(held)} has {level}-level rows to link")
+        d = linked.data.dropna(subset=[domain, *linked.headline]) if domain in linked.data else linked.data.iloc[:0]
+        if len(d) < min_orgs or d[domain].nunique() < 2:
+            raise NotComputable(f"only {len(d)} {what} have {domain} ratings and {', '.join(linked.headline)} "
+                                f"before them (needs {min_orgs}, with two or more ratings)")
+        cv = cross_validated_prediction(d, rating=domain, indicators=list(linked.headline), folds=folds, seed=seed)
+        return d, used, list(linked.headline), cv
+    d, used, headline, cv = data.memo(("source_cv", level, tuple(wanted), domain, folds, seed), compute)
+    s = cv.summary.iloc[0]
+    lacking = [k for k in wanted if k not in used]
+    return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
+                    int(s["n"]), data.ratings_vintage(d),
+                    note=_joined(f"{folds}-fold CV on {', '.join(headline)} (sources: {', '.join(used)}"
+                                 + (f"; not held: {', '.join(lacking)}" if lacking else "") + ")", s["note"]))
+
+
 def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_patient",
                        domain: str = "Overall") -> Estimate:
     """Ordered-logit odds ratio of a better rating per standard deviation of a payments measure.
@@ -1048,6 +1168,7 @@ ESTIMATORS: dict[str, Callable[..., Estimate]] = {
     "improvement_after": improvement_after,
     "indicator_prediction": indicator_prediction,
     "trust_prediction": trust_prediction,
+    "source_prediction": source_prediction,
     "funding_odds_ratio": funding_odds_ratio,
     "not_loaded": not_loaded,
     "inspection_effect": inspection_effect,

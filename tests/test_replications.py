@@ -252,6 +252,74 @@ def test_claims_on_data_not_given_say_what_they_need():
 
 
 # ---------------------------------------------------------------------------------------------
+# the two AMBS papers, with the kinds of indicator they used (issue 24, point 8)
+AMBS_SOURCES = {"allen2020-bjgp-gp-indicator-sources": ("practice", {"gpps", "qof"}),
+                "allen2020-ijqhc-trust-indicator-sources": ("trust", {"shmi", "staff_survey", "ae", "fft"})}
+
+
+def test_ambs_indicator_claims_load_with_their_sources_and_pages():
+    from cqc_research.indicator_sources import SOURCE_LEVELS
+
+    claims = {c.id: c for c in R.load_claims()}
+    for cid, (level, sources) in AMBS_SOURCES.items():
+        claim = claims[cid]
+        assert claim.function == "source_prediction" and claim.params["level"] == level
+        assert set(claim.params["sources"]) == sources and sources <= set(SOURCE_LEVELS)
+        assert claim.read_at.startswith("https://") and "Allen T" in claim.citation
+        assert not claim.second_hand and "could not be read" in claim.verification
+        # the published headline figures, each quoted in the verification or the claim
+        for fig in claim.figures:
+            assert fig.params["statistic"] in {"accuracy", "modal_share", "weighted_kappa"}
+            shown = f"{100 * fig.value:g}%" if fig.unit == "share" else f"{fig.value:g}"
+            assert shown in claim.verification + claim.claim, (cid, fig.key, shown)
+        # the same figures as the payments / A&E claims of the same paper
+        twin = claims[cid.replace("-indicator-sources", "-prediction")]
+        assert twin.citation.split(".")[0] == claim.citation.split(".")[0]
+        assert {f.key: f.value for f in claim.figures}.items() <= {f.key: f.value for f in twin.figures}.items()
+
+
+def test_source_prediction_uses_only_the_papers_sources_and_names_the_missing_ones(synth):
+    from cqc_research.indicator_sources import link_sources
+    from cqc_research.metrics.prediction import cross_validated_prediction
+
+    synthetic_small, data = synth
+    p = synthetic_small.paths
+    files = {"gp_payments": list(p["gp_payments"]), "gpps": list(p["gpps"]), "shmi": [p["shmi"]]}
+    given = R.ReplicationData(ratings_path=data.ratings_path, source_files=files)
+    est = R.source_prediction(given, statistic="accuracy", level="practice", sources=["gpps", "qof"], seed=3)
+    # independently: the GP Patient Survey alone, linked and cross-validated by hand
+    linked = link_sources(given.ratings(), sources={"gpps": files["gpps"]}, level="practice")
+    d = linked.data.dropna(subset=["Overall", *linked.headline])
+    cv = cross_validated_prediction(d, rating="Overall", indicators=linked.headline, folds=5, seed=3)
+    assert est.n == len(d) > 30 and est.estimate == pytest.approx(float(cv.summary["accuracy"].iloc[0]))
+    assert "sources: gpps; not held: qof" in est.note and "payments" not in est.note
+    with pytest.raises(R.NotComputable, match="hold none of them"):
+        R.source_prediction(given, statistic="accuracy", level="trust", sources=["staff_survey", "fft"])
+
+
+def test_cli_on_default_synthetic_data_gives_each_ambs_figure_a_row(synthetic_small, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(synthetic_small.root, root / "raw" / "synthetic")
+    monkeypatch.setenv("CQC_RESEARCH_DATA", str(root))
+    out = tmp_path / "out"
+    assert main(["replicate", "--claims", ",".join(AMBS_SOURCES), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "replications.csv")
+    claims = {c.id: c for c in R.load_claims()}
+    assert len(table) == sum(len(claims[c].figures) for c in AMBS_SOURCES)
+    assert (table["data_status"] == "SYNTHETIC DATA").all()
+    for row in table.itertuples(index=False):
+        assert row.read_at.startswith("https://")
+        if row.verdict == "not computable":
+            assert isinstance(row.reason, str) and row.reason.strip()
+        else:
+            assert np.isfinite(row.estimate) and np.isfinite(row.ci_low)
+    gp = table[table.claim_id == "allen2020-bjgp-gp-indicator-sources"]
+    assert (gp["verdict"] != "not computable").all() and gp["note"].str.contains("gpps").all()
+
+
+# ---------------------------------------------------------------------------------------------
 # the real Oldham API records
 def _plain_loop_inadequate_followed_by_better(folder: Path) -> tuple[int, int]:
     """Count, for every location, consecutive rated Overall reports from Inadequate to better."""
