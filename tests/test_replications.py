@@ -267,15 +267,21 @@ def test_ambs_indicator_claims_load_with_their_sources_and_pages():
         assert set(claim.params["sources"]) == sources and sources <= set(SOURCE_LEVELS)
         assert claim.read_at.startswith("https://") and "Allen T" in claim.citation
         assert not claim.second_hand and "could not be read" in claim.verification
+        headline = [f for f in claim.figures if "domain" not in f.params]
+        domains = [f for f in claim.figures if "domain" in f.params]
         # the published headline figures, each quoted in the verification or the claim
-        for fig in claim.figures:
+        for fig in headline:
             assert fig.params["statistic"] in {"accuracy", "modal_share", "weighted_kappa"}
             shown = f"{100 * fig.value:g}%" if fig.unit == "share" else f"{fig.value:g}"
             assert shown in claim.verification + claim.claim, (cid, fig.key, shown)
         # the same figures as the payments / A&E claims of the same paper
         twin = claims[cid.replace("-indicator-sources", "-prediction")]
         assert twin.citation.split(".")[0] == claim.citation.split(".")[0]
-        assert {f.key: f.value for f in claim.figures}.items() <= {f.key: f.value for f in twin.figures}.items()
+        assert {f.key: f.value for f in headline}.items() <= {f.key: f.value for f in twin.figures}.items()
+        # the domains were published without figures: each is the null, and says so
+        assert sorted(f.params["domain"] for f in domains) == sorted(["Safe", "Effective", "Caring", "Responsive", "Well-led"])
+        assert all(f.value == 0 and f.unit == "kappa" and "without a figure" in f.note for f in domains)
+        assert "each of the" in claim.verification and "domain" in claim.claim
 
 
 def test_source_prediction_uses_only_the_papers_sources_and_names_the_missing_ones(synth):
