@@ -227,19 +227,29 @@ def _pack(values: list):
     arr[:] = values
     kind = pd.api.types.infer_dtype(arr, skipna=True)
     if kind in ("string", "empty"):
+        import pyarrow as pa
+
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-        return codes.astype(np.int32), uniques
+        # the distinct texts leave the Python heap at once (Arrow keeps them compactly)
+        return codes.astype(np.int32), pa.array(uniques, type=pa.large_string())
     return arr
 
 
 def _unpack(parts: list) -> _Col:
     """Join the batches of :func:`_pack` into one :class:`_Col`."""
     if all(isinstance(p, tuple) for p in parts):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if not parts:
             return _Col(np.array([], np.int32), np.array([], dtype=object))
-        allu = np.concatenate([p[1] for p in parts]) if parts else np.array([], dtype=object)
-        gcodes, guniq = pd.factorize(allu, use_na_sentinel=True) if len(allu) else (np.array([], np.int64),
-                                                                                  np.array([], dtype=object))
+        allu = pa.concat_arrays([p[1] for p in parts])
+        if len(allu):
+            enc = pc.dictionary_encode(allu)
+            gcodes = enc.indices.to_numpy(zero_copy_only=False)
+            guniq = enc.dictionary.to_numpy(zero_copy_only=False)
+        else:
+            gcodes, guniq = np.array([], np.int64), np.array([], dtype=object)
         out, start = [], 0
         for codes, u in parts:
             m = np.append(gcodes[start:start + len(u)], -1).astype(np.int32)
@@ -249,7 +259,7 @@ def _unpack(parts: list) -> _Col:
     values: list = []
     for p in parts:
         if isinstance(p, tuple):
-            u = np.append(p[1], None)
+            u = np.append(p[1].to_numpy(zero_copy_only=False), None)
             values.extend(u[p[0]].tolist())
         else:
             values.extend(p.tolist())
@@ -263,15 +273,16 @@ class Builder:
         self.unknown = unknown
         self.org = {f: [] for f in ORG_FIELDS + EXTRA_FIELDS}
         self.files: list[str] = []          # record index -> file
-        self.cols = {t: {c: [] for c in own} for t, own in _TABLES.items()}
+        self.rows = {t: [] for t in _TABLES}  # this batch's rows: (record index, *own values)
         self.recs = {t: array("i") for t in _TABLES}
         self.saf_replaced: set = set()
         self.bad: list[tuple[str, str]] = []
         self._rcache: dict = {}
         self._dcache: dict = {}
         self._scache: dict = {}
+        self._score_cache: dict = {}
         self._intern: dict = {}
-        self._lists = [*self.org.values(), *(c for t in self.cols.values() for c in t.values())]
+        self._lists = [*self.org.values(), *self.rows.values()]
         self._recs = list(self.recs.values())
         self.org_parts = {f: [] for f in self.org}
         self.parts = {t: {c: [] for c in own} for t, own in _TABLES.items()}
@@ -328,11 +339,12 @@ class Builder:
             if lst:
                 self.org_parts[name].append(_pack(lst))
                 del lst[:]
-        for t, cols in self.cols.items():
-            for name, lst in cols.items():
-                if lst:
-                    self.parts[t][name].append(_pack(lst))
-                    del lst[:]
+        for t, rows in self.rows.items():
+            if rows:
+                self.recs[t].extend([r[0] for r in rows])
+                for i, name in enumerate(_TABLES[t], start=1):
+                    self.parts[t][name].append(_pack([r[i] for r in rows]))
+                del rows[:]
         self._since = 0
 
     def column(self, table: str | None, name: str) -> _Col:
@@ -406,21 +418,15 @@ class Builder:
         intern = self._intern.setdefault
         reports = get("reports") or []
         visits = {r.get("linkId"): r.get("firstVisitDate") for r in reports if r.get("linkId")}
-        c, rr = self.cols["rep"], self.recs["rep"]
+        rows = self.rows["rep"]
         for r in reports:
-            rr.append(ri)
-            c["report_link_id"].append(r.get("linkId"))
-            c["report_type"].append(r.get("reportType"))
-            c["report_date"].append(r.get("reportDate"))
-            c["first_visit_date"].append(r.get("firstVisitDate"))
+            rows.append((ri, r.get("linkId"), r.get("reportType"), r.get("reportDate"), r.get("firstVisitDate")))
         areas = {a.get("inspectionAreaId"): a.get("inspectionAreaName") for a in get("inspectionAreas") or []}
-        c, rr = self.cols["rel"], self.recs["rel"]
+        rows = self.rows["rel"]
         for rel in get("relationships") or []:
-            rr.append(ri)
-            c["related_id"].append(rel.get("relatedLocationId") or rel.get("relatedProviderId"))
-            c["related_name"].append(rel.get("relatedLocationName") or rel.get("relatedProviderName"))
-            c["type"].append(rel.get("type"))
-            c["reason"].append(rel.get("reason"))
+            rows.append((ri, rel.get("relatedLocationId") or rel.get("relatedProviderId"),
+                         rel.get("relatedLocationName") or rel.get("relatedProviderName"), rel.get("type"),
+                         rel.get("reason")))
         current = get("currentRatings") or {}
         overall = current.get("overall")
         if overall:
@@ -451,57 +457,30 @@ class Builder:
         for kq in ov.get("keyQuestionRatings") or []:
             items.append((kq.get("name"), kq.get("rating"), kq.get("reportDate") or date,
                           kq.get("reportLinkId") or link, kq.get("organisationId") or org_from))
-        h, hr = self.cols["hist"], self.recs["hist"]
-        hd, hi, hl, hdo, hra, hs, ht, hso, ho = (h[k] for k in _HIST_OWN)
-        if with_rating:
-            g, gr = self.cols["rat"], self.recs["rat"]
+        hist, rat = self.rows["hist"], self.rows["rat"]
+        rcache, dcache = self._rcache, self._dcache
         for name, value, d, lk, of in items:
-            rating, status, text = self._rate(value, where, jpath)
-            domain = self._dom(name, where, jpath)
-            if type(d) is str:
-                d = intern(d, d)
-            if type(lk) is str:
-                lk = intern(lk, lk)
-            hr.append(ri)
-            hd.append(d)
-            hi.append(visits.get(lk))
-            hl.append(lk)
-            hdo.append(domain)
-            hra.append(rating)
-            hs.append(status)
-            ht.append(text)
-            hso.append(source)
-            ho.append(of)
+            hit = rcache.get(value) if type(value) is str else None
+            rating, status, text = hit if hit is not None else self._rate(value, where, jpath)
+            domain = dcache.get(name) if type(name) is str else None
+            if domain is None:
+                domain = self._dom(name, where, jpath)
+            hist.append((ri, d, visits.get(lk), lk, domain, rating, status, text, source, of))
             if with_rating:
-                gr.append(ri)
-                g["service_group"].append("Overall")
-                g["domain"].append(domain)
-                g["rating"].append(rating)
-                g["rating_status"].append(status)
-                g["rating_text"].append(text)
-                g["publication_date"].append(d)
-                g["report_type"].append(level_cap)
-                g["inherited"].append(of is not None)
+                rat.append((ri, "Overall", domain, rating, status, text, d, level_cap, of is not None))
 
     def _service(self, ri, srv, date, link, org_from, source, areas, where, jpath, intern, *, with_rating):
         sid = srv.get("name")
         sname = areas.get(sid, sid)
         items = [("Overall", srv.get("rating"))] + [(k.get("name"), k.get("rating"))
                                                      for k in srv.get("keyQuestionRatings") or []]
-        s, sr = self.cols["serv"], self.recs["serv"]
-        g, gr = self.cols["rat"], self.recs["rat"]
+        serv, rat = self.rows["serv"], self.rows["rat"]
         for name, value in items:
             rating, status, text = self._rate(value, where, jpath)
             domain = self._dom(name, where, jpath)
-            sr.append(ri)
-            for k, v in zip(_SERVICE_OWN, (date, link, sid, sname, domain, rating, status, text, source, org_from),
-                            strict=True):
-                s[k].append(v)
+            serv.append((ri, date, link, sid, sname, domain, rating, status, text, source, org_from))
             if with_rating:
-                gr.append(ri)
-                for k, v in zip(_RATING_OWN, (sname, domain, rating, status, text, date, "Core Service",
-                                              org_from is not None), strict=True):
-                    g[k].append(v)
+                rat.append((ri, sname, domain, rating, status, text, date, "Core Service", org_from is not None))
 
     # -- frames -----------------------------------------------------------------------------
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -536,14 +515,11 @@ def _collect_assessments(b: Builder, ri: int, rec: dict, where: str, org_id, lev
     from ..assessment_framework import FRAMEWORK_SAF, NON_SCALE_SCORES
 
     items = rec.get("assessment")
-    pc, pr = b.cols["prob"], b.recs["prob"]
+    prob = b.rows["prob"]
 
     def problem(jpath, text, value=None):
-        pr.append(ri)
-        for k, v in zip(_PROBLEM_OWN, (where, jpath, org_id, text,
-                                       None if value is None else json.dumps(value, default=str)[:2000]),
-                        strict=True):
-            pc[k].append(v)
+        prob.append((ri, where, jpath, org_id, text,
+                     None if value is None else json.dumps(value, default=str)[:2000]))
 
     if not isinstance(items, list):
         problem("assessment", "expected a list of assessments", items)
@@ -589,13 +565,11 @@ def _collect_assessments(b: Builder, ri: int, rec: dict, where: str, org_id, lev
         if not cur.get("rating") or cur_date is None or latest["publication_date"] > cur_date:
             b._adding = org_id
             b.saf_replaced.add(org_id)
-            b.cols["assess"]["current"][latest["row"]] = True
-            c, cr = b.cols["saf_rat"], b.recs["saf_rat"]
+            latest["row"][1 + _ASSESS_OWN.index("current")] = True
+            saf_rat = b.rows["saf_rat"]
             for domain, rating, status in latest["ratings"]:
-                cr.append(ri)
-                for k, v in zip(_SAF_RATING_OWN, ("Overall", domain, rating, status, latest["publication_date"],
-                                                  level.capitalize(), False, None, FRAMEWORK_SAF), strict=True):
-                    c[k].append(v)
+                saf_rat.append((ri, "Overall", domain, rating, status, latest["publication_date"],
+                                level.capitalize(), False, None, FRAMEWORK_SAF))
 
 
 def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_scale, intern, level):
@@ -610,14 +584,11 @@ def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_s
     rating, status = _saf_rating(g.get("rating"), non_scale)
     if status == "Unknown":
         problem(f"{gp}.rating", f"unknown overall rating {g.get('rating')!r}", g.get("rating"))
-    tc, tr = b.cols["text"], b.recs["text"]
-    kc, kr_ = b.cols["kq"], b.recs["kq"]
-    sc, sr = b.cols["st"], b.recs["st"]
+    text_rows, kq_rows, st_rows = b.rows["text"], b.rows["kq"], b.rows["st"]
+    scores = b._score_cache
 
     def text(part, domain, sid, eid, date, value):
-        tr.append(ri)
-        for k, v in zip(_TEXT_OWN, (plan, group, part, domain, sid, eid, date, value), strict=True):
-            tc[k].append(v)
+        text_rows.append((ri, plan, group, part, domain, sid, eid, date, value))
 
     for part, key, dkey in (("commentary", "commentary", "commentaryDate"),
                             ("people's experience", "overallPeopleExperience", "overallPeopleExperienceDate")):
@@ -653,13 +624,18 @@ def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_s
             except (TypeError, ValueError):
                 problem(f"{tp}.qualityStatementId", f"quality statement id {raw_id!r} is not a number", ta)
                 continue
-            try:
-                score, desc, sstatus = parse_statement_score(ta.get("qualityStatementscore"),
-                                                             where=f"{where} ({tp}.qualityStatementscore)")
-            except DataFormatError as exc:
-                problem(f"{tp}.qualityStatementscore", exc.args[0] if exc.args else "malformed score",
-                        ta.get("qualityStatementscore"))
-                continue
+            raw_score = ta.get("qualityStatementscore")
+            parsed = scores.get(raw_score) if type(raw_score) is str else None
+            if parsed is None:
+                try:
+                    parsed = parse_statement_score(raw_score, where=f"{where} ({tp}.qualityStatementscore)")
+                except DataFormatError as exc:
+                    problem(f"{tp}.qualityStatementscore", exc.args[0] if exc.args else "malformed score",
+                            raw_score)
+                    continue
+                if type(raw_score) is str:
+                    scores[raw_score] = parsed
+            score, desc, sstatus = parsed
             evidence = ta.get("evidenceCategory") or []
             with_text = 0
             for e in evidence:
@@ -672,35 +648,22 @@ def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_s
             n_assessed += assessed
             n_st += 1
             n_st_assessed += assessed
-            sr.append(ri)
-            for key, v in zip(_ST_OWN, (plan, group, adate, pub, version, domain, sid, ta.get("name"), score,
-                                        desc, sstatus, ta.get("status"), assessed, len(evidence), with_text,
-                                        intern(tp, tp)), strict=True):
-                sc[key].append(v)
-        kr_.append(ri)
-        for key, v in zip(_KQ_OWN, (plan, group, adate, pub, version, domain, kr, ks, pct, kq.get("narrative"),
-                                    kq.get("status"), len(topics), n_scored, n_assessed, intern(kp, kp)),
-                          strict=True):
-            kc[key].append(v)
+            st_rows.append((ri, plan, group, adate, pub, version, domain, sid, ta.get("name"), score, desc,
+                            sstatus, ta.get("status"), assessed, len(evidence), with_text, tp))
+        kq_rows.append((ri, plan, group, adate, pub, version, domain, kr, ks, pct, kq.get("narrative"),
+                        kq.get("status"), len(topics), n_scored, n_assessed, kp))
         kq_ratings.append((domain, kr, ks))
         n_kq += 1
-    ac, ar = b.cols["assess"], b.recs["assess"]
-    row = len(ac["current"])  # within this batch: a flush comes only between records
-    ar.append(ri)
-    for key, v in zip(_ASSESS_OWN, (plan, g.get("assessmentPlanStatus"), group, g.get("title"), g.get("status"),
-                                    adate, published_at, pub, _day(g.get("commentaryDate")), rating, status,
-                                    g.get("narrative"), version, n_kq, n_st, n_st_assessed, False, where, gp),
-                      strict=True):
-        ac[key].append(v)
+    row = [ri, plan, g.get("assessmentPlanStatus"), group, g.get("title"), g.get("status"), adate, published_at,
+           pub, _day(g.get("commentaryDate")), rating, status, g.get("narrative"), version, n_kq, n_st,
+           n_st_assessed, False, where, gp]
+    b.rows["assess"].append(row)  # a list: ``current`` may be set when the record's assessments are read
     if rating is None:
         return  # not rated (for example a dental practice): kept in the assessment tables only
     ratings = [("Overall", rating, status)] + [r for r in kq_ratings if r[2] in STATUS_DTYPE.categories]
-    hc, hr = b.cols["saf_hist"], b.recs["saf_hist"]
+    saf_hist = b.rows["saf_hist"]
     for domain, r, s in ratings:
-        hr.append(ri)
-        for key, v in zip(_SAF_HIST_OWN, (pub, adate, plan, domain, r, s, "assessment", None, framework),
-                          strict=True):
-            hc[key].append(v)
+        saf_hist.append((ri, pub, adate, plan, domain, r, s, "assessment", None, framework))
     rated.append({"publication_date": pub, "ratings": ratings, "row": row})
 
 
@@ -754,10 +717,12 @@ def _sort_key(s: pd.Series) -> np.ndarray:
     return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
 
-def stable_order(frame: pd.DataFrame, by: list[str]) -> np.ndarray:
-    """The row order of ``frame.sort_values(by, kind="stable")`` (missing values last)."""
+def stable_order(frame: pd.DataFrame, by: list[str], keys: dict | None = None) -> np.ndarray:
+    """The row order of ``frame.sort_values(by, kind="stable")`` (missing values last); ``keys``
+    may give a column's sort key (integers in the order of its values) ready made."""
+    keys = keys or {}
     try:
-        return np.lexsort([_sort_key(frame[c]) for c in reversed(by)])
+        return np.lexsort([keys[c] if c in keys else _sort_key(frame[c]) for c in reversed(by)])
     except TypeError:  # values that do not compare (mixed types): pandas decides
         return frame.reset_index(drop=True).sort_values(by, kind="stable").index.to_numpy()
 
@@ -802,6 +767,17 @@ def _pairs_in(frame: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
     combined = keys[0][0] * keys[1][1] + keys[1][0]
     n = len(frame)
     return np.isin(combined[:n], combined[n:]) if n else np.array([], dtype=bool)
+
+
+def _duplicated(frame: pd.DataFrame, order: np.ndarray, org_key: np.ndarray) -> np.ndarray:
+    """``frame.take(order).duplicated(["org_id", "level", "report_link_id", "domain", "report_date"])``,
+    on integer codes (the organisation from its record)."""
+    if len(frame) == 0:
+        return np.array([], dtype=bool)
+    link, _ = pd.factorize(frame["report_link_id"], use_na_sentinel=False)
+    keys = {"o": org_key[frame["_rec"].to_numpy()], "l": pd.Series(frame["level"]).astype("category").cat.codes,
+            "k": link, "d": frame["domain"].cat.codes, "t": frame["report_date"].to_numpy().view("i8")}
+    return pd.DataFrame({k: np.asarray(v)[order] for k, v in keys.items()}).duplicated(keep="first").to_numpy()
 
 
 def _take_columns(frames: list, order: np.ndarray, like: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -864,7 +840,7 @@ class _Finisher:
             for c, fn in convert.items():
                 frame[c] = fn(_Col(np.array([], np.int32), np.array([], dtype=object)))
         else:
-            own = self.b.cols[table]
+            own = _TABLES[table]
             data = {}
             for c in columns:
                 if c in org_cols:
@@ -884,6 +860,15 @@ class _Finisher:
                 frame[c] = frame[c].astype("category")
         frame["_rec"] = recs
         return frame
+
+    def org_key(self) -> np.ndarray:
+        """Each record's organisation ID as an integer that sorts as the ID does (missing last)."""
+        cat = self.org_col("org_id").categorical()
+        if cat is None:  # IDs that are not all text: rank them as pandas sorts them
+            codes, _ = pd.factorize(pd.Series(self.org_col("org_id").values()), sort=True)
+        else:
+            codes = cat.codes.astype(np.int64)
+        return np.where(codes < 0, np.iinfo(np.int64).max, codes)
 
     def orgs(self, lev: str) -> pd.DataFrame:
         level = self.org_col("level").values()
@@ -935,9 +920,10 @@ class _Finisher:
                 ratings[c] = fn(_Col(np.array([], np.int32), np.array([], dtype=object)))
             ratings["_rec"] = np.array([], dtype=np.int64)
         # a report listed in both current and historic ratings is kept once (the current copy)
-        order = stable_order(history, ["org_id", "report_date", "source"])
-        keys = ["org_id", "level", "report_link_id", "domain", "report_date"]
-        dup = history[keys].take(order).duplicated(keep="first").to_numpy()
+        org_key = self.org_key()
+        order = stable_order(history, ["org_id", "report_date", "source"],
+                             keys={"org_id": org_key[history["_rec"].to_numpy()]})
+        dup = _duplicated(history, order, org_key)
         history = _take_columns([history], order[~dup])
         services = services[~services.duplicated(["org_id", "report_link_id", "service", "domain"])]
         services = services.reset_index(drop=True)
@@ -958,22 +944,23 @@ class _Finisher:
         fw_dtype = pd.CategoricalDtype([FRAMEWORK_2014, FRAMEWORK_SAF])
         saf_hist = self.frame("saf_hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
                               convert={**ratings_conv, "report_date": iso, "inspection_date": iso,
-                                       "sector": _fixed(SECTOR_DTYPE)})
-        history["framework"] = FRAMEWORK_2014
-        history["framework"] = history["framework"].astype(object)
+                                       "sector": _fixed(SECTOR_DTYPE), "framework": _fixed(fw_dtype)})
+        history["framework"] = pd.Categorical.from_codes(np.zeros(len(history), dtype=np.int8), dtype=fw_dtype)
         if len(saf_hist):
-            saf_hist = saf_hist[~saf_hist.duplicated(["org_id", "level", "report_link_id", "domain", "report_date"])]
-            by = ["org_id", "report_date", "source"]
-            order = stable_order(pd.concat([history[by], saf_hist[by]], ignore_index=True), by)
+            saf_hist = saf_hist[~_duplicated(saf_hist, np.arange(len(saf_hist)), org_key)].reset_index(drop=True)
+            by = ["report_date", "source"]
+            order = stable_order(pd.concat([history[by], saf_hist[by]], ignore_index=True), ["org_id", *by],
+                                 keys={"org_id": np.concatenate([org_key[history["_rec"].to_numpy()],
+                                                                 org_key[saf_hist["_rec"].to_numpy()]])})
             history = _take_columns([history, saf_hist], order, like=history)
-        history["framework"] = pd.Categorical(history["framework"], dtype=fw_dtype)
-        ratings["framework"] = FRAMEWORK_2014
+        ratings["framework"] = pd.Categorical.from_codes(np.zeros(len(ratings), dtype=np.int8), dtype=fw_dtype)
         replaced = self.b.saf_replaced
         if replaced:
             keep = ~(ratings["org_id"].isin(replaced) & (ratings["service_group"] == "Overall"))
             new = self.frame("saf_rat", [*LONG_COLUMNS, "framework"], ORG_FIELDS, missing=np.float64,
                              compact=COMPACT["ratings"][:5],
-                             convert={**ratings_conv, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE)})
+                             convert={**ratings_conv, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE),
+                                      "framework": _fixed(fw_dtype)})
             new["care_home"] = new["care_home"].astype("boolean")
             new["inherited"] = new["inherited"].astype("boolean")
             kept = ratings[keep]
@@ -981,7 +968,6 @@ class _Finisher:
             order = stable_order(pd.concat([kept[by], new[by]], ignore_index=True), by)
             ratings = _take_columns([kept, new], order, like=ratings)
             del kept
-        ratings["framework"] = pd.Categorical(ratings["framework"], dtype=fw_dtype)
         tables.update(history=history, ratings=ratings)
         dated = {"assessment_date": iso, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE)}
         frames = {
