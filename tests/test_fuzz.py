@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 #: Per example: the answer comes within this many seconds ...
@@ -462,14 +462,18 @@ def mutate(data: bytes, draw, suffix: str) -> tuple[bytes, str]:
     return _rezip(members), kind
 
 
+# no shrinking: each example costs a process, and the failure names its mutation and size
 _SETTINGS = dict(derandomize=True, deadline=None, database=None, print_blob=True,
+                 phases=(Phase.explicit, Phase.reuse, Phase.generate),
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                         HealthCheck.function_scoped_fixture,
                                         HealthCheck.large_base_example])
 
 
 def _fuzz(seed: Seed, examples: int) -> None:
-    """Run ``examples`` mutations of ``seed`` through :func:`answer` and check each."""
+    """Run ``examples`` mutations of ``seed`` through :func:`answer` and check each
+    (``CQC_FUZZ_SCALE`` in the environment multiplies ``examples``)."""
+    examples = max(1, int(examples * float(os.environ.get("CQC_FUZZ_SCALE", "1"))))
     from cqc_research.errors import DataFormatError
     from cqc_research.io import load
 

@@ -367,3 +367,22 @@ def test_timing_helper_is_honest():
     start = time.perf_counter()
     got = run_measured(sys.executable, "-c", "import sys; sys.exit(3)")
     assert got["rc"] == 3 and 0 < got["seconds"] <= time.perf_counter() - start
+
+
+def test_a_repeat_inside_a_row_never_widens_the_sheet(tmp_path):
+    """A cell in the middle of a row repeated 15,553 times (seen by the fuzzing suite: it made
+    a 28-column sheet 15,580 columns wide and took 20 s): the sheet keeps the width of its
+    rows that are not widened by repeats."""
+    def cell(v, rep=""):
+        return (f'<table:table-cell{rep} office:value-type="string"><text:p>{v}</text:p>'
+                "</table:table-cell>")
+
+    wide = ("<table:table-row>" + cell("a0") + cell("r", ' table:number-columns-repeated='
+                                                     '"15553"') + cell("z") + "</table:table-row>")
+    plain = "<table:table-row>" + cell("p0") + cell("p1") + cell("p2") + "</table:table-row>"
+    p = _ods_of_rows(tmp_path / "mid.ods", plain + wide + plain, sheet="S",
+                     header=["a", "b", "c"])
+    for engine in ("fast", "reference"):
+        frame = read_ods(p, "S", engine=engine)
+        assert list(frame.columns) == ["a", "b", "c"], engine
+        assert frame["b"].tolist() == ["p1", "r", "p1"], engine

@@ -451,6 +451,7 @@ class _ExpatSheet:
         self.clip = clip
         self.limits = limits
         self.repeat_rows = repeat_rows
+        self.plain_width: dict[str, int] = {}  # per sheet, the widest row not widened by repeats
         self._reset_counts()
         self.wanted = {sheets} if isinstance(sheets, str) else set(sheets)
         self.sheet = next(iter(self.wanted)) if len(self.wanted) == 1 else None
@@ -493,12 +494,14 @@ class _ExpatSheet:
             self.cells = []
             self.pending = 0
             self.full = self.trail = 0
+            self.n_elems = self.elems = 0  # cell elements, and those up to the last value
             self.row_repeat = _repeat(attrs, "table:number-rows-repeated")
             if not self.repeat_rows:
                 self.row_repeat = 1
         elif name == "table:table-cell" or name == "table:covered-table-cell":
             self.col_repeat = _repeat(attrs, "table:number-columns-repeated")
             self.written += 1
+            self.n_elems += 1
             kind = attrs.get("office:value-type")
             if kind in ("float", "percentage", "currency"):
                 self.value = attrs.get("office:value")
@@ -545,6 +548,7 @@ class _ExpatSheet:
                 # never more than MAX_COLUMNS cells in the list; the row's end judges the rest
                 self.full += self.pending + self.col_repeat
                 self.trail = self.col_repeat
+                self.elems = self.n_elems
                 room = MAX_COLUMNS - len(self.cells)
                 if self.pending:
                     self.cells.extend([None] * max(min(self.pending, room), 0))
@@ -574,6 +578,9 @@ class _ExpatSheet:
                            f"(MAX_COLUMNS = {MAX_COLUMNS:,})", row=self.rownum + 1)
         else:
             self.widest = max(self.widest, self.full)
+        if len(self.cells) - self.elems <= _CLIP_FROM:  # not widened by repeats
+            self.plain_width[self.sheet] = max(self.plain_width.get(self.sheet, 0),
+                                               len(self.cells))
         if self.limits:
             self.lines += self.row_repeat
             self.width = max(self.width, len(self.cells))
@@ -618,6 +625,10 @@ def _raw_expat_sheets(zf: zipfile.ZipFile, path: Path, sheets: Sequence[str]
             out[sheet] = _missing_sheet(path, sheet, state.names)
             continue
         width = max((len(cells) for _, cells in rows), default=0)
+        plain = state.plain_width.get(sheet, 0)
+        if 0 < plain < width:  # repeated cells never widen the sheet past its plain rows
+            width = plain
+            rows = [(n, cells[:width]) for n, cells in rows]
         out[sheet] = pd.DataFrame([cells + [None] * (width - len(cells)) for _, cells in rows],
                                   index=pd.Index([n for n, _ in rows], name="row"),
                                   columns=range(width), dtype=_STR)
@@ -900,7 +911,8 @@ def _expat_fragment(xml: bytes, sheet: str, clip: int = 0, repeat_rows: bool = T
 class _Block:
     """One converted block: its columns, their row numbers, and the rows it spanned."""
 
-    __slots__ = ("columns", "numbers", "rows", "end", "rest", "width", "lines", "written")
+    __slots__ = ("columns", "numbers", "rows", "end", "rest", "width", "lines", "written",
+                 "plain_width")
 
 
 def _assemble(pieces: list[tuple[bytes, int, int]]) -> tuple[np.ndarray, int, np.ndarray]:
@@ -1275,6 +1287,11 @@ def _convert_block(assembled: tuple[np.ndarray, int, np.ndarray], sheet: str,
             mult[last[rows_cut]] -= cut[rows_cut]
             n_fields = n_fields - cut
     empty_row = n_fields == 0
+    # rows not widened by repeats (at most _CLIP_FROM cells more than they write): the sheet
+    # is never wider than the widest of them (see _frame_of_blocks)
+    elements = np.where(has_data, last - first_cell + 1, 0)
+    plain = has_data & (n_fields - elements <= _CLIP_FROM)
+    block.plain_width = int(n_fields[plain].max(initial=0))
     block.width = int(n_fields.max(initial=0))
     block.lines = int(row_rep[~empty_row].sum())
     block.written = n_cells
@@ -1623,6 +1640,9 @@ def _frame_of_blocks(converted: list[_Block]) -> pd.DataFrame:
     import pyarrow as pa
 
     width = max((len(b.columns) for b in converted), default=0)
+    plain = max((b.plain_width for b in converted), default=0)
+    if 0 < plain < width:  # repeated cells never widen the sheet past its plain rows
+        width = plain
     chunks = [[] for _ in range(width)]
     for b in converted:
         n_lines = len(b.numbers)
