@@ -62,7 +62,7 @@ test-wheel: $(STAMP)
 
 # Each planted effect removed on its own (synth --null EFFECT): its truth check, and only its, fails.
 test-nulls: $(STAMP)
-	$(BIN)/python -m pytest -m slow tests/test_truth.py
+	$(BIN)/python -m pytest -m slow tests/test_truth.py tests/test_gpps_fft.py
 
 docs: $(STAMP)
 	$(BIN)/python docs/build.py $(DOCS_ARGS)

@@ -293,6 +293,7 @@ def default_and_null(tmp_path_factory):
     return generate(root / "planted", scale="default"), generate(root / "null", scale="default", null=["survey_signal"])
 
 
+@pytest.mark.slow  # two default-scale worlds (40 s); make test checks the gap through test_truth
 def test_planted_survey_gap_is_recovered_and_the_null_world_has_none(default_and_null):
     planted, null = default_and_null
     gap = planted.truth["survey_signal"]["gpps_overall_good_gap_pp"]
