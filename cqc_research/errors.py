@@ -45,7 +45,8 @@ class DataFormatError(CQCResearchError, ValueError):
         self.sheet = sheet
         self.row = row
         self.column = column
-        self.detail = message
+        # one line, always: a message quoting a parser's own error may end in a line break
+        self.detail = " ".join(part.strip() for part in str(message).strip().splitlines())
         self.hint = hint
         self.cli_hint = cli_hint
         super().__init__(self._format())
