@@ -210,6 +210,7 @@ def read_grid(path) -> AeGrid:
             h = _find_header(rows, "workbook")
             tried.append(name)
             if h is not None:
+                rows = _to_header_width(rows, h)
                 groups = _groups(rows[h - 1], rows[h]) if h > 0 else [""] * len(rows[h])
                 return AeGrid(path, name, rows, h, groups, _preamble(rows, h))
         raise DataFormatError(
@@ -237,4 +238,13 @@ def read_grid(path) -> AeGrid:
             "no header row with an 'Org Code' column and columns of A&E attendances, attendances "
             f"over 4 hours and emergency admissions in the first {_HEADER_SCAN} rows; the first "
             f"row is {head}", path=path)
-    return AeGrid(path, None, rows, h, [""] * width, _preamble(rows, h))
+    rows = _to_header_width(rows, h)
+    return AeGrid(path, None, rows, h, [""] * len(rows[h]), _preamble(rows, h))
+
+
+def _to_header_width(rows, h: int) -> list:
+    """The rows cut to the header's last named column: cells beyond it belong to no column
+    (a damaged line can be thousands of cells long, and every column costs a pass)."""
+    header = rows[h]
+    width = max((j + 1 for j, name in enumerate(header) if name), default=len(header))
+    return rows if width == len(header) else [r[:width] for r in rows]
