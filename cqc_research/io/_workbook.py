@@ -488,6 +488,10 @@ def _ole2_stream(data: bytes, names=("Workbook", "Book")) -> bytes | None:
         entries.append((name, kind, start, length))
     if not entries:
         raise _Ole2Broken("no directory")
+    for name, kind, _, length in entries:
+        if kind in (2, 5) and length > len(data):
+            raise _Ole2Broken(f"the directory gives {name or 'a stream'!r} {length:,} bytes, "
+                              f"more than the file's {len(data):,}")
     for name, kind, start, length in entries:
         if kind != 2 or name not in names:
             continue
@@ -514,19 +518,22 @@ _BIFF_CELL = {0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x00D6, 0x
 _BIFF_RUN = {0x00BD, 0x00BE}
 
 
-def _check_xls(path: Path) -> None:
-    """Refuse an Excel 97 workbook a sheet of which spans more than :data:`MAX_GRID_CELLS`
-    cells, from its BIFF cell records, before python-calamine lays it out (it aborts the
-    process when the grid cannot be allocated). A structure this reader cannot follow is left
-    to python-calamine, whose own message then says what is wrong."""
+def _check_xls(path: Path, *, truncated: bool = False) -> None:
+    """Refuse an Excel 97 workbook whose compound-file structure cannot be followed, or a
+    sheet of which spans more than :data:`MAX_GRID_CELLS` cells (from its BIFF cell records),
+    before python-calamine opens it: on such files it can stop the whole process, allocating
+    gigabytes."""
     import struct
 
     try:
         stream = _ole2_stream(path.read_bytes())
-    except (_Ole2Broken, struct.error, IndexError, ValueError):
-        return
+    except (_Ole2Broken, struct.error, IndexError, ValueError, UnicodeDecodeError) as exc:
+        state = "a truncated" if truncated else "a damaged"
+        raise DataFormatError(f"{state} Excel 97 (.xls) workbook (its compound-file structure "
+                              f"is broken: {exc})", path=path) from None
     if not stream:
-        return
+        raise DataFormatError("an Excel 97 (OLE2) file without a Workbook stream: not an Excel "
+                              "workbook (a Word or other Office 97 document?)", path=path)
     pos, sheet, extent = 0, 0, None
     end = len(stream)
     while pos + 4 <= end:
@@ -649,7 +656,7 @@ def open_workbook(path, *, expected: str = "an Excel workbook (.xls or .xlsx)"):
             _open_zip(path, "xlsx").close()  # raises the zip's own complaint
         _check_xlsx(path)
     else:
-        _check_xls(path)
+        _check_xls(path, truncated=truncated)
     from python_calamine import CalamineWorkbook
 
     try:
