@@ -243,7 +243,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
         data = _read_segment(store, segments[0], table_names)
         tables = {}
         for t in table_names:
-            frame = _join(t, [data[t]]).drop(columns="_fid")
+            frame = _join(t, [data[t]])
             tables[t] = pd.DataFrame() if frame.shape[1] == 0 else frame
         bad = [(str(folder / rel), v[5]) for rel, _, _, _ in files if (v := files_out[rel])[5]]
         return tables, bad, "cached"
@@ -257,9 +257,19 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
                 continue
             fid = frame["_fid"].to_numpy(dtype=np.int64)
             keep = live_seg[fid] == seg_index[s]
-            parts[t].append(frame[keep] if not keep.all() else frame)
-    tables = {t: _join(t, parts[t]) for t in table_names}
-    tables = _reorder(tables, rank)
+            parts[t].append((frame, np.flatnonzero(keep)))
+    # each file's organisation, ranked as the IDs sort (the history is ordered by it)
+    org_of_fid = np.full(n_fid, None, dtype=object)
+    for entry in files_out.values():
+        org_of_fid[entry[2]] = entry[4]
+    codes, _ = pd.factorize(pd.Series(org_of_fid[rank >= 0]), sort=True)
+    org_rank = np.full(n_fid, np.iinfo(np.int64).max, dtype=np.int64)
+    org_rank[np.flatnonzero(rank >= 0)] = np.where(codes < 0, np.iinfo(np.int64).max, codes)
+    tables = {}
+    for t in table_names:
+        live = [(f, idx) for f, idx in parts[t] if len(f)]
+        frame = _join(t, [f for f, _ in live], positions=_positions(t, live, rank, org_rank))
+        tables[t] = pd.DataFrame() if frame.shape[1] == 0 else frame
     new_man = {"version": VERSION, "segments": segments, "next_fid": n_fid,
                "next_segment": man["next_segment"] + (1 if seg_name else 0), "files": files_out}
     if changed or deleted:
@@ -281,17 +291,57 @@ def _is_fixed(dtype) -> bool:
         or list(dtype.categories) == ["2014 framework", "Single assessment framework"]
 
 
-def _join(name: str, parts: list) -> pd.DataFrame:
-    """The parts of a table joined, with the dtypes a full read gives."""
+_EMPTY: dict = {}  # the tables of no records, made once
+
+
+def _codes_in(series: pd.Series, categories) -> np.ndarray:
+    """A categorical's codes in the (sorted) ``categories``; missing values last."""
+    cats = np.asarray(series.cat.categories.astype(str))
+    where = np.searchsorted(categories, cats)
+    codes = series.cat.codes.to_numpy()
+    return np.where(codes < 0, np.iinfo(np.int64).max, where[np.maximum(codes, 0)] if len(where) else 0)
+
+
+def _positions(name: str, parts: list, rank: np.ndarray, org_rank: np.ndarray) -> np.ndarray:
+    """Positions, in the parts joined end to end, of the live rows in the order of a full read."""
+    offsets = np.cumsum([0] + [len(f) for f, _ in parts])
+    glob = np.concatenate([off + idx for off, (_, idx) in zip(offsets, parts, strict=False)]) if parts \
+        else np.array([], dtype=np.int64)
+    fids = np.concatenate([f["_fid"].to_numpy(dtype=np.int64)[idx] for f, idx in parts]) if parts \
+        else np.array([], dtype=np.int64)
+    r = rank[fids]
+    if len(r) and (r < 0).any():
+        raise _Rebuild(f"{name}: rows of a file no longer listed")
+
+    def cat_key(col):
+        cats = np.sort(np.unique(np.concatenate([np.asarray(f[col].cat.categories.astype(str)) for f, _ in parts])))
+        return np.concatenate([_codes_in(f[col], cats)[idx] for f, idx in parts])
+
+    if name == "history" and len(r):
+        date = np.concatenate([f["report_date"].to_numpy().astype("datetime64[us]").view("i8")[idx]
+                               for f, idx in parts])
+        date = np.where(date == np.iinfo(np.int64).min, np.iinfo(np.int64).max, date)
+        order = np.lexsort([r, cat_key("source"), date, org_rank[fids]])
+    elif name == "ratings" and len(r) and any(
+            (f["framework"].cat.codes.to_numpy()[idx] == 1).any() for f, idx in parts):
+        order = np.lexsort([r, org_rank[fids], cat_key("level")])
+    else:
+        order = np.argsort(r, kind="stable")
+    return glob[order]
+
+
+def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.DataFrame:
+    """The parts of a table joined, rows ``positions`` of them, with the dtypes a full read gives."""
     from ._api_fast import Builder
 
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        empty = Builder("keep").tables()[name].drop(columns="_rec")
-        empty["_fid"] = np.array([], dtype=np.int64)
-        return empty
+    if positions is not None and len(positions) == 0 or not any(len(p) for p in parts):
+        if not _EMPTY:
+            _EMPTY.update(Builder("keep").tables())
+        return _EMPTY[name].drop(columns="_rec")  # a copy
+    if positions is None:
+        positions = np.arange(sum(len(p) for p in parts))
     if len(parts) == 1:
-        frame = parts[0].reset_index(drop=True)
+        frame = parts[0].take(positions).reset_index(drop=True)
     else:
         cols = list(parts[0].columns)
         if any(list(p.columns) != cols for p in parts):
@@ -300,7 +350,11 @@ def _join(name: str, parts: list) -> pd.DataFrame:
         for c in cols:
             series = [p[c] for p in parts]
             dts = [s.dtype for s in series]
-            if all(isinstance(d, pd.CategoricalDtype) for d in dts):
+            if all(isinstance(d, pd.CategoricalDtype) or (d == np.dtype(object) and s.isna().all())
+                   for d, s in zip(dts, series, strict=True)) and any(isinstance(d, pd.CategoricalDtype) for d in dts):
+                if not all(isinstance(d, pd.CategoricalDtype) for d in dts):  # all missing: read back as object
+                    series = [s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category") for s in series]
+                    dts = [s.dtype for s in series]
                 if all(d == dts[0] for d in dts) and _is_fixed(dts[0]):
                     data[c] = pd.concat(series, ignore_index=True)
                 else:
@@ -316,7 +370,7 @@ def _join(name: str, parts: list) -> pd.DataFrame:
             elif all(str(d) in ("str", "object") for d in dts):
                 # text in one part, None (or text in a table whose other rows were all replaced,
                 # which the reader leaves as object) in another: a full read gives text
-                if any(str(d) == "object" and not s.map(lambda v: v is None or isinstance(v, str)).all()
+                if any(str(d) == "object" and not s.map(lambda v: v is None or v != v or isinstance(v, str)).all()
                        for d, s in zip(dts, series, strict=True)):
                     raise _Rebuild(f"{name}.{c}: text and other values")
                 data[c] = pd.concat([s.astype("str") for s in series], ignore_index=True)
@@ -328,14 +382,19 @@ def _join(name: str, parts: list) -> pd.DataFrame:
                 data[c] = pd.concat([s.astype(unit) for s in series], ignore_index=True)
             else:
                 raise _Rebuild(f"{name}.{c}: dtypes {dts}")
+            data[c] = data[c].take(positions).reset_index(drop=True)
         frame = pd.DataFrame(data)
+    frame = frame.drop(columns="_fid")
     # dtypes that a full read infers from the values it holds
     for c in frame.columns:
         col = frame[c]
         dt = col.dtype
         if isinstance(dt, pd.CategoricalDtype):
             if not _is_fixed(dt):
-                frame[c] = col.cat.remove_unused_categories()
+                codes = col.cat.codes.to_numpy()
+                used = np.bincount(codes[codes >= 0], minlength=len(dt.categories)) > 0
+                if not used.all():
+                    frame[c] = col.cat.remove_unused_categories()
         elif str(dt) == "str" and col.isna().all():
             frame[c] = pd.Series([None] * len(col), dtype=object)
         elif isinstance(dt, np.dtype) and dt.kind == "M" and dt != np.dtype("datetime64[s]") and col.isna().all():
@@ -343,27 +402,3 @@ def _join(name: str, parts: list) -> pd.DataFrame:
         elif c == "number_of_beds" and dt == np.float64 and col.notna().all() and (col == col.round()).all():
             frame[c] = col.astype(np.int64)
     return frame
-
-
-def _reorder(tables: dict, rank: np.ndarray) -> dict:
-    """Rows in the order of a full read, ``_fid`` replaced by nothing (dropped)."""
-    from ._api_fast import stable_order
-
-    out = {}
-    for name, frame in tables.items():
-        r = rank[frame["_fid"].to_numpy(dtype=np.int64)] if len(frame) else np.array([], dtype=np.int64)
-        if len(r) and (r < 0).any():
-            raise _Rebuild(f"{name}: rows of a file no longer listed")
-        frame = frame.drop(columns="_fid")
-        frame["_rank"] = r
-        if name == "history":
-            order = stable_order(frame, ["org_id", "report_date", "source", "_rank"])
-        elif name == "ratings" and len(frame) and (frame["framework"] == "Single assessment framework").any():
-            order = stable_order(frame, ["level", "org_id", "_rank"])
-        else:
-            order = np.argsort(r, kind="stable")
-        frame = frame.take(order).drop(columns="_rank").reset_index(drop=True)
-        if frame.shape[1] == 0:
-            frame = pd.DataFrame()
-        out[name] = frame
-    return out

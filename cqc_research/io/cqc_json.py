@@ -131,10 +131,10 @@ class ApiData:
 def _warn_unknown(tables: dict, where: str) -> None:
     """One warning for the rating values kept as 'Unknown' in history and service ratings."""
     parts = [tables[t][["org_id", "domain", "rating_status", "rating_text"]]
-             for t in ("history", "service_ratings") if t in tables and "rating_text" in tables[t]]
+             for t in ("history", "service_ratings") if t in tables and "rating_text" in tables[t]
+             and (tables[t]["rating_status"] == "Unknown").any()]
     if parts:
         warn_unknown_ratings(pd.concat(parts, ignore_index=True), where, stacklevel=4)
-
 
 
 def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -> ApiData:
