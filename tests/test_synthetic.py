@@ -98,3 +98,27 @@ def test_cli_synth(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "s"), "--scale", "small", "--seed", "3"]) == 0
     assert "wrote synthetic dataset" in capsys.readouterr().out
     assert (tmp_path / "s" / "truth.json").is_file()
+
+
+def test_a_dataset_written_by_an_older_generator_is_written_again(tmp_path, monkeypatch):
+    import json
+
+    import cqc_research.synthetic as S
+
+    monkeypatch.setenv("CQC_RESEARCH_DATA", str(tmp_path))
+    target = S.paths.synthetic_dir()
+    target.mkdir(parents=True)
+    (target / "truth.json").write_text(json.dumps({"seed": 1}))  # no generator_version: old
+    (target / "stale.csv").write_text("x")
+    calls = []
+
+    def fake_generate(folder, **kwargs):
+        calls.append(folder)
+        folder.mkdir(parents=True)
+        (folder / "truth.json").write_text(json.dumps({"generator_version": S.GENERATOR_VERSION}))
+
+    monkeypatch.setattr(S, "generate", fake_generate)
+    assert S.ensure_default_data(quiet=True) == target
+    assert calls == [target] and not (target / "stale.csv").exists()
+    assert [p.name for p in tmp_path.rglob("*.old-*")] == []  # the old copy is removed
+    assert S.ensure_default_data(quiet=True) == target and len(calls) == 1  # current: kept

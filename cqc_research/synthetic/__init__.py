@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import time
 import uuid
@@ -48,6 +49,9 @@ __all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_def
            "configure_parser", "run_command"]
 
 DEFAULT_SEED = 20240501
+#: Bumped whenever the generator writes new files or effects; an embedded dataset written by an
+#: older generator is written again by :func:`ensure_default_data`.
+GENERATOR_VERSION = 3
 DATA_DATE = dt.date(2024, 4, 1)
 REGIME_START = dt.date(2014, 10, 1)
 
@@ -852,6 +856,7 @@ def _truth(world) -> dict:
     geo = world["geo"]
     return {
         "description": "Planted effects of the cqc-research synthetic dataset. See README, 'Synthetic data'.",
+        "generator_version": GENERATOR_VERSION,
         "seed": world["seed"], "scale": world["scale"], "data_date": DATA_DATE.isoformat(),
         "null_world": bool(world.get("null_world", False)),
         "null_effects": list(world.get("null") or ()),
@@ -1252,6 +1257,24 @@ def ensure_default_data(*, quiet: bool = False) -> Path:
     """
     target = paths.synthetic_dir()
     if (target / "truth.json").is_file():
+        try:
+            version = json.loads((target / "truth.json").read_text()).get("generator_version", 0)
+        except (OSError, ValueError):
+            version = 0
+        if version == GENERATOR_VERSION:
+            return target
+        # written by an older generator (it lacks files the notebooks now read): write it again
+        old = target.with_name(f"{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+        if not quiet:
+            print(f"the synthetic dataset in {target} was written by an older version; writing it again")
+        try:
+            generate(target, progress=not quiet)
+        except BaseException:
+            if not target.exists():
+                os.replace(old, target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
         return target
     raw = paths.raw_dir()
     others = [p for p in raw.iterdir() if not p.name.startswith(".") and p.name != "README.md"] if raw.is_dir() else []
