@@ -31,7 +31,7 @@ from .provenance import is_synthetic
 from .study import INDICATOR_KEYS, study_data
 from .synthetic import dataset_paths, ensure_default_data
 
-__all__ = ["SOURCE_LEVELS", "LinkedIndicators", "indicator_sources", "link_sources"]
+__all__ = ["SOURCE_LEVELS", "LinkedIndicators", "indicator_sources", "link_sources", "read_source"]
 
 #: The level each source is linked at in notebook 02, its window, and its headline measures (the
 #: one or two a model of all sources together uses; the first present is taken, in this order).
@@ -122,9 +122,30 @@ def _files(paths: list[Path], key: str) -> list[Path]:
     return out
 
 
-def _load_cached(path: Path) -> pd.DataFrame | None:
-    """``load(path)`` through the Parquet cache (keyed by content), so the notebooks of a run
-    and later runs read each file once; None for a file that holds no indicator table."""
+def read_source(path) -> pd.DataFrame | None:
+    """One indicator file (or an A&E folder, one series) through the Parquet cache.
+
+    :func:`cqc_research.io.load` reads the file the first time; the table is cached keyed by the
+    file's content (every file's, for a folder), so the notebooks of a run and later runs read it
+    once, and a changed file is read again.
+
+    Parameters
+    ----------
+    path : path
+        A file any indicator loader reads, or a folder of monthly A&E files.
+
+    Returns
+    -------
+    DataFrame or None
+        The indicator table (``DataFrame.attrs["synthetic"]`` set from the file's folder), or
+        None for a file that holds no indicator table (a lookup such as a QOF geography mapping).
+
+    Raises
+    ------
+    DataFormatError
+        As the file's loader raises it; or for an empty folder.
+    """
+    path = Path(path)
     if path.is_dir():  # one series in a folder (A&E): keyed by every file's content
         files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
         if not files:
@@ -149,7 +170,7 @@ def _load_cached(path: Path) -> pd.DataFrame | None:
 
 
 def _read(key: str, paths: list[Path]) -> pd.DataFrame:
-    frames = [f for f in (_load_cached(p) for p in _files(paths, key)) if f is not None]
+    frames = [f for f in (read_source(p) for p in _files(paths, key)) if f is not None]
     if not frames:
         raise DataFormatError(f"the {key} files hold no indicator table", path=paths[0])
     synthetic = any(bool(f.attrs.get("synthetic")) for f in frames)

@@ -643,9 +643,9 @@ class ReplicationData:
         if not files:
             raise NotComputable("needs GP payments indicators (NHS Payments to General Practice CSVs, "
                                 "--indicators-path)")
-        from .io.nhs import load_gp_payments
+        from .indicator_sources import read_source
 
-        return self.memo("gp_payments", lambda: [load_gp_payments(f) for f in files])
+        return self.memo("gp_payments", lambda: [read_source(f) for f in files])
 
     def trust_indicators(self) -> list[pd.DataFrame]:
         """Trust-level indicator tables (A&E, SHMI, staff survey).
@@ -667,10 +667,10 @@ class ReplicationData:
         if not files:
             raise NotComputable("needs trust-level indicators (monthly A&E CSVs or SHMI, "
                                 "--indicators-path)")
-        from .io.nhs import load_indicators
+        from .indicator_sources import read_source
 
         def load():
-            frames = [load_indicators(f) for f in files]
+            frames = [f for f in (read_source(p) for p in files) if f is not None]
             frames = [f[f["org_level"] == "trust"] if "org_level" in f else f for f in frames]
             return [f for f in frames if len(f)]
         return self.memo("trust_indicators", load)
@@ -971,7 +971,9 @@ def source_prediction(data: ReplicationData, *, statistic: str, level: str, sour
                             "cqc-research.toml)")
 
     def compute():
-        linked = link_sources(data.ratings(), sources=held, level=level)
+        # linked once for every figure of the claim (each domain and statistic)
+        linked = data.memo(("source_link", level, tuple(sorted(held))),
+                           lambda: link_sources(data.ratings(), sources=held, level=level))
         used = list(linked.measures)
         if not used or not linked.headline:
             raise NotComputable(f"none of {sorted(held)} has {level}-level rows to link")
