@@ -134,10 +134,22 @@ class _Col:
     """All values of one column: distinct texts and int32 codes (-1 for None) when every value is
     text or None; else the values themselves (``raw``, a list)."""
 
-    __slots__ = ("codes", "uniques", "raw")
+    __slots__ = ("codes", "_uniques", "arrow", "raw", "_sorted")
 
-    def __init__(self, codes=None, uniques=None, raw=None):
-        self.codes, self.uniques, self.raw = codes, uniques, raw
+    def __init__(self, codes=None, uniques=None, raw=None, arrow=None):
+        import pyarrow as pa
+
+        self.codes, self._uniques, self.raw, self._sorted = codes, uniques, raw, None
+        if arrow is None and uniques is not None:
+            arrow = pa.array(list(uniques), type=pa.large_string())
+        self.arrow = arrow  # the distinct texts, in Arrow (never as Python objects unless asked)
+
+    @property
+    def uniques(self) -> np.ndarray:
+        """The distinct texts as Python strings (for the few columns that need them so)."""
+        if self._uniques is None:
+            self._uniques = self.arrow.to_numpy(zero_copy_only=False)
+        return self._uniques
 
     def __len__(self):
         return len(self.raw) if self.raw is not None else len(self.codes)
@@ -153,9 +165,9 @@ class _Col:
         """The column as ``pandas.DataFrame`` infers it from rows of these values."""
         if self.raw is not None:
             return pd.Series(self.raw)
-        if len(self.uniques) == 0 or (self.codes < 0).all():
+        if len(self.arrow) == 0 or (self.codes < 0).all():
             return pd.Series([None] * len(self.codes), dtype=object)
-        return _str_take(self.uniques, self.codes)
+        return _str_take(self.arrow, self.codes)
 
     def take(self, idx: np.ndarray) -> pd.Series:
         """Rows ``idx`` of the column, inferred as for those rows alone."""
@@ -167,26 +179,32 @@ class _Col:
             return pd.Series([None] * len(codes), dtype=object)
         if len(codes) == 0:
             return pd.Series([], dtype=object)
-        return _str_take(self.uniques, codes)
+        return _str_take(self.arrow, codes)
 
     def categorical(self, idx: np.ndarray | None = None) -> pd.Categorical | None:
         """The column (rows ``idx``) as a categorical of its sorted distinct texts, unused ones kept."""
         if self.raw is not None:
             return None
-        order = np.argsort(self.uniques.astype(str), kind="stable") if len(self.uniques) else np.array([], int)
-        rank = np.empty(len(order), dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
+        if self._sorted is None:
+            import pyarrow.compute as pc
+
+            order = pc.array_sort_indices(self.arrow).to_numpy() if len(self.arrow) else np.array([], np.int64)
+            rank = np.empty(len(order), dtype=np.int32)
+            rank[order] = np.arange(len(order), dtype=np.int32)
+            cats = (pd.Index(_str_take(self.arrow, order.astype(np.int32)), dtype="str") if len(order)
+                    else pd.Index([], dtype="str"))
+            self._sorted = (rank, pd.CategoricalDtype(cats))
+        rank, dtype = self._sorted
         codes = self.codes if idx is None else self.codes[idx]
         codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)] if len(rank) else -1).astype(np.int32)
-        cats = pd.Index(self.uniques[order].tolist(), dtype="str") if len(order) else pd.Index([], dtype="str")
-        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))
+        return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def _TakeCol(col: _Col, idx: np.ndarray) -> _Col:  # noqa: N802 - reads as the class it makes
     """Rows ``idx`` of a record-level column, as a column of their own."""
     if col.raw is not None:
         return _Col(raw=[col.raw[i] for i in idx])
-    return _Col(col.codes[idx], col.uniques)
+    return _Col(col.codes[idx], arrow=col.arrow)
 
 
 def _fixed(dtype):
@@ -212,11 +230,11 @@ def _parsed(parse):
     return convert
 
 
-def _str_take(uniques: np.ndarray, codes: np.ndarray) -> pd.Series:
+def _str_take(u, codes: np.ndarray) -> pd.Series:
+    """Texts ``u`` (an Arrow array) at ``codes`` (-1: missing), as a pandas ``str`` Series."""
     import pyarrow as pa
     from pandas.core.arrays.string_arrow import ArrowStringArray
 
-    u = pa.array(uniques.tolist(), type=pa.large_string())
     idx = pa.array(codes, mask=codes < 0, type=pa.int32())
     return pd.Series(ArrowStringArray(pa.chunked_array([u.take(idx)]), dtype=_STR_DTYPE))
 
@@ -242,20 +260,20 @@ def _unpack(parts: list) -> _Col:
         import pyarrow.compute as pc
 
         if not parts:
-            return _Col(np.array([], np.int32), np.array([], dtype=object))
+            return _Col(np.array([], np.int32), arrow=pa.array([], type=pa.large_string()))
         allu = pa.concat_arrays([p[1] for p in parts])
         if len(allu):
             enc = pc.dictionary_encode(allu)
             gcodes = enc.indices.to_numpy(zero_copy_only=False)
-            guniq = enc.dictionary.to_numpy(zero_copy_only=False)
+            guniq = enc.dictionary
         else:
-            gcodes, guniq = np.array([], np.int64), np.array([], dtype=object)
+            gcodes, guniq = np.array([], np.int64), pa.array([], type=pa.large_string())
         out, start = [], 0
         for codes, u in parts:
             m = np.append(gcodes[start:start + len(u)], -1).astype(np.int32)
             out.append(m[codes])  # code -1 picks the appended -1
             start += len(u)
-        return _Col(np.concatenate(out).astype(np.int32), np.asarray(guniq, dtype=object))
+        return _Col(np.concatenate(out).astype(np.int32), arrow=guniq)
     values: list = []
     for p in parts:
         if isinstance(p, tuple):
