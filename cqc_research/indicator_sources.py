@@ -17,21 +17,18 @@ Nothing measured after a rating was published reaches it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .cache import cached_frame, sha256_file
 from .errors import DataFormatError
-from .io import load
+from .io import read_source
 from .link import link_indicators
-from .provenance import is_synthetic
 from .study import INDICATOR_KEYS, study_data
 from .synthetic import dataset_paths, ensure_default_data
 
-__all__ = ["SOURCE_LEVELS", "LinkedIndicators", "indicator_sources", "link_sources", "read_source"]
+__all__ = ["SOURCE_LEVELS", "LinkedIndicators", "indicator_sources", "link_sources"]
 
 #: The level each source is linked at in notebook 02, its window, and its headline measures (the
 #: one or two a model of all sources together uses; the first present is taken, in this order).
@@ -120,53 +117,6 @@ def _files(paths: list[Path], key: str) -> list[Path]:
         else:
             out.append(p)
     return out
-
-
-def read_source(path) -> pd.DataFrame | None:
-    """One indicator file (or an A&E folder, one series) through the Parquet cache.
-
-    :func:`cqc_research.io.load` reads the file the first time; the table is cached keyed by the
-    file's content (every file's, for a folder), so the notebooks of a run and later runs read it
-    once, and a changed file is read again.
-
-    Parameters
-    ----------
-    path : path
-        A file any indicator loader reads, or a folder of monthly A&E files.
-
-    Returns
-    -------
-    DataFrame or None
-        The indicator table (``DataFrame.attrs["synthetic"]`` set from the file's folder), or
-        None for a file that holds no indicator table (a lookup such as a QOF geography mapping).
-
-    Raises
-    ------
-    DataFormatError
-        As the file's loader raises it; or for an empty folder.
-    """
-    path = Path(path)
-    if path.is_dir():  # one series in a folder (A&E): keyed by every file's content
-        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-        if not files:
-            raise DataFormatError("an empty folder", path=path)
-        digest = hashlib.sha256("".join(f"{f.relative_to(path)}:{sha256_file(f)};"
-                                        for f in files).encode()).hexdigest()
-        source, options = files[0], {"folder": digest, "v": 1}
-    else:
-        source, options = path, {"v": 1}
-
-    def build() -> pd.DataFrame:
-        frame = load(path)
-        if not isinstance(frame, pd.DataFrame) or not {"measure", "org_level"} <= set(frame):
-            return pd.DataFrame()  # a lookup (e.g. a QOF geography mapping): not an indicator
-        return frame
-
-    frame = cached_frame(source, build, loader="indicator_source", options=options)
-    if frame.empty:
-        return None
-    frame.attrs["synthetic"] = is_synthetic(path)
-    return frame
 
 
 def _read(key: str, paths: list[Path]) -> pd.DataFrame:

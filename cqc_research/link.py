@@ -955,12 +955,12 @@ def link_ratings_to_payments(ratings_path, payment_files, *, sector: str | None,
     -------
     PaymentsLink
     """
+    from .io import read_source
     from .io.cqc_files import load_latest_ratings, ratings_wide
-    from .io.nhs import load_gp_payments
     from .ratings import filter_sector
 
     rated = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level="location"), sector)
-    payments = [load_gp_payments(f) for f in payment_files]
+    payments = [read_source(f) for f in payment_files]  # load_gp_payments, through the cache
     link = link_indicators(rated, payments, level="practice", measures=list(measures), sector=None)
     from .io.nhs import financial_year
 

@@ -643,7 +643,7 @@ class ReplicationData:
         if not files:
             raise NotComputable("needs GP payments indicators (NHS Payments to General Practice CSVs, "
                                 "--indicators-path)")
-        from .indicator_sources import read_source
+        from .io import read_source
 
         return self.memo("gp_payments", lambda: [read_source(f) for f in files])
 
@@ -667,7 +667,7 @@ class ReplicationData:
         if not files:
             raise NotComputable("needs trust-level indicators (monthly A&E CSVs or SHMI, "
                                 "--indicators-path)")
-        from .indicator_sources import read_source
+        from .io import read_source
 
         def load():
             frames = [f for f in (read_source(p) for p in files) if f is not None]

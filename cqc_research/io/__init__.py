@@ -16,17 +16,20 @@ NHS indicator files (CSV, workbooks)      :func:`nhs.load_indicators`
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..cache import cached_frame, sha256_file
 from ..errors import DataFormatError
+from ..provenance import is_synthetic
 
 if TYPE_CHECKING:
     from .nhs.common import ReadReport
 
-__all__ = ["load", "explain", "detect_kind", "configure_parser", "run_command"]
+__all__ = ["load", "read_source", "explain", "detect_kind", "configure_parser", "run_command"]
 
 
 def _norm(text) -> str:
@@ -366,3 +369,50 @@ def run_command(args) -> int:
     if getattr(result, "attrs", {}).get("synthetic") or getattr(result, "synthetic", False):
         print("note: this is SYNTHETIC DATA written by `cqc-research synth`")
     return 0
+
+
+def read_source(path) -> pd.DataFrame | None:
+    """One indicator file (or an A&E folder, one series) through the Parquet cache.
+
+    :func:`cqc_research.io.load` reads the file the first time; the table is cached keyed by the
+    file's content (every file's, for a folder), so the notebooks of a run and later runs read it
+    once, and a changed file is read again.
+
+    Parameters
+    ----------
+    path : path
+        A file any indicator loader reads, or a folder of monthly A&E files.
+
+    Returns
+    -------
+    DataFrame or None
+        The indicator table (``DataFrame.attrs["synthetic"]`` set from the file's folder), or
+        None for a file that holds no indicator table (a lookup such as a QOF geography mapping).
+
+    Raises
+    ------
+    DataFormatError
+        As the file's loader raises it; or for an empty folder.
+    """
+    path = Path(path)
+    if path.is_dir():  # one series in a folder (A&E): keyed by every file's content
+        files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise DataFormatError("an empty folder", path=path)
+        digest = hashlib.sha256("".join(f"{f.relative_to(path)}:{sha256_file(f)};"
+                                        for f in files).encode()).hexdigest()
+        source, options = files[0], {"folder": digest, "v": 1}
+    else:
+        source, options = path, {"v": 1}
+
+    def build() -> pd.DataFrame:
+        frame = load(path)
+        if not isinstance(frame, pd.DataFrame) or not {"measure", "org_level"} <= set(frame):
+            return pd.DataFrame()  # a lookup (e.g. a QOF geography mapping): not an indicator
+        return frame
+
+    frame = cached_frame(source, build, loader="indicator_source", options=options)
+    if frame.empty:
+        return None
+    frame.attrs["synthetic"] = is_synthetic(path)
+    return frame

@@ -759,7 +759,8 @@ def load_event_panel(indicators_path, *, indicator: str) -> pd.DataFrame:
     Parameters
     ----------
     indicators_path : path
-        Anything :func:`cqc_research.io.nhs.load_indicators` reads.
+        An indicator file, or a folder of monthly A&E files: anything
+        :func:`cqc_research.io.read_source` reads.
     indicator : str
         The measure to keep.
 
@@ -773,9 +774,11 @@ def load_event_panel(indicators_path, *, indicator: str) -> pd.DataFrame:
     ValueError
         When the measure is absent, or measured only below or above trust level.
     """
-    from ..io.nhs import load_indicators
+    from ..io import read_source
 
-    ind = load_indicators(indicators_path)
+    ind = read_source(indicators_path)  # through the Parquet cache: read once per content
+    if ind is None:
+        raise ValueError(f"{indicators_path} holds no indicator table")
     measures = sorted(ind["measure"].astype(str).unique())
     if indicator not in measures:
         raise ValueError(f"indicator {indicator!r} is not in {indicators_path}; measures present: {measures}")

@@ -323,6 +323,9 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     try:
         # notebooks that read the others' tables (metadata cqc_research.run_last) go in a second wave
         waves = [[p for p in plans if not runs_last(p[0])], [p for p in plans if runs_last(p[0])]]
+        # the longest notebooks of the last run start first, so two workers finish together
+        last = _last_durations(root)
+        waves = [sorted(w, key=lambda p: -last.get(p[1].name, 0.0)) for w in waves]
         with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
             n_failed = 0
             for wave in waves:
@@ -376,6 +379,18 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     index = _write_run_index(run_dir, run_id, results, synthetic=synthetic, created=created, written=written)
     return RunResult(run_id=run_id, run_dir=run_dir, notebooks=results, manifest_path=manifest_path,
                      index_path=index, synthetic=synthetic)
+
+
+def _last_durations(root: Path) -> dict[str, float]:
+    """Each notebook's duration in the newest run under ``root`` (empty when there is none)."""
+    manifests = sorted(root.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    for path in reversed(manifests[-5:]):
+        try:
+            runs = json.loads(path.read_text(encoding="utf-8"))["notebooks"]
+            return {r["name"]: float(r["duration_s"] or 0.0) for r in runs}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {}
 
 
 def _skipped_sections(notebook) -> list[dict]:
