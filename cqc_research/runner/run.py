@@ -187,7 +187,7 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                   parameters: Mapping[str, object] | None = None,
                   output_root: str | os.PathLike | None = None, run_id: str | None = None,
                   workers: int = 1, kernel_name: str = "python3", progress: bool = True,
-                  timeout: float | None = None) -> RunResult:
+                  timeout: float | None = None, fresh_kernels: bool = False) -> RunResult:
     """Run notebooks through papermill into ``<output_root>/<run_id>/``.
 
     Parameters
@@ -210,6 +210,10 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
         Show a progress bar and messages on standard error.
     timeout : float, optional
         Seconds allowed per cell.
+    fresh_kernels : bool
+        Start a new kernel for every notebook instead of keeping one warm kernel per worker
+        (reset between notebooks, as ``batch`` does); slower, for checking that no notebook
+        depends on another's state.
 
     Returns
     -------
@@ -275,6 +279,9 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
 
     def session_for(nb: Path) -> KernelSession:
         session = getattr(local, "session", None)
+        if session is not None and fresh_kernels:
+            session.shutdown()
+            session = None
         if session is not None and session.alive:
             session.run_code(f"{_TASKS}.kernel_reset({str(nb.parent)!r})", timeout=60)
             return session
@@ -283,7 +290,8 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
         session = KernelSession(kernel_name, cwd=nb.parent).start()
         sessions.append(session)
         local.session = session
-        session.run_code(f"{_TASKS}.kernel_warmup({warmup!r})", timeout=600)
+        if not fresh_kernels:  # a kernel kept for several notebooks imports what they all use
+            session.run_code(f"{_TASKS}.kernel_warmup({warmup!r})", timeout=600)
         return session
 
     def run_one(nb: Path, res: NotebookResult) -> NotebookResult:
@@ -512,6 +520,9 @@ def configure_parser(parser) -> None:
                         help="Jupyter kernel spec (default python3)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="time allowed per cell (default: no limit)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="a new kernel for every notebook (default: one warm kernel per worker, "
+                             "reset between notebooks)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -522,7 +533,8 @@ def run_command(args) -> int:
     params = dict(args.parameter or [])
     result = run_notebooks(args.notebooks or None, parameters=params, output_root=args.output_root,
                            run_id=args.run_id, workers=args.workers, kernel_name=args.kernel,
-                           progress=not args.quiet, timeout=args.timeout)
+                           progress=not args.quiet, timeout=args.timeout,
+                           fresh_kernels=args.fresh_kernels)
     n = len(result.notebooks)
     failed = result.failed
     msg = f"{n - len(failed)} of {n} notebooks succeeded"
