@@ -381,3 +381,25 @@ def test_run_last_notebooks_wait_for_the_others(tmp_path):
     result = run_notebooks([slow, reader], workers=2, output_root=tmp_path / "out", progress=False)
     statuses = {r.name: r.status for r in result.notebooks}
     assert statuses == {"a_slow": "ok", "b_reader": "ok"}, _json.dumps(statuses)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_kept_kernel_is_reset_between_notebooks(tmp_path, fresh):
+    """One worker runs both notebooks on one kernel (or, with fresh kernels, two): the second
+    sees none of the first's names, settings or working folder."""
+    import nbformat
+
+    from cqc_research.runner.run import run_notebooks
+
+    first, second = tmp_path / "a" / "first.ipynb", tmp_path / "b" / "second.ipynb"
+    for path, code in [(first, "import os, matplotlib\nleaked = 1\nmatplotlib.rcParams['lines.linewidth'] = 9\n"
+                                "os.chdir('/')"),
+                       (second, "import os, matplotlib\nassert 'leaked' not in globals()\n"
+                                "assert matplotlib.rcParams['lines.linewidth'] != 9\n"
+                                "assert os.getcwd().endswith('b'), os.getcwd()")]:
+        path.parent.mkdir()
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    res = run_notebooks([first, second], output_root=tmp_path / "out", run_id="r", workers=1,
+                        progress=False, fresh_kernels=fresh)
+    assert [(r.name, r.status, r.error) for r in res.notebooks] == [
+        ("first", "ok", None), ("second", "ok", None)]
