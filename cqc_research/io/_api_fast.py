@@ -241,16 +241,18 @@ def _str_take(u, codes: np.ndarray) -> pd.Series:
 
 def _pack(values: list):
     """A batch of one column's values: ``(codes, uniques)`` for text, else an object array."""
+    import pyarrow as pa
+
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
-    kind = pd.api.types.infer_dtype(arr, skipna=True)
-    if kind in ("string", "empty"):
-        import pyarrow as pa
-
+    try:
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # unhashable values (a list or an object where text was expected)
+        return arr
+    if all(type(u) is str for u in uniques):  # checked on the distinct values only
         # the distinct texts leave the Python heap at once (Arrow keeps them compactly)
         return codes.astype(np.int32), pa.array(uniques, type=pa.large_string())
-    return arr
+    return arr  # numbers, booleans, lists...: kept as they are (factorize would equate 1 and True)
 
 
 def _unpack(parts: list) -> _Col:
@@ -326,10 +328,6 @@ class Builder:
                                           "location or provider record", path=path)
             self._adding = None
             self.add(rec, path, level)
-            self._since += 1
-            if self._since >= self.batch:
-                self.flush()
-            return True
         except Exception as exc:
             # nothing of a bad record stays: every column back to its length before it
             for lst, n in zip(self._lists, marks, strict=True):
@@ -347,6 +345,10 @@ class Builder:
             reason = exc.detail if isinstance(exc, DataFormatError) else f"{type(exc).__name__}: {exc}"
             self.bad.append((str(path), reason))
             return False
+        self._since += 1
+        if self._since >= self.batch:
+            self.flush()
+        return True
 
     def org_count(self) -> int:
         return len(self.files)
