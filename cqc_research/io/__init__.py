@@ -197,7 +197,7 @@ def _api_report(path: Path, data) -> ReadReport:
     for f in files:
         try:
             rec = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # a damaged record: the loader names it
             continue
         if not isinstance(rec, dict):
             continue
