@@ -254,3 +254,26 @@ def test_the_load_report_names_the_bad_file(shared_data, tmp_path, capsys):
         _, reports = explain(folder)
     text = "\n".join(str(r) for r in reports)
     assert "1-121233220.json" in text and "invalid JSON" in text
+
+
+def test_a_value_of_another_json_type_in_a_text_field_is_kept_as_text_and_said(synthetic_small, tmp_path):
+    """A number where the API gives text (found by the fuzzing suite: it used to fail only when
+    the tables were built or cached, taking the folder with it) is kept as text, an object or a
+    list as nothing, and a warning counts them; every other value is as read."""
+    src = sorted((synthetic_small.paths["api_folder"] / "locations").glob("*.json"))[:6]
+    folder = tmp_path / "api" / "locations"
+    folder.mkdir(parents=True)
+    for f in src:
+        shutil.copy(f, folder / f.name)
+    odd = json.loads(src[0].read_text())
+    odd["localAuthority"], odd["region"] = 0, {"rating": None}
+    (folder / src[0].name).write_text(json.dumps(odd))
+    with pytest.warns(UserWarning, match=r"kept as text .* 1 in local_authority, 1 in region"):
+        api = load_api_folder(tmp_path / "api")  # through the cache, which writes Parquet
+    row = api.locations.set_index("org_id").loc[odd["locationId"]]
+    assert row["local_authority"] == "0" and pd.isna(row["region"])
+    plain = load_api_folder(synthetic_small.paths["api_folder"], use_cache=False).locations
+    others = [json.loads(f.read_text())["locationId"] for f in src[1:]]
+    pd.testing.assert_frame_equal(
+        api.locations.set_index("org_id").loc[others, ["local_authority", "region"]].astype(str),
+        plain.set_index("org_id").loc[others, ["local_authority", "region"]].astype(str))

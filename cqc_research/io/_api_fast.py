@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from array import array
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,14 @@ _TABLES = {"hist": _HIST_OWN, "serv": _SERVICE_OWN, "rat": _RATING_OWN, "rep": _
            "assess": _ASSESS_OWN, "kq": _KQ_OWN, "st": _ST_OWN, "text": _TEXT_OWN, "prob": _PROBLEM_OWN}
 
 
+#: Columns that hold numbers, flags or values the reader made itself; every other column holds
+#: text (or nothing) as the API publishes it, and a value of another JSON type there (a number, an
+#: object, a list) is kept as text, or as nothing for an object or a list, and counted.
+_NOT_TEXT = {"care_home", "number_of_beds", "n_location_ids", "inherited", "n_key_questions",
+             "n_statements", "n_statements_assessed", "n_statements_scored", "current",
+             "percentage_score", "score", "assessed", "n_evidence_categories",
+             "n_evidence_with_commentary", "value", "domain", "rating", "rating_status", "framework",
+             "rule_version", "statement_id", "evidence_category_id"}
 class _Skip(Exception):
     """A record file that cannot be read; carries the one-line reason."""
 
@@ -239,8 +248,24 @@ def _str_take(u, codes: np.ndarray) -> pd.Series:
     return pd.Series(ArrowStringArray(pa.chunked_array([u.take(idx)]), dtype=_STR_DTYPE))
 
 
-def _pack(values: list):
-    """A batch of one column's values: ``(codes, uniques)`` for text, else an object array."""
+def _as_text(values: list) -> tuple[list, int]:
+    """Values of a text column with every other JSON type made text (objects and lists: None)."""
+    out, n = [], 0
+    for v in values:
+        if v is None or type(v) is str:
+            out.append(v)
+        else:
+            n += 1
+            out.append(None if isinstance(v, dict | list) else str(v))
+    return out, n
+
+
+def _pack(values: list, *, text: bool = False, odd: Counter | None = None, name: str = ""):
+    """A batch of one column's values: ``(codes, uniques)`` for text, else an object array.
+
+    With ``text``, values of other JSON types are made text first (see :func:`_as_text`) and
+    counted in ``odd[name]``.
+    """
     import pyarrow as pa
 
     arr = np.empty(len(values), dtype=object)
@@ -248,7 +273,15 @@ def _pack(values: list):
     try:
         codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     except TypeError:  # unhashable values (a list or an object where text was expected)
-        return arr
+        if not text:
+            return arr
+        codes = uniques = None
+    if text and (uniques is None or not all(type(u) is str for u in uniques)):
+        values, n = _as_text(values)
+        if odd is not None:
+            odd[name] += n
+        arr[:] = values
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
     if all(type(u) is str for u in uniques):  # checked on the distinct values only
         # the distinct texts leave the Python heap at once (Arrow keeps them compactly)
         return codes.astype(np.int32), pa.array(uniques, type=pa.large_string())
@@ -297,6 +330,7 @@ class Builder:
         self.recs = {t: array("i") for t in _TABLES}
         self.saf_replaced: set = set()
         self.bad: list[tuple[str, str]] = []
+        self.odd: Counter = Counter()  # values of another JSON type in a text column, by column
         self._rcache: dict = {}
         self._dcache: dict = {}
         self._scache: dict = {}
@@ -357,13 +391,15 @@ class Builder:
         """Pack the values collected since the last flush (Python objects cost ~10x their data)."""
         for name, lst in self.org.items():
             if lst:
-                self.org_parts[name].append(_pack(lst))
+                self.org_parts[name].append(_pack(lst, text=name not in _NOT_TEXT, odd=self.odd,
+                                                  name=name))
                 del lst[:]
         for t, rows in self.rows.items():
             if rows:
                 self.recs[t].extend([r[0] for r in rows])
                 for i, name in enumerate(_TABLES[t], start=1):
-                    self.parts[t][name].append(_pack([r[i] for r in rows]))
+                    self.parts[t][name].append(_pack([r[i] for r in rows], text=name not in _NOT_TEXT,
+                                                     odd=self.odd, name=name))
                 del rows[:]
         self._since = 0
 

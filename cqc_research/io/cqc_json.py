@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, SkippedFileWarning
 from ..provenance import is_synthetic
 from ..ratings import strict_from, warn_unknown_ratings
 
@@ -248,7 +248,12 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
             iterator = tqdm(todo, desc="CQC API records", unit="file")
         for path, level in iterator:
             b.add_file(path, level, keep_going=unknown == "keep")
-        return b.tables(), b.bad
+        tables = b.tables()
+        if b.odd:  # never silently: values of another JSON type where the API gives text
+            warnings.warn("kept as text (objects and lists as nothing) values of another JSON type "
+                          "where the CQC API gives text: " + ", ".join(
+                              f"{n:,} in {col}" for col, n in b.odd.most_common()), stacklevel=3)
+        return tables, b.bad
 
     tables, bad, how = load_cached(folder, files, build, options=f"unknown={unknown}",
                                        table_names=API_TABLES, use_cache=use_cache)
@@ -261,7 +266,8 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
         notes += [f"skipped {path}: {reason}" for path, reason in bad]
         first = bad[0]
         warnings.warn(f"{len(bad):,} of {len(files):,} CQC API record files could not be read and were left "
-                      f"out (first: {first[0]}: {first[1]}); see ApiData.skipped", stacklevel=2)
+                      f"out (first: {first[0]}: {first[1]}); see ApiData.skipped", SkippedFileWarning,
+                      stacklevel=2)
     _warn_assessment_problems(tables)
     _warn_unknown(tables, str(folder))
     return ApiData(**tables, source=str(folder), synthetic=is_synthetic(folder), files=len(files),
