@@ -344,11 +344,14 @@ def _read_csv_grid(path: Path, required_headers=None) -> tuple[pd.DataFrame, np.
     else:
         raise DataFormatError("cannot decode the CSV as UTF-8 or Windows-1252", path=path)
     skip = 0
-    for i, row in enumerate(csv.reader(io.StringIO("".join(head)))):
-        cells = {_norm(c) for c in row if c.strip()}
-        if (want and all(any(w == c or c.startswith(w) for c in cells) for w in want)) or (not want and cells):
-            skip = i
-            break
+    try:
+        for i, row in enumerate(csv.reader(io.StringIO("".join(head)))):
+            cells = {_norm(c) for c in row if c.strip()}
+            if (want and all(any(w == c or c.startswith(w) for c in cells) for w in want)) or (not want and cells):
+                skip = i
+                break
+    except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
+        raise DataFormatError(f"malformed CSV near the top of the file: {exc}", path=path) from None
     try:
         grid = pd.read_csv(path, header=None, skiprows=skip, dtype=str, keep_default_na=False,
                            encoding=enc, skip_blank_lines=False)
