@@ -24,6 +24,7 @@ These are module constants, read when a file is opened (a test may change them).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zipfile
 import zlib
@@ -35,7 +36,7 @@ from ..errors import DataFormatError, file_head, looks_like_html
 __all__ = ["MAX_CELLS", "MAX_REPEAT_RATIO", "RATIO_FREE_CELLS", "MAX_COLUMNS", "MAX_RATIO",
            "RATIO_FREE_BYTES", "MAX_MEMBER_BYTES", "MAX_GRID_CELLS", "DESCRIPTION", "sniff",
            "describe", "expansion_problem", "ratio_problem", "check_zip_member", "check_zip",
-           "open_workbook", "calamine_failure"]
+           "open_workbook", "calamine_failure", "cell_text"]
 
 #: The most cells one sheet may expand to (rows holding data x the widest of them, repeats
 #: counted out). The largest published Latest ratings sheet expands to about 8 million.
@@ -699,3 +700,29 @@ class _Workbook:
             _reraise_fatal(exc)
             raise calamine_failure(exc, self.path, self.kind, truncated=self.truncated,
                                    sheet=sheet) from None
+
+
+def cell_text(v) -> str:
+    """A cell as text: blanks ``""``, whole floats without ``.0``, dates ISO.
+
+    Parameters
+    ----------
+    v : object
+        A cell as calamine gives it.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cell_text(716.0), cell_text(None), cell_text(" Leeds ")
+    ('716', '', 'Leeds')
+    """
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, dt.datetime | dt.date):
+        return v.strftime("%Y-%m-%d")
+    return str(v).strip()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
+from .._workbook import cell_text
 from .common import (
     ColumnReport,
     IndicatorParseWarning,
@@ -105,32 +106,6 @@ def sheet_cells(wb, name, *, path) -> list[list]:
     raw = wb.rows(name)
     width = max((len(r) for r in raw), default=0)
     return [list(r) + [""] * (width - len(r)) for r in raw]
-
-
-def cell_text(v) -> str:
-    """A cell as text: blanks ``""``, whole floats without ``.0``, dates ISO.
-
-    Parameters
-    ----------
-    v : object
-        A cell as calamine gives it.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> cell_text(716.0), cell_text(None), cell_text(" Leeds ")
-    ('716', '', 'Leeds')
-    """
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, dt.datetime | dt.date):
-        return v.strftime("%Y-%m-%d")
-    return str(v).strip()
 
 
 def column_letter(j: int) -> str:

@@ -8,12 +8,12 @@ group row above it in workbooks, the ``Period:`` cell of the preamble), so that
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataFormatError
+from .._workbook import cell_text
 from .common import decode_text, meaning_text
 
 __all__ = ["AeGrid", "read_grid", "is_ae_workbook", "WORKBOOK_SUFFIXES"]
@@ -54,16 +54,6 @@ class AeGrid:
         return self.rows[self.header_row]
 
 
-def _cell_text(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, dt.datetime | dt.date):
-        return v.strftime("%Y-%m-%d")
-    return str(v).strip()
-
-
 def _workbook_sheets(path: Path) -> tuple:
     """The open workbook (see :func:`.._workbook.open_workbook`: the message of a failure
     names what the file really is) and its sheet names."""
@@ -75,7 +65,7 @@ def _workbook_sheets(path: Path) -> tuple:
 
 def _sheet_rows(wb, name) -> list[list[str]]:
     raw = wb.rows(name)
-    rows = [[_cell_text(c) for c in r] for r in raw]
+    rows = [[cell_text(c) for c in r] for r in raw]
     width = max((len(r) for r in rows), default=0)
     rows = [r + [""] * (width - len(r)) for r in rows]
     lead = 0  # leading empty columns (the sheet's used area starts further right)

@@ -15,7 +15,6 @@ publication pipeline): no real file was seen here.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
+from .._workbook import cell_text
 from .common import (
     MONTHS,
     check_errors,
@@ -149,16 +149,6 @@ class _Sheet:
     level: str
 
 
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return repr(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, dt.datetime | dt.date):
-        return v.strftime("%Y-%m-%d")
-    return str(v).strip()
-
-
 def _grids(path: Path):
     """(sheet name, rows of text cells) for each sheet of a workbook, or the one CSV."""
     if path.suffix.lower() in _WORKBOOK:
@@ -167,7 +157,7 @@ def _grids(path: Path):
         wb = open_workbook(path)
         for name in wb.sheet_names:
             raw = wb.rows(name)
-            yield name, [[_cell(c) for c in r] for r in raw]
+            yield name, [[cell_text(c) for c in r] for r in raw]
         return
     text = decode_text(path)
     try:

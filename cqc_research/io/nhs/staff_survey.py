@@ -103,7 +103,7 @@ _THEME = re.compile(r"^((?:theme|pp)[a-z0-9_]*?)(_n)?(?:_(\d{4}))?$")
 
 
 def _header_at(rows) -> int | None:
-    from ._dtoc_workbook import cell_text
+    from .._workbook import cell_text
 
     for i, r in enumerate(rows[:10]):
         cells = {normalise_header(cell_text(c)) for c in r}
@@ -133,7 +133,8 @@ def _wrong_kind_hint(path: Path) -> str:
 
 
 def _load_staff_workbook(path: Path, *, year, questions, sectors, errors, with_report):
-    from ._dtoc_workbook import cell_text, column_letter, open_workbook, sheet_cells
+    from .._workbook import cell_text
+    from ._dtoc_workbook import column_letter, open_workbook, sheet_cells
 
     wb, names = open_workbook(path, expected="an NHS Staff Survey organisation-level workbook")
     rep = ReadReport(path=path, kind="staff_survey (NHS Staff Survey organisation-level workbook)")
