@@ -347,3 +347,20 @@ def test_other_label_columns_and_a_wordier_period(tmp_path):
     assert set(frame.period_start) == {pd.Timestamp("2014-03-01")}
     assert any(c.role == "ignored: a label column" for c in rep.columns)
     assert any("responsible" in n for n in rep.notes)  # the sheet this workbook lacks
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("loader, sample, right", [
+    ("load_ae_monthly", "dtoc_monthly_xls/April_17.xls", "load_dtoc"),
+    ("load_ae_monthly", "staff_survey_xlsx/ST19-Organisation-Data-2019-Only-v1f.xlsx", "load_staff_survey"),
+    ("load_latest_ratings", "dtoc_monthly_xls/Dec_19.xls", "load_dtoc"),
+    ("load_latest_ratings", "ae_by_provider_xls/April-2017-AE-by-provider-revised-14.06.18-D44fd.xls",
+     "load_ae_monthly"),
+])
+def test_a_workbook_given_to_the_wrong_loader_names_the_right_one(shared_data, loader, sample, right):
+    from cqc_research.errors import DataFormatError
+    from cqc_research.io import cqc_files, nhs
+
+    fn = getattr(nhs, loader, None) or getattr(cqc_files, loader)
+    with pytest.raises(DataFormatError, match=rf"this looks like .* \(use cqc_research\.io\.\S*{right}\)"):
+        fn(shared_data / "real_formats" / sample)

@@ -36,7 +36,7 @@ from ..errors import DataFormatError, file_head, looks_like_html
 __all__ = ["MAX_CELLS", "MAX_REPEAT_RATIO", "RATIO_FREE_CELLS", "MAX_COLUMNS", "MAX_RATIO",
            "RATIO_FREE_BYTES", "MAX_MEMBER_BYTES", "MAX_GRID_CELLS", "DESCRIPTION", "sniff",
            "describe", "expansion_problem", "ratio_problem", "check_zip_member", "check_zip",
-           "open_workbook", "calamine_failure", "cell_text"]
+           "open_workbook", "calamine_failure", "cell_text", "workbook_hint"]
 
 #: The most cells one sheet may expand to (rows holding data x the widest of them, repeats
 #: counted out). The largest published Latest ratings sheet expands to about 8 million.
@@ -726,3 +726,52 @@ def cell_text(v) -> str:
     if isinstance(v, dt.datetime | dt.date):
         return v.strftime("%Y-%m-%d")
     return str(v).strip()
+
+
+def _names(names) -> set[str]:
+    return {re.sub(r"[^a-z0-9]+", " ", str(n).casefold()).strip() for n in names}
+
+
+#: Workbooks recognised by their sheet names alone: (test, what it is, its loader).
+_KNOWN_BY_SHEETS = (
+    (lambda n: {"locations", "providers"} & n, "a CQC Latest ratings workbook",
+     "cqc_research.io.cqc_files.load_latest_ratings"),
+    (lambda n: any("by reason" in x for x in n) and any("by type of care" in x
+                                                         or "by responsible" in x for x in n),
+     "an NHS England monthly delayed transfers of care workbook",
+     "cqc_research.io.nhs.load_dtoc"),
+    (lambda n: {"notes", "trust benchmark groups"} <= n,
+     "an NHS Staff Survey organisation-level workbook", "cqc_research.io.nhs.load_staff_survey"),
+    (lambda n: any("provider level data" == x for x in n),
+     "an NHS England 'A&E by provider' workbook", "cqc_research.io.nhs.load_ae_monthly"),
+)
+
+
+def workbook_hint(sheet_names, *, but_not: str = "") -> str:
+    """``"; this looks like <what> (use <loader>)"`` for a workbook of a known kind, else ``""``.
+
+    For the error of a loader given a workbook of another kind: it names the right loader.
+
+    Parameters
+    ----------
+    sheet_names : iterable of str
+        The workbook's sheet names.
+    but_not : str
+        The loader that was called (its kind is not suggested).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> workbook_hint(["England", "LA - by type of care", "LA - by reason"])
+    '; this looks like an NHS England monthly delayed transfers of care workbook (use cqc_research.io.nhs.load_dtoc)'
+    >>> workbook_hint(["Sheet1"])
+    ''
+    """
+    names = _names(sheet_names)
+    for test, what, loader in _KNOWN_BY_SHEETS:
+        if loader != but_not and loader.rsplit(".", 1)[1] != but_not and test(names):
+            return f"; this looks like {what} (use {loader})"
+    return ""

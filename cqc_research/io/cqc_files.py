@@ -31,6 +31,7 @@ from ..ratings import (
     strict_from,
     warn_unknown_ratings,
 )
+from ._workbook import workbook_hint
 
 __all__ = [
     "load_latest_ratings",
@@ -601,8 +602,9 @@ def _build_latest(path: Path, sheets, unknown, duplicates) -> pd.DataFrame:
             raws = {sheet: read_table(path, sheet, required_headers=required[sheet])
                     for sheet in sheets if sheet in present}
         if not raws:
-            raise DataFormatError(f"no sheet named {list(sheets)}; the workbook has "
-                                  f"{sheet_names(path)}", path=path)
+            names = sheet_names(path)
+            raise DataFormatError(f"no sheet named {list(sheets)}; the workbook has {names}"
+                                  + workbook_hint(names, but_not="load_latest_ratings"), path=path)
         for sheet in list(raws):
             parts.append(_tidy_sheet(raws.pop(sheet), sheet, path, sheet, unknown))
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

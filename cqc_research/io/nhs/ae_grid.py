@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataFormatError
-from .._workbook import cell_text
+from .._workbook import cell_text, workbook_hint
 from .common import decode_text, meaning_text
 
 __all__ = ["AeGrid", "read_grid", "is_ae_workbook", "WORKBOOK_SUFFIXES"]
@@ -205,8 +205,8 @@ def read_grid(path) -> AeGrid:
                 return AeGrid(path, name, rows, h, groups, _preamble(rows, h))
         raise DataFormatError(
             "no sheet has the 'A&E by provider' header (a 'Code' column and columns of A&E "
-            f"attendances, attendances over 4 hours and emergency admissions); sheets: {tried}",
-            path=path)
+            f"attendances, attendances over 4 hours and emergency admissions); sheets: {tried}"
+            + workbook_hint(names, but_not="load_ae_monthly"), path=path)
     from .._workbook import describe, sniff
 
     kind, _ = sniff(path)
