@@ -32,6 +32,7 @@ __all__ = [
     "Section",
     "SectionSkipped",
     "SKIPPED_METADATA_KEY",
+    "REPORT_METADATA_KEY",
     "skipped_sections",
     "banner_html",
     "check_outputs",
@@ -56,6 +57,8 @@ STAMP_PNG_KEY = "cqc-research-stamp"
 SKIPPED_METADATA_KEY = "cqc-research-section-skipped"
 #: The output metadata key of a report's sentences (:meth:`Report.say`); ``{"headline": bool}``.
 HEADLINE_METADATA_KEY = "cqc-research-say"
+#: Output metadata of a report's header: ``{"synthetic": bool}``, what its sources were.
+REPORT_METADATA_KEY = "cqc-research-report"
 #: The output metadata key of a saved figure's display: ``{"file", "caption"}``.
 FIGURE_METADATA_KEY = "cqc-research-figure"
 #: The output metadata key of a table shown by :meth:`Report.show`: ``{"file", "caption"}``.
@@ -141,9 +144,9 @@ class Section:
 def _warning_note(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` for reports: the message as an italic note, without the file,
     line number and source line that Python's default prints (a reader has no use for them)."""
-    from IPython.display import Markdown, display
-
     import html
+
+    from IPython.display import Markdown, display
 
     text = html.escape(" ".join(str(message).split()))  # file contents may be in the message
     display(Markdown(f"*Note: {text[:1].upper() + text[1:]}*"))
@@ -327,7 +330,9 @@ class Report:
         """
         from IPython.display import HTML, display
 
-        display(HTML(self.header_html(subtitle, show_title=show_title)))
+        # what the report was made from, for the runner's synthetic-stamp check
+        display(HTML(self.header_html(subtitle, show_title=show_title)),
+                metadata={REPORT_METADATA_KEY: {"synthetic": bool(self.synthetic)}})
 
     def header_html(self, subtitle: str | None = None, *, show_title: bool = False) -> str:
         """The HTML that :meth:`header` displays (every value escaped).

@@ -374,3 +374,22 @@ def test_the_run_checker_can_fail(main_job, tmp_path):
 @pytest.mark.parametrize("bad", ["<img src='x.png'>", '<img alt="" src="x.png">'])
 def test_an_image_without_alt_text_is_found(bad):
     assert re.findall(r"<img(?![^>]*\balt=\"[^\"]+\")[^>]{0,60}", bad)
+
+
+@pytest.mark.realdata
+def test_reports_on_the_real_samples_read_like_a_publication(shared_data, tmp_path):
+    """Notebooks 03, 08 and 10 on the real Oldham API records (10 with the 72 real councils
+    shipped with the package): the same checks as the main job's."""
+    from cqc_research.paths import NOTEBOOKS
+    from cqc_research.runner.run import run_notebooks
+
+    res = run_notebooks([NOTEBOOKS / f"{n}.ipynb" for n in
+                         ("03_improvement_journeys", "08_assessment_framework", "10_councils_and_systems")],
+                        parameters={"api_path": str(shared_data / "cqc_api_oldham_2024")},
+                        output_root=tmp_path, run_id="real", workers=2, progress=False)
+    assert [(r.name, r.status) for r in res.notebooks] == [
+        ("03_improvement_journeys", "ok"), ("08_assessment_framework", "ok"),
+        ("10_councils_and_systems", "ok")], [r.error for r in res.notebooks]
+    assert not res.synthetic
+    problems = run_problems(res.run_dir)
+    assert problems == {}, json.dumps(problems, indent=1)[:4000]

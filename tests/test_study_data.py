@@ -89,3 +89,25 @@ def test_batch_and_replicate_read_the_declared_data(study, tmp_path, capsys):
     assert status == 0
     assert "3 entities; 3 would run" in capsys.readouterr().out  # the declared file's providers
     assert ReplicationData.from_paths().ratings_path == data
+
+
+@pytest.mark.realdata
+def test_a_run_on_declared_real_data_needs_no_parameters(study, shared_data, tmp_path):
+    """`cqc-research run` in a study that declares the Oldham API folder: the notebooks read it
+    (no -p), the reports are real (no banner, no stamp asked for), and nothing fails."""
+    import json
+
+    from cqc_research.runner.run import run_notebooks
+
+    declare_data("api", shared_data / "cqc_api_oldham_2024")
+    res = run_notebooks([study / "notebooks" / "03_improvement_journeys.ipynb",
+                         study / "notebooks" / "08_assessment_framework.ipynb"],
+                        output_root=tmp_path / "out", run_id="declared", workers=2, progress=False)
+    assert [(r.name, r.status) for r in res.notebooks] == [
+        ("03_improvement_journeys", "ok"), ("08_assessment_framework", "ok")], \
+        [r.error for r in res.notebooks]
+    assert not res.synthetic
+    html = (res.run_dir / "08_assessment_framework.html").read_text()
+    assert "SYNTHETIC DATA" not in html and "cqc_api_oldham_2024" in html
+    manifest = json.loads((res.run_dir / "manifest.json").read_text())
+    assert manifest["synthetic"] is False

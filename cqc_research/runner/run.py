@@ -312,6 +312,9 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
                 session.shutdown()
             res.output_notebook = out_nb.name
             res.skipped_sections = _skipped_sections(executed if executed is not None else out_nb)
+            said = _report_synthetic(executed)
+            if said is not None:  # the report says what it was made from: trust it over the inputs
+                res.synthetic = said
             export_html(executed, out_html, synthetic=res.synthetic, title=res.name)
             res.output_html = out_html.name
         except Exception as exc:  # a kernel that never started, an unreadable notebook
@@ -399,6 +402,22 @@ def _last_durations(root: Path) -> dict[str, float]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return {}
+
+
+def _report_synthetic(notebook) -> bool | None:
+    """Whether the report's header says it was made from synthetic data (None: no header).
+
+    An empty path parameter usually means the embedded data, but a notebook may read the study's
+    declared data instead, or skip a section: its :class:`~cqc_research.notebook_output.Report`
+    knows what it read.
+    """
+    from ..notebook_output import REPORT_METADATA_KEY
+
+    said = [o.get("metadata", {}).get(REPORT_METADATA_KEY, {}).get("synthetic")
+            for cell in getattr(notebook, "cells", []) or [] for o in cell.get("outputs", [])
+            if REPORT_METADATA_KEY in o.get("metadata", {})]
+    said = [s for s in said if s is not None]
+    return any(said) if said else None
 
 
 def _skipped_sections(notebook) -> list[dict]:
