@@ -46,7 +46,7 @@ SHEET_ROLES = ("reason", "type_of_care", "responsible")
 
 # ---------------------------------------------------------------------------------------------
 # opening a workbook: the shared opener (magic bytes, limits, one-line errors)
-def open_workbook(path, *, expected: str):
+def open_sheets(path, *, expected: str):
     """Open an Excel workbook, saying clearly what a file is when it is not one.
 
     A thin wrapper of :func:`cqc_research.io._workbook.open_workbook` (the file judged by its
@@ -87,7 +87,7 @@ def sheet_cells(wb, name, *, path) -> list[list]:
     Parameters
     ----------
     wb : workbook
-        The open workbook (from :func:`open_workbook`).
+        The open workbook (from :func:`open_sheets`).
     name : str
         The sheet.
     path : Path
@@ -428,7 +428,7 @@ def read_dtoc_workbook(path, *, errors: str = "report", report_cells: dict | Non
     """
     path = Path(path)
     report_cells = {} if report_cells is None else report_cells
-    wb, names = open_workbook(path, expected="a delayed transfers of care (DTOC) workbook")
+    wb, names = open_sheets(path, expected="a delayed transfers of care (DTOC) workbook")
     by_role: dict[str, str] = {}
     for n in names:
         r = sheet_role(n)

@@ -134,9 +134,9 @@ def _wrong_kind_hint(path: Path) -> str:
 
 def _load_staff_workbook(path: Path, *, year, questions, sectors, errors, with_report):
     from .._workbook import cell_text
-    from ._dtoc_workbook import column_letter, open_workbook, sheet_cells
+    from ._dtoc_workbook import column_letter, open_sheets, sheet_cells
 
-    wb, names = open_workbook(path, expected="an NHS Staff Survey organisation-level workbook")
+    wb, names = open_sheets(path, expected="an NHS Staff Survey organisation-level workbook")
     rep = ReadReport(path=path, kind="staff_survey (NHS Staff Survey organisation-level workbook)")
     cells_report: dict = {}
     found, skipped = [], []
