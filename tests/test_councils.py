@@ -258,3 +258,15 @@ def test_notebook_10_runs_in_the_main_job_and_recovers_the_planted_councils(main
         assert (tables / f"{name}.csv").is_file(), name
     check = pd.read_csv(tables / "planted_truth_councils.csv")
     assert len(check) == 2 and (check["verdict"] == "recovered").all(), check.to_string()
+
+
+@pytest.mark.realdata
+def test_cqc_research_load_reads_the_council_file(shared_data, tmp_path, capsys):
+    from cqc_research import cli, load
+
+    real = shared_data / "real_formats" / "la_assessments" / "la_assessments_2024-08_to_2025-09.csv"
+    assert len(load(real).assessments) == 72
+    assert cli.main(["load", str(real), "--out", str(tmp_path / "la.parquet")]) == 0
+    out = capsys.readouterr().out
+    assert "[assessments]" in out and "[scores]" in out
+    assert len(pd.read_parquet(tmp_path / "la-scores.parquet")) == 72 * 9

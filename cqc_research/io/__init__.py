@@ -10,12 +10,14 @@ one API record ``.json``                  :func:`cqc_json.load_api_record`
 Latest ratings (ODS, XLSX, CSV)           :func:`cqc_files.load_latest_ratings`
 HSCA active locations (ODS, XLSX)         :func:`cqc_files.load_active_locations`
 CQC care directory CSV                    :func:`cqc_files.load_care_directory`
+councils' assessments CSV                 :func:`la_assessments.read_la_assessments`
 NHS indicator files (CSV, workbooks)      :func:`nhs.load_indicators`
 ========================================  ==========================================
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +27,7 @@ import pandas as pd
 from ..cache import cached_frame, sha256_file
 from ..errors import DataFormatError
 from ..provenance import is_synthetic
+from .la_assessments import looks_like_la_assessments, read_la_assessments
 
 if TYPE_CHECKING:
     from .nhs.common import ReadReport
@@ -110,6 +113,9 @@ def detect_kind(path) -> str:
         return "care_directory"
     if "location hsca start date" in head:
         return "active_locations"
+    first = next(csv.reader([_head_text(path).splitlines()[0] if _head_text(path) else ""]), [])
+    if looks_like_la_assessments(first):
+        return "la_assessments"
     return "indicators"
 
 
@@ -149,6 +155,8 @@ def load(path, **kwargs):
                                                             kwargs))
     if kind == "care_directory":
         return cqc_files.load_care_directory(path, **_fit(cqc_files.load_care_directory, kwargs))
+    if kind == "la_assessments":
+        return read_la_assessments(path)
     try:
         from .nhs import load_indicators
     except ImportError as exc:  # pragma: no cover - while io.nhs is being written
@@ -354,7 +362,8 @@ def run_command(args) -> int:
             pass
     frames = {"": result} if isinstance(result, pd.DataFrame) else {
         name: getattr(result, name) for name in ("locations", "providers", "ratings", "history",
-                                                 "service_ratings", "relationships")}
+                                                 "service_ratings", "relationships", "assessments",
+                                                 "scores") if hasattr(result, name)}
     out_base = Path(args.out) if args.out else paths.processed_dir() / path.stem
     for name, frame in frames.items():
         if name:
