@@ -422,6 +422,17 @@ _FORMATTERS = [
 ]
 
 
+def _shell(ip=None):
+    """``ip``, else the running IPython shell; None outside IPython."""
+    if ip is not None:
+        return ip
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    return get_ipython()
+
+
 def register_formatters(ip=None) -> bool:
     """Show the library's result objects as HTML summaries in this IPython session.
 
@@ -435,12 +446,7 @@ def register_formatters(ip=None) -> bool:
     bool
         False (and nothing changes) outside IPython.
     """
-    if ip is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover - IPython is a dependency
-            return False
-        ip = get_ipython()
+    ip = _shell(ip)
     if ip is None:
         return False
     html_formatter = ip.display_formatter.formatters["text/html"]
@@ -859,12 +865,7 @@ def use_report_tables(ip=None) -> bool:
     bool
         False (and nothing changes) outside IPython.
     """
-    if ip is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover - IPython is a dependency
-            return False
-        ip = get_ipython()
+    ip = _shell(ip)
     if ip is None:
         return False
     html = ip.display_formatter.formatters["text/html"]
