@@ -9,6 +9,7 @@ Good, 88% and over Outstanding. :mod:`cqc_research.councils` adds ONS codes and 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from ..assessment_framework import BANDS, round_percentage
 from ..errors import DataFormatError
 from ..provenance import is_synthetic
 from ..ratings import RATING_DTYPE, STATUS_DTYPE, parse_ratings
+from .nhs.common import decode_text
 
 __all__ = ["LA_STATEMENTS", "LA_THEMES", "PACKAGED_ASSESSMENTS", "CouncilAssessments",
            "council_rating", "read_la_assessments", "looks_like_la_assessments"]
@@ -185,8 +187,10 @@ def read_la_assessments(path=None, *, ons_code=None) -> CouncilAssessments:
     path = Path(path) if path is not None else PACKAGED_ASSESSMENTS
     if not path.is_file():
         raise DataFormatError("no such file", path=path)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.reader(f))
+    try:  # UTF-8 (a byte-order mark dropped), else Windows-1252, as NHS CSVs are
+        rows = list(csv.reader(io.StringIO(decode_text(path), newline="")))
+    except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
+        raise DataFormatError(f"malformed CSV: {exc}", path=path) from None
     if not rows:
         raise DataFormatError("the file is empty; expected a header row", path=path)
     header = [h.strip() for h in rows[0]]
