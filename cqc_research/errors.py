@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "CQCResearchError", "DataFormatError", "UnknownRatingError", "SectionSkipped",
+    "CQCResearchError", "DataFormatError", "UnknownRatingError", "InsufficientData", "SectionSkipped",
     "SkippedFileWarning", "file_head", "looks_like_html"]
 
 
@@ -98,6 +98,15 @@ class SkippedFileWarning(UserWarning):
     """A file of a folder could not be read and was set aside; the others were loaded.
 
     The message names the file and why. ``strict=True`` (``--strict``) makes it an error.
+    """
+
+
+class InsufficientData(CQCResearchError, ValueError):
+    """The data given cannot support the statistic asked for (too few groups, rows or events).
+
+    Raised by the functions of :mod:`cqc_research.metrics`, which never know about reports; inside
+    ``with report.section(...)`` it ends the section with its message as the note, like
+    :class:`SectionSkipped`.
     """
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import atomic_path
-from .errors import SectionSkipped
+from .errors import InsufficientData, SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
 from .study import declared_path
 from .templating import Markup, render
@@ -133,7 +133,7 @@ class Section:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None or not issubclass(exc_type, SectionSkipped):
+        if exc_type is None or not issubclass(exc_type, (SectionSkipped, InsufficientData)):
             return False
         self.skipped, self.reason = True, str(exc)
         self.report.skipped.append({"section": self.title, "reason": self.reason})

@@ -20,7 +20,7 @@ LAYERS = [
                        "assessment_framework"]),
     (1, "readers", ["io", "fetch", "qual.codebook", "qual.segments"]),
     (2, "data", ["synthetic", "geography", "link", "indicator_sources"]),
-    (3, "metrics", ["metrics", "qual.analysis"]),
+    (3, "metrics", ["metrics", "qual.analysis", "_text"]),
     (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
                          "profiles", "teaching", "truth", "replications", "councils", "studies"]),
     (5, "runner", ["runner"]),
