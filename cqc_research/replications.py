@@ -1144,7 +1144,7 @@ def variation_at_equal_resources(data: ReplicationData, *, resource: str = "paym
         (:func:`cqc_research.metrics.prediction.variation_at_equal_resources`); n is the number of
         linked practices.
     """
-    from .metrics.agreement import wilson_ci
+    from .metrics.intervals import proportion_ci as wilson_ci
     from .metrics.prediction import variation_at_equal_resources as _variation
 
     linked = data.gp_linked()

@@ -636,12 +636,12 @@ def check_share_good_or_better(answer, *, sector: str = "Adult social care",
 def check_wilson_interval(answer, *, sector: str = "Adult social care",
                           workshop: Workshop | None = None) -> Feedback:
     """Exercise 1.3: the 95% Wilson interval, ``(low, high)``, of the share in exercise 1.2."""
-    from .metrics.agreement import wilson_ci
+    from .metrics.intervals import proportion_ci as wilson_ci
 
     ex = "1.3"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`wilson_ci(count, n)` from `cqc_research.metrics.agreement` gives `(low, high)` for "
+    hint = ("`proportion_ci(count, n)` from `cqc_research.metrics.intervals` gives `(low, high)` for "
             "`count` successes out of `n`.")
     interval, notes, problem = _as_interval(answer)
     if problem:
@@ -908,7 +908,7 @@ def check_modal_share(answer, *, workshop: Workshop | None = None) -> Feedback:
 
 
 def _in_sample_accuracy(ws: Workshop) -> float:
-    from .metrics.inputs import rating_codes
+    from .metrics._inputs import scale_codes as rating_codes
     from .metrics.prediction import OrderedLogit
 
     y = rating_codes(ws.gp["Overall"])

@@ -11,7 +11,6 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import notebook_text as _notebook_text
 from sklearn.metrics import accuracy_score, cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
@@ -26,8 +25,8 @@ from cqc_research.metrics.agreement import (
     kappa_from_table,
     pairwise_agreement,
     weighted_kappa,
-    wilson_ci,
 )
+from cqc_research.metrics.intervals import proportion_ci
 from cqc_research.ratings import DOMAINS, KEY_QUESTIONS, RATING_DTYPE, RATINGS
 
 INA, RI, G, OUT = RATINGS
@@ -134,7 +133,7 @@ def test_bootstrap_kappa_interval_is_close_to_the_analytic_one():
 def test_wilson_matches_statsmodels(count, n):
     # statsmodels: proportion_confint(count, n, method="wilson")
     lo, hi = proportion_confint(count, n, alpha=0.05, method="wilson")
-    got = wilson_ci(count, n)
+    got = proportion_ci(count, n)
     assert got[0] == pytest.approx(lo, abs=1e-12)
     assert got[1] == pytest.approx(hi, abs=1e-12)
 
@@ -397,52 +396,6 @@ def test_crosstab_heatmaps_write_the_counts():
 
 
 # --------------------------------------------------------------------------------------------
-# notebook 01, end to end on the synthetic data (one papermill execution)
-
-
-def test_notebook_01_runs_on_synthetic_data(synthetic_small, tmp_path):
-    from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
-    from cqc_research.notebook_output import check_outputs
-    from cqc_research.paths import NOTEBOOKS
-    from cqc_research.runner import KernelSession
-
-    run = tmp_path / "run"
-    params = {"ratings_path": str(synthetic_small.paths["ratings_ods"]), "level": "location",
-              "sector": "", "output_dir": str(run)}
-    with KernelSession(cwd=tmp_path) as kernel:
-        nb, error = kernel.execute(NOTEBOOKS / "01_domain_agreement.ipynb", run / "01.ipynb", params)
-    assert error is None, error
-    table = pd.read_csv(run / "tables" / "domain_agreement.csv")
-    required = {"sector", "domain", "n", "agreement", "agreement_ci_low", "agreement_ci_high",
-                "weighted_kappa"}
-    assert required <= set(table.columns)
-    assert (table["data_status"] == "SYNTHETIC DATA").all()
-    # the saved agreement is a plain count of matching ratings, made here (not by the library)
-    wide = ratings_wide(load_latest_ratings(synthetic_small.paths["ratings_ods"]), level="location")
-    pooled = table[table["sector"] == "All sectors in scope"].set_index("domain")
-    assert set(KEY_QUESTIONS) <= set(pooled.index)
-    by_hand = {}
-    for d in KEY_QUESTIONS:
-        both = wide[wide["Overall"].notna() & wide[d].notna()]
-        by_hand[d] = sum(a == b for a, b in zip(both["Overall"], both[d], strict=True)) / len(both)
-        assert pooled.loc[d, "n"] == len(both) > 0, d
-        assert pooled.loc[d, "agreement"] == pytest.approx(by_hand[d]), d
-    assert set(table["sector"]) == {"All sectors in scope", *wide["sector"].astype(str).unique()}
-    rules = pd.read_csv(run / "tables" / "aggregation_rule_consistency.csv")
-    assert {"sector", "n", "reproduced", "reproduced_ci_low", "reproduced_ci_high"} <= set(rules.columns)
-    assert rules["n"].sum() == wide["Overall"].notna().sum()
-    for fig in ("agreement_bars", "agreement_bars_by_sector", "crosstab_heatmaps"):
-        assert (run / "figures" / f"{fig}.png").is_file()
-    assert check_outputs(run, synthetic=True) == []
-    # the prose quotes the computed table, not fixed numbers
-    text = _notebook_text(nb)
-    best = max(by_hand, key=by_hand.get)
-    assert f"**{best}** matched the Overall rating most often, {by_hand[best]:.0%}" in text
-    total = rules["n_reproduced"].sum()
-    assert f"reproduce {total:,} of {rules['n'].sum():,} published Overall ratings" in text
-
-
-# --------------------------------------------------------------------------------------------
 # real data: the Oldham API records (April 2024)
 @pytest.mark.realdata
 def test_oldham_ratings_follow_the_encoded_rating_principles(shared_data):
@@ -467,88 +420,3 @@ def test_oldham_ratings_follow_the_encoded_rating_principles(shared_data):
         assert out.loc[d, "n"] == len(both)
         assert out.loc[d, "n_agree"] == sum(
             a == b for a, b in zip(both["Overall"], both[d], strict=True))
-
-
-# --------------------------------------------------------------------------------------------
-# notebook 01's helpers: tables and sentences, checked by plain loops and hand-written strings
-def _sectored(n=300, seed=5):
-    wide = random_wide(n=n, seed=seed)
-    wide["sector"] = np.where(np.arange(n) % 3 == 0, "GP practices", "Adult social care")
-    wide["org_id"] = [f"1-{i}" for i in range(n)]
-    return wide
-
-
-def test_agreement_tables_pool_then_split_by_sector_by_hand():
-    from cqc_research.metrics.agreement import AGREEMENT_COLUMNS, agreement_tables
-
-    wide = _sectored()
-    got = agreement_tables(wide, level="provider")
-    assert list(got.table.columns[:2]) == ["sector", "level"] and (got.table["level"] == "provider").all()
-    assert set(AGREEMENT_COLUMNS) <= set(got.table.columns)
-    assert list(got.table["sector"].unique()) == ["All sectors in scope", "Adult social care", "GP practices"]
-    for (sector, domain), row in got.table.set_index(["sector", "domain"]).iterrows():
-        rows = wide if sector == "All sectors in scope" else wide[wide["sector"] == sector]
-        pairs = [(o, k) for o, k in zip(rows["Overall"], rows[domain], strict=True)
-                 if pd.notna(o) and pd.notna(k)]
-        assert row["n"] == len(pairs)
-        assert row["agreement"] == pytest.approx(sum(o == k for o, k in pairs) / len(pairs))
-    assert (got.main["sector"] == "All sectors in scope").all() and len(got.main) == len(KEY_QUESTIONS)
-    one = agreement_tables(wide[wide["sector"] == "GP practices"])
-    assert set(one.table["sector"]) == {"GP practices"} and len(one.main) == len(KEY_QUESTIONS)
-
-
-def test_sector_counts_pairwise_square_and_exception_rows_by_hand():
-    from cqc_research.metrics.agreement import exception_rows, pairwise_square, sector_counts
-
-    wide = _sectored(n=90)
-    wide.loc[:4, "Overall"] = None
-    counts = sector_counts(wide)
-    for sector in ("Adult social care", "GP practices"):
-        rows = wide[wide["sector"] == sector]
-        assert counts.loc[sector, "organisations"] == len(rows)
-        assert counts.loc[sector, "overall_rated"] == sum(pd.notna(v) for v in rows["Overall"])
-    square = pairwise_square(pairwise_agreement(wide))
-    assert list(square.index) == list(DOMAINS) == list(square.columns)
-    ok = wide["Safe"].notna() & wide["Caring"].notna()
-    by_hand = (wide.loc[ok, "Safe"].astype(str) == wide.loc[ok, "Caring"].astype(str)).mean()
-    assert square.loc["Safe", "Caring"] == pytest.approx(by_hand) == square.loc["Caring", "Safe"]
-    assert np.isnan(square.loc["Safe", "Safe"])
-    _, exceptions = aggregation_consistency(wide, sector_col="sector")
-    shown = exception_rows(exceptions, n=3)
-    assert len(shown) == min(3, len(exceptions))
-    assert list(shown.columns) == ["org_id", "sector", "Overall", "predicted_overall", *KEY_QUESTIONS]
-
-
-def test_notebook_01_sentences_by_hand():
-    from cqc_research import narrative as say
-
-    wide = pd.DataFrame({"Overall": [G, G, None], **{k: [G, None if k == "Safe" else G, G]
-                                                      for k in KEY_QUESTIONS}})
-    assert say.compared_sentence(wide, "location").endswith(
-        "the number compared is 1 for Safe, 2 for Effective, 2 for Caring, 2 for Responsive, 2 for Well-led.")
-    assert say.compared_sentence(wide.drop(index=1), "provider") == (
-        "The file holds 2 providers in scope, of which 1 have an Overall rating on the four-point scale. "
-        "Organisations whose Overall or key-question rating is not on the scale (for example *Inspected "
-        "but not rated*) are left out of each comparison they cannot enter: all 1 rated organisations "
-        "enter every comparison.")
-    main = pd.DataFrame({"domain": ["Safe", "Caring", "Well-led"], "n": [50, 60, 1200],
-                         "agreement": [0.7, 0.56, 0.9], "agreement_ci_low": [0.56, 0.43, 0.88],
-                         "agreement_ci_high": [0.81, 0.68, 0.92], "weighted_kappa": [0.41, 0.12, 0.8]})
-    assert say.domain_agreement_sentence(main) == (
-        "**Well-led** matched the Overall rating most often, 90% (95% CI 88% to 92%, n = 1,200); "
-        "**Caring** least often, 56% (95% CI 43% to 68%, n = 60). Their confidence intervals do not "
-        "overlap, so the gap is larger than chance variation in a sample of this size would explain. "
-        "In order: Well-led 90%, Safe 70%, Caring 56%. Weighted kappa ranges from 0.12 (Caring) to 0.80 (Well-led).")
-    assert "cannot tell the two apart" in say.domain_agreement_sentence(main.iloc[:2])
-    rules = pd.DataFrame({"sector": ["Adult social care", "NHS hospitals", "Other"], "n": [40, 10, 0],
-                          "n_reproduced": [36, 7, 0], "reproduced": [0.9, 0.7, np.nan],
-                          "reproduced_ci_low": [0.77, 0.4, np.nan], "reproduced_ci_high": [0.96, 0.89, np.nan],
-                          "n_published_better": [3, 0, 0], "n_published_worse": [1, 3, 0],
-                          "n_not_assessable": [0, 2, 5]})
-    assert say.aggregation_sentence(rules) == (
-        "The principles reproduce 43 of 50 published Overall ratings (86%).\n\n"
-        "- Adult social care: 90% of 40 reproduced (95% CI 77% to 96%); the published rating was better "
-        "than the rule in 3 and worse in 1.\n"
-        "- NHS hospitals: 70% of 10 reproduced (95% CI 40% to 89%); the published rating was better than "
-        "the rule in 0 and worse in 3; 2 could not be assessed (key questions not all rated).")
-    assert say.aggregation_sentence(rules.iloc[2:]) == "No organisation could be assessed.\n\n"

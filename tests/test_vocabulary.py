@@ -19,14 +19,14 @@ import cqc_research.metrics as metrics
 EXEMPT = {
     # scalar helpers
     "intervals.proportion_ci", "intervals.newcombe_diff_ci", "intervals.spearman_ci",
-    "agreement.wilson_ci", "events.indicator_unit",
+    "events.indicator_unit",
     # two paired series
-    "agreement.weighted_kappa", "agreement.crosstab", "inputs.code_table",
+    "agreement.weighted_kappa", "agreement.crosstab", "_inputs.code_table",
     "overview.source_agreement", "transitions.kaplan_meier", "prediction.auc_delong",
     # a collection of results
     "prediction.combined_summary",
-    # internals-style helpers of metrics/inputs.py
-    "inputs.check_frame", "inputs.rating_codes", "inputs.as_list",
+    # internals-style helpers of metrics/_inputs.py
+    "_inputs.check_frame", "_inputs.scale_codes", "_inputs.as_list",
 }
 LOADERS = {"events.inspection_inputs", "events.api_reports"}  # besides every load_*
 

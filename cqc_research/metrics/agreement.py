@@ -33,7 +33,6 @@ the scale for either column (not rated, inspected but not rated, missing) are le
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -42,10 +41,10 @@ from scipy import stats
 
 from ..errors import DataFormatError
 from ..ratings import DOMAINS, KEY_QUESTIONS, RATING_DTYPE, RATINGS
-from .inputs import K, as_list, check_frame, code_table, rating_codes
+from ._inputs import K, as_list, check_frame, code_table, scale_codes
+from .intervals import proportion_ci
 
 __all__ = [
-    "wilson_ci",
     "weighted_kappa",
     "kappa_from_table",
     "crosstab",
@@ -55,49 +54,12 @@ __all__ = [
     "RULE_SETS",
     "aggregate_overall",
     "aggregation_consistency",
-    "load_ratings_wide",
-    "sector_counts",
-    "AgreementTables",
-    "agreement_tables",
-    "AGREEMENT_COLUMNS",
-    "pairwise_square",
-    "exception_rows",
 ]
 
 _KAPPA_CI_NOTE = {
     "asymptotic": "asymptotic SE (Fleiss, Cohen & Everitt 1969)",
     "bootstrap": "percentile bootstrap",
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# input checks
-# ---------------------------------------------------------------------------------------------
-# proportions
-def wilson_ci(count, n, *, alpha: float = 0.05):
-    """Wilson score interval for a binomial proportion.
-
-    Parameters
-    ----------
-    count, n : int or array-like
-        Successes and trials.
-    alpha : float
-        1 - confidence level.
-
-    Returns
-    -------
-    (low, high) : tuple of float or numpy arrays
-        NaN where ``n`` is 0.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_ci(45, 50)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.7864, 0.9565)
-    """
-    from .intervals import proportion_ci
-
-    return proportion_ci(count, n, alpha=alpha, method="wilson")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,11 +213,11 @@ def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
     if data is not None:
         check_frame(data, [a, b], "weighted_kappa")
         src = data.attrs.get("source")
-        ca = rating_codes(data[a], name=a, source=src)
-        cb = rating_codes(data[b], name=b, source=src)
+        ca = scale_codes(data[a], name=a, source=src)
+        cb = scale_codes(data[b], name=b, source=src)
     else:
-        ca = rating_codes(a, name="a")
-        cb = rating_codes(b, name="b")
+        ca = scale_codes(a, name="a")
+        cb = scale_codes(b, name="b")
         if len(ca) != len(cb):
             raise ValueError(f"a and b must have the same length ({len(ca)} != {len(cb)})")
     return kappa_from_table(code_table(ca, cb), weights=weights, ci=ci, alpha=alpha,
@@ -289,8 +251,8 @@ def crosstab(data: pd.DataFrame, a: str, b: str, *, normalize: str | None = None
     """
     check_frame(data, [a, b], "crosstab")
     src = data.attrs.get("source")
-    t = code_table(rating_codes(data[a], name=a, source=src),
-               rating_codes(data[b], name=b, source=src)).astype(float)
+    t = code_table(scale_codes(data[a], name=a, source=src),
+               scale_codes(data[b], name=b, source=src)).astype(float)
     if normalize in ("index", "rows"):
         t = t / np.where(t.sum(1, keepdims=True) == 0, np.nan, t.sum(1, keepdims=True))
     elif normalize == "columns":
@@ -341,9 +303,9 @@ def agreement_crosstabs(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUES
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        ref = rating_codes(g[reference], name=reference, source=src)
+        ref = scale_codes(g[reference], name=reference, source=src)
         for d in domains:
-            t = code_table(ref, rating_codes(g[d], name=d, source=src))
+            t = code_table(ref, scale_codes(g[d], name=d, source=src))
             rs = t.sum(1)
             for i in range(K):
                 for j in range(K):
@@ -370,7 +332,7 @@ def _pair_stats(table: np.ndarray, *, ci: str, alpha: float, n_boot: int,
     kl, sel = _kappa_and_se(table, wl)
     kq, seq = _kappa_and_se(table, wq)
     if ci == "wilson":
-        lo, hi = wilson_ci(agree, n, alpha=alpha)
+        lo, hi = proportion_ci(agree, n, alpha=alpha)
         z = stats.norm.ppf(1 - alpha / 2)
         kl_ci = (kl - z * sel, kl + z * sel)
         kq_ci = (kq - z * seq, kq + z * seq)
@@ -455,9 +417,9 @@ def domain_agreement(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUESTIO
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        ref = rating_codes(g[reference], name=reference, source=src)
+        ref = scale_codes(g[reference], name=reference, source=src)
         for d in domains:
-            t = code_table(ref, rating_codes(g[d], name=d, source=src))
+            t = code_table(ref, scale_codes(g[d], name=d, source=src))
             row = dict(zip(by, key, strict=True))
             row.update({"domain": d, "reference": reference})
             if t.sum() >= max(min_n, 1):
@@ -515,7 +477,7 @@ def pairwise_agreement(data: pd.DataFrame, *, domains: Sequence[str] = DOMAINS, 
     src = data.attrs.get("source")
     rows = []
     for key, g in _groups(data, by):
-        codes = {d: rating_codes(g[d], name=d, source=src) for d in domains}
+        codes = {d: scale_codes(g[d], name=d, source=src) for d in domains}
         for da, db in combinations(domains, 2):
             t = code_table(codes[da], codes[db])
             row = dict(zip(by, key, strict=True))
@@ -621,7 +583,7 @@ def aggregate_overall(data, *, sector: str = "Adult social care") -> str | None:
     """
     if sector not in RULE_SETS:
         raise ValueError(f"sector must be one of {list(RULE_SETS)}, not {sector!r}")
-    codes = rating_codes(pd.Series(list(data), dtype=object), name="ratings")
+    codes = scale_codes(pd.Series(list(data), dtype=object), name="ratings")
     counts = np.bincount(codes[codes >= 0], minlength=K)[None, :]
     code = int(RULE_SETS[sector](counts)[0])
     return RATINGS[code] if code >= 0 else None
@@ -684,7 +646,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     check_frame(data, cols, "aggregation_consistency")
     rules = dict(RULE_SETS if rules is None else rules)
     src = data.attrs.get("source")
-    kq = np.column_stack([rating_codes(data[d], name=d, source=src) for d in domains])
+    kq = np.column_stack([scale_codes(data[d], name=d, source=src) for d in domains])
     counts = np.stack([(kq == c).sum(1) for c in range(K)], axis=1)
     if sector_col:
         sectors = data[sector_col].astype("object").to_numpy()
@@ -702,7 +664,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         if m.any():
             predicted[m] = fn(counts[m])
             rule_name[m] = _RULE_NAMES.get(fn, getattr(fn, "__name__", str(fn)))
-    published = rating_codes(data[overall], name=overall, source=src)
+    published = scale_codes(data[overall], name=overall, source=src)
     work = data.copy()
     work["_sector"] = sectors
     work["rule"] = rule_name
@@ -717,7 +679,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         ok = g["_ok"].to_numpy()
         pub, pred = g["_pub"].to_numpy()[ok], g["_pred"].to_numpy()[ok]
         n, hit = int(ok.sum()), int((pub == pred).sum())
-        lo, hi = wilson_ci(hit, n, alpha=alpha)
+        lo, hi = proportion_ci(hit, n, alpha=alpha)
         rows.append((*key, n, hit, hit / n if n else np.nan, lo, hi,
                      int((pub > pred).sum()), int((pub < pred).sum()), int((~ok).sum())))
     names = ([sector_col] if sector_col else []) + by + ["rule"]
@@ -736,152 +698,3 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     exceptions["difference"] = published[exc] - predicted[exc]
     exceptions["rule"] = rule_name[exc]
     return summary, exceptions.reset_index(drop=True)
-
-
-# -- notebook 01: the tables it shows ---------------------------------------------------------
-#: The columns of the agreement table that notebook 01 shows.
-AGREEMENT_COLUMNS = ["sector", "domain", "n", "agreement", "agreement_ci_low", "agreement_ci_high",
-                     "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high"]
-
-
-def load_ratings_wide(ratings_path, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
-    """A Latest ratings file as wide ratings of one level and sector, ``sector`` as plain text.
-
-    Parameters
-    ----------
-    ratings_path : path
-        CQC Latest ratings workbook (ODS or XLSX) or a CSV export of one sheet.
-    level : {"location", "provider"}
-        Whose ratings.
-    sector : str, optional
-        A sector or CQC inspection category (:func:`cqc_research.ratings.filter_sector`); empty
-        keeps every sector.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per organisation (``io.cqc_files.ratings_wide``).
-    """
-    from ..io.cqc_files import load_latest_ratings, ratings_wide
-    from ..ratings import filter_sector
-
-    wide = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level=level), sector)
-    wide["sector"] = wide["sector"].astype(str)
-    return wide
-
-
-def sector_counts(data: pd.DataFrame, *, overall: str = "Overall") -> pd.DataFrame:
-    """Organisations and those with an Overall rating on the scale, by sector.
-
-    Parameters
-    ----------
-    data : DataFrame
-        Wide ratings with ``sector``, ``org_id`` and ``overall``.
-    overall : str
-        The Overall rating column.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``sector``: ``organisations``, ``overall_rated``.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"sector": ["a", "a", "b"], "org_id": [1, 2, 3],
-    ...                    "Overall": ["Good", None, "Good"]})
-    >>> sector_counts(df)["overall_rated"].tolist()
-    [1, 1]
-    """
-    return data.groupby("sector").agg(organisations=("org_id", "size"), overall_rated=(overall, "count"))
-
-
-@dataclass
-class AgreementTables:
-    """Agreement of each key question with Overall, pooled and by sector.
-
-    Attributes
-    ----------
-    table : DataFrame
-        What notebook 01 saves as ``domain_agreement``: the pooled rows (sector
-        ``"All sectors in scope"``, only when there is more than one sector) then one row per
-        sector x domain, with a ``level`` column second.
-    main : DataFrame
-        The rows the story is told from: pooled when there are several sectors, else the one sector's.
-    by_sector : DataFrame
-        :func:`domain_agreement` ``by="sector"``.
-    """
-
-    table: pd.DataFrame
-    main: pd.DataFrame
-    by_sector: pd.DataFrame
-
-
-def agreement_tables(data: pd.DataFrame, *, level: str = "location", ci: str = "wilson") -> AgreementTables:
-    """:func:`domain_agreement` over all sectors in scope and within each sector.
-
-    Parameters
-    ----------
-    data : DataFrame
-        Wide ratings with a ``sector`` column.
-    level : str
-        Written into the table's ``level`` column.
-    ci : {"wilson", "bootstrap"}
-        Passed to :func:`domain_agreement`.
-
-    Returns
-    -------
-    AgreementTables
-    """
-    by_sector = domain_agreement(data, by="sector", ci=ci)
-    pooled = domain_agreement(data, ci=ci)
-    pooled.insert(0, "sector", "All sectors in scope")
-    several = data["sector"].nunique() > 1
-    table = pd.concat([pooled, by_sector], ignore_index=True) if several else by_sector.copy()
-    table.insert(1, "level", level)
-    return AgreementTables(table, pooled if several else by_sector, by_sector)
-
-
-def pairwise_square(data: pd.DataFrame, *, value: str = "agreement",
-                    domains: Sequence[str] = DOMAINS) -> pd.DataFrame:
-    """:func:`pairwise_agreement` as a symmetric domain x domain table (diagonal empty).
-
-    Parameters
-    ----------
-    data : DataFrame
-        With ``domain_a``, ``domain_b`` and ``value``.
-    value : str
-        The statistic shown.
-    domains : sequence of str
-        Row and column order.
-
-    Returns
-    -------
-    pandas.DataFrame
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"domain_a": ["Overall"], "domain_b": ["Safe"], "agreement": [0.8]})
-    >>> float(pairwise_square(p, domains=["Overall", "Safe"]).loc["Safe", "Overall"])
-    0.8
-    """
-    square = data.pivot(index="domain_a", columns="domain_b", values=value)
-    return square.combine_first(square.T).reindex(index=list(domains), columns=list(domains))
-
-
-def exception_rows(data: pd.DataFrame, *, n: int = 20) -> pd.DataFrame:
-    """The first ``n`` exceptions to the rating principles: identity, published and predicted
-    Overall, and the key questions.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The second result of :func:`aggregation_consistency`.
-    n : int
-        Rows shown.
-
-    Returns
-    -------
-    pandas.DataFrame
-    """
-    shown = [c for c in ("org_id", "location_name", "provider_name", "sector") if c in data]
-    return data[shown + ["Overall", "predicted_overall", *KEY_QUESTIONS]].head(n)

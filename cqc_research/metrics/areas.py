@@ -30,7 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..errors import DataFormatError
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
-from .inputs import as_list
+from ._inputs import as_list
 from .intervals import proportion_ci, spearman_ci
 
 __all__ = [

@@ -31,8 +31,8 @@ from ..assessment_framework import (
 )
 from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
-from .agreement import wilson_ci
-from .inputs import as_list
+from ._inputs import as_list
+from .intervals import proportion_ci
 from .transitions import DAYS_PER_MONTH, consecutive_pairs, transition_matrix
 
 __all__ = [
@@ -178,8 +178,8 @@ def scoring_consistency(data: pd.DataFrame, *, statement_scores: pd.DataFrame, b
         c = g["checked"].to_numpy(bool)
         n = int(c.sum())
         hp, hr = int(g["_pct_ok"].sum()), int(g["_rating_ok"].sum())
-        plo, phi = wilson_ci(hp, n, alpha=alpha)
-        rlo, rhi = wilson_ci(hr, n, alpha=alpha)
+        plo, phi = proportion_ci(hp, n, alpha=alpha)
+        rlo, rhi = proportion_ci(hr, n, alpha=alpha)
         rows.append({**dict(zip(["rule_version", *by], key, strict=True)), "n_key_questions": len(g),
                      "n_checked": n, "n_percentage_reproduced": hp,
                      "percentage_reproduced": hp / n if n else np.nan, "percentage_ci_low": plo,
@@ -264,7 +264,7 @@ def statements_assessed(data: pd.DataFrame, *, by=None, alpha: float = 0.05) -> 
         labels = dict(zip(by, key, strict=True))
         counts = np.bincount(g["n_assessed"].to_numpy(int), minlength=top + 1)
         n = int(counts.sum())
-        lo, hi = wilson_ci(counts, np.full_like(counts, n), alpha=alpha)
+        lo, hi = proportion_ci(counts, np.full_like(counts, n), alpha=alpha)
         for k, c in enumerate(counts):
             dist_rows.append({**labels, "n_assessed": k, "assessments": int(c), "share": c / n if n else np.nan,
                               "ci_low": float(np.atleast_1d(lo)[k]), "ci_high": float(np.atleast_1d(hi)[k])})
@@ -378,7 +378,7 @@ def framework_shift(data: pd.DataFrame, *, domain: str = "Overall", by="sector",
         for direction, test in (("worse", lambda s: s < 0), ("same", lambda s: s == 0),
                                 ("improved", lambda s: s > 0)):
             hit = int(test(g["step"]).sum())
-            lo, hi = wilson_ci(hit, n, alpha=alpha)
+            lo, hi = proportion_ci(hit, n, alpha=alpha)
             obs = hit / n if n else np.nan
             exp, var_exp, usable = 0.0, 0.0, n > 0
             for fr, nf in from_counts.items():
@@ -489,7 +489,7 @@ def rating_age(data: pd.DataFrame, *, as_of=None, by="sector", level: str | None
                    "q75_months": float(np.quantile(x, 0.75)) if n else np.nan}
             for months in (24, 48):
                 k = int((x > months).sum())
-                lo, hi = wilson_ci(k, n, alpha=alpha)
+                lo, hi = proportion_ci(k, n, alpha=alpha)
                 row.update({f"share_over_{months}_months": k / n if n else np.nan,
                             f"share_over_{months}_ci_low": lo, f"share_over_{months}_ci_high": hi})
             rows.append(row)

@@ -34,9 +34,9 @@ from scipy import stats
 
 from ..errors import DataFormatError
 from ..ratings import RATING_DTYPE, RATINGS
-from .agreement import kappa_from_table, wilson_ci
-from .inputs import as_list, check_frame, code_table, rating_codes
-from .intervals import spearman_ci
+from ._inputs import as_list, check_frame, code_table, scale_codes
+from .agreement import kappa_from_table
+from .intervals import proportion_ci, spearman_ci
 
 __all__ = [
     "spearman_by_domain",
@@ -85,7 +85,7 @@ def _model_frame(data: pd.DataFrame, rating: str, indicators: Sequence[str], fun
     check_frame(data, [rating, *indicators], func)
     if not indicators:
         raise ValueError(f"{func}: give at least one indicator column")
-    y = rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
+    y = scale_codes(data[rating], name=rating, source=data.attrs.get("source"))
     X = np.column_stack([_numeric(data, c) for c in indicators])
     ok = (y >= 0) & np.isfinite(X).all(axis=1)
     return y[ok], X[ok], data.index[ok]
@@ -140,7 +140,7 @@ def spearman_by_domain(data: pd.DataFrame, *, indicators: Sequence[str],
         for ind in indicators:
             x_all = _numeric(g, ind)
             for d in domains:
-                y_all = rating_codes(g[d], name=d, source=data.attrs.get("source")).astype(float)
+                y_all = scale_codes(g[d], name=d, source=data.attrs.get("source")).astype(float)
                 ok = (y_all >= 0) & np.isfinite(x_all)
                 x, y = x_all[ok], y_all[ok]
                 n = int(ok.sum())
@@ -525,8 +525,8 @@ def cross_validated_prediction(data: pd.DataFrame, *, rating: str, indicators: S
     correct = pred == y
     modal_ok = modal_pred == y
     acc, base = correct.mean(), modal_ok.mean()
-    a_lo, a_hi = wilson_ci(correct.sum(), n, alpha=alpha)
-    b_lo, b_hi = wilson_ci(modal_ok.sum(), n, alpha=alpha)
+    a_lo, a_hi = proportion_ci(correct.sum(), n, alpha=alpha)
+    b_lo, b_hi = proportion_ci(modal_ok.sum(), n, alpha=alpha)
     d = correct.astype(float) - modal_ok
     z = stats.norm.ppf(1 - alpha / 2)
     d_se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
@@ -632,7 +632,7 @@ def variation_at_equal_resources(data: pd.DataFrame, *, rating: str, resource: s
     [0.5, 0.5]
     """
     check_frame(data, [rating, resource], "variation_at_equal_resources")
-    y = rating_codes(data[rating], name=rating, source=data.attrs.get("source"))
+    y = scale_codes(data[rating], name=rating, source=data.attrs.get("source"))
     x = _numeric(data, resource)
     ok = (y >= 0) & np.isfinite(x)
     y, x = y[ok], x[ok]
@@ -646,7 +646,7 @@ def variation_at_equal_resources(data: pd.DataFrame, *, rating: str, resource: s
         m = groups == g
         c = np.bincount(y[m], minlength=K)
         counts.append(c)
-        lo, hi = wilson_ci(c, m.sum(), alpha=alpha)
+        lo, hi = proportion_ci(c, m.sum(), alpha=alpha)
         for k in range(K):
             rows.append((int(g) + 1, float(x[m].min()), float(x[m].max()), float(np.median(x[m])),
                          int(m.sum()), RATINGS[k], int(c[k]), c[k] / m.sum(), lo[k], hi[k]))
@@ -809,7 +809,7 @@ def indicator_gaps(data: pd.DataFrame, *, rating: str, indicators: Sequence[str]
     """
     indicators = as_list(indicators)
     check_frame(data, [rating, *indicators], "indicator_gaps")
-    codes = rating_codes(data[rating], name=rating)  # 0 Inadequate .. 3 Outstanding, -1 none
+    codes = scale_codes(data[rating], name=rating)  # 0 Inadequate .. 3 Outstanding, -1 none
     rows = []
     for ind in indicators:
         x = _numeric(data, ind)

@@ -39,7 +39,7 @@ from statsmodels.stats.proportion import multinomial_proportions_confint, propor
 
 from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
-from .inputs import as_list
+from ._inputs import as_list
 
 __all__ = [
     "rated_series",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError
-from ..metrics.inputs import as_list
+from ..metrics._inputs import as_list
 from .codebook import resolve_codebook
 
 __all__ = [

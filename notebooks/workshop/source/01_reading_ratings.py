@@ -21,7 +21,7 @@ import pandas as pd
 from cqc_research import plots, teaching
 from cqc_research.display import show_ratings
 from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
-from cqc_research.metrics.agreement import wilson_ci
+from cqc_research.metrics.intervals import proportion_ci
 from cqc_research.ratings import NON_SCALE, RATINGS
 
 plots.set_theme()
@@ -124,13 +124,13 @@ teaching.check_share_good_or_better(share_good)
 # ### Exercise 1.3
 #
 # A share from a few hundred locations is an *estimate*. Give its **95% confidence interval**
-# as a pair `(low, high)`, using the Wilson method: `wilson_ci(count, n)` returns it.
+# as a pair `(low, high)`, using the Wilson method: `proportion_ci(count, n)` returns it.
 
 # %% tags=["exercise"]
 interval = ...  # your answer: (low, high)
 
 # %% tags=["solution"]
-interval = wilson_ci(n_good, n_asc)
+interval = proportion_ci(n_good, n_asc)
 interval
 
 # %%

@@ -161,6 +161,6 @@ by_sector.pivot(index="domain", columns="sector", values="agreement").round(2)
 #   leadership *causes* a better rating?
 # - Why is kappa much lower than the raw agreement here? When would the two tell the same story?
 # - CQC's 90% figure came from 62 acute trusts. How wide would a 95% interval be for 56 agreements
-#   out of 62? (Try `wilson_ci(56, 62)` from `cqc_research.metrics.agreement`.)
+#   out of 62? (Try `proportion_ci(56, 62)` from `cqc_research.metrics.intervals`.)
 #
 # **Next:** session 3 asks whether routine indicators predict ratings.

@@ -1,4 +1,7 @@
-"""Shared inputs of the metrics: checking ``data=``, rating codes, column lists, count tables."""
+"""Shared inputs of the metrics: checking ``data=``, rating codes, column lists, count tables.
+
+Internal to :mod:`cqc_research.metrics` (its names are not exported).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pandas as pd
 from ..errors import DataFormatError
 from ..ratings import DOMAINS, RATINGS, parse_ratings
 
-__all__ = ["check_frame", "rating_codes", "as_list", "code_table", "K"]
+__all__: list[str] = []  # internal to cqc_research.metrics
 
 #: Number of points on the rating scale.
 K = len(RATINGS)
@@ -53,8 +56,10 @@ def check_frame(data, columns: Iterable[str], func: str) -> pd.DataFrame:
     return data
 
 
-def rating_codes(values, *, name: str = "rating", source=None) -> np.ndarray:
+def scale_codes(values, *, name: str = "rating", source=None) -> np.ndarray:
     """Integer codes 0..3 (Inadequate..Outstanding), -1 where there is no rating on the scale.
+
+    Not :func:`cqc_research.ratings.rating_codes` (1..4 with NaN): these index a 4 x 4 table.
 
     Parameters
     ----------
@@ -119,7 +124,7 @@ def code_table(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     a, b : numpy.ndarray of int
-        Codes from :func:`rating_codes`.
+        Codes from :func:`scale_codes`.
 
     Returns
     -------
