@@ -30,9 +30,12 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from .. import paths
 from ..cache import atomic_write_bytes
+from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE
+from ._api_fast import Builder, split_recs
 
 VERSION = 1
 MAX_SEGMENTS = 8
@@ -127,7 +130,6 @@ def load(folder: Path, files, build, *, options: str, table_names, use_cache: bo
     how : str
         ``"full"``, ``"cached"`` or ``"incremental (N files read)"``.
     """
-    from ._api_fast import split_recs
 
     def full():
         tables, bad = build([(folder / rel, level) for rel, level, _, _ in files])
@@ -183,7 +185,6 @@ def _save_full(store: Path, folder: Path, files, tables, recs, bad) -> None:
 
 
 def _incremental(folder: Path, files, build, store: Path, man: dict, table_names):
-    from ._api_fast import split_recs
 
     known = man["files"]
     listed = {rel: (level, size, mtime) for rel, level, size, mtime in files}
@@ -285,7 +286,6 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
 
 
 def _is_fixed(dtype) -> bool:
-    from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE
 
     return any(dtype == d for d in (DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE)) or dtype.ordered \
         or list(dtype.categories) == ["2014 framework", "Single assessment framework"]
@@ -332,7 +332,6 @@ def _positions(name: str, parts: list, rank: np.ndarray, org_rank: np.ndarray) -
 
 def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.DataFrame:
     """The parts of a table joined, rows ``positions`` of them, with the dtypes a full read gives."""
-    from ._api_fast import Builder
 
     if positions is not None and len(positions) == 0 or not any(len(p) for p in parts):
         if not _EMPTY:
@@ -358,7 +357,6 @@ def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.Dat
                 if all(d == dts[0] for d in dts) and _is_fixed(dts[0]):
                     data[c] = pd.concat(series, ignore_index=True)
                 else:
-                    from pandas.api.types import union_categoricals
 
                     try:
                         data[c] = pd.Series(union_categoricals([s.array for s in series], sort_categories=True,

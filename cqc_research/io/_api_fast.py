@@ -12,6 +12,7 @@ listed in :attr:`Builder.bad` with its reason.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from array import array
 from collections import Counter
@@ -20,7 +21,17 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.core.arrays.string_arrow import ArrowStringArray
 
+from ..assessment_framework import (
+    FRAMEWORK_2014,
+    FRAMEWORK_SAF,
+    NON_SCALE_SCORES,
+    parse_statement_score,
+    rule_for,
+)
 from ..errors import DataFormatError, UnknownRatingError
 from ..ratings import (
     DOMAIN_DTYPE,
@@ -31,6 +42,45 @@ from ..ratings import (
     normalise_rating,
     sector_of,
 )
+from .cqc_files import LONG_COLUMNS
+
+#: the columns of the tables of :class:`~cqc_research.io.cqc_json.ApiData`
+HISTORY_COLUMNS = [
+    "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
+    "report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status", "rating_text",
+    "source", "organisation_id", "framework",
+]
+SERVICE_COLUMNS = [
+    "org_id", "report_date", "report_link_id", "service", "service_name", "domain", "rating",
+    "rating_status", "rating_text", "source", "organisation_id",
+]
+REPORT_COLUMNS = [
+    "org_id", "level", "provider_id", "location_type", "inspection_category", "sector",
+    "report_link_id", "report_type", "report_date", "first_visit_date", "rated",
+]
+
+ASSESSMENT_COLUMNS = [
+    "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
+    "assessment_plan_id", "assessment_plan_status", "service_group", "title", "status",
+    "assessment_date", "published", "publication_date", "commentary_date", "rating", "rating_status",
+    "narrative", "rule_version", "n_key_questions", "n_statements", "n_statements_assessed",
+    "current", "file", "json_path",
+]
+KEY_QUESTION_SCORE_COLUMNS = [
+    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
+    "rule_version", "domain", "rating", "rating_status", "percentage_score", "narrative", "status",
+    "n_statements", "n_statements_scored", "n_statements_assessed", "json_path",
+]
+STATEMENT_SCORE_COLUMNS = [
+    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
+    "rule_version", "domain", "statement_id", "statement_name", "score", "score_description",
+    "score_status", "status", "assessed", "n_evidence_categories", "n_evidence_with_commentary", "json_path",
+]
+ASSESSMENT_TEXT_COLUMNS = [
+    "org_id", "assessment_plan_id", "service_group", "part", "domain", "statement_id",
+    "evidence_category_id", "date", "text",
+]
+ASSESSMENT_PROBLEM_COLUMNS = ["file", "json_path", "org_id", "problem", "value"]
 
 _FALLBACK_SECTOR = {"Social Care Org": "Adult social care", "NHS Healthcare Organisation": "NHS hospitals"}
 
@@ -146,7 +196,6 @@ class _Col:
     __slots__ = ("codes", "_uniques", "arrow", "raw", "_sorted")
 
     def __init__(self, codes=None, uniques=None, raw=None, arrow=None):
-        import pyarrow as pa
 
         self.codes, self._uniques, self.raw, self._sorted = codes, uniques, raw, None
         if arrow is None and uniques is not None:
@@ -195,7 +244,6 @@ class _Col:
         if self.raw is not None:
             return None
         if self._sorted is None:
-            import pyarrow.compute as pc
 
             order = pc.array_sort_indices(self.arrow).to_numpy() if len(self.arrow) else np.array([], np.int64)
             rank = np.empty(len(order), dtype=np.int32)
@@ -241,8 +289,6 @@ def _parsed(parse):
 
 def _str_take(u, codes: np.ndarray) -> pd.Series:
     """Texts ``u`` (an Arrow array) at ``codes`` (-1: missing), as a pandas ``str`` Series."""
-    import pyarrow as pa
-    from pandas.core.arrays.string_arrow import ArrowStringArray
 
     idx = pa.array(codes, mask=codes < 0, type=pa.int32())
     return pd.Series(ArrowStringArray(pa.chunked_array([u.take(idx)]), dtype=_STR_DTYPE))
@@ -266,7 +312,6 @@ def _pack(values: list, *, text: bool = False, odd: Counter | None = None, name:
     With ``text``, values of other JSON types are made text first (see :func:`_as_text`) and
     counted in ``odd[name]``.
     """
-    import pyarrow as pa
 
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
@@ -291,8 +336,6 @@ def _pack(values: list, *, text: bool = False, odd: Counter | None = None, name:
 def _unpack(parts: list) -> _Col:
     """Join the batches of :func:`_pack` into one :class:`_Col`."""
     if all(isinstance(p, tuple) for p in parts):
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
         if not parts:
             return _Col(np.array([], np.int32), arrow=pa.array([], type=pa.large_string()))
@@ -566,9 +609,6 @@ def _collect_assessments(b: Builder, ri: int, rec: dict, where: str, org_id, lev
     Anything malformed (a score off the 1-4 scale, no ``asgRatings``, no publication date) goes
     to the problems table with its file and JSON path, and the rest of the record still loads.
     """
-    import datetime as _dt
-
-    from ..assessment_framework import FRAMEWORK_SAF, NON_SCALE_SCORES
 
     items = rec.get("assessment")
     prob = b.rows["prob"]
@@ -630,8 +670,6 @@ def _collect_assessments(b: Builder, ri: int, rec: dict, where: str, org_id, lev
 
 def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_scale, intern, level):
     """One service-group assessment (``asgRatings[j]``): its key questions and statements."""
-    from ..assessment_framework import FRAMEWORK_SAF as framework
-    from ..assessment_framework import parse_statement_score, rule_for
 
     plan = g.get("assessmentPlanId")
     group = g.get("name")
@@ -719,7 +757,7 @@ def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_s
     ratings = [("Overall", rating, status)] + [r for r in kq_ratings if r[2] in STATUS_DTYPE.categories]
     saf_hist = b.rows["saf_hist"]
     for domain, r, s in ratings:
-        saf_hist.append((ri, pub, adate, plan, domain, r, s, "assessment", None, framework))
+        saf_hist.append((ri, pub, adate, plan, domain, r, s, "assessment", None, FRAMEWORK_SAF))
     rated.append({"publication_date": pub, "ratings": ratings, "row": row})
 
 
@@ -944,19 +982,6 @@ class _Finisher:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables, each with a ``_rec`` column (the record index of each row)."""
-        from ..assessment_framework import FRAMEWORK_2014, FRAMEWORK_SAF
-        from .cqc_files import LONG_COLUMNS
-        from .cqc_json import (
-            ASSESSMENT_COLUMNS,
-            ASSESSMENT_PROBLEM_COLUMNS,
-            ASSESSMENT_TEXT_COLUMNS,
-            HISTORY_COLUMNS,
-            KEY_QUESTION_SCORE_COLUMNS,
-            REPORT_COLUMNS,
-            SERVICE_COLUMNS,
-            STATEMENT_SCORE_COLUMNS,
-        )
-
         hist_org = ("org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region")
         ratings_conv = {"domain": _fixed(DOMAIN_DTYPE), "rating": _fixed(RATING_DTYPE),
                         "rating_status": _fixed(STATUS_DTYPE)}

@@ -25,24 +25,26 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataFormatError, SkippedFileWarning
-from ..provenance import is_synthetic
+from ..provenance import BANNER_TEXT, is_synthetic
 from ..ratings import strict_from, warn_unknown_ratings
+from ..templating import render
+from ._api_cache import load as load_cached
+from ._api_cache import scan
+from ._api_fast import (  # noqa: F401 - the column lists are documented here
+    ASSESSMENT_COLUMNS,
+    ASSESSMENT_PROBLEM_COLUMNS,
+    ASSESSMENT_TEXT_COLUMNS,
+    HISTORY_COLUMNS,
+    KEY_QUESTION_SCORE_COLUMNS,
+    REPORT_COLUMNS,
+    SERVICE_COLUMNS,
+    STATEMENT_SCORE_COLUMNS,
+    Builder,
+    split_recs,
+)
 
 __all__ = ["ApiData", "load_api_folder", "load_api_record", "HISTORY_COLUMNS", "API_TABLES", "REPORT_COLUMNS"]
 
-HISTORY_COLUMNS = [
-    "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
-    "report_date", "inspection_date", "report_link_id", "domain", "rating", "rating_status", "rating_text",
-    "source", "organisation_id", "framework",
-]
-SERVICE_COLUMNS = [
-    "org_id", "report_date", "report_link_id", "service", "service_name", "domain", "rating",
-    "rating_status", "rating_text", "source", "organisation_id",
-]
-REPORT_COLUMNS = [
-    "org_id", "level", "provider_id", "location_type", "inspection_category", "sector",
-    "report_link_id", "report_type", "report_date", "first_visit_date", "rated",
-]
 API_TABLES = ("locations", "providers", "ratings", "history", "service_ratings", "relationships",
            "reports", "assessments", "key_question_scores", "statement_scores", "assessment_text", "assessment_problems")
 
@@ -120,9 +122,6 @@ class ApiData:
                 f"synthetic={self.synthetic})")
 
     def _repr_html_(self) -> str:
-        from ..provenance import BANNER_TEXT
-        from ..templating import render
-
         return str(render("fragments/api_data.html.j2", source=self.source, synthetic=self.synthetic,
                           banner_text=BANNER_TEXT,
                           tables=[(t, f"{len(getattr(self, t)):,}") for t in API_TABLES]))
@@ -162,8 +161,6 @@ def load_api_record(path, *, strict: bool = False, unknown: str | None = None) -
     UnknownRatingError
         With ``strict``, at the first unknown rating value.
     """
-    from ._api_fast import Builder, split_recs
-
     path = Path(path)
     b = Builder("raise" if strict_from(strict, unknown) else "keep")
     b.add_file(path, None, keep_going=False)
@@ -226,10 +223,6 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
         If it holds no record files, or none of them can be read; with ``strict``, at the
         first file that cannot be read.
     """
-    from ._api_cache import load as load_cached
-    from ._api_cache import scan
-    from ._api_fast import Builder
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (expected a CQC API folder with locations/)")
@@ -272,31 +265,3 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
     _warn_unknown(tables, str(folder))
     return ApiData(**tables, source=str(folder), synthetic=is_synthetic(folder), files=len(files),
                    notes=notes, skipped=bad)
-
-
-# ---------------------------------------------------------------------------------------------
-# the single assessment framework (2023 onwards): ``assessment`` objects
-ASSESSMENT_COLUMNS = [
-    "org_id", "level", "provider_id", "sector", "inspection_category", "local_authority", "region",
-    "assessment_plan_id", "assessment_plan_status", "service_group", "title", "status",
-    "assessment_date", "published", "publication_date", "commentary_date", "rating", "rating_status",
-    "narrative", "rule_version", "n_key_questions", "n_statements", "n_statements_assessed",
-    "current", "file", "json_path",
-]
-KEY_QUESTION_SCORE_COLUMNS = [
-    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
-    "rule_version", "domain", "rating", "rating_status", "percentage_score", "narrative", "status",
-    "n_statements", "n_statements_scored", "n_statements_assessed", "json_path",
-]
-STATEMENT_SCORE_COLUMNS = [
-    "org_id", "level", "sector", "assessment_plan_id", "service_group", "assessment_date", "publication_date",
-    "rule_version", "domain", "statement_id", "statement_name", "score", "score_description",
-    "score_status", "status", "assessed", "n_evidence_categories", "n_evidence_with_commentary", "json_path",
-]
-ASSESSMENT_TEXT_COLUMNS = [
-    "org_id", "assessment_plan_id", "service_group", "part", "domain", "statement_id",
-    "evidence_category_id", "date", "text",
-]
-ASSESSMENT_PROBLEM_COLUMNS = ["file", "json_path", "org_id", "problem", "value"]
-_ASSESSMENT_TABLES = ("assessments", "key_question_scores", "statement_scores", "assessment_text",
-                      "assessment_problems")
