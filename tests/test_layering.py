@@ -19,7 +19,7 @@ LAYERS = [
     (0, "foundation", ["errors", "paths", "study", "provenance", "templating", "cache", "ratings",
                        "assessment_framework"]),
     (1, "readers", ["io", "fetch", "qual.codebook", "qual.segments"]),
-    (2, "data", ["synthetic", "geography", "link", "indicator_sources"]),
+    (2, "data", ["synthetic", "geography", "link", "indicator_sources", "dataset"]),
     (3, "metrics", ["metrics", "qual.analysis", "_text"]),
     (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
                          "profiles", "teaching", "truth", "replications", "councils", "studies"]),
