@@ -12,7 +12,8 @@ from scipy import stats
 
 from cqc_research.metrics.areas import good_or_better_by, good_or_better_funnel
 from cqc_research.metrics.intervals import spearman_ci
-from cqc_research.metrics.prediction import rated_domains, rating_shares, spearman_by_domain
+from cqc_research.metrics.prediction import rating_shares, spearman_by_domain
+from cqc_research.studies.indicators import rated_domains
 
 
 # -- Spearman interval: one implementation for notebook 05 and metrics.prediction -------------
@@ -136,7 +137,7 @@ def _improved(rows):
 
 
 def test_improvement_differs_is_pearsons_chi_square_by_hand():
-    from cqc_research.metrics.transitions import improvement_differs
+    from cqc_research.studies.journeys import improvement_differs
 
     rows = [("A", 30, 40), ("B", 10, 30), ("C", 20, 30), ("D", 1, 3)]   # D: too few, left out
     res = improvement_differs(_improved(rows), min_total=5)
@@ -152,7 +153,7 @@ def test_improvement_differs_is_pearsons_chi_square_by_hand():
 
 
 def test_pairing_steps_and_sectors_with_pairs():
-    from cqc_research.metrics.transitions import pairing_steps, sectors_with_pairs
+    from cqc_research.studies.journeys import pairing_steps, sectors_with_pairs
 
     steps = pairing_steps({"rows_in": 100, "rows_other_level": 5, "non_scale_dropped": 7,
                            "duplicates_dropped": 3, "links_followed": 2, "journeys": 20,
@@ -165,7 +166,7 @@ def test_pairing_steps_and_sectors_with_pairs():
 
 
 def test_improvement_lines_by_hand():
-    from cqc_research import narrative as say
+    from cqc_research.studies import journeys as say
 
     imp = pd.DataFrame({"sector": ["GP practices"] * 3 + ["Other"] * 3,
                         "outcome": ["improved", "to Good", "to Requires improvement"] * 2,

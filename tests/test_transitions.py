@@ -295,7 +295,7 @@ def test_synthetic_improvement_and_struggling_areas(synthetic_small):
     history, rel = _history_from_api_folder(synthetic_small.paths["api_folder"])
     asc = history[history["sector"].astype(str) == "Adult social care"].copy()
     asc["struggling"] = asc["local_authority"].isin(truth["areas"]["struggling"])
-    t = improvement_from(asc, rating="Requires improvement", by="struggling", relationships=rel)
+    t = improvement_from(asc, start="Requires improvement", by="struggling", relationships=rel)
     imp = t[t["outcome"] == "improved"].set_index("struggling")
     # Planted: from Requires improvement, 0.52 improve in ordinary areas, 0.38 in struggling ones
     m, s = truth["transitions"]["matrix"]["Adult social care"], truth["transitions"]["matrix_struggling_areas"]["Adult social care"]
@@ -306,7 +306,7 @@ def test_synthetic_improvement_and_struggling_areas(synthetic_small):
 
 def test_synthetic_time_to_improvement_is_consistent(synthetic_small):
     history, rel = _history_from_api_folder(synthetic_small.paths["api_folder"])
-    res = time_to_improvement(history, rating="Requires improvement", relationships=rel,
+    res = time_to_improvement(history, start="Requires improvement", relationships=rel,
                               data_date=synthetic_small.truth["data_date"])
     ep = res.episodes
     assert (ep["months"] >= 0).all() and set(ep["improved"]) <= {0, 1}

@@ -42,21 +42,11 @@ from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
 from ._inputs import as_list
 
 __all__ = [
-    "rated_series",
-    "kaplan_meier",
     "history_from_snapshots",
     "consecutive_pairs",
     "transition_matrix",
     "improvement_from",
     "time_to_improvement",
-    "ImprovementTimes",
-    "DAYS_PER_MONTH",
-    "Histories",
-    "load_histories",
-    "pairing_steps",
-    "sectors_with_pairs",
-    "within_framework",
-    "improvement_differs",
 ]
 
 #: Average days per month, for durations in months.
@@ -453,7 +443,7 @@ def transition_matrix(
 def improvement_from(
     data: pd.DataFrame,
     *,
-    rating: str = "Inadequate",
+    start: str = "Inadequate",
     by: str | Sequence[str] | None = "sector",
     domain: str = "Overall",
     first_only: bool = False,
@@ -462,7 +452,7 @@ def improvement_from(
 ) -> pd.DataFrame:
     """What followed a rating at the next inspection: improved, same, worse, and where to.
 
-    Each ``rating`` followed by another inspection is one case (a service rated Inadequate
+    Each ``start`` rating followed by another inspection is one case (a service rated Inadequate
     twice in a row is two cases, as in CQC's own re-inspection statistics); set
     ``first_only=True`` to count only the first such rating in each journey. Intervals are
     Wilson intervals, which treat cases as independent: repeated cases from one service make
@@ -472,14 +462,14 @@ def improvement_from(
     ----------
     data : DataFrame
         A rating-history panel or pairs from :func:`consecutive_pairs`.
-    rating : str
+    start : str
         The starting rating (default Inadequate).
     by : str or list of str, optional
         Grouping columns (default sector); None for all together.
     domain : str
         The domain (default Overall).
     first_only : bool
-        Count the first ``rating`` of each journey only.
+        Count the first ``start`` rating of each journey only.
     alpha : float
         1 - confidence level.
     **pair_options
@@ -505,18 +495,18 @@ def improvement_from(
     >>> t.loc[["improved", "to Good"], "share"].tolist()
     [0.75, 0.25]
     """
-    if rating not in RATINGS:
-        raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    if start not in RATINGS:
+        raise ValueError(f"start must be one of {RATINGS}, not {start!r}")
     by = as_list(by)
     pairs = _pairs(data, carry=by, domain=domain, **pair_options)
     missing = [c for c in by if c not in pairs.columns]
     if missing:
         raise DataFormatError(f"no column(s) {missing} to group by; columns: {list(pairs.columns)}",
                               column=missing[0])
-    p = pairs[pairs["from_rating"].astype("object") == rating]
+    p = pairs[pairs["from_rating"].astype("object") == start]
     if first_only and len(p):
         p = p.sort_values("from_date").drop_duplicates(subset=["journey_id", "domain"], keep="first")
-    start = RATINGS.index(rating)
+    rating, start = start, RATINGS.index(start)
     groups = [((), p)] if not by else [((k,) if not isinstance(k, tuple) else k, g)
                                       for k, g in p.groupby(by, observed=True, sort=True)]
     rows = []
@@ -641,7 +631,7 @@ def _step_value(table: pd.DataFrame, t: float, col: str) -> float:
 def time_to_improvement(
     data: pd.DataFrame,
     *,
-    rating: str = "Inadequate",
+    start: str = "Inadequate",
     by: str | Sequence[str] | None = "sector",
     domain: str = "Overall",
     data_date=None,
@@ -652,7 +642,7 @@ def time_to_improvement(
 ) -> ImprovementTimes:
     """Time from a rating (default Inadequate) to the first better rating, by Kaplan-Meier.
 
-    A *spell* starts at a journey's first ``rating`` (or the first one after it has improved) and
+    A *spell* starts at a journey's first ``start`` rating (or the first one after it has improved) and
     ends at the publication of the first better rating (an event). Spells still open are
     censored at ``data_date``, whether the service has not been re-inspected yet or was
     re-inspected without improving; with ``end_dates``, spells of services that deregistered are
@@ -665,7 +655,7 @@ def time_to_improvement(
     ----------
     data : DataFrame
         The rating-history panel (not pairs: the dates of censoring need every rating).
-    rating : str
+    start : str
         The starting rating.
     by : str or list of str, optional
         Grouping columns (default sector).
@@ -688,8 +678,9 @@ def time_to_improvement(
     ImprovementTimes
         ``.episodes``, ``.median``, ``.survival``, ``.improved_by`` (see the class).
     """
-    if rating not in RATINGS:
-        raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    if start not in RATINGS:
+        raise ValueError(f"start must be one of {RATINGS}, not {start!r}")
+    rating = start
     pair_options.setdefault("predecessor_types", ("HSCA Predecessor",))
     pair_options.setdefault("relationships", None)
     pair_options.setdefault("level", "location")
@@ -779,163 +770,3 @@ def time_to_improvement(
                                                    "ci_high", "followed_up"]),
         report=report,
     )
-
-
-
-# ----------------------------------------------------------------------------------------------
-# what notebook 03 reads and tests
-@dataclass
-class Histories:
-    """Rating histories read for notebook 03, with what they came from.
-
-    Attributes
-    ----------
-    history : DataFrame
-        One row per published rating (see :func:`consecutive_pairs`).
-    relationships : DataFrame or None
-        Predecessor/successor links (API folders only).
-    end_dates : DataFrame or None
-        ``org_id, deregistration_date`` (API folders only), for censoring.
-    sources : list of str
-        The files or folder read.
-    note : str
-        One sentence on the data and its limits.
-    """
-
-    history: pd.DataFrame
-    relationships: pd.DataFrame | None
-    end_dates: pd.DataFrame | None
-    sources: list
-    note: str
-
-
-def load_histories(api_path: str = "", *, ratings_files: str = "",
-                   level: str = "location") -> Histories:
-    """Rating histories from a CQC API folder, or from monthly Latest ratings files.
-
-    Parameters
-    ----------
-    api_path : str
-        Folder of CQC API location records (used when ``ratings_files`` is empty).
-    ratings_files : str
-        Comma-separated monthly Latest ratings files; reports published and superseded between
-        two files are missed.
-    level : str
-        ``location`` or ``provider`` (for the snapshots).
-
-    Returns
-    -------
-    Histories
-    """
-    if ratings_files:
-        from ..io.cqc_files import load_latest_ratings
-
-        files = [f.strip() for f in ratings_files.split(",") if f.strip()]
-        history = history_from_snapshots([load_latest_ratings(f) for f in files], level=level)
-        return Histories(history, None, None, files,
-                         f"{len(files)} monthly Latest ratings files: reports published and "
-                         "superseded between two files are missed, so transitions are a lower bound.")
-    from ..io.cqc_json import load_api_folder
-
-    api = load_api_folder(api_path)
-    return Histories(api.history, api.relationships,
-                     api.locations[["org_id", "deregistration_date"]], [api_path],
-                     f"CQC API records for {len(api.locations):,} locations (current and "
-                     "historic ratings).")
-
-
-def pairing_steps(data: dict) -> pd.DataFrame:
-    """The pairing report of ``consecutive_pairs(..., with_report=True)`` as a table of steps.
-
-    Parameters
-    ----------
-    data : dict
-        The report.
-
-    Returns
-    -------
-    DataFrame
-        ``step, count``, in the order the pairing works.
-
-    Examples
-    --------
-    >>> rep = {"rows_in": 10, "non_scale_dropped": 1, "duplicates_dropped": 2, "journeys": 3,
-    ...        "pairs": 4}
-    >>> pairing_steps(rep)["count"].tolist()
-    [10, 0, 1, 2, 0, 0, 3, 4]
-    """
-    return pd.DataFrame([
-        ("rating rows read", data["rows_in"]),
-        ("rows of another level (left out)", data.get("rows_other_level", 0)),
-        ("non-scale outcomes dropped", data["non_scale_dropped"]),
-        ("repeated reports dropped", data["duplicates_dropped"]),
-        ("predecessor links followed (one-to-one)", data.get("links_followed", 0)),
-        ("links not followed (splits and mergers)", data.get("links_not_one_to_one", 0)),
-        ("journeys (services followed over time)", data["journeys"]),
-        ("consecutive pairs, all domains", data["pairs"]),
-    ], columns=["step", "count"])
-
-
-def sectors_with_pairs(data: pd.DataFrame, *,
-                       order: Sequence[str] = ("NHS hospitals", "GP practices",
-                                               "Adult social care", "Other")) -> list[str]:
-    """The sectors of a transition matrix that hold at least one pair, in a fixed order.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`transition_matrix` output with a ``sector`` column.
-    order : sequence of str
-        The sectors, in the order wanted.
-
-    Returns
-    -------
-    list of str
-    """
-    n = data.groupby(data["sector"].astype(str))["n"].sum()
-    return [s for s in order if n.get(s, 0) > 0]
-
-
-def within_framework(data: pd.DataFrame) -> pd.DataFrame:
-    """Ratings under the 2014 assessment framework (all of them when there is no ``framework``).
-
-    First ratings under the new framework follow another matrix, so area comparisons of
-    transitions stay within one framework.
-
-    Parameters
-    ----------
-    data : DataFrame
-
-    Returns
-    -------
-    DataFrame
-    """
-    from ..assessment_framework import FRAMEWORK_2014
-
-    return data[data["framework"] == FRAMEWORK_2014] if "framework" in data else data
-
-
-def improvement_differs(data: pd.DataFrame, *, min_total: int = 5) -> dict | None:
-    """Pearson chi-square test that the share improved is the same in every group.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`improvement_from` output by group: rows with ``outcome == "improved"`` give ``n``
-        (improved) and ``total`` (re-inspections); the first column is the group.
-    min_total : int
-        Groups with fewer re-inspections are left out.
-
-    Returns
-    -------
-    dict or None
-        ``groups, statistic, dof, p_value`` (:func:`scipy.stats.chi2_contingency` on the 2 x k
-        table, Yates' correction for 2 x 2); None when fewer than two groups qualify.
-    """
-    imp = data[(data["outcome"] == "improved") & (data["total"] >= min_total)]
-    if len(imp) < 2:
-        return None
-    table = [imp["n"].to_numpy(), (imp["total"] - imp["n"]).to_numpy()]
-    res = stats.chi2_contingency(table)
-    return {"groups": len(imp), "statistic": float(res.statistic), "dof": int(res.dof),
-            "p_value": float(res.pvalue)}

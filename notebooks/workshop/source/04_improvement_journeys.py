@@ -87,7 +87,7 @@ teaching.check_reinspected_inadequate(n_followed)
 # the next inspection, and where they went (`to Good`, ...), with 95% Wilson intervals.
 
 # %%
-improved = improvement_from(pairs, rating="Inadequate", by="sector")
+improved = improvement_from(pairs, start="Inadequate", by="sector")
 fig = improvement_plot(improved)
 improved.pivot(index="sector", columns="outcome", values="share").round(2)
 
@@ -143,7 +143,7 @@ teaching.check_good_stays_good(gp_stay_good)
 # `time_to_improvement` does this, and censors services that closed at their closing date.
 
 # %%
-times = time_to_improvement(api.history, rating="Inadequate", by="sector",
+times = time_to_improvement(api.history, start="Inadequate", by="sector",
                             relationships=api.relationships,
                             end_dates=api.locations[["org_id", "deregistration_date"]])
 fig = km_plot(times)
