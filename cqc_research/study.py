@@ -17,7 +17,6 @@ repository checkout the repository itself is the study folder.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import os
 import shutil
@@ -29,9 +28,8 @@ from pathlib import Path
 from . import __version__, paths
 from .errors import CQCResearchError
 
-__all__ = ["init_study", "InitResult", "shipped_notebooks", "version_text", "VersionAction",
-           "study_data", "declared_path", "declare_data", "DATA_KEYS", "INDICATOR_KEYS",
-           "configure_parser", "run_command"]
+__all__ = ["init_study", "InitResult", "shipped_notebooks", "version_text",
+           "study_data", "declared_path", "declare_data", "DATA_KEYS", "INDICATOR_KEYS"]
 
 #: Where the wheel carries the notebooks (``notebooks/`` of the repository, copied at build time).
 SHIPPED = "_study"
@@ -217,54 +215,6 @@ def version_text() -> str:
             dirty = _git(checkout, "status", "--porcelain", "--untracked-files=no")
             text += f" (commit {commit}{', with local changes' if dirty else ''}; checkout {checkout})"
     return text
-
-
-class VersionAction(argparse.Action):
-    """``--version``: prints :func:`version_text` (computed only when asked) and exits.
-
-    Takes no value (``nargs=0``). Use as ``parser.add_argument("--version", action=VersionAction)``.
-
-    Parameters
-    ----------
-    option_strings : list of str
-        The option's flags (``["--version"]``), passed by :mod:`argparse`.
-    dest : str
-        The namespace attribute; default ``argparse.SUPPRESS`` (nothing is stored).
-    default : object
-        Default ``argparse.SUPPRESS`` (no attribute is added to the namespace).
-    help : str
-        The help text shown by ``--help``.
-    """
-
-    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                 help="show the version (and, in a checkout, the commit) and exit"):
-        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0,
-                         help=help)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(version_text())
-        parser.exit()
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-def configure_parser(parser) -> None:
-    """Add the ``cqc-research init`` argument (the study folder ``DIR``)."""
-    parser.add_argument("folder", metavar="DIR", help="the study folder to make (created when missing)")
-
-
-def run_command(args) -> int:
-    """Run ``cqc-research init DIR``: make the study folder, say what was written; exit status 0."""
-    res = init_study(args.folder)
-    n_nb = sum(1 for p in res.written if p.suffix == ".ipynb")
-    print(f"study folder {res.root}: wrote {len(res.written)} files ({n_nb} notebooks)"
-          + (f", kept {len(res.kept)} that already existed" if res.kept else ""))
-    try:
-        shown = os.path.relpath(res.root)
-    except ValueError:
-        shown = str(res.root)
-    print(f"next: cd {shown} && cqc-research run")
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -799,11 +799,13 @@ def test_outcomes_on_real_oldham_histories(shared_data):
 def test_cli_summary_and_export(tmp_path, capsys):
     import argparse
 
+    from cqc_research.cli import qual as qual_command
+
     path = _write(tmp_path, "segments.csv", CSV_TEXT)
     parser = argparse.ArgumentParser()
-    qual.configure_parser(parser)
+    qual_command.configure_parser(parser)
     args = parser.parse_args([str(path), "--out", str(tmp_path / "tidy.csv"), "--qdpx", str(tmp_path / "x.qdpx")])
-    assert qual.run_command(args) == 0
+    assert qual_command.run_command(args) == 0
     out = capsys.readouterr().out
     assert "1 code(s) not in the codebook" in out and "Leadershp" in out and "leadership" in out
     assert pd.read_csv(tmp_path / "tidy.csv")["code"].tolist()[0] == "leadership"

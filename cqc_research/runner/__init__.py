@@ -45,7 +45,6 @@ from .notebooks import (  # noqa: F401
 from .run import (  # noqa: F401
     NotebookResult,
     RunResult,
-    add_parameter_option,
     run_notebooks,
     runs_last,
 )
@@ -86,7 +85,6 @@ __all__ = [
     "RunResult",
     "runs_last",
     "run_notebooks",
-    "add_parameter_option",
     "BatchError",
     "slugify",
     "safe_join",

@@ -45,8 +45,7 @@ from ..ratings import KEY_QUESTIONS, RATINGS
 from . import assessments as _assessments
 
 __all__ = ["generate", "SyntheticDataset", "SCALES", "DEFAULT_SEED", "ensure_default_data", "planted_parameters",
-           "PLANTED_EFFECTS", "null_effects",
-           "configure_parser", "run_command"]
+           "PLANTED_EFFECTS", "null_effects"]
 
 DEFAULT_SEED = 20240501
 #: Bumped whenever the generator writes new files or effects; an embedded dataset written by an
@@ -118,7 +117,7 @@ PLANTED_EFFECTS = ("domain_agreement", "indicator_signal", "survey_signal", "tra
 #: ``cqc-research truth`` does not read them: each can be removed by name (``--null
 #: survey_signal``) and the null world removes it too. An effect moves into
 #: :data:`PLANTED_EFFECTS` when its check exists.
-_UNCHECKED_EFFECTS: tuple[str, ...] = ()
+UNCHECKED_EFFECTS: tuple[str, ...] = ()
 
 
 def null_effects(null=False) -> tuple[str, ...]:
@@ -152,7 +151,7 @@ def null_effects(null=False) -> tuple[str, ...]:
     if null is False or null is None:
         return ()
     names = [null] if isinstance(null, str) else list(null)
-    known = PLANTED_EFFECTS + tuple(e for e in _UNCHECKED_EFFECTS if e not in PLANTED_EFFECTS)
+    known = PLANTED_EFFECTS + tuple(e for e in UNCHECKED_EFFECTS if e not in PLANTED_EFFECTS)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"not a planted effect: {', '.join(map(repr, unknown))}; "
@@ -643,7 +642,7 @@ def _current(loc) -> dict | None:
 
 
 def _write_latest_ratings(world, path: Path) -> None:
-    from ..io.ods import write_ods
+    from ._ods_writer import write_ods
 
     rng = np.random.default_rng(world["seed"] + 1)
     geo = _geo_rows(world)
@@ -1285,37 +1284,3 @@ def ensure_default_data(*, quiet: bool = False) -> Path:
         print(f"wrote the synthetic dataset ({ds.truth['counts']['locations']:,} locations) to {target} "
               f"in {ds.seconds:.1f} s")
     return target
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-def configure_parser(parser) -> None:
-    """Add the ``cqc-research synth`` options: ``--out``, ``--seed``, ``--scale``, ``--null``."""
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="folder to write (default: data/raw/synthetic under $CQC_RESEARCH_DATA)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    parser.add_argument("--scale", choices=list(SCALES), default="default",
-                        help="small (~600 locations), test (~3,500, every planted effect detectable; see "
-                             "docs/DESIGN.md), default (~3,000) or national (~50,000)")
-    parser.add_argument("--null", nargs="?", const="all", default=None, metavar="EFFECT[,EFFECT]",
-                        help="the null world: every planted effect at its null, with its own truth.json; "
-                             f"or only the effects named (comma-separated: "
-                             f"{', '.join(PLANTED_EFFECTS + _UNCHECKED_EFFECTS)})")
-
-
-def run_command(args) -> int:
-    """Run ``cqc-research synth``: write the dataset, print what was written; returns 0."""
-    null = args.null
-    if null is not None and null != "all":
-        null = [n.strip() for n in null.split(",") if n.strip()]
-        try:
-            null_effects(null)
-        except ValueError as exc:
-            raise SystemExit(f"cqc-research synth --null: {exc}") from None
-    ds = generate(args.out, seed=args.seed, scale=args.scale, progress=True,
-                  null=True if null == "all" else (null or False))
-    c = ds.truth["counts"]
-    print(f"wrote synthetic dataset to {ds.root} in {ds.seconds:.1f} s: {c['locations']:,} locations, "
-          f"{c['trusts']} trusts, {c['local_authorities']} local authorities (seed {args.seed}, scale {args.scale})")
-    print(f"planted truth: {ds.root / 'truth.json'}")
-    return 0
