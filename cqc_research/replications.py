@@ -54,8 +54,6 @@ __all__ = [
     "replicate",
     "published_vs_estimated_plot",
     "write_outputs",
-    "configure_parser",
-    "run_command",
 ]
 
 #: The registry shipped with the package.
@@ -1464,57 +1462,27 @@ def write_outputs(table: pd.DataFrame, out_dir, *, sources: Sequence = ()) -> di
     return paths
 
 
-# ---------------------------------------------------------------------------------------------
-# CLI: cqc-research replicate
-def configure_parser(parser) -> None:
-    """Arguments of ``cqc-research replicate``."""
-    parser.add_argument("--ratings-path", default="", metavar="FILE",
-                        help="CQC Latest ratings workbook (ODS/XLSX/CSV); its Providers sheet gives trust ratings")
-    parser.add_argument("--api-path", default="", metavar="DIR",
-                        help="folder of CQC API records (rating histories, inspection dates; current "
-                             "ratings when --ratings-path is not given)")
-    parser.add_argument("--indicators-path", action="append", default=[], metavar="PATH",
-                        help="indicator file or folder, repeatable (GP payments CSVs, monthly A&E CSVs, ...)")
-    parser.add_argument("--data-date", default="", metavar="YYYY-MM-DD",
-                        help="when the data were extracted (age of ratings); default the newest publication")
-    parser.add_argument("--claims", default="", metavar="IDS", help="comma-separated claim ids (default: all)")
-    parser.add_argument("--registry", default="", metavar="YAML", help="another registry file (default: the shipped one)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for replications.csv and replications.html")
-    parser.epilog = ("With no data option, the embedded synthetic data are used and every output is "
-                     "marked SYNTHETIC DATA.")
+def summary_lines(table: pd.DataFrame) -> list[str]:
+    """The replication table as console lines: one per figure, then the count of each verdict.
 
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`replicate`.
 
-def run_command(args) -> int:
-    """Run ``cqc-research replicate``; returns the exit status."""
-    if args.data_date:
-        try:
-            pd.Timestamp(args.data_date)
-        except ValueError as exc:
-            raise CQCResearchError(f"--data-date {args.data_date!r} is not a date (YYYY-MM-DD)") from exc
-    data = ReplicationData.from_paths(ratings_path=args.ratings_path or None, api_path=args.api_path or None,
-                                      indicators_path=args.indicators_path, data_date=args.data_date or None)
-    registry = Path(args.registry) if args.registry else None
-    if registry is not None and not registry.is_file():
-        raise FileNotFoundError(f"--registry {registry}: no such file")
-    ids = [i.strip() for i in args.claims.split(",") if i.strip()]
-    try:
-        table = replicate(data, load_claims(registry), ids=ids or None)
-    except CQCResearchError as exc:
-        if ids and "unknown claim" in str(exc):
-            raise CQCResearchError(f"--claims: {exc}") from exc
-        raise
-    paths = write_outputs(table, args.out, sources=data.sources)
-    if data.synthetic:
-        print("SYNTHETIC DATA: no data option was given (or the data are synthetic); "
-              "these estimates describe no real organisation.")
+    Returns
+    -------
+    list of str
+        One line per figure (claim, figure, published value, our estimate with its interval and
+        n, the verdict and its reason), and a last line counting claims, figures and verdicts.
+    """
+    lines = []
     for r in table.itertuples(index=False):
         est = _fmt(r.estimate, r.unit)
         shown = f"{est} ({_interval(r.ci_low, r.ci_high, r.unit) or 'no interval'}, n={r.n})" if est else "-"
-        print(f"{r.claim_id:<38} {r.figure[:34]:<34} published {_fmt(r.published_value, r.unit):>7}  "
-              f"estimate {shown:<36} {r.verdict}: {r.reason}")
+        lines.append(f"{r.claim_id:<38} {r.figure[:34]:<34} published {_fmt(r.published_value, r.unit):>7}  "
+                     f"estimate {shown:<36} {r.verdict}: {r.reason}")
     counts = table["verdict"].value_counts()
-    print(f"{table['claim_id'].nunique()} claims, {len(table)} figures: "
-          + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS))
-    print(f"wrote {paths['csv']}")
-    print(f"wrote {paths['html']}")
-    return 0
+    lines.append(f"{table['claim_id'].nunique()} claims, {len(table)} figures: "
+                 + ", ".join(f"{int(counts.get(v, 0))} {v}" for v in VERDICTS))
+    return lines
