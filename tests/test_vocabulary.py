@@ -23,8 +23,6 @@ EXEMPT = {
     # two paired series
     "agreement.weighted_kappa", "agreement.crosstab", "_inputs.code_table",
     "overview.source_agreement", "transitions.kaplan_meier", "prediction.auc_delong",
-    # a collection of results
-    "prediction.combined_summary",
     # internals-style helpers of metrics/_inputs.py
     "_inputs.check_frame", "_inputs.scale_codes", "_inputs.as_list",
 }

@@ -48,17 +48,8 @@ __all__ = [
     "auc_delong",
     "variation_at_equal_resources",
     "rating_shares",
-    "cross_validated_rules",
-    "combined_summary",
-    "rated_domains",
     "indicator_gaps",
-    "SUMMARY_COLUMNS",
 ]
-
-#: The columns of a prediction summary that notebook 02 shows.
-SUMMARY_COLUMNS = ["domain", "rule", "n", "accuracy", "modal_share", "accuracy_minus_modal",
-                   "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high", "auc",
-                   "auc_ci_low", "auc_ci_high"]
 
 K = len(RATINGS)
 
@@ -713,61 +704,6 @@ def rating_shares(data: pd.Series) -> pd.DataFrame:
     out = counts.rename("organisations").to_frame()
     out["share"] = out["organisations"] / out["organisations"].sum()
     return out
-
-
-def rated_domains(data: pd.DataFrame, *, minimum: int = 10) -> list[str]:
-    """The domains (Overall and the five key questions) with at least ``minimum`` ratings.
-
-    Parameters
-    ----------
-    data : DataFrame
-        Wide ratings: one column per domain.
-    minimum : int
-        Fewest ratings a domain needs.
-
-    Returns
-    -------
-    list of str
-        In the order of :data:`cqc_research.ratings.DOMAINS`.
-    """
-    from ..ratings import DOMAINS
-
-    return [d for d in DOMAINS if d in data and data[d].notna().sum() >= minimum]
-
-
-def cross_validated_rules(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
-                          folds: int = 5, seed=0,
-                          rules: Sequence[str] = ("most_probable", "match_margins")) -> tuple:
-    """:func:`cross_validated_prediction` under each decision rule, on the same folds.
-
-    Parameters
-    ----------
-    data, rating, indicators, folds, seed
-        As for :func:`cross_validated_prediction`.
-    rules : sequence of str
-        The decision rules, in the order returned.
-
-    Returns
-    -------
-    tuple of CVResult
-        One per rule.
-    """
-    return tuple(cross_validated_prediction(data, rating=rating, indicators=indicators, folds=folds, seed=seed,
-                                            rule=rule) for rule in rules)
-
-
-def combined_summary(*results: CVResult) -> pd.DataFrame:
-    """The ``summary`` rows of several :class:`CVResult`, one table.
-
-    Parameters
-    ----------
-    *results : CVResult
-
-    Returns
-    -------
-    DataFrame
-    """
-    return pd.concat([r.summary for r in results], ignore_index=True)
 
 
 def indicator_gaps(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
