@@ -4,7 +4,7 @@ The file is what a monthly CQC "Latest ratings" workbook looks like: a ``Locatio
 28 columns (280,000 rows by default) with realistic values, a notice block above the header,
 adjacent equal cells merged by ``table:number-columns-repeated``, dates with day-first display
 text, and the final empty row repeated to the sheet's million-row limit. It is written with
-:func:`cqc_research.io.ods.write_ods` into a temporary folder (or pass ``--path``).
+:func:`cqc_research.synthetic._ods_writer.write_ods` into a temporary folder (or pass ``--path``).
 
 Each reader runs in a fresh subprocess (calamine, then read_ods, repeated ``--repeat`` times,
 interleaved so that both meet the same load on a shared machine), so wall and CPU time include
@@ -161,7 +161,7 @@ def make_workbook(path: Path, n_rows: int, *, seed: int = 1,
                   provider_rows_count: int | None = None) -> Path:
     """Write a CQC-like workbook: Locations (``n_rows`` rows) and Providers (a tenth as many
     rows by default), each with the notice block above its header, as the monthly file has."""
-    from cqc_research.io.ods import write_ods
+    from cqc_research.synthetic._ods_writer import write_ods
 
     n_providers = n_rows // 10 if provider_rows_count is None else provider_rows_count
     return write_ods(

@@ -17,8 +17,8 @@ from cqc_research.io.cqc_files import (
     parse_dates,
     ratings_wide,
 )
-from cqc_research.io.ods import write_ods
 from cqc_research.synthetic import LOCATION_COLUMNS, PROVIDER_COLUMNS
+from cqc_research.synthetic._ods_writer import write_ods
 
 OLD_LAYOUT = [  # before the ODS code, NHS region and inherited columns, with "Key Question"
     "Location ID", "Location Name", "Care Home?", "Location Type", "Location Primary Inspection Category",

@@ -25,8 +25,8 @@ from cqc_research.fetch import (
     verify_manifest,
 )
 from cqc_research.io.cqc_files import load_latest_ratings
-from cqc_research.io.ods import write_ods
 from cqc_research.synthetic import LOCATION_COLUMNS, PROVIDER_COLUMNS
+from cqc_research.synthetic._ods_writer import write_ods
 
 
 @pytest.fixture(autouse=True)

@@ -263,7 +263,8 @@ class Seed:
 @pytest.fixture(scope="session")
 def synthetic_seeds(synthetic_small) -> dict[str, Seed]:
     """Small files in the published layouts, from the synthetic data (written once)."""
-    from cqc_research.io.ods import read_ods, write_ods
+    from cqc_research.io.ods import read_ods
+    from cqc_research.synthetic._ods_writer import write_ods
 
     root = Path(synthetic_small.root)
     ods = root / "cqc" / "latest_ratings.ods"

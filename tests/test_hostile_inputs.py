@@ -22,7 +22,8 @@ from cqc_research.errors import DataFormatError, SkippedFileWarning
 from cqc_research.io import _workbook, load
 from cqc_research.io.cqc_files import file_kind, load_latest_ratings
 from cqc_research.io.nhs import load_ae_monthly
-from cqc_research.io.ods import _NS, ODS_MIMETYPE, read_ods, write_ods
+from cqc_research.io.ods import ODS_MIMETYPE, read_ods
+from cqc_research.synthetic._ods_writer import NS, write_ods
 
 LOCATION_HEADER = [
     "Location ID", "Location ODS Code", "Location Name", "Care Home?", "Location Type",
@@ -39,7 +40,7 @@ def _ods_of_rows(path: Path, rows_xml: str, *, sheet: str = "Locations",
     """A minimal ODS workbook: a header row then ``rows_xml`` (raw table rows)."""
     head = "".join(f'<table:table-cell office:value-type="string"><text:p>{h}</text:p>'
                    "</table:table-cell>" for h in header)
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_NS}><office:body>'
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {NS}><office:body>'
            f'<office:spreadsheet><table:table table:name="{sheet}"><table:table-row>{head}'
            f"</table:table-row>{rows_xml}</table:table></office:spreadsheet></office:body>"
            "</office:document-content>")

@@ -15,7 +15,8 @@ import pytest
 
 from cqc_research.errors import DataFormatError
 from cqc_research.io import ods
-from cqc_research.io.ods import ODS_MIMETYPE, ods_sheet_names, read_ods, write_ods
+from cqc_research.io.ods import ODS_MIMETYPE, ods_sheet_names, read_ods
+from cqc_research.synthetic._ods_writer import NS, write_ods
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ods.py"
 
@@ -237,7 +238,7 @@ def _raw_workbook(path: Path, header, body: str, *, mimetype=ODS_MIMETYPE, name=
     """A workbook whose sheet ``name`` is ``header`` then the raw row XML ``body``."""
     head = "".join(f'<table:table-cell office:value-type="string"><text:p>{h}</text:p>'
                    "</table:table-cell>" for h in header)
-    xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ods._NS} '
+    xml = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {NS} '
            'xmlns:xlink="http://www.w3.org/1999/xlink"><office:body><office:spreadsheet>'
            f'<table:table table:name="{name}"><table:table-column/><table:table-row>{head}'
            f"</table:table-row>{body}</table:table></office:spreadsheet></office:body>"

@@ -14,8 +14,6 @@ from pathlib import Path
 
 from ..errors import DataFormatError, SkippedFileWarning
 
-__all__ = ["read_each", "skipped_note"]
-
 
 def skipped_note(path, error: BaseException) -> str:
     """The one line that names a file set aside and why (for warnings and load reports).

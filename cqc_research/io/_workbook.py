@@ -33,11 +33,6 @@ from xml.parsers import expat
 
 from ..errors import DataFormatError, file_head, looks_like_html
 
-__all__ = ["MAX_CELLS", "MAX_REPEAT_RATIO", "RATIO_FREE_CELLS", "MAX_COLUMNS", "MAX_RATIO",
-           "RATIO_FREE_BYTES", "MAX_MEMBER_BYTES", "MAX_GRID_CELLS", "DESCRIPTION", "sniff",
-           "describe", "expansion_problem", "ratio_problem", "check_zip_member", "check_zip",
-           "open_workbook", "calamine_failure", "cell_text", "workbook_hint"]
-
 #: The most cells one sheet may expand to (rows holding data x the widest of them, repeats
 #: counted out). The largest published Latest ratings sheet expands to about 8 million.
 MAX_CELLS = 30_000_000

@@ -31,18 +31,10 @@ from ..ratings import (
     strict_from,
     warn_unknown_ratings,
 )
-from ._workbook import workbook_hint
+from ._workbook import describe, open_workbook, sniff, workbook_hint
+from .ods import ods_sheet_names, read_ods, read_ods_sheets
 
-__all__ = [
-    "load_latest_ratings",
-    "ratings_wide",
-    "load_care_directory",
-    "load_active_locations",
-    "read_table",
-    "SheetTable",
-    "sheet_names",
-    "parse_dates",
-]
+__all__ = ["load_latest_ratings", "load_active_locations", "load_care_directory", "ratings_wide"]
 
 # canonical name -> header aliases (compared after _norm)
 _LOCATION_COLUMNS = {
@@ -143,11 +135,7 @@ def sheet_names(path) -> list[str]:
     if kind == "csv":
         return ["csv"]
     if kind == "ods":
-        from .ods import ods_sheet_names
-
         return ods_sheet_names(path)
-    from ._workbook import open_workbook
-
     return open_workbook(path).sheet_names
 
 
@@ -175,8 +163,6 @@ def file_kind(path: Path) -> str:
         If it is a folder, an empty file, an HTML page, JSON, XML, a PDF or another binary
         file, or named as a workbook but holding text; the message says what it is.
     """
-    from ._workbook import describe, sniff
-
     head = file_head(path, expected="a data file (ODS, XLSX or CSV)", size=4096)
     if looks_like_html(head):
         raise DataFormatError("this looks like an HTML page (perhaps a saved error page), not a data file",
@@ -253,13 +239,9 @@ def read_table(path, sheet: str | None = None, *, required_headers=None) -> Shee
     path = Path(path)
     kind = file_kind(path)
     if kind == "ods":
-        from .ods import read_ods
-
         fast = _header_checked(read_ods(path, sheet, header="auto", strip=True), required_headers)
         return fast if fast is not None else _read_ods_searching(path, sheet, required_headers)
     if kind in {"xlsx", "xls"}:
-        from ._workbook import open_workbook
-
         wb = open_workbook(path, expected="an ODS, XLSX or XLS workbook")
         if sheet not in wb.sheet_names:
             raise DataFormatError(f"no sheet {sheet!r}; the workbook has {wb.sheet_names}", path=path)
@@ -278,8 +260,6 @@ def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, SheetTable
 
     ``required`` maps each sheet to its ``required_headers``.
     """
-    from .ods import read_ods_sheets
-
     frames = read_ods_sheets(path, list(sheets), header="auto", strip=True, missing="skip")
     out = {}
     for sheet, frame in frames.items():
@@ -293,8 +273,6 @@ def _read_ods_tables(path: Path, sheets, required: dict) -> dict[str, SheetTable
 
 def _read_ods_searching(path: Path, sheet, required_headers) -> SheetTable:
     """An unusual layout (the first full-width row is not the header): search row by row."""
-    from .ods import read_ods
-
     raw = read_ods(path, sheet, header=None)
     rows = raw.index.to_numpy()  # 1-based spreadsheet row numbers (empty rows are skipped)
     grid = raw.astype(object).where(raw.notna(), None).reset_index(drop=True)

@@ -21,10 +21,9 @@ from ..assessment_framework import BANDS, round_percentage
 from ..errors import DataFormatError
 from ..provenance import is_synthetic
 from ..ratings import RATING_DTYPE, STATUS_DTYPE, parse_ratings
-from .nhs.common import decode_text
+from .nhs._common import decode_text
 
-__all__ = ["LA_STATEMENTS", "LA_THEMES", "PACKAGED_ASSESSMENTS", "CouncilAssessments",
-           "council_rating", "read_la_assessments", "looks_like_la_assessments"]
+__all__ = ["read_la_assessments", "CouncilAssessments"]
 
 _DATA = Path(__file__).resolve().parents[1] / "data"
 #: The 72 councils assessed from August 2024 to September 2025, shipped with the package (see

@@ -44,8 +44,7 @@ from ..cache import atomic_path, sha256_file
 from ..errors import DataFormatError
 from ..provenance import is_synthetic
 
-__all__ = ["NS", "NS_CODEBOOK", "RAW_COLUMNS", "read_qdpx_segments", "write_qdpx_segments", "write_qdc",
-           "default_question_of"]
+__all__ = ["read_qdpx_segments", "write_qdpx_segments", "write_qdc"]
 
 #: The REFI-QDA project namespace.
 NS = "urn:QDA-XML:project:1.0"

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .._workbook import cell_text
-from .common import (
+from .._workbook import cell_text, open_workbook
+from ._common import (
     ColumnReport,
     IndicatorParseWarning,
     ReadReport,
@@ -37,7 +37,6 @@ from .common import (
     snake_case,
 )
 
-WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
 _HEADER_SCAN = 40
 
 #: What each LA sheet holds (its role) and the measure suffix of each column kind.
@@ -72,12 +71,10 @@ def open_sheets(path, *, expected: str):
         When the file is not an Excel workbook (empty, HTML, text, other bytes) or is damaged
         or truncated.
     """
-    from .._workbook import open_workbook as _open
-
     path = Path(path)
     if path.is_dir():
         raise DataFormatError(f"expected {expected}, found a folder", path=path)
-    wb = _open(path, expected=expected)
+    wb = open_workbook(path, expected=expected)
     return wb, list(wb.sheet_names)
 
 
@@ -406,7 +403,7 @@ def read_dtoc_workbook(path, *, errors: str = "report", report_cells: dict | Non
     errors : {"report", "raise"}
         Unparseable cells: counted (``"report"``) or an error naming sheet, row and column.
     report_cells : dict, optional
-        The parse report to fill (see :func:`~cqc_research.io.nhs.common.parse_numeric`).
+        The parse report to fill (see ``parse_numeric``).
 
     Returns
     -------

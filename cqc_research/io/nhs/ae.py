@@ -12,8 +12,11 @@ import pandas as pd
 
 from ...errors import DataFormatError
 from .._folders import read_each
-from .common import (
+from .._kinds import Kind, register
+from ._ae_grid import ae_column_role, ae_role, is_ae_workbook, read_grid
+from ._common import (
     DATE_DTYPE,
+    WORKBOOK_SUFFIXES,
     ColumnReport,
     IndicatorParseWarning,
     ReadReport,
@@ -34,15 +37,7 @@ from .common import (
     warn_unparseable,
 )
 
-__all__ = [
-    "AE_LAYOUTS",
-    "ae_role",
-    "ae_column_role",
-    "load_ae_monthly",
-    "explain_ae",
-    "AE_TIDY_TYPES",
-    "load_ae_tidy",
-]
+__all__ = ["load_ae_monthly", "load_ae_tidy"]
 
 #: The published layouts of the monthly A&E files that :func:`load_ae_monthly` reads, with the
 #: months each covers (``docs/real_data.md`` has the detail).
@@ -64,138 +59,6 @@ AE_LAYOUTS = {
 }
 
 _TYPES = ("type1", "type2", "other")
-_LABELS = {
-    "period": {"period", "month", "period name", "reporting period"},
-    "org_code": {"org code", "code", "provider code", "organisation code", "organization code",
-                 "trust code", "site code", "ods code", "org id"},
-    "org_name": {"org name", "name", "provider name", "organisation name", "organization name",
-                 "trust name", "site name"},
-    "parent_org": {"parent org", "parent organisation", "parent org name", "region",
-                   "commissioning region", "nhs england region", "region name", "parent"},
-    "other_label": {"stp", "stp name", "stp code", "ics", "ics name", "icb", "icb name", "ccg",
-                    "ccg name", "acute trust", "sub region", "area team", "org type",
-                    "organisation type"},
-}
-
-
-def _dept_type(t: str):
-    """``type1``, ``type2``, ``other`` or ``all`` from the words of a header, or None."""
-    if re.search(r"\btype 1\b|\bmajor\b", t):
-        return "type1"
-    if re.search(r"\btype 2\b|single spec", t):
-        return "type2"
-    if re.search(r"\btype 3\b|\btype 4\b|other a and e|other department|other dept|minor inj"
-                 r"|walk in|urgent treatment|\bother\b", t):
-        return "other"
-    if re.search(r"\btotal\b|\ball\b", t):
-        return "all"
-    return None
-
-
-def ae_column_role(name, group: str = ""):
-    """What an A&E column holds, from the meaning of its header (and its group, in workbooks).
-
-    Parameters
-    ----------
-    name : str
-        The column name as published (any case, spacing, ``&``, ``>``, byte-order mark).
-    group : str
-        For the 'A&E by provider' workbooks, the group heading above the column
-        (``"A&E attendances > 4 hours from arrival to admission, transfer or discharge"``).
-
-    Returns
-    -------
-    tuple or None
-        ``("label", "period" | "org_code" | "org_name" | "parent_org" | "other_label")``;
-        a measure ``(quantity, type)`` with quantity ``att``, ``booked``, ``breaches``,
-        ``booked_breaches``, ``adm`` (type ``type1``/``type2``/``other``), or
-        ``adm_other_routes``, ``dta_4_12``, ``dta_12``, ``dta_4_plus`` (type None);
-        ``("ignored", why)`` for columns that are read but not needed (totals over the types,
-        percentages, attendances within 4 hours); None when the header means nothing known.
-
-    Examples
-    --------
-    >>> ae_column_role("Number of attendances over 4hrs Type 1")
-    ('breaches', 'type1')
-    >>> ae_column_role("Type 3 Departments - Other A&E/Minor Injury Unit", group="A&E attendances")
-    ('att', 'other')
-    """
-    n = meaning_text(name)
-    g = meaning_text(group)
-    if not n:
-        return ("ignored", "unnamed column") if not g else None
-    if not g:
-        for label, names in _LABELS.items():
-            if n in names:
-                return ("label", label)
-    t = f"{g} {n}".strip()
-    if re.search(r"\bpercent|\bperformance\b|\bproportion\b|\brate\b", t):
-        return ("ignored", "derived percentage")
-    if "decision to admit" in t or re.search(r"\bdta\b", t) or "trolley" in t:
-        if re.search(r"\b4 (?:to )?12\b", t):
-            return ("dta_4_12", None)
-        if re.search(r"\b12\b", t):
-            return ("dta_12", None)
-        if re.search(r"\b4\b", t):
-            return ("dta_4_plus", None)
-        return None
-    if "admission" in t and ("emergency" in t or "via" in t):
-        if re.search(r"\bother emergency admission|\bnot via\b", n) or (
-                "other" in n and "via" not in n):
-            return ("adm_other_routes", None)
-        if "via" not in t:
-            return ("ignored", "total emergency admissions (all routes)")
-        kind = _dept_type(n) or _dept_type(re.sub(r".*\bvia\b", "", t))
-        if kind == "all" or kind is None and "total" in t:
-            return ("ignored", "total over the department types")
-        return ("adm", kind) if kind else None
-    booked = "booked" in t
-    if re.search(r"\bunder 4\b|less than 4|within 4|\b4 hours? or less|\b4 hrs? or less", t):
-        return ("ignored", "attendances within 4 hours (attendances minus those over 4 hours)")
-    if re.search(r"\bover 4\b|greater than 4|more than 4|longer than 4|\b4 hours? or more"
-                 r"|\b4 hrs? or more|breach", t):
-        kind = _dept_type(n) or _dept_type(t)
-        if kind == "all":
-            return ("ignored", "total over the department types")
-        return ("booked_breaches" if booked else "breaches", kind) if kind else None
-    if "attendance" in t or "a and e" in t or re.search(r"\btype [1-4]\b", n):
-        kind = _dept_type(n) or _dept_type(t)
-        if kind == "all":
-            return ("ignored", "total over the department types")
-        return ("booked" if booked else "att", kind) if kind else None
-    return None
-
-
-_MEASURE_QUANTITIES = {"att", "booked", "breaches", "booked_breaches", "adm", "adm_other_routes",
-                       "dta_4_12", "dta_12", "dta_4_plus"}
-
-
-def ae_role(norm: str):
-    """The measure an official A&E header holds, ``(quantity, type)``, or None.
-
-    Kept for header sniffing (:mod:`.detect`); see :func:`ae_column_role` for the full rules.
-
-    Parameters
-    ----------
-    norm : str
-        The header, already folded by :func:`~cqc_research.io.nhs.common.meaning_text`
-        (or :func:`~cqc_research.io.nhs.common.normalise_header`).
-
-    Returns
-    -------
-    tuple of (str, str or None), or None
-        The ``(quantity, type)`` of a measure column as in :func:`ae_column_role`; None for
-        label columns, ignored columns and headers that mean nothing known.
-
-    Examples
-    --------
-    >>> ae_role("number of attendances over 4 hrs type 1")
-    ('breaches', 'type1')
-    >>> ae_role("org code") is None
-    True
-    """
-    role = ae_column_role(norm)
-    return role if role is not None and role[0] in _MEASURE_QUANTITIES else None
 
 
 _ROLE_TEXT = {"att": "attendances", "booked": "attendances (booked appointments)",
@@ -258,8 +121,6 @@ def _ae_measures(keys, att, br, adm, *, drop_empty_types: bool, other_routes=Non
 
 
 def _ae_files(paths_or_folder) -> list[Path]:
-    from .ae_grid import WORKBOOK_SUFFIXES
-
     if isinstance(paths_or_folder, str | os.PathLike):
         p = Path(paths_or_folder)
         if p.is_dir():
@@ -313,8 +174,6 @@ def _expected_text() -> str:
 
 def _read_ae_file(path: Path, *, errors: str, report_cells: dict):
     """One monthly file -> (per-organisation frame of counts by type, ReadReport)."""
-    from .ae_grid import read_grid
-
     grid = read_grid(path)
     header, groups = grid.header, grid.groups
     workbook = grid.sheet is not None
@@ -669,3 +528,10 @@ def load_ae_tidy(path, *, errors: str = "report", with_report: bool = False):
                        {t: col("admissions", t) for t in ("type1", "type2", "other")},
                        drop_empty_types=False)
     return loaded_table(out, path, kind="ae_tidy", report=report, with_report=with_report)
+
+
+register(Kind("ae_monthly", "an official monthly A&E CSV", load_ae_monthly, rank=30, folder=True,
+              columns=lambda n, joined, raw: "org code" in n and any(ae_role(x) for x in n),
+              sniff=lambda probe: is_ae_workbook(probe.path)))
+register(Kind("ae_tidy", "an NHS-R tidy A&E CSV", load_ae_tidy, rank=50,
+              columns=lambda n, joined, raw: {"period", "type", "attendances", "breaches"} <= n))

@@ -10,27 +10,31 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
+    WORKBOOK_SUFFIXES,
     check_errors,
+    detect_indicator_kind,
     empty_table,
     find_column,
     finish_table,
+    is_indicator_kind,
+    kind_hint,
     loaded_table,
     merge_parse_reports,
     normalise_header,
     parse_months,
     parse_numeric,
+    probe_sheet_names,
     read_table_csv,
     set_table_attrs,
     snake_case,
     stack_measures,
     warn_unparseable,
 )
+from ._dtoc_workbook import is_dtoc_workbook_names, read_dtoc_workbook
 
 __all__ = [
-    "DTOC_REASONS",
-    "DTOC_BY_NORM",
-    "ENGLAND_CODE",
     "load_dtoc",
 ]
 
@@ -60,8 +64,6 @@ ENGLAND_CODE = "E92000001"
 
 def _dtoc_files(path) -> tuple[list[Path], bool]:
     """The files to read and whether a single file was given."""
-    from ._dtoc_workbook import WORKBOOK_SUFFIXES
-
     if isinstance(path, str | os.PathLike):
         p = Path(path)
         if p.is_dir():
@@ -81,8 +83,6 @@ def _dtoc_files(path) -> tuple[list[Path], bool]:
 
 
 def _is_workbook_file(path: Path) -> bool:
-    from ._dtoc_workbook import WORKBOOK_SUFFIXES
-
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         return True
     try:
@@ -95,14 +95,12 @@ def _is_workbook_file(path: Path) -> bool:
 
 def _wrong_workbook_hint(path: Path) -> str:
     """``; this looks like ... (use load_x)`` when a workbook is of another known kind."""
-    from .detect import KIND_LABEL, KIND_LOADER, detect_indicator_kind
-
     try:
         kind = detect_indicator_kind(path)
     except Exception:  # noqa: BLE001 - a hint only
         kind = None
-    if kind and kind not in {"dtoc", "dtoc_workbook"}:
-        return f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]})"
+    if is_indicator_kind(kind) and kind not in {"dtoc", "dtoc_workbook"}:
+        return kind_hint(kind)
     return ""
 
 
@@ -222,8 +220,6 @@ def load_dtoc(path, *, england: bool = False, outside_england: bool = False,
     >>> dtoc, reports = load_dtoc("data/raw/dtoc/", with_report=True)  # doctest: +SKIP
     >>> print(reports[0])  # doctest: +SKIP
     """
-    from ._dtoc_workbook import read_dtoc_workbook
-
     check_errors(errors)
     files, single = _dtoc_files(path)
     if single and not _is_workbook_file(files[0]):
@@ -324,3 +320,18 @@ def _load_dtoc_csv(path, *, england: bool, errors: str, with_report: bool):
                               f"{keys.period_start.iloc[pos]:%B %Y}", path=path,
                               row=int(rows[pos]), column=c_code)
     return loaded_table(out, path, kind="dtoc", report=report, excluded=excluded, with_report=with_report)
+
+
+def _dtoc_columns(n, joined, raw) -> bool:
+    return "total delayed transfers of care" in n or ({"code", "name", "period"} <= n and any(
+        x in DTOC_BY_NORM for x in n))
+
+
+def _dtoc_workbook_sheets(probe) -> bool:
+    names = probe_sheet_names(probe)
+    return names is not None and is_dtoc_workbook_names(names)
+
+
+register(Kind("dtoc_workbook", "an NHS England monthly delayed transfers of care workbook "
+              "(local authorities)", load_dtoc, rank=1, folder=True, sniff=_dtoc_workbook_sheets))
+register(Kind("dtoc", "a delayed transfers of care CSV", load_dtoc, rank=60, columns=_dtoc_columns))

@@ -24,13 +24,17 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .._workbook import cell_text
-from .common import (
+from .._kinds import Kind, register
+from .._workbook import cell_text, open_workbook
+from ._common import (
     MONTHS,
     check_errors,
     decode_text,
+    detect_indicator_kind,
     empty_table,
     finish_table,
+    is_indicator_kind,
+    kind_hint,
     month_end,
     month_start,
     normalise_header,
@@ -41,7 +45,7 @@ from .common import (
     warn_unparseable,
 )
 
-__all__ = ["FFT_MEASURES", "FFT_RESPONSES", "fft_column_role", "is_fft_workbook", "load_fft"]
+__all__ = ["load_fft"]
 
 #: The measures :func:`load_fft` gives for every organisation and month.
 FFT_MEASURES = {
@@ -152,9 +156,7 @@ class _Sheet:
 def _grids(path: Path):
     """(sheet name, rows of text cells) for each sheet of a workbook, or the one CSV."""
     if path.suffix.lower() in _WORKBOOK:
-        from .._workbook import open_workbook  # names what the file is; within the limits
-
-        wb = open_workbook(path)
+        wb = open_workbook(path)  # names what the file is; within the limits
         for name in wb.sheet_names:
             raw = wb.rows(name)
             yield name, [[cell_text(c) for c in r] for r in raw]
@@ -387,14 +389,12 @@ def _files(path) -> list[Path]:
 
 
 def _wrong_kind_hint(path: Path) -> str:
-    from .detect import KIND_LABEL, KIND_LOADER, detect_indicator_kind
-
     try:
         kind = detect_indicator_kind(path)
     except (DataFormatError, OSError):
         kind = None
-    if kind and kind != "fft" and kind in KIND_LABEL:
-        return f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]})"
+    if is_indicator_kind(kind) and kind != "fft":
+        return kind_hint(kind)
     return ""
 
 
@@ -490,3 +490,12 @@ def load_fft(path, *, period=None, errors: str = "report", with_report: bool = F
         rep.layout = "modelled on the published documentation"
         reps.append(rep)
     return out, (reps[0] if len(reps) == 1 else reps)
+
+
+def _fft_columns(n, joined, raw) -> bool:
+    roles = {r[0] for r in map(fft_column_role, raw) if r}
+    return {"code", "total"} <= roles and ("pct" in roles or "response" in roles)
+
+
+register(Kind("fft", "a Friends and Family Test file (GP practices or A&E)", load_fft, rank=140,
+              folder=True, columns=_fft_columns, sniff=lambda probe: is_fft_workbook(probe.path)))

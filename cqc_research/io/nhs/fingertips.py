@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     check_errors,
     clean_text,
     financial_year,
     find_column,
+    finish_table,
     loaded_table,
     month_end,
     normalise_header,
@@ -33,12 +35,7 @@ from .common import (
     warn_unparseable,
 )
 
-__all__ = [
-    "FINGERTIPS_AREA_LEVELS",
-    "fingertips_measure",
-    "fingertips_period",
-    "load_fingertips",
-]
+__all__ = ["load_fingertips"]
 
 #: Fingertips ``Area Type`` (normalised) -> the indicator table's ``org_level``. Area types not
 #: listed (England, regions, CCGs, sub-ICBs, ICBs, PCNs, MSOAs...) are not organisations that
@@ -326,8 +323,6 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
             f"area {out['org_code'].iloc[pos]} has more than one row for {measure[pos]} in "
             f"{sub[c['period']].iloc[pos]!r}; pass sex= or age= to choose one breakdown",
             path=path, row=int(sub_rows[pos]), column=c["code"])
-    from .common import finish_table
-
     out = finish_table(out) if len(out) else stack_measures(keys, [], org_level="practice")
     if errors == "report":
         warn_unparseable(report, path)
@@ -346,3 +341,9 @@ def load_fingertips(path, *, sex: str | None = "Persons", age: str | None = None
         label = str(first) if len(spans) == 1 else f"{first} to {last} ({len(spans)} periods)"
     return loaded_table(out, path, kind="fingertips", report=report, excluded=dropped,
                         period=label, notes=notes, with_report=with_report)
+
+
+register(Kind("fingertips", "a Fingertips all-data CSV export (Indicator ID, Area Code, Value, ...)",
+              load_fingertips, rank=70,
+              columns=lambda n, joined, raw: {"indicator id", "area code", "value"} <= n
+              and bool(n & {"area type", "time period"})))

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     ORG_LEVELS,
     check_errors,
     find_column,
@@ -22,13 +23,7 @@ from .common import (
     warn_unparseable,
 )
 
-__all__ = [
-    "LA_CODE",
-    "PRACTICE_CODE",
-    "load_imd",
-    "load_population",
-    "load_la_codes",
-]
+__all__ = ["load_imd", "load_la_codes", "load_population"]
 
 # deprivation, population, local-authority codes
 LA_CODE = re.compile(r"^E(0[6-9]|10)\d{6}$")
@@ -248,3 +243,12 @@ def load_la_codes(path, *, with_report: bool = False):
                         "new_code": frame[c_new].str.strip().str.upper(),
                         "name": frame[c_name].str.strip() if c_name else pd.NA})
     return loaded_table(out, path, kind="la_codes", report={}, with_report=with_report)
+
+
+register(Kind("imd", "a deprivation (IMD) CSV", load_imd, rank=150,
+              columns=lambda n, joined, raw: "imd" in joined or "deprivation" in joined))
+register(Kind("la_codes", "a local-authority code lookup", load_la_codes, rank=160,
+              columns=lambda n, joined, raw: any(
+                  x in n for x in ("old code", "old_code", "previous code", "legacy code"))))
+register(Kind("population", "a population CSV", load_population, rank=170,
+              columns=lambda n, joined, raw: "65" in joined and "code" in n))

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     DATE_DTYPE,
     MISSING_TOKENS,
     SUPPRESSED_TOKENS,
@@ -29,13 +30,7 @@ from .common import (
     year_from_name,
 )
 
-__all__ = [
-    "GP_TEXT",
-    "GP_DATES",
-    "gp_key",
-    "load_gp_practices",
-    "load_gp_payments",
-]
+__all__ = ["load_gp_payments", "load_gp_practices"]
 
 # NHS Payments to General Practice
 _GP_CANONICAL = {
@@ -241,9 +236,9 @@ def load_gp_practices(path, *, year=None, errors: str = "report", with_report: b
         Non-numeric cells in numeric columns are counted in the parse report (``with_report``) and read
         as NaN with a warning (``"report"``), or raise :class:`DataFormatError` (``"raise"``).
     with_report : bool
-        Also return how the file was read: a :class:`~cqc_research.io.nhs.common.ReadReport`
+        Also return how the file was read: a :class:`~cqc_research.io.nhs.ReadReport`
         (rows dropped by reason in ``dropped``; per numeric column the cells read as missing in
-        ``parse_report``, shown by :func:`~cqc_research.io.nhs.common.parse_report_frame`).
+        ``parse_report``, shown by ``parse_report_frame``).
 
     Returns
     -------
@@ -341,3 +336,8 @@ def load_gp_payments(path, *, year=None, errors: str = "report", with_report: bo
     close = close[~close.index.duplicated()]
     out["close_date"] = out["org_code"].map(close).astype(DATE_DTYPE)  # for the linkage report
     return loaded_table(out, path, kind="gp_payments", report=report, with_report=with_report, **info)
+
+
+register(Kind("gp_payments", "an NHS Payments to General Practice CSV", load_gp_payments, rank=20,
+              columns=lambda n, joined, raw: "practice code" in n and any(
+                  x.startswith("number of registered patients") for x in n)))

@@ -19,18 +19,22 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     check_errors,
     columns_by_norm,
+    detect_indicator_kind,
     find_column,
+    kind_hint,
     loaded_table,
+    missing_column_error,
     parse_numeric,
     read_table_csv,
     stack_measures,
     warn_unparseable,
 )
 
-__all__ = ["GPPS_MEASURES", "GPPS_LAYOUTS", "gpps_period", "load_gpps"]
+__all__ = ["load_gpps"]
 
 #: Measure -> the question's wording and the variable that holds "% good" in each layout
 #: (``2012`` = files of 2012-2017, ``2018`` = 2018-2023, ``2024`` = the new series). Each is the
@@ -196,11 +200,8 @@ def load_gpps(path, *, year=None, columns=None, errors: str = "report", with_rep
     check_errors(errors)
     path = Path(path)
     if path.suffix.lower() in {".xls", ".xlsx", ".xlsm", ".ods"}:
-        from .detect import KIND_LABEL, KIND_LOADER, detect_indicator_kind
-
         kind = detect_indicator_kind(path) if path.is_file() else None
-        hint = (f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]})"
-                if kind and kind != "gpps" else "")
+        hint = kind_hint(kind) if kind and kind != "gpps" else ""
         raise DataFormatError("expected the GP Patient Survey practice data CSV "
                               "(GPPS_<year>_Practice_data_(weighted)_(csv)_PUBLIC.csv), not a "
                               "workbook" + hint, path=path)
@@ -209,8 +210,6 @@ def load_gpps(path, *, year=None, columns=None, errors: str = "report", with_rep
     c_code = find_column(frame, ["practice code", "ad practicecode", "practicecode"])
     layout = _layout(by_norm)
     if c_code is None or (layout is None and not columns):
-        from .common import missing_column_error
-
         wanted = ("Practice_Code (or ad_practicecode)" if c_code is None else
                   "a GP Patient Survey result column: " + ", ".join(
                       f"{m['2018']}_12pct or {m['2024']}.pcteval" for m in GPPS_MEASURES.values()))
@@ -282,3 +281,8 @@ def load_gpps(path, *, year=None, columns=None, errors: str = "report", with_rep
                         excluded={"blank or national row": int((~keep).sum())},
                         period=f"{year} (fieldwork {start:%Y-%m-%d} to {end:%Y-%m-%d}); "
                                f"layout {layout}", notes=notes, with_report=with_report)
+
+
+register(Kind("gpps", "a GP Patient Survey practice data CSV", load_gpps, rank=10,
+              columns=lambda n, joined, raw: bool({"practice code", "ad practicecode"} & n) and any(
+                  re.fullmatch(r"q\d+ 12pct", x) or x.endswith(" pcteval") for x in n)))

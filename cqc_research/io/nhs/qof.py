@@ -20,19 +20,26 @@ real file:
 from __future__ import annotations
 
 import re
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from ...provenance import is_synthetic
+from .._kinds import Kind, register
+from ._common import (
     check_errors,
     clean_text,
     financial_year,
     find_column,
+    finish_table,
     loaded_table,
     merge_parse_reports,
+    missing_column_error,
+    normalise_header,
     parse_numeric,
     ratio,
     read_table_csv,
@@ -42,8 +49,6 @@ from .common import (
 )
 
 __all__ = [
-    "QOF_EXCLUSION_MEASURES",
-    "qof_year",
     "load_qof_prevalence",
     "load_qof_achievement",
     "load_qof_geography",
@@ -160,11 +165,6 @@ def _is_zip(path) -> bool:
 
 def _from_zip(path, kind, load, *, year, with_report, **kwargs):
     """Read the zip's member(s) of one kind with ``load``; provenance names the zip and member."""
-    import tempfile
-    import zipfile
-
-    from ...provenance import is_synthetic
-
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
@@ -325,15 +325,13 @@ def load_qof_prevalence(path, *, year=None, errors: str = "report", with_report:
 
 
 def _prevalence_layout(c_group, c_reg, c_list, c_type) -> str:
-    from .common import normalise_header as nh
-
-    if nh(c_reg) == "disease register size":
+    if normalise_header(c_reg) == "disease register size":
         return "2013-14 (practicecode, indicator_group, disease_register_size, practice_listsize)"
-    if nh(c_reg) == "register size":
+    if normalise_header(c_reg) == "register size":
         return "2014-15 (INDICATOR_GROUP_CODE, REGISTER_SIZE, PRACTICE_LIST_SIZE)"
-    if nh(c_group) == "indicator group code":
+    if normalise_header(c_group) == "indicator group code":
         return "2015-16 to 2018-19 (INDICATOR_GROUP_CODE, REGISTER, PATIENT_LIST_SIZE)"
-    if nh(c_list) == "patient list size":
+    if normalise_header(c_list) == "patient list size":
         return "2019-20 (GROUP_CODE, REGISTER, PATIENT_LIST_TYPE, PATIENT_LIST_SIZE)"
     return "2020-21 on (GROUP_CODE, REGISTER, PATIENT_LIST_TYPE, PRACTICE_LIST_SIZE)"
 
@@ -573,8 +571,6 @@ def load_qof_achievement(path, *, year=None, indicators=None, errors: str = "rep
                 notes.append(f"indicators with no point value in {Path(indicators).name} (not in "
                              f"qof_points_pct): {', '.join(lacking)}")
         out = pd.concat([out, stack_measures(tk, extra, org_level="practice")], ignore_index=True)
-        from .common import finish_table
-
         out = finish_table(out)
     found = sorted(long["measure"].unique())
     notes.insert(0, f"measures read: {', '.join(found)}; indicators: {len(pd.unique(inds)):,}; "
@@ -649,8 +645,6 @@ def load_qof_geography(path, *, year=None, with_report: bool = False):
                          expected_kind="qof_geography")
     cols = {k: find_column(frame, v) for k, v in _GEOGRAPHY.items()}
     if not any(cols[k] for k in ("pcn_code", "sub_icb_code", "icb_code", "region_code")):
-        from .common import missing_column_error
-
         raise missing_column_error(frame, "PCN_ODS_CODE, SUB_ICB_ODS_CODE, ICB_ODS_CODE or "
                                    "REGION_ODS_CODE", path, "qof_geography")
     out = pd.DataFrame({"practice_code": _codes(frame, c_code)})
@@ -661,9 +655,7 @@ def load_qof_geography(path, *, year=None, with_report: bool = False):
             out[k] = clean_text(frame[c]).str.upper()
         else:
             out[k] = clean_text(frame[c])
-    from .common import normalise_header as nh
-
-    old = cols["sub_icb_code"] is not None and nh(cols["sub_icb_code"]).startswith("ccg")
+    old = cols["sub_icb_code"] is not None and normalise_header(cols["sub_icb_code"]).startswith("ccg")
     out["geography"] = "CCG/STP" if old else "sub-ICB/ICB"
     try:
         start, end, label, source = qof_year(path, year, frame)
@@ -684,3 +676,27 @@ def load_qof_geography(path, *, year=None, with_report: bool = False):
         notes.append("no financial year in the file or its name: period columns are NaT")
     return loaded_table(out, path, kind="qof_geography", report={}, period=period, notes=notes,
                         with_report=with_report)
+
+
+def _practice(n) -> set:
+    return n & {"practice code", "practicecode"}
+
+
+register(Kind("qof_indicators", "a QOF indicator list (INDICATOR_CODE, INDICATOR_POINT_VALUE, ...)",
+              load_qof_indicators, rank=80,
+              columns=lambda n, joined, raw: {"indicator code", "indicator point value"} <= n))
+register(Kind("qof_achievement",
+              "a QOF achievement CSV (PRACTICE_CODE, INDICATOR_CODE, MEASURE, VALUE)",
+              load_qof_achievement, rank=90,
+              columns=lambda n, joined, raw: bool(_practice(n))
+              and {"indicator code", "measure", "value"} <= n))
+register(Kind("qof_prevalence", "a QOF prevalence CSV (PRACTICE_CODE, GROUP_CODE, REGISTER, ...)",
+              load_qof_prevalence, rank=100,
+              columns=lambda n, joined, raw: bool(_practice(n)) and bool(
+                  n & {"group code", "indicator group code", "indicator group"}) and bool(
+                  n & {"register", "register size", "disease register size"})))
+register(Kind("qof_geography", "a QOF practice geography mapping CSV (PRACTICE_CODE, PCN_ODS_CODE, ...)",
+              load_qof_geography, rank=110,
+              columns=lambda n, joined, raw: bool(_practice(n)) and any(x.startswith(
+                  ("pcn ods", "sub icb", "icb ods", "stp ods", "ccg ods", "ccg geography"))
+                  for x in n)))

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     check_errors,
     find_column,
     loaded_table,
@@ -22,9 +23,7 @@ from .common import (
     warn_unparseable,
 )
 
-__all__ = [
-    "load_shmi",
-]
+__all__ = ["load_shmi"]
 
 # SHMI
 _SHMI_BANDS = {"1": 1, "2": 2, "3": 3, "higher than expected": 1, "as expected": 2,
@@ -208,3 +207,7 @@ def _band_code(text):
     if m and _SHMI_BANDS.get(m.group(2)) == int(m.group(1)):
         return int(m.group(1))
     return None
+
+
+register(Kind("shmi", "a SHMI CSV", load_shmi, rank=120,
+              columns=lambda n, joined, raw: any(x in n for x in ("shmi value", "shmi", "shmi banding"))))

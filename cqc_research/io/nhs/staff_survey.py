@@ -9,29 +9,32 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from .._workbook import cell_text
+from ._common import (
     ColumnReport,
     ReadReport,
     check_errors,
+    detect_indicator_kind,
     empty_table,
     find_column,
     finish_table,
+    is_indicator_kind,
+    kind_hint,
     loaded_table,
     missing_column_error,
     normalise_header,
     parse_numeric,
+    probe_sheet_names,
     read_table_csv,
     set_table_attrs,
     snake_case,
     stack_measures,
     warn_unparseable,
 )
+from ._dtoc_workbook import column_letter, open_sheets, sheet_cells
 
-__all__ = [
-    "STAFF_SURVEY_QUESTIONS",
-    "STAFF_SURVEY_QUESTION_MAP",
-    "load_staff_survey",
-]
+__all__ = ["load_staff_survey"]
 
 # NHS Staff Survey
 #: Question text -> measure name for the questions analyses use.
@@ -103,8 +106,6 @@ _THEME = re.compile(r"^((?:theme|pp)[a-z0-9_]*?)(_n)?(?:_(\d{4}))?$")
 
 
 def _header_at(rows) -> int | None:
-    from .._workbook import cell_text
-
     for i, r in enumerate(rows[:10]):
         cells = {normalise_header(cell_text(c)) for c in r}
         if cells & _CODE_ALIASES and cells & _NAME_ALIASES:
@@ -121,21 +122,16 @@ def _sector_trust(code: str, name: str) -> str | None:
 
 
 def _wrong_kind_hint(path: Path) -> str:
-    from .detect import KIND_LABEL, KIND_LOADER, detect_indicator_kind
-
     try:
         kind = detect_indicator_kind(path)
     except Exception:  # noqa: BLE001 - a hint only
         kind = None
-    if kind and not kind.startswith("staff_survey"):
-        return f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]})"
+    if is_indicator_kind(kind) and not kind.startswith("staff_survey"):
+        return kind_hint(kind)
     return ""
 
 
 def _load_staff_workbook(path: Path, *, year, questions, sectors, errors, with_report):
-    from .._workbook import cell_text
-    from ._dtoc_workbook import column_letter, open_sheets, sheet_cells
-
     wb, names = open_sheets(path, expected="an NHS Staff Survey organisation-level workbook")
     rep = ReadReport(path=path, kind="staff_survey (NHS Staff Survey organisation-level workbook)")
     cells_report: dict = {}
@@ -478,3 +474,18 @@ def _load_staff_csv(path, *, errors: str, with_report: bool):
         raise DataFormatError(f"{first.measure} appears twice for {first.org_code} in "
                               f"{first.period_start:%Y}", path=path)
     return loaded_table(out, path, kind="staff_survey", report=report, with_report=with_report)
+
+
+def _staff_survey_workbook_sheets(probe) -> bool:
+    names = probe_sheet_names(probe)
+    if names is None:
+        return False
+    norm = {normalise_header(n) for n in names}
+    return "notes" in norm and any("benchmark group" in n for n in norm)
+
+
+register(Kind("staff_survey_workbook", "an NHS Staff Survey organisation-level workbook",
+              load_staff_survey, rank=2, sniff=_staff_survey_workbook_sheets))
+register(Kind("staff_survey", "an NHS Staff Survey CSV", load_staff_survey, rank=130,
+              columns=lambda n, joined, raw: ("survey year" in n or "question text" in n) and any(
+                  x in n for x in ("score", "percent positive", "positive"))))

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataFormatError
-from .common import (
+from .._kinds import Kind, register
+from ._common import (
     ORG_LEVELS,
     check_errors,
     financial_year,
@@ -23,9 +24,7 @@ from .common import (
 )
 from .geography import LA_CODE, PRACTICE_CODE
 
-__all__ = [
-    "load_tidy_indicator",
-]
+__all__ = ["load_tidy_indicator"]
 
 # any indicator, as a tidy CSV
 def _parse_period(text):
@@ -144,3 +143,7 @@ def load_tidy_indicator(path, *, org_level=None, errors: str = "report", with_re
         warn_unparseable(report, path)
     out = finish_table(out)
     return loaded_table(out, path, kind="tidy", report=report, with_report=with_report)
+
+
+register(Kind("tidy", "a tidy indicator CSV (org_code, period, measure, value)", load_tidy_indicator,
+              rank=40, columns=lambda n, joined, raw: {"org code", "period", "measure", "value"} <= n))

@@ -1,4 +1,5 @@
-"""Shared parts of the NHS indicator loaders: the tidy indicator table, header matching, numbers, dates."""
+"""Shared parts of the NHS indicator loaders: the tidy indicator table, header matching, numbers,
+dates, and which indicator kind a file is (over the registry of :mod:`cqc_research.io._kinds`)."""
 
 from __future__ import annotations
 
@@ -16,50 +17,9 @@ import pandas as pd
 
 from ...cache import sha256_file
 from ...errors import DataFormatError
-
-__all__ = [
-    "INDICATOR_COLUMNS",
-    "ORG_LEVELS",
-    "AE_TYPES",
-    "GP_MEASURES",
-    "DATE_DTYPE",
-    "IndicatorParseWarning",
-    "normalise_header",
-    "snake_case",
-    "clean_header",
-    "MISSING_TOKENS",
-    "SUPPRESSED_TOKENS",
-    "parse_numeric",
-    "warn_unparseable",
-    "parse_report_frame",
-    "decode_text",
-    "read_table_csv",
-    "columns_by_norm",
-    "find_column",
-    "missing_column_error",
-    "set_table_attrs",
-    "loaded_table",
-    "table_report",
-    "merge_parse_reports",
-    "stack_measures",
-    "empty_table",
-    "finish_table",
-    "ratio",
-    "MONTHS",
-    "month_start",
-    "month_end",
-    "parse_month_text",
-    "parse_months",
-    "financial_year",
-    "year_from_name",
-    "parse_dates",
-    "clean_text",
-    "check_errors",
-    "ColumnReport",
-    "ReadReport",
-    "meaning_text",
-    "missing_token_counts",
-]
+from ...provenance import is_synthetic
+from .._kinds import Probe, get, is_registered, kinds
+from .._workbook import open_workbook
 
 #: The columns of the tidy indicator table, in order.
 INDICATOR_COLUMNS = ["org_code", "org_level", "period_start", "period_end", "measure", "value",
@@ -528,13 +488,10 @@ def missing_column_error(frame, what, path, expected_kind) -> DataFormatError:
     DataFormatError
         The error, for the caller to raise.
     """
-    from .detect import KIND_LABEL, KIND_LOADER, kind_from_columns
-
     kind = kind_from_columns(list(frame.columns))
     hint = ""
     if kind and expected_kind and kind != expected_kind:
-        hint = (f"; this looks like {KIND_LABEL[kind]} (use {KIND_LOADER[kind]}), "
-                f"not {KIND_LABEL[expected_kind]}")
+        hint = f"{kind_hint(kind)}, not {get(expected_kind).label}"
     shown = ", ".join(repr(c) for c in list(frame.columns)[:12])
     more = " ..." if len(frame.columns) > 12 else ""
     return DataFormatError(f"required column is missing{hint}. Columns present: {shown}{more}",
@@ -563,8 +520,6 @@ def set_table_attrs(frame, paths, *, kind):
     pandas.DataFrame
         ``frame`` itself.
     """
-    from ...provenance import is_synthetic
-
     paths = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
     hashes = [sha256_file(p) for p in paths]
     frame.attrs["source"] = str(paths[0]) if len(paths) == 1 else [str(p) for p in paths]
@@ -1225,3 +1180,162 @@ def missing_token_counts(values) -> dict:
     s = s[s != ""]
     tokens = s[s.str.casefold().isin((MISSING_TOKENS | SUPPRESSED_TOKENS) - {""})]
     return {str(k): int(v) for k, v in tokens.value_counts().items()}
+
+
+# which indicator kind a file is: the kinds registered by the reader modules (io._kinds)
+#: Workbook suffixes the indicator readers open with python-calamine.
+WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
+
+
+def kind_hint(kind: str) -> str:
+    """``"; this looks like <label> (use <loader>)"`` for a registered indicator kind.
+
+    Parameters
+    ----------
+    kind : str
+        A registered kind's name.
+
+    Returns
+    -------
+    str
+    """
+    k = get(kind)
+    return f"; this looks like {k.label} (use {k.loader_name})"
+
+
+def probe_sheet_names(probe: Probe) -> list | None:
+    """A workbook's sheet names, read once per probe; ``None`` when it cannot be opened.
+
+    Parameters
+    ----------
+    probe : Probe
+        The file being recognised.
+
+    Returns
+    -------
+    list of str or None
+    """
+    def read():
+        try:  # within the limits: calamine can abort
+            return open_workbook(probe.path).sheet_names
+        except BaseException:  # noqa: BLE001 - not a readable workbook: not these kinds
+            return None
+
+    return probe.memo("nhs_sheet_names", read)
+
+
+def kind_from_columns(columns) -> str | None:
+    """Which indicator kind a header row belongs to, from its column names alone.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The header cells, as published (they are folded with :func:`normalise_header` before
+        matching).
+
+    Returns
+    -------
+    str or None
+        The first registered indicator kind whose header rule matches (``"gp_payments"``,
+        ``"ae_monthly"``, ``"tidy"``, ``"ae_tidy"``, ``"dtoc"``, ``"shmi"``, ``"staff_survey"``,
+        ``"imd"``, ``"la_codes"``, ``"population"``, ``"gpps"``, ``"fft"``, ...), or ``None``
+        when no rule matches.
+
+    Examples
+    --------
+    >>> kind_from_columns(["Org Code", "Period", "Measure", "Value"])
+    'tidy'
+    >>> kind_from_columns(["Name", "Colour"]) is None
+    True
+    """
+    raw = list(columns)
+    n = {normalise_header(c) for c in raw}
+    joined = " | ".join(sorted(n))
+    for kind in kinds("indicator"):
+        if kind.columns is not None and kind.columns(n, joined, raw):
+            return kind.name
+    return None
+
+
+def detect_indicator_kind(path) -> str | None:
+    """Which NHS indicator file this is, from its header: a kind :func:`load_indicators` reads.
+
+    A folder is ``"ae_monthly"`` (or ``"dtoc_workbook"``, ``"fft"``) when its files are monthly
+    files of that kind. Returns None when the file is none of the supported kinds.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV (the first 40 lines are searched for a header row), a workbook, or a folder of
+        monthly files.
+
+    Returns
+    -------
+    str or None
+        The kind (see :func:`kind_from_columns`), or ``None``.
+
+    Examples
+    --------
+    >>> detect_indicator_kind("not-there.csv") is None
+    True
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in {".csv"} | WORKBOOK_SUFFIXES
+                       and not f.name.startswith((".", "~$")))
+        kinds_seen = set()  # the kinds of the first 3 files recognised: a damaged one is not
+        seen = 0            # the folder's kind (its loader sets it aside, see io._folders)
+        for f in files[:20]:
+            try:
+                kind = detect_indicator_kind(f)
+            except (ValueError, OSError):  # DataFormatError is a ValueError
+                kind = None
+            if kind is not None:
+                kinds_seen.add(kind)
+                seen += 1
+                if seen == 3:
+                    break
+        folder_kinds = {k.name for k in kinds("indicator") if k.folder}
+        return kinds_seen.pop() if files and len(kinds_seen) == 1 and kinds_seen <= folder_kinds \
+            else None
+    if p.suffix.lower() in WORKBOOK_SUFFIXES:
+        probe = Probe(p)
+        for kind in kinds("indicator"):
+            if kind.sniff is not None and kind.sniff(probe):
+                return kind.name
+        return None
+    if p.suffix.lower() not in {".csv", ".txt"}:
+        return None
+    try:
+        with open(p, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return None
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+    for line in text.splitlines()[:40]:
+        try:
+            cells = next(csv.reader([line]))
+        except (StopIteration, csv.Error):
+            continue
+        kind = kind_from_columns(cells) if len(cells) >= 2 else None
+        if kind:
+            return kind
+    return None
+
+
+def is_indicator_kind(kind) -> bool:
+    """Whether ``kind`` names a registered kind (a hint names only those).
+
+    Parameters
+    ----------
+    kind : str or None
+        A kind's name.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(kind) and is_registered(kind)

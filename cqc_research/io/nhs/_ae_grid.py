@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataFormatError
-from .._workbook import cell_text, workbook_hint
-from .common import decode_text, meaning_text
+from .._workbook import cell_text, describe, open_workbook, sniff, workbook_hint
+from ._common import WORKBOOK_SUFFIXES, decode_text, meaning_text
 
-__all__ = ["AeGrid", "read_grid", "is_ae_workbook", "WORKBOOK_SUFFIXES"]
-
-WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
 _HEADER_SCAN = 40
 
 
@@ -54,11 +52,142 @@ class AeGrid:
         return self.rows[self.header_row]
 
 
+_LABELS = {
+    "period": {"period", "month", "period name", "reporting period"},
+    "org_code": {"org code", "code", "provider code", "organisation code", "organization code",
+                 "trust code", "site code", "ods code", "org id"},
+    "org_name": {"org name", "name", "provider name", "organisation name", "organization name",
+                 "trust name", "site name"},
+    "parent_org": {"parent org", "parent organisation", "parent org name", "region",
+                   "commissioning region", "nhs england region", "region name", "parent"},
+    "other_label": {"stp", "stp name", "stp code", "ics", "ics name", "icb", "icb name", "ccg",
+                    "ccg name", "acute trust", "sub region", "area team", "org type",
+                    "organisation type"},
+}
+
+
+def _dept_type(t: str):
+    """``type1``, ``type2``, ``other`` or ``all`` from the words of a header, or None."""
+    if re.search(r"\btype 1\b|\bmajor\b", t):
+        return "type1"
+    if re.search(r"\btype 2\b|single spec", t):
+        return "type2"
+    if re.search(r"\btype 3\b|\btype 4\b|other a and e|other department|other dept|minor inj"
+                 r"|walk in|urgent treatment|\bother\b", t):
+        return "other"
+    if re.search(r"\btotal\b|\ball\b", t):
+        return "all"
+    return None
+
+
+def ae_column_role(name, group: str = ""):
+    """What an A&E column holds, from the meaning of its header (and its group, in workbooks).
+
+    Parameters
+    ----------
+    name : str
+        The column name as published (any case, spacing, ``&``, ``>``, byte-order mark).
+    group : str
+        For the 'A&E by provider' workbooks, the group heading above the column
+        (``"A&E attendances > 4 hours from arrival to admission, transfer or discharge"``).
+
+    Returns
+    -------
+    tuple or None
+        ``("label", "period" | "org_code" | "org_name" | "parent_org" | "other_label")``;
+        a measure ``(quantity, type)`` with quantity ``att``, ``booked``, ``breaches``,
+        ``booked_breaches``, ``adm`` (type ``type1``/``type2``/``other``), or
+        ``adm_other_routes``, ``dta_4_12``, ``dta_12``, ``dta_4_plus`` (type None);
+        ``("ignored", why)`` for columns that are read but not needed (totals over the types,
+        percentages, attendances within 4 hours); None when the header means nothing known.
+
+    Examples
+    --------
+    >>> ae_column_role("Number of attendances over 4hrs Type 1")
+    ('breaches', 'type1')
+    >>> ae_column_role("Type 3 Departments - Other A&E/Minor Injury Unit", group="A&E attendances")
+    ('att', 'other')
+    """
+    n = meaning_text(name)
+    g = meaning_text(group)
+    if not n:
+        return ("ignored", "unnamed column") if not g else None
+    if not g:
+        for label, names in _LABELS.items():
+            if n in names:
+                return ("label", label)
+    t = f"{g} {n}".strip()
+    if re.search(r"\bpercent|\bperformance\b|\bproportion\b|\brate\b", t):
+        return ("ignored", "derived percentage")
+    if "decision to admit" in t or re.search(r"\bdta\b", t) or "trolley" in t:
+        if re.search(r"\b4 (?:to )?12\b", t):
+            return ("dta_4_12", None)
+        if re.search(r"\b12\b", t):
+            return ("dta_12", None)
+        if re.search(r"\b4\b", t):
+            return ("dta_4_plus", None)
+        return None
+    if "admission" in t and ("emergency" in t or "via" in t):
+        if re.search(r"\bother emergency admission|\bnot via\b", n) or (
+                "other" in n and "via" not in n):
+            return ("adm_other_routes", None)
+        if "via" not in t:
+            return ("ignored", "total emergency admissions (all routes)")
+        kind = _dept_type(n) or _dept_type(re.sub(r".*\bvia\b", "", t))
+        if kind == "all" or kind is None and "total" in t:
+            return ("ignored", "total over the department types")
+        return ("adm", kind) if kind else None
+    booked = "booked" in t
+    if re.search(r"\bunder 4\b|less than 4|within 4|\b4 hours? or less|\b4 hrs? or less", t):
+        return ("ignored", "attendances within 4 hours (attendances minus those over 4 hours)")
+    if re.search(r"\bover 4\b|greater than 4|more than 4|longer than 4|\b4 hours? or more"
+                 r"|\b4 hrs? or more|breach", t):
+        kind = _dept_type(n) or _dept_type(t)
+        if kind == "all":
+            return ("ignored", "total over the department types")
+        return ("booked_breaches" if booked else "breaches", kind) if kind else None
+    if "attendance" in t or "a and e" in t or re.search(r"\btype [1-4]\b", n):
+        kind = _dept_type(n) or _dept_type(t)
+        if kind == "all":
+            return ("ignored", "total over the department types")
+        return ("booked" if booked else "att", kind) if kind else None
+    return None
+
+
+_MEASURE_QUANTITIES = {"att", "booked", "breaches", "booked_breaches", "adm", "adm_other_routes",
+                       "dta_4_12", "dta_12", "dta_4_plus"}
+
+
+def ae_role(norm: str):
+    """The measure an official A&E header holds, ``(quantity, type)``, or None.
+
+    Kept for header sniffing (the ``ae_monthly`` kind's header rule); see :func:`ae_column_role` for the full rules.
+
+    Parameters
+    ----------
+    norm : str
+        The header, already folded by ``meaning_text`` (or ``normalise_header``).
+
+    Returns
+    -------
+    tuple of (str, str or None), or None
+        The ``(quantity, type)`` of a measure column as in :func:`ae_column_role`; None for
+        label columns, ignored columns and headers that mean nothing known.
+
+    Examples
+    --------
+    >>> ae_role("number of attendances over 4 hrs type 1")
+    ('breaches', 'type1')
+    >>> ae_role("org code") is None
+    True
+    """
+    role = ae_column_role(norm)
+    return role if role is not None and role[0] in _MEASURE_QUANTITIES else None
+
+
 def _workbook_sheets(path: Path) -> tuple:
     """The open workbook (see :func:`.._workbook.open_workbook`: the message of a failure
     names what the file really is) and its sheet names."""
-    from .._workbook import open_workbook
-
     wb = open_workbook(path, expected="an Excel workbook (.xls or .xlsx)")
     return wb, wb.sheet_names
 
@@ -85,8 +214,6 @@ def _preamble(rows, upto: int) -> dict:
 
 def _find_header(rows, roles) -> int | None:
     """The first row (within the first 40) holding an organisation-code column and 3+ measures."""
-    from .ae import ae_column_role
-
     for i, r in enumerate(rows[:_HEADER_SCAN]):
         if not any(ae_column_role(c) == ("label", "org_code") for c in r):
             continue
@@ -106,8 +233,6 @@ def _groups(above, header) -> list[str]:
     A blank column name ends a group (padding or a notes column); label columns (``Code``,
     ``Name``, ...) carry none.
     """
-    from .ae import ae_column_role
-
     out, current = [], ""
     for j, name in enumerate(header):
         g = above[j] if j < len(above) else ""
@@ -207,8 +332,6 @@ def read_grid(path) -> AeGrid:
             "no sheet has the 'A&E by provider' header (a 'Code' column and columns of A&E "
             f"attendances, attendances over 4 hours and emergency admissions); sheets: {tried}"
             + workbook_hint(names, but_not="load_ae_monthly"), path=path)
-    from .._workbook import describe, sniff
-
     kind, _ = sniff(path)
     if kind != "text":
         raise DataFormatError(f"this is {describe(kind)}, not a CSV file; expected an official "
