@@ -422,7 +422,12 @@ def _run_nb08(tmp_path, api_path):
 
 
 def test_notebook_08_on_synthetic_data(synthetic_small, tmp_path):
+    from test_studies_agreement import assert_tables_match
+
+    from cqc_research.studies.assessment import TABLES
+
     run, tables, _ = _run_nb08(tmp_path, synthetic_small.paths["api_folder"])
+    assert_tables_match(run, TABLES)
     truth = synthetic_small.truth["assessment_framework"]
     t = tables["assessed_by_sector_year"]
     assert int(t["assessments"].sum()) == truth["assessed_locations"]

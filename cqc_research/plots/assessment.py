@@ -41,7 +41,7 @@ def score_distribution_plot(scores: pd.DataFrame, *, counted: str = "assessed"):
     Parameters
     ----------
     scores : DataFrame
-        :func:`cqc_research.metrics.assessment.score_distribution` output.
+        :func:`cqc_research.studies.assessment.score_distribution` output.
     counted : str
         Which statements: ``"assessed"`` or ``"all listed"``.
 
