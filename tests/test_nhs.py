@@ -824,3 +824,59 @@ def test_tidy_table_schema_everywhere(tmp_path):
     assert str(frame.period_start.dtype).startswith("datetime64")
     assert frame.value.dtype == "float64"
     assert math.isclose(frame.loc[frame.measure == "shmi", "value"].item(), round(10 / 9.5, 4))
+
+
+# =============================================================================================
+# The registry of file kinds (io._kinds): one place for each kind's label, rule and loader
+def test_every_indicator_kind_is_registered_with_a_label_and_a_public_loader():
+    from cqc_research.io import _kinds
+
+    names = [k.name for k in _kinds.kinds("indicator")]
+    assert set(names) == {
+        "gp_payments", "ae_monthly", "ae_tidy", "shmi", "staff_survey", "dtoc", "imd",
+        "population", "la_codes", "tidy", "qof_prevalence", "qof_achievement", "qof_geography",
+        "fingertips", "qof_indicators", "gpps", "fft", "dtoc_workbook", "staff_survey_workbook"}
+    for kind in _kinds.kinds("indicator"):
+        assert kind.label.startswith(("a ", "an ")), kind
+        assert getattr(nhs, kind.loader_name) is kind.loader, kind  # the name messages give
+        assert kind.columns is not None or kind.sniff is not None, kind
+    assert {k.name for k in _kinds.kinds("indicator") if k.folder} == {
+        "ae_monthly", "dtoc_workbook", "fft"}
+    # the lookup by kind that the notebook input helpers use
+    from cqc_research.io.cqc_files import load_latest_ratings
+
+    assert _kinds.loader_for("latest_ratings") is load_latest_ratings
+    assert _kinds.loader_for("indicators") is nhs.load_indicators
+    assert _kinds.loader_for("dtoc") is nhs.load_dtoc
+    assert _kinds.loader_for("dtoc_workbook") is nhs.load_dtoc
+    assert _kinds.loader_for("population") is nhs.load_population
+    assert _kinds.loader_for("la_codes") is nhs.load_la_codes
+    with pytest.raises(KeyError, match="unknown file kind 'ratingz'"):
+        _kinds.loader_for("ratingz")
+    assert [k.name for k in _kinds.kinds("file")] == [
+        "api_folder", "api_record", "indicators", "latest_ratings", "care_directory",
+        "active_locations", "la_assessments"]
+
+
+def test_the_registry_decides_kinds_in_rank_order(tmp_path, monkeypatch):
+    """A header that two rules match goes to the lower rank; a kind registered ahead wins,
+    and its label and loader reach the messages (the check can fail)."""
+    from cqc_research.io import _kinds
+
+    both = ["Org Code", "Period", "Measure", "Value", "Type", "Attendances", "Breaches"]
+    assert nhs.kind_from_columns(both) == "tidy"  # tidy (40) before ae_tidy (50)
+
+    def load_planted(path, **kwargs):
+        return "planted"
+
+    planted = _kinds.Kind("planted", "a planted test CSV", load_planted, rank=0,
+                          columns=lambda n, joined, raw: "planted" in n)
+    monkeypatch.setitem(_kinds._REGISTRY, "planted", planted)
+    path = tmp_path / "p.csv"
+    path.write_text("planted,org code,period,measure,value\n1,A,2020,m,1\n")
+    assert nhs.detect_indicator_kind(path) == "planted"
+    assert nhs.load_indicators(path) == "planted"
+    with pytest.raises(DataFormatError, match=r"this looks like a planted test CSV \(use load_planted\)"):
+        nhs.load_shmi(path)
+    monkeypatch.delitem(_kinds._REGISTRY, "planted")
+    assert nhs.detect_indicator_kind(path) == "tidy"
