@@ -103,7 +103,7 @@ def test_cli_synth(tmp_path, capsys):
 def test_a_dataset_written_by_an_older_generator_is_written_again(tmp_path, monkeypatch):
     import json
 
-    import cqc_research.synthetic as S
+    import cqc_research.synthetic.generator as S
 
     monkeypatch.setenv("CQC_RESEARCH_DATA", str(tmp_path))
     target = S.paths.synthetic_dir()

@@ -50,10 +50,6 @@ from ..assessment_framework import (
 )
 from ..ratings import KEY_QUESTIONS, RATINGS
 
-__all__ = ["ASSESSED_SHARE", "WINDOW", "SHIFT", "STATEMENTS_ASSESSED_PMF", "EXCEPTION_SHARE",
-           "CURRENT_ABSENT_SHARE", "plan_assessments", "split_reports", "add_assessment", "assessment_truth",
-           "statements_for"]
-
 #: Share of services assessed under the new framework, by sector (others are not yet assessed).
 ASSESSED_SHARE = {"Adult social care": 0.30, "GP practices": 0.25}
 #: Publication dates of the synthetic assessments: uniform between these (first and last day).

@@ -30,8 +30,6 @@ import numpy as np
 
 from ..ratings import RATINGS
 
-__all__ = ["COUNCIL_SLOPE", "STATEMENT_NAMES", "write_councils"]
-
 #: Planted percentage points of council score per percentage point of local share Good or better.
 COUNCIL_SLOPE = 1.0
 #: The nine statements, as the published table names its columns.

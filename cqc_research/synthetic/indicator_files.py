@@ -18,17 +18,6 @@ import pandas as pd
 
 from ..cache import atomic_path
 
-__all__ = [
-    "QOF_REGISTERS",
-    "QOF_INDICATORS",
-    "FINGERTIPS_HEADER",
-    "write_qof_prevalence",
-    "write_qof_achievement",
-    "write_qof_geography",
-    "write_fingertips",
-    "write_indicator_files",
-]
-
 #: QOF registers of 2022-23 (as in the real prevalence file): code -> (the ages whose list size
 #: is the denominator, a typical prevalence in percent).
 QOF_REGISTERS = {
@@ -266,7 +255,7 @@ def write_indicator_files(world: dict, root, *, seed: int) -> dict:
     Parameters
     ----------
     world : dict
-        The generator's world (``synthetic._build_world``).
+        The generator's world (``synthetic.generator._build_world``).
     root : str or Path
         The dataset folder.
     seed : int

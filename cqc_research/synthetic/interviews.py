@@ -14,11 +14,7 @@ from ..cache import atomic_path
 from ..qual.codebook import Codebook, resolve_codebook
 from ..qual.segments import standardise_segments, write_qdpx
 
-__all__ = [
-    "SYNTHETIC_PREVALENCE",
-    "SYNTHETIC_LABEL",
-    "write_synthetic_interviews",
-]
+__all__ = ["write_synthetic_interviews"]
 
 # synthetic coded interviews
 #: Planted share of cases coded with each code: (improved, not improved).

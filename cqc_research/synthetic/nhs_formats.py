@@ -13,28 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..cache import atomic_path
+from ..io.nhs._common import normalise_header, ratio
 from ..io.nhs.ae import AE_TIDY_TYPES
-from ..io.nhs.common import normalise_header, ratio
 from ..io.nhs.dtoc import DTOC_REASONS
 from ..io.nhs.gp_payments import GP_DATES, GP_TEXT, gp_key
 from ..io.nhs.staff_survey import STAFF_SURVEY_QUESTIONS
-
-__all__ = [
-    "GP_LAYOUTS",
-    "write_gp_payments",
-    "AE_MONTHLY_HEADER",
-    "AE_MONTHLY_HEADERS_2018",
-    "write_ae_monthly",
-    "write_ae_by_provider",
-    "write_ae_tidy",
-    "write_shmi",
-    "write_staff_survey",
-    "write_dtoc",
-    "write_imd",
-    "write_population",
-    "write_la_codes",
-    "write_tidy_indicator",
-]
 
 # the published header layouts, for the writer
 _GP_2014_15 = [

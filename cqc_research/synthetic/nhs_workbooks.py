@@ -32,9 +32,6 @@ import pandas as pd
 
 from ..cache import atomic_path
 
-__all__ = ["write_dtoc_workbook", "write_staff_survey_workbook", "write_nhs_workbooks",
-           "nhs_workbook_paths"]
-
 # ---------------------------------------------------------------------------------------------
 # a minimal .xlsx writer
 _CT = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.'

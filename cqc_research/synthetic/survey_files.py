@@ -25,8 +25,6 @@ import pandas as pd
 
 from ..ratings import RATINGS
 
-__all__ = ["SURVEY_YEARS", "FFT_MONTHS", "write_survey_files"]
-
 #: The GP Patient Survey years written, one per layout (see ``io.nhs.gpps.GPPS_LAYOUTS``).
 SURVEY_YEARS = {2017: "2012", 2023: "2018", 2024: "2024"}
 
