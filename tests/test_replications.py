@@ -13,9 +13,10 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from cqc_research import replications as R
 from cqc_research.cli import main
+from cqc_research.dataset import Study
 from cqc_research.ratings import RATING_DTYPE, RATINGS
+from cqc_research.studies import replications as R
 
 OLDHAM = "cqc_api_oldham_2024"
 
@@ -70,14 +71,14 @@ def test_verdict_rule_by_hand():
 @pytest.fixture(scope="module")
 def synth(synthetic_small):
     paths = synthetic_small.paths
-    data = R.ReplicationData.from_paths(ratings_path=paths["ratings_ods"], api_path=paths["api_folder"],
-                                        indicators_path=[paths["gp_payments"][0].parent, paths["ae_folder"]])
+    data = R.study_from_paths(ratings_path=paths["ratings_ods"], api_path=paths["api_folder"],
+                              indicators_path=[paths["gp_payments"][0].parent, paths["ae_folder"]])
     return synthetic_small, data
 
 
 def test_synthetic_paths_are_flagged(synth):
     _, data = synth
-    assert data.synthetic
+    assert data.is_synthetic
 
 
 @pytest.mark.parametrize("domain", ["Well-led", "Safe", "Responsive", "Effective", "Caring"])
@@ -100,11 +101,11 @@ def test_domain_agreement_recovers_the_planted_share(synth, domain):
 def test_improvement_after_inadequate_recovers_the_planted_share(synth, sector):
     ds, data = synth
     planted = ds.truth["transitions"]["improved_from_inadequate"][sector]
-    history, relationships = data.history()
+    history, relationships = data.history, data.relationships
     struggling = set(ds.truth["areas"]["struggling"])  # planted worse: left out, as in notebook 03
     keep = ~((history["sector"].astype(str) == "Adult social care")
              & history["local_authority"].astype(str).isin(struggling))
-    clean = R.ReplicationData(tables={"history": history[keep.to_numpy()], "relationships": relationships})
+    clean = Study(tables={"history": history[keep.to_numpy()], "relationships": relationships})
     est = R.improvement_after(clean, rating="Inadequate", outcome="improved", sector=sector)
     assert est.n >= 3  # small scale: few NHS sites are ever rated Inadequate
     assert est.ci_low <= planted <= est.ci_high
@@ -159,15 +160,15 @@ def _ratings_long(pub_dates, location_types):
 def test_rating_age_is_the_mean_age_with_a_t_interval():
     dates = ["2024-06-01", "2020-06-01", "2019-06-01", "2023-06-01", "2018-06-01", "2021-06-01"]
     types = ["Primary Medical Services"] * 3 + ["Social Care Org"] * 3
-    data = R.ReplicationData(tables={"ratings": _ratings_long(dates, types)}, data_date=pd.Timestamp("2024-06-01"))
+    data = Study(tables={"ratings": _ratings_long(dates, types)}, data_date=pd.Timestamp("2024-06-01"))
     ages = np.array([(pd.Timestamp("2024-06-01") - pd.Timestamp(d)).days / 365.25 for d in dates])
-    est = R.rating_age(data)
+    est = R.ESTIMATORS["rating_age"](data)
     assert est.estimate == pytest.approx(ages.mean()) and est.n == 6
     lo, hi = stats.t.interval(0.95, len(ages) - 1, loc=ages.mean(), scale=stats.sem(ages))
     assert (est.ci_low, est.ci_high) == (pytest.approx(lo), pytest.approx(hi))
-    gp = R.rating_age(data, location_type="Primary Medical Services", min_n=2)
+    gp = R.ESTIMATORS["rating_age"](data, location_type="Primary Medical Services", min_n=2)
     assert gp.estimate == pytest.approx(ages[:3].mean()) and gp.n == 3
-    assert math.isnan(R.rating_age(data, location_type="Social Care Org").ci_low)  # 3 < min_n
+    assert math.isnan(R.ESTIMATORS["rating_age"](data, location_type="Social Care Org").ci_low)  # 3 < min_n
 
 
 def test_first_inspection_improvement_counts_only_each_services_first_rating():
@@ -181,7 +182,7 @@ def test_first_inspection_improvement_counts_only_each_services_first_rating():
     h = h.assign(report_date=pd.to_datetime(h["report_date"]), domain="Overall", rating_status="Rated",
                  level="location", sector="GP practices",
                  rating=pd.Categorical(h["rating"], dtype=RATING_DTYPE))
-    data = R.ReplicationData(tables={"history": h})
+    data = Study(tables={"history": h})
     first = R.improvement_after(data, sector="GP practices", first_inspection=True)
     assert (first.estimate, first.n) == (0.8, 10)
     assert (first.ci_low, first.ci_high) == pytest.approx(proportion_confint(8, 10, method="wilson"))
@@ -203,8 +204,8 @@ def test_variation_at_equal_resources_recovers_the_planted_share():
     linked = pd.DataFrame({"Overall": pd.Categorical(ratings, dtype=RATING_DTYPE),
                            "payments_per_weighted_patient": pay,
                            "publication_date": pd.Timestamp("2020-01-01")})
-    data = R.ReplicationData(tables={"gp_linked": linked})
-    est = R.variation_at_equal_resources(data)
+    data = Study(tables={"gp_linked": linked})
+    est = R.ESTIMATORS["variation_at_equal_resources"](data)
     assert est.estimate == pytest.approx(0.2) and est.n == 100
     assert (est.ci_low, est.ci_high) == pytest.approx(proportion_confint(2, 10, method="wilson"))
 
@@ -219,7 +220,7 @@ def _null_linked(n, seed, column):
 
 def test_gp_prediction_without_signal_recovers_chance_agreement():
     linked = _null_linked(600, 11, "qof_payments_per_patient")
-    data = R.ReplicationData(tables={"gp_linked": linked})
+    data = Study(tables={"gp_linked": linked})
     kw = dict(indicators=["qof_payments_per_patient"], folds=5, seed=1)
     kappa = R.indicator_prediction(data, statistic="weighted_kappa", **kw)
     acc = R.indicator_prediction(data, statistic="accuracy", **kw)
@@ -231,17 +232,17 @@ def test_gp_prediction_without_signal_recovers_chance_agreement():
 
 def test_trust_prediction_without_signal_recovers_chance_agreement_and_needs_enough_trusts():
     linked = _null_linked(300, 5, "ae_4hr_performance_all")
-    data = R.ReplicationData(tables={"trust_linked": linked})
+    data = Study(tables={"trust_linked": linked})
     kappa = R.trust_prediction(data, statistic="weighted_kappa", folds=5, seed=2)
     assert kappa.n == 300
     assert kappa.ci_low <= 0 <= kappa.ci_high and abs(kappa.estimate) < 0.05
-    few = R.ReplicationData(tables={"trust_linked": linked.head(12)})
+    few = Study(tables={"trust_linked": linked.head(12)})
     with pytest.raises(R.NotComputable, match="only 12 NHS trusts"):
         R.trust_prediction(few, statistic="weighted_kappa")
 
 
 def test_claims_on_data_not_given_say_what_they_need():
-    empty = R.ReplicationData()
+    empty = Study(embedded=False)
     table = R.replicate(empty)
     assert (table["verdict"] == "not computable").all()
     reasons = table.set_index(["claim_id", "figure"])["reason"]
@@ -290,10 +291,10 @@ def test_source_prediction_uses_only_the_papers_sources_and_names_the_missing_on
     synthetic_small, data = synth
     p = synthetic_small.paths
     files = {"gp_payments": list(p["gp_payments"]), "gpps": list(p["gpps"]), "shmi": [p["shmi"]]}
-    given = R.ReplicationData(ratings_path=data.ratings_path, source_files=files)
+    given = Study(ratings=data.path("ratings"), indicators=files)
     est = R.source_prediction(given, statistic="accuracy", level="practice", sources=["gpps", "qof"], seed=3)
     # independently: the GP Patient Survey alone, linked and cross-validated by hand
-    linked = link_sources(given.ratings(), sources={"gpps": files["gpps"]}, level="practice")
+    linked = link_sources(given.ratings, sources={"gpps": files["gpps"]}, level="practice")
     d = linked.data.dropna(subset=["Overall", *linked.headline])
     cv = cross_validated_prediction(d, rating="Overall", indicators=linked.headline, folds=5, seed=3)
     assert est.n == len(d) > 30 and est.estimate == pytest.approx(float(cv.summary["accuracy"].iloc[0]))
@@ -355,8 +356,8 @@ def test_oldham_share_of_inadequate_followed_by_a_better_rating_matches_a_plain_
     folder = shared_data / OLDHAM
     starts, better = _plain_loop_inadequate_followed_by_better(folder)
     assert starts > 10
-    data = R.ReplicationData.from_paths(api_path=folder)
-    assert not data.synthetic
+    data = R.study_from_paths(api_path=folder)
+    assert not data.is_synthetic
     est = R.improvement_after(data, rating="Inadequate", outcome="improved")
     assert (est.n, est.estimate) == (starts, pytest.approx(better / starts))
     assert (est.ci_low, est.ci_high) == pytest.approx(proportion_confint(better, starts, method="wilson"))
@@ -407,7 +408,7 @@ def test_cli_errors_name_the_flag(tmp_path, capsys):
 def test_html_escapes_registry_text(tmp_path):
     claims = R.load_claims()[:1]
     claim = R.Claim(**{**claims[0].__dict__, "claim": "<script>alert(1)</script>"})
-    table = R.replicate(R.ReplicationData(), [claim])
+    table = R.replicate(Study(embedded=False), [claim])
     html = R.render_html(table)
     assert "<script>" not in html and "&lt;script&gt;" in html
 
@@ -435,7 +436,7 @@ def test_notebook_09_runs_on_the_default_synthetic_data(main_job, monkeypatch):
     assert (table["data_status"] == "SYNTHETIC DATA").all()
     assert table["claim_id"].nunique() >= 10
     # the notebook's numbers are the library's numbers on the same data
-    direct = R.replicate(R.ReplicationData.from_paths())
+    direct = R.replicate(R.study_from_paths())
     np.testing.assert_allclose(table["estimate"], direct["estimate"], equal_nan=True)
     assert list(table["verdict"]) == list(direct["verdict"].astype(str))
     assert (run / "figures" / "replications_published_vs_estimated.png").is_file()

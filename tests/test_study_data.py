@@ -80,7 +80,7 @@ def test_fetch_records_what_it_downloads(study, capsys):
 def test_batch_and_replicate_read_the_declared_data(study, tmp_path, capsys):
     from test_batch import NOTEBOOK, _data
 
-    from cqc_research.replications import ReplicationData
+    from cqc_research.studies.replications import study_from_paths
 
     data = _data(tmp_path / "d")
     declare_data("ratings", data)
@@ -88,7 +88,7 @@ def test_batch_and_replicate_read_the_declared_data(study, tmp_path, capsys):
                        "--output-root", str(tmp_path / "out")])
     assert status == 0
     assert "3 entities; 3 would run" in capsys.readouterr().out  # the declared file's providers
-    assert ReplicationData.from_paths().ratings_path == data
+    assert study_from_paths().path("ratings") == data
 
 
 @pytest.mark.realdata

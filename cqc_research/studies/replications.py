@@ -6,10 +6,12 @@ was found only second hand), the population and period, the statistic, the publi
 (value, n and interval where given), the estimator that computes it from our tables and the data
 it needs. :func:`load_claims` reads it into :class:`Claim` objects.
 
-:class:`ReplicationData` holds the data given (the same parameters as the notebooks: a Latest
-ratings workbook, a folder of CQC API records, indicator files) and loads each table once, when an
-estimator first asks for it. An estimator that lacks what it needs raises :class:`NotComputable`
-with the reason ("needs trust-level ratings ..."), which becomes the verdict.
+:func:`study_from_paths` makes the :class:`~cqc_research.dataset.Study` the estimators read (the
+same data options as the notebooks: a Latest ratings workbook, a folder of CQC API records,
+indicator files; with none, the study's declared data or else the embedded synthetic data), which
+loads each table once, when an estimator first asks for it. An estimator that lacks what it needs
+raises :class:`NotComputable` with the reason ("needs trust-level ratings ..."), which becomes the
+verdict.
 
 :func:`replicate` runs every estimator and returns one row per published figure, with the
 estimate, its 95% interval and n, the data vintage and a verdict (see :func:`verdict`):
@@ -36,28 +38,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import CQCResearchError, DataFormatError
-from .study import declared_path
+from ..cache import atomic_path
+from ..dataset import MissingInput, Study
+from ..errors import CQCResearchError, DataFormatError
+from ..indicator_sources import SOURCE_LEVELS, link_sources
+from ..link import link_indicators
+from ..metrics.agreement import domain_agreement
+from ..metrics.events import event_contrasts, event_dates, event_study
+from ..metrics.intervals import proportion_ci
+from ..metrics.prediction import (
+    cross_validated_prediction,
+    ordered_logit,
+    variation_at_equal_resources,
+)
+from ..metrics.transitions import consecutive_pairs, improvement_from
+from ..notebook_output import banner_html
+from ..provenance import BANNER_TEXT
+from ..ratings import filter_sector
+from ..study import INDICATOR_KEYS
+from ..templating import Markup, render
 
-__all__ = [
-    "Figure",
-    "Claim",
-    "Estimate",
-    "NotComputable",
-    "ReplicationData",
-    "ESTIMATORS",
-    "REGISTRY_PATH",
-    "VERDICTS",
-    "load_claims",
-    "estimate_figure",
-    "verdict",
-    "replicate",
-    "published_vs_estimated_plot",
-    "write_outputs",
-]
+__all__ = ["TABLES", "replicate", "study_from_paths", "load_claims", "write_outputs"]
 
 #: The registry shipped with the package.
-REGISTRY_PATH = Path(__file__).with_name("data") / "replications.yaml"
+REGISTRY_PATH = Path(__file__).resolve().parents[1] / "data" / "replications.yaml"
 #: The three verdicts, in the order tables list them.
 VERDICTS = ("consistent", "differs", "not computable")
 GP_MEASURES = ("list_size", "weighted_list_size", "payments_per_patient",
@@ -266,460 +270,174 @@ def _dates(values) -> str:
     return f"{d.min():%Y-%m-%d} to {d.max():%Y-%m-%d}" if len(d) else "no dates"
 
 
-@dataclass
-class ReplicationData:
-    """The data a replication runs on, loaded lazily and once.
+#: What an estimator says when the study lacks an input (the command's flags named).
+_NEEDS = {
+    "ratings": "needs current ratings (a Latest ratings workbook, --ratings-path, or CQC API records, --api-path)",
+    "api": "needs rating histories (a folder of CQC API records, --api-path)",
+    "indicators.gp_payments": "needs GP payments indicators (NHS Payments to General Practice CSVs, --indicators-path)",
+    "trust": "needs trust-level indicators (monthly A&E CSVs or SHMI, --indicators-path)",
+}
+#: The indicator sources whose trust rows the trust-level claims read.
+_TRUST_SOURCES = ("ae", "shmi", "staff_survey")
+
+
+def study_from_paths(*, ratings_path=None, api_path=None, indicators_path=(), data_date=None) -> Study:
+    """The study ``cqc-research replicate`` and notebook 09 run on, from their data options.
+
+    A path given wins over the study's ``cqc-research.toml``; with nothing given or declared, the
+    embedded synthetic data are used (see :class:`cqc_research.dataset.Study`).
 
     Parameters
     ----------
-    ratings_path : path, optional
-        A CQC Latest ratings workbook (ODS/XLSX) or CSV: current ratings, locations and providers.
-    api_path : path, optional
-        A folder of CQC API records (``locations/``, ``providers/``): rating histories and
-        inspection dates; also the current ratings when ``ratings_path`` is not given.
-    indicators_paths : sequence of path
-        Indicator files or folders: NHS Payments to General Practice CSVs (or a folder of them),
-        a folder of official monthly A&E CSVs, an NHS-R tidy A&E CSV, SHMI, staff survey.
-    data_date : str or Timestamp, optional
-        When the data were extracted, for the age of ratings; default the newest publication date.
-    synthetic : bool
-        True for the embedded synthetic data (set by :meth:`from_paths`).
-    tables : dict, optional
-        Tables already in memory, used instead of loading: ``ratings`` (the long ratings table of
-        ``io.cqc_files.load_latest_ratings``), ``history`` and ``relationships`` (as
-        ``io.cqc_json.load_api_folder``), ``api`` (an ``ApiData``, for event dates),
-        ``gp_payments`` and ``trust_indicators`` (lists of indicator tables), ``gp_linked`` and
-        ``trust_linked`` (wide ratings already joined to indicators, as ``link_indicators(...).data``).
-    source_files : dict, optional
-        Indicator source (a key of :data:`cqc_research.indicator_sources.SOURCE_LEVELS`: ``qof``,
-        ``gpps``, ``fft``, ``shmi``, ...) to its files, as
-        :func:`~cqc_research.indicator_sources.indicator_sources` gives; default: the
-        ``indicators_paths`` sorted by the kind of file each is (see :meth:`indicator_source_files`).
+    ratings_path, api_path : path or str, optional
+        Empty strings count as not given.
+    indicators_path : path, str or sequence of them
+        A string may hold several paths separated by commas; each file's source is recognised.
+    data_date : str, optional
+        When the data were extracted, for the age of ratings.
 
-    Examples
-    --------
-    >>> data = ReplicationData(api_path=None)
-    >>> try:
-    ...     data.history()
-    ... except NotComputable as exc:
-    ...     print(exc)
-    needs rating histories (a folder of CQC API records, --api-path)
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    FileNotFoundError
+        For a path that does not exist, naming its command-line flag.
+    NotADirectoryError
+        When ``api_path`` is not a folder.
     """
+    inds = indicators_path if isinstance(indicators_path, list | tuple) else [indicators_path]
+    inds = [Path(p.strip() if isinstance(p, str) else p).expanduser()
+            for item in inds for p in (str(item).split(",") if isinstance(item, str) else [item])
+            if str(p).strip()]
+    ratings = Path(ratings_path).expanduser() if ratings_path else None
+    api = Path(api_path).expanduser() if api_path else None
+    for flag, p in [("--ratings-path", ratings), ("--api-path", api)] + [("--indicators-path", p) for p in inds]:
+        if p is not None and not p.exists():
+            raise FileNotFoundError(f"{flag} {p}: no such file or folder")
+    if api is not None and not api.is_dir():
+        raise NotADirectoryError(f"--api-path {api}: expected a folder of CQC API records")
+    return Study(ratings=ratings, api=api, indicators=inds or None, data_date=data_date or None)
 
-    ratings_path: Path | None = None
-    api_path: Path | None = None
-    indicators_paths: Sequence[Path] = ()
-    data_date: object = None
-    synthetic: bool = False
-    tables: dict = field(default_factory=dict)
-    source_files: dict | None = None
-    _memo: dict = field(default_factory=dict, repr=False)
 
-    @classmethod
-    def from_paths(cls, *, ratings_path=None, api_path=None, indicators_path=(), data_date=None,
-                   default: bool = True) -> ReplicationData:
-        """The data at these paths; with none given (and ``default``), the embedded synthetic data.
+def _missing(key: str) -> NotComputable:
+    return NotComputable(_NEEDS.get(key, f"needs {key}"))
 
-        Parameters
-        ----------
-        ratings_path, api_path : path or str, optional
-            Empty strings count as not given.
-        indicators_path : path, str or sequence of them
-            A string may hold several paths separated by commas.
-        data_date : str, optional
-        default : bool
-            Use the embedded synthetic dataset (written on first use) when no path is given.
 
-        Returns
-        -------
-        ReplicationData
+def _ratings(data: Study) -> pd.DataFrame:
+    try:
+        return data.ratings
+    except MissingInput:
+        raise _missing("ratings") from None
 
-        Raises
-        ------
-        FileNotFoundError
-            For a path that does not exist, naming its command-line flag.
-        """
-        from .provenance import is_synthetic
 
-        if isinstance(indicators_path, str | Path):
-            indicators_path = [indicators_path]
-        inds = [p.strip() if isinstance(p, str) else p for item in indicators_path
-                for p in (str(item).split(",") if isinstance(item, str) else [item])]
-        inds = [Path(p).expanduser() for p in inds if str(p).strip()]
-        ratings = Path(ratings_path).expanduser() if ratings_path else None
-        api = Path(api_path).expanduser() if api_path else None
-        source_files = None
-        if default and ratings is None and api is None and not inds:  # the study's declared data
-            from .indicator_sources import indicator_sources
+def _ratings_source(data: Study) -> str:
+    """Where the current ratings come from, in words (``"Latest ratings latest_ratings.ods"``)."""
+    if "ratings" in data.given_tables:
+        return "ratings table given"
+    if data.path("ratings") is not None:
+        return f"Latest ratings {data.path('ratings').name}"
+    return f"CQC API records {data.path('api').name}" if data.path("api") is not None else "none"
 
-            ratings, api = declared_path("ratings"), declared_path("api")
-            inds = [p for p in (declared_path("indicators.gp_payments"),
-                                declared_path("indicators.ae")) if p is not None]
-            if ratings is not None or api is not None or inds:
-                source_files = indicator_sources(None, synthetic=False)
-        if default and ratings is None and api is None and not inds:
-            from .indicator_sources import indicator_sources
-            from .synthetic import ensure_default_data
 
-            root = Path(ensure_default_data(quiet=True))
-            ratings, api = root / "cqc" / "latest_ratings.ods", root / "cqc_api"
-            inds = [root / "gp_payments", root / "ae"]
-            source_files = indicator_sources(None, synthetic=True)
-        for flag, p in [("--ratings-path", ratings), ("--api-path", api)] + [("--indicators-path", p) for p in inds]:
-            if p is not None and not p.exists():
-                raise FileNotFoundError(f"{flag} {p}: no such file or folder")
-        if api is not None and not api.is_dir():
-            raise NotADirectoryError(f"--api-path {api}: expected a folder of CQC API records")
-        data_date = pd.Timestamp(data_date) if data_date else None
-        sources = [p for p in [ratings, api, *inds] if p is not None]
-        return cls(ratings_path=ratings, api_path=api, indicators_paths=tuple(inds), data_date=data_date,
-                   synthetic=is_synthetic(*sources), source_files=source_files)
+def _wide(data: Study, level: str = "location") -> pd.DataFrame:
+    """Wide ratings of one level; NotComputable when the ratings hold no organisation of it."""
+    def load():
+        long = _ratings(data)
+        if not (long["level"] == level).any():
+            if level == "provider":
+                raise NotComputable(
+                    "needs trust-level ratings (the Providers sheet of a Latest ratings workbook, "
+                    f"--ratings-path); {_ratings_source(data)} holds location ratings only")
+            raise NotComputable(f"needs location ratings; {_ratings_source(data)} has none")
+        try:
+            return data.wide(level)
+        except ValueError as exc:
+            raise NotComputable(f"needs {level} ratings: {exc}") from exc
+    return data.memo(("replication_wide", level), load)
 
-    # -- helpers --------------------------------------------------------------------------
-    @property
-    def sources(self) -> list[Path]:
-        """The paths given, for a report's list of sources."""
-        return [p for p in [self.ratings_path, self.api_path, *self.indicators_paths] if p is not None]
 
-    def memo(self, key, compute: Callable):
-        """``compute()`` the first time ``key`` is asked for, the stored result afterwards.
+def _ratings_vintage(data: Study, frame: pd.DataFrame | None = None, date: str = "publication_date") -> str:
+    frame = _ratings(data) if frame is None else frame
+    return f"{_ratings_source(data)}, ratings published {_dates(frame[date])}"
 
-        Parameters
-        ----------
-        key : hashable
-            Names the result (e.g. ``("wide", "location")``).
-        compute : callable
-            Called with no arguments to make the result; an exception it raises is not stored.
 
-        Returns
-        -------
-        object
-            The result stored under ``key``.
+def _api(data: Study):
+    try:
+        return data.api
+    except MissingInput:
+        raise _missing("api") from None
 
-        Examples
-        --------
-        >>> data = ReplicationData()
-        >>> data.memo("answer", lambda: 42), data.memo("answer", lambda: 0)
-        (42, 42)
-        """
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
 
-    # -- ratings --------------------------------------------------------------------------
-    def ratings(self) -> pd.DataFrame:
-        """The long current-ratings table (from ``ratings_path``, else from the API folder).
+def _history(data: Study) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    try:
+        return data.history, data.relationships
+    except MissingInput:
+        raise _missing("api") from None
 
-        Returns
-        -------
-        pandas.DataFrame
-            ``tables["ratings"]`` when given, else the long table of
-            :func:`~cqc_research.io.cqc_files.load_latest_ratings`, else the API folder's
-            ``ratings``; loaded once.
 
-        Raises
-        ------
-        NotComputable
-            When there is neither a ratings file nor an API folder.
-        """
-        if "ratings" in self.tables:
-            return self.tables["ratings"]
+def _history_vintage(data: Study) -> str:
+    history, _ = _history(data)
+    api = data.path("api")
+    name = f"CQC API records {api.name}" if api is not None else "history table given"
+    return f"{name}, reports {_dates(history['report_date'])}"
 
-        def load():
-            if self.ratings_path is not None:
-                from .io.cqc_files import load_latest_ratings
 
-                return load_latest_ratings(self.ratings_path)
-            if self.api_path is not None or "api" in self.tables:
-                return self.api().ratings
-            raise NotComputable("needs current ratings (a Latest ratings workbook, --ratings-path, "
-                                "or CQC API records, --api-path)")
-        return self.memo("ratings", load)
+def _indicators_given(data: Study) -> bool:
+    return any(k == "indicators" or k.startswith("indicators.") for k in data.given)
 
-    def ratings_source(self) -> str:
-        """Where the current ratings come from, in words.
 
-        Returns
-        -------
-        str
-            E.g. ``"Latest ratings latest_ratings.ods"``, ``"CQC API records cqc_api"``,
-            ``"ratings table given"`` or ``"none"``.
+def _gp_payments(data: Study) -> list[pd.DataFrame]:
+    if "gp_payments" in data.given_tables:
+        return data.memo("gp_payments", list)
+    try:
+        return data.indicators("gp_payments")
+    except MissingInput:
+        raise _missing("indicators.gp_payments") from None
 
-        Examples
-        --------
-        >>> ReplicationData().ratings_source()
-        'none'
-        """
-        if "ratings" in self.tables:
-            return "ratings table given"
-        if self.ratings_path is not None:
-            return f"Latest ratings {self.ratings_path.name}"
-        return f"CQC API records {self.api_path.name}" if self.api_path else "none"
 
-    def wide(self, level: str = "location") -> pd.DataFrame:
-        """Wide ratings (``io.cqc_files.ratings_wide``) of one level.
+def _trust_indicators(data: Study) -> list[pd.DataFrame]:
+    """The trust rows of the trust-level indicator tables (A&E; SHMI and staff survey when given)."""
+    if "trust_indicators" in data.given_tables:
+        return data.memo("trust_indicators", list)
 
-        Parameters
-        ----------
-        level : {"location", "provider"}, default "location"
-            The organisations wanted.
+    def load():
+        sources = _TRUST_SOURCES if _indicators_given(data) else ("ae",)
+        if not any(data.indicator_files(s) for s in sources):
+            raise _missing("trust")
+        frames = [f for s in sources if data.indicator_files(s) for f in data.indicators(s)]
+        frames = [f[f["org_level"] == "trust"] if "org_level" in f else f for f in frames]
+        return [f for f in frames if len(f)]
+    return data.memo("trust_indicators", load)
 
-        Returns
-        -------
-        pandas.DataFrame
-            One row per organisation of that level, a column per domain; built once.
 
-        Raises
-        ------
-        NotComputable
-            When the current ratings hold no organisation of that level.
-        """
-        from .io.cqc_files import ratings_wide
+def _source_files(data: Study) -> dict[str, list[Path]]:
+    """The indicator files the study holds, by source (``qof``, ``gpps``, ``shmi``, ...)."""
+    found = {s: data.files(f"indicators.{s}") for s in SOURCE_LEVELS}
+    return {s: v for s, v in found.items() if v}
 
-        def load():
-            long = self.ratings()
-            if not (long["level"] == level).any():
-                if level == "provider":
-                    raise NotComputable(
-                        "needs trust-level ratings (the Providers sheet of a Latest ratings workbook, "
-                        f"--ratings-path); {self.ratings_source()} holds location ratings only")
-                raise NotComputable(f"needs location ratings; {self.ratings_source()} has none")
-            try:
-                return ratings_wide(long, level=level)
-            except ValueError as exc:
-                raise NotComputable(f"needs {level} ratings: {exc}") from exc
-        return self.memo(("wide", level), load)
 
-    def ratings_vintage(self, frame: pd.DataFrame | None = None, date: str = "publication_date") -> str:
-        """``"<source>, ratings published <first> to <last>"``.
+def _gp_linked(data: Study) -> pd.DataFrame:
+    """GP practices' wide ratings joined to the payments year that ended before each rating."""
+    if "gp_linked" in data.given_tables:
+        return data.memo("gp_linked", pd.DataFrame)
 
-        Parameters
-        ----------
-        frame : pandas.DataFrame, optional
-            The table whose dates are described; default :meth:`ratings`.
-        date : str, default "publication_date"
-            Its column of dates.
+    def load():
+        wide = filter_sector(_wide(data, "location"), "GP practices")
+        if wide.empty:
+            raise NotComputable(f"needs GP practice ratings; {_ratings_source(data)} has none")
+        payments = _gp_payments(data)
+        measures = [m for m in GP_MEASURES if any((p["measure"] == m).any() for p in payments)]
+        return link_indicators(wide, payments, level="practice", measures=measures, sector=None).data
+    return data.memo("gp_linked", load)
 
-        Returns
-        -------
-        str
-            The ratings' source (:meth:`ratings_source`) and the range of dates, for an
-            :class:`Estimate`'s ``vintage``.
-        """
-        frame = self.ratings() if frame is None else frame
-        return f"{self.ratings_source()}, ratings published {_dates(frame[date])}"
 
-    # -- histories ------------------------------------------------------------------------
-    def api(self):
-        """The ``ApiData`` of ``api_path``.
-
-        Returns
-        -------
-        cqc_research.io.cqc_json.ApiData
-            ``tables["api"]`` when given, else :func:`~cqc_research.io.cqc_json.load_api_folder`
-            of ``api_path``, loaded once.
-
-        Raises
-        ------
-        NotComputable
-            When there is no API folder.
-        """
-        if "api" in self.tables:
-            return self.tables["api"]
-        if self.api_path is None:
-            raise NotComputable("needs rating histories (a folder of CQC API records, --api-path)")
-        from .io.cqc_json import load_api_folder
-
-        return self.memo("api", lambda: load_api_folder(self.api_path))
-
-    def history(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """The rating-history panel and the predecessor relationships.
-
-        Returns
-        -------
-        history : pandas.DataFrame
-            One row per organisation x report x domain
-            (:data:`~cqc_research.io.cqc_json.HISTORY_COLUMNS`).
-        relationships : pandas.DataFrame or None
-            Predecessor links (None when a history table was given without them).
-
-        Raises
-        ------
-        NotComputable
-            When there is neither a history table nor an API folder.
-        """
-        if "history" in self.tables:
-            return self.tables["history"], self.tables.get("relationships")
-        api = self.api()
-        return api.history, api.relationships
-
-    def history_vintage(self) -> str:
-        """``"<source>, reports <first> to <last>"`` for the rating histories.
-
-        Returns
-        -------
-        str
-            Where the histories come from and the range of their report dates, for an
-            :class:`Estimate`'s ``vintage``.
-
-        Raises
-        ------
-        NotComputable
-            When there are no histories (see :meth:`history`).
-        """
-        history, _ = self.history()
-        name = f"CQC API records {self.api_path.name}" if self.api_path is not None else "history table given"
-        return f"{name}, reports {_dates(history['report_date'])}"
-
-    # -- indicators -----------------------------------------------------------------------
-    def _indicator_files(self) -> list[tuple[str, Path]]:
-        from .io.nhs import detect_indicator_kind
-
-        def scan():
-            found = []
-            for p in self.indicators_paths:
-                kind = detect_indicator_kind(p)
-                if kind is not None:
-                    found.append((kind, p))
-                elif p.is_dir():
-                    found.extend((k, f) for f in sorted(p.iterdir())
-                                 if f.suffix.lower() in (".csv", ".xls", ".xlsx")
-                                 and not f.name.startswith(".")
-                                 and (k := detect_indicator_kind(f)) is not None)
-                else:
-                    raise DataFormatError("--indicators-path: not a recognised NHS indicator file", path=p)
-            return found
-        return self.memo("indicator_files", scan)
-
-    def indicator_source_files(self) -> dict[str, list[Path]]:
-        """The indicator files given, by source (``qof``, ``gpps``, ``fft``, ``shmi``, ...).
-
-        Returns
-        -------
-        dict of str to list of Path
-            ``source_files`` when given; else each of ``indicators_paths`` (or, in a folder, each
-            CSV) under the source its kind of file belongs to (an A&E folder is one ``ae``
-            series); kinds that are no source of :mod:`cqc_research.indicator_sources` (e.g. a
-            deprivation CSV) are left out.
-
-        Raises
-        ------
-        DataFormatError
-            For an indicator path that is no recognised NHS indicator file.
-
-        Examples
-        --------
-        >>> ReplicationData(source_files={"qof": []}).indicator_source_files()
-        {'qof': []}
-        """
-        if self.source_files is not None:
-            return self.source_files
-        found: dict[str, list[Path]] = {}
-        for kind, path in self._indicator_files():
-            source = _KIND_SOURCE.get(kind)
-            if source is not None:
-                found.setdefault(source, []).append(path)
-        return found
-
-    def gp_payments(self) -> list[pd.DataFrame]:
-        """NHS Payments to General Practice tables, oldest year first.
-
-        Returns
-        -------
-        list of pandas.DataFrame
-            One tidy indicator table per payments file among ``indicators_paths`` (or
-            ``tables["gp_payments"]``), loaded once.
-
-        Raises
-        ------
-        NotComputable
-            When no GP payments file was given.
-        """
-        if "gp_payments" in self.tables:
-            return self.tables["gp_payments"]
-        files = [p for k, p in self._indicator_files() if k == "gp_payments"]
-        if not files:
-            raise NotComputable("needs GP payments indicators (NHS Payments to General Practice CSVs, "
-                                "--indicators-path)")
-        from .io import read_source
-
-        return self.memo("gp_payments", lambda: [read_source(f) for f in files])
-
-    def trust_indicators(self) -> list[pd.DataFrame]:
-        """Trust-level indicator tables (A&E, SHMI, staff survey).
-
-        Returns
-        -------
-        list of pandas.DataFrame
-            The trust rows of each trust-level indicator file among ``indicators_paths`` (or
-            ``tables["trust_indicators"]``), files with none left out; loaded once.
-
-        Raises
-        ------
-        NotComputable
-            When no trust-level indicator file was given.
-        """
-        if "trust_indicators" in self.tables:
-            return self.tables["trust_indicators"]
-        files = [p for k, p in self._indicator_files() if k in _TRUST_KINDS]
-        if not files:
-            raise NotComputable("needs trust-level indicators (monthly A&E CSVs or SHMI, "
-                                "--indicators-path)")
-        from .io import read_source
-
-        def load():
-            frames = [f for f in (read_source(p) for p in files) if f is not None]
-            frames = [f[f["org_level"] == "trust"] if "org_level" in f else f for f in frames]
-            return [f for f in frames if len(f)]
-        return self.memo("trust_indicators", load)
-
-    def gp_linked(self) -> pd.DataFrame:
-        """GP practices' wide ratings joined to the payments year that ended before each rating.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``link_indicators(...).data`` of the GP practices' location ratings and the GP
-            payments measures (or ``tables["gp_linked"]``); built once.
-
-        Raises
-        ------
-        NotComputable
-            When there are no GP practice ratings or no GP payments files.
-        """
-        from .link import link_indicators
-        from .ratings import filter_sector
-
-        if "gp_linked" in self.tables:
-            return self.tables["gp_linked"]
-
-        def load():
-            wide = filter_sector(self.wide("location"), "GP practices")
-            if wide.empty:
-                raise NotComputable(f"needs GP practice ratings; {self.ratings_source()} has none")
-            payments = self.gp_payments()
-            measures = [m for m in GP_MEASURES if any((p["measure"] == m).any() for p in payments)]
-            link = link_indicators(wide, payments, level="practice", measures=measures, sector=None)
-            return link.data
-        return self.memo("gp_linked", load)
-
-    def gp_vintage(self) -> str:
-        """The vintage of :meth:`gp_linked`: ratings published when, and which payments years.
-
-        Returns
-        -------
-        str
-            For an :class:`Estimate`'s ``vintage``.
-
-        Raises
-        ------
-        NotComputable
-            When the GP data cannot be loaded (see :meth:`gp_linked`).
-        """
-        if "gp_linked" in self.tables:
-            return f"linked table given, ratings published {_dates(self.tables['gp_linked']['publication_date'])}"
-        years = [str(p["financial_year"].iloc[0]) if len(p) else "?" for p in self.gp_payments()]
-        return f"{self.ratings_vintage(self.gp_linked())}; GP payments {', '.join(years)}"
+def _gp_vintage(data: Study) -> str:
+    if "gp_linked" in data.given_tables:
+        return f"linked table given, ratings published {_dates(_gp_linked(data)['publication_date'])}"
+    years = [str(p["financial_year"].iloc[0]) if len(p) else "?" for p in _gp_payments(data)]
+    return f"{_ratings_vintage(data, _gp_linked(data))}; GP payments {', '.join(years)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,13 +446,13 @@ def _ci(value) -> float:
     return float(value) if value is not None and pd.notna(value) else math.nan
 
 
-def agreement_with_overall(data: ReplicationData, *, domain: str, level: str = "provider",
+def agreement_with_overall(data: Study, *, domain: str, level: str = "provider",
                            sector: str | None = "NHS hospitals") -> Estimate:
     """Share of organisations whose ``domain`` rating equals their Overall rating.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     domain : str
         A key question.
     level : {"provider", "location"}
@@ -747,31 +465,29 @@ def agreement_with_overall(data: ReplicationData, *, domain: str, level: str = "
     Estimate
         From :func:`cqc_research.metrics.agreement.domain_agreement` (Wilson interval).
     """
-    from .metrics.agreement import domain_agreement
-    from .ratings import filter_sector
 
     def compute():
-        wide = filter_sector(data.wide(level), sector) if sector else data.wide(level)
+        wide = filter_sector(_wide(data, level), sector) if sector else _wide(data, level)
         if wide["Overall"].notna().sum() == 0:
             raise NotComputable(f"needs {level}-level ratings of {sector or 'any sector'}; "
-                                f"{data.ratings_source()} has none")
+                                f"{_ratings_source(data)} has none")
         return wide, domain_agreement(wide)
     wide, table = data.memo(("agreement", level, sector), compute)
     row = table[table["domain"] == domain].iloc[0]
     if not row["n"]:
         raise NotComputable(f"no {level} has both an Overall and a {domain} rating")
     return Estimate(row["agreement"], row["agreement_ci_low"], row["agreement_ci_high"], int(row["n"]),
-                    data.ratings_vintage(wide), note=f"{level}s of {sector or 'every sector'}")
+                    _ratings_vintage(data, wide), note=f"{level}s of {sector or 'every sector'}")
 
 
-def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outcome: str = "improved",
+def improvement_after(data: Study, *, rating: str = "Inadequate", outcome: str = "improved",
                       sector: str | None = None, first_inspection: bool = False,
                       level: str = "location") -> Estimate:
     """What followed a rating at the next inspection, as a share of re-inspections.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     rating : str
         The starting Overall rating.
     outcome : str
@@ -791,10 +507,9 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
     """
     from statsmodels.stats.proportion import proportion_confint
 
-    from .metrics.transitions import consecutive_pairs, improvement_from
 
     def pairs_all():
-        history, relationships = data.history()
+        history, relationships = _history(data)
         return consecutive_pairs(history, domain="Overall", relationships=relationships, level=level)
     pairs = data.memo(("pairs", level), pairs_all)
     if first_inspection:
@@ -802,7 +517,7 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
                  .drop_duplicates(subset=["journey_id", "domain"], keep="first"))
     if sector:
         pairs = pairs[pairs["sector"].astype(str) == sector]
-    table = improvement_from(pairs, rating=rating, by=None).set_index("outcome")
+    table = improvement_from(pairs, start=rating, by=None).set_index("outcome")
     total = int(table["total"].iloc[0])
     what = f"{level}s {'first ' if first_inspection else ''}rated {rating}{' (' + sector + ')' if sector else ''}"
     if total == 0:
@@ -815,7 +530,7 @@ def improvement_after(data: ReplicationData, *, rating: str = "Inadequate", outc
         share, lo, hi = table.loc[outcome, ["share", "ci_low", "ci_high"]]
     else:
         raise ValueError(f"outcome must be 'not improved' or one of {list(table.index)}, not {outcome!r}")
-    return Estimate(float(share), float(lo), float(hi), total, data.history_vintage(),
+    return Estimate(float(share), float(lo), float(hi), total, _history_vintage(data),
                     note=f"{total:,} re-inspections of {what}")
 
 
@@ -824,7 +539,7 @@ def _joined(*parts) -> str:
     return "; ".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
 
 
-def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str = "Overall",
+def indicator_prediction(data: Study, *, statistic: str, domain: str = "Overall",
                          indicators: Sequence[str] = ("list_size", "payments_per_weighted_patient",
                                                       "qof_payments_per_patient"),
                          folds: int = 5, seed: int = 20240501, min_practices: int = 30) -> Estimate:
@@ -832,7 +547,7 @@ def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str =
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     statistic : {"accuracy", "modal_share", "weighted_kappa"}
         A column of :func:`cqc_research.metrics.prediction.cross_validated_prediction`'s summary.
     domain : str
@@ -848,10 +563,9 @@ def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str =
     -------
     Estimate
     """
-    from .metrics.prediction import cross_validated_prediction
 
     def compute():
-        linked = data.gp_linked()
+        linked = _gp_linked(data)
         missing = [i for i in indicators if i not in linked.columns]
         if missing:
             raise NotComputable(f"the GP payments files lack {missing}")
@@ -863,11 +577,11 @@ def indicator_prediction(data: ReplicationData, *, statistic: str, domain: str =
     cv = data.memo(("gp_cv", domain, tuple(indicators), folds, seed), compute)
     s = cv.summary.iloc[0]
     return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
-                    int(s["n"]), data.gp_vintage(),
+                    int(s["n"]), _gp_vintage(data),
                     note=_joined(f"{folds}-fold CV on {', '.join(indicators)}", s["note"]))
 
 
-def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Overall",
+def trust_prediction(data: Study, *, statistic: str, domain: str = "Overall",
                      measures: Sequence[str] = ("ae_4hr_performance_all",), window: int = 12,
                      folds: int = 5, seed: int = 20240501, min_trusts: int = 30) -> Estimate:
     """Cross-validated prediction of NHS trusts' ratings from trust-level indicators.
@@ -877,7 +591,7 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     statistic : {"accuracy", "modal_share", "weighted_kappa"}
     domain : str
     measures : sequence of str
@@ -892,16 +606,13 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
     -------
     Estimate
     """
-    from .link import link_indicators
-    from .metrics.prediction import cross_validated_prediction
-    from .ratings import filter_sector
 
     def compute():
-        if "trust_linked" in data.tables:
-            linked = data.tables["trust_linked"]
+        if "trust_linked" in data.given_tables:
+            linked = data.memo("trust_linked", pd.DataFrame)
         else:
-            wide = filter_sector(data.wide("provider"), "NHS hospitals")
-            ind = data.trust_indicators()
+            wide = filter_sector(_wide(data, "provider"), "NHS hospitals")
+            ind = _trust_indicators(data)
             linked = link_indicators(wide, ind, level="trust", measures=list(measures), window=window,
                                      sector=None).data
         if any(m not in linked for m in measures):
@@ -914,11 +625,11 @@ def trust_prediction(data: ReplicationData, *, statistic: str, domain: str = "Ov
     d, cv = data.memo(("trust_cv", domain, tuple(measures), window, folds, seed), compute)
     s = cv.summary.iloc[0]
     return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
-                    int(s["n"]), data.ratings_vintage(d),
+                    int(s["n"]), _ratings_vintage(data, d),
                     note=_joined(f"{folds}-fold CV on {', '.join(measures)} ({window}-month means)", s["note"]))
 
 
-def source_prediction(data: ReplicationData, *, statistic: str, level: str, sources: Sequence[str],
+def source_prediction(data: Study, *, statistic: str, level: str, sources: Sequence[str],
                       domain: str = "Overall", folds: int = 5, seed: int = 20240501,
                       min_orgs: int = 30) -> Estimate:
     """Cross-validated ordered-logit prediction of ratings from the indicator sources a paper used.
@@ -930,7 +641,7 @@ def source_prediction(data: ReplicationData, *, statistic: str, level: str, sour
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     statistic : {"accuracy", "modal_share", "weighted_kappa"}
         A column of :func:`cqc_research.metrics.prediction.cross_validated_prediction`'s summary.
     level : {"practice", "trust"}
@@ -955,12 +666,9 @@ def source_prediction(data: ReplicationData, *, statistic: str, level: str, sour
     NotComputable
         When the data hold none of ``sources`` at ``level``, or too few organisations link.
     """
-    from .indicator_sources import link_sources
-    from .metrics.prediction import cross_validated_prediction
-    from .study import INDICATOR_KEYS
 
     wanted = list(sources)
-    held = {k: v for k, v in data.indicator_source_files().items() if k in wanted and v}
+    held = {k: v for k, v in _source_files(data).items() if k in wanted and v}
     what = "GP practices" if level == "practice" else "NHS trusts"
     names = ", ".join(INDICATOR_KEYS.get(k, k) for k in wanted)
     if not held:
@@ -971,7 +679,7 @@ def source_prediction(data: ReplicationData, *, statistic: str, level: str, sour
     def compute():
         # linked once for every figure of the claim (each domain and statistic)
         linked = data.memo(("source_link", level, tuple(sorted(held))),
-                           lambda: link_sources(data.ratings(), sources=held, level=level))
+                           lambda: link_sources(_ratings(data), sources=held, level=level))
         used = list(linked.measures)
         if not used or not linked.headline:
             raise NotComputable(f"none of {sorted(held)} has {level}-level rows to link")
@@ -985,18 +693,18 @@ def source_prediction(data: ReplicationData, *, statistic: str, level: str, sour
     s = cv.summary.iloc[0]
     lacking = [k for k in wanted if k not in used]
     return Estimate(float(s[statistic]), _ci(s.get(f"{statistic}_ci_low")), _ci(s.get(f"{statistic}_ci_high")),
-                    int(s["n"]), data.ratings_vintage(d),
+                    int(s["n"]), _ratings_vintage(data, d),
                     note=_joined(f"{folds}-fold CV on {', '.join(headline)} (sources: {', '.join(used)}"
                                  + (f"; not held: {', '.join(lacking)}" if lacking else "") + ")", s["note"]))
 
 
-def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_patient",
+def funding_odds_ratio(data: Study, *, indicator: str = "payments_per_patient",
                        domain: str = "Overall") -> Estimate:
     """Ordered-logit odds ratio of a better rating per standard deviation of a payments measure.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     indicator : str
         The payments measure (total payments per registered patient by default).
     domain : str
@@ -1006,9 +714,8 @@ def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_
     Estimate
         From :func:`cqc_research.metrics.prediction.ordered_logit` (unadjusted, Wald interval).
     """
-    from .metrics.prediction import ordered_logit
 
-    linked = data.gp_linked()
+    linked = _gp_linked(data)
     if indicator not in linked.columns:
         raise NotComputable(f"the GP payments files lack {indicator!r}")
     d = linked.dropna(subset=[domain, indicator])
@@ -1016,15 +723,15 @@ def funding_odds_ratio(data: ReplicationData, *, indicator: str = "payments_per_
         raise NotComputable(f"only {len(d)} GP practices link to payments before their rating (needs 30)")
     row = ordered_logit(d, rating=domain, indicators=[indicator]).iloc[0]
     return Estimate(float(row["odds_ratio_per_sd"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]),
-                    data.gp_vintage(), note=f"per SD of {indicator} (SD {row['sd']:.2f}); unadjusted")
+                    _gp_vintage(data), note=f"per SD of {indicator} (SD {row['sd']:.2f}); unadjusted")
 
 
-def not_loaded(data: ReplicationData, *, needs: str) -> Estimate:
+def not_loaded(data: Study, *, needs: str) -> Estimate:
     """For claims on data the project does not load: always :class:`NotComputable`.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
         Not used (taken so that every estimator has the same signature).
     needs : str
         The data the claim rests on, named in the error.
@@ -1037,7 +744,7 @@ def not_loaded(data: ReplicationData, *, needs: str) -> Estimate:
     raise NotComputable(f"needs {needs}, which cqc-research does not load")
 
 
-def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performance_all",
+def inspection_effect(data: Study, *, measure: str = "ae_4hr_performance_all",
                       event: str = "inspection", window: int = 12, post_months: int = 6,
                       sector: str = "NHS hospitals") -> Estimate:
     """Mean change of a monthly trust indicator in months 1..``post_months`` after an event.
@@ -1047,7 +754,7 @@ def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performan
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     measure : str
         A monthly trust-level measure.
     event : {"inspection", "publication"}
@@ -1059,15 +766,14 @@ def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performan
     Estimate
         n is the number of trusts with an event in the indicator's period.
     """
-    from .metrics.events import event_contrasts, event_dates, event_study
 
     def compute():
-        frames = [f[f["measure"] == measure] for f in data.trust_indicators()]
+        frames = [f[f["measure"] == measure] for f in _trust_indicators(data)]
         panel = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
         if panel is None:
             raise NotComputable(f"needs a monthly trust-level {measure} series (e.g. A&E CSVs, --indicators-path)")
         panel = panel.dropna(subset=["value"])
-        events = event_dates(data.api(), event=event, sector=sector).rename(columns={"provider_id": "org_code"})
+        events = event_dates(_api(data), event=event, sector=sector).rename(columns={"provider_id": "org_code"})
         events = events[events["org_code"].isin(set(panel["org_code"]))]
         first, last = panel["period_start"].min(), panel["period_start"].max()
         inside = events[(events["event_date"] >= first) & (events["event_date"] <= last)]
@@ -1080,17 +786,17 @@ def inspection_effect(data: ReplicationData, *, measure: str = "ae_4hr_performan
     lag = event_contrasts(res).set_index("contrast").loc["lags"]
     return Estimate(float(lag["estimate"]), float(lag["ci_low"]), float(lag["ci_high"]),
                     int(res["n_event_units"].iloc[0]),
-                    f"{data.history_vintage()}; {measure} {_dates(panel['period_start'])}",
+                    f"{_history_vintage(data)}; {measure} {_dates(panel['period_start'])}",
                     note=f"{int(res['n_events'].iloc[0])} {event}s in {int(res['n_event_units'].iloc[0])} trusts, "
                          f"{int(res['n_units_total'].iloc[0])} trusts in all")
 
 
-def rating_age(data: ReplicationData, *, location_type: str | None = None, min_n: int = 5) -> Estimate:
+def _rating_age(data: Study, *, location_type: str | None = None, min_n: int = 5) -> Estimate:
     """Mean age in years of locations' current Overall ratings at the data date.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
         ``data_date`` sets the date; default the newest publication date in the ratings.
     location_type : str, optional
         Keep one CQC location type (``Primary Medical Services``, ``Social Care Org``, ``NHS
@@ -1105,10 +811,10 @@ def rating_age(data: ReplicationData, *, location_type: str | None = None, min_n
     """
     from statsmodels.stats.weightstats import DescrStatsW
 
-    wide = data.wide("location")
+    wide = _wide(data, "location")
     rated = wide[wide["Overall"].notna() & wide["publication_date"].notna()]
     if rated.empty:
-        raise NotComputable(f"no location in {data.ratings_source()} has a dated Overall rating")
+        raise NotComputable(f"no location in {_ratings_source(data)} has a dated Overall rating")
     as_of = pd.Timestamp(data.data_date) if data.data_date is not None else rated["publication_date"].max()
     if location_type:
         if "location_type" not in rated:
@@ -1120,17 +826,17 @@ def rating_age(data: ReplicationData, *, location_type: str | None = None, min_n
     stats = DescrStatsW(years)
     lo, hi = stats.tconfint_mean() if len(years) >= max(min_n, 2) else (math.nan, math.nan)
     return Estimate(float(stats.mean), float(lo), float(hi), len(years),
-                    f"{data.ratings_vintage(rated)}; age at {as_of:%Y-%m-%d}",
+                    f"{_ratings_vintage(data, rated)}; age at {as_of:%Y-%m-%d}",
                     note=f"{len(years):,} rated locations")
 
 
-def variation_at_equal_resources(data: ReplicationData, *, resource: str = "payments_per_weighted_patient",
+def _variation_at_equal_resources(data: Study, *, resource: str = "payments_per_weighted_patient",
                                  domain: str = "Overall", deciles: int = 10) -> Estimate:
     """The smallest share, across deciles of a resource measure, rated other than the decile's mode.
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     resource : str
     domain : str
     deciles : int
@@ -1142,22 +848,20 @@ def variation_at_equal_resources(data: ReplicationData, *, resource: str = "paym
         (:func:`cqc_research.metrics.prediction.variation_at_equal_resources`); n is the number of
         linked practices.
     """
-    from .metrics.intervals import proportion_ci as wilson_ci
-    from .metrics.prediction import variation_at_equal_resources as _variation
 
-    linked = data.gp_linked()
+    linked = _gp_linked(data)
     if resource not in linked.columns:
         raise NotComputable(f"the GP payments files lack {resource!r}")
     d = linked.dropna(subset=[domain, resource])
     if len(d) < 3 * deciles:
         raise NotComputable(f"only {len(d)} GP practices link to payments (needs {3 * deciles})")
-    var = _variation(d, rating=domain, resource=resource, deciles=deciles, n_perm=0)
+    var = variation_at_equal_resources(d, rating=domain, resource=resource, deciles=deciles, n_perm=0)
     per = var.groupby("decile").agg(n=("n", "first"), top=("count", "max"))
     per["off"] = per["n"] - per["top"]
     per["share"] = per["off"] / per["n"]
     low = per["share"].idxmin()
-    lo, hi = wilson_ci(per.loc[low, "off"], per.loc[low, "n"])
-    return Estimate(float(per.loc[low, "share"]), lo, hi, int(per["n"].sum()), data.gp_vintage(),
+    lo, hi = proportion_ci(per.loc[low, "off"], per.loc[low, "n"])
+    return Estimate(float(per.loc[low, "share"]), lo, hi, int(per["n"].sum()), _gp_vintage(data),
                     note=f"decile {low} of {len(per)} by {resource}; shares off the modal rating "
                          f"{per['share'].min():.0%} to {per['share'].max():.0%}")
 
@@ -1172,19 +876,19 @@ ESTIMATORS: dict[str, Callable[..., Estimate]] = {
     "funding_odds_ratio": funding_odds_ratio,
     "not_loaded": not_loaded,
     "inspection_effect": inspection_effect,
-    "rating_age": rating_age,
-    "variation_at_equal_resources": variation_at_equal_resources,
+    "rating_age": _rating_age,
+    "variation_at_equal_resources": _variation_at_equal_resources,
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # running the registry
-def estimate_figure(data: ReplicationData, claim: Claim, figure: Figure) -> Estimate:
+def estimate_figure(data: Study, claim: Claim, figure: Figure) -> Estimate:
     """Our estimate of one published figure (raises :class:`NotComputable` when there is none).
 
     Parameters
     ----------
-    data : ReplicationData
+    data : Study
     claim : Claim
     figure : Figure
 
@@ -1245,15 +949,21 @@ COLUMNS = [
     "published_note", "estimate", "ci_low", "ci_high", "n", "data_vintage", "synthetic", "verdict",
     "reason", "note", "function", "needs",
 ]
+#: The tables notebook 09 saves: name -> columns, after the ``data_status`` column every saved
+#: table of synthetic data starts with.
+TABLES: dict[str, tuple[str, ...]] = {
+    "replications": tuple(COLUMNS),
+    "replication_sources": ("claim_id", "citation", "read_at", "second_hand", "population", "period"),
+}
 
 
-def replicate(data: ReplicationData | None = None, claims: Iterable[Claim] | None = None, *,
+def replicate(data: Study | None = None, claims: Iterable[Claim] | None = None, *,
               ids: Iterable[str] | None = None) -> pd.DataFrame:
     """Every published figure beside our estimate on ``data``, with a verdict.
 
     Parameters
     ----------
-    data : ReplicationData, optional
+    data : Study, optional
         Default: the embedded synthetic data.
     claims : iterable of Claim, optional
         Default: the registry (:func:`load_claims`).
@@ -1271,7 +981,7 @@ def replicate(data: ReplicationData | None = None, claims: Iterable[Claim] | Non
     CQCResearchError
         For an unknown id.
     """
-    data = data if data is not None else ReplicationData.from_paths()
+    data = data if data is not None else study_from_paths()
     claims = list(claims) if claims is not None else load_claims()
     if ids:
         ids = list(ids)
@@ -1301,7 +1011,7 @@ def replicate(data: ReplicationData | None = None, claims: Iterable[Claim] | Non
                 "published_ci_high": fig.ci_high, "published_note": fig.note,
                 "estimate": est.estimate if est else math.nan, "ci_low": est.ci_low if est else math.nan,
                 "ci_high": est.ci_high if est else math.nan, "n": est.n if est else pd.NA,
-                "data_vintage": est.vintage if est else "", "synthetic": bool(data.synthetic),
+                "data_vintage": est.vintage if est else "", "synthetic": bool(data.is_synthetic),
                 "verdict": outcome, "reason": reason, "note": est.note if est else "",
                 "function": claim.function, "needs": claim.needs,
             })
@@ -1398,8 +1108,6 @@ def render_html(table: pd.DataFrame, *, title: str = "The published record, repl
     -------
     str
     """
-    from .notebook_output import banner_html
-    from .templating import Markup, render
 
     synthetic = bool(table["synthetic"].any()) if len(table) else False
     rows = []
@@ -1446,8 +1154,6 @@ def write_outputs(table: pd.DataFrame, out_dir, *, sources: Sequence = ()) -> di
     dict
         ``{"csv": path, "html": path}``.
     """
-    from .cache import atomic_path
-    from .provenance import BANNER_TEXT
 
     out_dir = Path(out_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
