@@ -199,7 +199,10 @@ class Study:
     data_date : Timestamp or None
         When the data were extracted, if given.
     given : dict of str to list of Path
-        The inputs given explicitly, by key.
+        The inputs given explicitly, by key (``"indicators"``: the indicator paths given without
+        a source, each recognised from its file).
+    given_tables : frozenset of str
+        The names of the tables given in memory.
 
     Raises
     ------
@@ -228,7 +231,7 @@ class Study:
         self._left_out: set[str] = set()
         self._generic: list[Path] = []
         self._memo: dict = dict(tables or {})
-        self._tables_given = bool(tables)
+        self.given_tables = frozenset(tables or ())
         self._sources: list[Path] = []
         self._declared: dict[str, list[Path]] | None = None
         self._embedded_root: Path | None = None
@@ -248,7 +251,9 @@ class Study:
                 self._left_out.add(key)
             elif _as_paths(value):
                 self.given[key] = _as_paths(value)
-        for key, found in [*self.given.items(), *(("indicators", [p]) for p in self._generic)]:
+        if self._generic:
+            self.given["indicators"] = list(self._generic)
+        for key, found in self.given.items():
             for p in found:
                 if not p.exists():
                     raise FileNotFoundError(f"{key}: {p}: no such file or folder")
@@ -369,7 +374,7 @@ class Study:
         """
         if self.embedded is not None:
             return bool(self.embedded)
-        if self.given or self._generic or self._tables_given:
+        if self.given or self.given_tables:
             return False
         return not self._declaration()
 
@@ -503,7 +508,7 @@ class Study:
         """
         if self.uses_embedded() and not self.given and not self._generic:
             return True
-        held = [p for v in self.given.values() for p in v] + list(self._generic)
+        held = [p for v in self.given.values() for p in v]
         held += [p for v in self._declaration().values() for p in v] if not held else []
         return bool(held) and is_synthetic(*held)
 
