@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from ..ratings import RATINGS
+from .intervals import proportion_ci
 
 __all__ = ["rating_mix", "data_freshness", "source_agreement"]
 
@@ -50,7 +50,7 @@ def rating_mix(data: pd.DataFrame, *, by, rating: str = "rating", alpha: float =
     out = counts.merge(n, on=by).merge(not_rated, on=by, how="left")
     out["n_not_rated"] = out["n_not_rated"].fillna(0).astype(int)
     out["share"] = out["count"] / out["n"]
-    lo, hi = proportion_confint(out["count"], out["n"], alpha=alpha, method="wilson")
+    lo, hi = proportion_ci(out["count"].to_numpy(), out["n"].to_numpy(), alpha=alpha)
     out["ci_low"], out["ci_high"] = np.asarray(lo), np.asarray(hi)
     out[rating] = pd.Categorical(out[rating].astype(str), categories=RATINGS, ordered=True)
     return out[[*by, rating, "n", "count", "share", "ci_low", "ci_high", "n_not_rated"]].sort_values(
