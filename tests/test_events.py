@@ -14,13 +14,13 @@ import statsmodels.formula.api as smf
 
 from cqc_research.errors import DataFormatError
 from cqc_research.metrics.events import (
-    api_reports,
     event_contrast,
     event_contrasts,
     event_dates,
     event_study,
     month_index,
 )
+from cqc_research.studies.inspection_effects import api_reports
 
 EFFECT = 2.0
 LAGS = range(1, 7)

@@ -245,7 +245,7 @@ def _events():
 
 
 def test_event_linkage_counts_by_hand():
-    from cqc_research.metrics.events import event_linkage
+    from cqc_research.studies.inspection_effects import event_linkage
 
     link = event_linkage(_event_panel(), events=_events()).set_index("event")
     # publication: RZ9 has no series; RB2's 2021 report is after April 2021, the last month
@@ -258,7 +258,7 @@ def test_event_linkage_counts_by_hand():
 
 
 def test_spc_event_trust_picks_an_event_well_inside_the_data():
-    from cqc_research.metrics.events import spc_event_trust
+    from cqc_research.studies.inspection_effects import spc_event_trust
 
     t = spc_event_trust(_event_panel(), events=_events(), event="publication", window_months=12)
     # RA1's event is in month 3 (too early); RB2's June 2019 event has 17 months before, 22 after
@@ -287,7 +287,7 @@ def _contrasts(events=("publication",), joint=0.004, n_units=3):
 
 
 def test_event_study_sentence_by_hand():
-    from cqc_research.narrative import event_study_sentence, other_event_sentence
+    from cqc_research.studies.inspection_effects import event_study_sentence, other_event_sentence
 
     text = event_study_sentence(_contrasts(), "publication", 6, "percentage points")
     assert text == (
@@ -312,8 +312,7 @@ def test_event_study_sentence_by_hand():
 
 
 def test_event_linkage_sentence_by_hand():
-    from cqc_research.metrics.events import event_linkage
-    from cqc_research.narrative import event_linkage_sentence
+    from cqc_research.studies.inspection_effects import event_linkage, event_linkage_sentence
 
     link = event_linkage(_event_panel(), events=_events())
     assert event_linkage_sentence(link, "ae", "publication") == (

@@ -15,6 +15,7 @@ import pytest
 #: study module -> its notebook
 STUDIES = {
     "journeys": "03_improvement_journeys",
+    "inspection_effects": "04_inspection_effects",
 }
 
 

@@ -26,9 +26,9 @@ Window endpoints
     the window: months of an organisation that lie outside the window of every one of its events
     are dropped, and organisations without events stay in as controls.
 
-Event dates come from :func:`api_reports` (``reports[].reportDate`` for publication and
-``reports[].firstVisitDate`` for the inspection visit in CQC API records) through
-:func:`event_dates`, or from any frame of ``(unit, event_date)``.
+Event dates come from the reports of CQC API records (``load_api_folder(folder).reports``:
+``reports[].reportDate`` for publication and ``reports[].firstVisitDate`` for the inspection
+visit) through :func:`event_dates`, or from any frame of ``(unit, event_date)``.
 """
 
 from __future__ import annotations
@@ -40,27 +40,18 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import DataFormatError, SectionSkipped
+from ..errors import DataFormatError
 
 __all__ = [
     "event_study",
     "event_contrast",
     "event_contrasts",
-    "api_reports",
     "event_dates",
     "month_index",
-    "EVENTS",
-    "inspection_inputs",
-    "check_event_parameters",
-    "load_event_panel",
-    "load_events",
-    "event_linkage",
-    "event_studies",
-    "spc_event_trust",
-    "indicator_unit",
 ]
 
-_EVENTS = ("publication", "inspection")
+#: The two event dates of a CQC report: publication of the report and the first day of the visit.
+EVENTS = ("publication", "inspection")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -103,42 +94,8 @@ def month_index(data, *, name: str = "time") -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # event dates from CQC API records
 # ----------------------------------------------------------------------------------------------
-def api_reports(folder, **kwargs) -> pd.DataFrame:
-    """Every inspection report listed in a folder of CQC API records, one row per report.
-
-    A shortcut for ``load_api_folder(folder).reports``: the one CQC API reader is
-    :func:`cqc_research.io.cqc_json.load_api_folder`.
-
-    Parameters
-    ----------
-    folder : path
-        A CQC API folder holding ``locations/<id>.json`` and optionally
-        ``providers/<id>.json`` (the layout of ``cqc-research sync-api`` and the synthetic
-        dataset).
-    **kwargs
-        Passed to :func:`~cqc_research.io.cqc_json.load_api_folder` (``strict``, ``use_cache``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``org_id, level ("location" | "provider"), provider_id, location_type,
-        inspection_category, sector, report_link_id, report_type, report_date,
-        first_visit_date, rated`` where ``rated`` is True when the report carries an Overall
-        rating on the scale (found in ``currentRatings`` or ``historicRatings``).
-        ``first_visit_date`` is NaT where the record has no ``firstVisitDate``.
-
-    Raises
-    ------
-    DataFormatError
-        For a folder with no records, or a file that is not valid JSON.
-    """
-    from ..io.cqc_json import load_api_folder
-
-    return load_api_folder(folder, **kwargs).reports
-
-
 def _as_reports(reports) -> pd.DataFrame:
-    """Accept :func:`api_reports` output, an ``ApiData`` or its ``.history`` panel."""
+    """Accept ``ApiData.reports``, an ``ApiData`` or its ``.history`` panel."""
     if hasattr(reports, "history") and not isinstance(reports, pd.DataFrame):
         reports = reports.history
     if not isinstance(reports, pd.DataFrame):
@@ -177,7 +134,8 @@ def event_dates(
     Parameters
     ----------
     data : DataFrame or ApiData
-        As returned by :func:`api_reports` (``report_date``, ``first_visit_date``, ``rated``,
+        The ``.reports`` of :func:`cqc_research.io.cqc_json.load_api_folder` (``report_date``,
+        ``first_visit_date``, ``rated``,
         ``sector`` and the ``unit`` column), or the rating-history panel of
         :func:`cqc_research.io.cqc_json.load_api_folder` (its ``.history``, or the ``ApiData``
         itself): its Overall rows are used, and ratings inherited from a predecessor are left
@@ -206,8 +164,8 @@ def event_dates(
         number of reports falling in that month (a trust whose sites are reported together has
         one event).
     """
-    if event not in _EVENTS:
-        raise ValueError(f"event must be one of {_EVENTS}, not {event!r}")
+    if event not in EVENTS:
+        raise ValueError(f"event must be one of {EVENTS}, not {event!r}")
     reports = _as_reports(data)
     col = "report_date" if event == "publication" else "first_visit_date"
     need = ({unit, col} | ({"rated"} if rated_only else set()) | ({"sector"} if sector else set())
@@ -215,7 +173,7 @@ def event_dates(
     missing = need - set(reports.columns)
     if missing:
         raise DataFormatError(f"reports table lacks columns {sorted(missing)}; expected the "
-                              "output of events.api_reports")
+                              "reports of io.cqc_json.load_api_folder")
     r = reports
     if sector:
         r = r[r["sector"].astype(str).str.casefold() == sector.casefold()]
@@ -683,321 +641,3 @@ def event_contrast(data: pd.DataFrame, *, rel_times, name: str | None = None,
         "p_value": p,
         "joint_p_value": joint_p,
     }])
-
-
-# ----------------------------------------------------------------------------------------------
-# notebook 04 glue: inputs, linkage and the studies of both events (issue 15)
-# ----------------------------------------------------------------------------------------------
-#: The two event dates of a CQC report: publication of the report and the first day of the visit.
-EVENTS = _EVENTS
-
-
-def inspection_inputs(indicators_path: str = "", *, api_path: str = "",
-                      ratings_path: str = "") -> tuple[str, str, str]:
-    """The inputs of the inspection-effects note, empty ones taken from the synthetic dataset.
-
-    Parameters
-    ----------
-    indicators_path, api_path, ratings_path : str
-        As given to the notebook. The indicator defaults to the synthetic A&E files and, when no
-        ratings workbook is given, the events to the synthetic API folder.
-
-    Returns
-    -------
-    tuple of str
-        ``(indicators_path, api_path, ratings_path)``.
-    """
-    if not indicators_path or not (api_path or ratings_path):
-        from ..synthetic import ensure_default_data
-
-        default = ensure_default_data(quiet=True)
-        indicators_path = indicators_path or str(default / "ae")
-        if not ratings_path:
-            api_path = api_path or str(default / "cqc_api")
-    return indicators_path, api_path, ratings_path
-
-
-def check_event_parameters(*, event: str, window_months: int, post_months: int) -> None:
-    """Raise ``ValueError`` unless ``event`` is known and ``1 <= post_months < window_months``.
-
-    Parameters
-    ----------
-    event : str
-        ``"publication"`` or ``"inspection"``.
-    window_months, post_months : int
-        Months either side of the event, and months after it in the headline effect.
-    """
-    if event not in EVENTS:
-        raise ValueError(f"event must be one of {EVENTS}, not {event!r}")
-    if not 1 <= post_months < window_months:
-        raise ValueError(f"post_months must be between 1 and window_months - 1, not {post_months}")
-
-
-def indicator_unit(indicator: str) -> str:
-    """The unit an indicator's differences are read in (percentage points for A&E 4-hour shares).
-
-    Parameters
-    ----------
-    indicator : str
-        A value of the indicator table's ``measure`` column.
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> indicator_unit("ae_4hr_performance_all")
-    'percentage points'
-    """
-    return "percentage points" if indicator.startswith("ae_4hr_performance") else f"units of {indicator}"
-
-
-def load_event_panel(indicators_path, *, indicator: str) -> pd.DataFrame:
-    """The trust-level monthly series of one indicator, rows without a value dropped.
-
-    Parameters
-    ----------
-    indicators_path : path
-        An indicator file, or a folder of monthly A&E files: anything
-        :func:`cqc_research.io.read_source` reads.
-    indicator : str
-        The measure to keep.
-
-    Returns
-    -------
-    DataFrame
-        The indicator's rows (trust level where the table has other levels too).
-
-    Raises
-    ------
-    ValueError
-        When the measure is absent, or measured only below or above trust level.
-    """
-    from ..io import read_source
-
-    ind = read_source(indicators_path)  # through the Parquet cache: read once per content
-    if ind is None:
-        raise ValueError(f"{indicators_path} holds no indicator table")
-    measures = sorted(ind["measure"].astype(str).unique())
-    if indicator not in measures:
-        raise ValueError(f"indicator {indicator!r} is not in {indicators_path}; measures present: {measures}")
-    panel = ind[ind["measure"] == indicator]
-    if "org_level" in panel and set(panel["org_level"].dropna()) - {"trust"}:
-        if not (panel["org_level"] == "trust").any():
-            raise ValueError(f"{indicator!r} is measured for {sorted(set(panel['org_level']))}; this note "
-                             "links trust-level indicators (org_level 'trust') to CQC provider IDs")
-        panel = panel[panel["org_level"] == "trust"]
-    return panel.dropna(subset=["value"])
-
-
-def load_events(api_path="", *, ratings_path="", sector: str = "NHS hospitals") -> dict:
-    """Event dates by kind, from a CQC API folder (both kinds) or a Latest ratings workbook.
-
-    A workbook gives only the publication date of each trust's current Overall rating.
-
-    Parameters
-    ----------
-    api_path : path, optional
-        A folder of CQC API records (used when given).
-    ratings_path : path, optional
-        A Latest ratings workbook.
-    sector : str
-        The sector whose reports count.
-
-    Returns
-    -------
-    dict of str to DataFrame
-        Event kind to a frame of ``org_code`` and ``event_date`` (as :func:`event_dates`).
-    """
-    if api_path:
-        from ..io.cqc_json import load_api_folder
-
-        reports = load_api_folder(api_path)
-        events = {e: event_dates(reports, event=e, sector=sector) for e in EVENTS}
-    else:
-        from ..io.cqc_files import load_latest_ratings
-
-        latest = load_latest_ratings(ratings_path)
-        prov = latest[(latest["level"] == "provider") & (latest["domain"].astype(str) == "Overall")
-                      & (latest["service_group"] == "Overall")]
-        reports = pd.DataFrame({"provider_id": prov["provider_id"], "report_date": prov["publication_date"],
-                                "first_visit_date": pd.NaT, "rated": prov["rating"].notna(),
-                                "sector": prov["sector"].astype(str), "level": "provider"})
-        events = {"publication": event_dates(reports, event="publication", sector=sector)}
-    return {e: ev.rename(columns={"provider_id": "org_code"}) for e, ev in events.items()}
-
-
-def event_linkage(data: pd.DataFrame, *, events: dict) -> pd.DataFrame:
-    """How many trusts and events link to the indicator, and fall inside its period.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The indicator (``org_code``, ``period_start``).
-    events : dict of str to DataFrame
-        As :func:`load_events` returns.
-
-    Returns
-    -------
-    DataFrame
-        One row per event kind: ``event``, ``trusts_with_indicator``, ``trusts_with_events``,
-        ``trusts_linked``, ``events_linked``, ``events_inside_indicator_period``,
-        ``trusts_with_event_inside_period``, ``period_first``, ``period_last``, ``trust_months``.
-    """
-    first, last = data["period_start"].min(), data["period_start"].max()
-    codes = set(data["org_code"])
-    rows = []
-    for e, ev in events.items():
-        linked = ev[ev["org_code"].isin(codes)]
-        inside = linked[(linked["event_date"] >= first)
-                        & (linked["event_date"] < last + pd.offsets.MonthBegin(1))]
-        rows.append({"event": e, "trusts_with_indicator": len(codes),
-                     "trusts_with_events": ev["org_code"].nunique(),
-                     "trusts_linked": linked["org_code"].nunique(), "events_linked": len(linked),
-                     "events_inside_indicator_period": len(inside),
-                     "trusts_with_event_inside_period": inside["org_code"].nunique(),
-                     "period_first": first, "period_last": last, "trust_months": len(data)})
-    return pd.DataFrame(rows)
-
-
-def event_studies(data: pd.DataFrame, *, events: dict, window_months: int, post_months: int,
-                  measure: str, sector: str = "NHS hospitals") -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """An :func:`event_study` for each kind of event, with its contrasts in one table.
-
-    The contrasts are :func:`event_contrasts` (leads, lags 1 to ``post_months``) and, when there
-    is room, the ``later lags`` from ``post_months + 1`` to the month before the binned endpoint.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The indicator.
-    events : dict of str to DataFrame
-        As :func:`load_events` returns; events of trusts without a series are dropped.
-    window_months, post_months : int
-        The window either side of the event and the months of the headline lags.
-    measure, sector : str
-        Recorded in the tables.
-
-    Returns
-    -------
-    results : dict of str to DataFrame
-        Event kind to its :func:`event_study` result (kinds with no linked event are absent).
-    coef : DataFrame
-        The results stacked, with ``event`` and ``measure`` columns.
-    contrasts : DataFrame
-        ``event, sector, measure, contrast, mechanism``, the contrast's columns and the study's
-        ``n_event_units, n_units, n_events, n_clusters``.
-
-    Raises
-    ------
-    SectionSkipped
-        When the indicator has fewer months than the window needs (``2 * window_months + 1``):
-        inside ``Report.section`` the notebook notes it and carries on.
-    """
-    months = pd.to_datetime(data["period_start"]).dt.to_period("M").nunique()
-    if months < 2 * window_months + 1:
-        raise SectionSkipped(
-            f"the indicator has {months} month(s); an event study with a window of "
-            f"{window_months} months either side needs at least {2 * window_months + 1}")
-    codes = set(data["org_code"])
-    results, rows = {}, []
-    for e, ev in events.items():
-        ev = ev[ev["org_code"].isin(codes)]
-        if ev.empty:
-            continue
-        res = event_study(data, events=ev, window=(-window_months, window_months), lags=(1, post_months))
-        results[e] = res
-        c = event_contrasts(res)
-        if post_months + 1 <= window_months - 1:
-            c = pd.concat([c, event_contrast(res, rel_times=range(post_months + 1, window_months),
-                                             name="later lags", mechanism="persistence")],
-                          ignore_index=True)
-        rows.append(c.assign(event=e, sector=sector, measure=measure,
-                             **{k: int(res[col].iloc[0]) for k, col in (
-                                 ("n_event_units", "n_event_units"), ("n_units", "n_units_total"),
-                                 ("n_events", "n_events"), ("n_clusters", "n_clusters"))}))
-    coef = (pd.concat([r.assign(event=e, measure=measure) for e, r in results.items()], ignore_index=True)
-            if results else pd.DataFrame())
-    contrasts = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["event", "sector", "measure", "contrast", "mechanism", "estimate", "ci_low", "ci_high"])
-    first_cols = ["event", "sector", "measure", "contrast", "mechanism"]
-    return results, coef, contrasts[first_cols + [c for c in contrasts.columns if c not in first_cols]]
-
-
-def spc_event_trust(data: pd.DataFrame, *, events: dict, event: str, window_months: int,
-                    org_code: str = "", min_before: int = 15) -> dict | None:
-    """One trust's series around one of its events, for an SPC chart.
-
-    The trust is ``org_code`` or, when empty, the first trust (by code, then date) with an event
-    at least ``max(min_before, window_months)`` months after the series starts and
-    ``window_months`` before it ends.
-
-    Parameters
-    ----------
-    data : DataFrame
-        The indicator.
-    events : dict of str to DataFrame
-        As :func:`load_events` returns.
-    event : str
-        The kind of event to centre on.
-    window_months : int
-        Months after the event shown; twice as many before it.
-    org_code : str
-        A trust to show (its first event well inside the data, else its first event).
-    min_before : int
-        The fewest months before the event for an automatic choice.
-
-    Returns
-    -------
-    dict or None
-        ``org_code``, ``event_date``, ``month`` (:func:`month_index` of the event), ``span``
-        (the series shown), ``n_before`` (months of it before the event) and ``extra_events``
-        (the other date of the same report, as ``[(date, kind)]``, within 200 days) and ``labels``
-        (``org_code``, ``event`` and ``event_date``, the columns that name the chart's rows); None
-        when no trust has such an event.
-
-    Raises
-    ------
-    ValueError
-        When ``org_code`` has no series of this indicator.
-    SectionSkipped
-        When the chosen trust has fewer than two months on either side of the event.
-    """
-    codes = set(data["org_code"])
-    if org_code and org_code not in codes:
-        raise ValueError(f"org_code {org_code!r} has no series of this indicator; codes present include "
-                         f"{sorted(codes)[:10]}")
-    ev = events.get(event, pd.DataFrame(columns=["org_code", "event_date"]))
-    ev = ev[ev["org_code"].isin(codes)].sort_values(["org_code", "event_date"])
-    ev = ev.assign(m=month_index(ev["event_date"]) if len(ev) else [])
-    m_first, m_last = month_index([data["period_start"].min()])[0], month_index([data["period_start"].max()])[0]
-    ok = ev[(ev["m"] - m_first >= max(min_before, window_months)) & (m_last - ev["m"] >= window_months)]
-    if org_code:
-        pick = ev[ev["org_code"] == org_code]
-        inside = pick["event_date"].isin(ok["event_date"])
-        pick = pick[inside] if inside.any() else pick
-    else:
-        pick = ok if len(ok) else ev
-    if not len(pick):
-        return None
-    chosen = pick.iloc[0]
-    series = data[data["org_code"] == chosen["org_code"]].sort_values("period_start")
-    m = month_index(series["period_start"])
-    span = series[(m >= chosen["m"] - 2 * window_months) & (m <= chosen["m"] + window_months)]
-    before = int((month_index(span["period_start"]) < chosen["m"]).sum())
-    if before < 2 or len(span) - before < 2:
-        raise SectionSkipped(
-            f"{chosen['org_code']} has {before} month(s) of the indicator before its {event} and "
-            f"{len(span) - before} from it on; a chart rebased at the event needs two on each side")
-    extra = []
-    for other in [e for e in EVENTS if e != event and e in events]:
-        oev = events[other][events[other]["org_code"] == chosen["org_code"]]
-        gap = (oev["event_date"] - chosen["event_date"]).dt.days
-        near = oev[(gap.abs() <= 200) & ((gap <= 0) if event == "publication" else (gap >= 0))]
-        if len(near):
-            extra.append((near.loc[gap[near.index].abs().idxmin(), "event_date"], other))
-    return {"org_code": chosen["org_code"], "event_date": chosen["event_date"], "month": int(chosen["m"]),
-            "span": span, "n_before": int((month_index(span["period_start"]) < chosen["m"]).sum()),
-            "extra_events": extra,
-            "labels": {"org_code": chosen["org_code"], "event": event, "event_date": chosen["event_date"]}}
