@@ -1,6 +1,6 @@
 """Download published CQC and NHS files into ``data/raw/<source>/``, checksummed and recorded.
 
-``cqc-research fetch SOURCE`` (:func:`cqc_research.fetch.fetch`); a download of a kind the study
+``cqc-research fetch SOURCE`` (:func:`cqc_research.fetch.published.fetch`); a download of a kind the study
 folder declares is recorded in its ``cqc-research.toml``.
 """
 
@@ -12,7 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .. import paths
-from ..fetch import DEFAULT_TIMEOUT, SOURCES, FetchError, FetchResult, fetch, fetch_fingertips
+from ..fetch.published import (
+    DEFAULT_TIMEOUT,
+    SOURCES,
+    FetchError,
+    FetchResult,
+    fetch,
+    fetch_fingertips,
+)
 from ..study import DATA_KEYS, INDICATOR_KEYS, declare_data
 
 

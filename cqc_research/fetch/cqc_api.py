@@ -51,18 +51,9 @@ from pathlib import Path
 from .. import __version__, paths
 from ..cache import atomic_write_text
 from ..errors import CQCResearchError
+from .published import network_error_message
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "API_KEY_ENV",
-    "ApiError",
-    "ApiNotFoundError",
-    "MissingApiKeyError",
-    "CQCApiClient",
-    "SyncResult",
-    "parse_retry_after",
-    "default_sync_folder",
-]
+__all__ = ["CQCApiClient", "ApiError"]
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +347,6 @@ class CQCApiClient:
             Any other error, after the retries; or the network is unreachable.
         """
         import requests
-
-        from . import network_error_message
 
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', not {path!r}")
