@@ -1,12 +1,12 @@
-"""The profile helpers (cqc_research.profiles) against hand-built tables and plain loops."""
+"""The profile helpers (cqc_research.studies.profiles) against hand-built tables and plain loops."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from cqc_research import profiles as pf
 from cqc_research.ratings import RATING_DTYPE
+from cqc_research.studies import profiles as pf
 
 
 def _ratings():
@@ -101,7 +101,7 @@ def test_ratings_by_year_and_journey():
     text = pf.journey_sentence(pairs)
     assert "3 pairs of consecutive inspections: 1 improved, 2 stayed the same, 0 declined." in text
     assert "Of 2 ratings of Requires improvement or Inadequate, 1 were followed by a better one (median 20" in text
-    m = pf.transition_matrix(pairs)
+    m = pf.provider_transitions(pairs)
     assert m.loc["Inadequate", "Good"] == 1 and m.values.sum() == 3
     assert pf.journey_sentence(None).startswith("No rating history")
     assert pf.journey_sentence(pairs.iloc[0:0]).startswith("Each location")
@@ -121,7 +121,7 @@ def test_indicator_year_and_series():
     assert pf.spc_sentence(None) == "No monthly series for this provider."
 
 
-def test_dtoc_sentence_names_the_months_added_up(synthetic_small):
+def test_area_dtoc_sentence_names_the_months_added_up(synthetic_small):
     from cqc_research.io.nhs import load_dtoc, load_la_codes, load_population
 
     p = synthetic_small.paths
@@ -130,7 +130,28 @@ def test_dtoc_sentence_names_the_months_added_up(synthetic_small):
     area = str(rates["local_authority"].dropna().iloc[0])
     rates, me, fr, total = pf.dtoc_position(dtoc, pop, area, la_codes=codes)
     months = pd.to_datetime(dtoc["period_start"])
-    text = pf.dtoc_sentence(rates, me, fr, total, area, area)
+    text = pf.area_dtoc_sentence(rates, me, fr, total, area, area)
     first = months.max() - pd.DateOffset(months=11)  # dtoc_rates adds up the latest 12 months by default
     assert text.startswith(f"{first:%Y-%m} to {months.max():%Y-%m}: "), text
     assert "?" not in text
+
+
+def test_the_profiles_save_the_declared_tables(synthetic_small, tmp_path):
+    from test_studies_agreement import assert_tables_match
+
+    from cqc_research.paths import NOTEBOOKS
+    from cqc_research.runner import KernelSession
+
+    p = synthetic_small.paths
+    with KernelSession(cwd=tmp_path) as kernel:
+        for name, tables, params in (
+                ("area_profile", pf.AREA_TABLES, {"dtoc_path": p["dtoc"], "population_path": p["population"],
+                                                  "la_codes_path": p["la_codes"]}),
+                ("provider_profile", pf.PROVIDER_TABLES, {"api_path": p["api_folder"],
+                                                          "indicators_path": p["ae_folder"]})):
+            run = tmp_path / name
+            params = {k: str(v) for k, v in params.items()} | {"ratings_path": str(p["ratings_ods"]),
+                                                                "output_dir": str(run)}
+            _, error = kernel.execute(NOTEBOOKS / "profiles" / f"{name}.ipynb", run / f"{name}.ipynb", params)
+            assert error is None, error
+            assert_tables_match(run, tables)

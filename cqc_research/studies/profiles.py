@@ -1,4 +1,4 @@
-"""Building blocks of the profile notebooks (one report per local area or per provider).
+"""Profiles: one report per local area or per provider (``notebooks/profiles/``).
 
 The area and provider profiles (``notebooks/profiles/``) share their data-sources table; the rest
 are the tables, figures and sentences each profile shows, kept here so the notebooks hold only
@@ -11,22 +11,55 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .metrics.areas import dtoc_rates
-from .metrics.funnel import funnel_limits
-from .metrics.spc import spc_assurance, spc_rules
+from ..io.cqc_files import ratings_wide
+from ..metrics.areas import dtoc_rates
+from ..metrics.funnel import funnel_limits
+from ..metrics.overview import rating_mix
+from ..metrics.spc import spc_assurance, spc_rules
+from ..metrics.transitions import consecutive_pairs
+from ..plots import rating_distribution, rating_palette
+from ..plots.funnel import funnel_plot
+from ..plots.spc import spc_chart
+from ..ratings import DOMAINS, RATINGS
 
-__all__ = [
-    "latest_date", "source_file", "area_sources", "provider_sources",
-    "area_context", "area_comparison", "area_comparison_plot", "area_share_lines",
-    "dtoc_position", "dtoc_sentence", "weak_services", "weak_sentence",
-    "ProviderRows", "provider_rows", "provider_history", "ratings_by_year", "ratings_by_year_plot",
-    "history_sentence", "peer_shares", "peer_funnel", "indicator_funnel", "journey_pairs", "peer_sentence", "indicator_series", "indicator_year",
-    "profile_spc", "spc_sentence", "transition_steps", "journey_sentence", "current_concerns",
-    "domain_mix", "worst_first", "peer_funnel_plot", "indicator_funnel_plot", "series_note", "profile_spc_chart",
-    "transition_matrix", "concerns_sentence",
-]
+#: What a researcher calls; the other public names are the profile notebooks' steps (tables,
+#: figures and sentences), called as ``pf.<name>`` from ``notebooks/profiles/``.
+__all__ = ["TABLES", "area_sources", "provider_sources"]
 
 _WEAK = ["Inadequate", "Requires improvement"]
+_FUNNEL = ("numerator", "denominator", "value", "n", "target", "z", "z_adj", "lower_95", "upper_95", "lower_998",
+           "upper_998", "outside_95", "outside_998", "flag", "kind", "transform", "method", "phi", "tau2",
+           "overdispersion", "adjusted", "winsorise", "n_units", "overdispersion_p", "multiplier",
+           "rate_target", "trim", "exact", "adjust_if", "round_expected")
+
+#: The tables the area profile saves: name -> its columns (after the report's ``data_status``).
+AREA_TABLES: dict[str, tuple[str, ...]] = {
+    "area_summary": ("local_authority", "sector", "n_rated", "n_good", "share_good", "ci_low", "ci_high",
+                     "n_not_rated", "n_inadequate", "care_homes_with_beds", "care_home_beds", "beds_good",
+                     "share_beds_good", "beds_ci_low", "beds_ci_high", "region", "region_share_good",
+                     "england_share_good", "diff_vs_england", "vs_england", "deregistered_dropped"),
+    "ratings_vs_region_england": ("sector", "where", "n_rated", "share_good", "ci_low", "ci_high"),
+    "dtoc_rate": ("org_code", "local_authority", "period_start", "period_end", "months", "months_missing",
+                  "dtoc_days", "population_65plus", "population_year", "dtoc_per_100k", "ci_low", "ci_high",
+                  "days_per_day_per_100k"),
+    "inadequate_or_requires_improvement": ("location_name", "provider_name", "sector", "rating",
+                                           "publication_date"),
+}
+#: The tables the provider profile saves.
+PROVIDER_TABLES: dict[str, tuple[str, ...]] = {
+    "locations": ("org_id", "location_name", "local_authority", *DOMAINS, "publication_date"),
+    "overall_ratings_by_year": ("year", *RATINGS),
+    "ratings_by_domain": ("domain", "rating", "n", "count", "share", "ci_low", "ci_high", "n_not_rated"),
+    "peer_funnel_position": ("provider_id", *_FUNNEL),
+    "indicator_funnel_position": ("org_code", *_FUNNEL),
+    "spc": ("time", "value", "segment", "mean", "lcl", "ucl", "lower_2sigma", "upper_2sigma", "outside", "trend",
+            "two_of_three", "shift", "special_cause", "rule", "side", "variation", "improvement", "target",
+            "short_series"),
+    "rating_transitions": ("from_rating", "to_rating", "pairs"),
+}
+#: Every table of the two profiles (each profile runs in its own folder).
+TABLES: dict[str, tuple[str, ...]] = {**AREA_TABLES, **PROVIDER_TABLES}
+
 
 
 # -- the data-sources table (both profiles) -------------------------------------------------
@@ -271,7 +304,7 @@ def dtoc_position(dtoc, population, local_authority: str, *, la_codes=None):
     return rates, me, funnel, total
 
 
-def dtoc_sentence(rates, me, funnel, total, local_authority: str, name: str) -> str:
+def area_dtoc_sentence(rates, me, funnel, total, local_authority: str, name: str) -> str:
     """The area's delayed-transfer rate against all areas and its funnel verdict.
 
     Parameters
@@ -399,7 +432,6 @@ class ProviderRows:
         """
         if not len(self.locations):
             return pd.DataFrame()
-        from .io.cqc_files import ratings_wide
 
         wide = ratings_wide(self.mine, level="location")
         return wide[[c for c in ["org_id", "location_name", "local_authority", "Overall", "Safe", "Effective",
@@ -500,7 +532,6 @@ def ratings_by_year_plot(by_year: pd.DataFrame, name: str):
     -------
     matplotlib.figure.Figure
     """
-    from .plots import rating_palette
 
     palette = rating_palette()
     ax = by_year.plot(kind="bar", stacked=True, figsize=(8, 3.5), width=0.85,
@@ -647,7 +678,6 @@ def journey_pairs(hist, api):
     """
     if hist is None or not len(hist):
         return None
-    from .metrics.transitions import consecutive_pairs
 
     return consecutive_pairs(hist, domain="Overall", relationships=api.relationships)
 
@@ -797,8 +827,6 @@ def domain_mix(pr: ProviderRows):
         ``(table, figure)``: :func:`~cqc_research.metrics.overview.rating_mix` by domain and
         :func:`~cqc_research.plots.rating_distribution`.
     """
-    from .metrics.overview import rating_mix
-    from .plots import rating_distribution
 
     return (rating_mix(pr.locations, by="domain"),
             rating_distribution(pr.locations, by="domain", title=f"{pr.name}: location ratings by domain"))
@@ -833,7 +861,6 @@ def peer_funnel_plot(funnel: pd.DataFrame, provider_id: str, sector: str):
     -------
     matplotlib.figure.Figure
     """
-    from .plots.funnel import funnel_plot
 
     return funnel_plot(funnel, highlight=[provider_id], label_outliers=False, xlabel="rated locations",
                        ylabel="share Good or Outstanding",
@@ -852,7 +879,6 @@ def indicator_funnel_plot(funnel: pd.DataFrame, provider_id: str, indicator: str
     -------
     matplotlib.figure.Figure
     """
-    from .plots.funnel import funnel_plot
 
     return funnel_plot(funnel, highlight=[provider_id], label_outliers=False, xlabel="attendances (last 12 months)",
                        ylabel="seen within 4 hours", title=f"{indicator}: trusts over the last 12 months")
@@ -886,13 +912,12 @@ def profile_spc_chart(rules: pd.DataFrame, pr: ProviderRows, indicator: str):
     -------
     matplotlib.figure.Figure
     """
-    from .plots.spc import spc_chart
 
     return spc_chart(rules, event_date=pr.published, event_label="rating published",
                      title=f"{pr.name}: {indicator}", ylabel="% within 4 hours")
 
 
-def transition_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
+def provider_transitions(pairs: pd.DataFrame) -> pd.DataFrame:
     """Pairs of consecutive ratings as a from-by-to count matrix.
 
     Parameters
