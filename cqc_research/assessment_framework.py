@@ -41,22 +41,10 @@ from .ratings import KEY_QUESTIONS, RATINGS, normalise_rating
 __all__ = [
     "FRAMEWORK_2014",
     "FRAMEWORK_SAF",
-    "QUALITY_STATEMENTS",
-    "STATEMENTS_BY_KEY_QUESTION",
-    "SCORE_DESCRIPTIONS",
-    "NON_SCALE_SCORES",
-    "BANDS",
-    "ScoringRule",
-    "RULES",
-    "RULE_CHANGE_DATE",
     "rule_for",
-    "parse_statement_score",
-    "round_percentage",
     "percentage_score",
     "rating_from_percentage",
     "key_question_result",
-    "statement_score_from_evidence",
-    "first_statement_score",
 ]
 
 #: Values of the ``framework`` column of rating histories.

@@ -28,7 +28,7 @@ from .link import link_indicators
 from .study import INDICATOR_KEYS, study_data
 from .synthetic import dataset_paths, ensure_default_data
 
-__all__ = ["SOURCE_LEVELS", "LinkedIndicators", "indicator_sources", "link_sources"]
+__all__ = ["link_sources"]
 
 #: The level each source is linked at in notebook 02, its window, and its headline measures (the
 #: one or two a model of all sources together uses; the first present is taken, in this order).

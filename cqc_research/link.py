@@ -60,19 +60,12 @@ import pandas as pd
 
 from .errors import DataFormatError
 from .geography import la_name_map, normalise_area_name, reconcile_la_codes
-from .ratings import DOMAINS, RATING_DTYPE
+from .io import read_source
+from .io.cqc_files import load_latest_ratings, ratings_wide
+from .io.nhs import financial_year, load_la_codes
+from .ratings import DOMAINS, RATING_DTYPE, filter_sector
 
-__all__ = [
-    "LEVELS",
-    "REASONS",
-    "Linkage",
-    "link_indicators",
-    "PaymentsLink",
-    "link_ratings_to_payments",
-    "successor_map",
-    "reconcile_la_codes",
-    "normalise_area_name",
-]
+__all__ = ["Linkage", "link_indicators", "link_ratings_to_payments"]
 
 LEVELS = ("practice", "site", "trust", "local_authority")
 #: Reasons used in the linkage report.
@@ -704,8 +697,6 @@ def link_indicators(
         recon = reconcile_la_codes(ind, la_codes)
         lookup = la_codes if isinstance(la_codes, pd.DataFrame) or la_codes is None else None
         if la_codes is not None and lookup is None:
-            from .io.nhs import load_la_codes
-
             lookup = load_la_codes(la_codes)
         by_name = la_name_map(recon, lookup)
         cur = dict(zip(recon["org_code"], recon["current_code"], strict=True))
@@ -955,14 +946,9 @@ def link_ratings_to_payments(ratings_path, payment_files, *, sector: str | None,
     -------
     PaymentsLink
     """
-    from .io import read_source
-    from .io.cqc_files import load_latest_ratings, ratings_wide
-    from .ratings import filter_sector
-
     rated = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level="location"), sector)
     payments = [read_source(f) for f in payment_files]  # load_gp_payments, through the cache
     link = link_indicators(rated, payments, level="practice", measures=list(measures), sector=None)
-    from .io.nhs import financial_year
 
     # the indicator table's periods are the financial years (1 April to 31 March)
     years = ", ".join(financial_year(int(pd.Timestamp(p["period_start"].min()).year))[2]

@@ -18,29 +18,19 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .errors import UnknownRatingError
+from .errors import DataFormatError, UnknownRatingError
 
 __all__ = [
     "RATINGS",
     "RATING_DTYPE",
     "NON_SCALE",
-    "JUDGEMENTS",
-    "STATUS_DTYPE",
-    "UnknownRatingWarning",
-    "unknown_rating_message",
-    "warn_unknown_ratings",
     "DOMAINS",
     "KEY_QUESTIONS",
-    "DOMAIN_DTYPE",
     "SECTORS",
-    "SECTOR_DTYPE",
-    "RATING_COLOURS",
     "normalise_rating",
     "parse_ratings",
-    "normalise_domain",
-    "sector_of",
-    "rating_codes",
     "filter_sector",
+    "rating_codes",
 ]
 
 #: The rating scale, worst to best.
@@ -398,7 +388,6 @@ def normalise_domain(value, *, where: str | None = None) -> str:
     key = _key(value)
     if key in _DOMAIN_LOOKUP:
         return _DOMAIN_LOOKUP[key]
-    from .errors import DataFormatError
 
     raise DataFormatError(f"unknown domain {value!r}; expected one of {DOMAINS}", path=where)
 

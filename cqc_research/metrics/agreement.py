@@ -46,13 +46,10 @@ from .intervals import proportion_ci
 
 __all__ = [
     "weighted_kappa",
-    "kappa_from_table",
     "crosstab",
     "agreement_crosstabs",
     "domain_agreement",
     "pairwise_agreement",
-    "RULE_SETS",
-    "aggregate_overall",
     "aggregation_consistency",
 ]
 

@@ -35,15 +35,7 @@ from ._inputs import as_list
 from .intervals import proportion_ci
 from .transitions import DAYS_PER_MONTH, consecutive_pairs, transition_matrix
 
-__all__ = [
-    "scoring_consistency",
-    "statements_assessed",
-    "StatementsAssessed",
-    "framework_shift",
-    "FrameworkShift",
-    "rating_age",
-    "RatingAge",
-]
+__all__ = ["scoring_consistency", "statements_assessed", "framework_shift", "rating_age"]
 
 _ASSESSMENT_KEYS = ["org_id", "assessment_plan_id", "service_group"]
 

@@ -41,13 +41,8 @@ from .intervals import proportion_ci, spearman_ci
 __all__ = [
     "spearman_by_domain",
     "ordered_logit",
-    "OrderedLogit",
-    "stratified_folds",
     "cross_validated_prediction",
-    "CVResult",
-    "auc_delong",
     "variation_at_equal_resources",
-    "rating_shares",
     "indicator_gaps",
 ]
 

@@ -16,7 +16,7 @@ from matplotlib.ticker import PercentFormatter
 from ..ratings import RATINGS
 from . import rating_palette
 
-__all__ = ["agreement_bars", "crosstab_heatmaps", "GROUP_COLOURS"]
+__all__ = ["agreement_bars", "crosstab_heatmaps"]
 
 #: Colours for groups (sectors, levels) in bar charts; the first is CQC's Good green.
 GROUP_COLOURS = ["#6fb33f", "#005eb8", "#7c2855", "#f2a900", "#425563", "#00a499"]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..ratings import KEY_QUESTIONS, RATING_COLOURS, RATINGS
 
-__all__ = ["statements_assessed_plot", "score_distribution_plot", "framework_shift_plot"]
+__all__ = ["statements_assessed_plot", "framework_shift_plot"]
 
 
 def statements_assessed_plot(distribution: pd.DataFrame):

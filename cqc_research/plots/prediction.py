@@ -19,14 +19,7 @@ from matplotlib.ticker import PercentFormatter
 from ..ratings import RATINGS
 from . import rating_palette
 
-__all__ = [
-    "indicator_by_rating",
-    "confusion_matrix_plot",
-    "odds_ratio_plot",
-    "correlation_plot",
-    "rating_mix_by_decile",
-    "indicator_gap_plot",
-]
+__all__ = ["indicator_by_rating", "confusion_matrix_plot", "odds_ratio_plot", "correlation_plot"]
 
 _SHORT = {"Requires improvement": "Req. improvement"}
 _WRAP = {"Requires improvement": "Requires\nimprovement"}
