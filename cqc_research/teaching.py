@@ -20,6 +20,11 @@ and each exercise ends with a check the learner runs, e.g.
 
 Each check returns a :class:`Feedback`, which JupyterLab shows as a coloured box and a terminal
 as text; ``bool(feedback)`` is True when the answer is right.
+
+The entry point is :func:`start` (a :class:`Workshop` over a :class:`~cqc_research.dataset.Study`
+of the synthetic data); the checks, one per exercise of :data:`EXERCISES`, are called by the
+workshop notebooks by name (``teaching.check_wellled_agreement``) and are documented here, but are
+not listed in ``__all__``: the workshop, not a researcher's code, is what uses them.
 """
 
 from __future__ import annotations
@@ -33,33 +38,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .ratings import KEY_QUESTIONS, RATINGS
-from .templating import Markup
+from .dataset import Study
+from .display import register_formatters
+from .errors import DataFormatError
+from .io.nhs import load_gp_payments
+from .link import link_indicators
+from .metrics._inputs import scale_codes
+from .metrics.agreement import crosstab, domain_agreement, weighted_kappa
+from .metrics.intervals import proportion_ci
+from .metrics.prediction import OrderedLogit, cross_validated_prediction, ordered_logit
+from .metrics.transitions import (
+    consecutive_pairs,
+    improvement_from,
+    time_to_improvement,
+    transition_matrix,
+)
+from .provenance import BANNER_TEXT
+from .ratings import KEY_QUESTIONS, RATINGS, normalise_domain
+from .synthetic import dataset_paths, ensure_default_data
+from .templating import Markup, render
 
-__all__ = [
-    "Feedback",
-    "Workshop",
-    "start",
-    "current",
-    "EXERCISES",
-    "GP_INDICATORS",
-    "check_rated_locations",
-    "check_share_good_or_better",
-    "check_wilson_interval",
-    "check_ri_or_worse",
-    "check_wellled_agreement",
-    "check_least_agreeing_domain",
-    "check_wellled_kappa",
-    "check_wellled_vs_caring",
-    "check_modal_share",
-    "check_cv_accuracy",
-    "check_cv_kappa",
-    "check_odds_ratio",
-    "check_reinspected_inadequate",
-    "check_improved_share",
-    "check_good_stays_good",
-    "check_median_time",
-]
+__all__ = ["Feedback", "Workshop", "start", "current", "EXERCISES", "GP_INDICATORS"]
 
 #: The payments measures used as predictors in session 3: the two that carry the planted signal
 #: and one that carries none (a control).
@@ -161,7 +160,6 @@ class Feedback:
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        from .templating import render
 
         colour, background, icon, label = _STYLE[self.status]
         return str(render("fragments/feedback.html.j2", status_class=self.status.replace(" ", "-"),
@@ -255,8 +253,6 @@ def _as_bool(answer):
 
 
 def _as_domain(answer):
-    from .errors import DataFormatError
-    from .ratings import normalise_domain
 
     if not isinstance(answer, str):
         return None, f"answer with the key question's name as text, for example `'Safe'` (got {answer!r})."
@@ -352,8 +348,6 @@ class Workshop:
     """
 
     def __init__(self, data_dir=None):
-        from .synthetic import dataset_paths, ensure_default_data
-
         if data_dir in (None, ""):
             root = ensure_default_data(quiet=True)
         else:
@@ -366,7 +360,9 @@ class Workshop:
                 "dataset, or write one with `cqc-research synth --scale small --out DIR`.")
         self.root = root
         self.truth = json.loads(truth_file.read_text())
-        self.paths = dataset_paths(root)
+        #: The :class:`~cqc_research.dataset.Study` of the dataset: every table is read through it.
+        self.study = Study.synthetic(folder=root)
+        self.paths = dataset_paths(self.root)
 
     def __repr__(self) -> str:
         c = self.truth.get("counts", {})
@@ -374,8 +370,6 @@ class Workshop:
                 f"{self.truth.get('scale')!r}, {c.get('locations', '?')} locations)")
 
     def _repr_html_(self) -> str:
-        from .provenance import BANNER_TEXT
-        from .templating import render
 
         c = self.truth.get("counts", {})
         sectors = ", ".join(f"{k}: {v:,}" for k, v in c.get("by_sector", {}).items())
@@ -389,24 +383,18 @@ class Workshop:
     # ---- tables -------------------------------------------------------------------------
     @cached_property
     def ratings(self) -> pd.DataFrame:
-        """The long Latest ratings table."""
-        from .io.cqc_files import load_latest_ratings
-
-        return load_latest_ratings(self.paths["ratings_ods"])
+        """The long Latest ratings table (the :class:`~cqc_research.dataset.Study`'s, loaded once)."""
+        return self.study.ratings
 
     @cached_property
     def wide(self) -> pd.DataFrame:
         """Locations, one row each, one rating column per domain."""
-        from .io.cqc_files import ratings_wide
-
-        return ratings_wide(self.ratings, level="location")
+        return self.study.wide("location")
 
     @cached_property
     def api(self):
         """The CQC API records (rating histories)."""
-        from .io.cqc_json import load_api_folder
-
-        return load_api_folder(self.paths["api_folder"])
+        return self.study.api
 
     @property
     def gp_payments_path(self) -> Path:
@@ -424,8 +412,6 @@ class Workshop:
         planted signal links the *latest* rating to that year's measures; rows lacking the
         Overall rating or an indicator are dropped.
         """
-        from .io.nhs import load_gp_payments
-        from .link import link_indicators
 
         payments = load_gp_payments(self.gp_payments_path)
         link = link_indicators(self.wide, payments, level="practice", measures=GP_INDICATORS,
@@ -435,7 +421,6 @@ class Workshop:
     @cached_property
     def cv(self):
         """Five-fold cross-validated ordered logit of Overall on :data:`GP_INDICATORS`."""
-        from .metrics.prediction import cross_validated_prediction
 
         return cross_validated_prediction(self.gp, rating="Overall", indicators=GP_INDICATORS, folds=5, seed=0)
 
@@ -446,14 +431,12 @@ class Workshop:
         The result of :func:`cqc_research.metrics.prediction.ordered_logit` on :attr:`gp` with
         ``GP_INDICATORS``, computed once.
         """
-        from .metrics.prediction import ordered_logit
 
         return ordered_logit(self.gp, rating="Overall", indicators=GP_INDICATORS)
 
     @cached_property
     def pairs(self) -> pd.DataFrame:
         """Consecutive Overall ratings of locations, following predecessor links."""
-        from .metrics.transitions import consecutive_pairs
 
         return consecutive_pairs(self.api.history, relationships=self.api.relationships,
                                  domain="Overall")
@@ -464,9 +447,8 @@ class Workshop:
 
         :func:`cqc_research.metrics.transitions.improvement_from` on :attr:`pairs`, computed once.
         """
-        from .metrics.transitions import improvement_from
 
-        return improvement_from(self.pairs, rating="Inadequate", by="sector")
+        return improvement_from(self.pairs, start="Inadequate", by="sector")
 
     @cached_property
     def times(self):
@@ -475,9 +457,8 @@ class Workshop:
         An :class:`~cqc_research.metrics.transitions.ImprovementTimes`, censored at deregistration
         dates, computed once.
         """
-        from .metrics.transitions import time_to_improvement
 
-        return time_to_improvement(self.api.history, rating="Inadequate", by="sector",
+        return time_to_improvement(self.api.history, start="Inadequate", by="sector",
                                    relationships=self.api.relationships,
                                    end_dates=self.api.locations[["org_id", "deregistration_date"]])
 
@@ -522,7 +503,6 @@ def start(data_dir=None, *, display_formatters: bool = True) -> Workshop:
     global _CURRENT
     _CURRENT = Workshop(data_dir)
     if display_formatters:
-        from .display import register_formatters
 
         register_formatters()
     return _CURRENT
@@ -636,7 +616,6 @@ def check_share_good_or_better(answer, *, sector: str = "Adult social care",
 def check_wilson_interval(answer, *, sector: str = "Adult social care",
                           workshop: Workshop | None = None) -> Feedback:
     """Exercise 1.3: the 95% Wilson interval, ``(low, high)``, of the share in exercise 1.2."""
-    from .metrics.intervals import proportion_ci as wilson_ci
 
     ex = "1.3"
     if _blank(answer):
@@ -649,7 +628,7 @@ def check_wilson_interval(answer, *, sector: str = "Adult social care",
     ws = _ws(workshop)
     _, good, n = _good_or_better(ws, sector)
     p = good / n
-    lo, hi = wilson_ci(good, n)
+    lo, hi = proportion_ci(good, n)
     reference = (lo, hi)
 
     def matches(a, b, tol=_TOL_SHARE):
@@ -674,7 +653,7 @@ def check_wilson_interval(answer, *, sector: str = "Adult social care",
             "for shares near 0 or 1 and can go past them; the Wilson interval is the better choice."],
             hint, reference=reference)
     for level, alpha in (("90%", 0.10), ("99%", 0.01)):
-        a, b = wilson_ci(good, n, alpha=alpha)
+        a, b = proportion_ci(good, n, alpha=alpha)
         if matches(a, b):
             return Feedback(ex, "not yet", notes + [
                 f"That is the {level} Wilson interval; the exercise asks for 95% (`alpha=0.05`, "
@@ -730,7 +709,6 @@ def check_ri_or_worse(answer, *, sector: str | None = None,
 # =============================================================================================
 # session 2: does Well-led drive Overall?
 def _agreement(ws: Workshop) -> pd.DataFrame:
-    from .metrics.agreement import domain_agreement
 
     if "_agreement" not in ws.__dict__:
         ws.__dict__["_agreement"] = domain_agreement(ws.wide).set_index("domain")
@@ -811,7 +789,6 @@ def check_least_agreeing_domain(answer, *, workshop: Workshop | None = None) -> 
 
 def check_wellled_kappa(answer, *, workshop: Workshop | None = None) -> Feedback:
     """Exercise 2.3: the linear weighted kappa between Overall and Well-led."""
-    from .metrics.agreement import crosstab, weighted_kappa
 
     ex = "2.3"
     if _blank(answer):
@@ -908,10 +885,8 @@ def check_modal_share(answer, *, workshop: Workshop | None = None) -> Feedback:
 
 
 def _in_sample_accuracy(ws: Workshop) -> float:
-    from .metrics._inputs import scale_codes as rating_codes
-    from .metrics.prediction import OrderedLogit
 
-    y = rating_codes(ws.gp["Overall"])
+    y = scale_codes(ws.gp["Overall"])
     X = ws.gp[GP_INDICATORS].to_numpy(dtype=float)
     model = OrderedLogit().fit(X, y)
     return float((model.predict_proba(X).argmax(1) == y).mean())
@@ -1040,10 +1015,9 @@ def _improvement_row(ws: Workshop, sector: str | None, outcome: str) -> pd.Serie
 
 
 def _improvement_all(ws: Workshop) -> pd.DataFrame:
-    from .metrics.transitions import improvement_from
 
     if "_improvement_all" not in ws.__dict__:
-        ws.__dict__["_improvement_all"] = improvement_from(ws.pairs, rating="Inadequate", by=None)
+        ws.__dict__["_improvement_all"] = improvement_from(ws.pairs, start="Inadequate", by=None)
     return ws.__dict__["_improvement_all"]
 
 
@@ -1085,7 +1059,7 @@ def check_improved_share(answer, *, sector: str = "Adult social care",
     ex = "4.2"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`improvement_from(pairs, rating='Inadequate', by='sector')` lists outcomes per sector; "
+    hint = ("`improvement_from(pairs, start='Inadequate', by='sector')` lists outcomes per sector; "
             "the row with `outcome == 'improved'` has the share.")
     value, problem = _as_number(answer, "your answer")
     if problem:
@@ -1127,7 +1101,6 @@ def check_improved_share(answer, *, sector: str = "Adult social care",
 def check_good_stays_good(answer, *, sector: str = "GP practices",
                           workshop: Workshop | None = None) -> Feedback:
     """Exercise 4.3: the share of a sector's Good ratings followed by Good at the next inspection."""
-    from .metrics.transitions import transition_matrix
 
     ex = "4.3"
     if _blank(answer):
@@ -1174,7 +1147,7 @@ def check_median_time(answer, *, sector: str = "Adult social care",
     ex = "4.4"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`time_to_improvement(api.history, rating='Inadequate', by='sector', ...)` returns an object "
+    hint = ("`time_to_improvement(api.history, start='Inadequate', by='sector', ...)` returns an object "
             "whose `median` table has `median_months` per sector.")
     value, problem = _as_number(answer, "your answer")
     if problem:

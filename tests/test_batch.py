@@ -131,9 +131,9 @@ def test_is_complete_needs_ok_status_same_fingerprint_and_all_files(tmp_path):
 
 def test_warmup_runs_only_the_notebooks_imports():
     code = B.warmup_code(NOTEBOOK)
-    assert "from cqc_research.io.prepared import load_input" in code
+    assert "from cqc_research.dataset import Study" in code
     assert "import matplotlib.pyplot as plt" in code
-    assert "time.sleep" not in code and "load_input(ratings_path" not in code
+    assert "time.sleep" not in code and "Study(ratings=ratings_path)" not in code
     compile(code, "warmup", "exec")
 
 
@@ -197,7 +197,7 @@ def test_reports_are_complete_fresh_and_stamped(local_run):
         d = res.run_dir / e["slug"]
         html = (d / "report.html").read_text()
         assert "fresh namespace: True" in html  # the warm kernel was reset between reports
-        assert "SYNTHETIC DATA" in html and "load_input(" not in html
+        assert "SYNTHETIC DATA" in html and "Study(" not in html
         done = json.loads((d / "done.json").read_text())
         if e["status"] == "failed":  # P3: its done.json records the failure, so it is not complete
             assert done["status"] == "failed" and not B.is_complete(d, done.get("fingerprint", ""))

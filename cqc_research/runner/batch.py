@@ -9,8 +9,9 @@ How it stays fast, safe and resumable:
 
 - **Data loaded once.** The ratings (and, when the notebook asks for them, the CQC API tables) are
   loaded once per batch and written as Parquet to ``<run>/cache/``; each notebook receives the
-  Parquet path as its parameter (``ratings_path``, ``api_path``) and reads it with
-  :func:`load_input`, which also keeps it in memory for the kernel's next report.
+  Parquet path as its parameter (``ratings_path``, ``api_path``) and reads it through a
+  :class:`~cqc_research.dataset.Study`, which reads Parquet as it is and keeps each table in
+  memory for the kernel's next report.
 - **Warm kernels.** Each worker process keeps one kernel and runs report after report on it
   (papermill's engine against a long-lived kernel). Before each report the kernel is reset
   (``%reset -f``, figures closed, matplotlib and warnings settings restored, working folder
@@ -44,10 +45,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .. import paths
+from ..cache import atomic_path, atomic_write_text, sha256_file
+from ..dataset import Study
 from ..io.cqc_json import API_TABLES
-from ..io.prepared import load_input
-from ..study import declared_path
+from ..provenance import SYNTHETIC_MARKER, is_synthetic
+from ..study import study_data
+from ..synthetic import ensure_default_data
 from .executors import LocalPool, run_dask
+from .html import write_index
+from .manifest import environment_info, hash_inputs
+from .notebooks import find_notebooks, notebook_parameters, resolve_parameters
 from .tasks import (
     DONE,
     FOR_EACH,
@@ -182,20 +189,18 @@ def select_entities(table, *, where: str | None = None, limit: int | None = None
 # Data: loaded once per batch, read by the notebooks (once per kernel)
 
 
-#: Notebook parameters that batch loads once and hands over as Parquet:
-#: name -> (kind for :func:`load_input`, file in the synthetic dataset).
-#: The study's ``cqc-research.toml`` key behind each preloaded parameter.
-_DECLARED = {"ratings_path": "ratings", "api_path": "api", "indicators_path": "indicators.ae",
-             "dtoc_path": "indicators.dtoc", "population_path": "population",
-             "la_codes_path": "la_codes"}
+#: Notebook parameters that batch loads once and hands over as Parquet: name -> (the
+#: :class:`~cqc_research.dataset.Study` input it is: given, else declared in the study's
+#: ``cqc-research.toml``, else the embedded synthetic file; the stem of its Parquet file).
 PRELOAD = {
-    "ratings_path": ("ratings", "cqc/latest_ratings.ods"),
-    "api_path": ("api", "cqc_api"),
-    "indicators_path": ("indicators", "ae"),
-    "dtoc_path": ("dtoc", "dtoc/dtoc_la_days_by_reason.csv"),
-    "population_path": ("population", "population/la_population_65plus.csv"),
-    "la_codes_path": ("la_codes", "population/la_codes.csv"),
+    "ratings_path": ("ratings", "ratings"),
+    "api_path": ("api", "api"),
+    "indicators_path": ("indicators.ae", "indicators"),
+    "dtoc_path": ("indicators.dtoc", "dtoc"),
+    "population_path": ("population", "population"),
+    "la_codes_path": ("la_codes", "la_codes"),
 }
+
 def _json_attrs(frame):
     """A shallow copy whose ``attrs`` survive Parquet (JSON-safe values only)."""
     out = frame.copy(deep=False)
@@ -204,8 +209,6 @@ def _json_attrs(frame):
 
 
 def _source_digest(p: Path) -> str:
-    from .manifest import hash_inputs
-
     info = hash_inputs([p])[str(p.resolve())]
     return info.get("sha256") or info["sha256_tree"]
 
@@ -225,28 +228,26 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
     -------
     (ratings DataFrame, {parameter: path for the notebook}, {parameter: SHA-256 of the source})
     """
-    from ..cache import atomic_path
-
     digests = {name: _source_digest(src) for name, src in sources.items()}
-    ratings = load_input(sources["ratings_path"], "ratings")
+    study = Study(embedded=False, **{PRELOAD[name][0].removeprefix("indicators."): src
+                                     for name, src in sources.items()})
+    ratings = study.ratings
     params = {name: str(src) for name, src in sources.items()}
     if cache_root is None:
         return ratings, params, digests
     cache = cache_root / ("synthetic" if synthetic else "real")
     cache.mkdir(parents=True, exist_ok=True)
     if synthetic:
-        from ..provenance import SYNTHETIC_MARKER
-
         marker = cache / SYNTHETIC_MARKER
         if not marker.exists():
             marker.write_text("Tables converted from a synthetic dataset.\n")
     for name, src in sources.items():
-        kind = PRELOAD[name][0]
+        key, kind = PRELOAD[name]
         stem = f"{kind}-{digests[name][:16]}"
-        if kind == "api":
+        if key == "api":
             folder = cache / stem
             if not (folder / "meta.json").exists():
-                api = load_input(src, "api")
+                api = study.api
                 folder.mkdir(parents=True, exist_ok=True)
                 for table in API_TABLES:
                     with atomic_path(folder / f"{table}.parquet") as tmp:
@@ -260,7 +261,7 @@ def _prepare_inputs(sources: Mapping[str, Path], cache_root: Path | None, synthe
             continue  # already Parquet: read in place
         target = cache / f"{stem}.parquet"
         if not target.exists():
-            frame = ratings if name == "ratings_path" else load_input(src, kind)
+            frame = ratings if name == "ratings_path" else study.table(key)
             with atomic_path(target) as tmp:
                 _json_attrs(frame).to_parquet(tmp, index=False)
         params[name] = str(target)
@@ -347,10 +348,6 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
         An unknown ``for_each``, a notebook without the entity parameter, a reserved ``-p``, or
         a bad ``where``.
     """
-    from ..cache import sha256_file
-    from ..provenance import is_synthetic
-    from .notebooks import find_notebooks, notebook_parameters, resolve_parameters
-
     nb = find_notebooks([notebook])[0]
     spec_params = notebook_parameters(nb)
     entity_param = FOR_EACH.get(for_each)
@@ -364,31 +361,22 @@ def plan_batch(notebook, for_each: str, *, where: str | None = None, limit: int 
         if reserved in user:
             raise BatchError(f"-p {reserved} is set by batch itself")
 
-    sources: dict[str, Path] = {}
     wanted = ["ratings_path", *[p for p in PRELOAD if p in spec_params and p != "ratings_path"]]
-    ratings_given = bool(user.get("ratings_path"))
-    default = None
-    for name in wanted:
-        given = user.get(name)
-        declared = declared_path(_DECLARED[name]) if name in _DECLARED else None
-        if given in ("", None) and declared is not None:
-            given = str(declared)  # the study's cqc-research.toml
-        if given in ("", None):
-            if ratings_given and name != "ratings_path":
-                continue  # real ratings: do not mix in synthetic inputs; the notebook decides
-            if default is None:
-                from ..synthetic import ensure_default_data
-
-                default = Path(ensure_default_data(quiet=not progress))
-            src = default / PRELOAD[name][1]
-        elif isinstance(given, str) and given.strip().lower() == "none":
-            continue  # the notebook's way of saying "skip this input"
-        else:
-            src = Path(str(given))
-        src = src.expanduser().resolve()
-        if not src.exists():
-            raise FileNotFoundError(f"-p {name}: {src} does not exist")
-        sources[name] = src
+    given = {name: str(user.get(name) or "") for name in wanted}
+    for name, value in given.items():
+        if value and value.strip().lower() != "none":  # "none": the notebook skips this input
+            src = Path(value).expanduser().resolve()
+            if not src.exists():
+                raise FileNotFoundError(f"-p {name}: {src} does not exist")
+    # given, else the study's cqc-research.toml, else the embedded synthetic file; with real
+    # ratings given, no synthetic input is mixed in (the notebook decides)
+    if progress and not given["ratings_path"] and not study_data():
+        ensure_default_data(quiet=False)  # say so when the embedded data are written
+    study = Study(embedded=None if given["ratings_path"] else True,
+                  **{PRELOAD[name][0].removeprefix("indicators."): value or None
+                     for name, value in given.items()})
+    sources = {name: p.expanduser().resolve() for name in wanted
+               if (p := study.path(PRELOAD[name][0])) is not None}
     synthetic = is_synthetic(*sources.values())
 
     stable_params = {k: v for k, v in user.items() if k not in sources}
@@ -550,10 +538,6 @@ def run_batch(notebook, for_each: str, *, where: str | None = None, limit: int |
 
 def _finish(spec: BatchSpec, status, rows: dict, entities, for_each: str, seconds: float,
             timings: dict, *, interrupted: bool, executor: str, workers: int) -> BatchResult:
-    from ..cache import atomic_write_text
-    from .html import write_index
-    from .manifest import environment_info
-
     run_dir = Path(spec.run_dir)
     ordered = [rows[t.key] for t, _ in status]
     for r in ordered:
