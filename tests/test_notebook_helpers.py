@@ -71,10 +71,10 @@ def test_good_or_better_by_counts_like_a_loop():
 
 
 def test_good_or_better_funnel_skips_with_too_few_groups():
-    from cqc_research.errors import SectionSkipped
+    from cqc_research.errors import InsufficientData
 
     data = pd.DataFrame({"la": ["A", "A", "B"], "Overall": ["Good", "Inadequate", "Good"]})
-    with pytest.raises(SectionSkipped, match="a funnel needs 3"):
+    with pytest.raises(InsufficientData, match="a funnel needs 3"):
         good_or_better_funnel(data, rating="Overall", by="la")
 
 
@@ -192,7 +192,7 @@ def test_improvement_lines_by_hand():
 
 # -- notebook 05: the correlation of quality with delayed transfers ----------------------------
 def test_dtoc_correlation_is_spearman_with_the_fieller_interval():
-    from cqc_research.metrics.areas import dtoc_correlation
+    from cqc_research.studies.local_systems import dtoc_correlation
 
     rng = np.random.default_rng(5)
     joined = pd.DataFrame({"share_good": rng.uniform(0.5, 1, 30),
@@ -210,7 +210,7 @@ def test_dtoc_correlation_is_spearman_with_the_fieller_interval():
 
 
 def test_sector_rows_marked_areas_and_region_table():
-    from cqc_research.metrics.areas import marked_areas, region_table, sector_rows
+    from cqc_research.studies.local_systems import marked_areas, region_table, sector_rows
 
     summary = pd.DataFrame({"sector": ["GP practices", "Adult social care", "Adult social care"],
                             "local_authority": ["A", "B", "C"], "share_good": [0.2, 0.9, 0.4]})

@@ -16,6 +16,7 @@ import pytest
 STUDIES = {
     "journeys": "03_improvement_journeys",
     "inspection_effects": "04_inspection_effects",
+    "local_systems": "05_local_systems",
 }
 
 

@@ -27,29 +27,19 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InsufficientData
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
 from ._inputs import as_list
-from .intervals import proportion_ci, spearman_ci
+from .funnel import funnel_limits
+from .intervals import proportion_ci
 
 __all__ = [
     "area_summary",
     "dtoc_rates",
     "join_dtoc",
     "rank_with_uncertainty",
-    "good_or_better_by",
     "good_or_better_funnel",
-    "load_area_ratings",
-    "marked_areas",
-    "sector_rows",
-    "highest_rates",
-    "region_table",
-    "dtoc_funnel",
-    "load_dtoc_rates",
-    "dtoc_correlation",
-    "normalise_area_name",
-    "GOOD_OR_BETTER",
 ]
 
 #: The ratings counted as "Good or Outstanding".
@@ -82,10 +72,6 @@ def _rated_locations(ratings: pd.DataFrame, level: str | None) -> pd.DataFrame:
         raise DataFormatError(f"organisation {d.at[i, 'org_id']!r} has more than one Overall rating "
                               f"(index {i!r}); pass one snapshot of current ratings", column="org_id")
     return d.copy()
-
-
-def _wilson(k, n, alpha):
-    return proportion_ci(k, n, alpha=alpha, method="wilson")
 
 
 def _bed_share(g: pd.DataFrame, alpha: float):
@@ -218,7 +204,7 @@ def area_summary(
 
     out = summarise(d, [*by, "sector"])
     out["share_good"] = out["n_good"] / out["n_rated"].where(out["n_rated"] > 0)
-    out["ci_low"], out["ci_high"] = _wilson(out["n_good"], out["n_rated"], alpha)
+    out["ci_low"], out["ci_high"] = proportion_ci(out["n_good"], out["n_rated"], alpha=alpha, method="wilson")
     if "region" in d.columns and "region" not in by:
         area_region = (d.dropna(subset=["region"]).groupby(by, observed=True)["region"]
                        .agg(lambda s: s.mode().iloc[0] if len(s.mode()) else pd.NA))
@@ -577,220 +563,27 @@ def good_or_better_funnel(data: pd.DataFrame, *, rating: str, by: str = "local_a
 
     Raises
     ------
-    SectionSkipped
+    InsufficientData
         When fewer than ``min_units`` groups have a value of ``by``.
     """
-    from ..errors import SectionSkipped
-    from .funnel import funnel_limits
-
     counts = good_or_better_by(data, rating=rating, by=by, n_name=n_name)
     if len(counts) < min_units:
-        raise SectionSkipped(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
+        raise InsufficientData(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
                              f"a funnel needs {min_units}")
     return funnel_limits(counts, numerator="good", denominator=n_name, unit=by, kind="proportion")
 
 
-def load_area_ratings(ratings_path: str, *, api_path: str = ""):
-    """The ratings and (when an API folder is given) the locations for :func:`area_summary`.
-
-    Parameters
-    ----------
-    ratings_path : str
-        A Latest ratings file, or ``"api"`` for the current ratings of the API folder.
-    api_path : str
-        Folder of CQC API location records (care-home beds); empty or ``"none"`` for none.
-
-    Returns
-    -------
-    (ratings, locations) : tuple of DataFrame
-        ``locations`` is None without an API folder.
-
-    Raises
-    ------
-    ValueError
-        ``ratings_path="api"`` without an API folder.
-    """
-    api_path = "" if api_path == "none" else api_path
-    if ratings_path == "api" and not api_path:
-        raise ValueError("ratings_path=api reads the current ratings of the API folder: give api_path too")
-    if not api_path:
-        from ..io.cqc_files import load_latest_ratings
-
-        return load_latest_ratings(ratings_path), None
-    from ..io.cqc_json import load_api_folder
-
-    api = load_api_folder(api_path)
-    if ratings_path == "api":
-        return api.ratings, api.locations
-    from ..io.cqc_files import load_latest_ratings
-
-    return load_latest_ratings(ratings_path), api.locations
 
 
-def marked_areas(data: pd.DataFrame, *, highlight: str = "", area: str = "local_authority",
-                 lowest: int = 3) -> list[str]:
-    """The areas to mark in the figures: those named in ``highlight``, else the lowest shares.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`area_summary` rows of one sector (``share_good``).
-    highlight : str
-        Comma-separated area names; empty for the ``lowest`` areas by share Good or better.
-    area : str
-        The area column.
-    lowest : int
-        How many to mark by default.
-
-    Returns
-    -------
-    list of str
-
-    Examples
-    --------
-    >>> f = pd.DataFrame({"local_authority": ["a", "b", "c"], "share_good": [0.9, 0.5, 0.7]})
-    >>> marked_areas(f, lowest=2), marked_areas(f, highlight=" a, c ")
-    (['b', 'c'], ['a', 'c'])
-    """
-    if highlight:
-        return [h.strip() for h in highlight.split(",") if h.strip()]
-    return data.sort_values("share_good")[area].astype(str).head(lowest).tolist()
 
 
-def load_dtoc_rates(dtoc_path: str, *, population_path: str, la_codes_path: str = "",
-                    start: str | None = None, end: str | None = None) -> pd.DataFrame:
-    """Read delayed transfers, population (and optionally old-to-new codes) and call :func:`dtoc_rates`.
-
-    Parameters
-    ----------
-    dtoc_path, population_path : str
-        The delayed-transfer and population CSVs.
-    la_codes_path : str
-        Optional lookup of old to new local-authority codes.
-    start, end : str, optional
-        First and last month, ``YYYY-MM``.
-
-    Returns
-    -------
-    DataFrame
-        :func:`dtoc_rates` output.
-    """
-    from ..io import nhs
-
-    codes = nhs.load_la_codes(la_codes_path) if la_codes_path else None
-    return dtoc_rates(nhs.load_dtoc(dtoc_path), population=nhs.load_population(population_path),
-                      start=start or None, end=end or None, la_codes=codes)
 
 
-def dtoc_correlation(data: pd.DataFrame, *, alpha: float = 0.05) -> dict:
-    """Spearman correlation across areas of the share Good or better and delayed days.
-
-    The interval is Fisher's z with Fieller, Hartley and Pearson's variance ``1.06 / (n - 3)``
-    (:func:`cqc_research.metrics.intervals.spearman_ci`).
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`join_dtoc` rows with a rate (``share_good, dtoc_per_100k``).
-    alpha : float
-        1 - confidence level.
-
-    Returns
-    -------
-    dict
-        ``rho, ci_low, ci_high, n``.
-    """
-    have = data.dropna(subset=["share_good", "dtoc_per_100k"])
-    rho = float(stats.spearmanr(have["share_good"], have["dtoc_per_100k"]).statistic)
-    lo, hi = spearman_ci(rho, len(have), alpha=alpha, variance="fieller")
-    return {"rho": rho, "ci_low": lo, "ci_high": hi, "n": len(have)}
 
 
-def sector_rows(data: pd.DataFrame, *, sector: str) -> pd.DataFrame:
-    """The rows of an :func:`area_summary` for one sector.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`area_summary` output.
-    sector : str
-        The sector (or inspection category) wanted.
-
-    Returns
-    -------
-    DataFrame
-        A copy.
-
-    Raises
-    ------
-    ValueError
-        When the sector has no rows; the message lists the sectors there are.
-    """
-    rows = data[data["sector"].astype(str) == sector].copy()
-    if rows.empty:
-        raise ValueError(f"no rated locations for sector {sector!r}; sectors: "
-                         f"{sorted(data['sector'].astype(str).unique())}")
-    return rows
 
 
-def highest_rates(data: pd.DataFrame, *, area: str = "local_authority", n: int = 15) -> pd.DataFrame:
-    """The ``n`` areas with the highest delayed-transfer rate, rounded for display.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`join_dtoc` output.
-    area : str
-        The area column.
-    n : int
-        Rows shown.
-
-    Returns
-    -------
-    DataFrame
-        ``area, n_rated, share_good, dtoc_per_100k, dtoc_ci_low, dtoc_ci_high``.
-    """
-    cols = [area, "n_rated", "share_good", "dtoc_per_100k", "dtoc_ci_low", "dtoc_ci_high"]
-    return data[cols].sort_values("dtoc_per_100k", ascending=False).round(3).head(n)
 
 
-def region_table(data: pd.DataFrame, *, sector: str) -> pd.DataFrame:
-    """One sector's rows of the region summary, the columns a reader needs, rounded.
-
-    Parameters
-    ----------
-    data : DataFrame
-        ``area_summary(..., by="region")``.
-    sector : str
-        The sector.
-
-    Returns
-    -------
-    DataFrame
-        ``region, n_rated, share_good, ci_low, ci_high, care_home_beds, share_beds_good``.
-    """
-    cols = ["region", "n_rated", "share_good", "ci_low", "ci_high", "care_home_beds",
-            "share_beds_good"]
-    return sector_rows(data, sector=sector)[cols].round(3)
 
 
-def dtoc_funnel(data: pd.DataFrame, *, area: str = "local_authority") -> pd.DataFrame:
-    """Funnel limits for delayed days per 100,000 aged 65+, over the areas that have a rate.
-
-    Parameters
-    ----------
-    data : DataFrame
-        :func:`join_dtoc` output (``dtoc_per_100k, dtoc_days, population_65plus``).
-    area : str
-        The area column.
-
-    Returns
-    -------
-    DataFrame
-        :func:`cqc_research.metrics.funnel.funnel_limits` output (``kind="rate"``).
-    """
-    from .funnel import funnel_limits
-
-    have = data.dropna(subset=["dtoc_per_100k"])
-    return funnel_limits(have, numerator="dtoc_days", denominator="population_65plus", unit=area, kind="rate",
-                         multiplier=100_000)
