@@ -2,12 +2,15 @@
 
 Private to :mod:`cqc_research.io.cqc_json`. A folder's tables are kept under
 ``<processed>/cache/api-<key>/`` (the key: the folder's resolved path, the reading options and
-the cache version) as *segments*: folders of Parquet tables whose rows carry ``_fid``, the id of
-the record file they came from. ``manifest.json`` lists every record file with its size,
-modification time (ns), id, segment and organisation ID (or why it could not be read), and the
-live segments; it is written last, atomically, so a crash leaves the previous state.
+the cache version) as *segments*: folders of tables in the Arrow IPC format (uncompressed, read
+back memory-mapped, so that reading them costs little more than the pages touched), whose rows
+carry ``_fid``, the id of the record file they came from. ``manifest.json`` lists every record
+file with its size, modification time (ns), inode, id, segment and organisation ID (or why it
+could not be read), and the live segments; it is written last, atomically, so a crash leaves the
+previous state.
 
-On a load the folder is listed (one ``stat`` per file) and compared with the manifest:
+On a load the folder is listed (one ``stat`` per file, no file read) and compared with the
+manifest: a file whose size, modification time or inode changed is read again:
 
 - nothing changed: the tables are read back;
 - some files changed, were added or deleted (``cqc-research sync-api`` rewrites only what the
@@ -30,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 from pandas.api.types import union_categoricals
 
 from .. import paths
@@ -37,7 +41,7 @@ from ..cache import atomic_write_bytes
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, SECTOR_DTYPE, STATUS_DTYPE
 from ._api_fast import Builder, split_recs
 
-VERSION = 1
+VERSION = 2
 MAX_SEGMENTS = 8
 REBUILD_SHARE = 1 / 3
 
@@ -49,8 +53,8 @@ class _Rebuild(Exception):
         super().__init__(why)
 
 
-def scan(folder: Path) -> list[tuple[str, str, int, int]]:
-    """``(relative path, level, size, mtime_ns)`` of every record file, in reading order.
+def scan(folder: Path) -> list[tuple[str, str, int, int, int]]:
+    """``(relative path, level, size, mtime_ns, inode)`` of every record file, in reading order.
 
     ``locations/*.json`` then ``providers/*.json``, each sorted by name, hidden files left out
     (as ``sorted(folder.glob("locations/*.json"))`` lists them).
@@ -65,10 +69,16 @@ def scan(folder: Path) -> list[tuple[str, str, int, int]]:
             for e in it:
                 if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file():
                     st = e.stat()
-                    found.append((f"{sub}/{e.name}", level, st.st_size, st.st_mtime_ns))
+                    found.append((f"{sub}/{e.name}", level, st.st_size, st.st_mtime_ns, e.inode()))
         found.sort()
         out.extend(found)
     return out
+
+
+def record_paths(folder: Path, rels) -> list[str]:
+    """``str(folder / rel)`` of each relative path, without making a Path of each."""
+    prefix = str(folder / "x")[:-1]
+    return [prefix + rel for rel in rels]
 
 
 def store_dir(folder: Path, options: str) -> Path:
@@ -94,12 +104,18 @@ def _write_segment(store: Path, name: str, tables: dict, fids: dict) -> None:
     for t, frame in tables.items():
         frame = frame.copy(deep=False)
         frame["_fid"] = fids[t]
-        frame.to_parquet(tmp / f"{t}.parquet", index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        with pa.OSFile(str(tmp / f"{t}.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
     tmp.rename(store / name)
 
 
 def _read_segment(store: Path, name: str, table_names) -> dict:
-    return {t: pd.read_parquet(store / name / f"{t}.parquet") for t in table_names}
+    out = {}
+    for t in table_names:
+        with pa.memory_map(str(store / name / f"{t}.arrow"), "r") as source:
+            out[t] = pa.ipc.open_file(source).read_all().to_pandas()
+    return out
 
 
 def load(folder: Path, files, build, *, options: str, table_names, use_cache: bool = True):
@@ -132,7 +148,8 @@ def load(folder: Path, files, build, *, options: str, table_names, use_cache: bo
     """
 
     def full():
-        tables, bad = build([(folder / rel, level) for rel, level, _, _ in files])
+        paths_ = record_paths(folder, [f[0] for f in files])
+        tables, bad = build([(p, f[1]) for p, f in zip(paths_, files, strict=True)])
         return tables, bad
 
     if not use_cache:
@@ -176,9 +193,10 @@ def _save_full(store: Path, folder: Path, files, tables, recs, bad) -> None:
         _write_segment(store, "seg0", tables, recs)
         bad_by = dict(bad)
         orgs = _org_ids(tables, recs, len(files))
+        full_paths = record_paths(folder, [f[0] for f in files])
         man = {"version": VERSION, "segments": ["seg0"], "next_fid": len(files), "next_segment": 1,
-               "files": {rel: [size, mtime, i, "seg0", orgs[i], bad_by.get(str(folder / rel))]
-                         for i, (rel, _, size, mtime) in enumerate(files)}}
+               "files": {rel: [size, mtime, i, "seg0", orgs[i], bad_by.get(full_paths[i]), inode]
+                         for i, (rel, _, size, mtime, inode) in enumerate(files)}}
         atomic_write_bytes(store / "manifest.json", orjson.dumps(man))
     except OSError:
         shutil.rmtree(store, ignore_errors=True)
@@ -187,16 +205,17 @@ def _save_full(store: Path, folder: Path, files, tables, recs, bad) -> None:
 def _incremental(folder: Path, files, build, store: Path, man: dict, table_names):
 
     known = man["files"]
-    listed = {rel: (level, size, mtime) for rel, level, size, mtime in files}
-    changed = [rel for rel, _, size, mtime in files
-               if rel not in known or known[rel][0] != size or known[rel][1] != mtime]
+    listed = {f[0]: f[1:] for f in files}
+    changed = [rel for rel, _, size, mtime, inode in files
+               if (k := known.get(rel)) is None or k[0] != size or k[1] != mtime or k[6] != inode]
     deleted = [rel for rel in known if rel not in listed]
     if (len(changed) + len(deleted)) > REBUILD_SHARE * max(len(files), 1):
         raise _Rebuild("many files changed")
     segments = list(man["segments"])
     parts = {t: [] for t in table_names}
     if changed:
-        new_tables, bad_new = build([(folder / rel, listed[rel][0]) for rel in changed])
+        new_tables, bad_new = build([(p, listed[rel][0]) for p, rel in
+                                     zip(record_paths(folder, changed), changed, strict=True)])
         new_tables, new_recs = split_recs(new_tables)
         new_orgs = _org_ids(new_tables, new_recs, len(changed))
     else:
@@ -216,9 +235,9 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
     # the new manifest: every listed file, its id and its segment
     bad_path = {path: reason for path, reason in bad_new}
     files_out = {}
-    for rel, _, size, mtime in files:
+    for rel, _, size, mtime, inode in files:
         if rel in changed_set:
-            files_out[rel] = [size, mtime, None, seg_name, None, None]
+            files_out[rel] = [size, mtime, None, seg_name, None, None, inode]
         else:
             files_out[rel] = list(known[rel])
     pos = {rel: j for j, rel in enumerate(changed)}
@@ -236,7 +255,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
     rank = np.full(n_fid, -1, dtype=np.int64)
     live_seg = np.full(n_fid, -1, dtype=np.int64)
     seg_index = {s: i for i, s in enumerate(segments)}
-    for i, (rel, _, _, _) in enumerate(files):
+    for i, (rel, *_) in enumerate(files):
         entry = files_out[rel]
         rank[entry[2]] = i
         live_seg[entry[2]] = seg_index[entry[3]]
@@ -246,7 +265,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
         for t in table_names:
             frame = _join(t, [data[t]])
             tables[t] = pd.DataFrame() if frame.shape[1] == 0 else frame
-        bad = [(str(folder / rel), v[5]) for rel, _, _, _ in files if (v := files_out[rel])[5]]
+        bad = [(str(folder / rel), v[5]) for rel, *_ in files if (v := files_out[rel])[5]]
         return tables, bad, "cached"
     for s in segments:
         data = new_tables if s == seg_name else _read_segment(store, s, table_names)
@@ -280,7 +299,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
         for old in man["segments"]:
             if old not in segments:
                 shutil.rmtree(store / old, ignore_errors=True)
-    bad = [(str(folder / rel), files_out[rel][5]) for rel, _, _, _ in files if files_out[rel][5]]
+    bad = [(str(folder / rel), files_out[rel][5]) for rel, *_ in files if files_out[rel][5]]
     how = "cached" if not changed and not deleted else f"incremental ({len(changed)} files read)"
     return tables, bad, how
 

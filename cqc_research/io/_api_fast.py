@@ -163,7 +163,7 @@ def _day(value):
     return str(value).strip()[:10]
 
 
-def read_record(path: Path):
+def read_record(path):
     """One record file's JSON (orjson; the standard library's messages when it is not JSON).
 
     Raises
@@ -171,7 +171,8 @@ def read_record(path: Path):
     DataFormatError
         Invalid JSON or not UTF-8, naming the file, line and column.
     """
-    data = path.read_bytes()
+    with open(path, "rb") as f:
+        data = f.read()
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -306,31 +307,32 @@ def _as_text(values: list) -> tuple[list, int]:
     return out, n
 
 
-def _pack(values: list, *, text: bool = False, odd: Counter | None = None, name: str = ""):
-    """A batch of one column's values: ``(codes, uniques)`` for text, else an object array.
+def _pack(values, *, text: bool = False, odd: Counter | None = None, name: str = ""):
+    """A batch of one column's values: ``(int32 codes, Arrow texts)`` for text, else an object array.
 
-    With ``text``, values of other JSON types are made text first (see :func:`_as_text`) and
-    counted in ``odd[name]``.
+    The values go to Arrow at once (in C); a value that is not text (a number, a flag, an
+    object) makes the batch an object array, unless ``text``: then values of other JSON types
+    are made text first (see :func:`_as_text`) and counted in ``odd[name]``.
     """
-
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
     try:
-        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    except TypeError:  # unhashable values (a list or an object where text was expected)
-        if not text:
-            return arr
-        codes = uniques = None
-    if text and (uniques is None or not all(type(u) is str for u in uniques)):
-        values, n = _as_text(values)
-        if odd is not None:
-            odd[name] += n
-        arr[:] = values
-        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    if all(type(u) is str for u in uniques):  # checked on the distinct values only
-        # the distinct texts leave the Python heap at once (Arrow keeps them compactly)
-        return codes.astype(np.int32), pa.array(uniques, type=pa.large_string())
-    return arr  # numbers, booleans, lists...: kept as they are (factorize would equate 1 and True)
+        arr = pa.array(values, type=pa.large_string())
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        arr = None
+        if text:
+            values, n = _as_text(values)
+            if odd is not None:
+                odd[name] += n
+            try:
+                arr = pa.array(values, type=pa.large_string())
+            except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+                arr = None
+    if arr is None:  # numbers, booleans, lists...: kept as they are
+        out = np.empty(len(values), dtype=object)
+        out[:] = list(values)
+        return out
+    enc = pc.dictionary_encode(arr)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return codes, enc.dictionary
 
 
 def _unpack(parts: list) -> _Col:
@@ -388,8 +390,9 @@ class Builder:
         self._adding = None  # the org_id whose assessments may replace its current rating
 
     # -- one record -------------------------------------------------------------------------
-    def add_file(self, path: Path, level: str | None, *, keep_going: bool) -> bool:
-        """Read one file; on failure roll back and note it (or raise when not ``keep_going``)."""
+    def add_file(self, path, level: str | None, *, keep_going: bool) -> bool:
+        """Read one file (a path, or its text); on failure roll back and note it (or raise when not
+        ``keep_going``)."""
         marks = [len(lst) for lst in self._lists]
         rmarks = [len(a) for a in self._recs]
         n_files = len(self.files)
@@ -439,11 +442,12 @@ class Builder:
                 del lst[:]
         for t, rows in self.rows.items():
             if rows:
-                self.recs[t].extend([r[0] for r in rows])
-                for i, name in enumerate(_TABLES[t], start=1):
-                    self.parts[t][name].append(_pack([r[i] for r in rows], text=name not in _NOT_TEXT,
-                                                     odd=self.odd, name=name))
+                cols = list(zip(*rows, strict=True))  # one tuple per column, transposed in C
                 del rows[:]
+                self.recs[t].extend(cols[0])
+                for name, col in zip(_TABLES[t], cols[1:], strict=True):
+                    self.parts[t][name].append(_pack(col, text=name not in _NOT_TEXT, odd=self.odd, name=name))
+                del cols
         self._since = 0
 
     def column(self, table: str | None, name: str) -> _Col:

@@ -18,6 +18,7 @@ one call with :func:`load_api_folder`, giving
 
 from __future__ import annotations
 
+import gc
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,9 +240,17 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
             from tqdm.auto import tqdm
 
             iterator = tqdm(todo, desc="CQC API records", unit="file")
-        for path, level in iterator:
-            b.add_file(path, level, keep_going=unknown == "keep")
-        tables = b.tables()
+        # the records make millions of objects and no reference cycles: the cyclic garbage
+        # collector, which would walk them all again and again, waits until the tables are built
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for path, level in iterator:
+                b.add_file(path, level, keep_going=unknown == "keep")
+            tables = b.tables()
+        finally:
+            if collecting:
+                gc.enable()
         if b.odd:  # never silently: values of another JSON type where the API gives text
             warnings.warn("kept as text (objects and lists as nothing) values of another JSON type "
                           "where the CQC API gives text: " + ", ".join(
