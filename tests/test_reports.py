@@ -305,7 +305,7 @@ def test_parameters_cell_is_read_with_ast_even_with_quotes_in_comments(tmp_path)
 def test_default_data_is_written_once_and_hashed_when_a_notebook_needs_it(tmp_path, monkeypatch):
     """A notebook leaving a `*_path` parameter empty reads the embedded data: the runner writes
     it first (once) and records it as the notebook's input, and the run is synthetic."""
-    import cqc_research.synthetic as synthetic
+    import cqc_research.runner.run as run_module
 
     calls = []
     folder = tmp_path / "data" / "raw" / "synthetic"
@@ -317,7 +317,7 @@ def test_default_data_is_written_once_and_hashed_when_a_notebook_needs_it(tmp_pa
         (folder / "truth.json").write_text("{}")
         return folder
 
-    monkeypatch.setattr(synthetic, "ensure_default_data", fake_default)
+    monkeypatch.setattr(run_module, "ensure_default_data", fake_default)
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell('data_path: str = ""  # empty: the embedded data\n'
                                   'output_dir: str = ""  # run folder', metadata={"tags": ["parameters"]}),
@@ -359,7 +359,7 @@ def test_run_last_notebooks_wait_for_the_others(tmp_path):
 
     import nbformat
 
-    from cqc_research.runner import run_notebooks, runs_last
+    from cqc_research.runner.run import run_notebooks, runs_last
 
     def make(name, code, last=False):
         nb = nbformat.v4.new_notebook()

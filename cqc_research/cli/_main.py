@@ -8,26 +8,27 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
 from ..errors import CQCResearchError
 from ..study import version_text
-from . import batch, fetch, init, load, qual, replicate, run, sync_api, synth, truth
 
-#: name -> (command module, one-line help)
+#: name -> (command module, one-line help). A command's module is imported only when that command
+#: runs or shows its help, so ``cqc-research --help`` loads no analysis code.
 COMMANDS = {
-    "init": (init, "make a study folder: notebooks/, data/, outputs/, README and marker"),
-    "synth": (synth, "write the embedded synthetic dataset in the real formats"),
-    "load": (load, "load a CQC or NHS file, report what it holds, write tidy Parquet"),
-    "run": (run, "run notebooks through papermill into an outputs/<run-id>/ folder"),
-    "batch": (batch, "run one notebook per provider, location or local authority"),
-    "fetch": (fetch, "download published CQC / NHS files into data/raw (network)"),
-    "sync-api": (sync_api, "sync CQC API location records to a folder (network)"),
-    "qual": (qual, "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
+    "init": ("cqc_research.cli.init", "make a study folder: notebooks/, data/, outputs/, README and marker"),
+    "synth": ("cqc_research.cli.synth", "write the embedded synthetic dataset in the real formats"),
+    "load": ("cqc_research.cli.load", "load a CQC or NHS file, report what it holds, write tidy Parquet"),
+    "run": ("cqc_research.cli.run", "run notebooks through papermill into an outputs/<run-id>/ folder"),
+    "batch": ("cqc_research.cli.batch", "run one notebook per provider, location or local authority"),
+    "fetch": ("cqc_research.cli.fetch", "download published CQC / NHS files into data/raw (network)"),
+    "sync-api": ("cqc_research.cli.sync_api", "sync CQC API location records to a folder (network)"),
+    "qual": ("cqc_research.cli.qual", "check coded interviews (.qdpx or .csv) against the codebook; list unknown "
              "codes; export tidy CSV or .qdpx"),
-    "truth": (truth, "check a run's tables against the planted truth of the synthetic data"),
-    "replicate": (replicate, "estimate every published claim about CQC ratings on the data given"),
+    "truth": ("cqc_research.cli.truth", "check a run's tables against the planted truth of the synthetic data"),
+    "replicate": ("cqc_research.cli.replicate", "estimate every published claim about CQC ratings on the data given"),
 }
 
 
@@ -59,11 +60,17 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """Build the ``cqc-research`` argument parser, one subcommand per entry of :data:`COMMANDS`.
 
     Each command module's ``configure_parser`` adds the options; the first paragraph of the
-    module's docstring becomes the subcommand's description.
+    module's docstring becomes the subcommand's description. Given the arguments, only the
+    command they name is imported and configured (the others are listed with their help line).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments to be parsed; ``None`` configures every command.
 
     Returns
     -------
@@ -81,7 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, (module_name, help_text) in COMMANDS.items():
+        if chosen is not None and name != chosen:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)  # a missing command is a bug, never skipped
         p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip().split("\n\n")[0])
         module.configure_parser(p)
         p.set_defaults(_module=module)
@@ -105,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: the command's own, 2 for no command or an expected error, 130 when
         interrupted.
     """
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "_module", None) is None:
         parser.print_help()

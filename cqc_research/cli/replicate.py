@@ -10,7 +10,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import CQCResearchError
-from ..studies.replications import load_claims, replicate, study_from_paths, summary_lines, write_outputs
+from ..studies.replications import (
+    load_claims,
+    replicate,
+    study_from_paths,
+    summary_lines,
+    write_outputs,
+)
 
 
 def configure_parser(parser) -> None:

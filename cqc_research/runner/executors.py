@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+from .kernels import fast_imports
 from .tasks import BatchError, BatchSpec, EntityRunner, EntityTask, one_line
 
 
@@ -33,7 +34,6 @@ def _worker_main(conn, spec: BatchSpec, parent_pid: int) -> None:
 
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    from .kernels import fast_imports
 
     fast_imports()
     runner = EntityRunner(spec)
@@ -210,8 +210,6 @@ def _dask_run(spec: BatchSpec, task: EntityTask) -> dict:
         _ALL_DASK_RUNNERS.append(runners)
     runner = runners.get(spec.key)
     if runner is None:
-        from .kernels import fast_imports
-
         fast_imports()
         runner = runners[spec.key] = EntityRunner(spec)
     return runner.run(task)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..cache import atomic_write_text
+from ..notebook_output import banner_html, report_contents
 from ..templating import environment
 from .kernels import fast_imports
 
@@ -81,8 +82,6 @@ def export_html(nb, target, *, synthetic: bool, title: str | None = None) -> Pat
     resources = {"metadata": {"name": title or "report"}}
     body, _ = exporter.from_notebook_node(_with_alt_text(nb), resources=resources)
     if synthetic and 'class="cqc-synthetic-banner"' not in body:  # the notebook did not show it itself
-        from ..notebook_output import banner_html
-
         m = re.search(r"<body[^>]*>", body)
         at = m.end() if m else 0
         body = body[:at] + "\n" + banner_html(True) + "\n" + body[at:]
@@ -131,8 +130,6 @@ def write_index(run_dir, rows: Sequence[Mapping], *, title: str, subtitle: str =
     """
     from markupsafe import Markup
 
-    from ..notebook_output import banner_html
-
     norm = []
     counts: dict[str, int] = {}
     for r in rows:
@@ -177,8 +174,6 @@ def _csv_rows(path: Path) -> int | None:
 
 def _card(run_dir: Path, row: Mapping) -> dict:
     """One notebook on the index's front page: headline, thumbnail, status, skips, outputs."""
-    from ..notebook_output import report_contents
-
     contents = {"headline": "", "figures": [], "tables": []}
     nb = row.get("notebook")
     if nb and (run_dir / nb).is_file():

@@ -44,6 +44,9 @@ from pathlib import Path
 
 from .. import paths
 from ..cache import atomic_write_text
+from ..notebook_output import REPORT_METADATA_KEY, check_outputs, skipped_sections
+from ..provenance import is_synthetic
+from ..synthetic import ensure_default_data
 from .html import export_html, write_index
 from .kernels import KernelSession, last_line
 from .manifest import InputHasher, environment_info, inside_dir, relative_path
@@ -229,8 +232,6 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
     """
     from tqdm.auto import tqdm
 
-    from ..provenance import is_synthetic
-
     created = _dt.datetime.now().astimezone()
     nbs = find_notebooks(notebooks)
     specs = {nb: notebook_parameters(nb) for nb in nbs}
@@ -244,8 +245,6 @@ def run_notebooks(notebooks: Sequence[str | os.PathLike] | None = None, *,
 
     default_dir = None
     if any(uses_default_data(specs[nb], given[nb]) for nb in nbs):
-        from ..synthetic import ensure_default_data
-
         default_dir = ensure_default_data(quiet=not progress).resolve()
 
     hasher = InputHasher()
@@ -411,8 +410,6 @@ def _report_synthetic(notebook) -> bool | None:
     declared data instead, or skip a section: its :class:`~cqc_research.notebook_output.Report`
     knows what it read.
     """
-    from ..notebook_output import REPORT_METADATA_KEY
-
     said = [o.get("metadata", {}).get(REPORT_METADATA_KEY, {}).get("synthetic")
             for cell in getattr(notebook, "cells", []) or [] for o in cell.get("outputs", [])
             if REPORT_METADATA_KEY in o.get("metadata", {})]
@@ -422,8 +419,6 @@ def _report_synthetic(notebook) -> bool | None:
 
 def _skipped_sections(notebook) -> list[dict]:
     """The skipped sections recorded in an executed notebook (never fails the run)."""
-    from ..notebook_output import skipped_sections
-
     try:
         return skipped_sections(notebook)
     except Exception:  # an unreadable output notebook is reported by its own failure
@@ -439,8 +434,6 @@ def _detect_unstamped(run_dir: Path, results: Sequence[NotebookResult],
     by an audit hook); a file no kernel claims is blamed on the synthetic notebooks that were
     running when it was last modified. Returns the unstamped files blamed on no notebook.
     """
-    from ..notebook_output import check_outputs
-
     synthetic = [r for r in results if r.synthetic]
     if not synthetic:
         return []

@@ -16,7 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import paths
+from ..cache import atomic_write_text
 from ..errors import CQCResearchError
+from ..notebook_output import check_outputs
+from .html import export_html
+from .kernels import KernelSession, kernel_track_writes
 
 # ---------------------------------------------------------------------------------------------
 
@@ -404,7 +408,6 @@ def kernel_reset(cwd: str) -> None:
         import gc
 
         gc.collect()
-    from .kernels import kernel_track_writes
 
     kernel_track_writes()
 
@@ -424,8 +427,6 @@ class EntityRunner:
     """
 
     def __init__(self, spec: BatchSpec):
-        from .kernels import KernelSession
-
         self.spec = spec
         self.notebook = Path(spec.notebook)
         self.session = KernelSession(spec.kernel_name, cwd=self.notebook.parent)
@@ -468,8 +469,6 @@ class EntityRunner:
             ``key, name, slug, status`` (``ok`` or ``failed``), ``error`` (one line, or ``None``),
             ``started``, ``duration_s``, ``pid`` and ``attempt``.
         """
-        from .html import export_html
-
         run_dir = Path(self.spec.run_dir)
         t_start = time.perf_counter()
         started = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -504,8 +503,6 @@ class EntityRunner:
             if error is None and outside:
                 error = {"error": f"the notebook wrote outside the run folder: {outside[0]}"}
             if error is None and self.spec.synthetic:
-                from ..notebook_output import check_outputs
-
                 missing = check_outputs(entity_dir, synthetic=True)
                 if missing:
                     error = {"error": "made from synthetic data, but wrote outputs without the "
@@ -564,8 +561,6 @@ def one_line(exc: BaseException) -> str:
 
 def _write_done(entity_dir: Path, task: EntityTask, result: dict) -> None:
     """``done.json``: the last file written for an entity (atomically)."""
-    from ..cache import atomic_write_text
-
     files = {}
     if result["status"] == "ok":
         for f in sorted(entity_dir.rglob("*")):
