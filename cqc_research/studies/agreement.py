@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..io.cqc_files import load_latest_ratings, ratings_wide
+from ..dataset import Study
 from ..metrics.agreement import aggregation_consistency, domain_agreement
 from ..plots.agreement import agreement_bars, crosstab_heatmaps
-from ..ratings import DOMAINS, KEY_QUESTIONS, filter_sector
+from ..ratings import DOMAINS, KEY_QUESTIONS
 
 __all__ = ["TABLES", "agreement_tables"]
 
@@ -43,13 +43,13 @@ AGREEMENT_COLUMNS = ["sector", "domain", "n", "agreement", "agreement_ci_low", "
                      "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high"]
 
 
-def load_ratings_wide(ratings_path, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
-    """A Latest ratings file as wide ratings of one level and sector, ``sector`` as plain text.
+def in_scope(study: Study, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
+    """A study's wide ratings of one level and sector, ``sector`` as plain text.
 
     Parameters
     ----------
-    ratings_path : path
-        CQC Latest ratings workbook (ODS or XLSX) or a CSV export of one sheet.
+    study : Study
+        Where the ratings come from (:class:`cqc_research.dataset.Study`).
     level : {"location", "provider"}
         Whose ratings.
     sector : str, optional
@@ -59,11 +59,10 @@ def load_ratings_wide(ratings_path, *, level: str = "location", sector: str | No
     Returns
     -------
     pandas.DataFrame
-        One row per organisation (``io.cqc_files.ratings_wide``).
+        One row per organisation (:meth:`cqc_research.dataset.Study.wide`).
     """
-    wide = filter_sector(ratings_wide(load_latest_ratings(ratings_path), level=level), sector)
-    wide["sector"] = wide["sector"].astype(str)
-    return wide
+    wide = study.wide(level=level, sector=sector or None)
+    return wide.assign(sector=wide["sector"].astype(str))
 
 
 def sector_counts(data: pd.DataFrame, *, overall: str = "Overall") -> pd.DataFrame:
