@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import atomic_path
+from .dataset import Study
 from .errors import InsufficientData, SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
-from .study import declared_path
 from .templating import Markup, render
 
 __all__ = [
@@ -777,20 +777,15 @@ DECLARED_INPUTS = {
 }
 
 
-def _declared_inputs() -> dict[str, str]:
-    """Notebook inputs the study declares (one path each, see :func:`declared_path`)."""
-    declared = {name: declared_path(key) for name, key in DECLARED_INPUTS.items()}
-    return {name: str(p) for name, p in declared.items() if p is not None}
-
-
 def default_inputs(**given: str) -> list[str]:
     """The given input paths, each empty one replaced by the study's declared data, else by its
     file in the synthetic dataset.
 
-    An empty input is first looked up in the study's ``cqc-research.toml`` (``[data]``, see
-    :func:`cqc_research.study.study_data` and :data:`DECLARED_INPUTS`); what the study does not
-    declare comes from the embedded synthetic dataset, which is written (quietly) only when
-    needed. Explicit values always win.
+    An empty input is looked up by a :class:`~cqc_research.dataset.Study` that fills every input
+    it is not given (``embedded=True``): first the study's ``cqc-research.toml`` (``[data]``, see
+    :func:`cqc_research.study.study_data` and :data:`DECLARED_INPUTS`), then the embedded
+    synthetic dataset, which is written (quietly) only when needed. Explicit values always win.
+    New notebooks use the :class:`~cqc_research.dataset.Study` itself.
 
     Parameters
     ----------
@@ -812,17 +807,8 @@ def default_inputs(**given: str) -> list[str]:
         raise KeyError(f"no default for {unknown}; known: {sorted(DEFAULT_INPUTS)}")
     if all(given.values()):
         return list(given.values())
-    given = dict(given)
-    declared = _declared_inputs()
-    for name, value in given.items():
-        if not value and name in declared:
-            given[name] = declared[name]
-    if all(given.values()):
-        return list(given.values())
-    from .synthetic import ensure_default_data
-
-    folder = ensure_default_data(quiet=True)
-    return [value or str(folder / DEFAULT_INPUTS[name]) for name, value in given.items()]
+    study = Study(embedded=True)
+    return [value or str(study.path(DECLARED_INPUTS[name])) for name, value in given.items()]
 
 
 def input_files(path, pattern: str = "*.csv") -> list[Path]:

@@ -13,6 +13,13 @@ cloned::
 
 Inside it, every command uses its notebooks, data and outputs (:mod:`cqc_research.paths`). In the
 repository checkout the repository itself is the study folder.
+
+A study declares its data once in ``cqc-research.toml`` (:func:`study_data`, :func:`declare_data`);
+the data themselves are read through one :class:`cqc_research.dataset.Study` (given paths, else
+this declaration, else the embedded synthetic data). This module sits at the bottom of the layers
+(the readers and ``fetch`` use the declaration), so the ``Study``, which needs the readers, lives in
+:mod:`cqc_research.dataset`. ``shipped_notebooks``, ``version_text`` and :class:`InitResult` serve
+the command line and stay public-named outside ``__all__``.
 """
 
 from __future__ import annotations
@@ -28,8 +35,7 @@ from pathlib import Path
 from . import __version__, paths
 from .errors import CQCResearchError
 
-__all__ = ["init_study", "InitResult", "shipped_notebooks", "version_text",
-           "study_data", "declared_path", "declare_data", "DATA_KEYS", "INDICATOR_KEYS"]
+__all__ = ["init_study", "study_data", "declared_path", "declare_data", "DATA_KEYS", "INDICATOR_KEYS"]
 
 #: Where the wheel carries the notebooks (``notebooks/`` of the repository, copied at build time).
 SHIPPED = "_study"
