@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..io.cqc_json import load_api_folder
+from ..dataset import Study
 from ..metrics import assessment as am
 
-__all__ = ["TABLES", "load_api_in_scope"]
+__all__ = ["TABLES", "api_in_scope"]
 
 _CONSISTENCY = ("n_key_questions", "n_checked", "n_percentage_reproduced", "percentage_reproduced",
                 "percentage_ci_low", "percentage_ci_high", "n_rating_reproduced", "rating_reproduced",
@@ -71,13 +71,13 @@ class AssessmentScope:
     relationships: pd.DataFrame
 
 
-def load_api_in_scope(api_path, *, sector: str | None = None) -> AssessmentScope:
-    """Read a CQC API folder and keep the rows of one sector.
+def api_in_scope(study: Study, *, sector: str | None = None) -> AssessmentScope:
+    """A study's CQC API tables, the rows of one sector.
 
     Parameters
     ----------
-    api_path : path
-        Folder of CQC API records (``locations/*.json``).
+    study : Study
+        Where the API records come from (:class:`cqc_research.dataset.Study`, its ``api``).
     sector : str, optional
         A sector exactly as in the ``sector`` column; empty keeps every sector.
 
@@ -85,7 +85,7 @@ def load_api_in_scope(api_path, *, sector: str | None = None) -> AssessmentScope
     -------
     AssessmentScope
     """
-    api = load_api_folder(api_path)
+    api = study.api
 
     def in_scope(frame):
         return frame if not sector else frame[frame["sector"].astype(str) == sector]
@@ -199,7 +199,7 @@ def scoring_rule_tables(scope: AssessmentScope):
     Parameters
     ----------
     scope : AssessmentScope
-        :func:`load_api_in_scope` output.
+        :func:`api_in_scope` output.
 
     Returns
     -------
@@ -226,7 +226,7 @@ def assessments_loaded_sentence(scope) -> str:
     Parameters
     ----------
     scope : AssessmentScope
-        :func:`load_api_in_scope` output.
+        :func:`api_in_scope` output.
 
     Returns
     -------
