@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import paths
 
-__all__ = ["sha256_file", "cached_frame", "atomic_write_bytes", "atomic_write_text", "atomic_path"]
+__all__ = ["cached_frame", "sha256_file"]
 
 _CHUNK = 1 << 20
 

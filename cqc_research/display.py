@@ -27,19 +27,7 @@ from .provenance import BANNER_TEXT
 from .ratings import RATING_COLOURS, normalise_rating
 from .templating import Markup, render
 
-__all__ = [
-    "RATING_TEXT_COLOURS",
-    "rating_badge",
-    "RatingTable",
-    "show_ratings",
-    "CrosstabTable",
-    "show_crosstab",
-    "cv_result_html",
-    "improvement_times_html",
-    "synthetic_dataset_html",
-    "register_formatters",
-    "text_table",
-]
+__all__ = ["show_ratings", "show_crosstab", "text_table", "rating_badge", "register_formatters"]
 
 #: Text colour on each rating's background, chosen for contrast (WCAG AA for normal text on the
 #: two dark backgrounds, near-black on the light ones).

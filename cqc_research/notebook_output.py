@@ -18,36 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import paths
 from .cache import atomic_path
 from .dataset import Study
+from .display import Table, use_report_tables
 from .errors import InsufficientData, SectionSkipped
-from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic
+from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic  # noqa: F401 (SYNTHETIC_MARKER re-exported)
 from .templating import Markup, render
 
-__all__ = [
-    "SYNTHETIC_MARKER",
-    "BANNER_TEXT",
-    "is_synthetic",
-    "Report",
-    "Section",
-    "SectionSkipped",
-    "SKIPPED_METADATA_KEY",
-    "REPORT_METADATA_KEY",
-    "skipped_sections",
-    "banner_html",
-    "check_outputs",
-    "DEFAULT_INPUTS",
-    "default_inputs",
-    "input_files",
-    "run_folder",
-    "HEADLINE_METADATA_KEY",
-    "FIGURE_METADATA_KEY",
-    "TABLE_METADATA_KEY",
-    "report_contents",
-    "stamp_figure",
-    "stamp_overlaps",
-    "STAMP_PNG_KEY",
-]
+__all__ = ["Report", "Section", "run_folder", "default_inputs",
+           "input_files", "check_outputs", "stamp_figure", "banner_html"]
 
 _PNG_KEY = "cqc-research-data"
 #: The PNG metadata key saying whether the synthetic stamp covers anything (:func:`stamp_overlaps`).
@@ -304,7 +284,6 @@ class Report:
         self.title = title
         self.skipped: list[dict] = []
         self._said = False
-        from .display import use_report_tables
 
         use_report_tables()  # every table the notebook shows goes through the one table path
         _warnings_as_notes()  # a warning reads as a one-line note, never as source code
@@ -573,8 +552,6 @@ class Report:
         (1 row)
         """
         from IPython.display import display
-
-        from .display import Table
 
         if save:
             self.save_table(data.data if hasattr(data, "data") and not isinstance(data, pd.DataFrame)
@@ -854,6 +831,4 @@ def run_folder(output_dir: str) -> str:
     >>> run_folder("/tmp/run")
     '/tmp/run'
     """
-    from . import paths
-
     return output_dir or str(paths.outputs_root() / "interactive")

@@ -38,22 +38,7 @@ from pathlib import Path
 from .errors import CQCResearchError
 
 # PROJECT_ROOT and NOTEBOOKS are importable too (computed on access by __getattr__ below).
-__all__ = [
-    "MARKER",
-    "STUDY_ENV",
-    "NoStudyError",
-    "study_root",
-    "find_study",
-    "checkout_root",
-    "notebooks_dir",
-    "data_root",
-    "raw_dir",
-    "processed_dir",
-    "user_cache_dir",
-    "outputs_root",
-    "synthetic_dir",
-    "is_inside_installation",
-]
+__all__ = ["study_root", "raw_dir", "processed_dir", "outputs_root", "NoStudyError"]
 
 #: The file that marks a study folder (written by ``cqc-research init``).
 MARKER = "cqc-research.toml"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["environment", "render", "Markup"]
+__all__ = ["render"]
 
 from markupsafe import Markup
 

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from ..ratings import RATINGS
-from . import rating_palette
+from .palette import rating_palette
 
 __all__ = ["agreement_bars", "crosstab_heatmaps"]
 

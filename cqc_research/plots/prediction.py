@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
 from ..ratings import RATINGS
-from . import rating_palette
+from .palette import rating_palette
 
 __all__ = ["indicator_by_rating", "confusion_matrix_plot", "odds_ratio_plot", "correlation_plot"]
 
