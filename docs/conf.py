@@ -57,7 +57,7 @@ napoleon_use_rtype = False
 napoleon_use_ivar = True   # "Attributes" sections as fields: a dataclass field with a #: comment is then described once
 
 #: Modules not worth a page (command routing, private helpers).
-API_SKIP = {"cqc_research.cli"}
+API_SKIP = {"cqc_research.cli"}  # with its command modules (cqc_research.cli.*)
 
 
 def _api_pages() -> list[str]:
@@ -66,7 +66,7 @@ def _api_pages() -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     names = ["cqc_research"]
     for info in pkgutil.walk_packages(cqc_research.__path__, prefix="cqc_research."):
-        if any(part.startswith("_") for part in info.name.split(".")) or info.name in API_SKIP:
+        if any(part.startswith("_") for part in info.name.split(".")) or info.name.startswith(tuple(API_SKIP)):
             continue
         names.append(info.name)
     wanted = set()
