@@ -10,8 +10,9 @@ import warnings
 import pandas as pd
 import pytest
 
-from cqc_research import councils as cn
 from cqc_research.errors import DataFormatError
+from cqc_research.io.la_assessments import LA_STATEMENTS, council_rating
+from cqc_research.studies import councils as cn
 
 REAL = "real_formats/la_assessments/la_assessments_2024-08_to_2025-09.csv"
 FIXED = ["Local authority", "Type", "Overall rating", "Published"]
@@ -93,14 +94,14 @@ def test_packaged_councils_need_no_file_and_carry_their_provenance():
 
 # -- the rule -------------------------------------------------------------------------------------
 def test_council_rating_bands_and_rounding():
-    assert [cn.council_rating(p) for p in (25, 38, 38.4, 38.9, 62, 62.5, 87.4, 87.5, 88, 100)] == [
+    assert [council_rating(p) for p in (25, 38, 38.4, 38.9, 62, 62.5, 87.4, 87.5, 88, 100)] == [
         "Inadequate", "Inadequate", "Inadequate", "Requires improvement", "Requires improvement", "Good", "Good",
         "Outstanding", "Outstanding", "Outstanding"]
-    assert cn.council_rating(float("nan")) is None
+    assert council_rating(float("nan")) is None
     with pytest.raises(ValueError):
-        cn.council_rating(20)
+        council_rating(20)
     for total in range(9, 37):
-        assert cn.council_rating(100 * total / 36) == _band(total)
+        assert council_rating(100 * total / 36) == _band(total)
 
 
 def test_the_consistency_check_can_fail():
@@ -114,7 +115,7 @@ def test_the_consistency_check_can_fail():
 
 # -- bad input ------------------------------------------------------------------------------------
 def _write(tmp_path, rows, header=None, name="la.csv"):
-    header = header or [*FIXED, *(s for _, _, s in cn.LA_STATEMENTS)]
+    header = header or [*FIXED, *(s for _, _, s in LA_STATEMENTS)]
     p = tmp_path / name
     with open(p, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -136,7 +137,7 @@ def test_a_score_outside_1_to_4_names_file_row_and_column(tmp_path):
 
 
 def test_a_missing_statement_column_and_a_duplicated_council(tmp_path):
-    header = [*FIXED, *(s for _, _, s in cn.LA_STATEMENTS)]
+    header = [*FIXED, *(s for _, _, s in LA_STATEMENTS)]
     p = _write(tmp_path, [GOOD_ROW[:-1]], header=header[:-1])
     with pytest.raises(DataFormatError, match="quality statement 9.*Learning, improvement and innovation"):
         cn.load_la_assessments(p)

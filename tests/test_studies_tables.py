@@ -17,6 +17,7 @@ STUDIES = {
     "journeys": "03_improvement_journeys",
     "inspection_effects": "04_inspection_effects",
     "local_systems": "05_local_systems",
+    "councils": "10_councils_and_systems",
 }
 
 

@@ -83,7 +83,7 @@ def _write_tables(ds, run_dir):
     focus = summary[summary["sector"].astype(str) == "Adult social care"]
     rates = dtoc_rates(load_dtoc(p["dtoc"]), population=load_population(p["population"]), la_codes=load_la_codes(p["la_codes"]))
     join_dtoc(focus, rates=rates, area="local_authority").to_csv(tables / "area_dtoc.csv", index=False)
-    from cqc_research import councils as cn  # notebook 10
+    from cqc_research.studies import councils as cn  # notebook 10
 
     la = cn.load_la_assessments(p["la_assessments"], la_codes=p["la_codes"])
     cn.council_local_quality(la.assessments, area_summary=summary)[2].to_csv(

@@ -1,4 +1,4 @@
-"""Councils and systems: CQC's assessments of local authorities, the 2017-18 local system reviews, special measures.
+"""Councils and systems (notebook 10): CQC's assessments of local authorities, the 2017-18 local system reviews, special measures.
 
 Since 2023 CQC assesses how local authorities meet their adult social care duties under Part 1
 of the Care Act 2014, with the single assessment framework: nine quality statements in four
@@ -32,49 +32,71 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+import yaml
+from scipy import stats
 
-from .assessment_framework import BANDS
-from .errors import DataFormatError
-from .geography import LA_CODE_PATTERN, normalise_area_name, reconcile_la_codes
-from .io.la_assessments import (
-    LA_STATEMENTS,
+from ..assessment_framework import BANDS
+from ..errors import DataFormatError
+from ..geography import LA_CODE_PATTERN, current_la_code, normalise_area_name, reconcile_la_codes
+from ..io import nhs
+from ..io.la_assessments import (
     LA_THEMES,
     PACKAGED_ASSESSMENTS,
     CouncilAssessments,
-    council_rating,
     read_la_assessments,
 )
-from .ratings import RATING_DTYPE, RATINGS
+from ..metrics.areas import dtoc_rates
+from ..metrics.events import event_contrasts, event_study
+from ..metrics.intervals import newcombe_diff_ci, proportion_ci, spearman_ci
+from ..metrics.spc import spc_rules
+from ..metrics.transitions import consecutive_pairs
+from ..notebook_output import default_inputs
+from ..plots import rating_palette
+from ..plots.events import event_study_plot
+from ..plots.spc import spc_chart
+from ..ratings import RATING_DTYPE, RATINGS
+from .local_systems import load_area_ratings  # noqa: F401 (notebook 10 reads its area ratings as notebook 05 does)
 
-__all__ = [
-    "LA_STATEMENTS",
-    "LA_THEMES",
-    "PACKAGED_ASSESSMENTS",
-    "CouncilAssessments",
-    "load_la_assessments",
-    "council_rating",
-    "council_consistency",
-    "council_local_quality",
-    "council_dtoc",
-    "load_local_system_reviews",
-    "review_panel",
-    "review_event_study",
-    "review_spc",
-    "special_measures_journeys",
-    "load_special_measures",
-    "council_inputs",
-    "load_dtoc_inputs",
-    "dtoc_sentence",
-    "scores_plot",
-    "review_plot",
-    "local_quality_plot",
-    "rule_sentence",
-    "local_quality_sentence",
-]
+__all__ = ["TABLES", "load_la_assessments", "council_local_quality", "council_dtoc"]
 
-_DATA = Path(__file__).with_name("data")
+#: The tables notebook 10 saves: name -> columns, after the ``data_status`` column every saved
+#: table starts with. The local system reviews' tables (``review_event_study``,
+#: ``review_event_contrasts``, ``review_spc``) are saved only when the delayed-transfer data
+#: hold two review areas, which the synthetic data do not.
+TABLES: dict[str, tuple[str, ...]] = {
+    "council_assessments": ('council', 'ons_code', 'type', 'published', 'total_score',
+                            'percentage', 'percentage_rounded', 'rating', 'rating_status',
+                            'rating_text', 'rule_rating', 'agrees'),
+    "council_statement_scores": ('council', 'ons_code', 'number', 'theme', 'statement', 'score'),
+    "council_rule_consistency": ('n_councils', 'n_not_rated', 'n_checked', 'n_reproduced',
+                                 'reproduced', 'ci_low', 'ci_high', 'n_published_better',
+                                 'n_published_worse'),
+    "council_rule_exceptions": ('council', 'ons_code', 'published', 'total_score', 'percentage',
+                                'rating', 'rule_rating', 'difference'),
+    "council_local_quality": ('council', 'rating', 'percentage', 'n_rated', 'n_good',
+                              'local_share_good'),
+    "council_local_quality_groups": ('group', 'n_councils', 'n_rated', 'n_good', 'share_good',
+                                     'ci_low', 'ci_high', 'difference', 'diff_ci_low',
+                                     'diff_ci_high'),
+    "council_local_quality_slope": ('estimate', 'std_error', 'ci_low', 'ci_high', 'n', 'intercept'),
+    "council_dtoc": ('council', 'rating', 'percentage', 'org_code', 'months',
+                     'dtoc_per_100k_per_year'),
+    "council_dtoc_by_rating": ('rating', 'n_councils', 'median', 'q1', 'q3', 'spearman', 'ci_low',
+                               'ci_high'),
+    "special_measures_journeys": ('sector', 'year', 'n', 'to_inadequate',
+                                  'to_requires_improvement', 'to_good', 'to_outstanding',
+                                  'improved', 'ci_low', 'ci_high', 'median_months', 'q1_months',
+                                  'q3_months'),
+    "special_measures_trusts": ('trust', 'entered', 'exited', 'read_at', 'exit_read_at', 'note'),
+    "planted_truth_councils": ('effect', 'quantity', 'planted', 'null', 'estimate', 'ci_low',
+                               'ci_high', 'level', 'p_value', 'n', 'detectable', 'verdict', 'note'),
+}
+
+_DATA = Path(__file__).parents[1] / "data"
 _REVIEWS_PATH = _DATA / "local_system_reviews.yaml"
 _SPECIAL_MEASURES_PATH = _DATA / "special_measures_trusts.yaml"
 
@@ -96,9 +118,7 @@ def _lookup_codes(lookup) -> dict[str, str]:
     if lookup is None:
         return {}
     if not isinstance(lookup, pd.DataFrame):
-        from .io.nhs import load_la_codes
-
-        lookup = load_la_codes(lookup)
+        lookup = nhs.load_la_codes(lookup)
     if {"new_code", "name"} <= set(lookup.columns):
         pairs = pd.DataFrame({"org_code": lookup["new_code"], "org_name": lookup["name"]})
     elif {"org_code", "org_name"} <= set(lookup.columns):
@@ -176,8 +196,6 @@ def council_consistency(data: pd.DataFrame, *, alpha: float = 0.05):
     >>> s[["n_councils", "n_not_rated", "n_checked", "n_reproduced"]].values.tolist()
     [[72, 1, 71, 71]]
     """
-    from .metrics.intervals import proportion_ci
-
     need = {"council", "rating", "rule_rating", "percentage"}
     if not need <= set(data.columns):
         raise DataFormatError(f"council_consistency needs columns {sorted(need)} (CouncilAssessments.assessments)",
@@ -236,9 +254,7 @@ def council_local_quality(data: pd.DataFrame, *, area_summary: pd.DataFrame, sec
         Good or better (both in percentage points): ``estimate, std_error, ci_low, ci_high
         (t, n - 2 df), n, intercept``.
     """
-    from scipy import stats
 
-    from .metrics.intervals import newcombe_diff_ci, proportion_ci
 
     rows = area_summary[area_summary["sector"].astype(str) == sector]
     by_code = {str(a): r for a, r in zip(rows["local_authority"], rows.index, strict=True)}
@@ -313,9 +329,6 @@ def council_dtoc(data: pd.DataFrame, *, dtoc: pd.DataFrame, population: pd.DataF
         ``all councils`` with ``spearman`` (percentage score against the rate) and its interval
         ``ci_low, ci_high``.
     """
-    from .metrics.areas import dtoc_rates
-    from .metrics.intervals import spearman_ci
-
     d = dtoc[dtoc["measure"] == "dtoc_days_total"]
     start, end = pd.to_datetime(d["period_start"]).min(), pd.to_datetime(d["period_start"]).max()
     rates = dtoc_rates(dtoc, population=population, start=start, end=end, la_codes=la_codes)
@@ -356,8 +369,6 @@ def council_dtoc(data: pd.DataFrame, *, dtoc: pd.DataFrame, population: pd.DataF
 # ---------------------------------------------------------------------------------------------
 # registries: the local system reviews and trusts in special measures
 def _registry(path, key: str, fields: tuple[str, ...]) -> pd.DataFrame:
-    import yaml
-
     with open(path, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
     entries = (doc or {}).get(key)
@@ -450,8 +461,6 @@ def review_panel(data: pd.DataFrame, *, population: pd.DataFrame, reviews: pd.Da
     events : DataFrame
         ``org_code, area, event_date``: the review areas found in the panel (matched by name).
     """
-    from .geography import current_la_code
-
     d = data[data["measure"] == "dtoc_days_total"].dropna(subset=["value"]).copy()
     d["org_code"] = current_la_code(d["org_code"], names=d.get("org_name"), la_codes=la_codes).to_numpy()
     d["period_start"] = pd.to_datetime(d["period_start"])
@@ -493,8 +502,6 @@ def review_event_study(data: pd.DataFrame, *, events: pd.DataFrame, window: tupl
     contrasts : DataFrame
         :func:`~cqc_research.metrics.events.event_contrasts`: mean change before and after.
     """
-    from .metrics.events import event_contrasts, event_study
-
     study = event_study(data, unit="org_code", time="period_start", outcome="value", events=events,
                         window=window)
     return study, event_contrasts(study)
@@ -517,8 +524,6 @@ def review_spc(data: pd.DataFrame, *, events: pd.DataFrame) -> pd.DataFrame:
         :func:`cqc_research.metrics.spc.spc_rules` output (``time``: the month; ``value``: the
         ratio), lower being better.
     """
-    from .metrics.spc import spc_rules
-
     reviewed = data["org_code"].isin(set(events["org_code"]))
     m = data.assign(reviewed=reviewed).groupby(["period_start", "reviewed"])["value"].mean().unstack()
     series = (m[True] / m[False]).dropna().rename("value").reset_index().rename(columns={"period_start": "time"})
@@ -555,9 +560,6 @@ def special_measures_journeys(data: pd.DataFrame, *, relationships: pd.DataFrame
         (share), ``ci_low, ci_high``, ``median_months`` (to the next rating), ``q1_months,
         q3_months``.
     """
-    from .metrics.intervals import proportion_ci
-    from .metrics.transitions import consecutive_pairs
-
     pairs = consecutive_pairs(data, domain="Overall", relationships=relationships)
     p = pairs[(pairs["from_rating"].astype("object") == "Inadequate")
               & pairs["sector"].astype("object").isin(list(sectors))].copy()
@@ -612,7 +614,6 @@ def council_inputs(councils_path: str = "", *, ratings_path: str = "", api_path:
     if ratings_path or api_path:
         return [councils_path or str(PACKAGED_ASSESSMENTS), ratings_path or "api", api_path or "none",
                 dtoc_path or "none", population_path or "none", la_codes_path]
-    from .notebook_output import default_inputs
 
     given = {"ratings_path": ratings_path, "api_path": api_path, "dtoc_path": dtoc_path,
              "population_path": population_path, "la_codes_path": la_codes_path}
@@ -640,8 +641,6 @@ def load_dtoc_inputs(dtoc_path: str, *, population_path: str, la_codes_path: str
         rates need both). Without population, ``dtoc`` still names local authorities and their
         codes, for :func:`load_la_assessments`.
     """
-    from .io import nhs
-
     codes = nhs.load_la_codes(la_codes_path) if la_codes_path not in ("", "none") else None
     dtoc = nhs.load_dtoc(dtoc_path) if dtoc_path not in ("", "none") else None
     if dtoc is None or population_path in ("", "none"):
@@ -664,10 +663,7 @@ def scores_plot(data: pd.DataFrame, *, title: str | None = None):
         A seaborn bar per statement (its theme in brackets), split by the share of councils
         scoring 1 (red) to 4 (deep green), in CQC's rating colours.
     """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    from .plots import rating_palette
 
     pal = dict(zip([1, 2, 3, 4], rating_palette().values(), strict=True))
     short = {t: ("Ensuring safety" if t.startswith("How the local") else t) for t in LA_THEMES}
@@ -704,10 +700,7 @@ def review_plot(study: pd.DataFrame, spc: pd.DataFrame, *, events: pd.DataFrame)
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
 
-    from .plots.events import event_study_plot
-    from .plots.spc import spc_chart
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
     event_study_plot(study, event_label="review announced", ylabel="delayed days per 100,000 aged 65+",
@@ -734,10 +727,7 @@ def local_quality_plot(data: pd.DataFrame, *, slope: pd.DataFrame | None = None,
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    from .plots import rating_palette
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     d = data.assign(local=100 * data["local_share_good"], rating=data["rating"].astype("object").fillna("Not rated"))
@@ -816,7 +806,7 @@ def local_quality_sentence(groups: pd.DataFrame, slope: pd.DataFrame, sector: st
             f"(95% CI {s['ci_low']:.2f} to {s['ci_high']:.2f}).")
 
 
-def dtoc_sentence(data: pd.DataFrame) -> str:
+def council_dtoc_sentence(data: pd.DataFrame) -> str:
     """One sentence on the ``summary`` table of :func:`council_dtoc`.
 
     Parameters
