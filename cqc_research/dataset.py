@@ -11,9 +11,10 @@ and :data:`cqc_research.study.INDICATOR_KEYS`):
    at all: nothing given and nothing declared. Real data are never mixed with synthetic data
    unless asked (``embedded=True``).
 
-Nothing is read when the object is made; each table is loaded the first time it is asked for, kept
-on the object, and kept in memory for the process too (keyed by path, size and modification time,
-handed out as a shallow copy), so the reports a kernel runs one after another read a file once.
+Nothing is read when the object is made; each table is loaded the first time it is asked for and
+kept on the object; a table read from one file is kept in memory for the process too (keyed by
+path, size and modification time, handed out as a shallow copy), so the reports a kernel runs one
+after another read a file once.
 The readers themselves use the project's Parquet cache (:mod:`cqc_research.cache`). A Parquet
 file, or a folder of API tables as Parquet (``meta.json`` beside them), is read as it is: that is
 how ``cqc-research batch`` hands its pre-loaded inputs to the notebooks.
@@ -130,9 +131,16 @@ def _none(value) -> bool:
 
 
 def _remember(path: Path, kind: str, load):
-    """``load()``, kept in memory for the process keyed by path, kind, size and mtime."""
+    """``load()``, kept in memory for the process keyed by path, kind, size and mtime.
+
+    Only a file, or a batch's folder of Parquet tables (``meta.json``), is kept: a folder's own
+    modification time does not change when a file inside it does, so a raw folder is read by its
+    loader each time (which has its own cache keyed by every file).
+    """
     p = path.resolve()
-    st = p.stat()
+    if p.is_dir() and not (p / "meta.json").is_file():
+        return load()
+    st = (p / "meta.json").stat() if p.is_dir() else p.stat()
     key = (str(p), kind, st.st_size, st.st_mtime_ns)
     with _MEMORY_LOCK:
         hit = _MEMORY.get(key)

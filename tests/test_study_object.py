@@ -10,7 +10,7 @@ from cqc_research.errors import DataFormatError
 from cqc_research.indicator_sources import indicator_sources
 from cqc_research.io.cqc_files import load_latest_ratings, ratings_wide
 from cqc_research.io.cqc_json import load_api_folder
-from cqc_research.synthetic import dataset_paths, ensure_default_data
+from cqc_research.synthetic import ensure_default_data
 
 
 @pytest.fixture
@@ -72,9 +72,9 @@ def test_lazy_nothing_is_read_until_asked(tmp_path):
         _ = study.api
 
 
-def test_same_frames_as_the_readers(embedded):
-    paths = dataset_paths(embedded)
-    study = Study.synthetic()
+def test_same_frames_as_the_readers(synthetic_small):
+    paths = synthetic_small.paths
+    study = Study.synthetic(folder=synthetic_small.root)
     assert study.is_synthetic
     expected = load_latest_ratings(paths["ratings_ods"])
     pd.testing.assert_frame_equal(study.ratings, expected)
@@ -84,9 +84,15 @@ def test_same_frames_as_the_readers(embedded):
     api = load_api_folder(paths["api_folder"])
     pd.testing.assert_frame_equal(study.history, api.history)
     pd.testing.assert_frame_equal(study.assessments, api.assessments)
+    assert study.indicator_files("gp_payments") == list(paths["gp_payments"])
+    assert study.files("indicators.qof") == [*paths["qof_prevalence"], *paths["qof_achievement"]]
+    assert len(study.indicators("gp_payments")) == len(paths["gp_payments"])
+
+
+def test_the_embedded_sources_are_those_indicator_sources_lists(embedded):
+    study = Study.synthetic()
     for source, files in indicator_sources(None, synthetic=True).items():
         assert study.files(f"indicators.{source}") == files, source
-    assert len(study.indicators("gp_payments")) == len(paths["gp_payments"])
 
 
 def test_parameters_as_notebooks_give_them(embedded):
@@ -103,3 +109,43 @@ def test_tables_given_are_used(embedded):
     study = Study(tables={"history": frame})
     assert study.history is frame and study.relationships is None
     assert not study.uses_embedded()
+
+
+def test_a_file_is_read_once_per_process(tmp_path, synthetic_small, monkeypatch):
+    import cqc_research.dataset as D
+
+    calls = []
+    reader = D._READERS["population"]
+    monkeypatch.setitem(D._READERS, "population", lambda p: calls.append(p) or reader(p))
+    src = synthetic_small.paths["population"]
+    copy = tmp_path / "pop.csv"
+    copy.write_bytes(src.read_bytes())
+    first = Study(population=copy).table("population")
+    second = Study(population=copy).table("population")  # another Study: from memory
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(first, second)
+    copy.write_bytes(src.read_bytes() + b"\n")  # a changed file is read again
+    Study(population=copy).table("population")
+    assert len(calls) == 2
+
+
+def test_parquet_is_read_as_it_is(tmp_path, synthetic_small):
+    ratings = load_latest_ratings(synthetic_small.paths["ratings_ods"])
+    ratings.to_parquet(tmp_path / "ratings.parquet", index=False)
+    pd.testing.assert_frame_equal(Study(ratings=tmp_path / "ratings.parquet").ratings,
+                                  pd.read_parquet(tmp_path / "ratings.parquet"))
+
+
+def test_indicators_by_source_and_recognised(synthetic_small):
+    embedded = synthetic_small.root
+    gp = sorted((embedded / "gp_payments").glob("*.csv"))
+    by_source = Study(indicators={"gp_payments": gp[:2]})
+    assert by_source.indicator_files("gp_payments") == gp[:2]
+    assert by_source.indicator_files("ae") == []
+    with pytest.raises(MissingInput, match="indicators.ae"):
+        by_source.indicators("ae")
+    recognised = Study(indicators=f"{embedded / 'gp_payments'},{embedded / 'ae'}")
+    assert recognised.indicator_files("gp_payments") == gp
+    assert recognised.files("indicators.ae") == [embedded / "ae"]
+    sources = Study.from_parameters(sources={"qof": str(embedded / "qof")})
+    assert sources.files("indicators.qof") == [embedded / "qof"]
