@@ -182,7 +182,7 @@ def test_every_registry_entry_names_its_source(tmp_path):
 
 
 def test_the_seed_claim_of_24_trusts_is_a_replication_claim():
-    from cqc_research.replications import load_claims
+    from cqc_research.studies.replications import load_claims
 
     claim = next(c for c in load_claims() if c.id == "nhsproviders-special-measures-exits")
     assert claim.figures[0].value == 24 and claim.function == "not_loaded" and claim.read_at.startswith("http")
