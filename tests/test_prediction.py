@@ -14,7 +14,7 @@ from scipy import optimize, special, stats
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from cqc_research.errors import DataFormatError
+from cqc_research.errors import DataFormatError, InsufficientData
 from cqc_research.metrics.prediction import (
     OrderedLogit,
     auc_delong,
@@ -598,3 +598,16 @@ def test_notebook_02_finishes_when_the_local_authority_column_is_empty(synthetic
     assert {"linkage_report", "prediction_summary", "odds_ratios"} <= set(tables)
     assert not (run / "figures" / "funnel_good_or_better_by_area.png").exists()
     assert "Section skipped: Funnel plot by local authority" in text
+
+
+def test_too_little_data_is_insufficient_data_not_a_crash():
+    tiny = pd.DataFrame({"Overall": pd.Categorical(["Good", "Inadequate", "Good"], dtype=RATING_DTYPE),
+                         "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(InsufficientData, match="only 3 complete rows"):
+        ordered_logit(tiny, rating="Overall", indicators=["x"])
+    with pytest.raises(InsufficientData, match="cannot make 5 folds from 3 rows"):
+        stratified_folds(tiny["Overall"], folds=5)
+    same = tiny.assign(Overall=pd.Categorical(["Good"] * 3, dtype=RATING_DTYPE), x=[1.0, 2.0, 4.0])
+    with pytest.raises(InsufficientData, match="single value"):
+        OrderedLogit().fit(same[["x"]].to_numpy(), np.full(3, 2))
+    assert issubclass(InsufficientData, ValueError)  # callers catching ValueError still work

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InsufficientData
 from ..ratings import RATING_DTYPE, RATINGS
 from ._inputs import as_list, check_frame, code_table, scale_codes
 from .agreement import kappa_from_table
@@ -203,8 +203,8 @@ class OrderedLogit:
 
         Raises
         ------
-        ValueError
-            A predictor is constant, or ``y`` takes a single value.
+        cqc_research.errors.InsufficientData
+            A predictor is constant, or ``y`` takes a single value (a ``ValueError``).
         """
         from statsmodels.miscmodels.ordinal_model import OrderedModel
 
@@ -213,12 +213,12 @@ class OrderedLogit:
         self.mean_ = X.mean(axis=0)
         sd = X.std(axis=0, ddof=1)
         if (~np.isfinite(sd)).any() or (sd == 0).any():
-            raise ValueError("an indicator is constant in the training data; it cannot be "
+            raise InsufficientData("an indicator is constant in the training data; it cannot be "
                              "standardised")
         self.sd_ = sd
         self.levels_ = np.unique(y)
         if len(self.levels_) < 2:
-            raise ValueError("the ratings take a single value; nothing to model")
+            raise InsufficientData("the ratings take a single value; nothing to model")
         yy = np.searchsorted(self.levels_, y)
         Z = (X - self.mean_) / self.sd_
         with warnings.catch_warnings():
@@ -292,7 +292,7 @@ def ordered_logit(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
     indicators = as_list(indicators)
     y, X, _ = _model_frame(data, rating, indicators, "ordered_logit")
     if len(y) <= len(indicators) + 3:
-        raise ValueError(f"ordered_logit: only {len(y)} complete rows for {len(indicators)} "
+        raise InsufficientData(f"ordered_logit: only {len(y)} complete rows for {len(indicators)} "
                          "indicators")
     model = OrderedLogit().fit(X, y)
     res = model.result_
@@ -343,7 +343,7 @@ def stratified_folds(data, *, folds: int = 5, seed=0) -> np.ndarray:
     if folds < 2:
         raise ValueError("folds must be at least 2")
     if len(y) < folds:
-        raise ValueError(f"cannot make {folds} folds from {len(y)} rows")
+        raise InsufficientData(f"cannot make {folds} folds from {len(y)} rows")
     rng = np.random.default_rng(seed)
     out = np.empty(len(y), dtype=int)
     start = 0
@@ -623,7 +623,7 @@ def variation_at_equal_resources(data: pd.DataFrame, *, rating: str, resource: s
     ok = (y >= 0) & np.isfinite(x)
     y, x = y[ok], x[ok]
     if len(y) < deciles:
-        raise ValueError(f"only {len(y)} rows with a rating and a {resource!r} value; "
+        raise InsufficientData(f"only {len(y)} rows with a rating and a {resource!r} value; "
                          f"cannot form {deciles} groups")
     groups = pd.qcut(x, q=deciles, labels=False, duplicates="drop")
     rows = []
