@@ -12,9 +12,14 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from cqc_research import mechanisms
-from cqc_research.mechanisms import HEADLINE_COLUMNS, MECHANISMS, headline_figures, mechanisms_table
 from cqc_research.paths import NOTEBOOKS
+from cqc_research.studies import mechanisms
+from cqc_research.studies.mechanisms import (
+    HEADLINE_COLUMNS,
+    MECHANISMS,
+    headline_figures,
+    mechanisms_table,
+)
 
 EIGHT = ["anticipatory", "directive", "organisational", "relational", "informational",
          "stakeholder", "lateral", "systemic"]
@@ -266,3 +271,14 @@ def test_notebook_06_on_synthetic(synthetic_small, tmp_path):
                                  "07_mixed_methods": "not run"}
     assert len(pd.read_csv(run / "tables" / "mechanisms.csv")) == len(mechanisms_table())
     assert (run / "figures" / "mechanism_headlines.png").is_file()
+
+
+def test_mechanism_sources_and_note():
+    h = pd.DataFrame({"notebook": ["03_improvement_journeys", "07_mixed_methods", "04_inspection_effects"],
+                      "status": ["measured", "measured", "not run"],
+                      "table": ["transitions", "code_frequencies", "event_study_contrasts"]})
+    status = mechanisms.mechanism_sources(h)
+    assert status["in this run"].tolist() == ["yes", "not run", "yes"]
+    note = mechanisms.sources_note(status, h)
+    assert note.startswith("- `03_improvement_journeys` (improvement journeys (rating transitions)): **yes**")
+    assert note.endswith("Tables read: `code_frequencies.csv`, `transitions.csv`.")

@@ -18,6 +18,7 @@ STUDIES = {
     "inspection_effects": "04_inspection_effects",
     "local_systems": "05_local_systems",
     "councils": "10_councils_and_systems",
+    "mechanisms": "06_impact_mechanisms",
 }
 
 

@@ -34,24 +34,27 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
-from .ratings import RATINGS
+from ..metrics.intervals import proportion_ci
+from ..provenance import BANNER_TEXT
+from ..ratings import RATINGS
+from ..templating import render
 
-__all__ = [
-    "Proxy",
-    "Mechanism",
-    "MECHANISMS",
-    "mechanisms_table",
-    "headline_figures",
-    "tables_read",
-    "headline_table",
-    "headline_plot",
-    "headline_sentences",
-    "format_estimate",
-    "HEADLINE_COLUMNS",
-]
+__all__ = ["TABLES", "MECHANISMS", "headline_figures"]
+
+#: The tables notebook 06 saves: name -> columns, after the ``data_status`` column every saved
+#: table starts with.
+TABLES: dict[str, tuple[str, ...]] = {
+    "mechanism_sources": ('what', 'in this run'),
+    "mechanisms": ('label', 'definition', 'qualitative', 'routine_data', 'proxy', 'unit',
+                   'functions', 'notebook', 'tables', 'caveat', 'evidence'),
+    "mechanism_headlines": ('proxy', 'short', 'sector', 'estimate', 'ci_low', 'ci_high', 'n',
+                            'unit', 'notebook', 'table', 'status', 'note'),
+}
 
 #: Columns of :func:`headline_figures`.
 HEADLINE_COLUMNS = ["mechanism", "proxy", "short", "sector", "estimate", "ci_low", "ci_high", "n", "unit",
@@ -128,15 +131,9 @@ def _share_moving_up(pairs: pd.DataFrame, note: str) -> pd.DataFrame:
     g = (pairs.assign(k=pairs["n"].where(up, 0))
          .groupby("sector", observed=True)[["k", "n"]].sum().reset_index())
     g = g[g["n"] > 0]
-    lo, hi = _wilson(g["k"], g["n"])
+    lo, hi = proportion_ci(g["k"], g["n"], method="wilson")
     return pd.DataFrame({"sector": g["sector"], "estimate": g["k"] / g["n"], "ci_low": lo,
                          "ci_high": hi, "n": g["n"], "note": note})
-
-
-def _wilson(k, n, alpha=0.05):
-    from .metrics.intervals import proportion_ci
-
-    return proportion_ci(k, n, alpha=alpha, method="wilson")
 
 
 def _upward_share(domain: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
@@ -456,8 +453,6 @@ def mechanisms_table(names=None) -> pd.DataFrame:
 
 
 def _html_table(t: pd.DataFrame) -> str:
-    from .templating import render
-
     mechanisms = []
     for _, g in t.groupby("mechanism", sort=False):
         first = g.iloc[0]
@@ -469,8 +464,6 @@ def _html_table(t: pd.DataFrame) -> str:
 
 def _read_table(path: Path) -> pd.DataFrame:
     """A saved table without its ``data_status`` stamp; ``attrs["synthetic"]`` keeps the stamp."""
-    from .notebook_output import BANNER_TEXT
-
     t = pd.read_csv(path)
     synthetic = "data_status" in t.columns and bool((t["data_status"] == BANNER_TEXT).any())
     t = t.drop(columns=["data_status"], errors="ignore")
@@ -558,6 +551,57 @@ def headline_figures(run_dir, *, names=None) -> pd.DataFrame:
 
 #: The statuses of :func:`headline_figures` rows whose table was found and read.
 _READ = ("measured", "no estimate", "unreadable")
+
+
+#: The notebooks whose tables give the measured mechanisms, and what each measures.
+SOURCE_NOTEBOOKS = {"03_improvement_journeys": "improvement journeys (rating transitions)",
+                    "04_inspection_effects": "inspection effects (event study)",
+                    "07_mixed_methods": "coded interviews"}
+
+
+def mechanism_sources(headlines: pd.DataFrame) -> pd.DataFrame:
+    """Whether each source notebook ran in this run (any of its headline figures measured).
+
+    Parameters
+    ----------
+    headlines : DataFrame
+        :func:`headline_figures` output.
+
+    Returns
+    -------
+    DataFrame
+        ``notebook, what, in this run`` (``"yes"`` or ``"not run"``), one row per notebook of
+        :data:`SOURCE_NOTEBOOKS`.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"notebook": ["03_improvement_journeys", "04_inspection_effects"],
+    ...                   "status": ["measured", "not run"]})
+    >>> mechanism_sources(h)["in this run"].tolist()
+    ['yes', 'not run', 'not run']
+    """
+    ran = headlines.groupby("notebook")["status"].apply(lambda s: (s == "measured").any())
+    return pd.DataFrame({"notebook": list(SOURCE_NOTEBOOKS), "what": list(SOURCE_NOTEBOOKS.values()),
+                         "in this run": [("yes" if ran.get(nb, False) else "not run")
+                                         for nb in SOURCE_NOTEBOOKS]})
+
+
+def sources_note(status: pd.DataFrame, headlines: pd.DataFrame) -> str:
+    """Markdown: each source notebook, whether it ran, and the tables read.
+
+    Parameters
+    ----------
+    status : DataFrame
+        :func:`mechanism_sources` output.
+    headlines : DataFrame
+        :func:`headline_figures` output.
+
+    Returns
+    -------
+    str
+    """
+    return ("\n".join(f"- `{r.notebook}` ({r.what}): **{r._3}**" for r in status.itertuples())
+            + f"\n\nTables read: {', '.join(f'`{t}.csv`' for t in tables_read(headlines)) or 'none'}.")
 
 
 def tables_read(headlines: pd.DataFrame) -> list[str]:
@@ -679,9 +723,6 @@ def headline_plot(headlines: pd.DataFrame, *, title: str | None = None):
     matplotlib.figure.Figure or None
         None when nothing was measured.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
     m = headlines[headlines["status"] == "measured"].copy()
     if m.empty:
         return None
