@@ -2,7 +2,8 @@
 
 :func:`read_grid` gives every file the same shape (rows of text cells, the header row, the
 group row above it in workbooks, the ``Period:`` cell of the preamble), so that
-:mod:`.ae` maps columns by meaning whatever the year.
+:mod:`.ae` maps columns by meaning whatever the year; :func:`ae_column_role` is that meaning
+(here, below both :mod:`.ae` and the header search, which use it).
 """
 
 from __future__ import annotations
