@@ -393,7 +393,7 @@ def test_improved_excerpts_takes_the_largest_difference_from_improved_cases():
 
 
 def test_null_difference_sentence_quotes_newcombe_by_hand():
-    from cqc_research.narrative import null_difference_sentence
+    from cqc_research.studies.mixed_methods import null_difference_sentence
 
     n1, n0 = 12, 30
     l1, u1 = _wilson_by_hand(6, 12)
@@ -407,7 +407,7 @@ def test_null_difference_sentence_quotes_newcombe_by_hand():
 
 
 def test_prevalence_lines_and_unknown_codes_sentence_by_hand():
-    from cqc_research.narrative import prevalence_lines, unknown_codes_sentence
+    from cqc_research.studies.mixed_methods import prevalence_lines, unknown_codes_sentence
 
     cmp = pd.DataFrame({"code": ["leadership", "staffing"], "k_improved": [7, 3], "n_improved": [10, 10],
                         "prev_improved": [0.7, 0.3], "k_not_improved": [3, 3], "n_not_improved": [10, 10],
@@ -427,7 +427,7 @@ def test_prevalence_lines_and_unknown_codes_sentence_by_hand():
 
 
 def test_coded_segments_sentence_by_hand():
-    from cqc_research.narrative import coded_segments_sentence
+    from cqc_research.studies.mixed_methods import coded_segments_sentence
 
     seg = _segments()
     cases = pd.DataFrame({"case_id": ["c1", "c2", "c3"], "location_id": ["1-1", None, "1-3"]})

@@ -19,6 +19,7 @@ STUDIES = {
     "local_systems": "05_local_systems",
     "councils": "10_councils_and_systems",
     "mechanisms": "06_impact_mechanisms",
+    "mixed_methods": "07_mixed_methods",
 }
 
 

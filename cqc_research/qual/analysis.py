@@ -10,6 +10,9 @@ import pandas as pd
 
 from ..errors import DataFormatError
 from ..metrics._inputs import as_list
+from ..metrics.intervals import newcombe_diff_ci, proportion_ci
+from ..metrics.transitions import kaplan_meier, rated_series
+from ..ratings import RATING_DTYPE
 from .codebook import resolve_codebook
 
 __all__ = [
@@ -60,8 +63,6 @@ def clopper_pearson(k, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.3475, 0.9333)
     """
-    from ..metrics.intervals import proportion_ci
-
     lo, hi = proportion_ci(k, n, alpha=alpha, method="beta")
     return np.asarray(lo), np.asarray(hi)
 
@@ -375,8 +376,6 @@ def case_outcomes(cases: pd.DataFrame, history: pd.DataFrame, *, domain: str = "
         Two constant columns record the settings: ``domain`` and ``censor_date`` (the end of
         follow-up used).
     """
-    from ..ratings import RATING_DTYPE
-
     if index not in ("first_inadequate", "last_inadequate"):
         raise ValueError(f"index must be 'first_inadequate' or 'last_inadequate', not {index!r}")
     for col in ("case_id", "location_id"):
@@ -385,8 +384,6 @@ def case_outcomes(cases: pd.DataFrame, history: pd.DataFrame, *, domain: str = "
     for col in ("org_id", "report_date", "domain", "rating"):
         if col not in history:
             raise ValueError(f"history needs a {col!r} column (the rating-history panel)")
-    from ..metrics.transitions import rated_series
-
     # the same cleaning as every transition analysis: ratings on the scale, one per report date
     h, _ = rated_series(history, domain=domain, level=None, relationships=None)
     h = h[["org_id", "report_date", "rating"]]
@@ -619,8 +616,6 @@ def compare_prevalence(data: pd.DataFrame, *, codes=None, group: str = "improved
     from scipy.stats.contingency import odds_ratio
     from statsmodels.stats.multitest import multipletests
 
-    from ..metrics.intervals import newcombe_diff_ci
-
     codes = list(codes if codes is not None else code_columns(data))
     if not codes:
         raise ValueError("no codes to compare: pass codes= (columns of data holding 0/1 code presence)")
@@ -704,8 +699,6 @@ def case_improvement_times(data: pd.DataFrame, *, by=None, time: str = "time_mon
         half the cases improved during follow-up, and an interval bound is NaN when the data
         cannot bound it.
     """
-    from ..metrics.transitions import kaplan_meier
-
     d = data[data[time].notna() & data[event].notna()]
     groups = d.groupby(by, sort=True) if by else [(None, d)]
     rows = []
