@@ -17,6 +17,7 @@ from ..metrics.funnel import funnel_limits
 from ..metrics.overview import rating_mix
 from ..metrics.spc import spc_assurance, spc_rules
 from ..metrics.transitions import consecutive_pairs
+from ..notebook_output import default_inputs
 from ..plots import rating_distribution, rating_palette
 from ..plots.funnel import funnel_plot
 from ..plots.spc import spc_chart
@@ -60,6 +61,34 @@ PROVIDER_TABLES: dict[str, tuple[str, ...]] = {
 #: Every table of the two profiles (each profile runs in its own folder).
 TABLES: dict[str, tuple[str, ...]] = {**AREA_TABLES, **PROVIDER_TABLES}
 
+
+def profile_inputs(ratings_path: str, **optional: str) -> tuple[str, ...]:
+    """A profile's input paths: with no ratings given, every empty input comes from the embedded
+    synthetic dataset (:func:`cqc_research.notebook_output.default_inputs`); ``"none"`` (any
+    case) then means left out, as ``""``.
+
+    Parameters
+    ----------
+    ratings_path : str
+        The notebook's ``ratings_path``.
+    **optional : str
+        The other inputs, by their :data:`cqc_research.notebook_output.DEFAULT_INPUTS` name
+        (``api_path``, ``ae_path``, ``dtoc_path``, ...).
+
+    Returns
+    -------
+    tuple of str
+        ``ratings_path`` then the others, in the order given.
+
+    Examples
+    --------
+    >>> profile_inputs("r.ods", api_path="none", ae_path="ae")
+    ('r.ods', '', 'ae')
+    """
+    if not ratings_path:  # nothing given: every input comes from the embedded synthetic dataset
+        ratings_path, *values = default_inputs(ratings_path="", **optional)
+        optional = dict(zip(optional, values, strict=True))
+    return (ratings_path, *("" if str(v).lower() in ("", "none") else v for v in optional.values()))
 
 
 # -- the data-sources table (both profiles) -------------------------------------------------
