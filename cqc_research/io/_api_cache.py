@@ -203,26 +203,26 @@ def _save_full(store: Path, folder: Path, files, tables, recs, bad) -> None:
 
 
 def _incremental(folder: Path, files, build, store: Path, man: dict, table_names):
-
     known = man["files"]
-    listed = {f[0]: f[1:] for f in files}
-    changed = [rel for rel, _, size, mtime, inode in files
-               if (k := known.get(rel)) is None or k[0] != size or k[1] != mtime or k[6] != inode]
-    deleted = [rel for rel in known if rel not in listed]
+    rels = [f[0] for f in files]
+    changed_files = [f for f in files if (k := known.get(f[0])) is None or k[0] != f[2] or k[1] != f[3]
+                     or k[6] != f[4]]
+    changed = [f[0] for f in changed_files]
+    deleted = list(known.keys() - set(rels))
     if (len(changed) + len(deleted)) > REBUILD_SHARE * max(len(files), 1):
         raise _Rebuild("many files changed")
     segments = list(man["segments"])
     parts = {t: [] for t in table_names}
     if changed:
-        new_tables, bad_new = build([(p, listed[rel][0]) for p, rel in
-                                     zip(record_paths(folder, changed), changed, strict=True)])
+        new_tables, bad_new = build([(p, f[1]) for p, f in
+                                     zip(record_paths(folder, changed), changed_files, strict=True)])
         new_tables, new_recs = split_recs(new_tables)
         new_orgs = _org_ids(new_tables, new_recs, len(changed))
     else:
         bad_new, new_orgs = [], []
     # an organisation in two files: the reader relates their rows, so read everything
     changed_set = set(changed)
-    live_orgs = [v[4] for rel, v in known.items() if rel in listed and rel not in changed_set and v[4] is not None]
+    live_orgs = [o for rel in rels if rel not in changed_set and (o := known[rel][4]) is not None]
     live_orgs += [o for o in new_orgs if o is not None]
     if len(set(live_orgs)) != len(live_orgs):
         raise _Rebuild("an organisation in two files")
@@ -234,38 +234,29 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
         _write_segment(store, seg_name, new_tables, fids)
     # the new manifest: every listed file, its id and its segment
     bad_path = {path: reason for path, reason in bad_new}
-    files_out = {}
-    for rel, _, size, mtime, inode in files:
-        if rel in changed_set:
-            files_out[rel] = [size, mtime, None, seg_name, None, None, inode]
-        else:
-            files_out[rel] = list(known[rel])
-    pos = {rel: j for j, rel in enumerate(changed)}
-    for rel in changed:
-        j = pos[rel]
-        entry = files_out[rel]
-        entry[2] = next_fid + j
-        entry[4] = new_orgs[j]
-        entry[5] = bad_path.get(str(folder / rel))
+    files_out = {rel: known.get(rel) for rel in rels}  # the manifest's own lists, read just now
+    for j, (rel, _, size, mtime, inode) in enumerate(changed_files):
+        files_out[rel] = [size, mtime, next_fid + j, seg_name, new_orgs[j], bad_path.get(str(folder / rel)), inode]
+    entries = list(files_out.values())  # in reading order
     if seg_name:
         segments.append(seg_name)
-    segments = [s for s in segments if any(v[3] == s for v in files_out.values())]
+    used = {v[3] for v in entries}
+    segments = [s for s in segments if s in used]
     n_fid = next_fid + len(changed)
     # for each file id: its rank in reading order and the segment its live rows are in
     rank = np.full(n_fid, -1, dtype=np.int64)
     live_seg = np.full(n_fid, -1, dtype=np.int64)
     seg_index = {s: i for i, s in enumerate(segments)}
-    for i, (rel, *_) in enumerate(files):
-        entry = files_out[rel]
-        rank[entry[2]] = i
-        live_seg[entry[2]] = seg_index[entry[3]]
+    fid_of = np.array([v[2] for v in entries], dtype=np.int64)
+    rank[fid_of] = np.arange(len(entries))
+    live_seg[fid_of] = [seg_index[v[3]] for v in entries]
     if not changed and not deleted and len(segments) == 1:  # unchanged: the rows are in order
         data = _read_segment(store, segments[0], table_names)
         tables = {}
         for t in table_names:
             frame = _join(t, [data[t]])
             tables[t] = pd.DataFrame() if frame.shape[1] == 0 else frame
-        bad = [(str(folder / rel), v[5]) for rel, *_ in files if (v := files_out[rel])[5]]
+        bad = [(str(folder / rel), v[5]) for rel, v in files_out.items() if v[5]]
         return tables, bad, "cached"
     for s in segments:
         data = new_tables if s == seg_name else _read_segment(store, s, table_names)
@@ -280,8 +271,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
             parts[t].append((frame, np.flatnonzero(keep)))
     # each file's organisation, ranked as the IDs sort (the history is ordered by it)
     org_of_fid = np.full(n_fid, None, dtype=object)
-    for entry in files_out.values():
-        org_of_fid[entry[2]] = entry[4]
+    org_of_fid[fid_of] = [v[4] for v in entries]
     codes, _ = pd.factorize(pd.Series(org_of_fid[rank >= 0]), sort=True)
     org_rank = np.full(n_fid, np.iinfo(np.int64).max, dtype=np.int64)
     org_rank[np.flatnonzero(rank >= 0)] = np.where(codes < 0, np.iinfo(np.int64).max, codes)
@@ -299,7 +289,7 @@ def _incremental(folder: Path, files, build, store: Path, man: dict, table_names
         for old in man["segments"]:
             if old not in segments:
                 shutil.rmtree(store / old, ignore_errors=True)
-    bad = [(str(folder / rel), files_out[rel][5]) for rel, *_ in files if files_out[rel][5]]
+    bad = [(str(folder / rel), v[5]) for rel, v in files_out.items() if v[5]]
     how = "cached" if not changed and not deleted else f"incremental ({len(changed)} files read)"
     return tables, bad, how
 

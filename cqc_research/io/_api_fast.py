@@ -158,9 +158,10 @@ def _rating(value, where: str, unknown: str):
 
 def _day(value):
     """The ISO date part of an API date or date-time ('2024-09-17 15:19:48'), or None."""
-    if value is None or str(value).strip() == "":
+    if value is None:
         return None
-    return str(value).strip()[:10]
+    value = (value if type(value) is str else str(value)).strip()
+    return value[:10] if value else None
 
 
 def read_record(path):
@@ -697,7 +698,7 @@ def _collect_group(b, ri, g, gp, where, pub, published_at, problem, rated, non_s
     for k, kq in enumerate(g.get("keyQuestionRatings") or []):
         kp = f"{gp}.keyQuestionRatings[{k}]"
         try:
-            domain = normalise_domain(kq.get("name"), where=f"{where} ({kp})")
+            domain = b._dom(kq.get("name"), where, kp)
         except DataFormatError as exc:
             problem(kp, str(exc.args[0]) if exc.args else "unknown key question", kq.get("name"))
             continue
