@@ -13,8 +13,9 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["LA_CODE_PATTERN", "normalise_area_name", "reconcile_la_codes", "la_name_map",
-           "current_la_code"]
+from .io.nhs import load_la_codes
+
+__all__ = ["normalise_area_name", "reconcile_la_codes", "current_la_code"]
 
 #: An ONS local-authority code of the current form (E06-E10).
 LA_CODE_PATTERN = re.compile(r"^E(0[6-9]|10)\d{6}$")
@@ -82,8 +83,6 @@ def reconcile_la_codes(indicators: pd.DataFrame, la_codes=None) -> pd.DataFrame:
     lookup = {}
     if la_codes is not None:
         if not isinstance(la_codes, pd.DataFrame):
-            from .io.nhs import load_la_codes
-
             la_codes = load_la_codes(la_codes)
         lookup = dict(zip(la_codes["old_code"].astype(str).str.upper(),
                           la_codes["new_code"].astype(str).str.upper(), strict=True))

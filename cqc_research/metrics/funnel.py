@@ -102,8 +102,7 @@ from scipy import stats
 
 from ..errors import DataFormatError
 
-__all__ = ["funnel_limits", "funnel_curve", "funnel_spec", "FunnelSpec", "FUNNELPLOTR_PRESETS",
-           "SPEC_COLUMNS"]
+__all__ = ["funnel_limits", "funnel_curve", "funnel_spec", "FUNNELPLOTR_PRESETS"]
 
 _KINDS = ("proportion", "ratio", "rate", "ratio_of_counts")
 _TRANSFORMS = {"proportion": ("none", "asin"), "ratio": ("none", "sqrt", "log"),

@@ -66,8 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["xmr_limits", "spc_rules", "spc_summary", "spc_assurance", "spc_icons", "SpcIcons",
-           "ShortSeriesWarning", "SPC_CONSTANT", "MR_SCREEN_CONSTANT", "MIN_POINTS"]
+__all__ = ["spc_rules", "spc_summary", "spc_assurance"]
 
 #: 3 / d2 with d2 = 1.128 for moving ranges of two points.
 SPC_CONSTANT = 2.66

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-__all__ = ["area_share_plot", "ranking_plot", "dtoc_quality_plot", "area_funnel_plot",
-           "dtoc_funnel_plot"]
+from .funnel import funnel_plot
+
+__all__ = ["area_share_plot", "ranking_plot"]
 
 _BASE, _HIGHLIGHT, _ENGLAND = "#4f6d8a", "#c8102e", "#1f1f1f"
 
@@ -206,8 +207,6 @@ def area_funnel_plot(funnel: pd.DataFrame, *, sector: str, area: str = "local_au
     -------
     matplotlib.figure.Figure
     """
-    from .funnel import funnel_plot
-
     return funnel_plot(funnel, highlight=_present(highlight, funnel, area),
                        xlabel=f"{sector} locations rated", ylabel="share Good or Outstanding",
                        title=f"{sector}: share Good or Outstanding by area")
@@ -229,8 +228,6 @@ def dtoc_funnel_plot(funnel: pd.DataFrame, *, area: str = "local_authority", hig
     -------
     matplotlib.figure.Figure
     """
-    from .funnel import funnel_plot
-
     return funnel_plot(funnel, highlight=_present(highlight, funnel, area),
                        xlabel="population aged 65+", ylabel="delayed days per 100,000 aged 65+",
                        title="Delayed transfers of care by area")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..metrics.events import event_contrasts
 
-__all__ = ["event_study_plot", "event_study_pair_plot"]
+__all__ = ["event_study_plot"]
 
 _POINT = "#005eb8"  # NHS blue
 _ENDPOINT = "#7b7d7d"

@@ -16,7 +16,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from ..metrics.funnel import funnel_curve, funnel_spec
 
-__all__ = ["funnel_plot", "FLAG_COLOURS"]
+__all__ = ["funnel_plot"]
 
 #: Unit colours: within limits grey-blue, outside 95% amber, outside 99.8% red (CQC tones).
 FLAG_COLOURS = {"within": "#4f6d8a", "95": "#f2a900", "998": "#c8102e"}

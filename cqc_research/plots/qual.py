@@ -8,14 +8,7 @@ import pandas as pd
 from ..qual.analysis import code_columns, code_order, group_labels
 from ..qual.codebook import resolve_codebook
 
-__all__ = [
-    "plot_prevalence",
-    "plot_frequencies",
-    "plot_heatmap",
-    "plot_case_matrix",
-    "plot_role_shares",
-    "plot_cooccurrence",
-]
+__all__ = ["plot_frequencies", "plot_prevalence"]
 
 # figures
 def plot_prevalence(comparison: pd.DataFrame, *, group: str = "improved", ax=None, codebook=None,

@@ -18,7 +18,7 @@ from matplotlib.patches import Circle
 
 from ..metrics.spc import spc_icons, spc_rules
 
-__all__ = ["SPC_COLOURS", "ICON_STYLES", "spc_chart"]
+__all__ = ["spc_chart"]
 
 #: Point colours by class of variation.
 SPC_COLOURS = {

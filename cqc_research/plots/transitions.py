@@ -13,7 +13,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..ratings import RATING_COLOURS, RATINGS
 
-__all__ = ["transition_heatmap", "improvement_plot", "km_plot", "SECTOR_COLOURS"]
+__all__ = ["transition_heatmap", "improvement_plot", "km_plot"]
 
 #: Line colours for sectors (distinct from the rating colours, readable in greyscale).
 SECTOR_COLOURS = {"NHS hospitals": "#1f4e79", "GP practices": "#7b3294",
