@@ -249,12 +249,12 @@ CASES = [
 
 @pytest.mark.parametrize("kq, expected", CASES)
 def test_adult_social_care_rules(kq, expected):
-    assert aggregate_overall(kq, sector="Adult social care") == expected
+    assert aggregate_overall(kq, rule_set="Adult social care") == expected
 
 
 @pytest.mark.parametrize("kq, expected", CASES)
 def test_nhs_rules_agree_with_adult_social_care_for_five_key_questions(kq, expected):
-    assert aggregate_overall(kq, sector="NHS hospitals") == expected
+    assert aggregate_overall(kq, rule_set="NHS hospitals") == expected
 
 
 @pytest.mark.parametrize("kq, asc, nhs", [
@@ -267,8 +267,8 @@ def test_nhs_rules_agree_with_adult_social_care_for_five_key_questions(kq, expec
     ([RI, G, G, G], None, G),
 ])
 def test_rules_with_fewer_key_questions(kq, asc, nhs):
-    assert aggregate_overall(kq, sector="Adult social care") == asc
-    assert aggregate_overall(kq, sector="NHS hospitals") == nhs
+    assert aggregate_overall(kq, rule_set="Adult social care") == asc
+    assert aggregate_overall(kq, rule_set="NHS hospitals") == nhs
 
 
 def test_aggregation_consistency_counts_and_exceptions():
@@ -350,7 +350,7 @@ def test_synthetic_aggregation_consistency_runs_on_every_sector(synthetic_wide):
     assert len(exceptions) > 0
     for _, row in exceptions.head(20).iterrows():
         kq = [row[d] for d in KEY_QUESTIONS]
-        assert aggregate_overall(kq, sector=str(row.sector)) != row["Overall"]
+        assert aggregate_overall(kq, rule_set=str(row.sector)) != row["Overall"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ def test_oldham_ratings_follow_the_encoded_rating_principles(shared_data):
     assert summary["n_reproduced"].sum() / summary["n"].sum() > 0.95
     for _, row in exceptions.iterrows():  # each exception is a real departure from the rule
         kq = [row[d] for d in KEY_QUESTIONS]
-        assert aggregate_overall(kq, sector=str(row["sector"])) == row["predicted_overall"]
+        assert aggregate_overall(kq, rule_set=str(row["sector"])) == row["predicted_overall"]
         assert row["Overall"] != row["predicted_overall"]
     # agreement on real records equals a plain count over the same rows
     out = domain_agreement(wide).set_index("domain")

@@ -118,7 +118,7 @@ def test_sector_counts_pairwise_square_and_exception_rows_by_hand():
     by_hand = (wide.loc[ok, "Safe"].astype(str) == wide.loc[ok, "Caring"].astype(str)).mean()
     assert square.loc["Safe", "Caring"] == pytest.approx(by_hand) == square.loc["Caring", "Safe"]
     assert np.isnan(square.loc["Safe", "Safe"])
-    _, exceptions = aggregation_consistency(wide, sector_col="sector")
+    _, exceptions = aggregation_consistency(wide, sector="sector")
     shown = q.exception_rows(exceptions, n=3)
     assert len(shown) == min(3, len(exceptions))
     assert list(shown.columns) == ["org_id", "sector", "Overall", "predicted_overall", *KEY_QUESTIONS]

@@ -553,14 +553,15 @@ _RULE_NAMES = {
 }
 
 
-def aggregate_overall(data, *, sector: str = "Adult social care") -> str | None:
+def aggregate_overall(data, *, rule_set: str = "Adult social care") -> str | None:
     """The Overall rating CQC's published principles give for a set of key-question ratings.
 
     Parameters
     ----------
     data : sequence of str
         Key-question ratings (non-scale values and None are ignored).
-    sector : str
+    rule_set : str
+        Whose principles (a key of :data:`RULE_SETS`, named after the sector):
         ``"Adult social care"`` (needs all five key questions rated), or ``"NHS hospitals"``,
         ``"GP practices"``, ``"Other"`` (the NHS trust threshold table).
 
@@ -578,15 +579,15 @@ def aggregate_overall(data, *, sector: str = "Adult social care") -> str | None:
     >>> aggregate_overall(["Outstanding", "Outstanding", "Good", "Requires improvement", "Good"])
     'Good'
     """
-    if sector not in RULE_SETS:
-        raise ValueError(f"sector must be one of {list(RULE_SETS)}, not {sector!r}")
+    if rule_set not in RULE_SETS:
+        raise ValueError(f"rule_set must be one of {list(RULE_SETS)}, not {rule_set!r}")
     codes = scale_codes(pd.Series(list(data), dtype=object), name="ratings")
     counts = np.bincount(codes[codes >= 0], minlength=K)[None, :]
-    code = int(RULE_SETS[sector](counts)[0])
+    code = int(RULE_SETS[rule_set](counts)[0])
     return RATINGS[code] if code >= 0 else None
 
 
-def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sector",
+def aggregation_consistency(data: pd.DataFrame, *, sector: str | None = "sector",
                             domains: Sequence[str] = KEY_QUESTIONS, overall: str = "Overall",
                             by=None, rules: dict | None = None, alpha: float = 0.05,
                             id_cols: Sequence[str] | None = None):
@@ -596,8 +597,8 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     ----------
     data : DataFrame
         Wide ratings (one row per organisation).
-    sector_col : str or None
-        Column choosing the rule set for each row (values as in :data:`RULE_SETS`). None
+    sector : str or None
+        The column choosing the rule set for each row (values as in :data:`RULE_SETS`). None
         applies the adult social care rules to every row.
     domains : sequence of str
         The key questions aggregated.
@@ -605,7 +606,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         The published Overall rating column.
     by : str or list of str, optional
         Extra grouping for the summary (e.g. ``"level"``). The summary is always split by
-        sector when ``sector_col`` is given.
+        sector when ``sector`` is given.
     rules : dict, optional
         Override :data:`RULE_SETS` (sector -> function of an (n, 4) count array).
     alpha : float
@@ -631,7 +632,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     >>> df = pd.DataFrame({"Overall": ["Good", "Good"], "Safe": ["Good", "Inadequate"],
     ...                    "Effective": ["Good"] * 2, "Caring": ["Good"] * 2,
     ...                    "Responsive": ["Good"] * 2, "Well-led": ["Good", "Inadequate"]})
-    >>> summary, exceptions = aggregation_consistency(df, sector_col=None)
+    >>> summary, exceptions = aggregation_consistency(df, sector=None)
     >>> summary[["n", "n_reproduced"]].values.tolist()
     [[2, 1]]
     >>> exceptions["predicted_overall"].tolist()
@@ -639,19 +640,19 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     """
     by = as_list(by)
     domains = as_list(domains)
-    cols = [overall, *domains, *by] + ([sector_col] if sector_col else [])
+    cols = [overall, *domains, *by] + ([sector] if sector else [])
     check_frame(data, cols, "aggregation_consistency")
     rules = dict(RULE_SETS if rules is None else rules)
     src = data.attrs.get("source")
     kq = np.column_stack([scale_codes(data[d], name=d, source=src) for d in domains])
     counts = np.stack([(kq == c).sum(1) for c in range(K)], axis=1)
-    if sector_col:
-        sectors = data[sector_col].astype("object").to_numpy()
+    if sector:
+        sectors = data[sector].astype("object").to_numpy()
         unknown = sorted({str(s) for s in pd.unique(sectors) if s not in rules and pd.notna(s)})
         if unknown:
             bad = int(np.flatnonzero(pd.Series(sectors).astype(str).isin(unknown).to_numpy())[0])
             raise DataFormatError(f"no aggregation rule for sector(s) {unknown}; expected one of "
-                                  f"{list(rules)}", path=src, row=bad + 1, column=sector_col)
+                                  f"{list(rules)}", path=src, row=bad + 1, column=sector)
     else:
         sectors = np.full(len(data), "Adult social care", dtype=object)
     predicted = np.full(len(data), -1)
@@ -669,7 +670,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
     work["_pub"] = published
     assessable = (predicted >= 0) & (published >= 0)
     work["_ok"] = assessable
-    group_cols = (["_sector"] if sector_col else []) + by + ["rule"]
+    group_cols = (["_sector"] if sector else []) + by + ["rule"]
     rows = []
     for key, g in work.groupby(group_cols, observed=True, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
@@ -679,7 +680,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         lo, hi = proportion_ci(hit, n, alpha=alpha)
         rows.append((*key, n, hit, hit / n if n else np.nan, lo, hi,
                      int((pub > pred).sum()), int((pub < pred).sum()), int((~ok).sum())))
-    names = ([sector_col] if sector_col else []) + by + ["rule"]
+    names = ([sector] if sector else []) + by + ["rule"]
     summary = pd.DataFrame(rows, columns=[*names, "n", "n_reproduced", "reproduced",
                                           "reproduced_ci_low", "reproduced_ci_high",
                                           "n_published_better", "n_published_worse",
@@ -688,7 +689,7 @@ def aggregation_consistency(data: pd.DataFrame, *, sector_col: str | None = "sec
         id_cols = [c for c in ("org_id", "level", "name", "location_name", "provider_name",
                                "inspection_category") if c in data.columns]
     exc = assessable & (predicted != published)
-    keep = list(dict.fromkeys([*id_cols, *([sector_col] if sector_col else []), *by,
+    keep = list(dict.fromkeys([*id_cols, *([sector] if sector else []), *by,
                                overall, *domains]))
     exceptions = data.loc[exc, keep].copy()
     exceptions["predicted_overall"] = pd.Categorical.from_codes(predicted[exc], dtype=RATING_DTYPE)

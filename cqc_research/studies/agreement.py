@@ -152,7 +152,7 @@ def rule_consistency(data: pd.DataFrame, *, level: str = "location") -> tuple[pd
     -------
     (summary, exceptions) : tuple of DataFrame
     """
-    consistency, exceptions = aggregation_consistency(data, sector_col="sector")
+    consistency, exceptions = aggregation_consistency(data, sector="sector")
     consistency.insert(1, "level", level)
     return consistency, exceptions
 
