@@ -49,11 +49,11 @@ __all__ = ["TABLES", "MECHANISMS", "headline_figures"]
 #: The tables notebook 06 saves: name -> columns, after the ``data_status`` column every saved
 #: table starts with.
 TABLES: dict[str, tuple[str, ...]] = {
-    "mechanism_sources": ('what', 'in this run'),
-    "mechanisms": ('label', 'definition', 'qualitative', 'routine_data', 'proxy', 'unit',
-                   'functions', 'notebook', 'tables', 'caveat', 'evidence'),
-    "mechanism_headlines": ('proxy', 'short', 'sector', 'estimate', 'ci_low', 'ci_high', 'n',
-                            'unit', 'notebook', 'table', 'status', 'note'),
+    "mechanism_sources": ("notebook", "what", "in this run"),
+    "mechanisms": ("mechanism", "label", "definition", "qualitative", "routine_data", "proxy",
+                   "unit", "functions", "notebook", "tables", "caveat", "evidence"),
+    "mechanism_headlines": ("mechanism", "proxy", "short", "sector", "estimate", "ci_low",
+                            "ci_high", "n", "unit", "notebook", "table", "status", "note"),
 }
 
 #: Columns of :func:`headline_figures`.
