@@ -18,7 +18,7 @@ def test_in_scope_and_the_sentences_by_hand():
                          "level": ["location", "location", "location", "provider", "location"],
                          "service_group": ["Overall", "Overall", "Overall", "Overall", "Care homes"],
                          "domain": ["Overall", "Safe", "Overall", "Overall", "Overall"]})
-    org, overall = q.in_scope(long, level="location")
+    org, overall = q.ratings_in_scope(long, level="location")
     assert org["org_id"].tolist() == ["a", "a", "b"] and overall["org_id"].tolist() == ["a", "b"]
     assert q.rated_sentence(long, overall, level="location") == (
         "2 locations have an overall rating (4 organisations in 5 rows of the ratings file).")
@@ -30,7 +30,7 @@ def test_in_scope_and_the_sentences_by_hand():
 
 def test_the_declared_columns_are_what_the_metrics_make(synthetic_small):
     long = load_latest_ratings(synthetic_small.paths["ratings_ods"])
-    org, overall = q.in_scope(long)
+    org, overall = q.ratings_in_scope(long)
     api = load_api_folder(synthetic_small.paths["api_folder"])
     made = {"ratings_by_sector": rating_mix(overall, by="sector"),
             "ratings_by_domain": rating_mix(org, by="domain"),

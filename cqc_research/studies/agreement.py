@@ -43,7 +43,7 @@ AGREEMENT_COLUMNS = ["sector", "domain", "n", "agreement", "agreement_ci_low", "
                      "weighted_kappa", "weighted_kappa_ci_low", "weighted_kappa_ci_high"]
 
 
-def in_scope(study: Study, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
+def wide_in_scope(study: Study, *, level: str = "location", sector: str | None = None) -> pd.DataFrame:
     """A study's wide ratings of one level and sector, ``sector`` as plain text.
 
     Parameters

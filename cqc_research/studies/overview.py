@@ -26,7 +26,7 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
-def in_scope(data: pd.DataFrame, *, level: str = "location") -> tuple[pd.DataFrame, pd.DataFrame]:
+def ratings_in_scope(data: pd.DataFrame, *, level: str = "location") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ratings of one level's organisations as a whole (service group ``Overall``), and of
     those the Overall domain.
 
@@ -46,7 +46,7 @@ def in_scope(data: pd.DataFrame, *, level: str = "location") -> tuple[pd.DataFra
     --------
     >>> long = pd.DataFrame({"level": ["location", "location", "provider"],
     ...                      "service_group": ["Overall"] * 3, "domain": ["Overall", "Safe", "Overall"]})
-    >>> [len(t) for t in in_scope(long)]
+    >>> [len(t) for t in ratings_in_scope(long)]
     [2, 1]
     """
     ratings = data[(data["level"] == level) & (data["service_group"] == "Overall")]
@@ -61,7 +61,7 @@ def rated_sentence(data: pd.DataFrame, overall: pd.DataFrame, *, level: str = "l
     data : DataFrame
         The long Latest ratings table.
     overall : DataFrame
-        Its Overall ratings in scope (:func:`in_scope`).
+        Its Overall ratings in scope (:func:`ratings_in_scope`).
     level : str
         "location" or "provider".
 
