@@ -16,8 +16,8 @@ from scipy import stats
 
 from .._text import listing, plural, share_cells  # noqa: F401 (share_cells: the notebook's q.share_cells)
 from ..assessment_framework import FRAMEWORK_2014
+from ..dataset import Study
 from ..io.cqc_files import load_latest_ratings
-from ..io.cqc_json import load_api_folder
 from ..metrics import transitions as tr
 
 __all__ = ["TABLES", "load_histories"]
@@ -73,14 +73,15 @@ class Histories:
     note: str
 
 
-def load_histories(api_path: str = "", *, ratings_files: str = "",
+def load_histories(study: Study | None = None, *, ratings_files: str = "",
                    level: str = "location") -> Histories:
-    """Rating histories from a CQC API folder, or from monthly Latest ratings files.
+    """Rating histories from a study's CQC API records, or from monthly Latest ratings files.
 
     Parameters
     ----------
-    api_path : str
-        Folder of CQC API location records (used when ``ratings_files`` is empty).
+    study : Study, optional
+        The study whose API records are read (:attr:`cqc_research.dataset.Study.api`), used when
+        ``ratings_files`` is empty; default the study found from the current directory.
     ratings_files : str
         Comma-separated monthly Latest ratings files; reports published and superseded between
         two files are missed.
@@ -90,6 +91,11 @@ def load_histories(api_path: str = "", *, ratings_files: str = "",
     Returns
     -------
     Histories
+
+    Raises
+    ------
+    cqc_research.dataset.MissingInput
+        When ``ratings_files`` is empty and the study has no API folder.
     """
     if ratings_files:
         files = [f.strip() for f in ratings_files.split(",") if f.strip()]
@@ -97,9 +103,10 @@ def load_histories(api_path: str = "", *, ratings_files: str = "",
         return Histories(history, None, None, files,
                          f"{len(files)} monthly Latest ratings files: reports published and "
                          "superseded between two files are missed, so transitions are a lower bound.")
-    api = load_api_folder(api_path)
+    study = study if study is not None else Study()
+    api = study.api
     return Histories(api.history, api.relationships,
-                     api.locations[["org_id", "deregistration_date"]], [api_path],
+                     api.locations[["org_id", "deregistration_date"]], [str(study.path("api"))],
                      f"CQC API records for {len(api.locations):,} locations (current and "
                      "historic ratings).")
 
