@@ -2,7 +2,7 @@
 
 The statistics are those of :mod:`cqc_research.qual` (code frequencies, co-occurrence, cases
 joined to their rating histories, prevalence by outcome); this module holds the notebook's
-sentences and the tables it saves (:data:`TABLES`).
+figures, its sentences and the tables it saves (:data:`TABLES`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pandas as pd
 from .._text import pct as _pct
 from .._text import pval as _pval
 from ..metrics.intervals import newcombe_diff_ci
+from ..plots import qual as qp
 
 __all__ = ["TABLES"]
 
@@ -59,6 +60,62 @@ TABLES: dict[str, tuple[str, ...]] = {
                                   "note"),
 }
 
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+def frequencies_figure(freq: pd.DataFrame, *, codebook):
+    """The share of cases in which each code appears, with exact intervals.
+
+    Parameters
+    ----------
+    freq : DataFrame
+        :func:`cqc_research.qual.code_frequencies` by case.
+    codebook : Codebook
+        For the codes' labels and order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    return qp.plot_frequencies(freq, codebook=codebook, title="Share of cases in which each code appears")
+
+
+def case_matrix_figure(followed: pd.DataFrame, *, codebook):
+    """The codes of each followed-up case, the cases that improved above the line.
+
+    Parameters
+    ----------
+    followed : DataFrame
+        The rows of :func:`cqc_research.qual.cases_with_outcomes` with an outcome (its 0/1 code
+        columns).
+    codebook : Codebook
+        For the codes' labels and order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    return qp.plot_case_matrix(followed, codebook=codebook,
+                               title="Codes in each case (dark = coded), cases that improved above the line")
+
+
+def prevalence_figure(comparison: pd.DataFrame, *, codebook):
+    """The share of cases coded with each code, by outcome at the next inspection.
+
+    Parameters
+    ----------
+    comparison : DataFrame
+        :func:`cqc_research.qual.compare_prevalence` output.
+    codebook : Codebook
+        For the codes' labels and order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    return qp.plot_prevalence(comparison, codebook=codebook,
+                              title="Share of cases coded, by outcome at the next inspection")
 
 # ----------------------------------------------------------------------------------------------
 # sentences
