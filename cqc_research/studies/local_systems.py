@@ -435,7 +435,7 @@ def dtoc_sentence(corr: dict, have: pd.DataFrame, rate_funnel: pd.DataFrame, sec
     Parameters
     ----------
     corr : dict
-        :func:`cqc_research.metrics.areas.dtoc_correlation` output.
+        :func:`dtoc_correlation` output.
     have : DataFrame
         Areas and their rate (``dtoc_per_100k``; areas without one are left out).
     rate_funnel : DataFrame
