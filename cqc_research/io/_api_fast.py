@@ -12,6 +12,7 @@ listed in :attr:`Builder.bad` with its reason.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as _dt
 import json
 from array import array
@@ -132,6 +133,18 @@ _NOT_TEXT = {"care_home", "number_of_beds", "n_location_ids", "inherited", "n_ke
              "percentage_score", "score", "assessed", "n_evidence_categories",
              "n_evidence_with_commentary", "value", "domain", "rating", "rating_status", "framework",
              "rule_version", "statement_id", "evidence_category_id"}
+try:  # glibc keeps memory freed by one step for the next; malloc_trim gives it back to the system
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):  # another C library: nothing to do
+    _malloc_trim = None
+
+
+def _release() -> None:
+    """Return the memory the tables' steps freed to the system, so that the peak is the tables'."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
 class _Skip(Exception):
     """A record file that cannot be read; carries the one-line reason."""
 
@@ -1016,6 +1029,7 @@ class _Finisher:
         history = self.frame("hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
                              convert={**ratings_conv, "report_date": api, "inspection_date": api,
                                       "sector": _fixed(SECTOR_DTYPE)})
+        _release()
         services = self.frame("serv", SERVICE_COLUMNS, ("org_id",), convert={**ratings_conv, "report_date": api})
         if len(self.b.recs["rat"]):
             ratings = self.frame("rat", LONG_COLUMNS, ORG_FIELDS, compact=COMPACT["ratings"][:5],
@@ -1032,6 +1046,7 @@ class _Finisher:
                              keys={"org_id": org_key[history["_rec"].to_numpy()]})
         dup = _duplicated(history, order, org_key)
         history = _take_columns([history], order[~dup])
+        _release()
         services = services[~services.duplicated(["org_id", "report_link_id", "service", "domain"])]
         services = services.reset_index(drop=True)
         ratings["care_home"] = ratings["care_home"].astype("boolean")
@@ -1060,6 +1075,7 @@ class _Finisher:
                                  keys={"org_id": np.concatenate([org_key[history["_rec"].to_numpy()],
                                                                  org_key[saf_hist["_rec"].to_numpy()]])})
             history = _take_columns([history, saf_hist], order, like=history)
+            _release()
         ratings["framework"] = pd.Categorical.from_codes(np.zeros(len(ratings), dtype=np.int8), dtype=fw_dtype)
         replaced = self.b.saf_replaced
         if replaced:
@@ -1074,24 +1090,27 @@ class _Finisher:
             by = ["level", "org_id"]
             order = stable_order(pd.concat([kept[by], new[by]], ignore_index=True), by)
             ratings = _take_columns([kept, new], order, like=ratings)
+            _release()
             del kept
         tables.update(history=history, ratings=ratings)
         dated = {"assessment_date": iso, "publication_date": iso, "sector": _fixed(SECTOR_DTYPE)}
-        frames = {
-            "assessments": self.frame("assess", ASSESSMENT_COLUMNS, hist_org,
-                                      convert={**dated, "commentary_date": iso, "published": iso,
-                                               "rating": _fixed(RATING_DTYPE)}),
-            "key_question_scores": self.frame("kq", KEY_QUESTION_SCORE_COLUMNS, ("org_id", "level", "sector"),
-                                              compact=COMPACT["key_question_scores"],
-                                              convert={**dated, "domain": _fixed(DOMAIN_DTYPE),
-                                                       "rating": _fixed(RATING_DTYPE)}),
-            "statement_scores": self.frame("st", STATEMENT_SCORE_COLUMNS, ("org_id", "level", "sector"),
-                                           compact=COMPACT["statement_scores"],
-                                           convert={**dated, "domain": _fixed(DOMAIN_DTYPE)}),
-            "assessment_text": self.frame("text", ASSESSMENT_TEXT_COLUMNS, ("org_id",),
-                                          compact=COMPACT["assessment_text"]),
-            "assessment_problems": self.frame("prob", ASSESSMENT_PROBLEM_COLUMNS, ()),
-        }
+        frames = {}  # one by one, each step's memory given back before the next
+        frames["assessments"] = self.frame("assess", ASSESSMENT_COLUMNS, hist_org,
+                                           convert={**dated, "commentary_date": iso, "published": iso,
+                                                    "rating": _fixed(RATING_DTYPE)})
+        frames["key_question_scores"] = self.frame("kq", KEY_QUESTION_SCORE_COLUMNS, ("org_id", "level", "sector"),
+                                                   compact=COMPACT["key_question_scores"],
+                                                   convert={**dated, "domain": _fixed(DOMAIN_DTYPE),
+                                                            "rating": _fixed(RATING_DTYPE)})
+        _release()
+        frames["statement_scores"] = self.frame("st", STATEMENT_SCORE_COLUMNS, ("org_id", "level", "sector"),
+                                                compact=COMPACT["statement_scores"],
+                                                convert={**dated, "domain": _fixed(DOMAIN_DTYPE)})
+        _release()
+        frames["assessment_text"] = self.frame("text", ASSESSMENT_TEXT_COLUMNS, ("org_id",),
+                                               compact=COMPACT["assessment_text"])
+        frames["assessment_problems"] = self.frame("prob", ASSESSMENT_PROBLEM_COLUMNS, ())
+        _release()
         a = frames["assessments"]
         a["current"] = a["current"].astype(bool)
         kq = frames["key_question_scores"]
@@ -1104,13 +1123,16 @@ class _Finisher:
         st["assessed"] = st["assessed"].astype("boolean")
         frames["assessment_text"]["statement_id"] = frames["assessment_text"]["statement_id"].astype("Int64")
         tables.update(frames)
+        _release()
         for t in ("history", "service_ratings", "ratings"):  # one dtype after the assessment rows join
             col = tables[t]["rating_text"]
             if col.dtype == _STR_DTYPE and col.notna().any():  # the same, without a Python string each
                 tables[t]["rating_text"] = col.astype("category")
             else:
                 tables[t]["rating_text"] = col.astype("object").astype("category")
-        return compact(tables)
+        tables = compact(tables)
+        _release()
+        return tables
 
 
 def compact(tables: dict) -> dict:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import DataFormatError, SkippedFileWarning
 from ..provenance import BANNER_TEXT, is_synthetic
@@ -244,11 +245,16 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
         # collector, which would walk them all again and again, waits until the tables are built
         collecting = gc.isenabled()
         gc.disable()
+        # Arrow's memory from the C library's allocator while the tables are built, so that what
+        # the steps free goes back to the system (see _api_fast._release); then as before
+        pool = pa.default_memory_pool()
+        pa.set_memory_pool(pa.system_memory_pool())
         try:
             for path, level in iterator:
                 b.add_file(path, level, keep_going=unknown == "keep")
             tables = b.tables()
         finally:
+            pa.set_memory_pool(pool)
             if collecting:
                 gc.enable()
         if b.odd:  # never silently: values of another JSON type where the API gives text
