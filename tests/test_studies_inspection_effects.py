@@ -20,9 +20,18 @@ def test_parameters_are_checked():
         q.check_event_parameters(event="publication", window_months=6, post_months=6)
 
 
-def test_explicit_inputs_are_kept():
-    assert q.inspection_inputs("ind.csv", api_path="api") == ("ind.csv", "api", "")
-    assert q.inspection_inputs("ind.csv", ratings_path="r.ods") == ("ind.csv", "", "r.ods")
+def test_explicit_inputs_are_kept(tmp_path):
+    from cqc_research.dataset import Study
+
+    ind, api, ratings = tmp_path / "ind.csv", tmp_path / "api", tmp_path / "r.ods"
+    ind.write_text("x\n")
+    api.mkdir()
+    ratings.write_text("x")
+    study = Study.from_parameters(ae_path=str(ind), api_path=str(api), ratings_path="", root=tmp_path)
+    assert q.inspection_inputs(study) == (str(ind), str(api), "")
+    # a ratings workbook without an API folder gives the publication dates; no indicator: ""
+    only = Study.from_parameters(ratings_path=str(ratings), root=tmp_path)
+    assert q.inspection_inputs(only) == ("", "", str(ratings))
     assert q.indicator_unit("beds") == "units of beds"
 
 

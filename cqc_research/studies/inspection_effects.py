@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._text import plural
+from ..dataset import Study
 from ..errors import InsufficientData
 from ..io import read_source
 from ..io.cqc_files import load_latest_ratings
@@ -19,7 +20,6 @@ from ..metrics import events as em
 from ..metrics.events import EVENTS
 from ..plots import events as pev
 from ..plots import spc as psp
-from ..synthetic import ensure_default_data
 
 __all__ = ["TABLES", "load_events"]
 
@@ -89,27 +89,26 @@ def api_reports(folder, **kwargs) -> pd.DataFrame:
     return load_api_folder(folder, **kwargs).reports
 
 
-def inspection_inputs(indicators_path: str = "", *, api_path: str = "",
-                      ratings_path: str = "") -> tuple[str, str, str]:
-    """The inputs of the inspection-effects note, empty ones taken from the synthetic dataset.
+def inspection_inputs(study: Study) -> tuple[str, str, str]:
+    """The inputs of the inspection-effects note, as the study holds them.
 
     Parameters
     ----------
-    indicators_path, api_path, ratings_path : str
-        As given to the notebook. The indicator defaults to the synthetic A&E files and, when no
-        ratings workbook is given, the events to the synthetic API folder.
+    study : Study
+        The notebook's study (``Study.from_parameters(ae_path=indicators_path, api_path=...,
+        ratings_path=...)``): what was given wins over the study folder's declaration, which wins
+        over the embedded synthetic data (used only when nothing is given or declared).
 
     Returns
     -------
     tuple of str
-        ``(indicators_path, api_path, ratings_path)``.
+        ``(indicators_path, api_path, ratings_path)``, ``""`` for an input the study lacks. The
+        ratings workbook is returned only without an API folder (the API records give both kinds
+        of event).
     """
-    if not indicators_path or not (api_path or ratings_path):
-        default = ensure_default_data(quiet=True)
-        indicators_path = indicators_path or str(default / "ae")
-        if not ratings_path:
-            api_path = api_path or str(default / "cqc_api")
-    return indicators_path, api_path, ratings_path
+    ind, api, ratings = (study.path(k) for k in ("indicators.ae", "api", "ratings"))
+    return (str(ind) if ind else "", str(api) if api else "",
+            "" if api or not ratings else str(ratings))
 
 
 def check_event_parameters(*, event: str, window_months: int, post_months: int) -> None:
