@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from .._text import plural
+from ..dataset import Study
 from ..io import nhs
 from ..io.cqc_files import load_latest_ratings
 from ..io.cqc_json import load_api_folder
@@ -62,6 +63,32 @@ TABLES: dict[str, tuple[str, ...]] = {
 # ----------------------------------------------------------------------------------------------
 # what notebook 05 reads, and its steps
 # ----------------------------------------------------------------------------------------------
+def area_inputs(study: Study, *, ratings_path: str = "") -> tuple[str, str, str, str, str]:
+    """Notebook 05's inputs, as the study holds them.
+
+    Parameters
+    ----------
+    study : Study
+        The notebook's study (``Study.from_parameters(...)`` of its path parameters, with
+        ``ratings_path="api"`` given as ``""``): what was given wins over the study folder's
+        declaration, which wins over the embedded synthetic data (used only when nothing is given
+        or declared).
+    ratings_path : str
+        The notebook's ``ratings_path``; ``"api"`` (the current ratings of the API folder) is kept.
+
+    Returns
+    -------
+    tuple of str
+        ``ratings_path, api_path, dtoc_path, population_path, la_codes_path``, ``""`` for an
+        input the study lacks or leaves out (``"none"``).
+    """
+    found = [study.path(k) for k in ("ratings", "api", "indicators.dtoc", "population", "la_codes")]
+    paths = [str(p) if p else "" for p in found]
+    if ratings_path == "api":
+        paths[0] = "api"
+    return tuple(paths)
+
+
 def load_area_ratings(ratings_path: str, *, api_path: str = ""):
     """The ratings and (when an API folder is given) the locations for :func:`~cqc_research.metrics.areas.area_summary`.
 
