@@ -207,9 +207,10 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
     unknown : {"raise", "keep"}, optional
         The older spelling of ``strict`` (``"raise"`` is ``strict=True``).
     use_cache : bool
-        Keep the tables as Parquet under the processed-data folder, with each record file's
-        size and modification time: the next load reads back what is unchanged and reads
-        again only the record files that changed, were added or were deleted since.
+        Keep the tables (Arrow IPC files, read back memory-mapped) under the processed-data
+        folder, with each record file's size, modification time and inode: the next load reads
+        back what is unchanged and reads again only the record files that changed, were added
+        or were deleted since.
     progress : bool
         Show a progress bar (tqdm) while reading.
 
