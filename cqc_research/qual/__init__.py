@@ -26,9 +26,13 @@ This module lets coded interviews sit beside the numbers:
 
 from __future__ import annotations
 
-from . import analysis, codebook, segments
+from . import analysis, codebook, segments  # noqa: F401 (qual.analysis and the others as attributes)
 from .analysis import *  # noqa: F403 (the package is the union of its three modules)
+from .analysis import code_frequencies, compare_prevalence
 from .codebook import *  # noqa: F403
+from .codebook import load_codebook
 from .segments import *  # noqa: F403
+from .segments import read_coded_segments
 
-__all__ = [*codebook.__all__, *segments.__all__, *analysis.__all__]
+#: What a researcher calls first; every name of the three modules is reachable as ``qual.<name>``.
+__all__ = ["load_codebook", "read_coded_segments", "code_frequencies", "compare_prevalence"]
