@@ -271,3 +271,15 @@ def test_cqc_research_load_reads_the_council_file(shared_data, tmp_path, capsys)
     out = capsys.readouterr().out
     assert "[assessments]" in out and "[scores]" in out
     assert len(pd.read_parquet(tmp_path / "la-scores.parquet")) == 72 * 9
+
+
+def test_council_inputs_through_the_study(tmp_path):
+    # real data: what the study lacks is the packaged councils, the API's ratings, and "none"
+    api = tmp_path / "api"
+    api.mkdir()
+    got = cn.council_inputs("packaged", api_path=str(api), root=tmp_path)
+    assert got == [str(cn.PACKAGED_ASSESSMENTS), "api", str(api), "none", "none", ""]
+    ratings = tmp_path / "r.ods"
+    ratings.write_text("x")
+    got = cn.council_inputs(ratings_path=str(ratings), dtoc_path="none", root=tmp_path)
+    assert got == [str(cn.PACKAGED_ASSESSMENTS), str(ratings), "none", "none", "none", ""]

@@ -40,6 +40,7 @@ import yaml
 from scipy import stats
 
 from ..assessment_framework import BANDS
+from ..dataset import Study
 from ..errors import DataFormatError
 from ..geography import LA_CODE_PATTERN, current_la_code, normalise_area_name, reconcile_la_codes
 from ..io import nhs
@@ -54,7 +55,6 @@ from ..metrics.events import event_contrasts, event_study
 from ..metrics.intervals import newcombe_diff_ci, proportion_ci, spearman_ci
 from ..metrics.spc import spc_rules
 from ..metrics.transitions import consecutive_pairs
-from ..notebook_output import default_inputs
 from ..plots import rating_palette
 from ..plots.events import event_study_plot
 from ..plots.spc import spc_chart
@@ -580,48 +580,55 @@ def special_measures_journeys(data: pd.DataFrame, *, relationships: pd.DataFrame
 
 # ---------------------------------------------------------------------------------------------
 # the notebook's inputs, figures and sentences
-def council_inputs(councils_path: str = "", *, ratings_path: str = "", api_path: str = "", dtoc_path: str = "",
-                   population_path: str = "", la_codes_path: str = "") -> list[str]:
-    """Notebook 10's inputs: the synthetic dataset's when no ratings are given, else the ones given.
+def council_inputs(councils_path: str = "", *, ratings_path: str = "", api_path: str = "",
+                   dtoc_path: str = "", population_path: str = "", la_codes_path: str = "",
+                   root=None) -> list[str]:
+    """Notebook 10's inputs, read through the :class:`~cqc_research.dataset.Study` they describe.
 
-    With ``ratings_path`` and ``api_path`` both empty, every empty input is the embedded synthetic
-    dataset's, the councils included (``councils/la_assessments.csv``). Otherwise the run is on
-    real data: an empty ``councils_path`` is the 72 councils shipped with the package, an empty
-    ``ratings_path`` is the API folder's current ratings (``"api"``), and empty delayed-transfer,
-    population and code inputs are ``"none"`` (their sections are skipped).
+    What is given wins over the study folder's declaration (``cqc-research.toml``), which wins
+    over the embedded synthetic data (used only when nothing is given or declared).
+
+    On the embedded synthetic data (nothing given, nothing declared) every input is the
+    synthetic dataset's, the councils included (``councils/la_assessments.csv``). On real data
+    (``ratings_path`` or ``api_path`` given) an input the study lacks is the 72 councils shipped
+    with the package for the councils, the API folder's current ratings (``"api"``) for the
+    ratings, and ``"none"`` for the API folder, delayed transfers and population (their sections
+    are skipped).
 
     Parameters
     ----------
     councils_path : str
-        The councils' assessments; ``"packaged"`` for the 72 councils shipped with the package.
+        The notebook's ``councils_path``; ``"packaged"`` for the 72 councils shipped with the
+        package.
     ratings_path, api_path, dtoc_path, population_path, la_codes_path : str
-        As the notebook was given them.
+        The notebook's parameters (``ratings_path="api"``: the API folder's current ratings;
+        ``"none"``: left out).
+    root : path, optional
+        The study folder (default: found from the current directory).
 
     Returns
     -------
     list of str
-        ``councils_path, ratings_path, api_path, dtoc_path, population_path, la_codes_path``.
-        A synthetic dataset written before councils were added has no councils file: its
+        ``councils_path, ratings_path, api_path, dtoc_path, population_path, la_codes_path``. A
+        synthetic dataset written before councils were added has no councils file: its
         ``councils_path`` is ``""`` (the notebook's sections say so).
-
-    Examples
-    --------
-    >>> council_inputs(api_path="oldham")[:3] == [str(PACKAGED_ASSESSMENTS), "api", "oldham"]
-    True
     """
+    study = Study.from_parameters(
+        councils_path="" if councils_path == "packaged" else councils_path,
+        ratings_path="" if ratings_path == "api" else ratings_path, api_path=api_path,
+        dtoc_path=dtoc_path, population_path=population_path, la_codes_path=la_codes_path, root=root)
     if councils_path == "packaged":
         councils_path = str(PACKAGED_ASSESSMENTS)
+    held = {k: study.path(k) for k in ("councils", "ratings", "api", "indicators.dtoc", "population",
+                                        "la_codes")}
+    held = {k: str(v) if v else "" for k, v in held.items()}
+    councils = councils_path or held["councils"]
     if ratings_path or api_path:
-        return [councils_path or str(PACKAGED_ASSESSMENTS), ratings_path or "api", api_path or "none",
-                dtoc_path or "none", population_path or "none", la_codes_path]
-
-    given = {"ratings_path": ratings_path, "api_path": api_path, "dtoc_path": dtoc_path,
-             "population_path": population_path, "la_codes_path": la_codes_path}
-    others = default_inputs(**given)
-    if not councils_path:
-        found = Path(others[0]).parents[1] / "councils" / "la_assessments.csv"
-        councils_path = str(found) if found.is_file() else ""
-    return [councils_path, *others]
+        return [councils or str(PACKAGED_ASSESSMENTS),
+                "api" if ratings_path == "api" else held["ratings"] or "api", held["api"] or "none",
+                held["indicators.dtoc"] or "none", held["population"] or "none", held["la_codes"]]
+    return [councils, held["ratings"], held["api"], held["indicators.dtoc"], held["population"],
+            held["la_codes"]]
 
 
 def load_dtoc_inputs(dtoc_path: str, *, population_path: str, la_codes_path: str = ""):
