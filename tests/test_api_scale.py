@@ -179,6 +179,29 @@ def test_incremental_cache_rereads_only_changed_records(synthetic_small, tmp_pat
     _same(third, second)
 
 
+def test_incremental_cache_rereads_a_file_replaced_with_the_same_size_and_time(synthetic_small, tmp_path):
+    """A record replaced by another file of the same size and modification time (a copy that
+    keeps times, as rsync -t does) is noticed by its inode and read again."""
+    folder = _copy_api(synthetic_small.paths["api_folder"], tmp_path)
+    load_api_folder(folder)
+    target = sorted((folder / "locations").glob("*.json"))[2]
+    rec = json.loads(target.read_text())
+    name = rec["name"]
+    rec["name"] = ("X" if name[0] != "X" else "Y") + name[1:]  # one letter: the same size
+    st = target.stat()
+    tmp = target.with_name(".replacement.tmp")
+    tmp.write_bytes(target.read_bytes().replace(name.encode(), rec["name"].encode(), 1))
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp, target)
+    assert target.stat().st_size == st.st_size and target.stat().st_mtime_ns == st.st_mtime_ns
+    assert target.stat().st_ino != st.st_ino
+    again = load_api_folder(folder)
+    assert again.notes[0] == "read: incremental (1 files read)"
+    names = again.locations.set_index("org_id")["location_name"]
+    assert names[rec["locationId"]] == rec["name"]
+    _same(again, load_api_folder(folder, use_cache=False))
+
+
 def test_incremental_cache_reads_everything_when_an_organisation_is_in_two_files(synthetic_small, tmp_path):
     folder = _copy_api(synthetic_small.paths["api_folder"], tmp_path)
     load_api_folder(folder)
