@@ -1041,12 +1041,17 @@ class _Finisher:
                 ratings[c] = fn(_Col(np.array([], np.int32), np.array([], dtype=object)))
             ratings["_rec"] = np.array([], dtype=np.int64)
         # a report listed in both current and historic ratings is kept once (the current copy)
+        # the history is taken once, in its final order: the rows kept (``kept``, in the order of
+        # organisation, date and source) and, below, the assessments' rows merged into them
         org_key = self.org_key()
-        order = stable_order(history, ["org_id", "report_date", "source"],
-                             keys={"org_id": org_key[history["_rec"].to_numpy()]})
-        dup = _duplicated(history, order, org_key)
-        history = _take_columns([history], order[~dup])
-        _release()
+        hist_key = org_key[history["_rec"].to_numpy()]
+        order = stable_order(history, ["org_id", "report_date", "source"], keys={"org_id": hist_key})
+        kept = order[~_duplicated(history, order, org_key)]
+        is_kept = np.zeros(len(history), dtype=bool)
+        is_kept[kept] = True
+        rated = is_kept & ((history["domain"] == "Overall") & history["rating"].notna()).to_numpy()
+        rated_pairs = history.loc[rated, ["org_id", "report_link_id"]]
+        del is_kept, rated
         services = services[~services.duplicated(["org_id", "report_link_id", "service", "domain"])]
         services = services.reset_index(drop=True)
         ratings["care_home"] = ratings["care_home"].astype("boolean")
@@ -1057,9 +1062,8 @@ class _Finisher:
                                                      "inspection_category", "sector"),
                              compact=COMPACT["reports"][:3],
                              convert={"report_date": api, "first_visit_date": api, "sector": _fixed(SECTOR_DTYPE)})
-        rated = ((history["domain"] == "Overall") & history["rating"].notna()).to_numpy()
-        reports["rated"] = _pairs_in(reports[["org_id", "report_link_id"]],
-                                     history.loc[rated, ["org_id", "report_link_id"]])
+        reports["rated"] = _pairs_in(reports[["org_id", "report_link_id"]], rated_pairs)
+        del rated_pairs
         tables = {"locations": locs, "providers": provs, "ratings": ratings, "history": history,
                   "service_ratings": services, "relationships": rels, "reports": reports}
         # -- the single assessment framework
@@ -1071,11 +1075,17 @@ class _Finisher:
         if len(saf_hist):
             saf_hist = saf_hist[~_duplicated(saf_hist, np.arange(len(saf_hist)), org_key)].reset_index(drop=True)
             by = ["report_date", "source"]
-            order = stable_order(pd.concat([history[by], saf_hist[by]], ignore_index=True), ["org_id", *by],
-                                 keys={"org_id": np.concatenate([org_key[history["_rec"].to_numpy()],
+            order = stable_order(pd.concat([history[by].take(kept), saf_hist[by]], ignore_index=True),
+                                 ["org_id", *by],
+                                 keys={"org_id": np.concatenate([hist_key[kept],
                                                                  org_key[saf_hist["_rec"].to_numpy()]])})
-            history = _take_columns([history, saf_hist], order, like=history)
-            _release()
+            rows = np.concatenate([kept, len(history) + np.arange(len(saf_hist))])[order]
+            history = _take_columns([history, saf_hist], rows, like=history)
+            del rows
+        else:
+            history = _take_columns([history], kept)
+        del kept, hist_key
+        _release()
         ratings["framework"] = pd.Categorical.from_codes(np.zeros(len(ratings), dtype=np.int8), dtype=fw_dtype)
         replaced = self.b.saf_replaced
         if replaced:
