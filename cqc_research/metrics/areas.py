@@ -30,7 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..errors import DataFormatError, InsufficientData
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
-from ._inputs import as_list
+from ._inputs import as_list, scale_codes
 from .funnel import funnel_limits
 from .intervals import proportion_ci
 
@@ -59,6 +59,7 @@ def _rated_locations(ratings: pd.DataFrame, level: str | None) -> pd.DataFrame:
             raise DataFormatError(f"the ratings table has no column(s) {need}; expected the long ratings "
                                   "table (io.cqc_files.load_latest_ratings or load_api_folder(...).ratings)",
                                   column=need[0])
+    scale_codes(ratings["rating"], name="rating")
     d = ratings
     if level is not None and "level" in d.columns:
         d = d[d["level"] == level]
@@ -531,6 +532,7 @@ def good_or_better_by(data: pd.DataFrame, *, rating: str, by: str = "local_autho
     >>> good_or_better_by(d, rating="Overall", by="la").to_dict("list")
     {'la': ['a', 'b'], 'good': [1, 1], 'n': [2, 1]}
     """
+    scale_codes(data[rating], name=rating)
     rows = data.dropna(subset=[by])
     good = rows[rating].astype(object).isin(GOOD_OR_BETTER)
     return (rows.assign(good=good).groupby(by, observed=True)

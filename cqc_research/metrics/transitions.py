@@ -39,7 +39,7 @@ from statsmodels.stats.proportion import multinomial_proportions_confint, propor
 
 from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
-from ._inputs import as_list
+from ._inputs import as_list, scale_codes
 
 __all__ = [
     "history_from_snapshots",
@@ -87,6 +87,7 @@ def history_from_snapshots(data, *, level: str | None = "location",
     if not frames:
         raise ValueError("no snapshots given")
     data = pd.concat(frames, ignore_index=True)
+    _check_scale(data, ("rating",))
     for col in ("org_id", "domain", "rating", "publication_date"):
         if col not in data.columns:
             raise DataFormatError(f"snapshot table has no {col!r} column; expected the long ratings "
@@ -107,6 +108,13 @@ def history_from_snapshots(data, *, level: str | None = "location",
     return out.sort_values(["org_id", "domain", "report_date"]).reset_index(drop=True)
 
 
+def _check_scale(data: pd.DataFrame, columns) -> None:
+    """Raise UnknownRatingError for a value of a rating column that is neither a rating nor a status."""
+    for c in columns:
+        if c in data.columns:
+            scale_codes(data[c], name=c)
+
+
 def _check_history(history: pd.DataFrame) -> None:
     if not isinstance(history, pd.DataFrame):
         raise TypeError(f"history must be a pandas DataFrame, not {type(history).__name__}")
@@ -116,6 +124,7 @@ def _check_history(history: pd.DataFrame) -> None:
             f"the rating history has no column(s) {missing}; expected the panel of "
             "io.cqc_json.load_api_folder(folder).history (or history_from_snapshots)",
             column=missing[0])
+    _check_scale(history, ("rating",))
     bad = pd.to_datetime(history["report_date"], errors="coerce").isna() & history["report_date"].notna()
     if bad.any():
         i = history.index[bad.to_numpy()][0]
@@ -347,6 +356,7 @@ def consecutive_pairs(
 
 def _pairs(data, carry=(), **kwargs) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame) and {"from_rating", "to_rating"} <= set(data.columns):
+        _check_scale(data, ("from_rating", "to_rating"))
         if kwargs.get("domain") is not None:
             d = kwargs["domain"]
             wanted = [d] if isinstance(d, str) else list(d)
