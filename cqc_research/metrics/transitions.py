@@ -108,6 +108,13 @@ def history_from_snapshots(data, *, level: str | None = "location",
     return out.sort_values(["org_id", "domain", "report_date"]).reset_index(drop=True)
 
 
+def _flag(out: pd.DataFrame, data) -> pd.DataFrame:
+    """Carry the synthetic flag of ``data`` (``attrs["synthetic"]``) to a frame built anew."""
+    if isinstance(data, pd.DataFrame) and data.attrs.get("synthetic"):
+        out.attrs["synthetic"] = True
+    return out
+
+
 def _check_scale(data: pd.DataFrame, columns) -> None:
     """Raise UnknownRatingError for a value of a rating column that is neither a rating nor a status."""
     for c in columns:
@@ -447,7 +454,7 @@ def transition_matrix(
     out["from_rating"] = pd.Categorical(out["from_rating"], dtype=RATING_DTYPE)
     out["to_rating"] = pd.Categorical(out["to_rating"], dtype=RATING_DTYPE)
     out["ci_method"] = ci
-    return out
+    return _flag(out, data)
 
 
 def improvement_from(
@@ -537,7 +544,7 @@ def improvement_from(
                          "ci_high": min(hi, 1.0)})
     out = pd.DataFrame(rows, columns=[*by, "from_rating", "outcome", "n", "total", "share", "ci_low",
                                       "ci_high"])
-    return out
+    return _flag(out, data)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -769,14 +776,14 @@ def time_to_improvement(
                             "followed_up": bool(at_risk_later)})
     report["episodes"] = int(len(episodes))
     report["data_date"] = str(data_date.date())
-    return ImprovementTimes(
-        episodes=episodes,
-        median=pd.DataFrame(med_rows, columns=[*by, "from_rating", "n", "events", "censored",
-                                               "median_months", "ci_low", "ci_high"]),
-        survival=(pd.concat(surv_rows, ignore_index=True) if surv_rows else
-                  pd.DataFrame(columns=[*by, "months", "at_risk", "events", "surv", "se", "ci_low",
-                                        "ci_high"])),
-        improved_by=pd.DataFrame(by_rows, columns=[*by, "months", "improved_share", "ci_low",
-                                                   "ci_high", "followed_up"]),
-        report=report,
-    )
+    median = pd.DataFrame(med_rows, columns=[*by, "from_rating", "n", "events", "censored",
+                                             "median_months", "ci_low", "ci_high"])
+    survival = (pd.concat(surv_rows, ignore_index=True) if surv_rows else
+                pd.DataFrame(columns=[*by, "months", "at_risk", "events", "surv", "se", "ci_low",
+                                      "ci_high"]))
+    improved_by = pd.DataFrame(by_rows, columns=[*by, "months", "improved_share", "ci_low",
+                                                 "ci_high", "followed_up"])
+    for frame in (episodes, median, survival, improved_by):
+        _flag(frame, data)
+    return ImprovementTimes(episodes=episodes, median=median, survival=survival,
+                            improved_by=improved_by, report=report)
