@@ -35,6 +35,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
+from pandas.core.arrays.string_arrow import ArrowStringArray
 
 from .. import paths
 from ..cache import atomic_write_bytes
@@ -339,6 +340,31 @@ def _positions(name: str, parts: list, rank: np.ndarray, org_rank: np.ndarray) -
     return glob[order]
 
 
+def _take(col: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``col.take(positions).reset_index(drop=True)``, faster: positions in long ascending runs
+    (the rows kept of a segment) are copied as slices, and arrays are taken without an index."""
+    arr = col.array
+    if isinstance(arr, ArrowStringArray) and len(positions):
+        chunked = arr._pa_array
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        if len(breaks) < len(positions) // 8:
+            starts = np.concatenate([[0], breaks]).tolist()
+            ends = np.concatenate([breaks, [len(positions)]]).tolist()
+            first = positions[starts].tolist()
+            pieces = [c for b, s, e in zip(first, starts, ends, strict=True)
+                      for c in chunked.slice(b, e - s).chunks]
+            taken = pa.chunked_array([pa.concat_arrays(pieces)], type=chunked.type)
+        else:
+            taken = chunked.take(pa.array(positions))
+        return pd.Series(ArrowStringArray(taken, dtype=col.dtype), copy=False)
+    if isinstance(arr, pd.Categorical):
+        return pd.Series(pd.Categorical.from_codes(arr.codes[positions], dtype=col.dtype, validate=False),
+                         copy=False)
+    if isinstance(col.dtype, np.dtype):
+        return pd.Series(col.to_numpy()[positions], dtype=col.dtype, copy=False)
+    return pd.Series(arr.take(positions), copy=False)
+
+
 def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.DataFrame:
     """The parts of a table joined, rows ``positions`` of them, with the dtypes a full read gives."""
 
@@ -346,16 +372,20 @@ def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.Dat
         if not _EMPTY:
             _EMPTY.update(Builder("keep").tables())
         return _EMPTY[name].drop(columns="_rec")  # a copy
-    if positions is None:
-        positions = np.arange(sum(len(p) for p in parts))
-    if len(parts) == 1:
-        frame = parts[0].take(positions).reset_index(drop=True)
+    if positions is None and len(parts) == 1:  # every row, in order
+        frame = parts[0].drop(columns="_fid")
+    elif len(parts) == 1:
+        frame = pd.DataFrame({c: _take(parts[0][c], positions) for c in parts[0].columns if c != "_fid"})
     else:
+        if positions is None:
+            positions = np.arange(sum(len(p) for p in parts))
         cols = list(parts[0].columns)
         if any(list(p.columns) != cols for p in parts):
             raise _Rebuild(f"{name}: columns differ")
         data = {}
         for c in cols:
+            if c == "_fid":
+                continue
             series = [p[c] for p in parts]
             dts = [s.dtype for s in series]
             if all(isinstance(d, pd.CategoricalDtype) or (d == np.dtype(object) and s.isna().all())
@@ -389,9 +419,8 @@ def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.Dat
                 data[c] = pd.concat([s.astype(unit) for s in series], ignore_index=True)
             else:
                 raise _Rebuild(f"{name}.{c}: dtypes {dts}")
-            data[c] = data[c].take(positions).reset_index(drop=True)
+            data[c] = _take(data[c], positions)
         frame = pd.DataFrame(data)
-    frame = frame.drop(columns="_fid")
     # dtypes that a full read infers from the values it holds
     for c in frame.columns:
         col = frame[c]
