@@ -165,6 +165,8 @@ def area_summary(
     missing = [c for c in [*by, "sector"] if c not in d.columns]
     if missing:
         raise DataFormatError(f"the ratings table has no column(s) {missing}", column=missing[0])
+    if d.empty:
+        raise InsufficientData("no Overall rating to summarise by area")
     dropped = 0
     if registered_only:
         status = None
@@ -247,6 +249,8 @@ def _check_indicator(frame, name, measure):
         got = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
         raise DataFormatError(f"{name} must be an indicator table with columns {sorted(need)} "
                               f"(io.nhs.load_{name}); got {got}", column="measure")
+    if frame.empty:
+        raise InsufficientData(f"the {name} table has no rows")
     if measure not in set(frame["measure"]):
         raise DataFormatError(f"{name} has no rows with measure {measure!r}; measures: "
                               f"{sorted(set(frame['measure']))[:8]}", column="measure")
@@ -489,7 +493,7 @@ def rank_with_uncertainty(
         lo, hi = stats.gamma.ppf([[alpha / 2], [1 - alpha / 2]], k + 0.5, scale=1.0 / e)
     units = len(d)
     if units < 2:
-        raise ValueError(f"ranking needs at least two units with data; got {units}")
+        raise InsufficientData(f"ranking needs at least two units with data; got {units}")
     sign = -1.0 if higher_is_better else 1.0
     ranks = stats.rankdata(sign * draws, axis=0, method="average")  # 1 = best in each draw
     k_bottom = bottom if bottom is not None else max(1, int(round(0.1 * units)))
