@@ -43,8 +43,17 @@ import numpy as np
 import pandas as pd
 
 from .errors import CQCResearchError
-from .metrics.intervals import newcombe_diff_ci
+from .metrics.intervals import newcombe_diff_ci, proportion_ci
 from .ratings import RATINGS
+from .studies import (
+    agreement,
+    councils,
+    indicators,
+    inspection_effects,
+    journeys,
+    local_systems,
+    mixed_methods,
+)
 from .synthetic import PLANTED_EFFECTS
 
 __all__ = ["EFFECTS", "TABLES", "check_truth", "find_truth", "load_truth", "truth_summary",
@@ -53,7 +62,20 @@ __all__ = ["EFFECTS", "TABLES", "check_truth", "find_truth", "load_truth", "trut
 #: The planted effects, in the order of the notebooks that estimate them.
 EFFECTS = PLANTED_EFFECTS
 
-#: The tables each effect reads, under ``RUN_DIR/tables/``.
+#: The table contract of each question that estimates a planted effect (table name -> columns,
+#: declared once in its study module, which its notebook saves).
+CONTRACTS = {
+    "domain_agreement": agreement.TABLES,
+    "indicator_signal": indicators.TABLES,
+    "survey_signal": indicators.TABLES,
+    "transitions": journeys.TABLES,
+    "event_effect": inspection_effects.TABLES,
+    "areas": local_systems.TABLES,
+    "qualitative": mixed_methods.TABLES,
+    "councils": councils.TABLES,
+}
+
+#: The tables each effect reads, under ``RUN_DIR/tables/`` (each one declared in its contract).
 TABLES = {
     "domain_agreement": ["domain_agreement"],
     "indicator_signal": ["odds_ratios"],
@@ -129,11 +151,23 @@ def _tables_dir(run_dir) -> Path:
     return run_dir / "tables" if (run_dir / "tables").is_dir() else run_dir
 
 
-def _read(tables: Path, name: str) -> pd.DataFrame | None:
+def _read(tables: Path, name: str, contract: Mapping[str, Iterable[str]]) -> pd.DataFrame | None:
+    """A run's table, or None when the run did not save it.
+
+    Its columns must be among those its question declares (``data_status``, which every saved
+    table starts with, aside): a column renamed in a notebook but not in its contract is an error
+    naming the file, not a quiet "not recovered". A table may hold fewer columns than the notebook
+    saves (one written by other code, as the tests do).
+    """
     path = tables / f"{name}.csv"
     if not path.is_file():
         return None
-    return pd.read_csv(path)
+    table = pd.read_csv(path)
+    unknown = [c for c in table.columns if c not in contract[name] and c != "data_status"]
+    if unknown:
+        raise CQCResearchError(f"{path}: column {', '.join(map(repr, unknown))} is not in the table contract "
+                               f"of {name!r} ({', '.join(contract[name])})")
+    return table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,9 +179,7 @@ def _z(alpha: float) -> float:
 
 
 def _wilson(k, n, alpha):
-    from statsmodels.stats.proportion import proportion_confint
-
-    lo, hi = proportion_confint(int(k), int(n), alpha=alpha, method="wilson")
+    lo, hi = proportion_ci(int(k), int(n), alpha=alpha)
     return float(lo), float(hi)
 
 
@@ -552,7 +584,7 @@ def check_truth(run_dir, truth=None, *, effects: Iterable[str] | str | None = No
     rows: list[dict] = []
     for effect in wanted:
         names = TABLES[effect]
-        t = {n: _read(tables_dir, n) for n in names}
+        t = {n: _read(tables_dir, n, CONTRACTS[effect]) for n in names}
         if any(v is None for v in t.values()):
             rows += _missing(effect, [n for n, v in t.items() if v is None], _quantities(effect, truth))
             continue

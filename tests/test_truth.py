@@ -312,3 +312,28 @@ def test_synth_cli_null_names_effects(tmp_path, capsys):
     with pytest.raises(SystemExit, match="--null: not a planted effect: 'arias'"):
         main(["synth", "--out", str(tmp_path / "two"), "--scale", "small", "--null", "arias"])
     assert not (tmp_path / "two").exists()
+
+
+def test_every_table_the_check_reads_is_declared_by_its_question():
+    """The truth check reads tables by the names their study modules declare (issue 23)."""
+    from cqc_research import truth
+
+    undeclared = {e: [n for n in names if n not in truth.CONTRACTS[e]] for e, names in truth.TABLES.items()}
+    assert not any(undeclared.values()), undeclared
+    assert set(truth.TABLES) == set(truth.CONTRACTS) == set(truth.EFFECTS)
+
+
+def test_a_table_without_its_declared_columns_is_named(tmp_path):
+    """A run's table with a column its contract does not declare is an error naming the file and the
+    column; the declared columns (or some of them) read."""
+    import pandas as pd
+
+    from cqc_research import truth
+    from cqc_research.errors import CQCResearchError
+
+    (tmp_path / "domain_agreement.csv").write_text("domain,agree\nSafe,0.5\n")
+    with pytest.raises(CQCResearchError, match="domain_agreement.csv: column 'agree' is not in the table contract"):
+        truth._read(tmp_path, "domain_agreement", truth.CONTRACTS["domain_agreement"])
+    declared = truth.CONTRACTS["domain_agreement"]["domain_agreement"]
+    pd.DataFrame({c: [1] for c in declared}).to_csv(tmp_path / "domain_agreement.csv", index=False)
+    assert list(truth._read(tmp_path, "domain_agreement", truth.CONTRACTS["domain_agreement"]).columns) == list(declared)
