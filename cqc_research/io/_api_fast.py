@@ -1044,14 +1044,35 @@ class _Finisher:
         # the history is taken once, in its final order: the rows kept (``kept``, in the order of
         # organisation, date and source) and, below, the assessments' rows merged into them
         org_key = self.org_key()
-        hist_key = org_key[history["_rec"].to_numpy()]
-        order = stable_order(history, ["org_id", "report_date", "source"], keys={"org_id": hist_key})
+        order = stable_order(history, ["org_id", "report_date", "source"],
+                             keys={"org_id": org_key[history["_rec"].to_numpy()]})
         kept = order[~_duplicated(history, order, org_key)]
+        del order
         is_kept = np.zeros(len(history), dtype=bool)
         is_kept[kept] = True
         rated = is_kept & ((history["domain"] == "Overall") & history["rating"].notna()).to_numpy()
         rated_pairs = history.loc[rated, ["org_id", "report_link_id"]]
         del is_kept, rated
+        # -- the single assessment framework
+        fw_dtype = pd.CategoricalDtype([FRAMEWORK_2014, FRAMEWORK_SAF])
+        saf_hist = self.frame("saf_hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
+                              convert={**ratings_conv, "report_date": iso, "inspection_date": iso,
+                                       "sector": _fixed(SECTOR_DTYPE), "framework": _fixed(fw_dtype)})
+        history["framework"] = pd.Categorical.from_codes(np.zeros(len(history), dtype=np.int8), dtype=fw_dtype)
+        if len(saf_hist):
+            saf_hist = saf_hist[~_duplicated(saf_hist, np.arange(len(saf_hist)), org_key)].reset_index(drop=True)
+            by = ["report_date", "source"]
+            order = stable_order(pd.concat([history[by].take(kept), saf_hist[by]], ignore_index=True),
+                                 ["org_id", *by],
+                                 keys={"org_id": np.concatenate([org_key[history["_rec"].to_numpy()[kept]],
+                                                                 org_key[saf_hist["_rec"].to_numpy()]])})
+            kept = np.concatenate([kept, len(history) + np.arange(len(saf_hist))])[order]
+            del order
+            history = _take_columns([history, saf_hist], kept, like=history)
+        else:
+            history = _take_columns([history], kept)
+        del kept, saf_hist
+        _release()
         services = services[~services.duplicated(["org_id", "report_link_id", "service", "domain"])]
         services = services.reset_index(drop=True)
         ratings["care_home"] = ratings["care_home"].astype("boolean")
@@ -1066,26 +1087,6 @@ class _Finisher:
         del rated_pairs
         tables = {"locations": locs, "providers": provs, "ratings": ratings, "history": history,
                   "service_ratings": services, "relationships": rels, "reports": reports}
-        # -- the single assessment framework
-        fw_dtype = pd.CategoricalDtype([FRAMEWORK_2014, FRAMEWORK_SAF])
-        saf_hist = self.frame("saf_hist", HISTORY_COLUMNS, hist_org, compact=COMPACT["history"][:-1],
-                              convert={**ratings_conv, "report_date": iso, "inspection_date": iso,
-                                       "sector": _fixed(SECTOR_DTYPE), "framework": _fixed(fw_dtype)})
-        history["framework"] = pd.Categorical.from_codes(np.zeros(len(history), dtype=np.int8), dtype=fw_dtype)
-        if len(saf_hist):
-            saf_hist = saf_hist[~_duplicated(saf_hist, np.arange(len(saf_hist)), org_key)].reset_index(drop=True)
-            by = ["report_date", "source"]
-            order = stable_order(pd.concat([history[by].take(kept), saf_hist[by]], ignore_index=True),
-                                 ["org_id", *by],
-                                 keys={"org_id": np.concatenate([hist_key[kept],
-                                                                 org_key[saf_hist["_rec"].to_numpy()]])})
-            rows = np.concatenate([kept, len(history) + np.arange(len(saf_hist))])[order]
-            history = _take_columns([history, saf_hist], rows, like=history)
-            del rows
-        else:
-            history = _take_columns([history], kept)
-        del kept, hist_key
-        _release()
         ratings["framework"] = pd.Categorical.from_codes(np.zeros(len(ratings), dtype=np.int8), dtype=fw_dtype)
         replaced = self.b.saf_replaced
         if replaced:
