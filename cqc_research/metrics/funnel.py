@@ -454,6 +454,7 @@ def funnel_limits(
         raise ValueError("give numerator and denominator, or value and n")
     if kind == "ratio_of_counts" and not counts:
         raise ValueError("kind='ratio_of_counts' needs the two counts as numerator and denominator")
+    synthetic = isinstance(data, pd.DataFrame) and bool(data.attrs.get("synthetic"))
     if group is not None:
         data = _aggregate(data, group, numerator, denominator)
         unit = group
@@ -594,6 +595,8 @@ def funnel_limits(
     for name in SPEC_COLUMNS:
         v = getattr(spec, name)
         out[name] = np.nan if v is None else v
+    if synthetic:
+        out.attrs["synthetic"] = True
     return out
 
 
@@ -680,4 +683,6 @@ def funnel_curve(data, *, n_min: float | None = None, n_max: float | None = None
             rows.append(pd.DataFrame({"n": n, "level": lv, "lower": lo, "upper": hi}))
     out = pd.concat(rows, ignore_index=True)
     out["target"] = spec.target * (spec.multiplier * spec.rate_target if spec.kind == "rate" else 1.0)
+    if table is not None and table.attrs.get("synthetic"):
+        out.attrs["synthetic"] = True
     return out
