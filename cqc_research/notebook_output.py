@@ -20,14 +20,12 @@ import pandas as pd
 
 from . import paths
 from .cache import atomic_path
-from .dataset import Study
 from .display import Table, use_report_tables
 from .errors import InsufficientData, SectionSkipped
 from .provenance import BANNER_TEXT, SYNTHETIC_MARKER, is_synthetic  # noqa: F401 (SYNTHETIC_MARKER re-exported)
 from .templating import Markup, render
 
-__all__ = ["Report", "Section", "run_folder", "default_inputs",
-           "input_files", "check_outputs", "stamp_figure", "banner_html"]
+__all__ = ["Report", "Section", "run_folder", "check_outputs", "stamp_figure", "banner_html"]
 
 _PNG_KEY = "cqc-research-data"
 #: The PNG metadata key saying whether the synthetic stamp covers anything (:func:`stamp_overlaps`).
@@ -730,89 +728,6 @@ def check_outputs(run_dir, *, synthetic: bool) -> list[str]:
             if im.info.get(_PNG_KEY) != BANNER_TEXT:
                 missing.append(str(png.relative_to(run_dir)))
     return sorted(missing)
-
-
-# -- inputs of a notebook -------------------------------------------------------------------
-#: Where each notebook input lies in the embedded synthetic dataset (relative to its folder).
-DEFAULT_INPUTS = {
-    "ratings_path": "cqc/latest_ratings.ods",
-    "api_path": "cqc_api",
-    "indicators_path": "gp_payments",
-    "ae_path": "ae",
-    "dtoc_path": "dtoc/dtoc_la_days_by_reason.csv",
-    "population_path": "population/la_population_65plus.csv",
-    "la_codes_path": "population/la_codes.csv",
-    "segments_path": "qual/coded_segments.csv",
-}
-
-
-#: The key of the study's ``cqc-research.toml`` ``[data]`` table behind each notebook input.
-DECLARED_INPUTS = {
-    "ratings_path": "ratings", "api_path": "api", "indicators_path": "indicators.gp_payments",
-    "ae_path": "indicators.ae", "dtoc_path": "indicators.dtoc", "population_path": "population",
-    "la_codes_path": "la_codes", "segments_path": "segments",
-}
-
-
-def default_inputs(**given: str) -> list[str]:
-    """The given input paths, each empty one replaced by the study's declared data, else by its
-    file in the synthetic dataset.
-
-    An empty input is looked up by a :class:`~cqc_research.dataset.Study` that fills every input
-    it is not given (``embedded=True``): first the study's ``cqc-research.toml`` (``[data]``, see
-    :func:`cqc_research.study.study_data` and :data:`DECLARED_INPUTS`), then the embedded
-    synthetic dataset, which is written (quietly) only when needed. Explicit values always win.
-    New notebooks use the :class:`~cqc_research.dataset.Study` itself.
-
-    Parameters
-    ----------
-    **given : str
-        Parameter name (a key of :data:`DEFAULT_INPUTS`) and the value the notebook was given.
-
-    Returns
-    -------
-    list of str
-        The paths in the order given.
-
-    Examples
-    --------
-    >>> default_inputs(ratings_path="r.ods", api_path="api")
-    ['r.ods', 'api']
-    """
-    unknown = sorted(set(given) - set(DEFAULT_INPUTS))
-    if unknown:
-        raise KeyError(f"no default for {unknown}; known: {sorted(DEFAULT_INPUTS)}")
-    if all(given.values()):
-        return list(given.values())
-    study = Study(embedded=True)
-    return [value or str(study.path(DECLARED_INPUTS[name])) for name, value in given.items()]
-
-
-def input_files(path, pattern: str = "*.csv") -> list[Path]:
-    """The files matching ``pattern`` in a folder, or the one file given.
-
-    Parameters
-    ----------
-    path : path
-        A folder or a file.
-    pattern : str
-        Glob within a folder.
-
-    Returns
-    -------
-    list of pathlib.Path
-        Sorted by name.
-
-    Raises
-    ------
-    FileNotFoundError
-        When a folder holds no matching file.
-    """
-    folder = Path(path)
-    files = sorted(folder.glob(pattern)) if folder.is_dir() else [folder]
-    if not files:
-        raise FileNotFoundError(f"no {pattern} files in {folder}")
-    return files
 
 
 def run_folder(output_dir: str) -> str:

@@ -107,24 +107,6 @@ def test_report_save_writes_table_and_figure_under_one_name(tmp_path):
     plt.close(fig)
 
 
-def test_default_inputs_keeps_given_paths_and_input_files(tmp_path):
-    from cqc_research.notebook_output import default_inputs, input_files
-
-    assert default_inputs(ratings_path="a.ods", api_path="b") == ["a.ods", "b"]
-    with pytest.raises(KeyError, match="no default"):
-        default_inputs(unknown_path="x")
-    (tmp_path / "b.csv").write_text("x\n")
-    (tmp_path / "a.csv").write_text("x\n")
-    (tmp_path / "c.txt").write_text("x\n")
-    assert [p.name for p in input_files(tmp_path)] == ["a.csv", "b.csv"]
-    assert input_files(tmp_path / "c.txt") == [tmp_path / "c.txt"]
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="no"):
-        input_files(empty)
-
-
-# -- notebook 03: the chi-square test between sectors, and the sentences ------------------------
 def _improved(rows):
     """improvement_from-like rows: (sector, improved, total)."""
     out = []

@@ -6,8 +6,8 @@ import pytest
 from http_fixtures import Reply, loopback
 
 from cqc_research import cli
+from cqc_research.dataset import Study
 from cqc_research.errors import CQCResearchError
-from cqc_research.notebook_output import default_inputs
 from cqc_research.study import declare_data, init_study, study_data
 
 PAYMENTS = (b"Practice Code,Practice Name,Number of Registered Patients (Last Known Figure)\r\n"
@@ -24,7 +24,7 @@ def study(tmp_path, monkeypatch):
 def test_a_new_study_declares_nothing_and_notebooks_use_the_synthetic_data(study):
     assert study_data() == {}
     assert "[data]" in (study / "cqc-research.toml").read_text()  # the commented example
-    (ratings,) = default_inputs(ratings_path="")
+    ratings = str(Study.from_parameters(ratings_path="").path("ratings"))
     assert ratings.endswith("cqc/latest_ratings.ods") and "synthetic" in ratings
 
 
@@ -43,10 +43,10 @@ def test_declared_paths_replace_empty_inputs_and_explicit_ones_win(study):
     text = (study / "cqc-research.toml").read_text()
     assert text.startswith("# This folder is a cqc-research study folder")  # comments kept
     assert 'ratings = ["data/raw/ratings/2024-01.ods", "data/raw/ratings/2024-05.ods"]' in text
-    ratings, payments = default_inputs(ratings_path="", indicators_path="")
-    assert ratings == str(new)  # the newest download, listed last
-    assert payments == str(study / "data/raw/gp")  # the series' folder
-    assert default_inputs(ratings_path="mine.ods") == ["mine.ods"]
+    declared = Study.from_parameters(ratings_path="", indicators_path="")
+    assert declared.path("ratings") == new  # the newest download, listed last
+    assert declared.path("indicators.gp_payments") == study / "data/raw/gp"  # the series' folder
+    assert Study.from_parameters(ratings_path=str(old)).path("ratings") == old
 
 
 @pytest.mark.parametrize("body, message", [

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..dataset import PARAMETERS, Study
 from ..io.cqc_files import ratings_wide
 from ..metrics.areas import dtoc_rates
 from ..metrics.funnel import funnel_limits
 from ..metrics.overview import rating_mix
 from ..metrics.spc import spc_assurance, spc_rules
 from ..metrics.transitions import consecutive_pairs
-from ..notebook_output import default_inputs
 from ..plots import rating_distribution, rating_palette
 from ..plots.funnel import funnel_plot
 from ..plots.spc import spc_chart
@@ -62,33 +62,35 @@ PROVIDER_TABLES: dict[str, tuple[str, ...]] = {
 TABLES: dict[str, tuple[str, ...]] = {**AREA_TABLES, **PROVIDER_TABLES}
 
 
-def profile_inputs(ratings_path: str, **optional: str) -> tuple[str, ...]:
-    """A profile's input paths: with no ratings given, every empty input comes from the embedded
-    synthetic dataset (:func:`cqc_research.notebook_output.default_inputs`); ``"none"`` (any
-    case) then means left out, as ``""``.
+def profile_study(**parameters: str) -> tuple[Study, list[str]]:
+    """The :class:`~cqc_research.dataset.Study` a profile's path parameters describe, and the
+    paths it resolved, in the order given (``""`` for an input it lacks).
+
+    With no path given (and none declared in the study's ``cqc-research.toml``) every input comes
+    from the embedded synthetic dataset; ``"none"`` (any case) leaves an input out. A batch
+    passes its pre-loaded Parquet files, which the study reads as they are.
 
     Parameters
     ----------
-    ratings_path : str
-        The notebook's ``ratings_path``.
-    **optional : str
-        The other inputs, by their :data:`cqc_research.notebook_output.DEFAULT_INPUTS` name
-        (``api_path``, ``ae_path``, ``dtoc_path``, ...).
+    **parameters : str
+        The notebook's path parameters by their names (``ratings_path``, ``api_path``,
+        ``ae_path``, ``dtoc_path``, ``population_path``, ``la_codes_path``).
 
     Returns
     -------
-    tuple of str
-        ``ratings_path`` then the others, in the order given.
+    study : Study
+    paths : list of str
 
     Examples
     --------
-    >>> profile_inputs("r.ods", api_path="none", ae_path="ae")
-    ('r.ods', '', 'ae')
+    >>> import tempfile, pathlib
+    >>> ods = pathlib.Path(tempfile.mkdtemp(), "ratings.ods"); _ = ods.write_bytes(b"")
+    >>> study, paths = profile_study(ratings_path=str(ods), api_path="none")
+    >>> paths == [str(ods), ""]
+    True
     """
-    if not ratings_path:  # nothing given: every input comes from the embedded synthetic dataset
-        ratings_path, *values = default_inputs(ratings_path="", **optional)
-        optional = dict(zip(optional, values, strict=True))
-    return (ratings_path, *("" if str(v).lower() in ("", "none") else v for v in optional.values()))
+    study = Study.from_parameters(**parameters)
+    return study, [str(study.path(PARAMETERS[name]) or "") for name in parameters]
 
 
 # -- the data-sources table (both profiles) -------------------------------------------------
@@ -172,7 +174,7 @@ def provider_sources(ratings, ratings_path, api=None, api_path="", ind=None, ind
     ----------
     ratings : DataFrame
     api : object with ``history`` and ``source``, optional
-        The CQC API records from :func:`cqc_research.io.prepared.load_input`.
+        The CQC API records (:attr:`cqc_research.dataset.Study.api`).
     ind : DataFrame, optional
         The monthly indicators.
     ratings_path, api_path, indicators_path : str
