@@ -42,8 +42,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import atomic_path
 from .errors import CQCResearchError
+from .geography import normalise_area_name
 from .metrics.intervals import newcombe_diff_ci, proportion_ci
+from .provenance import BANNER_TEXT
 from .ratings import RATINGS
 from .studies import (
     agreement,
@@ -56,8 +59,7 @@ from .studies import (
 )
 from .synthetic import PLANTED_EFFECTS
 
-__all__ = ["EFFECTS", "TABLES", "check_truth", "find_truth", "load_truth", "truth_summary",
-           "TruthReport", "truth_near", "planted_truth_check"]
+__all__ = ["EFFECTS", "check_truth", "planted_truth_check", "TruthReport"]
 
 #: The planted effects, in the order of the notebooks that estimate them.
 EFFECTS = PLANTED_EFFECTS
@@ -478,8 +480,6 @@ _COUNCIL_EXC = "councils: published ratings off the scoring rule (count of the p
 def _councils(truth, t, alpha_row, level):
     from scipy.stats import t as student
 
-    from .geography import normalise_area_name
-
     c = truth["councils"]
     rows = []
     sl = t["council_local_quality_slope"]
@@ -734,11 +734,7 @@ def planted_truth_check(output_dir, sources, *, effects, save: bool = True) -> T
                            "Real data (no truth.json beside the inputs): there is no planted truth to check.")
     table = check_truth(output_dir, found, effects=effects)
     if save:
-        from .cache import atomic_path
-
         name = effects if isinstance(effects, str) else "_".join(effects)
-        from .provenance import BANNER_TEXT
-
         target = Path(output_dir) / "tables" / f"planted_truth_{name}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
