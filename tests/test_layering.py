@@ -21,8 +21,7 @@ LAYERS = [
     (1, "readers", ["io", "fetch", "qual.codebook", "qual.segments"]),
     (2, "data", ["synthetic", "geography", "link", "indicator_sources", "dataset"]),
     (3, "metrics", ["metrics", "qual.analysis", "_text"]),
-    (4, "presentation", ["plots", "mechanisms", "qual", "display", "notebook_output", "narrative",
-                         "profiles", "teaching", "truth", "replications", "councils", "studies"]),
+    (4, "presentation", ["plots", "qual", "display", "notebook_output", "teaching", "truth", "studies"]),
     (5, "runner", ["runner"]),
     (6, "command line", ["cli"]),
 ]

@@ -51,8 +51,8 @@ def test_committed_without_outputs(path):
 
 # -- thin notebooks (issue 15, point 4) ---------------------------------------------------------
 #: An analysis notebook keeps its parameters, its calls and the sentences that tell the story;
-#: statistics, data building and sentence logic live in the library (cqc_research.narrative,
-#: cqc_research.metrics, cqc_research.link, cqc_research.notebook_output), with tests.
+#: statistics, data building and sentence logic live in the library (its question's module in
+#: cqc_research.studies, cqc_research.metrics, cqc_research.link, cqc_research.notebook_output), with tests.
 MAX_CODE_LINES = 60
 #: Notebooks not yet thinned, with their code-line count when this list was written. The count
 #: may only go down; a notebook that reaches MAX_CODE_LINES must leave the list.

@@ -3,7 +3,7 @@
 One row per council: ``Local authority, Type, Overall rating, Published``, then one column per
 quality statement named as CQC names it (or ``QS1``..``QS9``), each scored 1-4. The scores' share
 of the maximum (36) gives the rating: 25-38% Inadequate, 39-62% Requires improvement, 63-87%
-Good, 88% and over Outstanding. :mod:`cqc_research.councils` adds ONS codes and the analyses.
+Good, 88% and over Outstanding. :mod:`cqc_research.studies.councils` adds ONS codes and the analyses.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def read_la_assessments(path=None, *, ons_code=None) -> CouncilAssessments:
     path : path, optional
         The CSV; default the 72 councils shipped with the package (:data:`PACKAGED_ASSESSMENTS`).
     ons_code : callable, optional
-        Council name -> its ONS code, or None; :func:`cqc_research.councils.load_la_assessments`
+        Council name -> its ONS code, or None; :func:`cqc_research.studies.councils.load_la_assessments`
         builds it from a local-authority lookup. Default: no codes (NA).
 
     Returns

@@ -27,12 +27,46 @@ This module lets coded interviews sit beside the numbers:
 from __future__ import annotations
 
 from . import analysis, codebook, segments  # noqa: F401 (qual.analysis and the others as attributes)
-from .analysis import *  # noqa: F403 (the package is the union of its three modules)
-from .analysis import code_frequencies, compare_prevalence
-from .codebook import *  # noqa: F403
-from .codebook import load_codebook
-from .segments import *  # noqa: F403
-from .segments import read_coded_segments
+from .analysis import (  # noqa: F401 (reachable as qual.<name>)
+    COMPARISON_METHODS,
+    case_code_matrix,
+    case_improvement_times,
+    case_outcomes,
+    case_table,
+    cases_with_outcomes,
+    clopper_pearson,
+    code_columns,
+    code_cooccurrence,
+    code_frequencies,
+    code_order,
+    compare_prevalence,
+    group_labels,
+    improved_excerpts,
+    prevalence_by_group,
+    role_excess,
+)
+from .codebook import (  # noqa: F401 (reachable as qual.<name>)
+    DEFAULT_CODEBOOK,
+    DESCRIPTIVE_CAVEAT,
+    SEGMENT_COLUMNS,
+    Codebook,
+    code_key,
+    codebook_from,
+    codebook_table,
+    load_codebook,
+    merge_codebooks,
+    resolve_codebook,
+)
+from .segments import (  # noqa: F401 (reachable as qual.<name>)
+    read_cases_csv,
+    read_coded_segments,
+    read_coded_segments_noting,
+    read_qdpx,
+    read_segments_csv,
+    standardise_segments,
+    unknown_codes,
+    write_qdpx,
+)
 
-#: What a researcher calls first; every name of the three modules is reachable as ``qual.<name>``.
+#: What a researcher calls first; every public name of the three modules is reachable as ``qual.<name>``.
 __all__ = ["load_codebook", "read_coded_segments", "code_frequencies", "compare_prevalence"]

@@ -16,22 +16,13 @@ from ..ratings import RATING_DTYPE
 from .codebook import resolve_codebook
 
 __all__ = [
-    "clopper_pearson",
-    "code_order",
     "code_frequencies",
     "code_cooccurrence",
-    "case_table",
-    "case_code_matrix",
     "case_outcomes",
     "cases_with_outcomes",
-    "code_columns",
-    "COMPARISON_METHODS",
-    "group_labels",
-    "prevalence_by_group",
     "compare_prevalence",
     "case_improvement_times",
-    "role_excess",
-    "improved_excerpts",
+    "COMPARISON_METHODS",
 ]
 
 #: How :func:`compare_prevalence` computes its intervals and tests (quote it beside the table).

@@ -15,16 +15,12 @@ from ..cache import atomic_path
 from ..errors import DataFormatError
 
 __all__ = [
-    "DEFAULT_CODEBOOK",
-    "SEGMENT_COLUMNS",
-    "DESCRIPTIVE_CAVEAT",
-    "code_key",
     "Codebook",
     "load_codebook",
     "merge_codebooks",
-    "codebook_from",
-    "resolve_codebook",
     "codebook_table",
+    "SEGMENT_COLUMNS",
+    "DESCRIPTIVE_CAVEAT",
 ]
 
 #: The codebook shipped with the package.

@@ -17,12 +17,9 @@ from ..provenance import is_synthetic
 from .codebook import SEGMENT_COLUMNS, code_key, resolve_codebook
 
 __all__ = [
-    "read_segments_csv",
-    "read_qdpx",
     "read_coded_segments",
-    "read_coded_segments_noting",
-    "read_cases_csv",
-    "standardise_segments",
+    "read_qdpx",
+    "read_segments_csv",
     "unknown_codes",
     "write_qdpx",
 ]
