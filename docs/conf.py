@@ -48,7 +48,9 @@ nb_mime_priority_overrides = [
 ]
 
 # -- API reference (autodoc + napoleon for the numpydoc docstrings) -----------------------------
-autodoc_default_options = {"members": True, "member-order": "bysource", "ignore-module-all": True}
+# A module's page documents its __all__ (written out by _api_pages; "members" is not a default
+# here, as a default of True would override the list each page gives).
+autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
 napoleon_google_docstring = False
@@ -60,6 +62,41 @@ napoleon_use_ivar = True   # "Attributes" sections as fields: a dataclass field 
 API_SKIP = {"cqc_research.cli"}  # with its command modules (cqc_research.cli.*)
 
 
+def _homes(modules: dict) -> dict[str, str]:
+    """Each name of an ``__all__`` -> the one public module whose page documents it.
+
+    A page documents its module's ``__all__`` (the public surface), but each object is described
+    once, so that a short cross-reference has one target: on the page of the module that defines
+    it when that module exports it, else on the exporting module nearest to its definition
+    (``load``, defined in the private ``io._load``, is on the ``io`` page, not again on the
+    package's); a constant (no ``__module__``) on the deepest module that exports it.
+    """
+    exporters: dict[str, list[str]] = {}
+    for name, module in modules.items():
+        for member in getattr(module, "__all__", []):
+            exporters.setdefault(member, []).append(name)
+    homes = {}
+    for member, names in exporters.items():
+        obj = getattr(modules[names[0]], member, None)
+        defined = getattr(obj, "__module__", None) if callable(obj) else None
+        if defined in names:
+            homes[member] = defined
+        elif defined:
+            homes[member] = max(names, key=lambda n: (len(_common_prefix(defined, n)), n.count(".")))
+        else:
+            homes[member] = max(names, key=lambda n: n.count("."))
+    return homes
+
+
+def _common_prefix(a: str, b: str) -> list[str]:
+    out = []
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        out.append(x)
+    return out
+
+
 def _api_pages() -> list[str]:
     """One page per public module, written to api/generated/ (so new modules appear by themselves)."""
     out_dir = DOCS / "api" / "generated"
@@ -69,11 +106,15 @@ def _api_pages() -> list[str]:
         if any(part.startswith("_") for part in info.name.split(".")) or info.name.startswith(tuple(API_SKIP)):
             continue
         names.append(info.name)
+    modules = {name: importlib.import_module(name) for name in sorted(names)}  # one that cannot be
+    # imported fails the build here
+    homes = _homes(modules)
     wanted = set()
     for name in sorted(names):
-        importlib.import_module(name)  # a module that cannot be imported fails the build here
         path = out_dir / f"{name}.rst"
-        text = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
+        members = [m for m in getattr(modules[name], "__all__", []) if homes.get(m) == name]
+        text = (f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
+                + (f"   :members: {', '.join(members)}\n" if members else "   :no-members:\n"))
         wanted.add(path.name)
         if not path.is_file() or path.read_text() != text:  # rewrite only on change (incremental builds)
             path.write_text(text)
