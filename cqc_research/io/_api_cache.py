@@ -115,7 +115,7 @@ def _read_segment(store: Path, name: str, table_names) -> dict:
     out = {}
     for t in table_names:
         with pa.memory_map(str(store / name / f"{t}.arrow"), "r") as source:
-            out[t] = pa.ipc.open_file(source).read_all().to_pandas()
+            out[t] = pa.ipc.open_file(source).read_all().to_pandas(split_blocks=True)
     return out
 
 
@@ -341,28 +341,70 @@ def _positions(name: str, parts: list, rank: np.ndarray, org_rank: np.ndarray) -
 
 
 def _take(col: pd.Series, positions: np.ndarray) -> pd.Series:
-    """``col.take(positions).reset_index(drop=True)``, faster: positions in long ascending runs
-    (the rows kept of a segment) are copied as slices, and arrays are taken without an index."""
+    """``col.take(positions).reset_index(drop=True)``, faster: text in long runs of consecutive
+    positions (the rows kept of a segment) is copied run by run, and arrays are taken without an
+    index."""
     arr = col.array
     if isinstance(arr, ArrowStringArray) and len(positions):
         chunked = arr._pa_array
         breaks = np.flatnonzero(np.diff(positions) != 1) + 1
-        if len(breaks) < len(positions) // 8:
-            starts = np.concatenate([[0], breaks]).tolist()
-            ends = np.concatenate([breaks, [len(positions)]]).tolist()
-            first = positions[starts].tolist()
-            pieces = [c for b, s, e in zip(first, starts, ends, strict=True)
-                      for c in chunked.slice(b, e - s).chunks]
-            taken = pa.chunked_array([pa.concat_arrays(pieces)], type=chunked.type)
+        if len(breaks) < len(positions) // 8 and pa.types.is_large_string(chunked.type):
+            taken = _take_text_runs(chunked, positions, breaks)
         else:
             taken = chunked.take(pa.array(positions))
-        return pd.Series(ArrowStringArray(taken, dtype=col.dtype), copy=False)
+        return pd.Series(ArrowStringArray(pa.chunked_array([taken] if isinstance(taken, pa.Array) else taken.chunks,
+                                                           type=chunked.type), dtype=col.dtype), copy=False)
     if isinstance(arr, pd.Categorical):
         return pd.Series(pd.Categorical.from_codes(arr.codes[positions], dtype=col.dtype, validate=False),
                          copy=False)
     if isinstance(col.dtype, np.dtype):
         return pd.Series(col.to_numpy()[positions], dtype=col.dtype, copy=False)
     return pd.Series(arr.take(positions), copy=False)
+
+
+def _take_text_runs(chunked: pa.ChunkedArray, positions: np.ndarray, breaks: np.ndarray) -> pa.Array:
+    """Rows ``positions`` of a ``large_string`` chunked array, made from its buffers: the offsets
+    from the lengths, the characters copied run by run (``breaks`` start the runs), no chunk
+    joined first."""
+    n = len(positions)
+    lengths, valid, chars, first, bounds = [], [], [], [], [0]
+    for chunk in chunked.chunks:
+        validity, offsets, data = chunk.buffers()
+        off = np.frombuffer(offsets, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+        lengths.append(np.diff(off))
+        first.append(off)
+        chars.append(np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8))
+        if chunked.null_count:
+            valid.append(np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[
+                chunk.offset:chunk.offset + len(chunk)].astype(bool) if chunk.null_count
+                else np.ones(len(chunk), dtype=bool))
+        bounds.append(bounds[-1] + len(chunk))
+    lengths = np.concatenate(lengths)
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths[positions], out=new_off[1:])
+    # runs of consecutive source rows, each within one chunk
+    if len(first) > 1:
+        chunk_of = np.searchsorted(np.array(bounds), positions, side="right") - 1
+        breaks = np.union1d(breaks, np.flatnonzero(np.diff(chunk_of)) + 1)
+    starts = np.concatenate([[0], breaks]).astype(np.int64)
+    ends = np.concatenate([breaks, [n]]).astype(np.int64)
+    begin = np.concatenate([f[:-1] for f in first])  # each row's first character in its chunk
+    a, last = positions[starts], positions[ends - 1]
+    lo, hi = begin[a].tolist(), (begin[last] + lengths[last]).tolist()
+    if len(first) > 1:
+        ks = chunk_of[starts].tolist()
+        pieces = [chars[k][x:y] for k, x, y in zip(ks, lo, hi, strict=True)]
+    else:
+        only = chars[0]
+        pieces = [only[x:y] for x, y in zip(lo, hi, strict=True)]
+    new_chars = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.uint8)
+    nulls, mask = 0, None
+    if chunked.null_count:
+        keep = np.concatenate(valid)[positions]
+        nulls = int(n - keep.sum())
+        mask = pa.py_buffer(np.packbits(keep, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(pa.large_string(), n, [mask, pa.py_buffer(new_off), pa.py_buffer(new_chars)],
+                                 null_count=nulls)
 
 
 def _join(name: str, parts: list, positions: np.ndarray | None = None) -> pd.DataFrame:
