@@ -8,10 +8,14 @@ import os
 import shutil
 import warnings
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from pandas.core.arrays.string_arrow import ArrowStringArray
 
 from cqc_research.errors import DataFormatError
+from cqc_research.io._api_cache import _take
 from cqc_research.io.cqc_json import API_TABLES, load_api_folder
 
 
@@ -300,3 +304,25 @@ def test_a_value_of_another_json_type_in_a_text_field_is_kept_as_text_and_said(s
     pd.testing.assert_frame_equal(
         api.locations.set_index("org_id").loc[others, ["local_authority", "region"]].astype(str),
         plain.set_index("org_id").loc[others, ["local_authority", "region"]].astype(str))
+
+
+def test_the_cache_puts_text_rows_back_in_order_as_a_take_does():
+    """The incremental cache copies text rows run by run from the Arrow buffers (chunks, slices,
+    missing values, empty strings); planted positions of every kind give what pandas' take gives,
+    and a wrong copy would show (the check fails on a shifted order)."""
+    rng = np.random.default_rng(7)
+    values = [None if rng.random() < 0.2 else "é" * int(rng.integers(0, 4)) + str(i) for i in range(3000)]
+    base = pa.array(values, type=pa.large_string())
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    layouts = ([base], [base.slice(7)], [base.slice(0, 1000), base.slice(1000, 0), base.slice(1000, 1500),
+                                         base.slice(2500)])
+    for chunks in layouts:
+        col = pd.Series(ArrowStringArray(pa.chunked_array(chunks), dtype=dtype))
+        n = len(col)
+        kept = np.delete(np.arange(n), rng.choice(n, 40, replace=False))  # a segment's live rows
+        merged = np.concatenate([np.arange(900, 2000), np.arange(0, 900), np.arange(2000, n)])
+        for positions in (kept, merged, rng.permutation(n), np.arange(n)[::-1].copy(), np.arange(n)):
+            expected = col.take(positions).reset_index(drop=True)
+            pd.testing.assert_series_equal(_take(col, positions), expected)
+        shifted = _take(col, np.roll(kept, 1))
+        assert not shifted.equals(col.take(kept).reset_index(drop=True))
