@@ -54,11 +54,12 @@ class _Rebuild(Exception):
         super().__init__(why)
 
 
-def scan(folder: Path) -> list[tuple[str, str, int, int, int]]:
+def scan(folder: Path, stat: bool = True) -> list[tuple[str, str, int, int, int]]:
     """``(relative path, level, size, mtime_ns, inode)`` of every record file, in reading order.
 
     ``locations/*.json`` then ``providers/*.json``, each sorted by name, hidden files left out
-    (as ``sorted(folder.glob("locations/*.json"))`` lists them).
+    (as ``sorted(folder.glob("locations/*.json"))`` lists them). ``stat=False`` (a load without
+    the cache) gives 0 for the size, time and inode: no file is ``stat``-ed.
     """
     out = []
     for sub, level in (("locations", "location"), ("providers", "provider")):
@@ -69,8 +70,11 @@ def scan(folder: Path) -> list[tuple[str, str, int, int, int]]:
         with os.scandir(d) as it:
             for e in it:
                 if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file():
-                    st = e.stat()
-                    found.append((f"{sub}/{e.name}", level, st.st_size, st.st_mtime_ns, e.inode()))
+                    if stat:
+                        st = e.stat()
+                        found.append((f"{sub}/{e.name}", level, st.st_size, st.st_mtime_ns, e.inode()))
+                    else:
+                        found.append((f"{sub}/{e.name}", level, 0, 0, 0))
         found.sort()
         out.extend(found)
     return out

@@ -229,7 +229,7 @@ def load_api_folder(folder, *, strict: bool = False, unknown: str | None = None,
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder (expected a CQC API folder with locations/)")
-    files = scan(folder)
+    files = scan(folder, stat=use_cache)  # the cache alone needs each file's size and time
     if not files:
         raise DataFormatError("no locations/*.json or providers/*.json files; expected a folder laid out "
                               "like the CQC API sync", path=folder)
