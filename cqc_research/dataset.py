@@ -48,7 +48,7 @@ from .io.nhs import (
 from .link import link_indicators
 from .provenance import is_synthetic
 from .ratings import filter_sector
-from .study import DATA_KEYS, INDICATOR_KEYS, study_data
+from .study import DATA_KEYS, INDICATOR_KEYS, one_path, study_data
 from .synthetic import SCALES, dataset_paths, ensure_default_data, generate
 
 __all__ = ["Study", "MissingInput"]
@@ -470,14 +470,7 @@ class Study:
             the last listed (``fetch`` appends the newest); several files of one folder give the
             folder; otherwise the first.
         """
-        found = self.files(key)
-        if not found:
-            return None
-        if len(found) > 1 and "." not in key:
-            return found[-1]
-        if len(found) > 1 and len({p.parent for p in found}) == 1 and found[0].is_file():
-            return found[0].parent
-        return found[0]
+        return one_path(key, self.files(key))
 
     def paths(self, *keys: str) -> list[Path]:
         """The paths of several inputs, for a report's list of sources before anything is read.

@@ -363,7 +363,28 @@ def declared_path(key: str, *, root: str | os.PathLike | None = None) -> Path | 
         ``ratings``) gives the last path listed (``fetch`` appends the newest); several files of
         one folder (an indicator series) give that folder; otherwise the first path.
     """
-    found = study_data(root).get(key)
+    return one_path(key, study_data(root).get(key))
+
+
+def one_path(key: str, found) -> Path | None:
+    """The one path read for ``key`` out of the paths listed for it (the rule of :func:`declared_path`).
+
+    Parameters
+    ----------
+    key : str
+        A data key; a top-level one (no ``.``) is read one file at a time.
+    found : list of Path or None
+        The paths listed for it, in order.
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> one_path("ratings", [Path("a.ods"), Path("b.ods")]).name
+    'b.ods'
+    """
     if not found:
         return None
     if len(found) > 1 and "." not in key:
