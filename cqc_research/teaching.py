@@ -793,17 +793,17 @@ def check_wellled_kappa(answer, *, workshop: Workshop | None = None) -> Feedback
     ex = "2.3"
     if _blank(answer):
         return _not_attempted(ex)
-    hint = ("`weighted_kappa('Overall', 'Well-led', data=wide)` returns a one-row table; the "
+    hint = ("`weighted_kappa(wide, a='Overall', b='Well-led')` returns a one-row table; the "
             "estimate is in its `kappa` column (linear weights are the default).")
     value, problem = _as_number(answer, "your answer")
     if problem:
         return Feedback(ex, "not yet", [problem], hint)
     ws = _ws(workshop)
     wide = ws.wide
-    k = weighted_kappa("Overall", "Well-led", data=wide).iloc[0]
+    k = weighted_kappa(wide, a="Overall", b="Well-led").iloc[0]
     reference = float(k["kappa"])
-    quad = float(weighted_kappa("Overall", "Well-led", data=wide, weights="quadratic")["kappa"].iloc[0])
-    unweighted = float(weighted_kappa("Overall", "Well-led", data=wide, weights=None)["kappa"].iloc[0])
+    quad = float(weighted_kappa(wide, a="Overall", b="Well-led", weights="quadratic")["kappa"].iloc[0])
+    unweighted = float(weighted_kappa(wide, a="Overall", b="Well-led", weights=None)["kappa"].iloc[0])
     agreement = float(_agreement(ws).loc["Well-led", "agreement"])
     diagnoses = [
         (quad, "That is the quadratic-weighted kappa; the exercise uses linear weights (the default)."),
@@ -814,7 +814,7 @@ def check_wellled_kappa(answer, *, workshop: Workshop | None = None) -> Feedback
         (float(k["ci_low"]), "That is the lower bound of the interval; the estimate is `kappa`."),
         (float(k["ci_high"]), "That is the upper bound of the interval; the estimate is `kappa`."),
     ]
-    table = crosstab(wide, "Overall", "Well-led").to_numpy(dtype=float)
+    table = crosstab(wide, a="Overall", b="Well-led").to_numpy(dtype=float)
     chance = float((table.sum(1) * table.sum(0)).sum() / table.sum() ** 2)
     correct = [f"Right: weighted kappa {reference:.3f} (95% CI {k['ci_low']:.3f} to {k['ci_high']:.3f}).",
                f"Exact agreement is {_pct(agreement)}, but two unrelated ratings with these "

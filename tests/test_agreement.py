@@ -76,7 +76,7 @@ def test_weighted_kappa_matches_sklearn_and_statsmodels(weights):
     rng = np.random.default_rng(3)
     a = rng.choice(4, size=700, p=[0.05, 0.2, 0.6, 0.15])
     b = np.clip(a + rng.choice([-1, 0, 0, 1], size=700), 0, 3)
-    got = weighted_kappa(a, b, weights=weights)
+    got = weighted_kappa(a=a, b=b, weights=weights)
     # sklearn: cohen_kappa_score(a, b, weights=weights, labels=[0, 1, 2, 3])
     assert got["kappa"].item() == pytest.approx(
         cohen_kappa_score(a, b, weights=weights, labels=[0, 1, 2, 3]), abs=1e-12)
@@ -92,7 +92,7 @@ def test_kappa_uses_the_full_four_level_scale():
     # No Outstanding at all: the linear weights still step by 1/3, as with labels=RATINGS.
     a = [INA, RI, G, G, G, RI, G]
     b = [RI, RI, G, RI, G, G, G]
-    got = weighted_kappa(a, b, weights="linear")["kappa"].item()
+    got = weighted_kappa(a=a, b=b, weights="linear")["kappa"].item()
     assert got == pytest.approx(cohen_kappa_score(a, b, weights="linear", labels=RATINGS))
     assert got != pytest.approx(cohen_kappa_score(a, b, weights="linear"))
 
@@ -100,17 +100,17 @@ def test_kappa_uses_the_full_four_level_scale():
 def test_weighted_kappa_accepts_nullable_integer_codes():
     a = pd.array([0, 1, 2, None, 3], dtype="Int64")
     b = pd.array([0, 2, 2, 1, 3], dtype="Int64")
-    got = weighted_kappa(a, b)
+    got = weighted_kappa(a=a, b=b)
     assert got["n"].item() == 4
     assert got["kappa"].item() == pytest.approx(
         cohen_kappa_score([0, 1, 2, 3], [0, 2, 2, 3], weights="linear", labels=[0, 1, 2, 3]))
     with pytest.raises(DataFormatError, match="codes 0-3"):
-        weighted_kappa([0, 5], [0, 1])
+        weighted_kappa(a=[0, 5], b=[0, 1])
 
 
 def test_weighted_kappa_takes_column_names_and_skips_non_scale():
     df = pd.DataFrame({"x": [G, G, "Not rated", INA, OUT], "y": [G, RI, G, None, OUT]})
-    got = weighted_kappa("x", "y", data=df)
+    got = weighted_kappa(df, a="x", b="y")
     assert got["n"].item() == 3
     assert got["kappa"].item() == pytest.approx(
         cohen_kappa_score([G, G, OUT], [G, RI, OUT], weights="linear", labels=RATINGS))
@@ -118,12 +118,12 @@ def test_weighted_kappa_takes_column_names_and_skips_non_scale():
 
 def test_bootstrap_kappa_interval_is_close_to_the_analytic_one():
     df = random_wide(3000, seed=5)
-    ana = weighted_kappa("Overall", "Safe", data=df)
-    boot = weighted_kappa("Overall", "Safe", data=df, ci="bootstrap", n_boot=1500, seed=1)
+    ana = weighted_kappa(df, a="Overall", b="Safe")
+    boot = weighted_kappa(df, a="Overall", b="Safe", ci="bootstrap", n_boot=1500, seed=1)
     assert boot["kappa"].item() == ana["kappa"].item()
     assert boot["ci_low"].item() == pytest.approx(ana["ci_low"].item(), abs=0.01)
     assert boot["ci_high"].item() == pytest.approx(ana["ci_high"].item(), abs=0.01)
-    again = weighted_kappa("Overall", "Safe", data=df, ci="bootstrap", n_boot=1500, seed=1)
+    again = weighted_kappa(df, a="Overall", b="Safe", ci="bootstrap", n_boot=1500, seed=1)
     pd.testing.assert_frame_equal(boot, again)
 
 
@@ -203,13 +203,13 @@ def test_pairwise_agreement_covers_every_pair_and_matches_domain_agreement():
 def test_crosstab_is_full_and_matches_pandas():
     df = random_wide(200, seed=8)
     df.loc[df.Overall == OUT, "Overall"] = G  # drop a level: it must still appear, with zeros
-    got = crosstab(df, "Overall", "Caring")
+    got = crosstab(df, a="Overall", b="Caring")
     assert list(got.index) == RATINGS and list(got.columns) == RATINGS
     assert got.loc[OUT].sum() == 0
     ref = pd.crosstab(df["Overall"], df["Caring"], dropna=False).reindex(
         index=RATINGS, columns=RATINGS, fill_value=0)
     np.testing.assert_array_equal(got.to_numpy(), ref.to_numpy())
-    shares = crosstab(df, "Overall", "Caring", normalize="index")
+    shares = crosstab(df, a="Overall", b="Caring", normalize="index")
     np.testing.assert_allclose(shares.loc[[INA, RI, G]].sum(axis=1), 1.0)
     long = agreement_crosstabs(df, domains=["Caring"])
     assert len(long) == 16 and long["count"].sum() == len(df)
@@ -391,7 +391,7 @@ def test_crosstab_heatmaps_write_the_counts():
     assert len(panels) == 5
     safe = next(ax for ax in panels if ax.get_title().startswith("Safe"))
     written = np.array([int(t.get_text().replace(",", "")) for t in safe.texts]).reshape(4, 4)
-    np.testing.assert_array_equal(written, crosstab(df, "Overall", "Safe").to_numpy())
+    np.testing.assert_array_equal(written, crosstab(df, a="Overall", b="Safe").to_numpy())
     plt.close(fig)
 
 

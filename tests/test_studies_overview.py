@@ -36,7 +36,7 @@ def test_the_declared_columns_are_what_the_metrics_make(synthetic_small):
             "ratings_by_domain": rating_mix(org, by="domain"),
             "ratings_by_region": rating_mix(overall, by=["region", "sector"]),
             "data_freshness": data_freshness(overall, by="sector"),
-            "workbook_vs_api": source_agreement(ratings_wide(long, level="location"),
+            "workbook_vs_api": source_agreement(ratings_wide(long, level="location"), other=
                                                 ratings_wide(api.ratings, level="location"))}
     assert set(made) == set(q.TABLES)
     for name, table in made.items():

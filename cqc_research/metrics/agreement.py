@@ -41,6 +41,7 @@ from scipy import stats
 
 from ..errors import DataFormatError
 from ..ratings import DOMAINS, KEY_QUESTIONS, RATING_DTYPE, RATINGS
+from ._contract import keeps_provenance
 from ._inputs import K, as_list, check_frame, code_table, scale_codes
 from .intervals import proportion_ci
 
@@ -176,18 +177,19 @@ def _percentile(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(np.quantile(v, alpha / 2)), float(np.quantile(v, 1 - alpha / 2))
 
 
-def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
+@keeps_provenance
+def weighted_kappa(data: pd.DataFrame | None = None, *, a, b, weights="linear",
                    ci: str = "asymptotic", alpha: float = 0.05, n_boot: int = 2000,
                    seed=None) -> pd.DataFrame:
     """Cohen's weighted kappa between two ratings, with a confidence interval.
 
     Parameters
     ----------
+    data : DataFrame, optional
+        The table holding columns ``a`` and ``b``; None when ``a`` and ``b`` are the ratings.
     a, b : str or array-like
         Column names in ``data``, or the ratings themselves (``RATING_DTYPE``, rating strings, or
         integer codes 0-3). Pairs where either is not on the scale are left out.
-    data : DataFrame, optional
-        The table holding columns ``a`` and ``b``.
     weights : {"linear", "quadratic", None}
         See :func:`kappa_from_table`. The scale always has four levels.
     ci : {"asymptotic", "bootstrap"}
@@ -203,8 +205,8 @@ def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
 
     Examples
     --------
-    >>> weighted_kappa(["Good", "Good", "Inadequate", "Outstanding"],
-    ...                ["Good", "Requires improvement", "Inadequate", "Good"])["kappa"].round(3).item()
+    >>> weighted_kappa(a=["Good", "Good", "Inadequate", "Outstanding"],
+    ...                b=["Good", "Requires improvement", "Inadequate", "Good"])["kappa"].round(3).item()
     0.556
     """
     if data is not None:
@@ -223,7 +225,8 @@ def weighted_kappa(a, b, *, data: pd.DataFrame | None = None, weights="linear",
 
 # ---------------------------------------------------------------------------------------------
 # cross-tabulations
-def crosstab(data: pd.DataFrame, a: str, b: str, *, normalize: str | None = None) -> pd.DataFrame:
+@keeps_provenance
+def crosstab(data: pd.DataFrame, *, a: str, b: str, normalize: str | None = None) -> pd.DataFrame:
     """The full 4 x 4 cross-tabulation of two rating columns (zeros included).
 
     Parameters
@@ -243,7 +246,7 @@ def crosstab(data: pd.DataFrame, a: str, b: str, *, normalize: str | None = None
     Examples
     --------
     >>> df = pd.DataFrame({"Overall": ["Good", "Good"], "Safe": ["Good", "Requires improvement"]})
-    >>> int(crosstab(df, "Overall", "Safe").loc["Good", "Requires improvement"])
+    >>> int(crosstab(df, a="Overall", b="Safe").loc["Good", "Requires improvement"])
     1
     """
     check_frame(data, [a, b], "crosstab")
@@ -271,6 +274,7 @@ def _groups(data: pd.DataFrame, by: list[str]):
         yield (key if isinstance(key, tuple) else (key,)), g
 
 
+@keeps_provenance
 def agreement_crosstabs(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUESTIONS,
                         reference: str = "Overall", by=None) -> pd.DataFrame:
     """Every reference x domain cross-tabulation, as one tidy table.
@@ -360,6 +364,7 @@ def _ci_label(ci: str) -> str:
     return "percentile bootstrap over organisations"
 
 
+@keeps_provenance
 def domain_agreement(data: pd.DataFrame, *, domains: Sequence[str] = KEY_QUESTIONS,
                      reference: str = "Overall", by=None, ci: str = "wilson",
                      alpha: float = 0.05, n_boot: int = 2000, seed=0,
@@ -437,6 +442,7 @@ _STAT_COLUMNS = [
 ]
 
 
+@keeps_provenance
 def pairwise_agreement(data: pd.DataFrame, *, domains: Sequence[str] = DOMAINS, by=None,
                        ci: str = "wilson", alpha: float = 0.05, n_boot: int = 2000,
                        seed=0) -> pd.DataFrame:
@@ -587,6 +593,7 @@ def aggregate_overall(data, *, rule_set: str = "Adult social care") -> str | Non
     return RATINGS[code] if code >= 0 else None
 
 
+@keeps_provenance
 def aggregation_consistency(data: pd.DataFrame, *, sector: str | None = "sector",
                             domains: Sequence[str] = KEY_QUESTIONS, overall: str = "Overall",
                             by=None, rules: dict | None = None, alpha: float = 0.05,

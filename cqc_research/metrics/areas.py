@@ -30,6 +30,7 @@ from statsmodels.stats.proportion import proportion_confint
 from ..errors import DataFormatError, InsufficientData
 from ..geography import current_la_code, normalise_area_name
 from ..ratings import RATING_DTYPE, filter_sector
+from ._contract import keeps_provenance
 from ._inputs import as_list, scale_codes
 from .funnel import funnel_limits
 from .intervals import proportion_ci
@@ -101,6 +102,7 @@ def _bed_share(g: pd.DataFrame, alpha: float):
     return float(b.sum()), float((b * y).sum()), r, max(0.0, float(lo)), min(1.0, float(hi)), m
 
 
+@keeps_provenance
 def area_summary(
     data: pd.DataFrame,
     *,
@@ -256,6 +258,7 @@ def _check_indicator(frame, name, measure):
                               f"{sorted(set(frame['measure']))[:8]}", column="measure")
 
 
+@keeps_provenance
 def dtoc_rates(
     data: pd.DataFrame,
     *,
@@ -343,6 +346,7 @@ def dtoc_rates(
                       "ci_high", "days_per_day_per_100k"]], data)
 
 
+@keeps_provenance
 def join_dtoc(data: pd.DataFrame, *, rates: pd.DataFrame, area: str = "local_authority",
               code: str | None = None) -> pd.DataFrame:
     """Attach delayed-transfer rates (:func:`dtoc_rates`) to an area summary.
@@ -403,6 +407,7 @@ def join_dtoc(data: pd.DataFrame, *, rates: pd.DataFrame, area: str = "local_aut
 
 # ----------------------------------------------------------------------------------------------
 # ranks with uncertainty
+@keeps_provenance
 def rank_with_uncertainty(
     data: pd.DataFrame,
     *,
@@ -551,6 +556,7 @@ def good_or_better_by(data: pd.DataFrame, *, rating: str, by: str = "local_autho
             .astype({"good": int, n_name: int}))
 
 
+@keeps_provenance
 def good_or_better_funnel(data: pd.DataFrame, *, rating: str, by: str = "local_authority",
                           n_name: str = "n", min_units: int = 3) -> pd.DataFrame:
     """Funnel limits for the share rated Good or Outstanding in each group.

@@ -29,9 +29,10 @@ from ..assessment_framework import (
     key_question_result,
     rating_from_percentage,
 )
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InsufficientData
 from ..ratings import RATING_DTYPE, RATINGS
-from ._inputs import as_list
+from ._contract import keeps_provenance
+from ._inputs import as_list, scale_codes
 from .intervals import proportion_ci
 from .transitions import DAYS_PER_MONTH, consecutive_pairs, transition_matrix
 
@@ -59,6 +60,7 @@ def _groups(frame: pd.DataFrame, by: list[str]):
 
 # ---------------------------------------------------------------------------------------------
 # the scoring rule
+@keeps_provenance
 def scoring_consistency(data: pd.DataFrame, *, statement_scores: pd.DataFrame, by=None,
                         alpha: float = 0.05):
     """How often CQC's scoring rule reproduces the published key-question percentages and ratings.
@@ -149,6 +151,7 @@ def scoring_consistency(data: pd.DataFrame, *, statement_scores: pd.DataFrame, b
     kq["rule_percentage"] = pd.array(rule_pct, dtype="Int64")
     kq["rule_rating"] = pd.Categorical(rule_rating, dtype=RATING_DTYPE)
     pub_pct = pd.to_numeric(kq["percentage_score"], errors="coerce")
+    scale_codes(kq["rating"], name="rating", source=data.attrs.get("source"))  # an unknown rating is an error
     pub = pd.Categorical(kq["rating"].astype("object"), dtype=RATING_DTYPE)
     kq["rating"] = pub
     pub_codes = np.asarray(pub.codes)
@@ -214,6 +217,7 @@ class StatementsAssessed:
     summary: pd.DataFrame
 
 
+@keeps_provenance
 def statements_assessed(data: pd.DataFrame, *, by=None, alpha: float = 0.05) -> StatementsAssessed:
     """The distribution of the number of quality statements assessed per assessment.
 
@@ -240,6 +244,8 @@ def statements_assessed(data: pd.DataFrame, *, by=None, alpha: float = 0.05) -> 
     by = as_list(by)
     _need(data, [*_ASSESSMENT_KEYS, "assessed", *by], "statements_assessed",
           "the quality-statement scores (ApiData.statement_scores)")
+    if data.empty:
+        raise InsufficientData("statements_assessed: no quality-statement scores")
     st = data.copy()
     st["_a"] = st["assessed"].astype("boolean").fillna(False).astype(int)
     per = (st.groupby([*_ASSESSMENT_KEYS, *by], observed=True, sort=True, dropna=False)
@@ -294,6 +300,7 @@ class FrameworkShift:
     summary: pd.DataFrame
 
 
+@keeps_provenance
 def framework_shift(data: pd.DataFrame, *, domain: str = "Overall", by="sector",
                     relationships: pd.DataFrame | None = None, level: str | None = "location",
                     ci: str = "goodman", alpha: float = 0.05) -> FrameworkShift:
@@ -416,6 +423,7 @@ class RatingAge:
     as_of: pd.Timestamp
 
 
+@keeps_provenance
 def rating_age(data: pd.DataFrame, *, as_of=None, by="sector", level: str | None = "location",
                alpha: float = 0.05) -> RatingAge:
     """The age of each organisation's current Overall rating, by sector and framework.
@@ -450,6 +458,7 @@ def rating_age(data: pd.DataFrame, *, as_of=None, by="sector", level: str | None
     by = as_list(by)
     _need(data, ["org_id", "service_group", "domain", "rating", "publication_date", *by], "rating_age",
           "the long current-ratings table (ApiData.ratings)")
+    scale_codes(data["rating"], name="rating", source=data.attrs.get("source"))  # an unknown rating is an error
     r = data[(data["service_group"] == "Overall") & (data["domain"].astype("object") == "Overall")]
     if level is not None and "level" in r:
         r = r[r["level"] == level]

@@ -40,7 +40,8 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InsufficientData
+from ._contract import keeps_provenance
 
 __all__ = [
     "event_study",
@@ -57,6 +58,7 @@ EVENTS = ("publication", "inspection")
 # ----------------------------------------------------------------------------------------------
 # months
 # ----------------------------------------------------------------------------------------------
+@keeps_provenance
 def month_index(data, *, name: str = "time") -> np.ndarray:
     """Whole months since January of year 0, from dates or from integer periods.
 
@@ -127,6 +129,7 @@ def _as_reports(reports) -> pd.DataFrame:
     return out.drop_duplicates(subset=[c for c in ("org_id", "report_link_id") if c in out.columns])
 
 
+@keeps_provenance
 def event_dates(
     data: pd.DataFrame,
     *,
@@ -246,6 +249,7 @@ def _label(k: int, lo: int, hi: int, endpoints: str) -> str:
     return str(k)
 
 
+@keeps_provenance
 def event_study(
     data: pd.DataFrame,
     *,
@@ -382,7 +386,7 @@ def event_study(
     })
     d = d[np.isfinite(d["y"]) & np.isfinite(d["t"])].reset_index(drop=True)
     if d.empty:
-        raise ValueError(f"no rows with a numeric {outcome!r} and a valid {time!r}")
+        raise InsufficientData(f"no rows with a numeric {outcome!r} and a valid {time!r}")
     dup = d.duplicated(["u", "t"])
     if dup.any():
         first = d.loc[dup.idxmax()]
@@ -547,9 +551,12 @@ def _one_study(result: pd.DataFrame) -> pd.DataFrame:
     if result["rel_time"].duplicated().any():
         raise ValueError("result holds more than one event study (a relative month repeats); "
                          "pass one study's rows, e.g. filtered by event")
+    if result.empty:
+        raise InsufficientData("the event study has no coefficients")
     return result
 
 
+@keeps_provenance
 def event_contrasts(data: pd.DataFrame) -> pd.DataFrame:
     """The summary contrasts of an :func:`event_study` result as a tidy DataFrame.
 
@@ -585,6 +592,7 @@ def event_contrasts(data: pd.DataFrame) -> pd.DataFrame:
     return _flag(pd.concat(parts, ignore_index=True), data)
 
 
+@keeps_provenance
 def event_contrast(data: pd.DataFrame, *, rel_times, name: str | None = None,
                    mechanism: str | None = None, alpha: float | None = None) -> pd.DataFrame:
     """The mean of several event-time coefficients, with its CI and a joint test.

@@ -100,7 +100,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, InsufficientData
+from ._contract import keeps_provenance
 
 __all__ = ["funnel_limits", "funnel_curve", "funnel_spec", "FUNNELPLOTR_PRESETS"]
 
@@ -324,6 +325,7 @@ def _aggregate(data, group, numerator, denominator):
     return agg
 
 
+@keeps_provenance
 def funnel_limits(
     data: pd.DataFrame,
     *,
@@ -493,7 +495,7 @@ def funnel_limits(
         num = raw * size
     usable = (size > 0) & raw.notna() & size.notna()
     if usable.sum() < 2:
-        raise ValueError(f"funnel limits need at least two units with a positive size; got {int(usable.sum())}")
+        raise InsufficientData(f"funnel limits need at least two units with a positive size; got {int(usable.sum())}")
 
     rate_target = None
     if kind == "proportion":
@@ -600,6 +602,7 @@ def funnel_limits(
     return out
 
 
+@keeps_provenance
 def funnel_spec(data) -> FunnelSpec:
     """The :class:`FunnelSpec` of a table from :func:`funnel_limits` (read from its columns).
 
@@ -624,7 +627,7 @@ def funnel_spec(data) -> FunnelSpec:
         raise ValueError(f"this table lacks the funnel settings columns {missing}; pass the result of "
                          "funnel_limits (or keep those columns when subsetting it)")
     if data.empty:
-        raise ValueError("the funnel table has no rows")
+        raise InsufficientData("the funnel table has no rows")
     row = data.iloc[0]
     kw = {}
     for name in SPEC_COLUMNS:
@@ -642,6 +645,7 @@ def funnel_spec(data) -> FunnelSpec:
     return FunnelSpec(target=target, levels=levels, **kw)
 
 
+@keeps_provenance
 def funnel_curve(data, *, n_min: float | None = None, n_max: float | None = None,
                  points: int = 200, n=None) -> pd.DataFrame:
     """The funnel lines: limits over a range of unit sizes, for drawing.

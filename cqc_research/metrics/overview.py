@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 
 from ..ratings import RATINGS
+from ._contract import keeps_provenance
+from ._inputs import scale_codes
 from .intervals import proportion_ci
 
 __all__ = ["rating_mix", "data_freshness", "source_agreement"]
 
 
+@keeps_provenance
 def rating_mix(data: pd.DataFrame, *, by, rating: str = "rating", alpha: float = 0.05) -> pd.DataFrame:
     """Counts and shares of each rating within groups, with Wilson confidence intervals.
 
@@ -41,6 +44,7 @@ def rating_mix(data: pd.DataFrame, *, by, rating: str = "rating", alpha: float =
     [1, 0, 3, 0]
     """
     by = [by] if isinstance(by, str) else list(by)
+    scale_codes(data[rating], name=rating, source=data.attrs.get("source"))  # an unknown rating is an error
     rated = data[data[rating].notna()]
     counts = (rated.groupby(by, observed=True)[rating].value_counts(sort=False)
               .rename("count").reset_index())
@@ -57,6 +61,7 @@ def rating_mix(data: pd.DataFrame, *, by, rating: str = "rating", alpha: float =
         [*by, rating]).reset_index(drop=True)
 
 
+@keeps_provenance
 def data_freshness(data: pd.DataFrame, *, date: str = "publication_date", by="sector",
                    as_of=None) -> pd.DataFrame:
     """How old the ratings are: per group, the newest and oldest publication date, the median
@@ -100,14 +105,17 @@ def data_freshness(data: pd.DataFrame, *, date: str = "publication_date", by="se
     return out
 
 
-def source_agreement(a: pd.DataFrame, b: pd.DataFrame, *, key: str = "org_id",
+@keeps_provenance
+def source_agreement(data: pd.DataFrame, *, other: pd.DataFrame, key: str = "org_id",
                      column: str = "Overall") -> pd.DataFrame:
     """Do two sources (e.g. the Latest ratings workbook and the API) give the same rating?
 
     Parameters
     ----------
-    a, b : pandas.DataFrame
-        The two sources, one row per organisation.
+    data : pandas.DataFrame
+        The first source (counted as ``a``), one row per organisation.
+    other : pandas.DataFrame
+        The second source (counted as ``b``), one row per organisation.
     key : str
         The organisation identifier both share (default ``"org_id"``).
     column : str
@@ -124,10 +132,13 @@ def source_agreement(a: pd.DataFrame, b: pd.DataFrame, *, key: str = "org_id",
     --------
     >>> a = pd.DataFrame({"org_id": ["1", "2", "3"], "Overall": ["Good", "Good", "Inadequate"]})
     >>> b = pd.DataFrame({"org_id": ["2", "3", "4"], "Overall": ["Good", "Good", "Good"]})
-    >>> source_agreement(a, b)[["n_both", "n_same", "share_same"]]
+    >>> source_agreement(a, other=b)[["n_both", "n_same", "share_same"]]
        n_both  n_same  share_same
     0       2       1         0.5
     """
+    a, b = data, other
+    for frame in (a, b):  # an unknown rating is an error
+        scale_codes(frame[column], name=column, source=frame.attrs.get("source"))
     both = a[[key, column]].merge(b[[key, column]], on=key, suffixes=("_a", "_b"))
     rated = both.dropna()
     same = int((rated[f"{column}_a"].astype(str) == rated[f"{column}_b"].astype(str)).sum())

@@ -34,6 +34,7 @@ from scipy import stats
 
 from ..errors import DataFormatError, InsufficientData
 from ..ratings import RATING_DTYPE, RATINGS
+from ._contract import keeps_provenance
 from ._inputs import as_list, check_frame, code_table, scale_codes
 from .agreement import kappa_from_table
 from .intervals import proportion_ci, spearman_ci
@@ -79,6 +80,7 @@ def _model_frame(data: pd.DataFrame, rating: str, indicators: Sequence[str], fun
 
 # ---------------------------------------------------------------------------------------------
 # correlation
+@keeps_provenance
 def spearman_by_domain(data: pd.DataFrame, *, indicators: Sequence[str],
                        domains: Sequence[str] = ("Overall",), by=None, ci: str = "fisher",
                        alpha: float = 0.05, n_boot: int = 2000, seed=0) -> pd.DataFrame:
@@ -253,6 +255,7 @@ class OrderedLogit:
         return out
 
 
+@keeps_provenance
 def ordered_logit(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                   alpha: float = 0.05, return_model: bool = False):
     """Ordered logit of a rating on standardised indicators: odds ratios per standard deviation.
@@ -426,6 +429,7 @@ class CVResult:
     notes: list = field(default_factory=list)
 
 
+@keeps_provenance
 def cross_validated_prediction(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                                folds: int = 5, seed=0, model=None, alpha: float = 0.05,
                                good_or_better: str = "Good",
@@ -573,6 +577,7 @@ def _cv_note(pred: np.ndarray, modal_pred: np.ndarray) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # variation at equal resources
+@keeps_provenance
 def variation_at_equal_resources(data: pd.DataFrame, *, rating: str, resource: str,
                                  deciles: int = 10, alpha: float = 0.05, n_perm: int = 2000,
                                  seed=0) -> pd.DataFrame:
@@ -701,6 +706,7 @@ def rating_shares(data: pd.Series) -> pd.DataFrame:
     return out
 
 
+@keeps_provenance
 def indicator_gaps(data: pd.DataFrame, *, rating: str, indicators: Sequence[str],
                    alpha: float = 0.05) -> pd.DataFrame:
     """How far each indicator differs between organisations rated Good or better and the rest.

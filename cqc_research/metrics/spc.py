@@ -66,6 +66,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import InsufficientData
+from ._contract import keeps_provenance
+
 __all__ = ["spc_rules", "spc_summary", "spc_assurance"]
 
 #: 3 / d2 with d2 = 1.128 for moving ranges of two points.
@@ -175,7 +178,7 @@ def xmr_limits(data=None, *, value: str | None = None, time: str | None = None,
     if baseline is not None:
         y = y[:int(baseline)]
     if len(y) < 2:
-        raise ValueError(f"an XmR chart needs at least 2 points, got {len(y)}")
+        raise InsufficientData(f"an XmR chart needs at least 2 points, got {len(y)}")
     return pd.DataFrame([_limits(y, screen_outliers)])
 
 
@@ -269,6 +272,7 @@ def _segments(n: int, t: pd.Series | None, rebase) -> np.ndarray:
     return np.cumsum(starts)
 
 
+@keeps_provenance
 def spc_rules(data=None, *, value: str | None = None, time: str | None = None,
               improvement: str | None = "up", run_length: int = 7, trend_length: int = 7,
               baseline: int | None = None, screen_outliers: bool = True, rebase=None,
@@ -337,7 +341,7 @@ def spc_rules(data=None, *, value: str | None = None, time: str | None = None,
     y, t = _series(data, value, time)
     n = len(y)
     if n < 2:
-        raise ValueError(f"an XmR chart needs at least 2 points, got {n}")
+        raise InsufficientData(f"an XmR chart needs at least 2 points, got {n}")
     seg = _segments(n, t, rebase)
 
     cols = {k: np.full(n, np.nan) for k in ("mean", "lcl", "ucl", "lower_2sigma", "upper_2sigma")}
@@ -426,6 +430,7 @@ def _direction(spc: pd.DataFrame) -> str | None:
     return d if d in ("up", "down") else None
 
 
+@keeps_provenance
 def spc_assurance(data: pd.DataFrame, *, target: float | None = None) -> str | None:
     """The Making Data Count assurance verdict of a chart against its target.
 
@@ -450,6 +455,8 @@ def spc_assurance(data: pd.DataFrame, *, target: float | None = None) -> str | N
     >>> spc_assurance(s)
     'consistently pass'
     """
+    if data.empty:
+        raise InsufficientData("spc_assurance: the chart has no points")
     if target is None:
         target = data["target"].iloc[-1] if "target" in data else np.nan
     direction = _direction(data)
@@ -463,6 +470,7 @@ def spc_assurance(data: pd.DataFrame, *, target: float | None = None) -> str | N
     return "inconsistent"
 
 
+@keeps_provenance
 def spc_summary(data: pd.DataFrame) -> pd.DataFrame:
     """One row per segment: its span, limits, counts by variation, and the latest verdicts.
 

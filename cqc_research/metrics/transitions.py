@@ -39,6 +39,7 @@ from statsmodels.stats.proportion import multinomial_proportions_confint, propor
 
 from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
+from ._contract import keeps_provenance
 from ._inputs import as_list, scale_codes
 
 __all__ = [
@@ -57,6 +58,7 @@ _REQUIRED = ("org_id", "report_date", "domain", "rating")
 
 # ----------------------------------------------------------------------------------------------
 # inputs
+@keeps_provenance
 def history_from_snapshots(data, *, level: str | None = "location",
                            service_group: str | None = "Overall") -> pd.DataFrame:
     """Turn a series of "Latest ratings" snapshots into a rating-history panel.
@@ -266,6 +268,7 @@ def rated_series(data: pd.DataFrame, *, domain="Overall", relationships=None, le
 
 # ----------------------------------------------------------------------------------------------
 # pairs and matrices
+@keeps_provenance
 def consecutive_pairs(
     data: pd.DataFrame,
     *,
@@ -373,6 +376,7 @@ def _pairs(data, carry=(), **kwargs) -> pd.DataFrame:
     return consecutive_pairs(data, carry=carry, **kwargs)
 
 
+@keeps_provenance
 def transition_matrix(
     data: pd.DataFrame,
     *,
@@ -457,6 +461,7 @@ def transition_matrix(
     return _flag(out, data)
 
 
+@keeps_provenance
 def improvement_from(
     data: pd.DataFrame,
     *,
@@ -645,6 +650,7 @@ def _step_value(table: pd.DataFrame, t: float, col: str) -> float:
     return float(table[col].iloc[max(idx, 0)])
 
 
+@keeps_provenance
 def time_to_improvement(
     data: pd.DataFrame,
     *,

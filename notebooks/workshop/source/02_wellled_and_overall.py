@@ -38,7 +38,7 @@ show_ratings(wide, ["location_name", "sector", "Overall", "Safe", "Effective", "
 # (columns). The diagonal is where the two agree. Shading shows the share of each row.
 
 # %%
-show_crosstab(crosstab(wide, "Overall", "Well-led"))
+show_crosstab(crosstab(wide, a="Overall", b="Well-led"))
 
 # %% [markdown]
 # ### Exercise 2.1
@@ -103,14 +103,14 @@ teaching.check_least_agreeing_domain(least)
 #
 # What is the linear weighted kappa between **Overall** and **Well-led**?
 #
-# *Hint:* `weighted_kappa("Overall", "Well-led", data=wide)` returns a one-row table with
+# *Hint:* `weighted_kappa(wide, a="Overall", b="Well-led")` returns a one-row table with
 # `kappa` and its interval.
 
 # %% tags=["exercise"]
 kappa = ...  # your answer: a number between -1 and 1
 
 # %% tags=["solution"]
-k = weighted_kappa("Overall", "Well-led", data=wide)
+k = weighted_kappa(wide, a="Overall", b="Well-led")
 kappa = k["kappa"].iloc[0]
 k
 
