@@ -90,7 +90,7 @@ def _homes(modules: dict) -> dict[str, str]:
 
 def _common_prefix(a: str, b: str) -> list[str]:
     out = []
-    for x, y in zip(a.split("."), b.split(".")):
+    for x, y in zip(a.split("."), b.split("."), strict=False):
         if x != y:
             break
         out.append(x)
