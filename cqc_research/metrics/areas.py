@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 from ..errors import DataFormatError, InsufficientData
 from ..geography import current_la_code, normalise_area_name
@@ -98,7 +97,7 @@ def _bed_share(g: pd.DataFrame, alpha: float):
         return 0.0, 0.0, np.nan, np.nan, np.nan, 0
     r = float((b * y).sum() / b.sum())
     n_eff = float(b.sum() ** 2 / (b**2).sum())
-    lo, hi = proportion_confint(r * n_eff, n_eff, alpha=alpha, method="wilson")
+    lo, hi = proportion_ci(r * n_eff, n_eff, alpha=alpha)
     return float(b.sum()), float((b * y).sum()), r, max(0.0, float(lo)), min(1.0, float(hi)), m
 
 

@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import multinomial_proportions_confint, proportion_confint
+from statsmodels.stats.proportion import multinomial_proportions_confint
 
 from ..errors import DataFormatError
 from ..ratings import DOMAIN_DTYPE, RATING_DTYPE, RATINGS, SECTOR_DTYPE
 from ._contract import keeps_provenance
 from ._inputs import as_list, scale_codes
+from .intervals import proportion_ci
 
 __all__ = [
     "history_from_snapshots",
@@ -445,7 +446,7 @@ def transition_matrix(
                     lims = multinomial_proportions_confint(row, alpha=alpha, method="goodman")
                     lo, hi = lims[:, 0], lims[:, 1]
                 else:
-                    lo, hi = proportion_confint(row, total, alpha=alpha, method="wilson")
+                    lo, hi = proportion_ci(row, total, alpha=alpha)
                 share = row / total
             else:
                 lo = hi = share = np.full(4, np.nan)
@@ -540,7 +541,7 @@ def improvement_from(
         counts.update({f"to {r}": int((codes == i).sum()) for i, r in enumerate(RATINGS)})
         for outcome, k in counts.items():
             if total:
-                lo, hi = proportion_confint(k, total, alpha=alpha, method="wilson")
+                lo, hi = proportion_ci(k, total, alpha=alpha)
                 share = k / total
             else:
                 lo = hi = share = np.nan

@@ -505,8 +505,6 @@ def improvement_after(data: Study, *, rating: str = "Inadequate", outcome: str =
     Estimate
         Wilson interval (statsmodels); n is the number of re-inspections.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
 
     def pairs_all():
         history, relationships = _history(data)
@@ -524,7 +522,7 @@ def improvement_after(data: Study, *, rating: str = "Inadequate", outcome: str =
         raise NotComputable(f"no {what} were re-inspected in these data")
     if outcome == "not improved":
         k = int(table.loc["same", "n"] + table.loc["worse", "n"])
-        lo, hi = proportion_confint(k, total, method="wilson")
+        lo, hi = proportion_ci(k, total)
         share = k / total
     elif outcome in table.index:
         share, lo, hi = table.loc[outcome, ["share", "ci_low", "ci_high"]]
