@@ -29,9 +29,9 @@ def _frames(value) -> list[pd.DataFrame]:
 
 
 def _synthetic(data) -> bool:
-    """Whether the data argument is flagged synthetic: a frame's ``attrs``, any frame of a list of
-    frames, or an object's ``synthetic`` attribute (``ApiData``)."""
-    if isinstance(data, pd.DataFrame):
+    """Whether the data argument is flagged synthetic: a frame's or series' ``attrs``, any frame of a
+    list of frames, or an object's ``synthetic`` attribute (``ApiData``)."""
+    if isinstance(data, pd.DataFrame | pd.Series):
         return bool(data.attrs.get("synthetic"))
     if isinstance(data, list | tuple):
         return any(isinstance(f, pd.DataFrame) and f.attrs.get("synthetic") for f in data)

@@ -47,13 +47,6 @@ GOOD_OR_BETTER = ("Good", "Outstanding")
 ALL = "All sectors"
 
 
-def _flag(out: pd.DataFrame, data) -> pd.DataFrame:
-    """Carry the synthetic flag of ``data`` (``attrs["synthetic"]``) to a frame built anew."""
-    if isinstance(data, pd.DataFrame) and data.attrs.get("synthetic"):
-        out.attrs["synthetic"] = True
-    return out
-
-
 def _rated_locations(ratings: pd.DataFrame, level: str | None) -> pd.DataFrame:
     """One Overall rating per organisation from a long or a one-row-per-organisation table."""
     if not isinstance(ratings, pd.DataFrame):
@@ -340,9 +333,9 @@ def dtoc_rates(
     out.insert(1, "org_name", out["org_code"].map(names) if names is not None else pd.NA)
     out["period_start"] = start
     out["period_end"] = end + pd.offsets.MonthEnd(0)
-    return _flag(out[["org_code", "org_name", "period_start", "period_end", "months", "months_missing",
-                      "dtoc_days", "population_65plus", "population_year", "dtoc_per_100k", "ci_low",
-                      "ci_high", "days_per_day_per_100k"]], data)
+    return out[["org_code", "org_name", "period_start", "period_end", "months", "months_missing",
+                "dtoc_days", "population_65plus", "population_year", "dtoc_per_100k", "ci_low",
+                "ci_high", "days_per_day_per_100k"]]
 
 
 @keeps_provenance
@@ -516,7 +509,7 @@ def rank_with_uncertainty(
     out = out.sort_values(["rank", "rank_median"], kind="stable").reset_index(drop=True)
     out["bottom_k"] = k_bottom  # p_bottom is the chance of ranking among the bottom k
     out["n_sim"] = n_sim
-    return _flag(out, data)
+    return out
 
 
 def good_or_better_by(data: pd.DataFrame, *, rating: str, by: str = "local_authority",
@@ -588,21 +581,6 @@ def good_or_better_funnel(data: pd.DataFrame, *, rating: str, by: str = "local_a
     if len(counts) < min_units:
         raise InsufficientData(f"only {len(counts)} {by.replace('_', ' ')} groups with rated units; "
                              f"a funnel needs {min_units}")
-    return _flag(funnel_limits(counts, numerator="good", denominator=n_name, unit=by, kind="proportion"),
-                 data)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
+    return funnel_limits(counts, numerator="good", denominator=n_name, unit=by, kind="proportion")
 
 

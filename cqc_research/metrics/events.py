@@ -96,12 +96,6 @@ def month_index(data, *, name: str = "time") -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # event dates from CQC API records
 # ----------------------------------------------------------------------------------------------
-def _flag(out: pd.DataFrame, data) -> pd.DataFrame:
-    """Carry the synthetic flag of ``data`` (``attrs["synthetic"]``) to a frame built anew."""
-    if isinstance(data, pd.DataFrame) and data.attrs.get("synthetic"):
-        out.attrs["synthetic"] = True
-    return out
-
 
 def _as_reports(reports) -> pd.DataFrame:
     """Accept ``ApiData.reports``, an ``ApiData`` or its ``.history`` panel."""
@@ -204,7 +198,7 @@ def event_dates(
     d["_m"] = month_index(d["event_date"])
     out = (d.groupby([unit, "_m"], as_index=False)
            .agg(event_date=("event_date", "min"), n_reports=("event_date", "size")))
-    return _flag(out.drop(columns="_m").sort_values([unit, "event_date"]).reset_index(drop=True), data)
+    return out.drop(columns="_m").sort_values([unit, "event_date"]).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -531,7 +525,7 @@ def event_study(
     out = pd.concat([out, pd.DataFrame(cov, columns=[_cov_col(k) for k in out["rel_time"]])], axis=1)
     # the contrasts are computed here once so that a bad leads=/lags= range fails at once
     event_contrasts(out)
-    return _flag(out, data)
+    return out
 
 
 def _cov_col(k) -> str:
@@ -589,7 +583,7 @@ def event_contrasts(data: pd.DataFrame) -> pd.DataFrame:
         months = data.loc[data[flag].astype(bool), "rel_time"]
         if len(months):
             parts.append(event_contrast(data, rel_times=months, name=name, mechanism=mechanism))
-    return _flag(pd.concat(parts, ignore_index=True), data)
+    return pd.concat(parts, ignore_index=True)
 
 
 @keeps_provenance
@@ -643,7 +637,7 @@ def event_contrast(data: pd.DataFrame, *, rel_times, name: str | None = None,
         joint_p = float(stats.f.sf(wald, len(ks), dof))
     else:
         joint_p = np.nan
-    return _flag(pd.DataFrame([{
+    return pd.DataFrame([{
         "contrast": name or f"mean of months {min(ks)}..{max(ks)}",
         "mechanism": mechanism,
         "rel_from": min(ks),
@@ -655,4 +649,4 @@ def event_contrast(data: pd.DataFrame, *, rel_times, name: str | None = None,
         "ci_high": est + q * se,
         "p_value": p,
         "joint_p_value": joint_p,
-    }]), data)
+    }])

@@ -82,13 +82,6 @@ _PRECEDENCE = ("plotthedots", "mean_side")
 _TWO_OF_THREE = ("plotthedots", "western_electric")
 
 
-def _flag(out: pd.DataFrame, data) -> pd.DataFrame:
-    """Carry the synthetic flag of ``data`` (``attrs["synthetic"]``) to a frame built anew."""
-    if isinstance(data, (pd.DataFrame, pd.Series)) and data.attrs.get("synthetic"):
-        out.attrs["synthetic"] = True
-    return out
-
-
 class ShortSeriesWarning(UserWarning):
     """A segment of an XmR chart has fewer points than the recommended minimum."""
 
@@ -409,7 +402,7 @@ def spc_rules(data=None, *, value: str | None = None, time: str | None = None,
     else:
         good = "high" if improvement == "up" else "low"
         variation = np.where(~special, "common cause", np.where(side == good, "improvement", "concern"))
-    return _flag(pd.DataFrame({
+    return pd.DataFrame({
         "time": t if t is not None else np.arange(n),
         "value": y,
         "segment": seg,
@@ -422,7 +415,7 @@ def spc_rules(data=None, *, value: str | None = None, time: str | None = None,
         "improvement": improvement or "",
         "target": np.nan if target is None else float(target),
         "short_series": short,
-    }), data)
+    })
 
 
 def _direction(spc: pd.DataFrame) -> str | None:
@@ -501,7 +494,7 @@ def spc_summary(data: pd.DataFrame) -> pd.DataFrame:
             "short_series": bool(g["short_series"].iloc[0]),
             "assurance": spc_assurance(data) if s == last else None,
         })
-    return _flag(pd.DataFrame(rows), data)
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)

@@ -111,13 +111,6 @@ def history_from_snapshots(data, *, level: str | None = "location",
     return out.sort_values(["org_id", "domain", "report_date"]).reset_index(drop=True)
 
 
-def _flag(out: pd.DataFrame, data) -> pd.DataFrame:
-    """Carry the synthetic flag of ``data`` (``attrs["synthetic"]``) to a frame built anew."""
-    if isinstance(data, pd.DataFrame) and data.attrs.get("synthetic"):
-        out.attrs["synthetic"] = True
-    return out
-
-
 def _check_scale(data: pd.DataFrame, columns) -> None:
     """Raise UnknownRatingError for a value of a rating column that is neither a rating nor a status."""
     for c in columns:
@@ -459,7 +452,7 @@ def transition_matrix(
     out["from_rating"] = pd.Categorical(out["from_rating"], dtype=RATING_DTYPE)
     out["to_rating"] = pd.Categorical(out["to_rating"], dtype=RATING_DTYPE)
     out["ci_method"] = ci
-    return _flag(out, data)
+    return out
 
 
 @keeps_provenance
@@ -550,7 +543,7 @@ def improvement_from(
                          "ci_high": min(hi, 1.0)})
     out = pd.DataFrame(rows, columns=[*by, "from_rating", "outcome", "n", "total", "share", "ci_low",
                                       "ci_high"])
-    return _flag(out, data)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -790,7 +783,5 @@ def time_to_improvement(
                                       "ci_high"]))
     improved_by = pd.DataFrame(by_rows, columns=[*by, "months", "improved_share", "ci_low",
                                                  "ci_high", "followed_up"])
-    for frame in (episodes, median, survival, improved_by):
-        _flag(frame, data)
     return ImprovementTimes(episodes=episodes, median=median, survival=survival,
                             improved_by=improved_by, report=report)
